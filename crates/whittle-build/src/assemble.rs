@@ -1,0 +1,287 @@
+//! Assembly: the image's filesystem tree from verified `.deb` files — merged-/usr, no maintainer
+//! scripts, docs dropped by default — plus the files scanners and runtimes need (`status.d`,
+//! `/etc/passwd`, `/etc/group`, `os-release`).
+
+use crate::Error;
+use std::collections::BTreeSet;
+use whittle_deb::deb::{DebArchive, EntryKind};
+use whittle_fs::{Meta, Node, Tree, normalize_archive_path};
+
+/// What assembling the packages produced besides the tree.
+#[derive(Debug, Default)]
+pub struct Assembled {
+    /// The newest file time seen in any package (the default image timestamp).
+    pub newest_mtime: u64,
+    /// Packages that ship maintainer scripts which were not run (`preinst`, `postinst`, ...).
+    pub scripts_skipped: Vec<String>,
+    /// Paths shipped by more than one package (the later package in name order won).
+    pub overlaps: Vec<String>,
+    /// Number of files dropped as documentation.
+    pub docs_dropped: usize,
+}
+
+/// Architectures whose Debian 12 systems have a `/lib64 -> usr/lib64` link.
+fn has_lib64(arch: &str) -> bool {
+    matches!(arch, "amd64" | "ppc64el" | "loong64")
+}
+
+/// The skeleton of a merged-/usr Debian 12 root: `/bin`, `/sbin`, `/lib` (and `/lib64` where the
+/// architecture has it) as symlinks into `/usr`, plus the directories every image needs.
+pub fn skeleton(arch: &str) -> Result<Tree, Error> {
+    let mut tree = Tree::new();
+    let dir = |t: &mut Tree, p: &str, mode: u32| t.insert(p, Node::Dir, Meta::root(mode));
+    for d in ["usr/bin", "usr/sbin", "usr/lib", "etc", "home", "var/lib/dpkg/status.d"] {
+        dir(&mut tree, d, 0o755)?;
+    }
+    dir(&mut tree, "tmp", 0o1777)?;
+    dir(&mut tree, "root", 0o700)?;
+    for l in ["bin", "sbin", "lib"] {
+        tree.insert(l, Node::symlink(format!("usr/{l}")), Meta::root(0o777))?;
+    }
+    if has_lib64(arch) {
+        dir(&mut tree, "usr/lib64", 0o755)?;
+        tree.insert("lib64", Node::symlink("usr/lib64"), Meta::root(0o777))?;
+    }
+    Ok(tree)
+}
+
+/// Whether `path` (a package path, normalized) is documentation left out by default: everything
+/// under `usr/share/{doc,man,info,locale,lintian}` except `usr/share/doc/<pkg>/copyright` and the
+/// `usr/share/doc/<pkg>` directory or link itself.
+pub fn is_doc(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("usr/share/doc/") {
+        let parts: Vec<&str> = rest.split('/').collect();
+        return !(parts.len() == 1 || (parts.len() == 2 && parts[1] == "copyright"));
+    }
+    ["usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/lintian/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// Extracts one verified `.deb` into the tree and writes its `status.d` entries.
+pub fn install_deb(
+    tree: &mut Tree,
+    name: &str,
+    deb_bytes: &[u8],
+    include_docs: bool,
+    out: &mut Assembled,
+) -> Result<(), Error> {
+    let pkg_err = |message: String| Error::Package {
+        package: name.to_string(),
+        message,
+    };
+    let deb = DebArchive::open(name, deb_bytes).map_err(|e| pkg_err(e.to_string()))?;
+    let scripts: Vec<&str> = ["preinst", "postinst", "prerm", "postrm", "config", "triggers"]
+        .into_iter()
+        .filter(|s| deb.has_control_member(s))
+        .collect();
+    if !scripts.is_empty() {
+        out.scripts_skipped
+            .push(format!("{name} ({})", scripts.join(", ")));
+    }
+    let mut fs_err = None;
+    deb.for_each_data_entry(|entry| {
+        let path = entry.path;
+        if path.is_empty() {
+            return Ok(());
+        }
+        if !include_docs && is_doc(path) {
+            out.docs_dropped += 1;
+            return Ok(());
+        }
+        out.newest_mtime = out.newest_mtime.max(entry.mtime);
+        let node = match &entry.kind {
+            EntryKind::Dir => Node::Dir,
+            EntryKind::File => Node::file(entry.data.to_vec()),
+            EntryKind::Symlink { target } => Node::symlink(target.to_string()),
+            EntryKind::Hardlink { target } => Node::hardlink(target.to_string()),
+        };
+        let (Ok(uid), Ok(gid)) = (u32::try_from(entry.uid), u32::try_from(entry.gid)) else {
+            fs_err.get_or_insert(pkg_err(format!("/{path}: owner id out of range")));
+            return Ok(());
+        };
+        let meta = Meta::new(entry.mode & 0o7777, uid, gid);
+        match tree.insert(path, node, meta) {
+            Ok(ins) => {
+                if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
+                    && !prev.node.is_dir()
+                {
+                    out.overlaps.push(format!("/{} (replaced by {name})", ins.path));
+                }
+            }
+            Err(e) => {
+                fs_err.get_or_insert(pkg_err(format!("/{path}: {e}")));
+            }
+        }
+        Ok::<(), whittle_deb::deb::Error>(())
+    })
+    .map_err(|e| pkg_err(e.to_string()))?;
+    if let Some(e) = fs_err {
+        return Err(e);
+    }
+    let status = whittle_deb::status::status_d_entry(deb.control());
+    let control_name = deb.control().get("Package").unwrap_or(name).to_string();
+    put_file(tree, &format!("var/lib/dpkg/status.d/{control_name}"), status.into_bytes(), 0o644)?;
+    if let Some(md5) = deb.md5sums() {
+        put_file(
+            tree,
+            &format!("var/lib/dpkg/status.d/{control_name}.md5sums"),
+            md5.as_bytes().to_vec(),
+            0o644,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a root-owned regular file.
+pub fn put_file(tree: &mut Tree, path: &str, data: Vec<u8>, mode: u32) -> Result<(), Error> {
+    tree.insert(path, Node::file(data), Meta::root(mode))?;
+    Ok(())
+}
+
+/// Writes `/usr/lib/os-release` (and the `/etc/os-release` link) from the repository's Release
+/// when no installed package shipped one, so scanners can tell which distribution this is.
+pub fn ensure_os_release(tree: &mut Tree, release: &whittle_deb::release::Release) -> Result<bool, Error> {
+    if tree.get("etc/os-release").is_some() || tree.get("usr/lib/os-release").is_some() {
+        return Ok(false);
+    }
+    if release.origin.as_deref() != Some("Debian") {
+        return Ok(false);
+    }
+    let codename = release.codename.clone().unwrap_or_default();
+    let major = release
+        .version
+        .as_deref()
+        .and_then(|v| v.split('.').next())
+        .unwrap_or("")
+        .to_string();
+    let mut text = String::new();
+    if major.is_empty() {
+        text.push_str("PRETTY_NAME=\"Debian GNU/Linux\"\nNAME=\"Debian GNU/Linux\"\n");
+    } else {
+        text.push_str(&format!(
+            "PRETTY_NAME=\"Debian GNU/Linux {major} ({codename})\"\nNAME=\"Debian GNU/Linux\"\n\
+             VERSION_ID=\"{major}\"\nVERSION=\"{major} ({codename})\"\n"
+        ));
+    }
+    if !codename.is_empty() {
+        text.push_str(&format!("VERSION_CODENAME={codename}\n"));
+    }
+    text.push_str(
+        "ID=debian\nHOME_URL=\"https://www.debian.org/\"\nSUPPORT_URL=\"https://www.debian.org/support\"\n\
+         BUG_REPORT_URL=\"https://bugs.debian.org/\"\n",
+    );
+    put_file(tree, "usr/lib/os-release", text.into_bytes(), 0o644)?;
+    tree.insert("etc/os-release", Node::symlink("../usr/lib/os-release"), Meta::root(0o777))?;
+    Ok(true)
+}
+
+/// One account of the image.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Numeric user id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home directory (absolute).
+    pub home: String,
+    /// Login shell.
+    pub shell: String,
+}
+
+/// One group of the image.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Group name.
+    pub name: String,
+    /// Numeric group id.
+    pub gid: u32,
+    /// Member user names.
+    pub members: Vec<String>,
+}
+
+/// Writes `/etc/passwd` and `/etc/group` (root plus the configured accounts) and the users' home
+/// directories, owned by them.
+pub fn write_accounts(tree: &mut Tree, users: &[User], groups: &[Group]) -> Result<(), Error> {
+    let mut passwd = String::from("root:x:0:0:root:/root:/sbin/nologin\n");
+    let mut group = String::from("root:x:0:\n");
+    let mut seen = BTreeSet::new();
+    for u in users {
+        passwd.push_str(&format!(
+            "{}:x:{}:{}:{}:{}:{}\n",
+            u.name, u.uid, u.gid, u.name, u.home, u.shell
+        ));
+        if u.home != "/" && seen.insert(u.home.clone()) {
+            let home = u.home.trim_start_matches('/');
+            tree.insert(home, Node::Dir, Meta::new(0o755, u.uid, u.gid))?;
+        }
+    }
+    for g in groups {
+        group.push_str(&format!("{}:x:{}:{}\n", g.name, g.gid, g.members.join(",")));
+    }
+    put_file(tree, "etc/passwd", passwd.into_bytes(), 0o644)?;
+    put_file(tree, "etc/group", group.into_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// Normalizes a config path (`/usr/bin/x`) into a tree path (`usr/bin/x`).
+pub fn tree_path(path: &str) -> Result<String, Error> {
+    normalize_archive_path(path).map_err(Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_are_recognized_but_copyright_kept() {
+        assert!(is_doc("usr/share/doc/gawk/NEWS.gz"));
+        assert!(is_doc("usr/share/doc/gawk/examples/x.awk"));
+        assert!(!is_doc("usr/share/doc/gawk/copyright"));
+        assert!(!is_doc("usr/share/doc/gawk"));
+        assert!(is_doc("usr/share/man/man1/gawk.1.gz"));
+        assert!(is_doc("usr/share/locale/de/LC_MESSAGES/gawk.mo"));
+        assert!(!is_doc("usr/share/awk/ord.awk"));
+        assert!(!is_doc("usr/bin/gawk"));
+    }
+
+    #[test]
+    fn skeleton_is_merged_usr() {
+        let mut t = skeleton("amd64").unwrap();
+        t.insert("bin/x", Node::file(b"x".to_vec()), Meta::root(0o755)).unwrap();
+        t.insert("lib64/ld.so", Node::file(b"x".to_vec()), Meta::root(0o755)).unwrap();
+        assert!(t.get("usr/bin/x").is_some());
+        assert!(t.get("usr/lib64/ld.so").is_some());
+        assert!(skeleton("arm64").unwrap().get("lib64").is_none());
+    }
+
+    #[test]
+    fn accounts_files() {
+        let mut t = skeleton("amd64").unwrap();
+        write_accounts(
+            &mut t,
+            &[User {
+                name: "nonroot".into(),
+                uid: 65532,
+                gid: 65532,
+                home: "/home/nonroot".into(),
+                shell: "/sbin/nologin".into(),
+            }],
+            &[Group {
+                name: "nonroot".into(),
+                gid: 65532,
+                members: vec![],
+            }],
+        )
+        .unwrap();
+        let Some(e) = t.get("etc/passwd") else { panic!("no passwd") };
+        let Node::File(data) = &e.node else { panic!("not a file") };
+        assert_eq!(
+            std::str::from_utf8(data).unwrap(),
+            "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+        );
+        assert_eq!(t.get("home/nonroot").unwrap().meta.uid, 65532);
+    }
+}

@@ -1,0 +1,218 @@
+//! The Debian package source: a signed `InRelease`, verified `Packages` indexes, and the package
+//! list of one repository line for one architecture.
+
+use crate::{Error, Events};
+use std::io::Read;
+use std::path::PathBuf;
+use whittle_deb::Package;
+use whittle_deb::release::{Keyring, Release, VerifyOptions};
+use whittle_fetch::{Fetcher, Request};
+
+/// Largest `InRelease` accepted (the real ones are ~150 KB).
+const MAX_INRELEASE: u64 = 16 << 20;
+/// Largest decompressed `Packages` index accepted (bookworm main amd64 is ~45 MB).
+const MAX_PACKAGES: u64 = 1 << 30;
+
+/// One Debian repository line of the config, with `host:` URIs already resolved.
+#[derive(Debug, Clone)]
+pub struct DebRepo {
+    /// The line as written, for messages.
+    pub line: String,
+    /// Base URI (`http(s)://`, `file://` or a path), without a trailing slash.
+    pub uri: String,
+    /// The suite (`bookworm`).
+    pub suite: String,
+    /// Components (`main`).
+    pub components: Vec<String>,
+    /// Keyrings that may sign its `InRelease`.
+    pub keyrings: Vec<PathBuf>,
+}
+
+/// A repository whose index was verified: its Release and its packages for one architecture.
+pub struct LoadedRepo {
+    /// The repository.
+    pub repo: DebRepo,
+    /// The verified Release.
+    pub release: Release,
+    /// Every package of every component for the architecture (and `all`).
+    pub packages: Vec<Package>,
+}
+
+fn repo_err(repo: &DebRepo, message: impl Into<String>) -> Error {
+    Error::Repository {
+        line: repo.line.clone(),
+        message: message.into(),
+    }
+}
+
+/// Loads and verifies one repository for `arch`.
+pub fn load(
+    repo: &DebRepo,
+    arch: &str,
+    fetcher: &Fetcher,
+    insecure_unsigned: bool,
+    events: &dyn Events,
+) -> Result<LoadedRepo, Error> {
+    let dist = format!("{}/dists/{}", repo.uri, repo.suite);
+    let inrelease_url = format!("{dist}/InRelease");
+    let bytes = fetcher.fetch_mutable(&inrelease_url, MAX_INRELEASE)?;
+    let mut keyring = Keyring::new();
+    for path in &repo.keyrings {
+        let data = std::fs::read(path).map_err(|e| {
+            repo_err(
+                repo,
+                format!(
+                    "cannot read keyring {}: {e}; give an existing OpenPGP keyring in \
+                     [signed-by=...] or contents.keyring",
+                    path.display()
+                ),
+            )
+        })?;
+        keyring.extend(
+            Keyring::from_bytes(&path.display().to_string(), &data)
+                .map_err(|e| repo_err(repo, e.to_string()))?,
+        );
+    }
+    let release = if insecure_unsigned {
+        events.warn(&format!(
+            "{inrelease_url}: signature NOT verified (--insecure-allow-unsigned-repositories)"
+        ));
+        let text = String::from_utf8_lossy(&bytes);
+        let body = strip_clearsign(&text);
+        Release::parse_unsigned(&inrelease_url, &body).map_err(|e| repo_err(repo, e.to_string()))?
+    } else {
+        if keyring.is_empty() {
+            return Err(repo_err(
+                repo,
+                "no keyring to verify this repository: add [signed-by=KEYRING] to the line or \
+                 list the keyring in contents.keyring",
+            ));
+        }
+        whittle_deb::release::verify_inrelease(
+            &inrelease_url,
+            &bytes,
+            &keyring,
+            VerifyOptions::now(),
+        )
+        .map_err(|e| Error::Signature {
+            line: repo.line.clone(),
+            message: e.to_string(),
+        })?
+    };
+    let mut packages = Vec::new();
+    for comp in &repo.components {
+        let text = fetch_packages(repo, &dist, &release, comp, arch, fetcher)?;
+        let origin = format!("{dist}/{comp}/binary-{arch}/Packages");
+        let mut list = whittle_deb::packages::parse_packages(&origin, &text)
+            .map_err(|e| repo_err(repo, e.to_string()))?;
+        list.retain(|p| p.architecture == arch || p.architecture == "all");
+        packages.append(&mut list);
+    }
+    Ok(LoadedRepo {
+        repo: repo.clone(),
+        release,
+        packages,
+    })
+}
+
+/// The decompressed `Packages` text of one component, verified against the Release's SHA-256 of
+/// the uncompressed index when it lists one (and then cached decompressed, so that a warm build
+/// skips decompression), else against the compressed file's.
+fn fetch_packages(
+    repo: &DebRepo,
+    dist: &str,
+    release: &Release,
+    comp: &str,
+    arch: &str,
+    fetcher: &Fetcher,
+) -> Result<String, Error> {
+    let base = format!("{comp}/binary-{arch}/Packages");
+    let plain = release.find(&base).cloned();
+    if let Some(entry) = &plain
+        && let Some(bytes) = fetcher.cache().get(&entry.sha256)?
+    {
+        return into_text(repo, &base, bytes);
+    }
+    for ext in ["xz", "gz", ""] {
+        let path = if ext.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}.{ext}")
+        };
+        let Some(entry) = release.find(&path) else {
+            continue;
+        };
+        let req = Request {
+            url: format!("{dist}/{path}"),
+            sha256: entry.sha256.clone(),
+            size: entry.size,
+        };
+        let compressed = fetcher.fetch(&req)?;
+        let limit = plain.as_ref().map_or(MAX_PACKAGES, |p| p.size);
+        let data = decompress(ext, &compressed, limit)
+            .map_err(|e| repo_err(repo, format!("{}: cannot decompress: {e}", req.url)))?;
+        if let Some(p) = &plain {
+            let actual = whittle_fetch::sha256_hex(&data);
+            if actual != p.sha256 || data.len() as u64 != p.size {
+                return Err(repo_err(
+                    repo,
+                    format!(
+                        "{}: decompressed index does not match the SHA-256 the signed Release \
+                         gives for {base}; refusing it",
+                        req.url
+                    ),
+                ));
+            }
+            fetcher.cache().put(&p.sha256, &data)?;
+        }
+        return into_text(repo, &base, data);
+    }
+    Err(repo_err(
+        repo,
+        format!(
+            "the Release of suite {} lists no {base}(.xz|.gz): is `{comp}` a component and \
+             `{arch}` an architecture of this repository? It has components [{}] and \
+             architectures [{}]",
+            repo.suite,
+            release.components.join(", "),
+            release.architectures.join(", ")
+        ),
+    ))
+}
+
+fn into_text(repo: &DebRepo, what: &str, bytes: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|_| repo_err(repo, format!("{what} is not UTF-8 text")))
+}
+
+fn decompress(ext: &str, data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(limit.min(256 << 20)).unwrap_or(0));
+    let reader: Box<dyn Read + '_> = match ext {
+        "xz" => Box::new(liblzma::read::XzDecoder::new(data)),
+        "gz" => Box::new(flate2::read::GzDecoder::new(data)),
+        _ => Box::new(data),
+    };
+    reader.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than the {limit} bytes the Release promises"
+        )));
+    }
+    Ok(out)
+}
+
+/// The signed text of a clear-signed message without checking anything (insecure mode only).
+fn strip_clearsign(text: &str) -> String {
+    let Some(start) = text.find("\n\n") else {
+        return text.to_string();
+    };
+    if !text.trim_start().starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        return text.to_string();
+    }
+    let body = &text[start + 2..];
+    let end = body.find("\n-----BEGIN PGP SIGNATURE-----").unwrap_or(body.len());
+    body[..end]
+        .lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,302 @@
+//! From the assembled tree to an image: the config's accounts and `paths`, the OCI image config,
+//! and the SPDX SBOM.
+
+use crate::Error;
+use crate::assemble::{self, Group, User};
+use std::path::Path;
+use whittle_config::{Config, PathKind, PathSpec};
+use whittle_fs::{Meta, Node, Tree};
+use whittle_oci::{ContainerConfig, History, Image, ImageConfig, ImageLayer};
+
+/// Writes `/etc/passwd`, `/etc/group` and home directories from `accounts`.
+pub fn apply_accounts(tree: &mut Tree, config: &Config) -> Result<(), Error> {
+    let users: Vec<User> = config
+        .accounts
+        .users
+        .iter()
+        .map(|u| User {
+            name: u.username.clone(),
+            uid: u.uid,
+            gid: u.gid,
+            home: u.homedir.clone(),
+            shell: u.shell.clone(),
+        })
+        .collect();
+    let groups: Vec<Group> = config
+        .accounts
+        .groups
+        .iter()
+        .map(|g| Group {
+            name: g.groupname.clone(),
+            gid: g.gid,
+            members: g.members.clone(),
+        })
+        .collect();
+    assemble::write_accounts(tree, &users, &groups)
+}
+
+/// Applies the `paths` entries in order.
+pub fn apply_paths(tree: &mut Tree, config: &Config) -> Result<(), Error> {
+    for spec in &config.paths {
+        apply_path(tree, spec).map_err(|message| Error::Path {
+            origin: config.origin.clone(),
+            line: spec.pos.line,
+            column: spec.pos.column,
+            path: spec.path.clone(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+fn apply_path(tree: &mut Tree, spec: &PathSpec) -> Result<(), String> {
+    let path = assemble::tree_path(&spec.path).map_err(|e| e.to_string())?;
+    let meta = |default: u32| Meta::new(spec.permissions.unwrap_or(default), spec.uid, spec.gid);
+    let fs = |e: whittle_fs::Error| e.to_string();
+    match &spec.kind {
+        PathKind::Directory => {
+            tree.insert(&path, Node::Dir, meta(0o755)).map_err(fs)?;
+            if spec.recursive {
+                tree.chown(&path, spec.uid, spec.gid, true).map_err(fs)?;
+            }
+        }
+        PathKind::EmptyFile => {
+            tree.insert(&path, Node::file(Vec::new()), meta(0o644))
+                .map_err(fs)?;
+        }
+        PathKind::Symlink { target } => {
+            tree.insert(&path, Node::symlink(target.clone()), Meta::new(0o777, spec.uid, spec.gid))
+                .map_err(fs)?;
+        }
+        PathKind::Hardlink { target } => {
+            let t = assemble::tree_path(target).map_err(|e| e.to_string())?;
+            match tree.get(&t) {
+                Some(e) if matches!(e.node, Node::File(_)) => {}
+                Some(_) => return Err(format!("hardlink source {target} is not a regular file")),
+                None => {
+                    return Err(format!(
+                        "hardlink source {target} does not exist in the image; link to a file a package or an earlier paths entry provides"
+                    ));
+                }
+            }
+            let real = tree.real_path(&t).map_err(fs)?;
+            tree.insert(&path, Node::hardlink(real), meta(0o644)).map_err(fs)?;
+        }
+        PathKind::Permissions => {
+            if tree.get(&path).is_none() {
+                return Err(
+                    "permissions: the path does not exist in the image; create it first with a directory, empty-file or local entry".into(),
+                );
+            }
+            if let Some(mode) = spec.permissions {
+                tree.chmod(&path, mode, spec.recursive).map_err(fs)?;
+            }
+            tree.chown(&path, spec.uid, spec.gid, spec.recursive)
+                .map_err(fs)?;
+        }
+        PathKind::Local { source } => {
+            copy_local(tree, &path, &source.resolved, spec)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a host file or directory (recursively, sorted) into the tree.
+fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Result<(), String> {
+    let md = std::fs::symlink_metadata(src)
+        .map_err(|e| format!("local source {}: {e}", src.display()))?;
+    let fs = |e: whittle_fs::Error| e.to_string();
+    use std::os::unix::fs::PermissionsExt;
+    let host_mode = md.permissions().mode();
+    let mode = |dir: bool| {
+        spec.permissions.unwrap_or(if dir || host_mode & 0o111 != 0 {
+            0o755
+        } else {
+            0o644
+        })
+    };
+    if md.file_type().is_symlink() {
+        let target = std::fs::read_link(src).map_err(|e| format!("{}: {e}", src.display()))?;
+        tree.insert(
+            dest,
+            Node::symlink(target.to_string_lossy().into_owned()),
+            Meta::new(0o777, spec.uid, spec.gid),
+        )
+        .map_err(fs)?;
+    } else if md.is_dir() {
+        tree.insert(dest, Node::Dir, Meta::new(mode(true), spec.uid, spec.gid))
+            .map_err(fs)?;
+        let mut entries: Vec<_> = std::fs::read_dir(src)
+            .map_err(|e| format!("{}: {e}", src.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        entries.sort();
+        for name in entries {
+            let name_s = name.to_string_lossy();
+            let child_dest = format!("{dest}/{name_s}");
+            let child_spec = PathSpec {
+                permissions: if spec.recursive { spec.permissions } else { None },
+                ..spec.clone()
+            };
+            copy_local(tree, &child_dest, &src.join(&name), &child_spec)?;
+        }
+    } else if md.is_file() {
+        let data = std::fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
+        tree.insert(dest, Node::file(data), Meta::new(mode(false), spec.uid, spec.gid))
+            .map_err(fs)?;
+    } else {
+        return Err(format!(
+            "local source {} is not a file, directory or symlink",
+            src.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The OCI image for one architecture: entrypoint, cmd, env, user, workdir, labels.
+pub fn image(
+    config: &Config,
+    arch: &str,
+    mtime: u64,
+    layer: whittle_fs::Layer,
+    packages: &[whittle_deb::Package],
+) -> Result<Image, Error> {
+    let a = whittle_config::Arch::parse(arch)
+        .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
+    let created = whittle_oci::rfc3339(mtime);
+    let mut env: Vec<String> = Vec::new();
+    if !config.environment.contains_key("PATH") {
+        env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    env.extend(config.environment.iter().map(|(k, v)| format!("{k}={v}")));
+    env.sort();
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let cfg = ImageConfig {
+        created: Some(created.clone()),
+        author: None,
+        architecture: a.oci_architecture().to_string(),
+        os: "linux".into(),
+        variant: a.oci_variant().map(str::to_string),
+        config: ContainerConfig {
+            user: config.accounts.run_as.as_ref().map(|r| r.oci_user()),
+            env,
+            entrypoint: config.entrypoint.clone(),
+            cmd: config.cmd.clone(),
+            working_dir: config.work_dir.clone(),
+            labels: config.annotations.clone(),
+            ..Default::default()
+        },
+        rootfs: Default::default(),
+        history: vec![History {
+            created: Some(created),
+            created_by: Some(format!(
+                "whittle build: {} Debian packages ({})",
+                packages.len(),
+                names.join(" ")
+            )),
+            comment: Some("whittle".into()),
+            ..Default::default()
+        }],
+    };
+    let mut img = Image::new(cfg, vec![ImageLayer::from(layer)]);
+    img.annotations = config.annotations.clone();
+    Ok(img)
+}
+
+/// `KEY=value` from an os-release file in the tree.
+fn os_release_field(tree: &Tree, key: &str) -> Option<String> {
+    let entry = tree
+        .get("etc/os-release")
+        .and_then(|e| match &e.node {
+            Node::Symlink(_) => tree.get("usr/lib/os-release"),
+            _ => Some(e),
+        })
+        .or_else(|| tree.get("usr/lib/os-release"))?;
+    let Node::File(data) = &entry.node else {
+        return None;
+    };
+    let text = std::str::from_utf8(data).ok()?;
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix(key)?.strip_prefix('=')?;
+        Some(v.trim_matches('"').to_string())
+    })
+}
+
+/// The SPDX 2.3 JSON SBOM of one image: every package with version, license (from its DEP-5
+/// copyright file in the image), purl, source package, supplier and checksum.
+pub fn sbom(
+    config: &Config,
+    arch: &str,
+    mtime: u64,
+    img: &Image,
+    packages: &[whittle_deb::Package],
+    tree: &Tree,
+) -> Result<Vec<u8>, Error> {
+    let distro = os_release_field(tree, "ID").unwrap_or_else(|| "debian".into());
+    let release = os_release_field(tree, "VERSION_ID")
+        .map(|v| format!("{distro}-{v}"))
+        .unwrap_or_default();
+    let sbom_packages = packages
+        .iter()
+        .map(|p| {
+            let copyright = tree
+                .get(&format!("usr/share/doc/{}/copyright", p.name))
+                .and_then(|e| match &e.node {
+                    Node::File(d) => std::str::from_utf8(d).ok(),
+                    _ => None,
+                });
+            let version = p.version.to_string();
+            whittle_sbom::SbomPackage {
+                name: p.name.clone(),
+                purl: Some(whittle_sbom::deb_purl(
+                    &distro,
+                    &p.name,
+                    &version,
+                    &p.architecture,
+                    &release,
+                )),
+                version,
+                arch: p.architecture.clone(),
+                source_name: Some(p.source.clone()),
+                source_version: Some(p.source_version.to_string()),
+                supplier: p.stanza.get("Maintainer").map(str::to_string),
+                license_declared: copyright.and_then(whittle_sbom::debian_copyright_license),
+                homepage: p.stanza.get("Homepage").map(str::to_string),
+                download_location: None,
+                checksums: vec![("SHA256".into(), p.sha256.clone())],
+                files_analyzed: false,
+            }
+        })
+        .collect();
+    let seed = img
+        .layers
+        .iter()
+        .map(|l| l.digest.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let name = config
+        .annotations
+        .get("org.opencontainers.image.title")
+        .cloned()
+        .unwrap_or_else(|| {
+            Path::new(&config.origin)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "image".into())
+        });
+    let input = whittle_sbom::SbomInput {
+        name: format!("{name} ({arch})"),
+        version: None,
+        purl: None,
+        namespace_seed: seed,
+        created_epoch: mtime,
+        tool: concat!("whittle-", env!("CARGO_PKG_VERSION")).into(),
+        packages: sbom_packages,
+        relationships: Vec::new(),
+    };
+    whittle_sbom::to_spdx_json(&input).map_err(|e| Error::Sbom {
+        path: String::new(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,473 @@
+//! The build pipeline, one step per module, in the order data flows:
+//! config → [`debian`] (resolve sources) → resolve → fetch → [`assemble`] → layers → [`image`] → sink.
+//!
+//! [`build`] runs it for every architecture of a config and writes the image(s) and SBOM(s).
+
+pub mod assemble;
+pub mod debian;
+pub mod image;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use whittle_config::{Config, Repository};
+use whittle_fetch::{Cache, Fetcher, Request};
+
+/// Errors of a build, each naming what it is about and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file is invalid.
+    #[error("{0}")]
+    Config(#[from] whittle_config::ConfigError),
+    /// A repository line could not be used.
+    #[error("repository `{line}`: {message}")]
+    Repository {
+        /// The line as written.
+        line: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The repository's InRelease signature was refused.
+    #[error(
+        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keyring given by signed-by="
+    )]
+    Signature {
+        /// The line as written.
+        line: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Dependency resolution failed.
+    #[error("cannot resolve the packages for {arch}:\n{source}")]
+    Resolve {
+        /// The architecture.
+        arch: String,
+        /// The solver's explanation.
+        source: whittle_resolve::ResolveError,
+    },
+    /// Downloading or the cache failed.
+    #[error(transparent)]
+    Fetch(#[from] whittle_fetch::Error),
+    /// A package could not be unpacked.
+    #[error("package {package}: {message}")]
+    Package {
+        /// The package.
+        package: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A `paths` entry of the config could not be applied.
+    #[error("{origin}:{line}:{column}: paths entry {path}: {message}")]
+    Path {
+        /// The config file.
+        origin: String,
+        /// Line of the entry.
+        line: u64,
+        /// Column of the entry.
+        column: u64,
+        /// The image path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The filesystem tree refused an operation.
+    #[error("image filesystem: {0}")]
+    Fs(#[from] whittle_fs::Error),
+    /// Writing the image failed.
+    #[error("writing the image: {0}")]
+    Oci(#[from] whittle_oci::Error),
+    /// Something the config asks for is not supported yet.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Writing the SBOM failed.
+    #[error("writing the SBOM {path}: {message}")]
+    Sbom {
+        /// The SBOM file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Where the SBOM goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SbomDest {
+    /// No SBOM.
+    None,
+    /// Beside the output: `DEST.spdx.json` (one arch) or `DEST.<arch>.spdx.json`.
+    Beside,
+    /// This file (with `.<arch>` inserted before `.spdx.json` when there are several archs).
+    File(PathBuf),
+}
+
+/// Everything a build needs besides the config file's content.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// The destination.
+    pub output: whittle_oci::ImageRef,
+    /// The package cache directory.
+    pub cache_dir: PathBuf,
+    /// Use only the cache.
+    pub offline: bool,
+    /// Override the config's architectures.
+    pub archs: Vec<String>,
+    /// Fixed timestamp; `None` means the newest package file time.
+    pub source_date_epoch: Option<u64>,
+    /// Where the SBOM goes.
+    pub sbom: SbomDest,
+    /// Accept unsigned repositories (loudly).
+    pub insecure_allow_unsigned_repositories: bool,
+}
+
+/// What the CLI shows while a build runs.
+pub trait Events: whittle_fetch::Progress {
+    /// A step of the build started or finished.
+    fn step(&self, msg: &str);
+    /// Something the user should know.
+    fn warn(&self, msg: &str);
+}
+
+/// One built image.
+#[derive(Debug, Clone)]
+pub struct ImageReport {
+    /// Debian architecture name.
+    pub arch: String,
+    /// The manifest digest.
+    pub manifest_digest: String,
+    /// Number of packages installed.
+    pub packages: usize,
+    /// Size of the compressed layer(s).
+    pub compressed_size: u64,
+    /// Size of the uncompressed layer(s).
+    pub uncompressed_size: u64,
+}
+
+/// The result of a build.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    /// What the output's index points to (the manifest, or the image index for several archs).
+    pub digest: String,
+    /// One entry per architecture.
+    pub images: Vec<ImageReport>,
+    /// SBOM files written.
+    pub sboms: Vec<PathBuf>,
+}
+
+/// Runs the whole pipeline.
+pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Error> {
+    let config = Config::from_file(&opts.config)?;
+    config.check_files()?;
+    for w in &config.warnings {
+        events.warn(&w.to_string());
+    }
+    let archs = select_archs(&config, &opts.archs)?;
+    let repos = debian_repos(&config, opts.insecure_allow_unsigned_repositories)?;
+    let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
+
+    let mut images = Vec::new();
+    let mut reports = Vec::new();
+    let mut sbom_docs = Vec::new();
+    for arch in &archs {
+        let built = build_arch(&config, opts, &repos, arch, &fetcher, events)?;
+        reports.push(ImageReport {
+            arch: arch.clone(),
+            manifest_digest: String::new(),
+            packages: built.packages.len(),
+            compressed_size: built.image.layers.iter().map(|l| l.size).sum(),
+            uncompressed_size: built.uncompressed_size,
+        });
+        sbom_docs.push(built.sbom);
+        images.push(built.image);
+    }
+    events.step(&format!("write     {}", opts.output));
+    let written = whittle_oci::write(&images, &opts.output)?;
+    for (r, d) in reports.iter_mut().zip(&written.manifests) {
+        r.manifest_digest = d.clone();
+    }
+    let mut sboms = Vec::new();
+    for (i, doc) in sbom_docs.into_iter().enumerate() {
+        let Some(path) = sbom_path(&opts.sbom, &opts.output, &archs, i) else {
+            continue;
+        };
+        write_atomic(&path, &doc).map_err(|e| Error::Sbom {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        sboms.push(path);
+    }
+    Ok(BuildReport {
+        digest: written.digest,
+        images: reports,
+        sboms,
+    })
+}
+
+fn select_archs(config: &Config, given: &[String]) -> Result<Vec<String>, Error> {
+    if given.is_empty() {
+        return Ok(config.archs.iter().map(|a| a.debian().to_string()).collect());
+    }
+    given
+        .iter()
+        .map(|a| {
+            whittle_config::Arch::parse(a)
+                .map(|a| a.debian().to_string())
+                .ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "--arch {a}: unknown architecture; use amd64, arm64, armhf, i386, ppc64el, s390x or riscv64"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The Debian repositories of the config, `host:` aliases resolved, keyrings attached.
+fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>, Error> {
+    let mut out = Vec::new();
+    let extra_keyrings: Vec<PathBuf> = config
+        .contents
+        .keyring
+        .iter()
+        .filter_map(|k| match &k.source {
+            whittle_config::KeyringSource::File(p) => Some(Ok(p.resolved.clone())),
+            whittle_config::KeyringSource::Url(u) => Some(Err(Error::Unsupported(format!(
+                "{}:{}:{}: keyring URL {u}: only local keyring files are supported for Debian repositories; download it and give its path",
+                config.origin, k.pos.line, k.pos.column
+            )))),
+        })
+        .collect::<Result<_, _>>()?;
+    for repo in &config.contents.repositories {
+        match repo {
+            Repository::Deb(d) => {
+                let at = format!("{}:{}:{}", config.origin, d.pos.line, d.pos.column);
+                if d.trusted && !insecure {
+                    return Err(Error::Repository {
+                        line: d.written.clone(),
+                        message: format!(
+                            "{at}: [trusted=yes] turns off signature checks; remove it and give [signed-by=KEYRING], or pass --insecure-allow-unsigned-repositories"
+                        ),
+                    });
+                }
+                if d.is_flat() {
+                    return Err(Error::Unsupported(format!(
+                        "{at}: flat repositories (suite ending in /) are not supported yet"
+                    )));
+                }
+                let uri = if d.is_host_alias() {
+                    whittle_config::host_mirror::resolve(&d.uri).map_err(|e| Error::Repository {
+                        line: d.written.clone(),
+                        message: format!("{at}: {e}"),
+                    })?
+                } else {
+                    d.uri.clone()
+                };
+                let mut keyrings: Vec<PathBuf> =
+                    d.signed_by.iter().map(|p| p.resolved.clone()).collect();
+                if keyrings.is_empty() {
+                    keyrings = extra_keyrings.clone();
+                }
+                out.push(debian::DebRepo {
+                    line: d.written.clone(),
+                    uri: uri.trim_end_matches('/').to_string(),
+                    suite: d.suite.clone(),
+                    components: d.components.clone(),
+                    keyrings,
+                });
+            }
+            Repository::Apk(a) => {
+                return Err(Error::Unsupported(format!(
+                    "{}:{}:{}: APK repository {}: Alpine/Wolfi repositories are not supported yet; use Debian repositories (`deb [signed-by=...] URI SUITE COMPONENT`)",
+                    config.origin, a.pos.line, a.pos.column, a.url
+                )));
+            }
+        }
+    }
+    if out.is_empty() && !config.contents.packages.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "{}: contents.packages is set but contents.repositories lists no repository",
+            config.origin
+        )));
+    }
+    Ok(out)
+}
+
+/// The result of building one architecture.
+struct BuiltArch {
+    image: whittle_oci::Image,
+    packages: Vec<whittle_deb::Package>,
+    uncompressed_size: u64,
+    sbom: Vec<u8>,
+}
+
+fn build_arch(
+    config: &Config,
+    opts: &BuildOptions,
+    repos: &[debian::DebRepo],
+    arch: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<BuiltArch, Error> {
+    // resolve: every repository's verified index, then the solver
+    let mut loaded = Vec::new();
+    for r in repos {
+        let l = debian::load(r, arch, fetcher, opts.insecure_allow_unsigned_repositories, events)?;
+        events.step(&format!(
+            "index     {} {} [{}] {arch}: {} packages, signature verified",
+            r.uri,
+            r.suite,
+            r.components.join(" "),
+            l.packages.len()
+        ));
+        loaded.push(l);
+    }
+    let mut all = Vec::new();
+    let mut repo_of = Vec::new();
+    for (i, l) in loaded.iter().enumerate() {
+        all.extend(l.packages.iter().cloned());
+        repo_of.extend(std::iter::repeat_n(i, l.packages.len()));
+    }
+    let universe = whittle_resolve::DebUniverse::new(&all, arch);
+    let request = whittle_resolve::DebRequest {
+        packages: config
+            .contents
+            .packages
+            .iter()
+            .map(|p| match &p.constraint {
+                None => p.name.clone(),
+                Some(c) => format!("{}{}{}", p.name, deb_op(c.op), c.version),
+            })
+            .collect(),
+        exclude: config.contents.exclude.iter().cloned().collect::<BTreeSet<_>>(),
+    };
+    let resolution = whittle_resolve::resolve(&universe, &request).map_err(|source| Error::Resolve {
+        arch: arch.to_string(),
+        source,
+    })?;
+    let chosen: Vec<usize> = resolution.indices();
+    events.step(&format!(
+        "resolve   {} packages: {}",
+        chosen.len(),
+        chosen
+            .iter()
+            .map(|&i| format!("{}={}", all[i].name, all[i].version))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+
+    // fetch
+    let reqs: Vec<Request> = chosen
+        .iter()
+        .map(|&i| Request {
+            url: format!("{}/{}", loaded[repo_of[i]].repo.uri, all[i].filename),
+            sha256: all[i].sha256.clone(),
+            size: all[i].size,
+        })
+        .collect();
+    let debs = fetcher.fetch_all(&reqs, events)?;
+
+    // assemble
+    let mut tree = assemble::skeleton(arch)?;
+    let mut out = assemble::Assembled::default();
+    for (&i, deb) in chosen.iter().zip(&debs) {
+        assemble::install_deb(&mut tree, &all[i].name, deb, config.contents.include_docs, &mut out)?;
+    }
+    if let Some(first) = loaded.first() {
+        assemble::ensure_os_release(&mut tree, &first.release)?;
+    }
+    image::apply_accounts(&mut tree, config)?;
+    image::apply_paths(&mut tree, config)?;
+    if !out.scripts_skipped.is_empty() {
+        events.step(&format!(
+            "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",
+            out.scripts_skipped.join(", ")
+        ));
+    }
+    for o in &out.overlaps {
+        events.warn(&format!("file shipped by two packages: {o}"));
+    }
+    let mtime = opts.source_date_epoch.unwrap_or(out.newest_mtime);
+    events.step(&format!(
+        "assemble  {} entries, {:.2} MB, {} documentation files left out, timestamp {mtime}",
+        tree.len(),
+        tree.total_size() as f64 / 1e6,
+        out.docs_dropped
+    ));
+
+    // layers + image
+    let layer = whittle_fs::write_layer(
+        &tree,
+        &whittle_fs::LayerOptions {
+            mtime,
+            gzip_level: 9,
+        },
+    )?;
+    let uncompressed_size = layer.uncompressed_size;
+    let packages: Vec<whittle_deb::Package> = chosen.iter().map(|&i| all[i].clone()).collect();
+    let img = image::image(config, arch, mtime, layer, &packages)?;
+    let sbom = image::sbom(config, arch, mtime, &img, &packages, &tree)?;
+    Ok(BuiltArch {
+        image: img,
+        packages,
+        uncompressed_size,
+        sbom,
+    })
+}
+
+fn deb_op(op: whittle_config::ConstraintOp) -> &'static str {
+    use whittle_config::ConstraintOp as O;
+    match op {
+        O::Eq | O::Fuzzy => "=",
+        O::Ge => ">=",
+        O::Le => "<=",
+        O::Gt => ">>",
+        O::Lt => "<<",
+    }
+}
+
+/// Where the SBOM of image `i` goes.
+fn sbom_path(
+    dest: &SbomDest,
+    output: &whittle_oci::ImageRef,
+    archs: &[String],
+    i: usize,
+) -> Option<PathBuf> {
+    let base = match dest {
+        SbomDest::None => return None,
+        SbomDest::File(p) => p.clone(),
+        SbomDest::Beside => {
+            let p = match output {
+                whittle_oci::ImageRef::Oci { path, .. }
+                | whittle_oci::ImageRef::OciArchive { path, .. }
+                | whittle_oci::ImageRef::DockerArchive { path, .. } => path.clone(),
+                whittle_oci::ImageRef::Docker(_) => return None,
+            };
+            let stem = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "image".into());
+            p.with_file_name(format!("{stem}.spdx.json"))
+        }
+    };
+    if archs.len() <= 1 {
+        return Some(base);
+    }
+    let name = base
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".spdx.json").unwrap_or(&name);
+    Some(base.with_file_name(format!("{stem}.{}.spdx.json", archs.get(i)?)))
+}
+
+/// Writes a file atomically (temporary sibling, then rename).
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

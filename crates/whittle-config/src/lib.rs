@@ -1,0 +1,369 @@
+//! The image config: apko's YAML schema plus whittle's extensions, parsed with
+//! `FILE:LINE:COLUMN` errors and hints, validated, with relative paths resolved against the
+//! config file's directory. See this crate's README.md for the field reference.
+//!
+//! ```
+//! let cfg = whittle_config::Config::from_str(
+//!     "image.yaml",
+//!     "contents:\n  repositories:\n    - deb [signed-by=k.gpg] host:debian bookworm main\n  packages: [gawk]\nentrypoint:\n  command: /usr/bin/gawk\n",
+//! )
+//! .unwrap();
+//! assert_eq!(cfg.entrypoint, vec!["/usr/bin/gawk"]);
+//! assert!(cfg.warnings.iter().any(|w| w.message.contains("run as root")));
+//! ```
+
+mod arch;
+mod error;
+pub mod host_mirror;
+mod raw;
+mod repo;
+mod suggest;
+mod validate;
+mod words;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use arch::{Arch, UnknownArch};
+pub use error::{ConfigError, Diagnostic, Pos, Warning};
+pub use repo::{ApkRepo, DebRepo, Repository};
+pub use words::{WordsError, split_words};
+
+/// The largest config file accepted, in bytes.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// A host path from the config: as written, and resolved against the config file's directory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConfigPath {
+    /// The path as written in the config.
+    pub written: String,
+    /// The path made absolute against the config file's directory (not canonicalized).
+    pub resolved: PathBuf,
+}
+
+impl ConfigPath {
+    /// Resolve `written` against `base_dir` (absolute paths stay as they are).
+    pub fn resolve(written: &str, base_dir: &Path) -> Self {
+        let p = Path::new(written);
+        let resolved = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            let joined = base_dir.join(p);
+            // Drop `.` components so `./target/x` reads naturally in messages.
+            joined.components().collect()
+        };
+        ConfigPath {
+            written: written.to_string(),
+            resolved,
+        }
+    }
+}
+
+/// A validated image config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The config's name as given (used in messages).
+    pub origin: String,
+    /// The directory relative paths were resolved against.
+    pub base_dir: PathBuf,
+    /// What goes into the image.
+    pub contents: Contents,
+    /// `entrypoint.command` split into argv; empty when not set.
+    pub entrypoint: Vec<String>,
+    /// `cmd` split into argv (or taken as a list); empty when not set.
+    pub cmd: Vec<String>,
+    /// `work-dir`: the absolute working directory, if set.
+    pub work_dir: Option<String>,
+    /// `environment`, sorted by name.
+    pub environment: BTreeMap<String, String>,
+    /// `accounts`: users, groups and the user the image runs as.
+    pub accounts: Accounts,
+    /// `paths`: filesystem changes, in the order written.
+    pub paths: Vec<PathSpec>,
+    /// `annotations` for the manifest/index, sorted by key.
+    pub annotations: BTreeMap<String, String>,
+    /// Target architectures, deduplicated in the order written; the host's when not set.
+    pub archs: Vec<Arch>,
+    /// Problems worth printing that do not stop the build.
+    pub warnings: Vec<Warning>,
+}
+
+/// `contents`: repositories, keys and packages.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Contents {
+    /// Parsed `repositories` entries.
+    pub repositories: Vec<Repository>,
+    /// `keyring`: OpenPGP keyrings for `deb` entries without `signed-by`.
+    pub keyring: Vec<Keyring>,
+    /// `packages` to install with their dependencies.
+    pub packages: Vec<PackageSpec>,
+    /// `exclude`: package names never installed (whittle extension).
+    pub exclude: Vec<String>,
+    /// `include-docs`: keep `/usr/share/{doc,man,info,locale}` (copyright files are always kept).
+    pub include_docs: bool,
+}
+
+/// A `contents.keyring` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyring {
+    /// Where the keyring comes from.
+    pub source: KeyringSource,
+    /// Where it was written.
+    pub pos: Pos,
+}
+
+/// Where a keyring comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyringSource {
+    /// A local file.
+    File(ConfigPath),
+    /// An `http(s)://` URL.
+    Url(String),
+}
+
+/// A `contents.packages` entry: `name`, or `name` + operator + version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageSpec {
+    /// The package name (may contain `:`, e.g. `so:libc.so.6` or `libc6:amd64`).
+    pub name: String,
+    /// The version constraint, if any.
+    pub constraint: Option<VersionConstraint>,
+    /// The entry as written.
+    pub written: String,
+    /// Where it was written.
+    pub pos: Pos,
+}
+
+/// A version constraint on a package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionConstraint {
+    /// The operator.
+    pub op: ConstraintOp,
+    /// The version (compared with the package format's own rules).
+    pub version: String,
+}
+
+/// A version constraint operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConstraintOp {
+    /// `=`
+    Eq,
+    /// `>=`
+    Ge,
+    /// `<=`
+    Le,
+    /// `>` or Debian's `>>`
+    Gt,
+    /// `<` or Debian's `<<`
+    Lt,
+    /// `~` or `=~`: APK's fuzzy (prefix) match.
+    Fuzzy,
+}
+
+impl ConstraintOp {
+    /// The canonical spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConstraintOp::Eq => "=",
+            ConstraintOp::Ge => ">=",
+            ConstraintOp::Le => "<=",
+            ConstraintOp::Gt => ">",
+            ConstraintOp::Lt => "<",
+            ConstraintOp::Fuzzy => "~",
+        }
+    }
+}
+
+/// `accounts`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Accounts {
+    /// Groups to add to `/etc/group`.
+    pub groups: Vec<Group>,
+    /// Users to add to `/etc/passwd`.
+    pub users: Vec<User>,
+    /// Who the image runs as; `None` means root (a warning is emitted).
+    pub run_as: Option<RunAs>,
+}
+
+/// A group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// The group name.
+    pub groupname: String,
+    /// The group id.
+    pub gid: u32,
+    /// User names in the group.
+    pub members: Vec<String>,
+}
+
+/// A user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// The user name.
+    pub username: String,
+    /// The user id.
+    pub uid: u32,
+    /// The primary group id (defaults to `uid`).
+    pub gid: u32,
+    /// The login shell (defaults to `/sbin/nologin`: whittle images usually have no shell).
+    pub shell: String,
+    /// The home directory (defaults to `/home/<username>`).
+    pub homedir: String,
+}
+
+/// The user the image runs as, resolved to numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunAs {
+    /// The value as written (a name or a number).
+    pub written: String,
+    /// The uid.
+    pub uid: u32,
+    /// The primary gid when `run-as` names a declared user (or `root`).
+    pub gid: Option<u32>,
+    /// The user name when `run-as` names a declared user (or `root`).
+    pub username: Option<String>,
+}
+
+impl RunAs {
+    /// The OCI config `User` value: numeric `uid[:gid]`, needing no `/etc/passwd` lookup.
+    pub fn oci_user(&self) -> String {
+        match self.gid {
+            Some(g) => format!("{}:{g}", self.uid),
+            None => self.uid.to_string(),
+        }
+    }
+}
+
+/// A `paths` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathSpec {
+    /// The absolute, normalized path in the image.
+    pub path: String,
+    /// What to do there.
+    pub kind: PathKind,
+    /// Owner uid (default 0).
+    pub uid: u32,
+    /// Owner gid (default 0).
+    pub gid: u32,
+    /// Permission bits: given, or 0o755 for `directory`, 0o644 for `empty-file`; `None` means
+    /// "not applicable" (links) or "from the source file" (`local`: 0o755 if executable, else 0o644).
+    pub permissions: Option<u32>,
+    /// Apply to everything below (only `directory`, `permissions` and `local`).
+    pub recursive: bool,
+    /// Where the entry was written.
+    pub pos: Pos,
+}
+
+/// The kind of a `paths` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// `directory`: create it (and missing parents).
+    Directory,
+    /// `empty-file`: create an empty regular file.
+    EmptyFile,
+    /// `symlink` to `target` (written as `source`; relative or absolute).
+    Symlink {
+        /// The link target.
+        target: String,
+    },
+    /// `hardlink` to the existing image file `target` (written as `source`).
+    Hardlink {
+        /// The absolute path of the existing file in the image.
+        target: String,
+    },
+    /// `permissions`: change owner/mode of an existing path.
+    Permissions,
+    /// `local` (whittle extension): copy a file or directory (recursively) from the build context.
+    Local {
+        /// The host path, resolved against the config file's directory.
+        source: ConfigPath,
+    },
+}
+
+/// Internal: a problem with a value, before it is given a position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// Set the hint unless a more specific one is already there.
+    pub(crate) fn or_hint(mut self, hint: impl Into<String>) -> Self {
+        if self.hint.is_none() {
+            self.hint = Some(hint.into());
+        }
+        self
+    }
+}
+
+impl Config {
+    /// Read and validate the config file at `path`; relative paths in it resolve against its
+    /// directory.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let read_err = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let f = std::fs::File::open(path).map_err(read_err)?;
+        let mut buf = Vec::new();
+        f.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
+        let origin = path.display().to_string();
+        if buf.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                origin,
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let text = String::from_utf8(buf).map_err(|e| {
+            read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text ({e})"),
+            ))
+        })?;
+        Self::from_str(path, &text)
+    }
+
+    /// Parse and validate config `text`; `origin` names it in messages and its parent
+    /// directory (made absolute) is the base for relative paths.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(origin: impl AsRef<Path>, text: &str) -> Result<Config, ConfigError> {
+        let origin = origin.as_ref();
+        let origin_name = origin.display().to_string();
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                origin: origin_name,
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let parent = origin.parent().unwrap_or(Path::new(""));
+        let base_dir = std::path::absolute(if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        })
+        .unwrap_or_else(|_| parent.to_path_buf());
+        let base_dir: PathBuf = base_dir.components().collect();
+        validate::parse(origin_name, base_dir, text)
+    }
+
+    /// Check that the host files the config names (keyrings, `signed-by`, `local` sources)
+    /// exist, reporting each missing one at its position.
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        validate::check_files(self)
+    }
+}

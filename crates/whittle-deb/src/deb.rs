@@ -1,0 +1,1007 @@
+//! Binary packages (`.deb`): the `ar` container, the control archive (control stanza,
+//! `md5sums`, `conffiles`) and a streaming walk over the data archive.
+//!
+//! A `.deb` is an `ar` archive whose members are `debian-binary` (`2.0\n`),
+//! `control.tar[.gz|.xz|.zst]` and `data.tar[.gz|.xz|.zst]` (deb(5)). Everything is read from
+//! memory without temporary files. Paths in the data archive are normalized
+//! (`./usr/bin/gawk` → `usr/bin/gawk`, the root directory is `""`), and an entry that would
+//! leave the target (a `..` component in its path or hard-link target) is an error. Device
+//! nodes and FIFOs are refused ([`Error::SpecialFile`]): Debian packages do not ship them and
+//! container layers should not either. Decompressed data is capped per package (default
+//! [`DEFAULT_MAX_DATA_SIZE`]).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), whittle_deb::deb::Error> {
+//! use whittle_deb::deb::{DebArchive, EntryKind};
+//! let bytes = std::fs::read("gawk_5.2.1-2_amd64.deb").unwrap();
+//! let deb = DebArchive::open("gawk_5.2.1-2_amd64.deb", &bytes)?;
+//! println!("{}", deb.package());
+//! deb.for_each_data_entry(|e| {
+//!     if let EntryKind::File = e.kind {
+//!         println!("{} {:o} {} bytes", e.path, e.mode, e.data.len());
+//!     }
+//!     Ok::<(), whittle_deb::deb::Error>(())
+//! })?;
+//! # Ok(()) }
+//! ```
+
+use std::io::{self, BufReader, Read};
+
+use crate::control::{Stanza, parse_stanzas};
+
+/// Default cap on the decompressed size of one package's data archive: 2 GiB.
+pub const DEFAULT_MAX_DATA_SIZE: u64 = 2 << 30;
+/// Cap on the decompressed size of the control archive.
+pub const MAX_CONTROL_SIZE: u64 = 64 << 20;
+/// Memory limit given to the xz decoder (xz -9 needs 65 MiB).
+const XZ_MEMLIMIT: u64 = 256 << 20;
+
+/// Errors of reading a `.deb`. Each names the package file (`origin`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not an `ar` archive at all.
+    #[error(
+        "{origin}: not a Debian package (no \"!<arch>\" ar header); is the download complete and really a .deb?"
+    )]
+    NotAr {
+        /// The package file.
+        origin: String,
+    },
+    /// The `ar` container is malformed or truncated.
+    #[error(
+        "{origin}: broken ar container at byte {offset}: {reason}; the file is truncated or corrupt, download it again"
+    )]
+    Ar {
+        /// The package file.
+        origin: String,
+        /// Byte offset of the bad member header.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A required member is missing.
+    #[error("{origin}: the package has no {member} member; not a valid .deb (deb(5))")]
+    MissingMember {
+        /// The package file.
+        origin: String,
+        /// The missing member.
+        member: &'static str,
+    },
+    /// A member appears twice or out of order.
+    #[error("{origin}: unexpected ar member {member:?}: {reason}")]
+    BadMember {
+        /// The package file.
+        origin: String,
+        /// The member name.
+        member: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// `debian-binary` is not a 2.x format version.
+    #[error(
+        "{origin}: unsupported .deb format version {found:?} in debian-binary (only 2.x is supported)"
+    )]
+    FormatVersion {
+        /// The package file.
+        origin: String,
+        /// The first line of `debian-binary`.
+        found: String,
+    },
+    /// A member is compressed with a method whittle does not read.
+    #[error(
+        "{origin}: member {member:?} uses an unsupported compression (supported: none, .gz, .xz, .zst)"
+    )]
+    UnsupportedCompression {
+        /// The package file.
+        origin: String,
+        /// The member name.
+        member: String,
+    },
+    /// Decompression or tar reading failed.
+    #[error("{origin}: {member}: {reason}; the package is corrupt, download it again")]
+    Archive {
+        /// The package file.
+        origin: String,
+        /// The member (`control.tar.xz`, `data.tar.xz`…).
+        member: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The control archive holds no `control` file, or it is not one stanza of text.
+    #[error("{origin}: bad control file: {reason}")]
+    Control {
+        /// The package file.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The `control` file does not parse.
+    #[error("{origin}: bad control file: {source}")]
+    ControlSyntax {
+        /// The package file.
+        origin: String,
+        /// The parse error.
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// The decompressed member exceeds its cap.
+    #[error(
+        "{origin}: {member} decompresses to more than {limit} bytes; refusing it (raise the limit with DebArchive::with_max_data_size if the package is really that big)"
+    )]
+    TooLarge {
+        /// The package file.
+        origin: String,
+        /// The member.
+        member: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A path or hard-link target would leave the target directory.
+    #[error(
+        "{origin}: package {package}: entry {path:?} escapes the target directory (\"..\" component); refusing the package"
+    )]
+    PathEscape {
+        /// The package file.
+        origin: String,
+        /// The package name.
+        package: String,
+        /// The offending path (as written in the archive).
+        path: String,
+    },
+    /// A path or link target is not UTF-8.
+    #[error("{origin}: package {package}: path {path:?} is not valid UTF-8")]
+    NonUtf8Path {
+        /// The package file.
+        origin: String,
+        /// The package name.
+        package: String,
+        /// The path, lossily decoded.
+        path: String,
+    },
+    /// A device node or FIFO: never placed into an image.
+    #[error(
+        "{origin}: package {package}: entry {path:?} is a {kind}; device nodes and FIFOs are not supported in image layers"
+    )]
+    SpecialFile {
+        /// The package file.
+        origin: String,
+        /// The package name.
+        package: String,
+        /// The normalized path.
+        path: String,
+        /// `character device`, `block device` or `FIFO`.
+        kind: &'static str,
+    },
+    /// Any other tar entry type.
+    #[error(
+        "{origin}: package {package}: entry {path:?} has unsupported tar type {type_byte:#04x}"
+    )]
+    UnsupportedEntry {
+        /// The package file.
+        origin: String,
+        /// The package name.
+        package: String,
+        /// The normalized path.
+        path: String,
+        /// The tar type flag.
+        type_byte: u8,
+    },
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a data member is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain `.tar`.
+    None,
+    /// `.tar.gz`.
+    Gzip,
+    /// `.tar.xz`.
+    Xz,
+    /// `.tar.zst`.
+    Zstd,
+}
+
+/// The kind of one data archive entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    /// A directory.
+    Dir,
+    /// A regular file (its content is [`DataEntry::data`]).
+    File,
+    /// A symbolic link; `target` is exactly as written (may be absolute or contain `..`: it is
+    /// resolved inside the image, never on the host).
+    Symlink {
+        /// The link target, verbatim.
+        target: &'a str,
+    },
+    /// A hard link to an earlier entry; `target` is normalized like [`DataEntry::path`].
+    Hardlink {
+        /// The normalized path of the linked entry.
+        target: &'a str,
+    },
+}
+
+/// One entry of the data archive, valid during the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataEntry<'a> {
+    /// Normalized path: no leading `./` or `/`, no empty or `.` components, no trailing `/`;
+    /// `""` is the root directory.
+    pub path: &'a str,
+    /// What it is.
+    pub kind: EntryKind<'a>,
+    /// Permission bits including setuid/setgid/sticky (`mode & 0o7777`).
+    pub mode: u32,
+    /// Numeric owner.
+    pub uid: u64,
+    /// Numeric group.
+    pub gid: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
+    /// File content (empty for anything but [`EntryKind::File`]).
+    pub data: &'a [u8],
+}
+
+/// An opened `.deb`, borrowing the package bytes.
+#[derive(Debug, Clone)]
+pub struct DebArchive<'a> {
+    origin: String,
+    control: Stanza,
+    control_text: String,
+    md5sums: Option<String>,
+    conffiles: Option<String>,
+    control_members: Vec<String>,
+    data_member: String,
+    data_compression: Compression,
+    data: &'a [u8],
+    max_data_size: u64,
+}
+
+impl<'a> DebArchive<'a> {
+    /// Opens a `.deb` held in memory: checks the container and `debian-binary`, reads the
+    /// control archive. The data archive is only read by [`DebArchive::for_each_data_entry`].
+    pub fn open(origin: &str, bytes: &'a [u8]) -> Result<DebArchive<'a>> {
+        let members = ar_members(origin, bytes)?;
+        let mut it = members.iter();
+        match it.next() {
+            Some(m) if m.name == "debian-binary" => {
+                let first_line = m.data.split(|&b| b == b'\n').next().unwrap_or_default();
+                if !first_line.starts_with(b"2.") {
+                    return Err(Error::FormatVersion {
+                        origin: origin.to_string(),
+                        found: String::from_utf8_lossy(&first_line[..first_line.len().min(32)])
+                            .into_owned(),
+                    });
+                }
+            }
+            Some(m) => {
+                return Err(Error::BadMember {
+                    origin: origin.to_string(),
+                    member: m.name.to_string(),
+                    reason: "the first member must be debian-binary",
+                });
+            }
+            None => {
+                return Err(Error::MissingMember {
+                    origin: origin.to_string(),
+                    member: "debian-binary",
+                });
+            }
+        }
+        let mut control: Option<&Member<'a>> = None;
+        let mut data: Option<&Member<'a>> = None;
+        for m in it {
+            let slot = if m.name.starts_with("control.tar") {
+                &mut control
+            } else if m.name.starts_with("data.tar") {
+                &mut data
+            } else if m.name.starts_with('_') {
+                continue; // reserved for local use (deb(5))
+            } else {
+                return Err(Error::BadMember {
+                    origin: origin.to_string(),
+                    member: m.name.to_string(),
+                    reason: "not a member of a .deb",
+                });
+            };
+            if slot.is_some() {
+                return Err(Error::BadMember {
+                    origin: origin.to_string(),
+                    member: m.name.to_string(),
+                    reason: "appears twice",
+                });
+            }
+            *slot = Some(m);
+        }
+        let control = control.ok_or_else(|| Error::MissingMember {
+            origin: origin.to_string(),
+            member: "control.tar",
+        })?;
+        let data = data.ok_or_else(|| Error::MissingMember {
+            origin: origin.to_string(),
+            member: "data.tar",
+        })?;
+        let data_compression = compression_of(origin, data.name, "data.tar")?;
+        let control_compression = compression_of(origin, control.name, "control.tar")?;
+
+        let mut files = ControlFiles::default();
+        read_control(
+            origin,
+            control.name,
+            control_compression,
+            control.data,
+            &mut files,
+        )?;
+        let control_text = files.control.ok_or_else(|| Error::Control {
+            origin: origin.to_string(),
+            reason: "the control archive has no ./control file".into(),
+        })?;
+        let mut stanzas =
+            parse_stanzas(&format!("{origin}: control"), &control_text).map_err(|source| {
+                Error::ControlSyntax {
+                    origin: origin.to_string(),
+                    source: Box::new(source),
+                }
+            })?;
+        if stanzas.len() != 1 {
+            return Err(Error::Control {
+                origin: origin.to_string(),
+                reason: format!("expected one stanza, found {}", stanzas.len()),
+            });
+        }
+        let control_stanza = stanzas.remove(0);
+        if control_stanza.get("Package").is_none_or(str::is_empty) {
+            return Err(Error::Control {
+                origin: origin.to_string(),
+                reason: "no Package field".into(),
+            });
+        }
+        Ok(DebArchive {
+            origin: origin.to_string(),
+            control: control_stanza,
+            control_text,
+            md5sums: files.md5sums,
+            conffiles: files.conffiles,
+            control_members: files.members,
+            data_member: data.name.to_string(),
+            data_compression,
+            data: data.data,
+            max_data_size: DEFAULT_MAX_DATA_SIZE,
+        })
+    }
+
+    /// Sets the cap on the decompressed size of the data archive (default
+    /// [`DEFAULT_MAX_DATA_SIZE`]).
+    pub fn with_max_data_size(mut self, bytes: u64) -> Self {
+        self.max_data_size = bytes;
+        self
+    }
+
+    /// The name given to [`DebArchive::open`].
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The parsed `control` stanza.
+    pub fn control(&self) -> &Stanza {
+        &self.control
+    }
+
+    /// The `control` file exactly as shipped (what `status.d/<package>` is built from).
+    pub fn control_text(&self) -> &str {
+        &self.control_text
+    }
+
+    /// The `Package` field.
+    pub fn package(&self) -> &str {
+        self.control.get("Package").unwrap_or_default()
+    }
+
+    /// The `md5sums` control file, if shipped.
+    pub fn md5sums(&self) -> Option<&str> {
+        self.md5sums.as_deref()
+    }
+
+    /// Names of the regular files in the control archive (`control`, `md5sums`, `postinst`, ...),
+    /// in archive order; at most 64 are kept.
+    pub fn control_members(&self) -> &[String] {
+        &self.control_members
+    }
+
+    /// Whether the control archive holds a file of this name (e.g. a maintainer script).
+    pub fn has_control_member(&self, name: &str) -> bool {
+        self.control_members.iter().any(|m| m == name)
+    }
+
+    /// The `conffiles` control file, if shipped.
+    pub fn conffiles(&self) -> Option<&str> {
+        self.conffiles.as_deref()
+    }
+
+    /// The data member's name (e.g. `data.tar.xz`).
+    pub fn data_member(&self) -> &str {
+        &self.data_member
+    }
+
+    /// The data member's compression.
+    pub fn data_compression(&self) -> Compression {
+        self.data_compression
+    }
+
+    /// Streams the data archive, calling `f` for each entry in archive order. Stops at the
+    /// first error, from the archive or from `f`. File contents are read into one reused
+    /// buffer, so `f` must copy what it keeps.
+    pub fn for_each_data_entry<E, F>(&self, mut f: F) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnMut(DataEntry<'_>) -> Result<(), E>,
+    {
+        let member = self.data_member.as_str();
+        let mut limited = Limited::new(
+            decoder(&self.origin, member, self.data_compression, self.data).map_err(E::from)?,
+            self.max_data_size,
+        );
+        let result = walk_data(self, &mut limited, &mut f);
+        if limited.exceeded {
+            return Err(E::from(Error::TooLarge {
+                origin: self.origin.clone(),
+                member: member.to_string(),
+                limit: self.max_data_size,
+            }));
+        }
+        match result {
+            Ok(()) => Ok(()),
+            Err(Fail::Deb(e)) => Err(E::from(e)),
+            Err(Fail::User(e)) => Err(e),
+        }
+    }
+}
+
+enum Fail<E> {
+    Deb(Error),
+    User(E),
+}
+
+fn walk_data<E, F>(
+    deb: &DebArchive<'_>,
+    reader: &mut Limited<Box<dyn Read + '_>>,
+    f: &mut F,
+) -> Result<(), Fail<E>>
+where
+    F: FnMut(DataEntry<'_>) -> Result<(), E>,
+{
+    let origin = deb.origin.as_str();
+    let member = deb.data_member.as_str();
+    let package = deb.package();
+    let archive_err = |e: io::Error| {
+        Fail::Deb(Error::Archive {
+            origin: origin.to_string(),
+            member: member.to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let mut archive = tar::Archive::new(BufReader::with_capacity(128 << 10, reader));
+    let mut path = String::new();
+    let mut link = String::new();
+    let mut buf: Vec<u8> = Vec::new();
+    for entry in archive.entries().map_err(archive_err)? {
+        let mut entry = entry.map_err(archive_err)?;
+        let header = entry.header();
+        let et = header.entry_type();
+        if et.is_pax_global_extensions() {
+            continue;
+        }
+        let mode = header.mode().map_err(archive_err)? & 0o7777;
+        let uid = header.uid().map_err(archive_err)?;
+        let gid = header.gid().map_err(archive_err)?;
+        let mtime = header.mtime().map_err(archive_err)?;
+        let raw_path = entry.path_bytes();
+        normalize_into(&mut path, &raw_path, origin, package).map_err(Fail::Deb)?;
+        let tag = match et {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => 0,
+            tar::EntryType::Directory => 1,
+            tar::EntryType::Symlink => 2,
+            tar::EntryType::Link => 3,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                return Err(Fail::Deb(Error::SpecialFile {
+                    origin: origin.to_string(),
+                    package: package.to_string(),
+                    path,
+                    kind: match et {
+                        tar::EntryType::Char => "character device",
+                        tar::EntryType::Block => "block device",
+                        _ => "FIFO",
+                    },
+                }));
+            }
+            other => {
+                return Err(Fail::Deb(Error::UnsupportedEntry {
+                    origin: origin.to_string(),
+                    package: package.to_string(),
+                    path,
+                    type_byte: other.as_byte(),
+                }));
+            }
+        };
+        if tag >= 2 {
+            let raw = entry.link_name_bytes().unwrap_or_default();
+            if tag == 3 {
+                normalize_into(&mut link, &raw, origin, package).map_err(Fail::Deb)?;
+                if link.is_empty() {
+                    return Err(Fail::Deb(Error::Archive {
+                        origin: origin.to_string(),
+                        member: member.to_string(),
+                        reason: format!("hard link {path:?} has an empty target"),
+                    }));
+                }
+            } else {
+                link.clear();
+                link.push_str(utf8(&raw, origin, package).map_err(Fail::Deb)?);
+            }
+        }
+        buf.clear();
+        if tag == 0 {
+            let size = entry.size();
+            let room = reader_room(deb.max_data_size, size);
+            buf.reserve(room);
+            entry.read_to_end(&mut buf).map_err(archive_err)?;
+            if (buf.len() as u64) != size {
+                return Err(archive_err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{path}: truncated file data"),
+                )));
+            }
+        }
+        let kind = match tag {
+            0 => EntryKind::File,
+            1 => EntryKind::Dir,
+            2 => EntryKind::Symlink { target: &link },
+            _ => EntryKind::Hardlink { target: &link },
+        };
+        f(DataEntry {
+            path: &path,
+            kind,
+            mode,
+            uid,
+            gid,
+            mtime,
+            data: &buf,
+        })
+        .map_err(Fail::User)?;
+    }
+    Ok(())
+}
+
+/// How much to reserve for a file of declared `size` (never more than the cap allows).
+fn reader_room(max: u64, size: u64) -> usize {
+    usize::try_from(size.min(max).min(1 << 30)).unwrap_or(0)
+}
+
+fn utf8<'b>(raw: &'b [u8], origin: &str, package: &str) -> Result<&'b str> {
+    std::str::from_utf8(raw).map_err(|_| Error::NonUtf8Path {
+        origin: origin.to_string(),
+        package: package.to_string(),
+        path: String::from_utf8_lossy(raw).into_owned(),
+    })
+}
+
+/// Writes the normalized form of `raw` into `out` (see [`DataEntry::path`]).
+fn normalize_into(out: &mut String, raw: &[u8], origin: &str, package: &str) -> Result<()> {
+    let s = utf8(raw, origin, package)?;
+    out.clear();
+    for comp in s.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::PathEscape {
+                    origin: origin.to_string(),
+                    package: package.to_string(),
+                    path: s.to_string(),
+                });
+            }
+            c => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(c);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct ControlFiles {
+    members: Vec<String>,
+    control: Option<String>,
+    md5sums: Option<String>,
+    conffiles: Option<String>,
+}
+
+fn read_control(
+    origin: &str,
+    member: &str,
+    compression: Compression,
+    data: &[u8],
+    out: &mut ControlFiles,
+) -> Result<()> {
+    let mut limited = Limited::new(
+        decoder(origin, member, compression, data)?,
+        MAX_CONTROL_SIZE,
+    );
+    let archive_err = |e: io::Error| Error::Archive {
+        origin: origin.to_string(),
+        member: member.to_string(),
+        reason: e.to_string(),
+    };
+    let result = (|| -> Result<()> {
+        let mut archive = tar::Archive::new(&mut limited);
+        for entry in archive.entries().map_err(archive_err)? {
+            let mut entry = entry.map_err(archive_err)?;
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let name = entry.path_bytes();
+            let name = name.strip_prefix(b"./").unwrap_or(&name);
+            if out.members.len() < 64 {
+                out.members.push(String::from_utf8_lossy(name).into_owned());
+            }
+            let slot = match name {
+                b"control" => &mut out.control,
+                b"md5sums" => &mut out.md5sums,
+                b"conffiles" => &mut out.conffiles,
+                _ => continue,
+            };
+            let fname = String::from_utf8_lossy(name).into_owned();
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(|e| Error::Control {
+                    origin: origin.to_string(),
+                    reason: format!("{fname}: {e}"),
+                })?;
+            *slot = Some(text);
+        }
+        Ok(())
+    })();
+    if limited.exceeded {
+        return Err(Error::TooLarge {
+            origin: origin.to_string(),
+            member: member.to_string(),
+            limit: MAX_CONTROL_SIZE,
+        });
+    }
+    result
+}
+
+fn compression_of(origin: &str, name: &str, base: &str) -> Result<Compression> {
+    match name.strip_prefix(base) {
+        Some("") => Ok(Compression::None),
+        Some(".gz") => Ok(Compression::Gzip),
+        Some(".xz") => Ok(Compression::Xz),
+        Some(".zst") => Ok(Compression::Zstd),
+        _ => Err(Error::UnsupportedCompression {
+            origin: origin.to_string(),
+            member: name.to_string(),
+        }),
+    }
+}
+
+fn decoder<'b>(
+    origin: &str,
+    member: &str,
+    compression: Compression,
+    data: &'b [u8],
+) -> Result<Box<dyn Read + 'b>> {
+    let err = |reason: String| Error::Archive {
+        origin: origin.to_string(),
+        member: member.to_string(),
+        reason,
+    };
+    Ok(match compression {
+        Compression::None => Box::new(data),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(data)),
+        Compression::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMLIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(|e| err(format!("xz decoder: {e}")))?;
+            Box::new(liblzma::bufread::XzDecoder::new_stream(data, stream))
+        }
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(data)
+                .map_err(|e| err(format!("zstd decoder: {e}")))?,
+        ),
+    })
+}
+
+/// A reader that fails once more than `limit` bytes came through.
+struct Limited<R> {
+    inner: R,
+    count: u64,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl<R> Limited<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Limited {
+            inner,
+            count: 0,
+            limit,
+            exceeded: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        if self.count > self.limit {
+            self.exceeded = true;
+            return Err(io::Error::other("decompressed size limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
+/// One member of the `ar` container.
+struct Member<'a> {
+    name: &'a str,
+    data: &'a [u8],
+}
+
+/// Splits an `ar` archive (common format, as dpkg-deb writes it) into its members.
+fn ar_members<'a>(origin: &str, bytes: &'a [u8]) -> Result<Vec<Member<'a>>> {
+    const MAGIC: &[u8] = b"!<arch>\n";
+    if !bytes.starts_with(MAGIC) {
+        return Err(Error::NotAr {
+            origin: origin.to_string(),
+        });
+    }
+    let mut members = Vec::new();
+    let mut pos = MAGIC.len();
+    while pos < bytes.len() {
+        let bad = |reason: &str| Error::Ar {
+            origin: origin.to_string(),
+            offset: pos,
+            reason: reason.to_string(),
+        };
+        if members.len() >= 16 {
+            return Err(bad("more than 16 members"));
+        }
+        let header = bytes
+            .get(pos..pos + 60)
+            .ok_or_else(|| bad("truncated member header"))?;
+        if &header[58..60] != b"`\n" {
+            return Err(bad("member header does not end with \"`\\n\""));
+        }
+        let name = std::str::from_utf8(&header[..16])
+            .map_err(|_| bad("member name is not text"))?
+            .trim_end_matches(' ');
+        let name = name.strip_suffix('/').unwrap_or(name);
+        let size: usize = std::str::from_utf8(&header[48..58])
+            .ok()
+            .and_then(|s| s.trim_end_matches(' ').parse().ok())
+            .ok_or_else(|| bad("member size is not a number"))?;
+        let start = pos + 60;
+        let data = start
+            .checked_add(size)
+            .and_then(|end| bytes.get(start..end))
+            .ok_or_else(|| bad(&format!("member {name:?} of {size} bytes is truncated")))?;
+        members.push(Member { name, data });
+        pos = start + size + (size & 1);
+    }
+    Ok(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = b"!<arch>\n".to_vec();
+        for (name, data) in members {
+            out.extend_from_slice(
+                format!(
+                    "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                    name,
+                    0,
+                    0,
+                    0,
+                    100644,
+                    data.len()
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, et, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*et);
+            h.set_mode(0o4755);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1_700_000_000);
+            h.set_size(data.len() as u64);
+            // Write the raw name to allow "..", which the builder's set_path refuses.
+            let name = h.as_old_mut();
+            name.name[..path.len()].copy_from_slice(path.as_bytes());
+            if !link.is_empty() {
+                name.linkname[..link.len()].copy_from_slice(link.as_bytes());
+            }
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn deb(data: &[u8]) -> Vec<u8> {
+        let control = tar_of(&[(
+            "./control",
+            tar::EntryType::Regular,
+            b"Package: t\nVersion: 1\n",
+            "",
+        )]);
+        ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", &control),
+            ("data.tar", data),
+        ])
+    }
+
+    fn collect(bytes: &[u8]) -> Result<Vec<(String, String, u32, usize)>> {
+        let d = DebArchive::open("t.deb", bytes)?;
+        let mut out = Vec::new();
+        d.for_each_data_entry(|e| {
+            out.push((
+                e.path.to_string(),
+                format!("{:?}", e.kind),
+                e.mode,
+                e.data.len(),
+            ));
+            Ok::<_, Error>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn paths_are_normalized() {
+        let data = tar_of(&[
+            ("./", tar::EntryType::Directory, b"", ""),
+            ("./usr//bin/./", tar::EntryType::Directory, b"", ""),
+            ("/usr/bin/x", tar::EntryType::Regular, b"abc", ""),
+            ("./usr/bin/y", tar::EntryType::Link, b"", "./usr/bin/x"),
+            ("./usr/bin/z", tar::EntryType::Symlink, b"", "../lib/../x"),
+        ]);
+        let got = collect(&deb(&data)).unwrap();
+        assert_eq!(got[0].0, "");
+        assert_eq!(got[1].0, "usr/bin");
+        assert_eq!(got[2], ("usr/bin/x".into(), "File".into(), 0o4755, 3));
+        assert_eq!(got[3].1, "Hardlink { target: \"usr/bin/x\" }");
+        assert_eq!(got[4].1, "Symlink { target: \"../lib/../x\" }");
+    }
+
+    #[test]
+    fn dotdot_paths_and_link_targets_are_refused() {
+        let data = tar_of(&[("./usr/../../etc/passwd", tar::EntryType::Regular, b"x", "")]);
+        let err = collect(&deb(&data)).unwrap_err();
+        assert!(
+            matches!(err, Error::PathEscape { ref package, .. } if package == "t"),
+            "{err}"
+        );
+        let data = tar_of(&[("./a", tar::EntryType::Link, b"", "../etc/shadow")]);
+        assert!(matches!(
+            collect(&deb(&data)),
+            Err(Error::PathEscape { .. })
+        ));
+    }
+
+    #[test]
+    fn special_files_are_refused() {
+        let data = tar_of(&[("./dev/null", tar::EntryType::Char, b"", "")]);
+        let err = collect(&deb(&data)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::SpecialFile {
+                    kind: "character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let data = tar_of(&[("./p", tar::EntryType::Fifo, b"", "")]);
+        assert!(matches!(
+            collect(&deb(&data)),
+            Err(Error::SpecialFile { kind: "FIFO", .. })
+        ));
+    }
+
+    #[test]
+    fn size_cap_is_enforced() {
+        let big = vec![7u8; 100_000];
+        let data = tar_of(&[("./big", tar::EntryType::Regular, &big, "")]);
+        let bytes = deb(&data);
+        let d = DebArchive::open("t.deb", &bytes)
+            .unwrap()
+            .with_max_data_size(50_000);
+        let err = d.for_each_data_entry(|_| Ok::<_, Error>(())).unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge { limit: 50_000, .. }),
+            "{err}"
+        );
+        let d = d.with_max_data_size(200_000);
+        d.for_each_data_entry(|e| {
+            assert_eq!(e.data.len(), 100_000);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn container_errors() {
+        assert!(matches!(
+            DebArchive::open("x", b"hello"),
+            Err(Error::NotAr { .. })
+        ));
+        let v3 = ar(&[("debian-binary", b"3.0\n")]);
+        assert!(matches!(
+            DebArchive::open("x", &v3),
+            Err(Error::FormatVersion { .. })
+        ));
+        let no_data = ar(&[("debian-binary", b"2.0\n"), ("control.tar", b"")]);
+        assert!(matches!(
+            DebArchive::open("x", &no_data),
+            Err(Error::MissingMember {
+                member: "data.tar",
+                ..
+            })
+        ));
+        let bz = ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", b""),
+            ("data.tar.bz2", b""),
+        ]);
+        assert!(matches!(
+            DebArchive::open("x", &bz),
+            Err(Error::UnsupportedCompression { .. })
+        ));
+        let mut truncated = deb(&tar_of(&[]));
+        truncated.truncate(truncated.len() - 100);
+        assert!(matches!(
+            DebArchive::open("x", &truncated),
+            Err(Error::Ar { .. })
+        ));
+    }
+
+    #[test]
+    fn user_errors_pass_through() {
+        #[derive(Debug)]
+        enum MyErr {
+            Deb,
+            Stop(String),
+        }
+        impl From<Error> for MyErr {
+            fn from(_: Error) -> Self {
+                MyErr::Deb
+            }
+        }
+        let data = tar_of(&[("./a", tar::EntryType::Regular, b"1", "")]);
+        let bytes = deb(&data);
+        let d = DebArchive::open("t.deb", &bytes).unwrap();
+        let r = d.for_each_data_entry(|e| Err(MyErr::Stop(e.path.to_string())));
+        assert!(matches!(r, Err(MyErr::Stop(ref p)) if p == "a"), "{r:?}");
+    }
+}

@@ -1,0 +1,1223 @@
+//! Signed `InRelease` files: OpenPGP keyrings, clear-signature verification and the `Release`
+//! fields (suite, architectures, and the SHA256 of every index file).
+//!
+//! Trust model (what `apt` does with `Signed-By`): a `Release` is accepted when at least one of
+//! its signatures verifies with a key of the caller's [`Keyring`] that is, at the given time,
+//! not expired, not revoked, bound to its certificate by a valid self-signature (or subkey
+//! binding signature with a back-signature) and flagged for signing. Third-party certifications
+//! on keys are ignored: they say nothing about the archive. Only the signed text is parsed.
+//!
+//! [`SigningKey`] makes small Ed25519 keys and clear-signs text with them, for hermetic test
+//! repositories and future repository tools:
+//!
+//! ```
+//! use whittle_deb::release::{Keyring, SigningKey, VerifyOptions, verify_inrelease};
+//! let key = SigningKey::generate("Test Archive <test@example.invalid>").unwrap();
+//! let signed = key
+//!     .clearsign("Suite: test\nSHA256:\n 0000000000000000000000000000000000000000000000000000000000000000 0 main/binary-amd64/Packages\n")
+//!     .unwrap();
+//! let keyring = Keyring::from_bytes("test key", &key.public_keyring_bytes()).unwrap();
+//! let release = verify_inrelease("InRelease", signed.as_bytes(), &keyring, VerifyOptions::now()).unwrap();
+//! assert!(release.find("main/binary-amd64/Packages").is_some());
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgp::composed::{
+    CleartextSignedMessage, Deserializable, KeyType, SecretKeyParamsBuilder, SignedPublicKey,
+    SignedPublicSubKey, SignedSecretKey,
+};
+use pgp::packet::{PublicKey, Signature, SignatureType, SubpacketData};
+use pgp::ser::Serialize;
+use pgp::types::{Fingerprint, KeyDetails, KeyId, Password, Tag};
+
+/// Largest `InRelease` accepted (real ones are a few hundred KiB).
+pub const MAX_INRELEASE_SIZE: usize = 64 << 20;
+/// Largest keyring accepted (Debian's full archive keyring is about 55 KiB).
+pub const MAX_KEYRING_SIZE: usize = 16 << 20;
+/// At most this many signatures of one `InRelease` are examined.
+const MAX_SIGNATURES: usize = 32;
+
+/// Errors of keyring loading, `InRelease` verification and `Release` parsing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is larger than the fixed limit.
+    #[error(
+        "{origin}: {size} bytes is larger than the limit of {limit} bytes; is this really a {what}?"
+    )]
+    TooLarge {
+        /// The file or URL.
+        origin: String,
+        /// What was expected.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The keyring could not be read as OpenPGP public keys.
+    #[error(
+        "{origin}: not a usable OpenPGP keyring ({reason}); give a binary (.gpg) or ASCII-armoured (.asc) public keyring"
+    )]
+    Keyring {
+        /// The keyring file.
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file is not clear-signed at all (a plain `Release`, or something else).
+    #[error(
+        "{origin}: not a clear-signed InRelease (no \"-----BEGIN PGP SIGNED MESSAGE-----\" line); refusing unsigned repository metadata"
+    )]
+    NotSigned {
+        /// The file or URL.
+        origin: String,
+    },
+    /// The clear-signed text has no signature block.
+    #[error(
+        "{origin}: the signed message carries no signature (no \"-----BEGIN PGP SIGNATURE-----\" block or no signature packet); refusing it"
+    )]
+    MissingSignature {
+        /// The file or URL.
+        origin: String,
+    },
+    /// The OpenPGP framing (armour, checksum, packets) is broken.
+    #[error("{origin}: malformed OpenPGP clear-signed message: {reason}")]
+    Malformed {
+        /// The file or URL.
+        origin: String,
+        /// What the OpenPGP parser said.
+        reason: String,
+    },
+    /// No signature was made by a key of the keyring.
+    #[error(
+        "{origin}: signed only by keys that are not in the keyring ({issuers}); add the repository's archive key to the keyring"
+    )]
+    UnknownKey {
+        /// The file or URL.
+        origin: String,
+        /// The issuer fingerprints / key ids of the signatures, comma-separated.
+        issuers: String,
+    },
+    /// A signature by a keyring key does not verify: the text or the signature was altered.
+    #[error(
+        "{origin}: BAD signature by key {key}: the signed text or the signature was altered; do not use this repository metadata"
+    )]
+    BadSignature {
+        /// The file or URL.
+        origin: String,
+        /// The fingerprint of the key.
+        key: String,
+    },
+    /// The signing key (or its primary key) expired before the verification time.
+    #[error(
+        "{origin}: the signing key {key} expired at {expired_at}; update the keyring (e.g. a newer debian-archive-keyring)"
+    )]
+    KeyExpired {
+        /// The file or URL.
+        origin: String,
+        /// The fingerprint of the key.
+        key: String,
+        /// When it expired (RFC 3339, UTC).
+        expired_at: String,
+    },
+    /// The signing key (or its primary key) was revoked.
+    #[error(
+        "{origin}: the signing key {key} is revoked; remove it from the keyring and get the repository's current key"
+    )]
+    KeyRevoked {
+        /// The file or URL.
+        origin: String,
+        /// The fingerprint of the key.
+        key: String,
+    },
+    /// The key is in the keyring but may not sign (no valid self-signature, no signing flag…).
+    #[error("{origin}: key {key} may not sign archive metadata: {reason}")]
+    KeyUnusable {
+        /// The file or URL.
+        origin: String,
+        /// The fingerprint of the key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The signature itself is expired, or was made before its key existed.
+    #[error("{origin}: the signature by key {key} is not valid at this time: {reason}")]
+    SignatureTime {
+        /// The file or URL.
+        origin: String,
+        /// The fingerprint of the key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The Release's `Valid-Until` is in the past.
+    #[error(
+        "{origin}: the Release expired at {valid_until} (Valid-Until), verification time is {now}; the mirror is stale or replayed — use a fresh mirror or pass allow_expired"
+    )]
+    ReleaseExpired {
+        /// The file or URL.
+        origin: String,
+        /// The `Valid-Until` time (RFC 3339, UTC).
+        valid_until: String,
+        /// The verification time (RFC 3339, UTC).
+        now: String,
+    },
+    /// A field of the signed Release is malformed.
+    #[error("{origin}: line {line}: field {field}: {reason}")]
+    Field {
+        /// The file or URL.
+        origin: String,
+        /// 1-based line in the signed text.
+        line: usize,
+        /// The field name.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Key generation or signing failed.
+    #[error("OpenPGP signing failed: {0}")]
+    Signing(String),
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Options of [`verify_inrelease`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// The time at which keys and `Valid-Until` are judged (normally the current time).
+    pub now: SystemTime,
+    /// Accept a Release whose `Valid-Until` is in the past (apt's `Check-Valid-Until=no`,
+    /// needed for snapshots). Signatures and keys are still checked.
+    pub allow_expired: bool,
+}
+
+impl VerifyOptions {
+    /// The current time, expired Releases refused.
+    pub fn now() -> Self {
+        Self::at(SystemTime::now())
+    }
+
+    /// A given time, expired Releases refused.
+    pub fn at(now: SystemTime) -> Self {
+        VerifyOptions {
+            now,
+            allow_expired: false,
+        }
+    }
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self::now()
+    }
+}
+
+/// A set of trusted OpenPGP public keys (certificates).
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    keys: Vec<SignedPublicKey>,
+}
+
+impl Keyring {
+    /// An empty keyring (trusts nothing); grow it with [`Keyring::extend`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a binary (`.gpg`, concatenated transferable public keys) or ASCII-armoured
+    /// (`.asc`) keyring. Keys whose packets the OpenPGP library cannot use (unknown
+    /// algorithms) are skipped; a keyring without any usable key is an error.
+    pub fn from_bytes(origin: &str, bytes: &[u8]) -> Result<Keyring> {
+        if bytes.len() > MAX_KEYRING_SIZE {
+            return Err(Error::TooLarge {
+                origin: origin.to_string(),
+                what: "keyring",
+                size: bytes.len(),
+                limit: MAX_KEYRING_SIZE,
+            });
+        }
+        let keyring_err = |reason: String| Error::Keyring {
+            origin: origin.to_string(),
+            reason,
+        };
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .ok_or_else(|| keyring_err("the file is empty".into()))?;
+        let bytes = &bytes[start..];
+        let mut keys = Vec::new();
+        let mut skipped = Vec::new();
+        let iter = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+            SignedPublicKey::from_bytes_many(bytes)
+        } else {
+            SignedPublicKey::from_armor_many(bytes).map(|(it, _headers)| it)
+        }
+        .map_err(|e| keyring_err(e.to_string()))?;
+        for key in iter {
+            match key {
+                Ok(k) => keys.push(k),
+                Err(e) => skipped.push(e.to_string()),
+            }
+        }
+        if keys.is_empty() {
+            let reason = skipped
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "it holds no public key".to_string());
+            return Err(keyring_err(reason));
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// Adds the keys of `other` (e.g. several files of `/etc/apt/trusted.gpg.d`).
+    pub fn extend(&mut self, other: Keyring) {
+        self.keys.extend(other.keys);
+    }
+
+    /// Number of certificates (primary keys).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the keyring holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Upper-case hex fingerprints of the primary keys, in file order.
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.keys.iter().map(|k| fp_hex(&k.fingerprint())).collect()
+    }
+}
+
+/// One index file listed in a Release (`SHA256` section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+/// The fields of a (verified) Release file that whittle uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Release {
+    /// `Origin` (e.g. `Debian`).
+    pub origin: Option<String>,
+    /// `Label`.
+    pub label: Option<String>,
+    /// `Suite` (e.g. `oldstable`).
+    pub suite: Option<String>,
+    /// `Codename` (e.g. `bookworm`).
+    pub codename: Option<String>,
+    /// `Version` (e.g. `12.15`).
+    pub version: Option<String>,
+    /// `Date`, parsed.
+    pub date: Option<SystemTime>,
+    /// `Valid-Until`, parsed.
+    pub valid_until: Option<SystemTime>,
+    /// `Architectures`, in file order.
+    pub architectures: Vec<String>,
+    /// `Components`, in file order.
+    pub components: Vec<String>,
+    /// `Acquire-By-Hash: yes`.
+    pub acquire_by_hash: bool,
+    /// The `SHA256` section: path relative to the `dists/<suite>/` directory
+    /// (like `main/binary-amd64/Packages.xz`) → size and hash.
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+impl Release {
+    /// The entry of `path` (relative to `dists/<suite>/`), if listed.
+    pub fn find(&self, path: &str) -> Option<&FileEntry> {
+        self.files.get(path)
+    }
+
+    /// Parses Release text WITHOUT any signature check (for tests, or text that was verified
+    /// elsewhere). Never use this on data from the network; use [`verify_inrelease`].
+    pub fn parse_unsigned(origin: &str, text: &str) -> Result<Release> {
+        parse_release(origin, text)
+    }
+}
+
+/// Verifies a clear-signed `InRelease` against `keyring` and parses its signed text.
+///
+/// Refuses: unsigned files, a missing or malformed signature block, signatures that do not
+/// verify, signatures only by keys outside the keyring, expired/revoked/non-signing keys, and
+/// (unless `opts.allow_expired`) a Release whose `Valid-Until` is before `opts.now`. Accepts when
+/// ANY signature verifies with a usable keyring key (real files carry several).
+pub fn verify_inrelease(
+    origin: &str,
+    bytes: &[u8],
+    keyring: &Keyring,
+    opts: VerifyOptions,
+) -> Result<Release> {
+    if bytes.len() > MAX_INRELEASE_SIZE {
+        return Err(Error::TooLarge {
+            origin: origin.to_string(),
+            what: "InRelease file",
+            size: bytes.len(),
+            limit: MAX_INRELEASE_SIZE,
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::Malformed {
+        origin: origin.to_string(),
+        reason: format!("not UTF-8 text ({e})"),
+    })?;
+    let body = text.trim_start_matches(['\u{feff}']);
+    let body = body.trim_start_matches([' ', '\t', '\r', '\n']);
+    if !body.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        return Err(Error::NotSigned {
+            origin: origin.to_string(),
+        });
+    }
+    if !body.contains("\n-----BEGIN PGP SIGNATURE-----") {
+        return Err(Error::MissingSignature {
+            origin: origin.to_string(),
+        });
+    }
+    let (msg, _headers) =
+        CleartextSignedMessage::from_string(body).map_err(|e| Error::Malformed {
+            origin: origin.to_string(),
+            reason: e.to_string(),
+        })?;
+    if msg.signatures().is_empty() {
+        return Err(Error::MissingSignature {
+            origin: origin.to_string(),
+        });
+    }
+    let signed_crlf = msg.signed_text();
+    check_signatures(origin, &msg, signed_crlf.as_bytes(), keyring, opts.now)?;
+
+    let signed = signed_crlf.replace("\r\n", "\n");
+    let release = parse_release(origin, &signed)?;
+    if let Some(valid_until) = release.valid_until
+        && valid_until < opts.now
+        && !opts.allow_expired
+    {
+        return Err(Error::ReleaseExpired {
+            origin: origin.to_string(),
+            valid_until: fmt_time(valid_until),
+            now: fmt_time(opts.now),
+        });
+    }
+    Ok(release)
+}
+
+/// How bad an error from one signature is; the worst one is reported when none verifies.
+fn severity(e: &Error) -> u8 {
+    match e {
+        Error::BadSignature { .. } => 6,
+        Error::KeyRevoked { .. } => 5,
+        Error::KeyExpired { .. } => 4,
+        Error::SignatureTime { .. } => 3,
+        Error::KeyUnusable { .. } => 2,
+        _ => 1,
+    }
+}
+
+fn check_signatures(
+    origin: &str,
+    msg: &CleartextSignedMessage,
+    signed: &[u8],
+    keyring: &Keyring,
+    now: SystemTime,
+) -> Result<()> {
+    let mut worst: Option<Error> = None;
+    let mut unknown_issuers: Vec<String> = Vec::new();
+    let record = |e: Error, worst: &mut Option<Error>| {
+        if worst.as_ref().is_none_or(|w| severity(&e) > severity(w)) {
+            *worst = Some(e);
+        }
+    };
+    for sig in msg.signatures().iter().take(MAX_SIGNATURES) {
+        if !matches!(sig.typ(), Some(SignatureType::Text | SignatureType::Binary)) {
+            record(
+                Error::Malformed {
+                    origin: origin.to_string(),
+                    reason: format!("signature of unexpected type {:?}", sig.typ()),
+                },
+                &mut worst,
+            );
+            continue;
+        }
+        let mut found = false;
+        for cert in &keyring.keys {
+            // The primary key itself, then each subkey.
+            if issued_by(sig, &cert.primary_key) {
+                found = true;
+                match check_one(origin, sig, signed, cert, None, now) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => record(e, &mut worst),
+                }
+            }
+            for sub in &cert.public_subkeys {
+                if issued_by(sig, &sub.key) {
+                    found = true;
+                    match check_one(origin, sig, signed, cert, Some(sub), now) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => record(e, &mut worst),
+                    }
+                }
+            }
+        }
+        if !found {
+            unknown_issuers.push(issuer_names(sig));
+        }
+    }
+    Err(worst.unwrap_or_else(|| Error::UnknownKey {
+        origin: origin.to_string(),
+        issuers: if unknown_issuers.is_empty() {
+            "no issuer".to_string()
+        } else {
+            unknown_issuers.join(", ")
+        },
+    }))
+}
+
+/// Whether `sig` names `key` as its issuer (or names no issuer at all).
+fn issued_by(sig: &Signature, key: &impl KeyDetails) -> bool {
+    let fps = sig.issuer_fingerprint();
+    let ids = sig.issuer_key_id();
+    if fps.is_empty() && ids.is_empty() {
+        return true;
+    }
+    let fp = key.fingerprint();
+    let id = key.legacy_key_id();
+    fps.iter().any(|f| **f == fp) || ids.iter().any(|i| **i == id)
+}
+
+fn issuer_names(sig: &Signature) -> String {
+    if let Some(fp) = sig.issuer_fingerprint().first() {
+        return fp_hex(fp);
+    }
+    if let Some(id) = sig.issuer_key_id().first() {
+        return keyid_hex(id);
+    }
+    "unknown issuer".to_string()
+}
+
+fn fp_hex(fp: &Fingerprint) -> String {
+    hex::encode_upper(fp.as_bytes())
+}
+
+fn keyid_hex(id: &KeyId) -> String {
+    hex::encode_upper(id.as_ref())
+}
+
+fn ts(t: pgp::types::Timestamp) -> SystemTime {
+    t.into()
+}
+
+/// Verifies one signature with one keyring key (primary, or `sub` of it) and checks that key.
+fn check_one(
+    origin: &str,
+    sig: &Signature,
+    signed: &[u8],
+    cert: &SignedPublicKey,
+    sub: Option<&SignedPublicSubKey>,
+    now: SystemTime,
+) -> Result<()> {
+    let key_fp = match sub {
+        Some(s) => fp_hex(&s.key.fingerprint()),
+        None => fp_hex(&cert.primary_key.fingerprint()),
+    };
+    let verified = match sub {
+        Some(s) => sig.verify(&s.key, signed),
+        None => sig.verify(&cert.primary_key, signed),
+    };
+    if verified.is_err() {
+        return Err(Error::BadSignature {
+            origin: origin.to_string(),
+            key: key_fp,
+        });
+    }
+    // The signature's own time window.
+    let created = sig.created().map(ts);
+    let key_created = match sub {
+        Some(s) => ts(s.key.created_at()),
+        None => ts(cert.primary_key.created_at()),
+    };
+    if let Some(c) = created {
+        if c < key_created {
+            return Err(Error::SignatureTime {
+                origin: origin.to_string(),
+                key: key_fp,
+                reason: "the signature is older than its key".into(),
+            });
+        }
+        if let Some(exp) = sig.signature_expiration_time() {
+            let exp = Duration::from(exp);
+            if !exp.is_zero() && c + exp <= now {
+                return Err(Error::SignatureTime {
+                    origin: origin.to_string(),
+                    key: key_fp,
+                    reason: format!("the signature expired at {}", fmt_time(c + exp)),
+                });
+            }
+        }
+    }
+    let primary_flags = check_primary(origin, cert, now)?;
+    match sub {
+        None => {
+            if primary_flags.is_some_and(|f| !f.sign()) {
+                return Err(Error::KeyUnusable {
+                    origin: origin.to_string(),
+                    key: key_fp,
+                    reason: "its self-signature does not allow signing (key flags)".into(),
+                });
+            }
+            Ok(())
+        }
+        Some(s) => check_subkey(origin, &cert.primary_key, s, &key_fp, now),
+    }
+}
+
+/// Checks a certificate's primary key at `now`: not revoked, bound by a valid self-signature,
+/// not expired. Returns the key flags of the newest self-signature (`None`: no flags given).
+fn check_primary(
+    origin: &str,
+    cert: &SignedPublicKey,
+    now: SystemTime,
+) -> Result<Option<pgp::packet::KeyFlags>> {
+    let primary = &cert.primary_key;
+    let fp = fp_hex(&primary.fingerprint());
+    for rev in &cert.details.revocation_signatures {
+        if issued_by(rev, primary)
+            && rev.typ() == Some(SignatureType::KeyRevocation)
+            && rev.verify_key(primary).is_ok()
+        {
+            return Err(Error::KeyRevoked {
+                origin: origin.to_string(),
+                key: fp,
+            });
+        }
+    }
+    let mut newest: Option<&Signature> = None;
+    for user in &cert.details.users {
+        // A user ID revoked by the key owner no longer binds anything.
+        let revoked = user.signatures.iter().any(|s| {
+            s.typ() == Some(SignatureType::CertRevocation)
+                && issued_by(s, primary)
+                && s.verify_certification(primary, Tag::UserId, &user.id)
+                    .is_ok()
+        });
+        if revoked {
+            continue;
+        }
+        for s in &user.signatures {
+            if !s.is_certification()
+                || s.typ() == Some(SignatureType::CertRevocation)
+                || !issued_by(s, primary)
+                || !newer(s, newest, now)
+            {
+                continue; // third-party certifications and stale self-signatures are ignored
+            }
+            if s.verify_certification(primary, Tag::UserId, &user.id)
+                .is_ok()
+            {
+                newest = Some(s);
+            }
+        }
+    }
+    for s in &cert.details.direct_signatures {
+        if s.typ() == Some(SignatureType::Key)
+            && issued_by(s, primary)
+            && newer(s, newest, now)
+            && s.verify_key(primary).is_ok()
+        {
+            newest = Some(s);
+        }
+    }
+    let Some(selfsig) = newest else {
+        return Err(Error::KeyUnusable {
+            origin: origin.to_string(),
+            key: fp,
+            reason: "it has no valid self-signature binding a user ID".into(),
+        });
+    };
+    check_expiry(origin, &fp, ts(primary.created_at()), selfsig, now)?;
+    Ok(key_flags(selfsig))
+}
+
+/// Whether `s` was created no later than `now` and after the current `newest`.
+fn newer(s: &Signature, newest: Option<&Signature>, now: SystemTime) -> bool {
+    let Some(created) = s.created().map(ts) else {
+        return false;
+    };
+    if created > now {
+        return false;
+    }
+    match newest.and_then(|n| n.created()).map(ts) {
+        Some(n) => created > n,
+        None => true,
+    }
+}
+
+fn key_flags(s: &Signature) -> Option<pgp::packet::KeyFlags> {
+    s.config()?.hashed_subpackets().find_map(|p| match &p.data {
+        SubpacketData::KeyFlags(f) => Some(f.clone()),
+        _ => None,
+    })
+}
+
+fn check_expiry(
+    origin: &str,
+    fp: &str,
+    key_created: SystemTime,
+    selfsig: &Signature,
+    now: SystemTime,
+) -> Result<()> {
+    if let Some(d) = selfsig.key_expiration_time() {
+        let d = Duration::from(d);
+        if !d.is_zero() && key_created + d <= now {
+            return Err(Error::KeyExpired {
+                origin: origin.to_string(),
+                key: fp.to_string(),
+                expired_at: fmt_time(key_created + d),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a signing subkey at `now`: bound by the primary with the signing flag and a valid
+/// back-signature, not revoked, not expired.
+fn check_subkey(
+    origin: &str,
+    primary: &PublicKey,
+    sub: &SignedPublicSubKey,
+    fp: &str,
+    now: SystemTime,
+) -> Result<()> {
+    for s in &sub.signatures {
+        if s.typ() == Some(SignatureType::SubkeyRevocation)
+            && issued_by(s, primary)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+        {
+            return Err(Error::KeyRevoked {
+                origin: origin.to_string(),
+                key: fp.to_string(),
+            });
+        }
+    }
+    let mut newest: Option<&Signature> = None;
+    for s in &sub.signatures {
+        if s.typ() == Some(SignatureType::SubkeyBinding)
+            && issued_by(s, primary)
+            && newer(s, newest, now)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+        {
+            newest = Some(s);
+        }
+    }
+    let unusable = |reason: &str| Error::KeyUnusable {
+        origin: origin.to_string(),
+        key: fp.to_string(),
+        reason: reason.to_string(),
+    };
+    let Some(binding) = newest else {
+        return Err(unusable(
+            "the subkey has no valid binding signature by its primary key",
+        ));
+    };
+    if !binding.key_flags().sign() {
+        return Err(unusable("the subkey's binding does not allow signing"));
+    }
+    let backsig_ok = binding
+        .embedded_signature()
+        .is_some_and(|b| b.verify_primary_key_binding(&sub.key, primary).is_ok());
+    if !backsig_ok {
+        return Err(unusable(
+            "the signing subkey has no valid back-signature (primary key binding)",
+        ));
+    }
+    check_expiry(origin, fp, ts(sub.key.created_at()), binding, now)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Release text
+
+fn parse_release(origin: &str, text: &str) -> Result<Release> {
+    let field_err = |line: usize, field: &str, reason: String| Error::Field {
+        origin: origin.to_string(),
+        line,
+        field: field.to_string(),
+        reason,
+    };
+    let mut rel = Release::default();
+    let mut saw_sha256 = false;
+    // Current multi-line field: (name, is SHA256).
+    let mut in_sha256 = false;
+    let mut current: Option<String> = None;
+    for (idx, raw) in text.lines().enumerate() {
+        let line_no = idx + 1;
+        let line = raw.trim_end();
+        if line.is_empty() {
+            // A Release is one stanza; a blank line ends it.
+            if current.is_some() {
+                break;
+            }
+            continue;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            let Some(name) = current.as_deref() else {
+                return Err(field_err(
+                    line_no,
+                    "(continuation)",
+                    "continuation line before any field".into(),
+                ));
+            };
+            if in_sha256 {
+                let (path, entry) =
+                    parse_sha256_line(line).map_err(|r| field_err(line_no, name, r))?;
+                rel.files.insert(path, entry);
+            }
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(field_err(line_no, line, "expected \"Name: value\"".into()));
+        };
+        let name = name.trim();
+        let value = value.trim();
+        in_sha256 = name.eq_ignore_ascii_case("SHA256");
+        saw_sha256 |= in_sha256;
+        current = Some(name.to_string());
+        let owned = || (!value.is_empty()).then(|| value.to_string());
+        match name.to_ascii_lowercase().as_str() {
+            "origin" => rel.origin = owned(),
+            "label" => rel.label = owned(),
+            "suite" => rel.suite = owned(),
+            "codename" => rel.codename = owned(),
+            "version" => rel.version = owned(),
+            "architectures" => rel.architectures = value.split_whitespace().map(String::from).collect(),
+            "components" => rel.components = value.split_whitespace().map(String::from).collect(),
+            "acquire-by-hash" => rel.acquire_by_hash = value.eq_ignore_ascii_case("yes"),
+            "date" => {
+                rel.date = Some(parse_date(value).ok_or_else(|| {
+                    field_err(line_no, name, format!("unreadable date {value:?} (expected e.g. \"Sat, 11 Jul 2026 10:16:37 UTC\")"))
+                })?)
+            }
+            "valid-until" => {
+                rel.valid_until = Some(parse_date(value).ok_or_else(|| {
+                    field_err(line_no, name, format!("unreadable date {value:?} (expected e.g. \"Sat, 11 Jul 2026 10:16:37 UTC\")"))
+                })?)
+            }
+            _ => {}
+        }
+        if in_sha256 && !value.is_empty() {
+            return Err(field_err(
+                line_no,
+                name,
+                "SHA256 must start with an empty first line".into(),
+            ));
+        }
+    }
+    if !saw_sha256 {
+        return Err(field_err(
+            1,
+            "SHA256",
+            "missing: this Release lists no SHA256 checksums (MD5/SHA1-only archives are not trusted)".into(),
+        ));
+    }
+    Ok(rel)
+}
+
+fn parse_sha256_line(line: &str) -> std::result::Result<(String, FileEntry), String> {
+    let mut parts = line.split_whitespace();
+    let (Some(hash), Some(size), Some(path), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("expected \"<sha256> <size> <path>\", got {line:?}"));
+    };
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{hash:?} is not a SHA-256 (64 hex digits)"));
+    }
+    let size: u64 = size
+        .parse()
+        .map_err(|_| format!("size {size:?} of {path} is not a number"))?;
+    if path.starts_with('/')
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(format!(
+            "path {path:?} must be relative and stay inside the suite directory"
+        ));
+    }
+    Ok((
+        path.to_string(),
+        FileEntry {
+            size,
+            sha256: hash.to_ascii_lowercase(),
+        },
+    ))
+}
+
+/// Parses RFC 2822-style dates as used in Release files: `[Day,] DD Mon YYYY HH:MM[:SS] ZONE`
+/// with ZONE `UTC`, `GMT`, `Z`, or `±HHMM`.
+pub fn parse_date(s: &str) -> Option<SystemTime> {
+    let mut toks: Vec<&str> = s.split_whitespace().collect();
+    if toks
+        .first()
+        .is_some_and(|t| t.ends_with(',') || t.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        toks.remove(0);
+    }
+    let [day, mon, year, time, rest @ ..] = toks.as_slice() else {
+        return None;
+    };
+    let day: u32 = day.parse().ok()?;
+    let mon = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ]
+    .iter()
+    .position(|m| mon.len() >= 3 && mon[..3].eq_ignore_ascii_case(m))? as u32
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let mut hms = time.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let sec: i64 = match hms.next() {
+        Some(x) => x.parse().ok()?,
+        None => 0,
+    };
+    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let offset: i64 = match rest {
+        [] => 0,
+        [z] if ["utc", "gmt", "z", "ut"]
+            .iter()
+            .any(|u| z.eq_ignore_ascii_case(u)) =>
+        {
+            0
+        }
+        [z] if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
+            let n: i64 = z.get(1..)?.parse().ok()?;
+            let off = (n / 100) * 3600 + (n % 100) * 60;
+            if z.starts_with('-') { -off } else { off }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, mon, day);
+    let secs = days * 86400 + h * 3600 + m * 60 + sec - offset;
+    let secs = u64::try_from(secs).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Formats a time as RFC 3339 UTC (`2026-07-11T10:16:37Z`), for messages.
+pub fn fmt_time(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Inverse of days_from_civil.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing
+
+/// An OpenPGP secret key (Ed25519, v4) for clear-signing Release files of test or local
+/// repositories. Not protected by a passphrase: keep it in memory or in test fixtures only.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    secret: SignedSecretKey,
+    public_bytes: Vec<u8>,
+}
+
+impl SigningKey {
+    /// Generates a new Ed25519 primary key allowed to certify and sign, with one user ID
+    /// (e.g. `"Test Archive <archive@example.invalid>"`) and no expiry. Takes about a
+    /// millisecond.
+    pub fn generate(user_id: &str) -> Result<SigningKey> {
+        let mut params = SecretKeyParamsBuilder::default();
+        params
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id(user_id.to_string());
+        let params = params.build().map_err(|e| Error::Signing(e.to_string()))?;
+        let secret = params
+            .generate(rand::rngs::OsRng)
+            .map_err(|e| Error::Signing(e.to_string()))?;
+        Self::from_secret(secret)
+    }
+
+    fn from_secret(secret: SignedSecretKey) -> Result<SigningKey> {
+        let public_bytes = SignedPublicKey::from(secret.clone())
+            .to_bytes()
+            .map_err(|e| Error::Signing(e.to_string()))?;
+        Ok(SigningKey {
+            secret,
+            public_bytes,
+        })
+    }
+
+    /// The public key as a binary keyring (what `/usr/share/keyrings/*.gpg` holds, loadable
+    /// with [`Keyring::from_bytes`] and by `gpgv`/`apt` as `Signed-By`).
+    pub fn public_keyring_bytes(&self) -> Vec<u8> {
+        self.public_bytes.clone()
+    }
+
+    /// The public key as an ASCII-armoured keyring (`.asc`), loadable with
+    /// [`Keyring::from_bytes`]. Empty if serialization fails (it does not for generated keys).
+    pub fn public_keyring_armored(&self) -> String {
+        SignedPublicKey::from(self.secret.clone())
+            .to_armored_string(Default::default())
+            .unwrap_or_default()
+    }
+
+    /// Upper-case hex fingerprint of the key.
+    pub fn fingerprint(&self) -> String {
+        fp_hex(&self.secret.fingerprint())
+    }
+
+    /// Clear-signs `text` (the Release content) and returns the complete `InRelease` text:
+    /// `-----BEGIN PGP SIGNED MESSAGE-----`, `Hash: SHA256` (or the key's hash), the
+    /// dash-escaped text, and one signature block. A missing final newline is fine either way.
+    pub fn clearsign(&self, text: &str) -> Result<String> {
+        let msg = CleartextSignedMessage::sign(
+            rand::rngs::OsRng,
+            text,
+            &self.secret.primary_key,
+            &Password::empty(),
+        )
+        .map_err(|e| Error::Signing(e.to_string()))?;
+        msg.to_armored_string(Default::default())
+            .map_err(|e| Error::Signing(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse() {
+        let t = parse_date("Sat, 11 Jul 2026 10:16:37 UTC").unwrap();
+        assert_eq!(fmt_time(t), "2026-07-11T10:16:37Z");
+        let t = parse_date("11 Jul 2026 10:16:37 +0200").unwrap();
+        assert_eq!(fmt_time(t), "2026-07-11T08:16:37Z");
+        assert_eq!(
+            fmt_time(parse_date("Thu, 01 Jan 1970 00:00:00 GMT").unwrap()),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            fmt_time(parse_date("Tue, 29 Feb 2028 23:59:59 Z").unwrap()),
+            "2028-02-29T23:59:59Z"
+        );
+        assert!(parse_date("yesterday").is_none());
+        assert!(parse_date("Sat, 11 Foo 2026 10:16:37 UTC").is_none());
+        assert!(parse_date("Sat, 11 Jul 2026 25:16:37 UTC").is_none());
+        assert!(parse_date("Sat, 11 Jul 2026 10:16:37 CEST").is_none());
+    }
+
+    #[test]
+    fn release_fields_parse() {
+        let text = "Origin: Test\nSuite: stable\nCodename: x\nDate: Sat, 11 Jul 2026 10:16:37 UTC\n\
+                    Architectures: amd64 arm64\nComponents: main\nAcquire-By-Hash: yes\n\
+                    MD5Sum:\n 0ed6d4c8891eb86358b94bb35d9e4da4 1 main/x\nSHA256:\n \
+                    0000000000000000000000000000000000000000000000000000000000000000 12 main/binary-amd64/Packages\n \
+                    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA     5 main/binary-amd64/Packages.xz\n";
+        let r = Release::parse_unsigned("t", text).unwrap();
+        assert_eq!(r.origin.as_deref(), Some("Test"));
+        assert_eq!(r.suite.as_deref(), Some("stable"));
+        assert_eq!(r.architectures, ["amd64", "arm64"]);
+        assert_eq!(r.components, ["main"]);
+        assert!(r.acquire_by_hash);
+        assert_eq!(r.files.len(), 2);
+        assert_eq!(r.find("main/binary-amd64/Packages").unwrap().size, 12);
+        assert_eq!(
+            r.find("main/binary-amd64/Packages.xz").unwrap().sha256,
+            "a".repeat(64)
+        );
+        assert!(r.find("main/x").is_none(), "MD5 entries are not listed");
+    }
+
+    #[test]
+    fn release_bad_fields_refused() {
+        let bad_path = "SHA256:\n 0000000000000000000000000000000000000000000000000000000000000000 1 ../etc/passwd\n";
+        let e = Release::parse_unsigned("t", bad_path).unwrap_err();
+        assert!(e.to_string().contains("stay inside"), "{e}");
+        let bad_hash = "SHA256:\n 00 1 main/x\n";
+        assert!(matches!(
+            Release::parse_unsigned("t", bad_hash),
+            Err(Error::Field { line: 2, .. })
+        ));
+        let no_sha = "Origin: x\nMD5Sum:\n 0ed6d4c8891eb86358b94bb35d9e4da4 1 main/x\n";
+        assert!(matches!(
+            Release::parse_unsigned("t", no_sha),
+            Err(Error::Field { .. })
+        ));
+        let bad_date = "Date: soon\nSHA256:\n";
+        assert!(matches!(
+            Release::parse_unsigned("t", bad_date),
+            Err(Error::Field { line: 1, .. })
+        ));
+    }
+
+    use pgp::composed::SubkeyParamsBuilder;
+    use pgp::packet::{SignatureConfig, Subpacket};
+    use pgp::types::Timestamp;
+
+    const TEXT: &str = "Suite: t\nSHA256:\n e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0 main/x\n";
+
+    fn sig_config(
+        key: &impl pgp::types::SigningKey,
+        typ: SignatureType,
+        created: Timestamp,
+    ) -> SignatureConfig {
+        let mut cfg = SignatureConfig::from_key(rand::rngs::OsRng, key, typ).unwrap();
+        cfg.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::SignatureCreationTime(created)).unwrap(),
+            Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint())).unwrap(),
+        ];
+        cfg
+    }
+
+    #[test]
+    fn revoked_key_is_refused() {
+        let key = SigningKey::generate("Revoked <r@example.invalid>").unwrap();
+        let signed = key.clearsign(TEXT).unwrap();
+        let mut public = SignedPublicKey::from(key.secret.clone());
+        let sk = &key.secret.primary_key;
+        let rev = sig_config(sk, SignatureType::KeyRevocation, Timestamp::now())
+            .sign_key(sk, &Password::empty(), &public.primary_key)
+            .unwrap();
+        public.details.revocation_signatures.push(rev);
+        let keyring = Keyring::from_bytes("k", &public.to_bytes().unwrap()).unwrap();
+        let err =
+            verify_inrelease("t", signed.as_bytes(), &keyring, VerifyOptions::now()).unwrap_err();
+        assert!(matches!(err, Error::KeyRevoked { .. }), "{err}");
+    }
+
+    #[test]
+    fn expired_key_is_refused_and_accepted_before_expiry() {
+        let key = SigningKey::generate("Expiring <e@example.invalid>").unwrap();
+        let signed = key.clearsign(TEXT).unwrap();
+        let mut public = SignedPublicKey::from(key.secret.clone());
+        let sk = &key.secret.primary_key;
+        let created = sk.created_at().as_secs();
+        // A newer self-signature that sets a one-day expiry.
+        let mut cfg = sig_config(
+            sk,
+            SignatureType::CertPositive,
+            Timestamp::from_secs(created + 1),
+        );
+        let mut flags = pgp::packet::KeyFlags::default();
+        flags.set_sign(true);
+        flags.set_certify(true);
+        cfg.hashed_subpackets
+            .push(Subpacket::regular(SubpacketData::KeyFlags(flags)).unwrap());
+        cfg.hashed_subpackets.push(
+            Subpacket::regular(SubpacketData::KeyExpirationTime(
+                Duration::from_secs(86400).try_into().unwrap(),
+            ))
+            .unwrap(),
+        );
+        let user = &mut public.details.users[0];
+        let sig = cfg
+            .sign_certification(
+                sk,
+                &public.primary_key,
+                &Password::empty(),
+                Tag::UserId,
+                &user.id,
+            )
+            .unwrap();
+        user.signatures.push(sig);
+        let keyring = Keyring::from_bytes("k", &public.to_bytes().unwrap()).unwrap();
+        let soon = SystemTime::now() + Duration::from_secs(3600);
+        verify_inrelease("t", signed.as_bytes(), &keyring, VerifyOptions::at(soon)).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(2 * 86400);
+        let err = verify_inrelease("t", signed.as_bytes(), &keyring, VerifyOptions::at(later))
+            .unwrap_err();
+        assert!(matches!(err, Error::KeyExpired { .. }), "{err}");
+    }
+
+    #[test]
+    fn signing_subkey_verifies_and_tampering_fails() {
+        let mut sub = SubkeyParamsBuilder::default();
+        sub.key_type(KeyType::Ed25519Legacy).can_sign(true);
+        let mut params = SecretKeyParamsBuilder::default();
+        params
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(false)
+            .primary_user_id("Sub <s@example.invalid>".into())
+            .subkeys(vec![sub.build().unwrap()]);
+        let secret = params.build().unwrap().generate(rand::rngs::OsRng).unwrap();
+        let msg = CleartextSignedMessage::sign(
+            rand::rngs::OsRng,
+            TEXT,
+            &secret.secret_subkeys[0].key,
+            &Password::empty(),
+        )
+        .unwrap();
+        let signed = msg.to_armored_string(Default::default()).unwrap();
+        let public = SignedPublicKey::from(secret.clone());
+        let keyring = Keyring::from_bytes("k", &public.to_bytes().unwrap()).unwrap();
+        verify_inrelease("t", signed.as_bytes(), &keyring, VerifyOptions::now()).unwrap();
+        let tampered = signed.replace("Suite: t", "Suite: u");
+        let err =
+            verify_inrelease("t", tampered.as_bytes(), &keyring, VerifyOptions::now()).unwrap_err();
+        assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+        // The primary key may not sign (no signing flag): a signature by it is refused.
+        let by_primary = CleartextSignedMessage::sign(
+            rand::rngs::OsRng,
+            TEXT,
+            &secret.primary_key,
+            &Password::empty(),
+        )
+        .unwrap()
+        .to_armored_string(Default::default())
+        .unwrap();
+        let err = verify_inrelease("t", by_primary.as_bytes(), &keyring, VerifyOptions::now())
+            .unwrap_err();
+        assert!(matches!(err, Error::KeyUnusable { .. }), "{err}");
+        // A subkey whose binding signature is gone is not trusted.
+        let mut unbound = public.clone();
+        unbound.public_subkeys[0].signatures.clear();
+        let keyring = Keyring {
+            keys: vec![unbound],
+        };
+        let err =
+            verify_inrelease("t", signed.as_bytes(), &keyring, VerifyOptions::now()).unwrap_err();
+        assert!(matches!(err, Error::KeyUnusable { .. }), "{err}");
+    }
+}

@@ -1,0 +1,267 @@
+//! Verified downloads into a content-addressed cache: every blob is stored under its SHA-256,
+//! checked again whenever it is read, written atomically (safe for concurrent builds), and
+//! available without network in `--offline` mode.
+
+mod cache;
+mod transport;
+
+pub use cache::Cache;
+pub use transport::Transport;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Errors of fetching and caching.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A cache directory or file could not be read or written.
+    #[error("cache {path}: {source}")]
+    Cache {
+        /// The file or directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reading a `file://` URL or local path failed.
+    #[error("{url}: {source}")]
+    Local {
+        /// The URL or path.
+        url: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An HTTP request failed after retries.
+    #[error("{url}: {message}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The URL scheme is not supported.
+    #[error("{url}: unsupported URL scheme (use http://, https://, file:// or a local path)")]
+    Scheme {
+        /// The URL.
+        url: String,
+    },
+    /// A download was larger than allowed.
+    #[error("{url}: larger than the expected {limit} bytes; the repository index and the file disagree")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// Size or SHA-256 of a download differs from what the signed index promises.
+    #[error(
+        "{url}: {what} mismatch: the signed index says {expected}, the download has {actual}; \
+         the file was tampered with or the mirror is inconsistent — nothing was used"
+    )]
+    Mismatch {
+        /// The URL.
+        url: String,
+        /// `size` or `SHA-256`.
+        what: &'static str,
+        /// The expected value.
+        expected: String,
+        /// The actual value.
+        actual: String,
+    },
+    /// `--offline` was given and these items are not in the cache.
+    #[error(
+        "offline: {} item(s) are not in the cache ({}):\n  {}\nrun the same build once without --offline to fill the cache",
+        missing.len(), cache, missing.join("\n  ")
+    )]
+    Offline {
+        /// The cache directory.
+        cache: String,
+        /// Labels (URLs) of what is missing.
+        missing: Vec<String>,
+    },
+}
+
+/// One verified download: the URL, its expected SHA-256 (lowercase hex) and size.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Where to get it.
+    pub url: String,
+    /// Expected SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Expected size in bytes.
+    pub size: u64,
+}
+
+/// Observes the progress of [`Fetcher::fetch_all`]; the CLI draws a progress bar from it.
+pub trait Progress: Sync {
+    /// `count` items, `bytes` bytes in all are about to be fetched; `cached` of them are present.
+    fn start(&self, count: usize, bytes: u64, cached: usize);
+    /// One item is done (from the cache or the network).
+    fn done(&self, url: &str, bytes: u64, from_cache: bool);
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn start(&self, _: usize, _: u64, _: usize) {}
+    fn done(&self, _: &str, _: u64, _: bool) {}
+}
+
+/// Fetches verified blobs through a [`Cache`].
+pub struct Fetcher {
+    cache: Cache,
+    transport: Transport,
+    offline: bool,
+    parallelism: usize,
+}
+
+impl Fetcher {
+    /// A fetcher over `cache`; with `offline`, only the cache is used.
+    pub fn new(cache: Cache, offline: bool) -> Self {
+        Fetcher {
+            cache,
+            transport: Transport::new(),
+            offline,
+            parallelism: 8,
+        }
+    }
+
+    /// The cache in use.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Whether only the cache is used.
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Fetches a file that is verified by other means (a signed `InRelease`): from the network,
+    /// remembering the last copy by URL so that `--offline` builds can use it. `limit` caps its size.
+    pub fn fetch_mutable(&self, url: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        if self.offline {
+            return self.cache.get_by_url(url)?.ok_or_else(|| Error::Offline {
+                cache: self.cache.root().display().to_string(),
+                missing: vec![url.to_string()],
+            });
+        }
+        let bytes = self.transport.get(url, limit)?;
+        self.cache.put_by_url(url, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Fetches one blob and checks its size and SHA-256; the cache is used when it holds it.
+    pub fn fetch(&self, req: &Request) -> Result<Vec<u8>, Error> {
+        if let Some(bytes) = self.cache.get(&req.sha256)? {
+            return Ok(bytes);
+        }
+        if self.offline {
+            return Err(Error::Offline {
+                cache: self.cache.root().display().to_string(),
+                missing: vec![req.url.clone()],
+            });
+        }
+        let bytes = self.transport.get(&req.url, req.size)?;
+        verify(req, &bytes)?;
+        self.cache.put(&req.sha256, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Fetches all blobs in parallel, in the order given; fails with every missing item listed
+    /// in `--offline` mode, or with the first error otherwise.
+    pub fn fetch_all(
+        &self,
+        reqs: &[Request],
+        progress: &dyn Progress,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let cached: Vec<bool> = reqs.iter().map(|r| self.cache.contains(&r.sha256)).collect();
+        if self.offline {
+            let missing: Vec<String> = reqs
+                .iter()
+                .zip(&cached)
+                .filter(|(_, c)| !**c)
+                .map(|(r, _)| r.url.clone())
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::Offline {
+                    cache: self.cache.root().display().to_string(),
+                    missing,
+                });
+            }
+        }
+        progress.start(
+            reqs.len(),
+            reqs.iter().map(|r| r.size).sum(),
+            cached.iter().filter(|c| **c).count(),
+        );
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<Vec<u8>, Error>>>> =
+            Mutex::new((0..reqs.len()).map(|_| None).collect());
+        let workers = self.parallelism.min(reqs.len()).max(1);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(req) = reqs.get(i) else { break };
+                        let r = self.fetch(req);
+                        let failed = r.is_err();
+                        if !failed {
+                            progress.done(&req.url, req.size, cached[i]);
+                        }
+                        if let Ok(mut slots) = results.lock() {
+                            slots[i] = Some(r);
+                        }
+                        if failed {
+                            // stop handing out work; the others finish what they hold
+                            next.store(reqs.len(), Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let slots = results.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::with_capacity(reqs.len());
+        let mut first_err = None;
+        for slot in slots {
+            match slot {
+                Some(Ok(b)) => out.push(b),
+                Some(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                None => {}
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+}
+
+/// Checks size and SHA-256 of `bytes` against `req`.
+pub fn verify(req: &Request, bytes: &[u8]) -> Result<(), Error> {
+    if bytes.len() as u64 != req.size {
+        return Err(Error::Mismatch {
+            url: req.url.clone(),
+            what: "size",
+            expected: req.size.to_string(),
+            actual: bytes.len().to_string(),
+        });
+    }
+    let actual = sha256_hex(bytes);
+    if !actual.eq_ignore_ascii_case(&req.sha256) {
+        return Err(Error::Mismatch {
+            url: req.url.clone(),
+            what: "SHA-256",
+            expected: req.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,275 @@
+//! Deterministic layer tarballs (tar + gzip) with their digests.
+
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Write};
+
+use flate2::{Compression, GzBuilder};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::tree::{Entry, Node, Tree};
+use crate::ustar::{Header, Kind, TarWriter};
+
+/// OCI media type of a gzip-compressed layer.
+pub const MEDIA_TYPE_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// OCI media type of an uncompressed layer.
+pub const MEDIA_TYPE_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// The gzip header's OS byte: 255, "unknown", as Go's compress/gzip writes it.
+const GZIP_OS_UNKNOWN: u8 = 255;
+
+/// How to write a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerOptions {
+    /// Modification time of every entry, seconds since the epoch (`SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
+    /// gzip level, 0 (store) to 9 (best).
+    pub gzip_level: u32,
+}
+
+impl Default for LayerOptions {
+    fn default() -> Self {
+        LayerOptions {
+            mtime: 0,
+            gzip_level: 6,
+        }
+    }
+}
+
+/// A compressed layer and its identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The gzip stream.
+    pub blob: Vec<u8>,
+    /// `sha256:<hex>` of `blob` (the descriptor digest).
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar (the config's `rootfs.diff_ids` entry).
+    pub diff_id: String,
+    /// Length of `blob`.
+    pub size: u64,
+    /// Length of the uncompressed tar.
+    pub uncompressed_size: u64,
+}
+
+/// A writer that hashes (SHA-256) and counts what passes through it.
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wrap `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+    /// The inner writer, `sha256:<hex>` of everything written, and its length.
+    pub fn finish(self) -> (W, String, u64) {
+        let digest = format!("sha256:{}", hex::encode(self.hasher.finalize()));
+        (self.inner, digest, self.count)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or(buf);
+        self.hasher.update(done);
+        self.count += done.len() as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Write `tree` as a deterministic tar stream to `out` (see the crate docs for the exact rules)
+/// and return `out`.
+pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
+    // For every file that has hardlinks: the first path of its group in tar order.
+    let mut leader: HashMap<&str, &str> = HashMap::new();
+    for (p, e) in tree.walk() {
+        if let Node::Hardlink(t) = &e.node {
+            let (file, _) = tree.hardlink_file(p, t)?;
+            let first = leader.entry(file).or_insert(p);
+            if p < *first {
+                *first = p;
+            }
+            if file < *first {
+                *first = file;
+            }
+        }
+    }
+    let mut tar = TarWriter::new(out);
+    for (p, e) in tree.walk() {
+        let mut h = Header {
+            path: p,
+            kind: Kind::Dir,
+            link: "",
+            meta: e.meta,
+            mtime,
+        };
+        let data: &[u8] = match &e.node {
+            Node::Dir => &[],
+            Node::Symlink(t) => {
+                h.kind = Kind::Symlink;
+                h.link = t;
+                &[]
+            }
+            Node::File(d) => match leader.get(p) {
+                Some(l) if *l != p => {
+                    h.kind = Kind::Hardlink;
+                    h.link = l;
+                    &[]
+                }
+                _ => {
+                    h.kind = Kind::File;
+                    d
+                }
+            },
+            Node::Hardlink(t) => {
+                let (file, fe): (&str, &Entry) = tree.hardlink_file(p, t)?;
+                h.meta = fe.meta;
+                let l = leader.get(file).copied().unwrap_or(file);
+                if l == p {
+                    h.kind = Kind::File;
+                    match &fe.node {
+                        Node::File(d) => d,
+                        _ => &[],
+                    }
+                } else {
+                    h.kind = Kind::Hardlink;
+                    h.link = l;
+                    &[]
+                }
+            }
+        };
+        tar.append(&h, data)?;
+    }
+    Ok(tar.finish()?)
+}
+
+/// Write `tree` as a gzip-compressed layer, hashing the tar and the gzip stream on the way.
+/// The same tree and options always give the same bytes (for a given flate2/zlib-rs version).
+pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<Layer> {
+    if opts.gzip_level > 9 {
+        return Err(Error::InvalidOption(format!(
+            "gzip_level {} is out of range: use 0 (store) to 9 (best)",
+            opts.gzip_level
+        )));
+    }
+    let capacity = usize::try_from(tree.total_size() / 3 + 4096).unwrap_or(4096);
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(GZIP_OS_UNKNOWN)
+        .write(
+            HashingWriter::new(Vec::with_capacity(capacity)),
+            Compression::new(opts.gzip_level),
+        );
+    let tar_out = BufWriter::with_capacity(256 * 1024, HashingWriter::new(gz));
+    let tar_out = write_tar(tree, opts.mtime, tar_out)?;
+    let tar_hash = tar_out
+        .into_inner()
+        .map_err(|e| Error::Io(e.into_error()))?;
+    let (gz, diff_id, uncompressed_size) = tar_hash.finish();
+    let (blob, digest, size) = gz.finish()?.finish();
+    Ok(Layer {
+        blob,
+        digest,
+        diff_id,
+        size,
+        uncompressed_size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Meta;
+
+    fn small_tree() -> Tree {
+        let mut t = Tree::new();
+        t.insert("usr/bin", Node::Dir, Meta::DIR).unwrap();
+        t.insert("bin", Node::symlink("usr/bin"), Meta::root(0o777))
+            .unwrap();
+        t.insert(
+            "bin/hello",
+            Node::file(b"#!/bin/true\n".to_vec()),
+            Meta::root(0o755),
+        )
+        .unwrap();
+        t.insert(
+            "etc/passwd",
+            Node::file(b"root:x:0:0::/root:/sbin/nologin\n".to_vec()),
+            Meta::root(0o644),
+        )
+        .unwrap();
+        t.insert("tmp", Node::Dir, Meta::root(0o1777)).unwrap();
+        t.insert(
+            "usr/bin/hi",
+            Node::hardlink("usr/bin/hello"),
+            Meta::root(0o755),
+        )
+        .unwrap();
+        t
+    }
+
+    /// Catches any change of the tar layout or of the compressor's output (e.g. a flate2/zlib-rs
+    /// upgrade): if this fails after a dependency update, image digests change for users.
+    #[test]
+    fn golden_digest() {
+        let l = write_layer(
+            &small_tree(),
+            &LayerOptions {
+                mtime: 1_700_000_000,
+                gzip_level: 6,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            l.diff_id,
+            "sha256:5d151c87d2a88e35effc4592301f0e9d62265003caff6bd8df4836705fcd6552"
+        );
+        assert_eq!(
+            l.digest,
+            "sha256:8e5a7947135d80a82bc383bb432d16634bc1d22017457278a4a62d4667b94b14"
+        );
+    }
+
+    #[test]
+    fn digests_and_sizes_match_the_bytes() {
+        let l = write_layer(&small_tree(), &LayerOptions::default()).unwrap();
+        assert_eq!(l.size, l.blob.len() as u64);
+        assert_eq!(
+            l.digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(&l.blob)))
+        );
+        let tar = write_tar(&small_tree(), 0, Vec::new()).unwrap();
+        assert_eq!(l.uncompressed_size, tar.len() as u64);
+        assert_eq!(
+            l.diff_id,
+            format!("sha256:{}", hex::encode(Sha256::digest(&tar)))
+        );
+        // gzip header: no FNAME flag, mtime 0, OS 255.
+        assert_eq!(&l.blob[..4], &[0x1f, 0x8b, 8, 0]);
+        assert_eq!(&l.blob[4..8], &[0, 0, 0, 0]);
+        assert_eq!(l.blob[9], 255);
+    }
+
+    #[test]
+    fn bad_level_is_rejected() {
+        let r = write_layer(
+            &Tree::new(),
+            &LayerOptions {
+                mtime: 0,
+                gzip_level: 10,
+            },
+        );
+        assert!(matches!(r, Err(Error::InvalidOption(_))));
+    }
+}

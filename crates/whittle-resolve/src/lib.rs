@@ -1,0 +1,14 @@
+//! whittle-resolve: dependency solving — chooses the packages an image needs, with each
+//! package format's semantics (Debian today), over a generic backtracking solver.
+//!
+//! - [`solver`]: the format-independent core ([`solver::Universe`], [`solver::solve`]).
+//! - [`deb`]: Debian semantics ([`deb::DebUniverse`], [`deb::resolve`]).
+//! - [`error`]: [`ResolveError`], whose `Display` explains failures as a chain of requirements.
+
+pub mod error;
+pub mod solver;
+
+pub use error::{ResolveError, Unsatisfiable};
+pub mod deb;
+
+pub use deb::{Chosen, ChosenReason, DebRequest, DebUniverse, Resolution, resolve};

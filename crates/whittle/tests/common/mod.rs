@@ -1,0 +1,241 @@
+//! Shared helpers of the CLI integration tests: fixtures, system tools, and a signed Debian
+//! repository generated on the fly.
+#![allow(dead_code)]
+
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Whether tests run under CI, where a missing fixture or tool is a failure.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips (returns None) on a laptop, panics under CI.
+pub fn skip(what: &str) {
+    if ci() {
+        panic!("{what} is required under CI=true");
+    }
+    eprintln!("SKIPPED: {what} not available");
+}
+
+/// The shared fixtures directory, if present.
+pub fn fixtures() -> Option<PathBuf> {
+    let p = std::env::var_os("WHITTLE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
+    if p.join("deb/bookworm-mini/dists/bookworm/InRelease").is_file() {
+        Some(p)
+    } else {
+        skip("fixtures (../shared/fixtures or $WHITTLE_FIXTURES)");
+        None
+    }
+}
+
+/// Whether a system tool is on PATH (skips/panics when not).
+pub fn tool(name: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| d.join(name).is_file())
+    });
+    if !found {
+        skip(name);
+    }
+    found
+}
+
+/// The whittle binary under test.
+pub fn whittle() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_whittle"))
+}
+
+/// Runs a command, panicking with its output when it fails; returns stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    if !out.status.success() {
+        panic!(
+            "{:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            cmd,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command expected to fail; returns stderr.
+pub fn run_fail(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        !out.status.success(),
+        "{cmd:?} should have failed; stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn sha256(b: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// A file of a test package.
+pub struct TestFile {
+    pub path: &'static str,
+    pub data: Vec<u8>,
+    pub mode: u32,
+}
+
+/// A package for a generated repository.
+pub struct TestPkg {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// Extra control fields, e.g. "Depends: b | c\nProvides: x".
+    pub fields: &'static str,
+    pub files: Vec<TestFile>,
+}
+
+impl TestPkg {
+    pub fn new(name: &'static str, version: &'static str, fields: &'static str) -> Self {
+        TestPkg {
+            name,
+            version,
+            fields,
+            files: vec![TestFile {
+                path: "usr/share/whittle-test/marker",
+                data: format!("{name} {version}\n").into_bytes(),
+                mode: 0o644,
+            }],
+        }
+    }
+}
+
+fn tar_gz(entries: &[(String, Vec<u8>, u32, bool)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    for (path, data, mode, dir) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(*mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        if *dir {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+        } else {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+        }
+        b.append_data(&mut h, path, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// The control stanza of a test package (without the index-only fields).
+fn control(p: &TestPkg) -> String {
+    let mut c = format!(
+        "Package: {}\nVersion: {}\nArchitecture: amd64\nMaintainer: Test <test@example.org>\nInstalled-Size: 1\n",
+        p.name, p.version
+    );
+    for l in p.fields.lines().filter(|l| !l.trim().is_empty()) {
+        c.push_str(l.trim());
+        c.push('\n');
+    }
+    c.push_str(&format!("Description: test package {}\n", p.name));
+    c
+}
+
+/// A real `.deb` (ar: debian-binary, control.tar.gz, data.tar.gz).
+pub fn make_deb(p: &TestPkg) -> Vec<u8> {
+    let control_tar = tar_gz(&[("./control".into(), control(p).into_bytes(), 0o644, false)]);
+    let mut data_entries = vec![("./".to_string(), vec![], 0o755, true)];
+    let mut dirs = std::collections::BTreeSet::new();
+    for f in &p.files {
+        let mut acc = String::from(".");
+        let parts: Vec<&str> = f.path.split('/').collect();
+        for d in &parts[..parts.len() - 1] {
+            acc = format!("{acc}/{d}");
+            if dirs.insert(acc.clone()) {
+                data_entries.push((format!("{acc}/"), vec![], 0o755, true));
+            }
+        }
+        data_entries.push((format!("./{}", f.path), f.data.clone(), f.mode, false));
+    }
+    let data_tar = tar_gz(&data_entries);
+    let mut out = Vec::new();
+    {
+        let mut ar = ar::Builder::new(&mut out);
+        for (name, data) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", control_tar),
+            ("data.tar.gz", data_tar),
+        ] {
+            let mut h = ar::Header::new(name.as_bytes().to_vec(), data.len() as u64);
+            h.set_mode(0o644);
+            ar.append(&h, data.as_slice()).unwrap();
+        }
+    }
+    out
+}
+
+/// A generated, signed Debian repository (suite `stable`, component `main`, amd64).
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    pub keyring: PathBuf,
+}
+
+impl Repo {
+    pub fn uri(&self) -> String {
+        format!("file://{}", self.dir.path().display())
+    }
+    /// The config line for this repository.
+    pub fn line(&self) -> String {
+        format!("deb [signed-by={}] {} stable main", self.keyring.display(), self.uri())
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+/// Writes the packages as a repository signed by a fresh OpenPGP key.
+pub fn make_repo(pkgs: &[TestPkg]) -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = String::new();
+    for p in pkgs {
+        let deb = make_deb(p);
+        let rel = format!("pool/main/{}_{}_amd64.deb", p.name, p.version.replace(':', "%3a"));
+        let path = dir.path().join(&rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &deb).unwrap();
+        let ctl = control(p);
+        let (head, desc) = ctl.split_at(ctl.find("Description:").unwrap());
+        index.push_str(head);
+        index.push_str(&format!(
+            "Filename: {rel}\nSize: {}\nSHA256: {}\n{desc}\n",
+            deb.len(),
+            sha256(&deb)
+        ));
+    }
+    let bin = dir.path().join("dists/stable/main/binary-amd64");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("Packages"), &index).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, index.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(bin.join("Packages.gz"), &gz).unwrap();
+    let release = format!(
+        "Origin: Whittle Test\nLabel: Whittle Test\nSuite: stable\nCodename: stable\n\
+         Date: Sat, 01 Nov 2025 00:00:00 UTC\nArchitectures: amd64\nComponents: main\n\
+         Description: generated by whittle's tests\nSHA256:\n {} {} main/binary-amd64/Packages\n {} {} main/binary-amd64/Packages.gz\n",
+        sha256(index.as_bytes()),
+        index.len(),
+        sha256(&gz),
+        gz.len()
+    );
+    let key = whittle_deb::release::SigningKey::generate("Whittle Test <test@example.org>").unwrap();
+    let signed = key.clearsign(&release).unwrap();
+    std::fs::write(dir.path().join("dists/stable/InRelease"), signed).unwrap();
+    let keyring = dir.path().join("test-keyring.gpg");
+    std::fs::write(&keyring, key.public_keyring_bytes()).unwrap();
+    Repo { dir, keyring }
+}
