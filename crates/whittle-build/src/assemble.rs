@@ -53,9 +53,9 @@ pub fn is_doc(path: &str) -> bool {
         let parts: Vec<&str> = rest.split('/').collect();
         return !(parts.len() == 1 || (parts.len() == 2 && parts[1] == "copyright"));
     }
-    ["usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/lintian/"]
+    ["usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian"]
         .iter()
-        .any(|p| path.starts_with(p))
+        .any(|p| path.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with('/')))
 }
 
 /// Extracts one verified `.deb` into the tree and writes its `status.d` entries.
@@ -244,6 +244,8 @@ mod tests {
         assert!(is_doc("usr/share/man/man1/gawk.1.gz"));
         assert!(is_doc("usr/share/locale/de/LC_MESSAGES/gawk.mo"));
         assert!(!is_doc("usr/share/awk/ord.awk"));
+        assert!(is_doc("usr/share/man"));
+        assert!(!is_doc("usr/share/manifest"));
         assert!(!is_doc("usr/bin/gawk"));
     }
 

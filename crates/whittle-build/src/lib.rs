@@ -159,7 +159,11 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let config = Config::from_file(&opts.config)?;
     config.check_files()?;
     for w in &config.warnings {
-        events.warn(&w.to_string());
+        let at = match w.pos {
+            Some(p) if p.is_known() => format!("{}:{}:{}", w.origin, p.line, p.column),
+            _ => w.origin.clone(),
+        };
+        events.warn(&format!("{at}: {}", w.message));
     }
     let archs = select_archs(&config, &opts.archs)?;
     let repos = debian_repos(&config, opts.insecure_allow_unsigned_repositories)?;
@@ -344,6 +348,7 @@ fn build_arch(
         source,
     })?;
     let chosen: Vec<usize> = resolution.indices();
+
     events.step(&format!(
         "resolve   {} packages: {}",
         chosen.len(),
@@ -353,6 +358,13 @@ fn build_arch(
             .collect::<Vec<_>>()
             .join(" ")
     ));
+
+    for (by, rel) in &resolution.waived {
+        events.step(&format!(
+            "resolve   waived: {} depends on \"{rel}\", which only excluded packages provide",
+            all[*by].name
+        ));
+    }
 
     // fetch
     let reqs: Vec<Request> = chosen

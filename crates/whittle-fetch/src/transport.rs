@@ -54,7 +54,17 @@ impl Transport {
                 Ok(mut resp) => {
                     let status = resp.status().as_u16();
                     if status == 200 {
-                        return match resp.body_mut().with_config().limit(limit).read_to_vec() {
+                        // ureq refuses a body of exactly `limit` bytes: allow one more and check
+                        let body = resp
+                            .body_mut()
+                            .with_config()
+                            .limit(limit.saturating_add(1))
+                            .read_to_vec();
+                        return match body {
+                            Ok(b) if b.len() as u64 > limit => Err(Error::TooLarge {
+                                url: url.to_string(),
+                                limit,
+                            }),
                             Ok(b) => Ok(b),
                             Err(ureq::Error::BodyExceedsLimit(_)) => Err(Error::TooLarge {
                                 url: url.to_string(),
@@ -103,6 +113,35 @@ fn read_local(url: &str, path: &str, limit: u64) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves `body` to `n` HTTP requests on 127.0.0.1; returns the base URL.
+    fn serve(body: &'static [u8], n: usize) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(n) {
+                let mut s = stream.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(body);
+            }
+        });
+        format!("http://{addr}/f")
+    }
+
+    #[test]
+    fn http_body_of_exactly_the_limit_is_accepted() {
+        let url = serve(b"0123456789", 2);
+        let t = Transport::new();
+        assert_eq!(t.get(&url, 10).unwrap(), b"0123456789");
+        assert!(matches!(t.get(&url, 9), Err(Error::TooLarge { .. })));
+    }
 
     #[test]
     fn local_reads_respect_limits() {

@@ -28,8 +28,11 @@
 //!   names; a package never conflicts with itself).
 //! - Several packages of one name and version (several repositories): the first given wins.
 //!   At most one version of a name is installed.
-//! - Names in [`DebRequest::exclude`] are never installed; a requirement only they can meet
-//!   fails with an explanation.
+//! - Names in [`DebRequest::exclude`] are never installed. A dependency that only excluded
+//!   packages could meet is *waived*: the user has said the image does without them (the way to
+//!   drop `dpkg (>= 1.15.4) | install-info`, which only serves a maintainer script that never
+//!   runs). Waived dependencies are listed in [`Resolution::waived`]. A *request* for an excluded
+//!   package still fails.
 
 use std::collections::BTreeSet;
 
@@ -252,6 +255,9 @@ pub struct Chosen {
 pub struct Resolution {
     /// Chosen packages sorted by name.
     pub packages: Vec<Chosen>,
+    /// Dependencies left unmet because only excluded packages could meet them: (index of the
+    /// depending package, the relation as written).
+    pub waived: Vec<(usize, String)>,
 }
 
 impl Resolution {
@@ -312,7 +318,15 @@ pub fn resolve_with(
             .cmp(&pb.name)
             .then_with(|| pa.version.cmp(&pb.version))
     });
-    Ok(Resolution { packages })
+    let mut waived = Vec::new();
+    for c in &packages {
+        if let Some(id) = universe.ids.iter().position(|&i| i == c.index) {
+            for rel in problem.waived_deps(id) {
+                waived.push((c.index, rel));
+            }
+        }
+    }
+    Ok(Resolution { packages, waived })
 }
 
 /// Parses `name`, `name=version`, `name>=version`, `name<=version`, `name>>version`,
@@ -397,6 +411,36 @@ enum Qual {
 }
 
 impl Problem<'_, '_> {
+    /// Whether a dependency is waived: no allowed package can meet it, but an excluded one could.
+    fn waived(&self, alts: &[Relation]) -> bool {
+        !self.exclude.is_empty()
+            && alts.iter().any(|r| {
+                self.matching(r)
+                    .iter()
+                    .any(|&id| self.u.pkg(id).is_some_and(|p| self.exclude.contains(&p.name)))
+            })
+            && self.clause_candidates(alts).is_empty()
+    }
+
+    /// The dependencies of `pkg` waived because of exclusions, as written.
+    fn waived_deps(&self, pkg: usize) -> Vec<String> {
+        let Some(p) = self.u.pkg(pkg) else {
+            return Vec::new();
+        };
+        p.pre_depends
+            .iter()
+            .chain(&p.depends)
+            .filter_map(|dep| {
+                let alts: Vec<Relation> = dep
+                    .iter()
+                    .filter(|r| restriction_allows(r, &self.u.arch))
+                    .cloned()
+                    .collect();
+                (!alts.is_empty() && self.waived(&alts)).then(|| join_alts(&alts))
+            })
+            .collect()
+    }
+
     fn qual(&self, rel: &Relation) -> Qual {
         match rel.arch_qualifier.as_deref() {
             None | Some("native") => Qual::Plain,
@@ -468,7 +512,7 @@ impl Universe for Problem<'_, '_> {
                     .filter(|r| restriction_allows(r, &self.u.arch))
                     .cloned()
                     .collect();
-                (!alts.is_empty()).then_some(alts)
+                (!alts.is_empty() && !self.waived(&alts)).then_some(alts)
             })
             .collect()
     }

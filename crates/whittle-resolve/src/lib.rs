@@ -5,6 +5,8 @@
 //! - [`deb`]: Debian semantics ([`deb::DebUniverse`], [`deb::resolve`]).
 //! - [`error`]: [`ResolveError`], whose `Display` explains failures as a chain of requirements.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod solver;
 

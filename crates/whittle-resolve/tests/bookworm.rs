@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use whittle_deb::Package;
@@ -24,7 +25,13 @@ fn fixtures() -> Option<PathBuf> {
     }
 }
 
-fn load(root: &std::path::Path) -> Vec<Package> {
+/// The parsed index, shared by the tests of this file (parsed once).
+fn load(root: &std::path::Path) -> &'static [Package] {
+    static INDEX: OnceLock<Vec<Package>> = OnceLock::new();
+    INDEX.get_or_init(|| parse_index(root))
+}
+
+fn parse_index(root: &std::path::Path) -> Vec<Package> {
     let path = root.join("dists/bookworm/main/binary-amd64/Packages.xz");
     let file = std::fs::File::open(&path).unwrap();
     let mut text = String::new();
@@ -54,7 +61,7 @@ fn gawk_closure_is_in_the_pool_and_has_no_shell_or_package_manager() {
     assert!(packages.len() > 60_000, "{}", packages.len());
 
     let start = Instant::now();
-    let universe = DebUniverse::new(&packages, "amd64");
+    let universe = DebUniverse::new(packages, "amd64");
     let indexed = start.elapsed();
     let request = DebRequest {
         packages: vec!["gawk".into()],
@@ -147,7 +154,7 @@ fn gawk_closure_is_in_the_pool_and_has_no_shell_or_package_manager() {
     // Timing of indexing and of the resolution alone.
     let start = Instant::now();
     for _ in 0..5 {
-        assert_eq!(DebUniverse::new(&packages, "amd64").len(), universe.len());
+        assert_eq!(DebUniverse::new(packages, "amd64").len(), universe.len());
     }
     println!("indexing (warm): {:?} per run", start.elapsed() / 5);
     let start = Instant::now();
@@ -161,7 +168,7 @@ fn gawk_closure_is_in_the_pool_and_has_no_shell_or_package_manager() {
 fn larger_requests_resolve_and_are_consistent() {
     let Some(fx) = fixtures() else { return };
     let packages = load(&fx.join("deb/bookworm-mini"));
-    let universe = DebUniverse::new(&packages, "amd64");
+    let universe = DebUniverse::new(packages, "amd64");
     for names in [
         &["python3"][..],
         &["curl", "ca-certificates"],

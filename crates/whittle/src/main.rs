@@ -204,12 +204,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // library errors render their causes themselves
             eprintln!("error: {e}");
-            let mut src = e.source();
-            while let Some(s) = src {
-                eprintln!("  caused by: {s}");
-                src = s.source();
-            }
             ExitCode::FAILURE
         }
     }

@@ -239,3 +239,99 @@ pub fn make_repo(pkgs: &[TestPkg]) -> Repo {
     std::fs::write(&keyring, key.public_keyring_bytes()).unwrap();
     Repo { dir, keyring }
 }
+
+/// A config for the real Debian 12 fixture repository (`deb/bookworm-mini`) as a file:// repo.
+pub fn fixture_config(fix: &Path, packages: &str, extra: &str) -> String {
+    let repo = fix.join("deb/bookworm-mini");
+    format!(
+        "contents:\n  repositories:\n    - deb [signed-by={key}] file://{repo} bookworm main\n  packages: [{packages}]\n\
+         entrypoint:\n  command: /usr/bin/gawk\n\
+         accounts:\n  groups: [{{groupname: nonroot, gid: 65532}}]\n  users: [{{username: nonroot, uid: 65532, gid: 65532}}]\n  run-as: nonroot\n\
+         archs: [amd64]\n{extra}",
+        key = repo.join("keys/debian-archive-keyring.gpg").display(),
+        repo = repo.display(),
+    )
+}
+
+/// Builds `config` (written into `dir/image.yaml`) to `dest`, with `cache`; returns the digest
+/// printed on stdout.
+pub fn build(dir: &Path, config: &str, dest: &str, cache: &Path, extra: &[&str]) -> String {
+    let cfg = dir.join("image.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = run(whittle()
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .arg("build")
+        .arg(&cfg)
+        .arg("-o")
+        .arg(dest)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra));
+    out.trim().to_string()
+}
+
+/// Unpacks `oci:LAYOUT:TAG` with umoci into `bundle` and returns the rootfs path.
+pub fn unpack(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
+    run(Command::new("umoci")
+        .arg("unpack")
+        .arg("--image")
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(bundle));
+    bundle.join("rootfs")
+}
+
+/// Runs `args` in an unpacked bundle with runc (as the image's user); returns (status, stdout, stderr).
+pub fn runc(bundle: &Path, args: &[&str]) -> (i32, String, String) {
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = serde_json::Value::Bool(false);
+    if !args.is_empty() {
+        cfg["process"]["args"] = serde_json::json!(args);
+    }
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let id = format!(
+        "whittle-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let out = Command::new("runc")
+        .arg("run")
+        .arg("-b")
+        .arg(bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether we are root (runc and umoci's ownership need it).
+pub fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    if !root {
+        skip("root (for runc)");
+    }
+    root
+}
+
+/// The package names listed in an SPDX SBOM.
+pub fn sbom_packages(path: &Path) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut names: Vec<String> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["SPDXID"] != "SPDXRef-Image")
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,165 @@
+//! `whittle build` against the real Debian 12 data in ../shared/fixtures/deb/bookworm-mini (a real
+//! signed InRelease, the complete real Packages.xz, the real .deb closure of gawk), used as a
+//! file:// repository. The image must start under runc, be accepted by skopeo and umoci, carry no
+//! shell, and have the same digest when built elsewhere at another time.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+#[test]
+fn gawk_image_runs_is_minimal_and_reproducible() {
+    let Some(fix) = fixtures() else { return };
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let config = fixture_config(&fix, "gawk", "");
+    let layout_a = a.path().join("layout");
+    let digest_a = build(
+        a.path(),
+        &config,
+        &format!("oci:{}:gawk", layout_a.display()),
+        &a.path().join("cache"),
+        &[],
+    );
+    assert!(digest_a.starts_with("sha256:"), "{digest_a}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // another directory, another cache, another time: the same image
+    let digest_b = build(
+        b.path(),
+        &config,
+        "oci-archive:gawk.tar",
+        &b.path().join("cache"),
+        &[],
+    );
+    assert_eq!(digest_a, digest_b, "builds must be reproducible");
+
+    // SBOM beside the output, listing the resolved closure, no package manager, no shell
+    let names = sbom_packages(&a.path().join("layout.spdx.json"));
+    for must in ["gawk", "libc6", "libmpfr6", "libgmp10", "libreadline8"] {
+        assert!(names.iter().any(|n| n == must), "{must} missing from {names:?}");
+    }
+    for never in ["dpkg", "apt", "bash", "dash", "coreutils", "debconf", "base-files"] {
+        assert!(!names.iter().any(|n| n == never), "{never} must not be installed: {names:?}");
+    }
+
+    // layer size budget: the compressed gawk image is at most 7 MB
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout_a.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    assert_eq!(manifest_digest, digest_a);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout_a.join("blobs/sha256").join(&digest_a[7..])).unwrap(),
+    )
+    .unwrap();
+    let compressed: u64 = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .sum();
+    assert!(compressed <= 7_000_000, "compressed image is {compressed} bytes");
+
+    // skopeo reads both outputs and sees our digest
+    if tool("skopeo") {
+        for r in [
+            format!("oci:{}:gawk", layout_a.display()),
+            format!("oci-archive:{}", b.path().join("gawk.tar").display()),
+        ] {
+            let out = run(std::process::Command::new("skopeo").args(["inspect", &r]));
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["Digest"], digest_a.as_str(), "{r}");
+            assert_eq!(v["Architecture"], "amd64");
+        }
+    }
+
+    // umoci unpacks it; runc runs gawk as the non-root user; there is no shell
+    if tool("umoci") && tool("runc") && is_root() {
+        let bundle = a.path().join("bundle");
+        let rootfs = unpack(&layout_a, "gawk", &bundle);
+        for sh in ["bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/bash", "usr/bin/dash"] {
+            assert!(
+                std::fs::symlink_metadata(rootfs.join(sh)).is_err(),
+                "{sh} must not exist"
+            );
+        }
+        // merged /usr
+        assert_eq!(
+            std::fs::read_link(rootfs.join("bin")).unwrap(),
+            Path::new("usr/bin")
+        );
+        assert!(rootfs.join("var/lib/dpkg/status.d/gawk").is_file());
+        assert!(rootfs.join("usr/share/doc/gawk/copyright").is_file());
+        assert!(!rootfs.join("usr/share/man").exists(), "man pages are dropped");
+        let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+        assert!(passwd.contains("nonroot:x:65532:65532:"), "{passwd}");
+
+        let (code, out, err) = runc(&bundle, &["/usr/bin/gawk", "BEGIN { print 6*7 }"]);
+        assert_eq!((code, out.as_str()), (0, "42\n"), "stderr: {err}");
+        let (code, out, _) = runc(&bundle, &["/usr/bin/gawk", "BEGIN { print PROCINFO[\"uid\"] }"]);
+        assert_eq!((code, out.as_str()), (0, "65532\n"), "runs as non-root");
+        // the talk's exploit finds no shell: system() fails
+        let (_, out, _) = runc(
+            &bundle,
+            &["/usr/bin/gawk", "BEGIN { r = system(\"cat /etc/passwd\"); print \"status\", r }"],
+        );
+        assert!(!out.contains("root:x:0:0"), "a shell ran: {out}");
+        assert!(!out.contains("status 0"), "system() must fail without /bin/sh: {out}");
+    }
+}
+
+#[test]
+fn offline_build_uses_only_the_cache() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(&fix, "gawk", "");
+    let cache = dir.path().join("cache");
+    let online = build(dir.path(), &config, "oci:online", &cache, &[]);
+    let offline = build(dir.path(), &config, "oci:offline", &cache, &["--offline"]);
+    assert_eq!(online, offline);
+
+    // an empty cache offline: a clear error naming what is missing
+    std::fs::write(dir.path().join("image.yaml"), &config).unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o", "oci:x", "--offline", "--cache-dir"])
+            .arg(dir.path().join("empty-cache")),
+    );
+    assert!(err.contains("offline"), "{err}");
+    assert!(err.contains("InRelease"), "{err}");
+    assert!(!dir.path().join("x").exists(), "no partial output");
+}
+
+#[test]
+fn docker_archive_output_is_readable_by_skopeo() {
+    let Some(fix) = fixtures() else { return };
+    if !tool("skopeo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_config(&fix, "gawk", "");
+    build(
+        dir.path(),
+        &config,
+        "docker-archive:gawk.tar:whittle/gawk:1",
+        &dir.path().join("cache"),
+        &["--no-sbom"],
+    );
+    let out = run(std::process::Command::new("skopeo").args([
+        "inspect",
+        &format!("docker-archive:{}", dir.path().join("gawk.tar").display()),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Architecture"], "amd64");
+    // the name is recorded in manifest.json, as `docker load` reads it
+    let mut ar = tar::Archive::new(std::fs::File::open(dir.path().join("gawk.tar")).unwrap());
+    let manifest = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
+        .map(|e| serde_json::from_reader::<_, serde_json::Value>(e).unwrap())
+        .expect("manifest.json in the docker-archive");
+    assert_eq!(manifest[0]["RepoTags"][0], "whittle/gawk:1");
+    assert!(!dir.path().join("gawk.spdx.json").exists(), "--no-sbom");
+}

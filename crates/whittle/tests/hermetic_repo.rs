@@ -1,0 +1,245 @@
+//! Hermetic builds (no network) against Debian repositories the tests generate and sign with
+//! their own OpenPGP key: resolution cases, failure messages, and tampering refused.
+
+mod common;
+use common::*;
+
+fn config(repo: &Repo, packages: &str, extra: &str) -> String {
+    format!(
+        "contents:\n  repositories:\n    - {}\n  packages: [{packages}]\n{extra}archs: [amd64]\n",
+        repo.line()
+    )
+}
+
+/// Builds and returns the installed package names (from the SBOM).
+fn installed(repo: &Repo, packages: &str, extra: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    build(
+        dir.path(),
+        &config(repo, packages, extra),
+        "oci:img",
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+    sbom_packages(&dir.path().join("img.spdx.json"))
+}
+
+/// Builds expecting failure; returns stderr.
+fn failure(repo: &Repo, packages: &str, extra: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("image.yaml"), config(repo, packages, extra)).unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", "cache"]),
+    );
+    assert!(!dir.path().join("img").exists(), "no partial output on failure");
+    err
+}
+
+fn universe() -> Repo {
+    make_repo(&[
+        TestPkg::new("app", "1.0-1", "Depends: liba (>= 2), mta | mail-transport-agent, shared-lib"),
+        TestPkg::new("liba", "1.0-1", ""),
+        TestPkg::new("liba", "2.1-1", "Depends: dpkg | tiny-helper"),
+        TestPkg::new("mta", "1.0", "Conflicts: shared-lib (<< 2)"),
+        TestPkg::new("postfix-like", "3.0", "Provides: mail-transport-agent"),
+        TestPkg::new("shared-lib", "1.5", ""),
+        TestPkg::new("dpkg", "1.21", ""),
+        TestPkg::new("tiny-helper", "1.0", ""),
+        TestPkg::new("virt-user", "1.0", "Depends: awk"),
+        TestPkg::new("mawk", "1.3", "Provides: awk"),
+        TestPkg::new("gawk", "5.2", "Provides: awk"),
+        TestPkg::new("needs-ghost", "1.0", "Depends: helper (>= 1)"),
+        TestPkg::new("helper", "0.9", "Depends: ghost-lib"),
+        TestPkg::new("breaker", "1.0", "Breaks: liba (<< 3)"),
+    ])
+}
+
+#[test]
+fn resolution_cases() {
+    let repo = universe();
+    // versioned dependency picks the right version; the conflict forces the virtual alternative;
+    // the package manager is avoided in favour of the other alternative
+    let names = installed(&repo, "app", "");
+    assert_eq!(names, ["app", "liba", "postfix-like", "shared-lib", "tiny-helper"]);
+    // a virtual package with several providers: a deterministic choice (by name)
+    assert_eq!(installed(&repo, "virt-user", ""), ["gawk", "virt-user"]);
+    // an explicit version request
+    assert_eq!(installed(&repo, "liba=1.0-1", ""), ["liba"]);
+    // exclude waives what only excluded packages provide
+    assert_eq!(
+        installed(&repo, "liba", "  exclude: [dpkg, tiny-helper]\n"),
+        ["liba"]
+    );
+}
+
+#[test]
+fn resolution_failures_explain_the_chain() {
+    let repo = universe();
+    let err = failure(&repo, "needs-ghost", "");
+    assert!(err.contains("needs-ghost 1.0"), "{err}");
+    assert!(err.contains("helper (>= 1)"), "{err}");
+    assert!(err.contains("0.9"), "the available version is named: {err}");
+    let err = failure(&repo, "no-such-package", "");
+    assert!(err.contains("no-such-package"), "{err}");
+    let err = failure(&repo, "breaker, liba", "");
+    assert!(err.contains("breaker") && err.contains("liba"), "{err}");
+}
+
+#[test]
+fn tampered_inrelease_is_refused() {
+    let repo = universe();
+    let path = repo.path("dists/stable/InRelease");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("Suite: stable", "Suite: stablE", 1)).unwrap();
+    let err = failure(&repo, "liba", "");
+    assert!(err.to_lowercase().contains("signature"), "{err}");
+    assert!(err.contains("not trusted"), "{err}");
+}
+
+#[test]
+fn unknown_signer_is_refused() {
+    let repo = universe();
+    let other = make_repo(&[TestPkg::new("x", "1", "")]);
+    std::fs::copy(&other.keyring, &repo.keyring).unwrap();
+    let err = failure(&repo, "liba", "");
+    assert!(err.to_lowercase().contains("key"), "{err}");
+}
+
+#[test]
+fn unsigned_repository_needs_the_loud_flag() {
+    let repo = universe();
+    let path = repo.path("dists/stable/InRelease");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("\n\n").unwrap() + 2;
+    let end = text.find("-----BEGIN PGP SIGNATURE-----").unwrap();
+    std::fs::write(&path, &text[start..end]).unwrap();
+    let err = failure(&repo, "liba", "");
+    assert!(err.to_lowercase().contains("not signed") || err.contains("unsigned"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("image.yaml"), config(&repo, "liba", "")).unwrap();
+    let out = whittle()
+        .current_dir(dir.path())
+        .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", "cache"])
+        .arg("--insecure-allow-unsigned-repositories")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT verified"));
+}
+
+#[test]
+fn tampered_packages_index_is_refused() {
+    let repo = universe();
+    for f in ["Packages", "Packages.gz"] {
+        let path = repo.path(&format!("dists/stable/main/binary-amd64/{f}"));
+        let mut data = std::fs::read(&path).unwrap();
+        let n = data.len();
+        data[n / 2] ^= 0x20;
+        std::fs::write(&path, data).unwrap();
+    }
+    let err = failure(&repo, "liba", "");
+    assert!(err.contains("mismatch") || err.contains("does not match"), "{err}");
+}
+
+#[test]
+fn tampered_deb_is_refused() {
+    let repo = universe();
+    let deb = std::fs::read_dir(repo.path("pool/main"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("tiny-helper"))
+        .unwrap();
+    let mut data = std::fs::read(&deb).unwrap();
+    let n = data.len();
+    data[n - 10] ^= 1;
+    std::fs::write(&deb, data).unwrap();
+    let err = failure(&repo, "liba", "");
+    assert!(err.contains("SHA-256 mismatch"), "{err}");
+    assert!(err.contains("tiny-helper"), "{err}");
+}
+
+#[test]
+fn local_files_and_paths_are_applied() {
+    let repo = universe();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ctx/static")).unwrap();
+    std::fs::write(dir.path().join("ctx/app.bin"), b"#!not-a-shell\n").unwrap();
+    std::fs::write(dir.path().join("ctx/static/index.html"), b"<h1>hi</h1>").unwrap();
+    let extra = "paths:\n\
+      \x20 - {path: /app/server, type: local, source: ./ctx/app.bin, permissions: 0o755}\n\
+      \x20 - {path: /app/static, type: local, source: ./ctx/static}\n\
+      \x20 - {path: /data, type: directory, uid: 65532, gid: 65532, permissions: 0o700}\n\
+      \x20 - {path: /etc/marker, type: empty-file}\n\
+      \x20 - {path: /usr/bin/srv, type: symlink, source: /app/server}\n";
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {}\n  packages: [liba=1.0-1]\n{extra}archs: [amd64]\n",
+        repo.line()
+    );
+    build(dir.path(), &cfg, "oci-archive:img.tar", &dir.path().join("cache"), &["-q"]);
+    // read the layer back and check the entries
+    let mut outer = tar::Archive::new(std::fs::File::open(dir.path().join("img.tar")).unwrap());
+    let mut blobs = std::collections::BTreeMap::new();
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e.path().unwrap().to_string_lossy().into_owned();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        blobs.insert(p, v);
+    }
+    let layer = blobs
+        .values()
+        .find(|b| b.starts_with(&[0x1f, 0x8b]))
+        .expect("a gzip layer");
+    let mut inner = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    let mut seen = std::collections::BTreeMap::new();
+    for e in inner.entries().unwrap() {
+        let e = e.unwrap();
+        let h = e.header();
+        seen.insert(
+            e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string(),
+            (h.mode().unwrap(), h.uid().unwrap(), h.link_name().unwrap().map(|l| l.to_string_lossy().into_owned())),
+        );
+    }
+    assert_eq!(seen["app/server"].0, 0o755);
+    assert!(seen.contains_key("app/static/index.html"));
+    assert_eq!(seen["data"].0 & 0o7777, 0o700);
+    assert_eq!(seen["data"].1, 65532);
+    assert!(seen.contains_key("etc/marker"));
+    assert_eq!(seen["usr/bin/srv"].2.as_deref(), Some("/app/server"));
+    assert!(seen.contains_key("var/lib/dpkg/status.d/liba"));
+    assert!(seen.contains_key("usr/share/whittle-test/marker"));
+}
+
+#[test]
+fn bad_config_names_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "contents:\n  packages: [gawk]\nentrypoin:\n  command: /x\n",
+    )
+    .unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "bad.yaml", "-o", "oci:img"]),
+    );
+    assert!(err.contains("bad.yaml:3:1"), "{err}");
+    assert!(err.contains("entrypoint"), "a hint names the right key: {err}");
+}
+
+#[test]
+#[ignore]
+fn show_messages() {
+    let repo = universe();
+    eprintln!("{}", failure(&repo, "needs-ghost", ""));
+    eprintln!("{}", failure(&repo, "breaker, liba", ""));
+    let deb = std::fs::read_dir(repo.path("pool/main")).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("tiny-helper")).unwrap();
+    std::fs::write(&deb, b"x").unwrap();
+    eprintln!("{}", failure(&repo, "liba", ""));
+    let path = repo.path("dists/stable/InRelease");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("Suite: stable", "Suite: stablE", 1)).unwrap();
+    eprintln!("{}", failure(&repo, "liba", ""));
+}
