@@ -30,7 +30,14 @@ fn has_lib64(arch: &str) -> bool {
 pub fn skeleton(arch: &str) -> Result<Tree, Error> {
     let mut tree = Tree::new();
     let dir = |t: &mut Tree, p: &str, mode: u32| t.insert(p, Node::Dir, Meta::root(mode));
-    for d in ["usr/bin", "usr/sbin", "usr/lib", "etc", "home", "var/lib/dpkg/status.d"] {
+    for d in [
+        "usr/bin",
+        "usr/sbin",
+        "usr/lib",
+        "etc",
+        "home",
+        "var/lib/dpkg/status.d",
+    ] {
         dir(&mut tree, d, 0o755)?;
     }
     dir(&mut tree, "tmp", 0o1777)?;
@@ -53,9 +60,17 @@ pub fn is_doc(path: &str) -> bool {
         let parts: Vec<&str> = rest.split('/').collect();
         return !(parts.len() == 1 || (parts.len() == 2 && parts[1] == "copyright"));
     }
-    ["usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian"]
-        .iter()
-        .any(|p| path.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with('/')))
+    [
+        "usr/share/man",
+        "usr/share/info",
+        "usr/share/locale",
+        "usr/share/lintian",
+    ]
+    .iter()
+    .any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    })
 }
 
 /// Extracts one verified `.deb` into the tree and writes its `status.d` entries.
@@ -71,10 +86,12 @@ pub fn install_deb(
         message,
     };
     let deb = DebArchive::open(name, deb_bytes).map_err(|e| pkg_err(e.to_string()))?;
-    let scripts: Vec<&str> = ["preinst", "postinst", "prerm", "postrm", "config", "triggers"]
-        .into_iter()
-        .filter(|s| deb.has_control_member(s))
-        .collect();
+    let scripts: Vec<&str> = [
+        "preinst", "postinst", "prerm", "postrm", "config", "triggers",
+    ]
+    .into_iter()
+    .filter(|s| deb.has_control_member(s))
+    .collect();
     if !scripts.is_empty() {
         out.scripts_skipped
             .push(format!("{name} ({})", scripts.join(", ")));
@@ -106,7 +123,8 @@ pub fn install_deb(
                 if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
                     && !prev.node.is_dir()
                 {
-                    out.overlaps.push(format!("/{} (replaced by {name})", ins.path));
+                    out.overlaps
+                        .push(format!("/{} (replaced by {name})", ins.path));
                 }
             }
             Err(e) => {
@@ -121,7 +139,12 @@ pub fn install_deb(
     }
     let status = whittle_deb::status::status_d_entry(deb.control());
     let control_name = deb.control().get("Package").unwrap_or(name).to_string();
-    put_file(tree, &format!("var/lib/dpkg/status.d/{control_name}"), status.into_bytes(), 0o644)?;
+    put_file(
+        tree,
+        &format!("var/lib/dpkg/status.d/{control_name}"),
+        status.into_bytes(),
+        0o644,
+    )?;
     if let Some(md5) = deb.md5sums() {
         put_file(
             tree,
@@ -141,7 +164,10 @@ pub fn put_file(tree: &mut Tree, path: &str, data: Vec<u8>, mode: u32) -> Result
 
 /// Writes `/usr/lib/os-release` (and the `/etc/os-release` link) from the repository's Release
 /// when no installed package shipped one, so scanners can tell which distribution this is.
-pub fn ensure_os_release(tree: &mut Tree, release: &whittle_deb::release::Release) -> Result<bool, Error> {
+pub fn ensure_os_release(
+    tree: &mut Tree,
+    release: &whittle_deb::release::Release,
+) -> Result<bool, Error> {
     if tree.get("etc/os-release").is_some() || tree.get("usr/lib/os-release").is_some() {
         return Ok(false);
     }
@@ -172,7 +198,11 @@ pub fn ensure_os_release(tree: &mut Tree, release: &whittle_deb::release::Releas
          BUG_REPORT_URL=\"https://bugs.debian.org/\"\n",
     );
     put_file(tree, "usr/lib/os-release", text.into_bytes(), 0o644)?;
-    tree.insert("etc/os-release", Node::symlink("../usr/lib/os-release"), Meta::root(0o777))?;
+    tree.insert(
+        "etc/os-release",
+        Node::symlink("../usr/lib/os-release"),
+        Meta::root(0o777),
+    )?;
     Ok(true)
 }
 
@@ -252,8 +282,10 @@ mod tests {
     #[test]
     fn skeleton_is_merged_usr() {
         let mut t = skeleton("amd64").unwrap();
-        t.insert("bin/x", Node::file(b"x".to_vec()), Meta::root(0o755)).unwrap();
-        t.insert("lib64/ld.so", Node::file(b"x".to_vec()), Meta::root(0o755)).unwrap();
+        t.insert("bin/x", Node::file(b"x".to_vec()), Meta::root(0o755))
+            .unwrap();
+        t.insert("lib64/ld.so", Node::file(b"x".to_vec()), Meta::root(0o755))
+            .unwrap();
         assert!(t.get("usr/bin/x").is_some());
         assert!(t.get("usr/lib64/ld.so").is_some());
         assert!(skeleton("arm64").unwrap().get("lib64").is_none());
@@ -278,8 +310,12 @@ mod tests {
             }],
         )
         .unwrap();
-        let Some(e) = t.get("etc/passwd") else { panic!("no passwd") };
-        let Node::File(data) = &e.node else { panic!("not a file") };
+        let Some(e) = t.get("etc/passwd") else {
+            panic!("no passwd")
+        };
+        let Node::File(data) = &e.node else {
+            panic!("not a file")
+        };
         assert_eq!(
             std::str::from_utf8(data).unwrap(),
             "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"

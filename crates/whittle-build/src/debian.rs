@@ -205,11 +205,16 @@ fn strip_clearsign(text: &str) -> String {
     let Some(start) = text.find("\n\n") else {
         return text.to_string();
     };
-    if !text.trim_start().starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+    if !text
+        .trim_start()
+        .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
+    {
         return text.to_string();
     }
     let body = &text[start + 2..];
-    let end = body.find("\n-----BEGIN PGP SIGNATURE-----").unwrap_or(body.len());
+    let end = body
+        .find("\n-----BEGIN PGP SIGNATURE-----")
+        .unwrap_or(body.len());
     body[..end]
         .lines()
         .map(|l| l.strip_prefix("- ").unwrap_or(l))

@@ -65,8 +65,12 @@ fn apply_path(tree: &mut Tree, spec: &PathSpec) -> Result<(), String> {
                 .map_err(fs)?;
         }
         PathKind::Symlink { target } => {
-            tree.insert(&path, Node::symlink(target.clone()), Meta::new(0o777, spec.uid, spec.gid))
-                .map_err(fs)?;
+            tree.insert(
+                &path,
+                Node::symlink(target.clone()),
+                Meta::new(0o777, spec.uid, spec.gid),
+            )
+            .map_err(fs)?;
         }
         PathKind::Hardlink { target } => {
             let t = assemble::tree_path(target).map_err(|e| e.to_string())?;
@@ -80,7 +84,8 @@ fn apply_path(tree: &mut Tree, spec: &PathSpec) -> Result<(), String> {
                 }
             }
             let real = tree.real_path(&t).map_err(fs)?;
-            tree.insert(&path, Node::hardlink(real), meta(0o644)).map_err(fs)?;
+            tree.insert(&path, Node::hardlink(real), meta(0o644))
+                .map_err(fs)?;
         }
         PathKind::Permissions => {
             if tree.get(&path).is_none() {
@@ -109,11 +114,12 @@ fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Resul
     use std::os::unix::fs::PermissionsExt;
     let host_mode = md.permissions().mode();
     let mode = |dir: bool| {
-        spec.permissions.unwrap_or(if dir || host_mode & 0o111 != 0 {
-            0o755
-        } else {
-            0o644
-        })
+        spec.permissions
+            .unwrap_or(if dir || host_mode & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            })
     };
     if md.file_type().is_symlink() {
         let target = std::fs::read_link(src).map_err(|e| format!("{}: {e}", src.display()))?;
@@ -136,15 +142,23 @@ fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Resul
             let name_s = name.to_string_lossy();
             let child_dest = format!("{dest}/{name_s}");
             let child_spec = PathSpec {
-                permissions: if spec.recursive { spec.permissions } else { None },
+                permissions: if spec.recursive {
+                    spec.permissions
+                } else {
+                    None
+                },
                 ..spec.clone()
             };
             copy_local(tree, &child_dest, &src.join(&name), &child_spec)?;
         }
     } else if md.is_file() {
         let data = std::fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
-        tree.insert(dest, Node::file(data), Meta::new(mode(false), spec.uid, spec.gid))
-            .map_err(fs)?;
+        tree.insert(
+            dest,
+            Node::file(data),
+            Meta::new(mode(false), spec.uid, spec.gid),
+        )
+        .map_err(fs)?;
     } else {
         return Err(format!(
             "local source {} is not a file, directory or symlink",

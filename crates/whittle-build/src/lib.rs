@@ -209,7 +209,11 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
 
 fn select_archs(config: &Config, given: &[String]) -> Result<Vec<String>, Error> {
     if given.is_empty() {
-        return Ok(config.archs.iter().map(|a| a.debian().to_string()).collect());
+        return Ok(config
+            .archs
+            .iter()
+            .map(|a| a.debian().to_string())
+            .collect());
     }
     given
         .iter()
@@ -232,12 +236,12 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
         .contents
         .keyring
         .iter()
-        .filter_map(|k| match &k.source {
-            whittle_config::KeyringSource::File(p) => Some(Ok(p.resolved.clone())),
-            whittle_config::KeyringSource::Url(u) => Some(Err(Error::Unsupported(format!(
+        .map(|k| match &k.source {
+            whittle_config::KeyringSource::File(p) => Ok(p.resolved.clone()),
+            whittle_config::KeyringSource::Url(u) => Err(Error::Unsupported(format!(
                 "{}:{}:{}: keyring URL {u}: only local keyring files are supported for Debian repositories; download it and give its path",
                 config.origin, k.pos.line, k.pos.column
-            )))),
+            ))),
         })
         .collect::<Result<_, _>>()?;
     for repo in &config.contents.repositories {
@@ -314,7 +318,13 @@ fn build_arch(
     // resolve: every repository's verified index, then the solver
     let mut loaded = Vec::new();
     for r in repos {
-        let l = debian::load(r, arch, fetcher, opts.insecure_allow_unsigned_repositories, events)?;
+        let l = debian::load(
+            r,
+            arch,
+            fetcher,
+            opts.insecure_allow_unsigned_repositories,
+            events,
+        )?;
         events.step(&format!(
             "index     {} {} [{}] {arch}: {} packages, signature verified",
             r.uri,
@@ -341,12 +351,18 @@ fn build_arch(
                 Some(c) => format!("{}{}{}", p.name, deb_op(c.op), c.version),
             })
             .collect(),
-        exclude: config.contents.exclude.iter().cloned().collect::<BTreeSet<_>>(),
+        exclude: config
+            .contents
+            .exclude
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
     };
-    let resolution = whittle_resolve::resolve(&universe, &request).map_err(|source| Error::Resolve {
-        arch: arch.to_string(),
-        source,
-    })?;
+    let resolution =
+        whittle_resolve::resolve(&universe, &request).map_err(|source| Error::Resolve {
+            arch: arch.to_string(),
+            source,
+        })?;
     let chosen: Vec<usize> = resolution.indices();
 
     events.step(&format!(
@@ -381,7 +397,13 @@ fn build_arch(
     let mut tree = assemble::skeleton(arch)?;
     let mut out = assemble::Assembled::default();
     for (&i, deb) in chosen.iter().zip(&debs) {
-        assemble::install_deb(&mut tree, &all[i].name, deb, config.contents.include_docs, &mut out)?;
+        assemble::install_deb(
+            &mut tree,
+            &all[i].name,
+            deb,
+            config.contents.include_docs,
+            &mut out,
+        )?;
     }
     if let Some(first) = loaded.first() {
         assemble::ensure_os_release(&mut tree, &first.release)?;

@@ -126,7 +126,10 @@ mod tests {
         cache.put(&h, data).unwrap();
         assert_eq!(cache.get(&h).unwrap().unwrap(), data);
         std::fs::write(dir.path().join("blobs/sha256").join(&h), b"hellO").unwrap();
-        assert!(cache.get(&h).unwrap().is_none(), "corrupt entry must not be returned");
+        assert!(
+            cache.get(&h).unwrap().is_none(),
+            "corrupt entry must not be returned"
+        );
         assert!(!cache.contains(&h), "corrupt entry is removed");
     }
 

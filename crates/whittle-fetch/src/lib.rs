@@ -45,7 +45,9 @@ pub enum Error {
         url: String,
     },
     /// A download was larger than allowed.
-    #[error("{url}: larger than the expected {limit} bytes; the repository index and the file disagree")]
+    #[error(
+        "{url}: larger than the expected {limit} bytes; the repository index and the file disagree"
+    )]
     TooLarge {
         /// The URL.
         url: String,
@@ -105,6 +107,9 @@ impl Progress for NoProgress {
     fn start(&self, _: usize, _: u64, _: usize) {}
     fn done(&self, _: &str, _: u64, _: bool) {}
 }
+
+/// The outcome of fetching one blob.
+type Fetched = Result<Vec<u8>, Error>;
 
 /// Fetches verified blobs through a [`Cache`].
 pub struct Fetcher {
@@ -173,7 +178,10 @@ impl Fetcher {
         reqs: &[Request],
         progress: &dyn Progress,
     ) -> Result<Vec<Vec<u8>>, Error> {
-        let cached: Vec<bool> = reqs.iter().map(|r| self.cache.contains(&r.sha256)).collect();
+        let cached: Vec<bool> = reqs
+            .iter()
+            .map(|r| self.cache.contains(&r.sha256))
+            .collect();
         if self.offline {
             let missing: Vec<String> = reqs
                 .iter()
@@ -194,7 +202,7 @@ impl Fetcher {
             cached.iter().filter(|c| **c).count(),
         );
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<Vec<u8>, Error>>>> =
+        let results: Mutex<Vec<Option<Fetched>>> =
             Mutex::new((0..reqs.len()).map(|_| None).collect());
         let workers = self.parallelism.min(reqs.len()).max(1);
         std::thread::scope(|s| {

@@ -51,7 +51,11 @@ fn offline_lists_every_missing_item() {
 #[test]
 fn tampered_download_is_refused_and_not_cached() {
     let (src, mut reqs) = setup(2);
-    std::fs::write(src.path().join("f1"), "blob number 1".repeat(101).replace('1', "2")).unwrap();
+    std::fs::write(
+        src.path().join("f1"),
+        "blob number 1".repeat(101).replace('1', "2"),
+    )
+    .unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
     let f = Fetcher::new(Cache::open(cache_dir.path()).unwrap(), false);
     reqs[0].size += 1;
@@ -59,6 +63,15 @@ fn tampered_download_is_refused_and_not_cached() {
     assert!(matches!(err, Error::Mismatch { what: "size", .. }), "{err}");
     reqs[0].size -= 1;
     let err = f.fetch_all(&reqs, &NoProgress).unwrap_err();
-    assert!(matches!(err, Error::Mismatch { what: "SHA-256", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Mismatch {
+                what: "SHA-256",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(!f.cache().contains(&reqs[1].sha256));
 }

@@ -415,9 +415,11 @@ impl Problem<'_, '_> {
     fn waived(&self, alts: &[Relation]) -> bool {
         !self.exclude.is_empty()
             && alts.iter().any(|r| {
-                self.matching(r)
-                    .iter()
-                    .any(|&id| self.u.pkg(id).is_some_and(|p| self.exclude.contains(&p.name)))
+                self.matching(r).iter().any(|&id| {
+                    self.u
+                        .pkg(id)
+                        .is_some_and(|p| self.exclude.contains(&p.name))
+                })
             })
             && self.clause_candidates(alts).is_empty()
     }

@@ -108,7 +108,9 @@ fn valid(
     }
     for (i, p) in chosen.iter().enumerate() {
         for dep in p.pre_depends.iter().chain(&p.depends) {
-            if !dep.iter().any(|r| chosen.iter().any(|q| serves(q, r))) && !waived(pkgs, dep, exclude) {
+            if !dep.iter().any(|r| chosen.iter().any(|q| serves(q, r)))
+                && !waived(pkgs, dep, exclude)
+            {
                 return false;
             }
         }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 /// whittle builds minimal, secure, reproducible container images from distro packages, without
 /// a container engine, and shows what any image carries that it should not.
 #[derive(Parser)]
-#[command(name = "whittle", version, about, long_about = None)]
+#[command(name = "whittle", version, about, long_about = None, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -165,8 +165,10 @@ fn run_build(args: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
         sbom: if args.no_sbom {
             whittle_build::SbomDest::None
         } else {
-            args.sbom
-                .map_or(whittle_build::SbomDest::Beside, whittle_build::SbomDest::File)
+            args.sbom.map_or(
+                whittle_build::SbomDest::Beside,
+                whittle_build::SbomDest::File,
+            )
         },
         insecure_allow_unsigned_repositories: args.insecure_allow_unsigned_repositories,
     };

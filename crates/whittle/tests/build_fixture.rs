@@ -36,16 +36,33 @@ fn gawk_image_runs_is_minimal_and_reproducible() {
     // SBOM beside the output, listing the resolved closure, no package manager, no shell
     let names = sbom_packages(&a.path().join("layout.spdx.json"));
     for must in ["gawk", "libc6", "libmpfr6", "libgmp10", "libreadline8"] {
-        assert!(names.iter().any(|n| n == must), "{must} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == must),
+            "{must} missing from {names:?}"
+        );
     }
-    for never in ["dpkg", "apt", "bash", "dash", "coreutils", "debconf", "base-files"] {
-        assert!(!names.iter().any(|n| n == never), "{never} must not be installed: {names:?}");
+    for never in [
+        "dpkg",
+        "apt",
+        "bash",
+        "dash",
+        "coreutils",
+        "debconf",
+        "base-files",
+    ] {
+        assert!(
+            !names.iter().any(|n| n == never),
+            "{never} must not be installed: {names:?}"
+        );
     }
 
     // layer size budget: the compressed gawk image is at most 7 MB
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout_a.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(manifest_digest, digest_a);
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(layout_a.join("blobs/sha256").join(&digest_a[7..])).unwrap(),
@@ -57,7 +74,10 @@ fn gawk_image_runs_is_minimal_and_reproducible() {
         .iter()
         .map(|l| l["size"].as_u64().unwrap())
         .sum();
-    assert!(compressed <= 7_000_000, "compressed image is {compressed} bytes");
+    assert!(
+        compressed <= 7_000_000,
+        "compressed image is {compressed} bytes"
+    );
 
     // skopeo reads both outputs and sees our digest
     if tool("skopeo") {
@@ -76,7 +96,13 @@ fn gawk_image_runs_is_minimal_and_reproducible() {
     if tool("umoci") && tool("runc") && is_root() {
         let bundle = a.path().join("bundle");
         let rootfs = unpack(&layout_a, "gawk", &bundle);
-        for sh in ["bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/bash", "usr/bin/dash"] {
+        for sh in [
+            "bin/sh",
+            "usr/bin/sh",
+            "bin/bash",
+            "usr/bin/bash",
+            "usr/bin/dash",
+        ] {
             assert!(
                 std::fs::symlink_metadata(rootfs.join(sh)).is_err(),
                 "{sh} must not exist"
@@ -89,21 +115,33 @@ fn gawk_image_runs_is_minimal_and_reproducible() {
         );
         assert!(rootfs.join("var/lib/dpkg/status.d/gawk").is_file());
         assert!(rootfs.join("usr/share/doc/gawk/copyright").is_file());
-        assert!(!rootfs.join("usr/share/man").exists(), "man pages are dropped");
+        assert!(
+            !rootfs.join("usr/share/man").exists(),
+            "man pages are dropped"
+        );
         let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
         assert!(passwd.contains("nonroot:x:65532:65532:"), "{passwd}");
 
         let (code, out, err) = runc(&bundle, &["/usr/bin/gawk", "BEGIN { print 6*7 }"]);
         assert_eq!((code, out.as_str()), (0, "42\n"), "stderr: {err}");
-        let (code, out, _) = runc(&bundle, &["/usr/bin/gawk", "BEGIN { print PROCINFO[\"uid\"] }"]);
+        let (code, out, _) = runc(
+            &bundle,
+            &["/usr/bin/gawk", "BEGIN { print PROCINFO[\"uid\"] }"],
+        );
         assert_eq!((code, out.as_str()), (0, "65532\n"), "runs as non-root");
         // the talk's exploit finds no shell: system() fails
         let (_, out, _) = runc(
             &bundle,
-            &["/usr/bin/gawk", "BEGIN { r = system(\"cat /etc/passwd\"); print \"status\", r }"],
+            &[
+                "/usr/bin/gawk",
+                "BEGIN { r = system(\"cat /etc/passwd\"); print \"status\", r }",
+            ],
         );
         assert!(!out.contains("root:x:0:0"), "a shell ran: {out}");
-        assert!(!out.contains("status 0"), "system() must fail without /bin/sh: {out}");
+        assert!(
+            !out.contains("status 0"),
+            "system() must fail without /bin/sh: {out}"
+        );
     }
 }
 
@@ -122,7 +160,14 @@ fn offline_build_uses_only_the_cache() {
     let err = run_fail(
         whittle()
             .current_dir(dir.path())
-            .args(["build", "image.yaml", "-o", "oci:x", "--offline", "--cache-dir"])
+            .args([
+                "build",
+                "image.yaml",
+                "-o",
+                "oci:x",
+                "--offline",
+                "--cache-dir",
+            ])
             .arg(dir.path().join("empty-cache")),
     );
     assert!(err.contains("offline"), "{err}");

@@ -28,18 +28,28 @@ fn installed(repo: &Repo, packages: &str, extra: &str) -> Vec<String> {
 fn failure(repo: &Repo, packages: &str, extra: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("image.yaml"), config(repo, packages, extra)).unwrap();
-    let err = run_fail(
-        whittle()
-            .current_dir(dir.path())
-            .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", "cache"]),
+    let err = run_fail(whittle().current_dir(dir.path()).args([
+        "build",
+        "image.yaml",
+        "-o",
+        "oci:img",
+        "--cache-dir",
+        "cache",
+    ]));
+    assert!(
+        !dir.path().join("img").exists(),
+        "no partial output on failure"
     );
-    assert!(!dir.path().join("img").exists(), "no partial output on failure");
     err
 }
 
 fn universe() -> Repo {
     make_repo(&[
-        TestPkg::new("app", "1.0-1", "Depends: liba (>= 2), mta | mail-transport-agent, shared-lib"),
+        TestPkg::new(
+            "app",
+            "1.0-1",
+            "Depends: liba (>= 2), mta | mail-transport-agent, shared-lib",
+        ),
         TestPkg::new("liba", "1.0-1", ""),
         TestPkg::new("liba", "2.1-1", "Depends: dpkg | tiny-helper"),
         TestPkg::new("mta", "1.0", "Conflicts: shared-lib (<< 2)"),
@@ -62,7 +72,10 @@ fn resolution_cases() {
     // versioned dependency picks the right version; the conflict forces the virtual alternative;
     // the package manager is avoided in favour of the other alternative
     let names = installed(&repo, "app", "");
-    assert_eq!(names, ["app", "liba", "postfix-like", "shared-lib", "tiny-helper"]);
+    assert_eq!(
+        names,
+        ["app", "liba", "postfix-like", "shared-lib", "tiny-helper"]
+    );
     // a virtual package with several providers: a deterministic choice (by name)
     assert_eq!(installed(&repo, "virt-user", ""), ["gawk", "virt-user"]);
     // an explicit version request
@@ -116,16 +129,30 @@ fn unsigned_repository_needs_the_loud_flag() {
     let end = text.find("-----BEGIN PGP SIGNATURE-----").unwrap();
     std::fs::write(&path, &text[start..end]).unwrap();
     let err = failure(&repo, "liba", "");
-    assert!(err.to_lowercase().contains("not signed") || err.contains("unsigned"), "{err}");
+    assert!(
+        err.to_lowercase().contains("not signed") || err.contains("unsigned"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("image.yaml"), config(&repo, "liba", "")).unwrap();
     let out = whittle()
         .current_dir(dir.path())
-        .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", "cache"])
+        .args([
+            "build",
+            "image.yaml",
+            "-o",
+            "oci:img",
+            "--cache-dir",
+            "cache",
+        ])
         .arg("--insecure-allow-unsigned-repositories")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOT verified"));
 }
 
@@ -140,7 +167,10 @@ fn tampered_packages_index_is_refused() {
         std::fs::write(&path, data).unwrap();
     }
     let err = failure(&repo, "liba", "");
-    assert!(err.contains("mismatch") || err.contains("does not match"), "{err}");
+    assert!(
+        err.contains("mismatch") || err.contains("does not match"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -149,7 +179,13 @@ fn tampered_deb_is_refused() {
     let deb = std::fs::read_dir(repo.path("pool/main"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("tiny-helper"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("tiny-helper")
+        })
         .unwrap();
     let mut data = std::fs::read(&deb).unwrap();
     let n = data.len();
@@ -177,7 +213,13 @@ fn local_files_and_paths_are_applied() {
         "contents:\n  repositories:\n    - {}\n  packages: [liba=1.0-1]\n{extra}archs: [amd64]\n",
         repo.line()
     );
-    build(dir.path(), &cfg, "oci-archive:img.tar", &dir.path().join("cache"), &["-q"]);
+    build(
+        dir.path(),
+        &cfg,
+        "oci-archive:img.tar",
+        &dir.path().join("cache"),
+        &["-q"],
+    );
     // read the layer back and check the entries
     let mut outer = tar::Archive::new(std::fs::File::open(dir.path().join("img.tar")).unwrap());
     let mut blobs = std::collections::BTreeMap::new();
@@ -198,8 +240,18 @@ fn local_files_and_paths_are_applied() {
         let e = e.unwrap();
         let h = e.header();
         seen.insert(
-            e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string(),
-            (h.mode().unwrap(), h.uid().unwrap(), h.link_name().unwrap().map(|l| l.to_string_lossy().into_owned())),
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string(),
+            (
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned()),
+            ),
         );
     }
     assert_eq!(seen["app/server"].0, 0o755);
@@ -226,7 +278,10 @@ fn bad_config_names_file_line_column() {
             .args(["build", "bad.yaml", "-o", "oci:img"]),
     );
     assert!(err.contains("bad.yaml:3:1"), "{err}");
-    assert!(err.contains("entrypoint"), "a hint names the right key: {err}");
+    assert!(
+        err.contains("entrypoint"),
+        "a hint names the right key: {err}"
+    );
 }
 
 #[test]
@@ -235,7 +290,17 @@ fn show_messages() {
     let repo = universe();
     eprintln!("{}", failure(&repo, "needs-ghost", ""));
     eprintln!("{}", failure(&repo, "breaker, liba", ""));
-    let deb = std::fs::read_dir(repo.path("pool/main")).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("tiny-helper")).unwrap();
+    let deb = std::fs::read_dir(repo.path("pool/main"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("tiny-helper")
+        })
+        .unwrap();
     std::fs::write(&deb, b"x").unwrap();
     eprintln!("{}", failure(&repo, "liba", ""));
     let path = repo.path("dists/stable/InRelease");

@@ -10,7 +10,9 @@ use std::path::Path;
 #[test]
 fn example_builds_from_the_host_mirror_then_offline() {
     if !(ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")) {
-        eprintln!("SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror");
+        eprintln!(
+            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
+        );
         return;
     }
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gawk.yaml");
@@ -32,10 +34,16 @@ fn example_builds_from_the_host_mirror_then_offline() {
         &format!("oci:{}:latest", dir.path().join("again").display()),
         &["--offline"],
     );
-    assert_eq!(online, offline, "--offline rebuild from the cache gives the same image");
+    assert_eq!(
+        online, offline,
+        "--offline rebuild from the cache gives the same image"
+    );
     let names = sbom_packages(&dir.path().join("gawk.spdx.json"));
     assert!(names.iter().any(|n| n == "gawk"), "{names:?}");
-    assert!(!names.iter().any(|n| n == "dpkg" || n == "install-info"), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n == "dpkg" || n == "install-info"),
+        "{names:?}"
+    );
     if tool("umoci") && tool("runc") && is_root() {
         let bundle = dir.path().join("bundle");
         unpack(&layout, "latest", &bundle);

@@ -24,7 +24,9 @@ pub fn fixtures() -> Option<PathBuf> {
     let p = std::env::var_os("WHITTLE_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
-    if p.join("deb/bookworm-mini/dists/bookworm/InRelease").is_file() {
+    if p.join("deb/bookworm-mini/dists/bookworm/InRelease")
+        .is_file()
+    {
         Some(p)
     } else {
         skip("fixtures (../shared/fixtures or $WHITTLE_FIXTURES)");
@@ -34,9 +36,8 @@ pub fn fixtures() -> Option<PathBuf> {
 
 /// Whether a system tool is on PATH (skips/panics when not).
 pub fn tool(name: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|d| d.join(name).is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()));
     if !found {
         skip(name);
     }
@@ -190,7 +191,11 @@ impl Repo {
     }
     /// The config line for this repository.
     pub fn line(&self) -> String {
-        format!("deb [signed-by={}] {} stable main", self.keyring.display(), self.uri())
+        format!(
+            "deb [signed-by={}] {} stable main",
+            self.keyring.display(),
+            self.uri()
+        )
     }
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
@@ -203,7 +208,11 @@ pub fn make_repo(pkgs: &[TestPkg]) -> Repo {
     let mut index = String::new();
     for p in pkgs {
         let deb = make_deb(p);
-        let rel = format!("pool/main/{}_{}_amd64.deb", p.name, p.version.replace(':', "%3a"));
+        let rel = format!(
+            "pool/main/{}_{}_amd64.deb",
+            p.name,
+            p.version.replace(':', "%3a")
+        );
         let path = dir.path().join(&rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &deb).unwrap();
@@ -232,7 +241,8 @@ pub fn make_repo(pkgs: &[TestPkg]) -> Repo {
         sha256(&gz),
         gz.len()
     );
-    let key = whittle_deb::release::SigningKey::generate("Whittle Test <test@example.org>").unwrap();
+    let key =
+        whittle_deb::release::SigningKey::generate("Whittle Test <test@example.org>").unwrap();
     let signed = key.clearsign(&release).unwrap();
     std::fs::write(dir.path().join("dists/stable/InRelease"), signed).unwrap();
     let keyring = dir.path().join("test-keyring.gpg");
