@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Warm-cache build of the gawk image: whittle vs mmdebstrap (extract variant, the same packages),
 # both from the same file:// repository (the real Debian 12 data in ../shared/fixtures/deb).
+# mmdebstrap reads the repository through copy:// (apt copies the local .debs, its warm-cache case).
 # Needs: hyperfine, mmdebstrap (apt-get install hyperfine mmdebstrap). Run as root.
 #   bench/gawk.sh            # prints the hyperfine table and the image size
 set -euo pipefail
@@ -43,5 +44,5 @@ echo "whittle image (compressed): $(stat -c %s "$work/warm.tar") bytes in the oc
 hyperfine --warmup 2 --runs 10 --export-markdown "$work/table.md" \
   -n whittle "$bin build $work/gawk.yaml -o oci-archive:$work/w.tar -q" \
   -n mmdebstrap "mmdebstrap --quiet --variant=extract --include=$pkgs --architectures=amd64 \
-      --aptopt='Dir::Etc::Trusted \"$key\"' bookworm $work/m.tar 'deb file://$repo bookworm main'"
+      --aptopt='Dir::Etc::Trusted \"$key\"' bookworm $work/m.tar 'deb copy://$repo bookworm main'"
 cat "$work/table.md"

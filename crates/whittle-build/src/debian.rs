@@ -4,7 +4,6 @@
 use crate::{Error, Events};
 use std::io::Read;
 use std::path::PathBuf;
-use whittle_deb::Package;
 use whittle_deb::release::{Keyring, Release, VerifyOptions};
 use whittle_fetch::{Fetcher, Request};
 
@@ -28,14 +27,15 @@ pub struct DebRepo {
     pub keyrings: Vec<PathBuf>,
 }
 
-/// A repository whose index was verified: its Release and its packages for one architecture.
+/// A repository whose index was verified: its Release and its `Packages` texts for one
+/// architecture (indexed lazily with [`whittle_deb::index::PackagesIndex`]).
 pub struct LoadedRepo {
     /// The repository.
     pub repo: DebRepo,
     /// The verified Release.
     pub release: Release,
-    /// Every package of every component for the architecture (and `all`).
-    pub packages: Vec<Package>,
+    /// `(origin, text)` of the `Packages` index of each component.
+    pub indexes: Vec<(String, String)>,
 }
 
 fn repo_err(repo: &DebRepo, message: impl Into<String>) -> Error {
@@ -99,19 +99,15 @@ pub fn load(
             message: e.to_string(),
         })?
     };
-    let mut packages = Vec::new();
+    let mut indexes = Vec::new();
     for comp in &repo.components {
         let text = fetch_packages(repo, &dist, &release, comp, arch, fetcher)?;
-        let origin = format!("{dist}/{comp}/binary-{arch}/Packages");
-        let mut list = whittle_deb::packages::parse_packages(&origin, &text)
-            .map_err(|e| repo_err(repo, e.to_string()))?;
-        list.retain(|p| p.architecture == arch || p.architecture == "all");
-        packages.append(&mut list);
+        indexes.push((format!("{dist}/{comp}/binary-{arch}/Packages"), text));
     }
     Ok(LoadedRepo {
         repo: repo.clone(),
         release,
-        packages,
+        indexes,
     })
 }
 

@@ -6,6 +6,7 @@
 pub mod assemble;
 pub mod debian;
 pub mod image;
+pub mod layers;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -315,30 +316,58 @@ fn build_arch(
     fetcher: &Fetcher,
     events: &dyn Events,
 ) -> Result<BuiltArch, Error> {
-    // resolve: every repository's verified index, then the solver
+    // resolve: every repository's verified index, the packages reachable from the request,
+    // then the solver
     let mut loaded = Vec::new();
     for r in repos {
-        let l = debian::load(
+        loaded.push(debian::load(
             r,
             arch,
             fetcher,
             opts.insecure_allow_unsigned_repositories,
             events,
-        )?;
-        events.step(&format!(
-            "index     {} {} [{}] {arch}: {} packages, signature verified",
-            r.uri,
-            r.suite,
-            r.components.join(" "),
-            l.packages.len()
-        ));
-        loaded.push(l);
+        )?);
     }
-    let mut all = Vec::new();
-    let mut repo_of = Vec::new();
+    let mut indexes = Vec::new();
+    let mut repo_of_index = Vec::new();
     for (i, l) in loaded.iter().enumerate() {
-        all.extend(l.packages.iter().cloned());
-        repo_of.extend(std::iter::repeat_n(i, l.packages.len()));
+        let mut count = 0;
+        for (origin, text) in &l.indexes {
+            let idx = whittle_deb::index::PackagesIndex::new(origin, text).map_err(|e| {
+                Error::Repository {
+                    line: l.repo.line.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            count += idx.len();
+            indexes.push(idx);
+            repo_of_index.push(i);
+        }
+        events.step(&format!(
+            "index     {} {} [{}] {arch}: {count} packages, signature verified",
+            l.repo.uri,
+            l.repo.suite,
+            l.repo.components.join(" ")
+        ));
+    }
+    let roots: Vec<&str> = config
+        .contents
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let reachable =
+        whittle_deb::index::closure(&indexes, &roots).map_err(|e| Error::Repository {
+            line: String::from("(package index)"),
+            message: e.to_string(),
+        })?;
+    let mut all = Vec::with_capacity(reachable.len());
+    let mut repo_of = Vec::with_capacity(reachable.len());
+    for (i, p) in reachable {
+        if p.architecture == arch || p.architecture == "all" {
+            repo_of.push(repo_of_index[i]);
+            all.push(p);
+        }
     }
     let universe = whittle_resolve::DebUniverse::new(&all, arch);
     let request = whittle_resolve::DebRequest {
@@ -428,13 +457,7 @@ fn build_arch(
     ));
 
     // layers + image
-    let layer = whittle_fs::write_layer(
-        &tree,
-        &whittle_fs::LayerOptions {
-            mtime,
-            gzip_level: 9,
-        },
-    )?;
+    let layer = layers::layer(&tree, mtime, fetcher.cache())?;
     let uncompressed_size = layer.uncompressed_size;
     let packages: Vec<whittle_deb::Package> = chosen.iter().map(|&i| all[i].clone()).collect();
     let img = image::image(config, arch, mtime, layer, &packages)?;

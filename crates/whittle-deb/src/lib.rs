@@ -13,6 +13,7 @@
 pub mod control;
 pub mod deb;
 pub mod error;
+pub mod index;
 pub mod packages;
 pub mod relation;
 pub mod release;

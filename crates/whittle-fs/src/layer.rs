@@ -1,7 +1,7 @@
 //! Deterministic layer tarballs (tar + gzip) with their digests.
 
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
@@ -154,37 +154,66 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
     Ok(tar.finish()?)
 }
 
-/// Write `tree` as a gzip-compressed layer, hashing the tar and the gzip stream on the way.
-/// The same tree and options always give the same bytes (for a given flate2/zlib-rs version).
-pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<Layer> {
-    if opts.gzip_level > 9 {
-        return Err(Error::InvalidOption(format!(
-            "gzip_level {} is out of range: use 0 (store) to 9 (best)",
-            opts.gzip_level
-        )));
-    }
-    let capacity = usize::try_from(tree.total_size() / 3 + 4096).unwrap_or(4096);
-    let gz = GzBuilder::new()
+/// An uncompressed layer tar and its identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerTar {
+    /// The tar bytes.
+    pub tar: Vec<u8>,
+    /// `sha256:<hex>` of `tar` (the layer's diff ID).
+    pub diff_id: String,
+}
+
+/// Write `tree` as an uncompressed deterministic tar (see the crate docs), hashed on the way.
+pub fn tar_layer(tree: &Tree, mtime: u64) -> Result<LayerTar> {
+    let capacity =
+        usize::try_from(tree.total_size() + tree.len() as u64 * 1024 + 4096).unwrap_or(4096);
+    let out = write_tar(
+        tree,
+        mtime,
+        HashingWriter::new(Vec::with_capacity(capacity)),
+    )?;
+    let (tar, diff_id, _) = out.finish();
+    Ok(LayerTar { tar, diff_id })
+}
+
+/// Gzip a layer tar (no file name, mtime 0, OS byte 255) at `gzip_level` (0-9).
+/// The same tar and level always give the same bytes (for a given flate2/zlib-rs version).
+pub fn compress_layer(tar: &LayerTar, gzip_level: u32) -> Result<Layer> {
+    check_level(gzip_level)?;
+    // The deflate stream depends on how input is handed to the compressor, not only on the
+    // input: the whole tar is written in one call so that the bytes depend on the tar alone.
+    let mut gz = GzBuilder::new()
         .mtime(0)
         .operating_system(GZIP_OS_UNKNOWN)
         .write(
-            HashingWriter::new(Vec::with_capacity(capacity)),
-            Compression::new(opts.gzip_level),
+            HashingWriter::new(Vec::with_capacity(tar.tar.len() / 3 + 4096)),
+            Compression::new(gzip_level),
         );
-    let tar_out = BufWriter::with_capacity(256 * 1024, HashingWriter::new(gz));
-    let tar_out = write_tar(tree, opts.mtime, tar_out)?;
-    let tar_hash = tar_out
-        .into_inner()
-        .map_err(|e| Error::Io(e.into_error()))?;
-    let (gz, diff_id, uncompressed_size) = tar_hash.finish();
+    gz.write_all(&tar.tar)?;
     let (blob, digest, size) = gz.finish()?.finish();
     Ok(Layer {
         blob,
         digest,
-        diff_id,
+        diff_id: tar.diff_id.clone(),
         size,
-        uncompressed_size,
+        uncompressed_size: tar.tar.len() as u64,
     })
+}
+
+fn check_level(gzip_level: u32) -> Result<()> {
+    if gzip_level > 9 {
+        return Err(Error::InvalidOption(format!(
+            "gzip_level {gzip_level} is out of range: use 0 (store) to 9 (best)"
+        )));
+    }
+    Ok(())
+}
+
+/// Write `tree` as a gzip-compressed layer: [`tar_layer`] then [`compress_layer`].
+/// The same tree and options always give the same bytes (for a given flate2/zlib-rs version).
+pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<Layer> {
+    check_level(opts.gzip_level)?;
+    compress_layer(&tar_layer(tree, opts.mtime)?, opts.gzip_level)
 }
 
 #[cfg(test)]
@@ -237,7 +266,7 @@ mod tests {
         );
         assert_eq!(
             l.digest,
-            "sha256:8e5a7947135d80a82bc383bb432d16634bc1d22017457278a4a62d4667b94b14"
+            "sha256:31057a653e74ee322b2a862f70056098c8ca04fa9605fa6358de70a8dd5c84c0"
         );
     }
 

@@ -30,7 +30,8 @@ pub mod ustar;
 
 pub use error::{Error, Result};
 pub use layer::{
-    HashingWriter, Layer, LayerOptions, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, write_layer, write_tar,
+    HashingWriter, Layer, LayerOptions, LayerTar, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP,
+    compress_layer, tar_layer, write_layer, write_tar,
 };
 pub use path::normalize_archive_path;
 pub use tree::{Entry, Inserted, MAX_SYMLINK_HOPS, Meta, Node, Outcome, Tree};

@@ -215,3 +215,57 @@ fn larger_requests_resolve_and_are_consistent() {
         }
     }
 }
+
+/// Resolving over the lazy closure of the index (what the build does) gives exactly the answer
+/// resolving over every package gives.
+#[test]
+fn closure_resolution_equals_full_resolution() {
+    let Some(fx) = fixtures() else { return };
+    let root = fx.join("deb/bookworm-mini");
+    let packages = load(&root);
+    let full = DebUniverse::new(packages, "amd64");
+    let path = root.join("dists/bookworm/main/binary-amd64/Packages.xz");
+    let mut text = String::new();
+    liblzma::read::XzDecoder::new(std::fs::File::open(&path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let index = whittle_deb::index::PackagesIndex::new("Packages", &text).unwrap();
+    assert_eq!(index.len(), packages.len());
+    for names in [
+        &["gawk"][..],
+        &["python3"],
+        &["curl", "ca-certificates"],
+        &["openssh-server"],
+        &["postgresql-15"],
+        &["nginx", "awk"],
+        &["bash", "coreutils", "apt"],
+    ] {
+        let request = DebRequest {
+            packages: names.iter().map(|s| s.to_string()).collect(),
+            exclude: BTreeSet::new(),
+        };
+        let expected: Vec<String> = resolve(&full, &request)
+            .unwrap()
+            .indices()
+            .iter()
+            .map(|&i| format!("{}={}", packages[i].name, packages[i].version))
+            .collect();
+        let sub: Vec<Package> = whittle_deb::index::closure(std::slice::from_ref(&index), names)
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        assert!(
+            sub.len() < packages.len() / 10,
+            "{names:?}: closure of {}",
+            sub.len()
+        );
+        let got: Vec<String> = resolve(&DebUniverse::new(&sub, "amd64"), &request)
+            .unwrap()
+            .indices()
+            .iter()
+            .map(|&i| format!("{}={}", sub[i].name, sub[i].version))
+            .collect();
+        assert_eq!(got, expected, "{names:?}");
+    }
+}

@@ -81,6 +81,7 @@ struct BuildArgs {
 /// Renders build events on stderr: steps, warnings and a download progress bar.
 struct Terminal {
     quiet: bool,
+    start: std::time::Instant,
     bar: Mutex<Option<ProgressBar>>,
 }
 
@@ -134,7 +135,10 @@ impl whittle_build::Events for Terminal {
             bar.finish_and_clear();
         }
         if !self.quiet {
-            self.line(msg);
+            self.line(&format!(
+                "{:6.2}s {msg}",
+                self.start.elapsed().as_secs_f64()
+            ));
         }
     }
     fn warn(&self, msg: &str) {
@@ -174,6 +178,7 @@ fn run_build(args: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let term = Terminal {
         quiet: args.quiet,
+        start: std::time::Instant::now(),
         bar: Mutex::new(None),
     };
     let report = whittle_build::build(&opts, &term)?;

@@ -15,17 +15,21 @@ fn help_texts() {
 fn bad_destination_is_explained() {
     let err = run_fail(whittle().args(["build", "x.yaml", "-o", "tarball:foo"]));
     assert!(err.contains("tarball"), "{err}");
-    assert!(err.contains("oci:") || err.contains("oci-archive"), "names the supported transports: {err}");
+    assert!(
+        err.contains("oci:") || err.contains("oci-archive"),
+        "names the supported transports: {err}"
+    );
 }
 
 #[test]
 fn missing_config_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let err = run_fail(
-        whittle()
-            .current_dir(dir.path())
-            .args(["build", "nope.yaml", "-o", "oci:out"]),
-    );
+    let err =
+        run_fail(
+            whittle()
+                .current_dir(dir.path())
+                .args(["build", "nope.yaml", "-o", "oci:out"]),
+        );
     assert!(err.contains("nope.yaml"), "{err}");
 }
 
