@@ -73,30 +73,39 @@ pub fn is_doc(path: &str) -> bool {
     })
 }
 
-/// Extracts one verified `.deb` into the tree and writes its `status.d` entries.
-pub fn install_deb(
-    tree: &mut Tree,
-    name: &str,
-    deb_bytes: &[u8],
-    include_docs: bool,
-    out: &mut Assembled,
-) -> Result<(), Error> {
+/// One `.deb` read into memory, ready to be installed into a tree.
+pub struct Unpacked {
+    name: String,
+    entries: Vec<(String, Node, Meta)>,
+    control_name: String,
+    status: String,
+    md5sums: Option<String>,
+    scripts: Vec<&'static str>,
+    newest_mtime: u64,
+    docs_dropped: usize,
+}
+
+/// Reads one verified `.deb` (decompression is the costly part, so this runs in parallel).
+pub fn unpack_deb(name: &str, deb_bytes: &[u8], include_docs: bool) -> Result<Unpacked, Error> {
     let pkg_err = |message: String| Error::Package {
         package: name.to_string(),
         message,
     };
     let deb = DebArchive::open(name, deb_bytes).map_err(|e| pkg_err(e.to_string()))?;
-    let scripts: Vec<&str> = [
-        "preinst", "postinst", "prerm", "postrm", "config", "triggers",
-    ]
-    .into_iter()
-    .filter(|s| deb.has_control_member(s))
-    .collect();
-    if !scripts.is_empty() {
-        out.scripts_skipped
-            .push(format!("{name} ({})", scripts.join(", ")));
-    }
-    let mut fs_err = None;
+    let mut out = Unpacked {
+        name: name.to_string(),
+        entries: Vec::new(),
+        control_name: deb.control().get("Package").unwrap_or(name).to_string(),
+        status: whittle_deb::status::status_d_entry(deb.control()),
+        md5sums: deb.md5sums().map(str::to_string),
+        scripts: ["preinst", "postinst", "prerm", "postrm", "config", "triggers"]
+            .into_iter()
+            .filter(|s| deb.has_control_member(s))
+            .collect(),
+        newest_mtime: 0,
+        docs_dropped: 0,
+    };
+    let mut bad_owner: Option<String> = None;
     deb.for_each_data_entry(|entry| {
         let path = entry.path;
         if path.is_empty() {
@@ -113,45 +122,87 @@ pub fn install_deb(
             EntryKind::Symlink { target } => Node::symlink(target.to_string()),
             EntryKind::Hardlink { target } => Node::hardlink(target.to_string()),
         };
-        let (Ok(uid), Ok(gid)) = (u32::try_from(entry.uid), u32::try_from(entry.gid)) else {
-            fs_err.get_or_insert(pkg_err(format!("/{path}: owner id out of range")));
-            return Ok(());
-        };
-        let meta = Meta::new(entry.mode & 0o7777, uid, gid);
-        match tree.insert(path, node, meta) {
-            Ok(ins) => {
-                if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
-                    && !prev.node.is_dir()
-                {
-                    out.overlaps
-                        .push(format!("/{} (replaced by {name})", ins.path));
-                }
-            }
-            Err(e) => {
-                fs_err.get_or_insert(pkg_err(format!("/{path}: {e}")));
-            }
+        // owner ids beyond 32 bits cannot be written to a layer: refused below
+        let uid = u32::try_from(entry.uid).unwrap_or(u32::MAX);
+        let gid = u32::try_from(entry.gid).unwrap_or(u32::MAX);
+        if uid == u32::MAX || gid == u32::MAX {
+            bad_owner.get_or_insert_with(|| path.to_string());
         }
+        out.entries
+            .push((path.to_string(), node, Meta::new(entry.mode & 0o7777, uid, gid)));
         Ok::<(), whittle_deb::deb::Error>(())
     })
     .map_err(|e| pkg_err(e.to_string()))?;
-    if let Some(e) = fs_err {
-        return Err(e);
+    if let Some(path) = bad_owner {
+        return Err(pkg_err(format!("/{path}: owner id out of range")));
     }
-    let status = whittle_deb::status::status_d_entry(deb.control());
-    let control_name = deb.control().get("Package").unwrap_or(name).to_string();
-    put_file(
-        tree,
-        &format!("var/lib/dpkg/status.d/{control_name}"),
-        status.into_bytes(),
-        0o644,
-    )?;
-    if let Some(md5) = deb.md5sums() {
-        put_file(
-            tree,
-            &format!("var/lib/dpkg/status.d/{control_name}.md5sums"),
-            md5.as_bytes().to_vec(),
-            0o644,
-        )?;
+    Ok(out)
+}
+
+/// Installs an unpacked package into the tree and writes its `status.d` entries.
+pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<(), Error> {
+    let name = pkg.name;
+    if !pkg.scripts.is_empty() {
+        out.scripts_skipped
+            .push(format!("{name} ({})", pkg.scripts.join(", ")));
+    }
+    out.newest_mtime = out.newest_mtime.max(pkg.newest_mtime);
+    out.docs_dropped += pkg.docs_dropped;
+    for (path, node, meta) in pkg.entries {
+        let ins = tree.insert(&path, node, meta).map_err(|e| Error::Package {
+            package: name.clone(),
+            message: format!("/{path}: {e}"),
+        })?;
+        if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
+            && !prev.node.is_dir()
+        {
+            out.overlaps.push(format!("/{} (replaced by {name})", ins.path));
+        }
+    }
+    let dir = "var/lib/dpkg/status.d";
+    put_file(tree, &format!("{dir}/{}", pkg.control_name), pkg.status.into_bytes(), 0o644)?;
+    if let Some(md5) = pkg.md5sums {
+        put_file(tree, &format!("{dir}/{}.md5sums", pkg.control_name), md5.into_bytes(), 0o644)?;
+    }
+    Ok(())
+}
+
+/// Unpacks the packages on all cores and installs them in the order given (deterministic).
+pub fn install_all(
+    tree: &mut Tree,
+    debs: &[(&str, &[u8])],
+    include_docs: bool,
+    out: &mut Assembled,
+) -> Result<(), Error> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(debs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<Unpacked, Error>>>> =
+        debs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, bytes)) = debs.get(i) else { break };
+                    let r = unpack_deb(name, bytes, include_docs);
+                    if let Some(slot) = slots.get(i)
+                        && let Ok(mut g) = slot.lock()
+                    {
+                        *g = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    for (slot, (name, _)) in slots.into_iter().zip(debs) {
+        let r = slot
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .ok_or_else(|| Error::Package {
+                package: name.to_string(),
+                message: "was not unpacked".into(),
+            })?;
+        install(tree, r?, out)?;
     }
     Ok(())
 }

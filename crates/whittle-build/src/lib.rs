@@ -425,15 +425,12 @@ fn build_arch(
     // assemble
     let mut tree = assemble::skeleton(arch)?;
     let mut out = assemble::Assembled::default();
-    for (&i, deb) in chosen.iter().zip(&debs) {
-        assemble::install_deb(
-            &mut tree,
-            &all[i].name,
-            deb,
-            config.contents.include_docs,
-            &mut out,
-        )?;
-    }
+    let named: Vec<(&str, &[u8])> = chosen
+        .iter()
+        .zip(&debs)
+        .map(|(&i, d)| (all[i].name.as_str(), d.as_slice()))
+        .collect();
+    assemble::install_all(&mut tree, &named, config.contents.include_docs, &mut out)?;
     if let Some(first) = loaded.first() {
         assemble::ensure_os_release(&mut tree, &first.release)?;
     }
