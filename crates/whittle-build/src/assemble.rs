@@ -5,6 +5,7 @@
 use crate::Error;
 use std::collections::BTreeSet;
 use whittle_deb::deb::{DebArchive, EntryKind};
+use whittle_fetch::Cache;
 use whittle_fs::{Meta, Node, Tree, normalize_archive_path};
 
 /// What assembling the packages produced besides the tree.
@@ -85,8 +86,25 @@ pub struct Unpacked {
     docs_dropped: usize,
 }
 
-/// Reads one verified `.deb` (decompression is the costly part, so this runs in parallel).
-pub fn unpack_deb(name: &str, deb_bytes: &[u8], include_docs: bool) -> Result<Unpacked, Error> {
+/// One verified `.deb` to install: its name, bytes and SHA-256 (the key of its decompressed data
+/// archive in the cache).
+pub struct DebInput<'a> {
+    /// Package name.
+    pub name: &'a str,
+    /// The verified `.deb`.
+    pub bytes: &'a [u8],
+    /// Its SHA-256, lowercase hex.
+    pub sha256: &'a str,
+}
+
+/// Reads one verified `.deb`. Decompression is the costly part: it runs in parallel, and the
+/// decompressed data archive is kept in the cache (verified on reuse like every cache entry).
+pub fn unpack_deb(
+    deb_in: &DebInput<'_>,
+    include_docs: bool,
+    cache: &Cache,
+) -> Result<Unpacked, Error> {
+    let (name, deb_bytes) = (deb_in.name, deb_in.bytes);
     let pkg_err = |message: String| Error::Package {
         package: name.to_string(),
         message,
@@ -98,15 +116,26 @@ pub fn unpack_deb(name: &str, deb_bytes: &[u8], include_docs: bool) -> Result<Un
         control_name: deb.control().get("Package").unwrap_or(name).to_string(),
         status: whittle_deb::status::status_d_entry(deb.control()),
         md5sums: deb.md5sums().map(str::to_string),
-        scripts: ["preinst", "postinst", "prerm", "postrm", "config", "triggers"]
-            .into_iter()
-            .filter(|s| deb.has_control_member(s))
-            .collect(),
+        scripts: [
+            "preinst", "postinst", "prerm", "postrm", "config", "triggers",
+        ]
+        .into_iter()
+        .filter(|s| deb.has_control_member(s))
+        .collect(),
         newest_mtime: 0,
         docs_dropped: 0,
     };
     let mut bad_owner: Option<String> = None;
-    deb.for_each_data_entry(|entry| {
+    let key = format!("data-tar:v1:{}", deb_in.sha256);
+    let tar = match cache.get_derived(&key)? {
+        Some(tar) => tar,
+        None => {
+            let tar = deb.data_tar().map_err(|e| pkg_err(e.to_string()))?;
+            cache.put_derived(&key, &tar)?;
+            tar
+        }
+    };
+    deb.for_each_entry_of_tar(&tar, |entry| {
         let path = entry.path;
         if path.is_empty() {
             return Ok(());
@@ -128,8 +157,11 @@ pub fn unpack_deb(name: &str, deb_bytes: &[u8], include_docs: bool) -> Result<Un
         if uid == u32::MAX || gid == u32::MAX {
             bad_owner.get_or_insert_with(|| path.to_string());
         }
-        out.entries
-            .push((path.to_string(), node, Meta::new(entry.mode & 0o7777, uid, gid)));
+        out.entries.push((
+            path.to_string(),
+            node,
+            Meta::new(entry.mode & 0o7777, uid, gid),
+        ));
         Ok::<(), whittle_deb::deb::Error>(())
     })
     .map_err(|e| pkg_err(e.to_string()))?;
@@ -156,13 +188,24 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
         if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
             && !prev.node.is_dir()
         {
-            out.overlaps.push(format!("/{} (replaced by {name})", ins.path));
+            out.overlaps
+                .push(format!("/{} (replaced by {name})", ins.path));
         }
     }
     let dir = "var/lib/dpkg/status.d";
-    put_file(tree, &format!("{dir}/{}", pkg.control_name), pkg.status.into_bytes(), 0o644)?;
+    put_file(
+        tree,
+        &format!("{dir}/{}", pkg.control_name),
+        pkg.status.into_bytes(),
+        0o644,
+    )?;
     if let Some(md5) = pkg.md5sums {
-        put_file(tree, &format!("{dir}/{}.md5sums", pkg.control_name), md5.into_bytes(), 0o644)?;
+        put_file(
+            tree,
+            &format!("{dir}/{}.md5sums", pkg.control_name),
+            md5.into_bytes(),
+            0o644,
+        )?;
     }
     Ok(())
 }
@@ -170,11 +213,14 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
 /// Unpacks the packages on all cores and installs them in the order given (deterministic).
 pub fn install_all(
     tree: &mut Tree,
-    debs: &[(&str, &[u8])],
+    debs: &[DebInput<'_>],
     include_docs: bool,
+    cache: &Cache,
     out: &mut Assembled,
 ) -> Result<(), Error> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(debs.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(debs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<Result<Unpacked, Error>>>> =
         debs.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -183,8 +229,8 @@ pub fn install_all(
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((name, bytes)) = debs.get(i) else { break };
-                    let r = unpack_deb(name, bytes, include_docs);
+                    let Some(deb) = debs.get(i) else { break };
+                    let r = unpack_deb(deb, include_docs, cache);
                     if let Some(slot) = slots.get(i)
                         && let Ok(mut g) = slot.lock()
                     {
@@ -194,7 +240,7 @@ pub fn install_all(
             });
         }
     });
-    for (slot, (name, _)) in slots.into_iter().zip(debs) {
+    for (slot, DebInput { name, .. }) in slots.into_iter().zip(debs) {
         let r = slot
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())

@@ -27,15 +27,46 @@ pub struct DebRepo {
     pub keyrings: Vec<PathBuf>,
 }
 
-/// A repository whose index was verified: its Release and its `Packages` texts for one
-/// architecture (indexed lazily with [`whittle_deb::index::PackagesIndex`]).
-pub struct LoadedRepo {
+/// A repository whose `InRelease` was verified.
+pub struct VerifiedRepo {
     /// The repository.
     pub repo: DebRepo,
     /// The verified Release.
     pub release: Release,
-    /// `(origin, text)` of the `Packages` index of each component.
-    pub indexes: Vec<(String, String)>,
+}
+
+impl VerifiedRepo {
+    /// The `dists/SUITE` URL.
+    pub fn dist(&self) -> String {
+        format!("{}/dists/{}", self.repo.uri, self.repo.suite)
+    }
+
+    /// The SHA-256 the signed Release gives for each component's uncompressed `Packages`
+    /// (`None` if it lists none for some component): what the package index content is.
+    pub fn packages_identity(&self, arch: &str) -> Option<Vec<String>> {
+        self.repo
+            .components
+            .iter()
+            .map(|c| {
+                self.release
+                    .find(&format!("{c}/binary-{arch}/Packages"))
+                    .map(|e| e.sha256.clone())
+            })
+            .collect()
+    }
+
+    /// `(origin, text)` of the verified `Packages` index of each component.
+    pub fn packages(&self, arch: &str, fetcher: &Fetcher) -> Result<Vec<(String, String)>, Error> {
+        let dist = self.dist();
+        self.repo
+            .components
+            .iter()
+            .map(|comp| {
+                let text = fetch_packages(&self.repo, &dist, &self.release, comp, arch, fetcher)?;
+                Ok((format!("{dist}/{comp}/binary-{arch}/Packages"), text))
+            })
+            .collect()
+    }
 }
 
 fn repo_err(repo: &DebRepo, message: impl Into<String>) -> Error {
@@ -45,14 +76,13 @@ fn repo_err(repo: &DebRepo, message: impl Into<String>) -> Error {
     }
 }
 
-/// Loads and verifies one repository for `arch`.
-pub fn load(
+/// Fetches and verifies the `InRelease` of one repository.
+pub fn verify(
     repo: &DebRepo,
-    arch: &str,
     fetcher: &Fetcher,
     insecure_unsigned: bool,
     events: &dyn Events,
-) -> Result<LoadedRepo, Error> {
+) -> Result<VerifiedRepo, Error> {
     let dist = format!("{}/dists/{}", repo.uri, repo.suite);
     let inrelease_url = format!("{dist}/InRelease");
     let bytes = fetcher.fetch_mutable(&inrelease_url, MAX_INRELEASE)?;
@@ -99,15 +129,9 @@ pub fn load(
             message: e.to_string(),
         })?
     };
-    let mut indexes = Vec::new();
-    for comp in &repo.components {
-        let text = fetch_packages(repo, &dist, &release, comp, arch, fetcher)?;
-        indexes.push((format!("{dist}/{comp}/binary-{arch}/Packages"), text));
-    }
-    Ok(LoadedRepo {
+    Ok(VerifiedRepo {
         repo: repo.clone(),
         release,
-        indexes,
     })
 }
 

@@ -318,57 +318,24 @@ fn build_arch(
 ) -> Result<BuiltArch, Error> {
     // resolve: every repository's verified index, the packages reachable from the request,
     // then the solver
-    let mut loaded = Vec::new();
-    for r in repos {
-        loaded.push(debian::load(
-            r,
-            arch,
-            fetcher,
-            opts.insecure_allow_unsigned_repositories,
-            events,
-        )?);
-    }
-    let mut indexes = Vec::new();
-    let mut repo_of_index = Vec::new();
-    for (i, l) in loaded.iter().enumerate() {
-        let mut count = 0;
-        for (origin, text) in &l.indexes {
-            let idx = whittle_deb::index::PackagesIndex::new(origin, text).map_err(|e| {
-                Error::Repository {
-                    line: l.repo.line.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-            count += idx.len();
-            indexes.push(idx);
-            repo_of_index.push(i);
-        }
-        events.step(&format!(
-            "index     {} {} [{}] {arch}: {count} packages, signature verified",
-            l.repo.uri,
-            l.repo.suite,
-            l.repo.components.join(" ")
-        ));
-    }
+    let verified = repos
+        .iter()
+        .map(|r| {
+            debian::verify(
+                r,
+                fetcher,
+                opts.insecure_allow_unsigned_repositories,
+                events,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let roots: Vec<&str> = config
         .contents
         .packages
         .iter()
         .map(|p| p.name.as_str())
         .collect();
-    let reachable =
-        whittle_deb::index::closure(&indexes, &roots).map_err(|e| Error::Repository {
-            line: String::from("(package index)"),
-            message: e.to_string(),
-        })?;
-    let mut all = Vec::with_capacity(reachable.len());
-    let mut repo_of = Vec::with_capacity(reachable.len());
-    for (i, p) in reachable {
-        if p.architecture == arch || p.architecture == "all" {
-            repo_of.push(repo_of_index[i]);
-            all.push(p);
-        }
-    }
+    let (all, repo_of) = reachable_packages(&verified, arch, &roots, fetcher, events)?;
     let universe = whittle_resolve::DebUniverse::new(&all, arch);
     let request = whittle_resolve::DebRequest {
         packages: config
@@ -415,7 +382,7 @@ fn build_arch(
     let reqs: Vec<Request> = chosen
         .iter()
         .map(|&i| Request {
-            url: format!("{}/{}", loaded[repo_of[i]].repo.uri, all[i].filename),
+            url: format!("{}/{}", verified[repo_of[i]].repo.uri, all[i].filename),
             sha256: all[i].sha256.clone(),
             size: all[i].size,
         })
@@ -425,13 +392,23 @@ fn build_arch(
     // assemble
     let mut tree = assemble::skeleton(arch)?;
     let mut out = assemble::Assembled::default();
-    let named: Vec<(&str, &[u8])> = chosen
+    let inputs: Vec<assemble::DebInput> = chosen
         .iter()
         .zip(&debs)
-        .map(|(&i, d)| (all[i].name.as_str(), d.as_slice()))
+        .map(|(&i, d)| assemble::DebInput {
+            name: &all[i].name,
+            bytes: d,
+            sha256: &all[i].sha256,
+        })
         .collect();
-    assemble::install_all(&mut tree, &named, config.contents.include_docs, &mut out)?;
-    if let Some(first) = loaded.first() {
+    assemble::install_all(
+        &mut tree,
+        &inputs,
+        config.contents.include_docs,
+        fetcher.cache(),
+        &mut out,
+    )?;
+    if let Some(first) = verified.first() {
         assemble::ensure_os_release(&mut tree, &first.release)?;
     }
     image::apply_accounts(&mut tree, config)?;
@@ -465,6 +442,103 @@ fn build_arch(
         uncompressed_size,
         sbom,
     })
+}
+
+/// The packages a resolution of `roots` could consider (see [`whittle_deb::index::closure`]),
+/// for `arch`, each with the position of its repository. The closure is a pure function of the
+/// signed index contents and the roots, so it is kept in the cache: a warm build neither reads
+/// nor scans the full indexes.
+fn reachable_packages(
+    verified: &[debian::VerifiedRepo],
+    arch: &str,
+    roots: &[&str],
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<(Vec<whittle_deb::Package>, Vec<usize>), Error> {
+    let key = verified
+        .iter()
+        .map(|v| v.packages_identity(arch))
+        .collect::<Option<Vec<_>>>()
+        .map(|ids| {
+            let mut sorted: Vec<&str> = roots.to_vec();
+            sorted.sort_unstable();
+            let text = format!("{arch}\n{}\n{}", ids.concat().join(","), sorted.join(","));
+            format!("closure:v1:{}", whittle_fetch::sha256_hex(text.as_bytes()))
+        });
+    let index_err = |message: String| Error::Repository {
+        line: "(package index)".into(),
+        message,
+    };
+    let cached: Option<Vec<(usize, String)>> = match &key {
+        Some(k) => fetcher
+            .cache()
+            .get_derived(k)?
+            .and_then(|b| serde_json::from_slice(&b).ok()),
+        None => None,
+    };
+    let stanzas: Vec<(usize, String)> = match cached {
+        Some(s) => {
+            for v in verified {
+                events.step(&format!(
+                    "index     {} {} [{}] {arch}: signature verified, index unchanged (closure of {} packages from the cache)",
+                    v.repo.uri,
+                    v.repo.suite,
+                    v.repo.components.join(" "),
+                    s.len()
+                ));
+            }
+            s
+        }
+        None => {
+            let mut texts = Vec::new();
+            for (i, v) in verified.iter().enumerate() {
+                for t in v.packages(arch, fetcher)? {
+                    texts.push((i, t));
+                }
+            }
+            let mut indexes = Vec::new();
+            for (i, (origin, text)) in &texts {
+                let idx = whittle_deb::index::PackagesIndex::new(origin, text)
+                    .map_err(|e| index_err(e.to_string()))?;
+                if let Some(v) = verified.get(*i) {
+                    events.step(&format!(
+                        "index     {} {} {arch}: {} packages, signature verified",
+                        v.repo.uri,
+                        v.repo.suite,
+                        idx.len()
+                    ));
+                }
+                indexes.push(idx);
+            }
+            let reached = whittle_deb::index::closure(&indexes, roots)
+                .map_err(|e| index_err(e.to_string()))?;
+            let s: Vec<(usize, String)> = reached
+                .into_iter()
+                .map(|(n, text, _)| (texts.get(n).map_or(0, |t| t.0), text.to_string()))
+                .collect();
+            if let Some(k) = &key {
+                let bytes = serde_json::to_vec(&s).map_err(|e| index_err(e.to_string()))?;
+                fetcher.cache().put_derived(k, &bytes)?;
+            }
+            s
+        }
+    };
+    let mut all = Vec::with_capacity(stanzas.len());
+    let mut repo_of = Vec::with_capacity(stanzas.len());
+    for (i, text) in stanzas {
+        let origin = verified.get(i).map_or("Packages".to_string(), |v| v.dist());
+        let parsed = whittle_deb::control::parse_stanzas(&origin, &text)
+            .map_err(|e| index_err(e.to_string()))?;
+        for st in parsed {
+            let p = whittle_deb::Package::from_owned_stanza(&origin, st)
+                .map_err(|e| index_err(e.to_string()))?;
+            if p.architecture == arch || p.architecture == "all" {
+                all.push(p);
+                repo_of.push(i);
+            }
+        }
+    }
+    Ok((all, repo_of))
 }
 
 fn deb_op(op: whittle_config::ConstraintOp) -> &'static str {

@@ -432,23 +432,72 @@ impl<'a> DebArchive<'a> {
     /// Streams the data archive, calling `f` for each entry in archive order. Stops at the
     /// first error, from the archive or from `f`. File contents are read into one reused
     /// buffer, so `f` must copy what it keeps.
-    pub fn for_each_data_entry<E, F>(&self, mut f: F) -> Result<(), E>
+    pub fn for_each_data_entry<E, F>(&self, f: F) -> Result<(), E>
     where
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        let member = self.data_member.as_str();
+        let reader = decoder(
+            &self.origin,
+            &self.data_member,
+            self.data_compression,
+            self.data,
+        )
+        .map_err(E::from)?;
+        self.walk(reader, f)
+    }
+
+    /// The data archive, decompressed (at most the data size cap), e.g. to keep in a cache.
+    pub fn data_tar(&self) -> Result<Vec<u8>> {
         let mut limited = Limited::new(
-            decoder(&self.origin, member, self.data_compression, self.data).map_err(E::from)?,
+            decoder(
+                &self.origin,
+                &self.data_member,
+                self.data_compression,
+                self.data,
+            )?,
             self.max_data_size,
         );
+        let mut out = Vec::new();
+        let read = limited.read_to_end(&mut out);
+        if limited.exceeded {
+            return Err(self.too_large());
+        }
+        read.map_err(|e| Error::Archive {
+            origin: self.origin.clone(),
+            member: self.data_member.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`DebArchive::for_each_data_entry`], over this package's data archive already
+    /// decompressed (as [`DebArchive::data_tar`] gave it); the same checks apply to every entry.
+    pub fn for_each_entry_of_tar<E, F>(&self, tar: &[u8], f: F) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnMut(DataEntry<'_>) -> Result<(), E>,
+    {
+        self.walk(Box::new(tar), f)
+    }
+
+    fn too_large(&self) -> Error {
+        Error::TooLarge {
+            origin: self.origin.clone(),
+            member: self.data_member.clone(),
+            limit: self.max_data_size,
+        }
+    }
+
+    fn walk<E, F>(&self, reader: Box<dyn Read + '_>, mut f: F) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnMut(DataEntry<'_>) -> Result<(), E>,
+    {
+        let mut limited = Limited::new(reader, self.max_data_size);
         let result = walk_data(self, &mut limited, &mut f);
         if limited.exceeded {
-            return Err(E::from(Error::TooLarge {
-                origin: self.origin.clone(),
-                member: member.to_string(),
-                limit: self.max_data_size,
-            }));
+            return Err(E::from(self.too_large()));
         }
         match result {
             Ok(()) => Ok(()),

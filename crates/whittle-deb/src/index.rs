@@ -140,6 +140,14 @@ impl<'t> PackagesIndex<'t> {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// The text of stanza `id` (empty if there is no such stanza).
+    pub fn stanza_text(&self, id: u32) -> &'t str {
+        self.stanzas
+            .get(id as usize)
+            .and_then(|&(a, b)| self.text.get(a as usize..b as usize))
+            .unwrap_or("")
+    }
+
     /// Parses stanza `id` into a package.
     pub fn parse(&self, id: u32) -> Result<Package, Error> {
         let &(a, b) = self.stanzas.get(id as usize).ok_or_else(|| Error::Syntax {
@@ -173,11 +181,12 @@ impl<'t> PackagesIndex<'t> {
 /// provided by a root, then, transitively, by any alternative of their `Pre-Depends`/`Depends`.
 /// (`Conflicts`/`Breaks` only constrain packages within this set, so resolving over it gives the
 /// same answer as resolving over everything.) Each package is returned once, with the position
-/// of its index in `indexes`, in a deterministic order: by index, then by file position.
-pub fn closure(
-    indexes: &[PackagesIndex<'_>],
+/// of its index in `indexes` and its stanza text, in a deterministic order: by index, then by
+/// file position.
+pub fn closure<'t>(
+    indexes: &[PackagesIndex<'t>],
     roots: &[&str],
-) -> Result<Vec<(usize, Package)>, Error> {
+) -> Result<Vec<(usize, &'t str, Package)>, Error> {
     let mut seen_names: HashSet<String> = HashSet::new();
     let mut seen: HashSet<(usize, u32)> = HashSet::new();
     let mut work: Vec<String> = roots.iter().map(|s| s.to_string()).collect();
@@ -204,7 +213,10 @@ pub fn closure(
         }
     }
     out.sort_by_key(|(i, id, _)| (*i, *id));
-    Ok(out.into_iter().map(|(i, _, p)| (i, p)).collect())
+    Ok(out
+        .into_iter()
+        .map(|(i, id, p)| (i, indexes.get(i).map_or("", |x| x.stanza_text(id)), p))
+        .collect())
 }
 
 #[cfg(test)]
@@ -237,7 +249,7 @@ Package: unrelated\nVersion: 1\nArchitecture: amd64\nDepends: a\nFilename: u.deb
         let names: Vec<String> = closure(&[idx], &["a"])
             .unwrap()
             .into_iter()
-            .map(|(_, p)| p.name)
+            .map(|(_, _, p)| p.name)
             .collect();
         assert_eq!(names, ["a", "b", "c"]);
     }

@@ -231,3 +231,39 @@ fn bit_flipped_data_fails_cleanly() {
         Err(Error::FormatVersion { .. })
     ));
 }
+
+/// Walking the decompressed data tar (as a cache keeps it) gives exactly the entries of the
+/// streaming walk, for every real package.
+#[test]
+fn decompressed_data_tar_walks_identically() {
+    let Some(paths) = pool() else { return };
+    for path in paths {
+        let bytes = std::fs::read(&path).unwrap();
+        let deb = DebArchive::open(&path.display().to_string(), &bytes).unwrap();
+        let mut a = Vec::new();
+        deb.for_each_data_entry(|e| {
+            a.push((
+                e.path.to_string(),
+                format!("{:?}", e.kind),
+                e.mode,
+                e.data.to_vec(),
+            ));
+            Ok::<(), whittle_deb::deb::Error>(())
+        })
+        .unwrap();
+        let tar = deb.data_tar().unwrap();
+        let mut b = Vec::new();
+        deb.for_each_entry_of_tar(&tar, |e| {
+            b.push((
+                e.path.to_string(),
+                format!("{:?}", e.kind),
+                e.mode,
+                e.data.to_vec(),
+            ));
+            Ok::<(), whittle_deb::deb::Error>(())
+        })
+        .unwrap();
+        assert_eq!(a, b, "{}", path.display());
+        assert!(!a.is_empty());
+    }
+}

@@ -103,6 +103,26 @@ impl Cache {
         self.write_atomic(&self.url_path(url), bytes)
     }
 
+    /// Derived data (a decompressed package, a compressed layer, ...) stored under `key`: the
+    /// content is kept content-addressed and verified on read like any blob; `None` when absent
+    /// or corrupt.
+    pub fn get_derived(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let Some(hex) = self.get_by_url(&format!("derived:{key}"))? else {
+            return Ok(None);
+        };
+        match String::from_utf8(hex) {
+            Ok(hex) => self.get(hex.trim()),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Stores derived data under `key` (see [`Cache::get_derived`]).
+    pub fn put_derived(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
+        let hex = sha256_hex(bytes);
+        self.put(&hex, bytes)?;
+        self.put_by_url(&format!("derived:{key}"), hex.as_bytes())
+    }
+
     fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), Error> {
         let dir = self.root.join("tmp");
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
@@ -131,6 +151,21 @@ mod tests {
             "corrupt entry must not be returned"
         );
         assert!(!cache.contains(&h), "corrupt entry is removed");
+    }
+
+    #[test]
+    fn derived_entries_are_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        assert!(cache.get_derived("k").unwrap().is_none());
+        cache.put_derived("k", b"derived bytes").unwrap();
+        assert_eq!(cache.get_derived("k").unwrap().unwrap(), b"derived bytes");
+        let blob = dir
+            .path()
+            .join("blobs/sha256")
+            .join(sha256_hex(b"derived bytes"));
+        std::fs::write(blob, b"tampered").unwrap();
+        assert!(cache.get_derived("k").unwrap().is_none());
     }
 
     #[test]
