@@ -253,7 +253,7 @@ fn closure_resolution_equals_full_resolution() {
         let sub: Vec<Package> = whittle_deb::index::closure(std::slice::from_ref(&index), names)
             .unwrap()
             .into_iter()
-            .map(|(_, p)| p)
+            .map(|(_, _, p)| p)
             .collect();
         assert!(
             sub.len() < packages.len() / 10,
