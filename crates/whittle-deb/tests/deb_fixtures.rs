@@ -232,6 +232,22 @@ fn bit_flipped_data_fails_cleanly() {
     ));
 }
 
+type Seen = Vec<(String, String, u32, Vec<u8>)>;
+
+fn collect(
+    seen: &mut Seen,
+) -> impl FnMut(whittle_deb::deb::DataEntry<'_>) -> Result<(), whittle_deb::deb::Error> + '_ {
+    |e| {
+        seen.push((
+            e.path.to_string(),
+            format!("{:?}", e.kind),
+            e.mode,
+            e.data.to_vec(),
+        ));
+        Ok(())
+    }
+}
+
 /// Walking the decompressed data tar (as a cache keeps it) gives exactly the entries of the
 /// streaming walk, for every real package.
 #[test]
@@ -240,29 +256,10 @@ fn decompressed_data_tar_walks_identically() {
     for path in paths {
         let bytes = std::fs::read(&path).unwrap();
         let deb = DebArchive::open(&path.display().to_string(), &bytes).unwrap();
-        let mut a = Vec::new();
-        deb.for_each_data_entry(|e| {
-            a.push((
-                e.path.to_string(),
-                format!("{:?}", e.kind),
-                e.mode,
-                e.data.to_vec(),
-            ));
-            Ok::<(), whittle_deb::deb::Error>(())
-        })
-        .unwrap();
+        let (mut a, mut b) = (Seen::new(), Seen::new());
+        deb.for_each_data_entry(collect(&mut a)).unwrap();
         let tar = deb.data_tar().unwrap();
-        let mut b = Vec::new();
-        deb.for_each_entry_of_tar(&tar, |e| {
-            b.push((
-                e.path.to_string(),
-                format!("{:?}", e.kind),
-                e.mode,
-                e.data.to_vec(),
-            ));
-            Ok::<(), whittle_deb::deb::Error>(())
-        })
-        .unwrap();
+        deb.for_each_entry_of_tar(&tar, collect(&mut b)).unwrap();
         assert_eq!(a, b, "{}", path.display());
         assert!(!a.is_empty());
     }

@@ -411,6 +411,14 @@ enum Qual {
 }
 
 impl Problem<'_, '_> {
+    /// The alternatives of a dependency that apply to the target architecture.
+    fn for_arch(&self, dep: &[Relation]) -> Vec<Relation> {
+        dep.iter()
+            .filter(|r| restriction_allows(r, &self.u.arch))
+            .cloned()
+            .collect()
+    }
+
     /// Whether a dependency is waived: no allowed package can meet it, but an excluded one could.
     fn waived(&self, alts: &[Relation]) -> bool {
         !self.exclude.is_empty()
@@ -432,14 +440,9 @@ impl Problem<'_, '_> {
         p.pre_depends
             .iter()
             .chain(&p.depends)
-            .filter_map(|dep| {
-                let alts: Vec<Relation> = dep
-                    .iter()
-                    .filter(|r| restriction_allows(r, &self.u.arch))
-                    .cloned()
-                    .collect();
-                (!alts.is_empty() && self.waived(&alts)).then(|| join_alts(&alts))
-            })
+            .map(|dep| self.for_arch(dep))
+            .filter(|alts| !alts.is_empty() && self.waived(alts))
+            .map(|alts| join_alts(&alts))
             .collect()
     }
 
@@ -508,14 +511,8 @@ impl Universe for Problem<'_, '_> {
         p.pre_depends
             .iter()
             .chain(&p.depends)
-            .filter_map(|dep| {
-                let alts: Vec<Relation> = dep
-                    .iter()
-                    .filter(|r| restriction_allows(r, &self.u.arch))
-                    .cloned()
-                    .collect();
-                (!alts.is_empty() && !self.waived(&alts)).then_some(alts)
-            })
+            .map(|dep| self.for_arch(dep))
+            .filter(|alts| !alts.is_empty() && !self.waived(alts))
             .collect()
     }
 

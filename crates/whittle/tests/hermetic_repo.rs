@@ -283,28 +283,3 @@ fn bad_config_names_file_line_column() {
         "a hint names the right key: {err}"
     );
 }
-
-#[test]
-#[ignore]
-fn show_messages() {
-    let repo = universe();
-    eprintln!("{}", failure(&repo, "needs-ghost", ""));
-    eprintln!("{}", failure(&repo, "breaker, liba", ""));
-    let deb = std::fs::read_dir(repo.path("pool/main"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("tiny-helper")
-        })
-        .unwrap();
-    std::fs::write(&deb, b"x").unwrap();
-    eprintln!("{}", failure(&repo, "liba", ""));
-    let path = repo.path("dists/stable/InRelease");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("Suite: stable", "Suite: stablE", 1)).unwrap();
-    eprintln!("{}", failure(&repo, "liba", ""));
-}
