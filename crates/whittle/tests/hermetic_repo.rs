@@ -283,3 +283,74 @@ fn bad_config_names_file_line_column() {
         "a hint names the right key: {err}"
     );
 }
+
+#[test]
+fn multi_arch_build_writes_an_image_index() {
+    let repo = make_repo_archs(
+        &[
+            TestPkg::new("app", "1.0", "Depends: lib"),
+            TestPkg::new("lib", "2.0", ""),
+        ],
+        &["amd64", "arm64"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {}\n  packages: [app]\narchs: [amd64, aarch64]\n",
+        repo.line()
+    );
+    let layout = dir.path().join("multi");
+    let digest = build(
+        dir.path(),
+        &cfg,
+        &format!("oci:{}:v1", layout.display()),
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let image_index: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap(),
+    )
+    .unwrap();
+    let platforms: Vec<String> = image_index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap(),
+                m["platform"]["variant"]
+                    .as_str()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
+    // one SBOM per architecture, each listing that architecture's packages
+    for arch in ["amd64", "arm64"] {
+        let sbom = dir.path().join(format!("multi.{arch}.spdx.json"));
+        assert_eq!(sbom_packages(&sbom), ["app", "lib"], "{arch}");
+        let text = std::fs::read_to_string(&sbom).unwrap();
+        assert!(text.contains(&format!("arch={arch}")), "{arch} purls");
+    }
+    if tool("skopeo") {
+        for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+            let mut cmd = std::process::Command::new("skopeo");
+            cmd.args(["--override-os", "linux", "--override-arch", arch]);
+            if let Some(v) = variant {
+                cmd.args(["--override-variant", v]);
+            }
+            let out = run(cmd.args(["inspect", &format!("oci:{}:v1", layout.display())]));
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["Architecture"], arch);
+        }
+    }
+}
