@@ -329,13 +329,36 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
-/// Writes `/etc/passwd` and `/etc/group` (root plus the configured accounts) and the users' home
-/// directories, owned by them.
+/// The text of a regular file of the tree, if it is one and is UTF-8.
+fn file_text(tree: &Tree, path: &str) -> Option<String> {
+    match &tree.get(path)?.node {
+        Node::File(d) => String::from_utf8(d.to_vec()).ok(),
+        _ => None,
+    }
+}
+
+/// Whether a passwd/group text already has an entry named `name`.
+fn has_entry(text: &str, name: &str) -> bool {
+    text.lines().any(|l| l.split(':').next() == Some(name))
+}
+
+/// Writes `/etc/passwd` and `/etc/group` and the users' home directories, owned by them. When a
+/// package shipped these files (Alpine's `alpine-baselayout`), the configured accounts are
+/// appended to them; otherwise they hold root plus the configured accounts.
 pub fn write_accounts(tree: &mut Tree, users: &[User], groups: &[Group]) -> Result<(), Error> {
-    let mut passwd = String::from("root:x:0:0:root:/root:/sbin/nologin\n");
-    let mut group = String::from("root:x:0:\n");
+    let mut passwd = file_text(tree, "etc/passwd")
+        .unwrap_or_else(|| String::from("root:x:0:0:root:/root:/sbin/nologin\n"));
+    let mut group = file_text(tree, "etc/group").unwrap_or_else(|| String::from("root:x:0:\n"));
+    for text in [&mut passwd, &mut group] {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
     let mut seen = BTreeSet::new();
     for u in users {
+        if has_entry(&passwd, &u.name) {
+            continue;
+        }
         passwd.push_str(&format!(
             "{}:x:{}:{}:{}:{}:{}\n",
             u.name, u.uid, u.gid, u.name, u.home, u.shell
@@ -346,6 +369,9 @@ pub fn write_accounts(tree: &mut Tree, users: &[User], groups: &[Group]) -> Resu
         }
     }
     for g in groups {
+        if has_entry(&group, &g.name) {
+            continue;
+        }
         group.push_str(&format!("{}:x:{}:{}\n", g.name, g.gid, g.members.join(",")));
     }
     put_file(tree, "etc/passwd", passwd.into_bytes(), 0o644)?;
@@ -418,5 +444,44 @@ mod tests {
             "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
         );
         assert_eq!(t.get("home/nonroot").unwrap().meta.uid, 65532);
+    }
+
+    #[test]
+    fn accounts_are_appended_to_a_packaged_passwd() {
+        let mut t = Tree::new();
+        put_file(
+            &mut t,
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/ash\nnobody:x:65534:65534:nobody:/:/sbin/nologin".to_vec(),
+            0o644,
+        )
+        .unwrap();
+        put_file(&mut t, "etc/group", b"root:x:0:root\n".to_vec(), 0o644).unwrap();
+        let user = |name: &str, uid| User {
+            name: name.into(),
+            uid,
+            gid: uid,
+            home: "/".into(),
+            shell: "/sbin/nologin".into(),
+        };
+        write_accounts(
+            &mut t,
+            &[user("nobody", 1), user("app", 1000)],
+            &[Group {
+                name: "app".into(),
+                gid: 1000,
+                members: vec![],
+            }],
+        )
+        .unwrap();
+        let text = |p: &str| match &t.get(p).unwrap().node {
+            Node::File(d) => String::from_utf8(d.to_vec()).unwrap(),
+            _ => panic!(),
+        };
+        assert_eq!(
+            text("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/ash\nnobody:x:65534:65534:nobody:/:/sbin/nologin\napp:x:1000:1000:app:/:/sbin/nologin\n"
+        );
+        assert_eq!(text("etc/group"), "root:x:0:root\napp:x:1000:\n");
     }
 }

@@ -174,7 +174,8 @@ pub fn image(
     arch: &str,
     mtime: u64,
     layer: whittle_fs::Layer,
-    packages: &[whittle_deb::Package],
+    packages: &[String],
+    distro: &str,
 ) -> Result<Image, Error> {
     let a = whittle_config::Arch::parse(arch)
         .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
@@ -185,7 +186,6 @@ pub fn image(
     }
     env.extend(config.environment.iter().map(|(k, v)| format!("{k}={v}")));
     env.sort();
-    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
     let cfg = ImageConfig {
         created: Some(created.clone()),
         author: None,
@@ -205,9 +205,9 @@ pub fn image(
         history: vec![History {
             created: Some(created),
             created_by: Some(format!(
-                "whittle build: {} Debian packages ({})",
+                "whittle build: {} {distro} packages ({})",
                 packages.len(),
-                names.join(" ")
+                packages.join(" ")
             )),
             comment: Some("whittle".into()),
             ..Default::default()
@@ -237,21 +237,23 @@ fn os_release_field(tree: &Tree, key: &str) -> Option<String> {
     })
 }
 
-/// The SPDX 2.3 JSON SBOM of one image: every package with version, license (from its DEP-5
-/// copyright file in the image), purl, source package, supplier and checksum.
-pub fn sbom(
-    config: &Config,
-    arch: &str,
-    mtime: u64,
-    img: &Image,
+/// `(ID, ID-VERSION_ID)` from the image's os-release, with `default_id` when it has none.
+pub fn distro(tree: &Tree, default_id: &str) -> (String, String) {
+    let id = os_release_field(tree, "ID").unwrap_or_else(|| default_id.into());
+    let release = os_release_field(tree, "VERSION_ID")
+        .map(|v| format!("{id}-{v}"))
+        .unwrap_or_default();
+    (id, release)
+}
+
+/// SBOM entries of Debian packages: version, license (from the DEP-5 copyright file in the
+/// image), purl, source package, supplier and checksum.
+pub fn deb_sbom_packages(
     packages: &[whittle_deb::Package],
     tree: &Tree,
-) -> Result<Vec<u8>, Error> {
-    let distro = os_release_field(tree, "ID").unwrap_or_else(|| "debian".into());
-    let release = os_release_field(tree, "VERSION_ID")
-        .map(|v| format!("{distro}-{v}"))
-        .unwrap_or_default();
-    let sbom_packages = packages
+) -> Vec<whittle_sbom::SbomPackage> {
+    let (distro, release) = distro(tree, "debian");
+    packages
         .iter()
         .map(|p| {
             let copyright = tree
@@ -282,7 +284,17 @@ pub fn sbom(
                 files_analyzed: false,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The SPDX 2.3 JSON SBOM of one image.
+pub fn sbom(
+    config: &Config,
+    arch: &str,
+    mtime: u64,
+    img: &Image,
+    sbom_packages: Vec<whittle_sbom::SbomPackage>,
+) -> Result<Vec<u8>, Error> {
     let seed = img
         .layers
         .iter()

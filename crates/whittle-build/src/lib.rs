@@ -3,6 +3,7 @@
 //!
 //! [`build`] runs it for every architecture of a config and writes the image(s) and SBOM(s).
 
+pub mod apk;
 pub mod assemble;
 pub mod debian;
 pub mod image;
@@ -167,18 +168,27 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         events.warn(&format!("{at}: {}", w.message));
     }
     let archs = select_archs(&config, &opts.archs)?;
-    let repos = debian_repos(&config, opts.insecure_allow_unsigned_repositories)?;
+    let is_apk = apk::is_apk(&config)?;
+    let repos = if is_apk {
+        Vec::new()
+    } else {
+        debian_repos(&config, opts.insecure_allow_unsigned_repositories)?
+    };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
 
     let mut images = Vec::new();
     let mut reports = Vec::new();
     let mut sbom_docs = Vec::new();
     for arch in &archs {
-        let built = build_arch(&config, opts, &repos, arch, &fetcher, events)?;
+        let built = if is_apk {
+            apk::build_arch(&config, opts, arch, &fetcher, events)?
+        } else {
+            build_arch(&config, opts, &repos, arch, &fetcher, events)?
+        };
         reports.push(ImageReport {
             arch: arch.clone(),
             manifest_digest: String::new(),
-            packages: built.packages.len(),
+            packages: built.packages,
             compressed_size: built.image.layers.iter().map(|l| l.size).sum(),
             uncompressed_size: built.uncompressed_size,
         });
@@ -301,11 +311,11 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
 }
 
 /// The result of building one architecture.
-struct BuiltArch {
-    image: whittle_oci::Image,
-    packages: Vec<whittle_deb::Package>,
-    uncompressed_size: u64,
-    sbom: Vec<u8>,
+pub(crate) struct BuiltArch {
+    pub(crate) image: whittle_oci::Image,
+    pub(crate) packages: usize,
+    pub(crate) uncompressed_size: u64,
+    pub(crate) sbom: Vec<u8>,
 }
 
 fn build_arch(
@@ -434,11 +444,18 @@ fn build_arch(
     let layer = layers::layer(&tree, mtime, fetcher.cache())?;
     let uncompressed_size = layer.uncompressed_size;
     let packages: Vec<whittle_deb::Package> = chosen.iter().map(|&i| all[i].clone()).collect();
-    let img = image::image(config, arch, mtime, layer, &packages)?;
-    let sbom = image::sbom(config, arch, mtime, &img, &packages, &tree)?;
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let img = image::image(config, arch, mtime, layer, &names, "Debian")?;
+    let sbom = image::sbom(
+        config,
+        arch,
+        mtime,
+        &img,
+        image::deb_sbom_packages(&packages, &tree),
+    )?;
     Ok(BuiltArch {
         image: img,
-        packages,
+        packages: names.len(),
         uncompressed_size,
         sbom,
     })

@@ -1,8 +1,9 @@
 //! whittle-resolve: dependency solving — chooses the packages an image needs, with each
-//! package format's semantics (Debian today), over a generic backtracking solver.
+//! package format's semantics (Debian and APK), over a generic backtracking solver.
 //!
 //! - [`solver`]: the format-independent core ([`solver::Universe`], [`solver::solve`]).
 //! - [`deb`]: Debian semantics ([`deb::DebUniverse`], [`deb::resolve`]).
+//! - [`apk`]: APK (Alpine, Wolfi) semantics ([`apk::ApkUniverse`], [`apk::resolve`]).
 //! - [`error`]: [`ResolveError`], whose `Display` explains failures as a chain of requirements.
 
 #![warn(missing_docs)]
@@ -14,3 +15,9 @@ pub use error::{ResolveError, Unsatisfiable};
 pub mod deb;
 
 pub use deb::{Chosen, ChosenReason, DebRequest, DebUniverse, Resolution, resolve};
+pub mod apk;
+
+pub use apk::{
+    ApkChosen, ApkChosenReason, ApkRepository, ApkRequest, ApkResolution, ApkUniverse,
+    ApkUniverseError, EntryRef, resolve as resolve_apk,
+};
