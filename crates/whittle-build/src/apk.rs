@@ -363,7 +363,13 @@ pub(crate) fn build_arch(
     let layer = crate::layers::layer(&tree, mtime, fetcher.cache())?;
     let uncompressed_size = layer.uncompressed_size;
     let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
-    let (distro, release) = crate::image::distro(&tree, "alpine");
+    // the distribution from os-release; without one, from the repositories
+    let guess = if loaded.iter().any(|l| l.repo.url.contains("wolfi")) {
+        "wolfi"
+    } else {
+        "alpine"
+    };
+    let (distro, release) = crate::image::distro(&tree, guess);
     let sbom_packages = records
         .iter()
         .map(|r| whittle_sbom::SbomPackage {

@@ -611,3 +611,20 @@ proptest! {
         let _ = Config::from_str("p.yaml", &text);
     }
 }
+
+#[test]
+fn example_apk_configs_parse() {
+    for (name, keys) in [("alpine.yaml", 2), ("wolfi.yaml", 1)] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+        let cfg = Config::from_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            cfg.contents
+                .repositories
+                .iter()
+                .all(|r| matches!(r, whittle_config::Repository::Apk(_))),
+            "{name}"
+        );
+        assert_eq!(cfg.contents.keyring.len(), keys, "{name}");
+        assert!(cfg.warnings.is_empty(), "{name}: {:?}", cfg.warnings);
+    }
+}
