@@ -24,6 +24,9 @@ pub struct ApkRepo {
     pub url: String,
     /// Pinning tag.
     pub tag: Option<String>,
+    /// Whether it is written to the image's `/etc/apk/repositories` (not for apko's
+    /// `build_repositories`).
+    pub in_image: bool,
 }
 
 /// A repository whose index was verified.
@@ -36,13 +39,17 @@ pub struct LoadedApkRepo {
 
 /// Whether the config uses APK repositories (all of them must be APK then).
 pub fn is_apk(config: &Config) -> Result<bool, Error> {
-    let apk = config
+    let all: Vec<&Repository> = config
         .contents
         .repositories
         .iter()
+        .chain(&config.contents.build_repositories)
+        .collect();
+    let apk = all
+        .iter()
         .filter(|r| matches!(r, Repository::Apk(_)))
         .count();
-    if apk > 0 && apk != config.contents.repositories.len() {
+    if apk > 0 && apk != all.len() {
         return Err(Error::Unsupported(format!(
             "{}: contents.repositories mixes Debian and APK repositories; an image is built from one package format",
             config.origin
@@ -52,12 +59,17 @@ pub fn is_apk(config: &Config) -> Result<bool, Error> {
 }
 
 fn repos(config: &Config) -> Vec<ApkRepo> {
-    config
+    let runtime = config.contents.repositories.iter().map(|r| (r, true));
+    let build = config
         .contents
-        .repositories
+        .build_repositories
         .iter()
-        .filter_map(|r| match r {
+        .map(|r| (r, false));
+    runtime
+        .chain(build)
+        .filter_map(|(r, in_image)| match r {
             Repository::Apk(a) => Some(ApkRepo {
+                in_image,
                 line: match &a.tag {
                     Some(t) => format!("@{t} {}", a.url),
                     None => a.url.clone(),
@@ -342,7 +354,12 @@ pub(crate) fn build_arch(
         "etc/apk/arch",
         format!("{apk_arch}\n").into_bytes(),
     )?;
-    let lines: Vec<String> = loaded.iter().map(|l| l.repo.line.clone()).collect();
+    let lines: Vec<String> = loaded
+        .iter()
+        .filter(|l| l.repo.in_image)
+        .map(|l| l.repo.line.clone())
+        .chain(config.contents.runtime_repositories.iter().cloned())
+        .collect();
     put(
         &mut tree,
         "etc/apk/repositories",

@@ -94,6 +94,12 @@ pub struct Config {
 pub struct Contents {
     /// Parsed `repositories` entries.
     pub repositories: Vec<Repository>,
+    /// `build_repositories` (apko): used to resolve and fetch, not written into the image's
+    /// `/etc/apk/repositories`.
+    pub build_repositories: Vec<Repository>,
+    /// `runtime_repositories` (apko): written into `/etc/apk/repositories` only, never used by
+    /// the build.
+    pub runtime_repositories: Vec<String>,
     /// `keyring`: OpenPGP keyrings for `deb` entries without `signed-by`.
     pub keyring: Vec<Keyring>,
     /// `packages` to install with their dependencies.

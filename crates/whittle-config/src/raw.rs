@@ -37,6 +37,10 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawContents {
     #[serde(default)]
     pub repositories: Vec<S<String>>,
+    #[serde(default, rename = "build_repositories")]
+    pub build_repositories: Vec<S<String>>,
+    #[serde(default, rename = "runtime_repositories")]
+    pub runtime_repositories: Vec<S<String>>,
     #[serde(default)]
     pub keyring: Vec<S<String>>,
     #[serde(default)]

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// apko fields whittle does not implement, so their hint can say so instead of "typo".
-const APKO_UNSUPPORTED: [&str; 14] = [
+const APKO_UNSUPPORTED: [&str; 12] = [
     "include",
     "volumes",
     "stop-signal",
@@ -25,8 +25,6 @@ const APKO_UNSUPPORTED: [&str; 14] = [
     "layering",
     "options",
     "os-release",
-    "build_repositories",
-    "runtime_repositories",
     "baseimage",
     "type",
     "shell-fragment",
@@ -408,9 +406,24 @@ fn convert_contents(ctx: &mut Ctx, c: RawContents) -> Contents {
         include_docs: c.include_docs.unwrap_or(false),
         ..Contents::default()
     };
-    for r in &c.repositories {
+    for (list, into) in [
+        (&c.repositories, &mut out.repositories),
+        (&c.build_repositories, &mut out.build_repositories),
+    ] {
+        for r in list {
+            match parse_repository(&r.value, pos(r), &ctx.base_dir) {
+                Ok(repo) => into.push(repo),
+                Err(p) => ctx.err(pos(r), p),
+            }
+        }
+    }
+    for r in &c.runtime_repositories {
         match parse_repository(&r.value, pos(r), &ctx.base_dir) {
-            Ok(repo) => out.repositories.push(repo),
+            Ok(Repository::Apk(_)) => out.runtime_repositories.push(r.value.trim().to_string()),
+            Ok(Repository::Deb(_)) => ctx.err(
+                pos(r),
+                Problem::new("runtime_repositories is for APK repositories (written to /etc/apk/repositories)"),
+            ),
             Err(p) => ctx.err(pos(r), p),
         }
     }

@@ -615,7 +615,9 @@ proptest! {
 #[test]
 fn example_apk_configs_parse() {
     for (name, keys) in [("alpine.yaml", 2), ("wolfi.yaml", 1)] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name);
         let cfg = Config::from_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             cfg.contents
