@@ -91,6 +91,21 @@ fn melange_repository_builds_with_installed_db() {
         assert!(installed.contains(c), "{c}");
     }
     assert!(installed.contains("R:cert-a.crt"));
+    // the installed DB round-trips through whittle's own reader, without findings
+    let db = whittle_apk::package::installed::parse_installed("installed", installed.as_bytes())
+        .unwrap();
+    assert!(db.findings.is_empty(), "{:?}", db.findings);
+    let mut names: Vec<&str> = db.packages.iter().map(|p| p.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["custom-ca-certs-1", "pretend-baselayout", "replayout"]
+    );
+    assert_eq!(
+        whittle_apk::package::installed::installed_db(&db.packages),
+        installed,
+        "written again byte for byte"
+    );
     assert_eq!(files["etc/apk/world"], b"custom-ca-certs-1\nreplayout\n");
     assert_eq!(files["etc/apk/arch"], b"x86_64\n");
     assert_eq!(
@@ -212,4 +227,45 @@ fn tampered_or_untrusted_apk_repositories_are_refused() {
     .unwrap();
     let err = fails(dir.path(), &config(&repo, &key, "anything", "x86_64"));
     assert!(err.to_lowercase().contains("unsigned"), "{err}");
+}
+
+#[test]
+fn repository_over_http_works_like_a_local_one() {
+    let Some(apk) = apk_fixtures() else { return };
+    let repo = apk.join("e2e-melange-rsa256");
+    let key = repo.join("keys/melange.rsa.pub");
+    let url = serve_dir(&repo);
+    let dir = tempfile::tempdir().unwrap();
+    let local = build(
+        dir.path(),
+        &config(&repo, &key, "replayout", "x86_64"),
+        "oci:local",
+        &dir.path().join("cache-local"),
+        &["-q", "--source-date-epoch", "1700000000"],
+    );
+    let cfg = config(Path::new(&url), &key, "replayout", "x86_64");
+    let http = build(
+        dir.path(),
+        &cfg,
+        "oci:http",
+        &dir.path().join("cache-http"),
+        &["-q", "--source-date-epoch", "1700000000"],
+    );
+    // only /etc/apk/repositories differs: the image has the URL it was built from
+    assert_ne!(local, http);
+    let files = layer_files(&dir.path().join("http"));
+    assert_eq!(
+        String::from_utf8(files["etc/apk/repositories"].clone()).unwrap(),
+        format!("{url}\n")
+    );
+    let local_files = layer_files(&dir.path().join("local"));
+    let mut a = files.clone();
+    let mut b = local_files.clone();
+    a.remove("etc/apk/repositories");
+    b.remove("etc/apk/repositories");
+    assert_eq!(a, b, "the same files from HTTP and from the directory");
+    assert_eq!(
+        sbom_packages(&dir.path().join("http.spdx.json")),
+        ["pretend-baselayout", "replayout"]
+    );
 }

@@ -362,3 +362,52 @@ pub fn sbom_packages(path: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Serves the files under `root` over HTTP/1.1 on 127.0.0.1 (GET only, one thread per
+/// connection) until the process ends; returns the base URL.
+pub fn serve_dir(root: &Path) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let rel = path.trim_start_matches('/');
+                let file = (!rel.split('/').any(|c| c == ".."))
+                    .then(|| std::fs::read(root.join(rel)).ok())
+                    .flatten();
+                let mut out = stream;
+                let _ = match file {
+                    Some(body) => out
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .and_then(|()| out.write_all(&body)),
+                    None => out.write_all(
+                        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    ),
+                };
+            });
+        }
+    });
+    format!("http://{addr}")
+}
