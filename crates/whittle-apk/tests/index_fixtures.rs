@@ -7,19 +7,7 @@ use whittle_apk::sign::{Keyring, PublicKey, SigKind};
 use whittle_apk::version::Version;
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.join("apk").is_dir() {
-        return Some(dir.join("apk"));
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures not found at {} (CI=true)", dir.display());
-    }
-    println!("SKIPPED: fixtures not found");
-    None
+    whittle_testutil::fixtures().map(|d| d.join("apk"))
 }
 
 fn read(apk: &Path, rel: &str) -> Vec<u8> {

@@ -9,22 +9,7 @@ use whittle_apk::package::{ApkPackage, EntryKind, Error, q1};
 use whittle_apk::sign::{Keyring, SigKind};
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        return Some(dir.join("apk"));
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "fixtures not found at {} (set WHITTLE_FIXTURES)",
-            dir.display()
-        );
-    }
-    println!("SKIPPED: fixtures not found");
-    None
+    whittle_testutil::fixtures().map(|d| d.join("apk"))
 }
 
 fn read(path: &Path) -> Vec<u8> {

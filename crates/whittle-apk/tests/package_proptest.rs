@@ -12,22 +12,7 @@ use whittle_apk::package::{ApkPackage, Error, parse_pkginfo};
 use whittle_apk::sign::Keyring;
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        return Some(dir.join("apk"));
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "fixtures not found at {} (set WHITTLE_FIXTURES)",
-            dir.display()
-        );
-    }
-    println!("SKIPPED: fixtures not found");
-    None
+    whittle_testutil::fixtures().map(|d| d.join("apk"))
 }
 
 /// Opens, verifies and streams; true only if every step succeeds.

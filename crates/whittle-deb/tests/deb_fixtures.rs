@@ -6,19 +6,7 @@ use std::path::{Path, PathBuf};
 use whittle_deb::deb::{DebArchive, EntryKind, Error};
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures not found at {}", dir.display());
-    }
-    println!("SKIPPED: fixtures not found");
-    None
+    whittle_testutil::fixtures()
 }
 
 fn debs(dir: &Path, out: &mut Vec<PathBuf>) {

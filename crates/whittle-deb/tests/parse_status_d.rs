@@ -8,22 +8,7 @@ use whittle_deb::control::parse_stanzas;
 use whittle_deb::status::{INSTALLED, status_d_entry, status_file};
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "fixtures not found at {} (set WHITTLE_FIXTURES)",
-            dir.display()
-        );
-    }
-    println!("SKIPPED: fixtures not found");
-    None
+    whittle_testutil::fixtures()
 }
 
 fn read(dir: &Path, rel: &str) -> String {

@@ -16,19 +16,7 @@ use whittle_resolve::{
 };
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures not found at {}", dir.display());
-    } else {
-        println!("SKIPPED: fixtures not found");
-        None
-    }
+    whittle_testutil::fixtures()
 }
 
 fn load(index: &Path, keys: &Path) -> Vec<IndexEntry> {

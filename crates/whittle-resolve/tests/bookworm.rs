@@ -10,19 +10,7 @@ use whittle_deb::Package;
 use whittle_resolve::{ChosenReason, DebRequest, DebUniverse, resolve};
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures not found at {}", dir.display());
-    } else {
-        println!("SKIPPED: fixtures not found");
-        None
-    }
+    whittle_testutil::fixtures()
 }
 
 /// The parsed index, shared by the tests of this file (parsed once).

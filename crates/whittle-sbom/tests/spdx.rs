@@ -8,24 +8,10 @@ use std::process::Command;
 use serde_json::Value;
 use whittle_sbom::*;
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
+use whittle_testutil::ci;
 
 fn fixtures() -> Option<PathBuf> {
-    let p = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    if p.is_dir() {
-        Some(p)
-    } else if ci() {
-        panic!("fixtures not found at {}", p.display());
-    } else {
-        println!("SKIPPED: fixtures not found");
-        None
-    }
+    whittle_testutil::fixtures()
 }
 
 fn pkg(name: &str, version: &str, license: Option<&str>) -> SbomPackage {

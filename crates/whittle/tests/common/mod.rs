@@ -4,45 +4,11 @@
 
 use sha2::Digest;
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
-/// Whether tests run under CI, where a missing fixture or tool is a failure.
-pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Skips (returns None) on a laptop, panics under CI.
-pub fn skip(what: &str) {
-    if ci() {
-        panic!("{what} is required under CI=true");
-    }
-    eprintln!("SKIPPED: {what} not available");
-}
-
-/// The shared fixtures directory, if present.
-pub fn fixtures() -> Option<PathBuf> {
-    let p = std::env::var_os("WHITTLE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
-    if p.join("deb/bookworm-mini/dists/bookworm/InRelease")
-        .is_file()
-    {
-        Some(p)
-    } else {
-        skip("fixtures (../shared/fixtures or $WHITTLE_FIXTURES)");
-        None
-    }
-}
-
-/// Whether a system tool is on PATH (skips/panics when not).
-pub fn tool(name: &str) -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()));
-    if !found {
-        skip(name);
-    }
-    found
-}
+#[allow(unused_imports)]
+pub use whittle_testutil::{ci, fixtures, skip, tool};
 
 /// The whittle binary under test.
 pub fn whittle() -> Command {
