@@ -554,30 +554,30 @@ pub fn resolve_with(
         if triggered.is_empty() {
             break;
         }
+        // Some(solution) when the roots can be met, None when not; too complex is an error.
+        let attempt = |with: &Vec<Vec<Req>>| match solver::solve(&problem, with, options) {
+            Ok(s) => Ok(Some(s)),
+            Err(ResolveError::TooComplex { limit }) => Err(ResolveError::TooComplex { limit }),
+            Err(_) => Ok(None),
+        };
         let mut all = roots.clone();
         all.extend(triggered.iter().map(|&id| vec![Req::Exact { id }]));
-        match solver::solve(&problem, &all, options) {
-            Ok(s) => {
+        match attempt(&all)? {
+            Some(s) => {
                 roots = all;
                 solution = s;
             }
-            Err(ResolveError::TooComplex { limit }) => {
-                return Err(ResolveError::TooComplex { limit });
-            }
-            Err(_) => {
+            None => {
                 // One at a time, in name order: keep those that fit.
                 for id in triggered {
                     let mut one = roots.clone();
                     one.push(vec![Req::Exact { id }]);
-                    match solver::solve(&problem, &one, options) {
-                        Ok(s) => {
+                    match attempt(&one)? {
+                        Some(s) => {
                             roots = one;
                             solution = s;
                         }
-                        Err(ResolveError::TooComplex { limit }) => {
-                            return Err(ResolveError::TooComplex { limit });
-                        }
-                        Err(_) => {
+                        None => {
                             skipped.insert(id);
                         }
                     }

@@ -411,6 +411,20 @@ enum Qual {
 }
 
 impl Problem<'_, '_> {
+    /// `Pre-Depends` and `Depends` of `pkg`, each reduced to the alternatives that apply to the
+    /// target architecture (dependencies left with none are dropped).
+    fn arch_deps(&self, pkg: usize) -> Vec<Vec<Relation>> {
+        let Some(p) = self.u.pkg(pkg) else {
+            return Vec::new();
+        };
+        p.pre_depends
+            .iter()
+            .chain(&p.depends)
+            .map(|dep| self.for_arch(dep))
+            .filter(|alts| !alts.is_empty())
+            .collect()
+    }
+
     /// The alternatives of a dependency that apply to the target architecture.
     fn for_arch(&self, dep: &[Relation]) -> Vec<Relation> {
         dep.iter()
@@ -434,14 +448,9 @@ impl Problem<'_, '_> {
 
     /// The dependencies of `pkg` waived because of exclusions, as written.
     fn waived_deps(&self, pkg: usize) -> Vec<String> {
-        let Some(p) = self.u.pkg(pkg) else {
-            return Vec::new();
-        };
-        p.pre_depends
-            .iter()
-            .chain(&p.depends)
-            .map(|dep| self.for_arch(dep))
-            .filter(|alts| !alts.is_empty() && self.waived(alts))
+        self.arch_deps(pkg)
+            .into_iter()
+            .filter(|alts| self.waived(alts))
             .map(|alts| join_alts(&alts))
             .collect()
     }
@@ -505,14 +514,9 @@ impl Universe for Problem<'_, '_> {
     }
 
     fn clauses(&self, pkg: usize) -> Vec<Vec<Relation>> {
-        let Some(p) = self.u.pkg(pkg) else {
-            return Vec::new();
-        };
-        p.pre_depends
-            .iter()
-            .chain(&p.depends)
-            .map(|dep| self.for_arch(dep))
-            .filter(|alts| !alts.is_empty() && !self.waived(alts))
+        self.arch_deps(pkg)
+            .into_iter()
+            .filter(|alts| !self.waived(alts))
             .collect()
     }
 
