@@ -24,6 +24,7 @@
 
 mod error;
 mod layer;
+mod overlay;
 mod path;
 mod tree;
 pub mod ustar;
@@ -32,6 +33,10 @@ pub use error::{Error, Result};
 pub use layer::{
     HashingWriter, Layer, LayerOptions, LayerTar, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP,
     compress_layer, tar_layer, write_layer, write_tar,
+};
+pub use overlay::{
+    Change, DEFAULT_OVERLAY_SIZE_LIMIT, Hidden, HiddenBy, LayerChanges, OPAQUE_WHITEOUT, Overlay,
+    WHITEOUT_PREFIX, apply_layer,
 };
 pub use path::normalize_archive_path;
 pub use tree::{Entry, Inserted, MAX_SYMLINK_HOPS, Meta, Node, Outcome, Tree};

@@ -9,6 +9,7 @@
 mod error;
 mod image;
 mod model;
+pub mod read;
 mod reference;
 mod write;
 
@@ -18,5 +19,6 @@ pub use model::{
     ANNOTATION_REF_NAME, ContainerConfig, Descriptor, History, ImageConfig, Index,
     MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, Manifest, Platform, RootFs, rfc3339,
 };
+pub use read::{LayerRef, ReadError, ReadImage, ReadResult, read_image};
 pub use reference::{DOCKER_HUB, DockerReference, ImageRef};
 pub use write::{Written, write};
