@@ -877,7 +877,7 @@ pub fn parse_date(s: &str) -> Option<SystemTime> {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ]
     .iter()
-    .position(|m| mon.len() >= 3 && mon[..3].eq_ignore_ascii_case(m))? as u32
+    .position(|m| mon.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(m)))? as u32
         + 1;
     let year: i64 = year.parse().ok()?;
     let mut hms = time.split(':');
@@ -1025,6 +1025,15 @@ impl SigningKey {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by the `inrelease` fuzz target: a month name whose third byte is inside a
+    /// multi-byte character.
+    #[test]
+    fn date_with_multibyte_month_is_rejected_not_a_panic() {
+        assert_eq!(parse_date("Sat, 01 JD\u{30b}E 2022 00:00:00 UTC"), None);
+        assert_eq!(parse_date("01 \u{e9}\u{e9} 2022 00:00 UTC"), None);
+    }
+
     use super::*;
 
     #[test]
