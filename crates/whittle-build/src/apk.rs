@@ -218,6 +218,7 @@ fn install(
                 .collect();
             scripts.push(format!("{} ({})", entry.name, names.join(", ")));
         }
+        newest = newest.max(pkg.pkginfo().builddate.unwrap_or(0));
         let mut dirs = DirsBuilder::new();
         let mut fs_err = None;
         pkg.for_each_data_entry(|e| {
@@ -226,7 +227,6 @@ fn install(
                 return Ok(());
             }
             newest = newest.max(e.mtime);
-            newest = newest.max(pkg.pkginfo().builddate.unwrap_or(0));
             let node = match &e.kind {
                 EntryKind::Dir => Node::Dir,
                 EntryKind::File => Node::file(e.data.to_vec()),
@@ -321,7 +321,7 @@ pub(crate) fn build_arch(
     }
 
     // assemble
-    let mut tree = Tree::new();
+    let mut tree = crate::image_tree();
     tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
     let (records, scripts, newest) = install(&mut tree, &pkgs)?;
     if !scripts.is_empty() {

@@ -29,7 +29,7 @@ fn has_lib64(arch: &str) -> bool {
 /// The skeleton of a merged-/usr Debian 12 root: `/bin`, `/sbin`, `/lib` (and `/lib64` where the
 /// architecture has it) as symlinks into `/usr`, plus the directories every image needs.
 pub fn skeleton(arch: &str) -> Result<Tree, Error> {
-    let mut tree = Tree::new();
+    let mut tree = crate::image_tree();
     let dir = |t: &mut Tree, p: &str, mode: u32| t.insert(p, Node::Dir, Meta::root(mode));
     for d in [
         "usr/bin",

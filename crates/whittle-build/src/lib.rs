@@ -90,6 +90,16 @@ pub enum Error {
     },
 }
 
+/// The most file content one image may hold in memory while it is assembled: packages are
+/// untrusted input, and a closure that unpacks to more than this is refused with a clear error
+/// instead of exhausting the machine's memory.
+pub const MAX_IMAGE_BYTES: u64 = 8 << 30;
+
+/// An empty image tree bounded by [`MAX_IMAGE_BYTES`].
+pub(crate) fn image_tree() -> whittle_fs::Tree {
+    whittle_fs::Tree::new().with_size_limit(MAX_IMAGE_BYTES)
+}
+
 /// Where the SBOM goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SbomDest {
