@@ -1,0 +1,178 @@
+//! `whittle build`: builds an image from a config and renders the build's progress.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// The arguments of `whittle build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// The image config (YAML).
+    config: PathBuf,
+
+    /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG].
+    #[arg(short, long, value_name = "DEST")]
+    output: String,
+
+    /// Use only the package cache: no network. Fails listing what is missing.
+    #[arg(long)]
+    offline: bool,
+
+    /// Package cache directory [default: $WHITTLE_CACHE_DIR, else ~/.cache/whittle].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Build only these architectures (overrides `archs` in the config). Repeatable.
+    #[arg(long = "arch", value_name = "ARCH")]
+    archs: Vec<String>,
+
+    /// Timestamp for every file and the image [default: $SOURCE_DATE_EPOCH, else the newest
+    /// package file time].
+    #[arg(long, value_name = "SECONDS")]
+    source_date_epoch: Option<u64>,
+
+    /// Where to write the SPDX SBOM [default: beside the output, DEST.spdx.json or
+    /// DEST.<arch>.spdx.json].
+    #[arg(long, value_name = "FILE")]
+    sbom: Option<PathBuf>,
+
+    /// Do not write an SBOM.
+    #[arg(long, conflicts_with = "sbom")]
+    no_sbom: bool,
+
+    /// DANGEROUS: accept repositories whose InRelease is unsigned or not signed by a trusted key.
+    /// Checksums are still verified, but anyone who can change the repository can change the image.
+    #[arg(long)]
+    insecure_allow_unsigned_repositories: bool,
+
+    /// Print only errors and the final digest.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Renders build events on stderr: steps, warnings and a download progress bar.
+struct Terminal {
+    quiet: bool,
+    start: std::time::Instant,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Terminal {
+    fn line(&self, s: &str) {
+        if let Ok(guard) = self.bar.lock() {
+            match guard.as_ref() {
+                Some(bar) => bar.println(s),
+                None => eprintln!("{s}"),
+            }
+        }
+    }
+}
+
+impl whittle_fetch::Progress for Terminal {
+    fn start(&self, count: usize, bytes: u64, cached: usize) {
+        if self.quiet {
+            return;
+        }
+        let fetch = count - cached;
+        self.line(&format!(
+            "fetch     {count} packages ({:.1} MB), {cached} cached, {fetch} to download",
+            bytes as f64 / 1e6
+        ));
+        if std::io::stderr().is_terminal() && fetch > 0 {
+            let bar = ProgressBar::new(bytes);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            if let Ok(mut g) = self.bar.lock() {
+                *g = Some(bar);
+            }
+        }
+    }
+    fn done(&self, url: &str, bytes: u64, _from_cache: bool) {
+        if let Ok(g) = self.bar.lock()
+            && let Some(bar) = g.as_ref()
+        {
+            bar.inc(bytes);
+            bar.set_message(url.rsplit('/').next().unwrap_or(url).to_string());
+        }
+    }
+}
+
+impl whittle_build::Events for Terminal {
+    fn step(&self, msg: &str) {
+        if let Ok(mut g) = self.bar.lock()
+            && let Some(bar) = g.take()
+        {
+            bar.finish_and_clear();
+        }
+        if !self.quiet {
+            self.line(&format!(
+                "{:6.2}s {msg}",
+                self.start.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    fn warn(&self, msg: &str) {
+        self.line(&format!("warning: {msg}"));
+    }
+}
+
+/// Runs `whittle build`.
+pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+    let output = whittle_oci::ImageRef::parse(&args.output)?;
+    let source_date_epoch = match args.source_date_epoch {
+        Some(s) => Some(s),
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) if !v.trim().is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
+                format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970")
+            })?),
+            _ => None,
+        },
+    };
+    let opts = whittle_build::BuildOptions {
+        config: args.config,
+        output,
+        cache_dir: args
+            .cache_dir
+            .unwrap_or_else(whittle_fetch::Cache::default_dir),
+        offline: args.offline,
+        archs: args.archs,
+        source_date_epoch,
+        sbom: if args.no_sbom {
+            whittle_build::SbomDest::None
+        } else {
+            args.sbom.map_or(
+                whittle_build::SbomDest::Beside,
+                whittle_build::SbomDest::File,
+            )
+        },
+        insecure_allow_unsigned_repositories: args.insecure_allow_unsigned_repositories,
+    };
+    let term = Terminal {
+        quiet: args.quiet,
+        start: std::time::Instant::now(),
+        bar: Mutex::new(None),
+    };
+    let report = whittle_build::build(&opts, &term)?;
+    for img in &report.images {
+        if !args.quiet {
+            eprintln!(
+                "image     {} {}: {} packages, {:.2} MB compressed, {:.2} MB unpacked",
+                img.arch,
+                img.manifest_digest,
+                img.packages,
+                img.compressed_size as f64 / 1e6,
+                img.uncompressed_size as f64 / 1e6
+            );
+        }
+    }
+    for p in &report.sboms {
+        if !args.quiet {
+            eprintln!("sbom      {}", p.display());
+        }
+    }
+    println!("{}", report.digest);
+    Ok(std::process::ExitCode::SUCCESS)
+}
