@@ -39,7 +39,9 @@
 
 pub mod installed;
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
+
+use whittle_fs::archive::LimitedReader;
 
 use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
@@ -434,24 +436,7 @@ pub struct Script {
     pub content: Vec<u8>,
 }
 
-/// The kind of one data entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind<'a> {
-    /// A directory.
-    Dir,
-    /// A regular file (its content is [`DataEntry::data`]).
-    File,
-    /// A symbolic link; `target` is verbatim (resolved inside the image, never on the host).
-    Symlink {
-        /// The link target, verbatim.
-        target: &'a str,
-    },
-    /// A hard link to an earlier entry; `target` is normalized like [`DataEntry::path`].
-    Hardlink {
-        /// The normalized path of the linked entry.
-        target: &'a str,
-    },
-}
+pub use whittle_fs::archive::EntryKind;
 
 /// One entry of the data stream, valid during the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -778,13 +763,13 @@ impl<'a> ApkPackage<'a> {
 
     /// The data stream decompressed (at most the data size cap), e.g. to keep in a cache.
     pub fn data_tar(&self) -> Result<Vec<u8>> {
-        let mut limited = Limited::new(
+        let mut limited = LimitedReader::new(
             flate2::bufread::MultiGzDecoder::new(self.data),
             self.max_data_size,
         );
         let mut out = Vec::new();
         let read = limited.read_to_end(&mut out);
-        if limited.exceeded {
+        if limited.exceeded() {
             return Err(self.too_large());
         }
         read.map_err(|e| Error::Gzip {
@@ -819,15 +804,97 @@ impl<'a> ApkPackage<'a> {
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        let mut limited = Limited::new(reader, self.max_data_size);
-        let result = walk_data(self, &mut limited, gz, &mut f);
-        if limited.exceeded {
-            return Err(E::from(self.too_large()));
-        }
+        use whittle_fs::archive::{WalkError, WalkFail, WalkOptions, walk_tar};
+        let origin = self.origin.as_str();
+        let opts = WalkOptions {
+            max_size: self.max_data_size,
+            pax_key: Some(b"APK-TOOLS.checksum.SHA1"),
+        };
+        let result = walk_tar(reader, &opts, |e| {
+            let pax_sha1 = e.pax_value.and_then(|v| {
+                let mut c = [0u8; 20];
+                hex::decode_to_slice(v, &mut c).ok().map(|()| c)
+            });
+            if self.check_file_checksums
+                && matches!(e.kind, EntryKind::File)
+                && let Some(expected) = pax_sha1
+            {
+                let actual: [u8; 20] = Sha1::digest(e.data).into();
+                if actual != expected {
+                    return Err(Fail::Apk(Error::FileChecksum {
+                        origin: origin.to_string(),
+                        path: e.path.to_string(),
+                        expected: hex::encode(expected),
+                        actual: hex::encode(actual),
+                    }));
+                }
+            }
+            f(DataEntry {
+                path: e.path,
+                kind: e.kind,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                mtime: e.mtime,
+                data: e.data,
+                pax_sha1,
+            })
+            .map_err(Fail::User)
+        });
+        let walk_err = |w: WalkError| match w {
+            WalkError::TooLarge(_) => self.too_large(),
+            WalkError::Read(e) => {
+                // Decompression failures surface as I/O errors of the tar reader.
+                let reason = e.to_string();
+                if gz
+                    && (e.kind() == io::ErrorKind::InvalidInput
+                        || e.kind() == io::ErrorKind::InvalidData
+                        || reason.contains("corrupt")
+                        || reason.contains("deflate"))
+                {
+                    Error::Gzip {
+                        origin: origin.to_string(),
+                        stream: Stream::Data,
+                        offset: self.bytes.len() - self.data.len(),
+                        reason,
+                    }
+                } else {
+                    Error::Tar {
+                        origin: origin.to_string(),
+                        stream: Stream::Data,
+                        reason,
+                    }
+                }
+            }
+            e @ WalkError::EmptyHardlinkTarget { .. } => Error::Tar {
+                origin: origin.to_string(),
+                stream: Stream::Data,
+                reason: e.to_string(),
+            },
+            WalkError::PathEscape { path } => Error::PathEscape {
+                origin: origin.to_string(),
+                path,
+            },
+            WalkError::NonUtf8Path { path } => Error::NonUtf8Path {
+                origin: origin.to_string(),
+                path,
+            },
+            WalkError::SpecialFile { path, kind } => Error::SpecialFile {
+                origin: origin.to_string(),
+                path,
+                kind,
+            },
+            WalkError::UnsupportedEntry { path, type_byte } => Error::UnsupportedEntry {
+                origin: origin.to_string(),
+                path,
+                type_byte,
+            },
+        };
         match result {
             Ok(()) => Ok(()),
-            Err(Fail::Apk(e)) => Err(E::from(e)),
-            Err(Fail::User(e)) => Err(e),
+            Err(WalkFail::Walk(w)) => Err(E::from(walk_err(w))),
+            Err(WalkFail::User(Fail::Apk(e))) => Err(E::from(e)),
+            Err(WalkFail::User(Fail::User(e))) => Err(e),
         }
     }
 }
@@ -853,187 +920,6 @@ enum Fail<E> {
     User(E),
 }
 
-fn walk_data<E, F>(
-    apk: &ApkPackage<'_>,
-    reader: &mut Limited<Box<dyn Read + '_>>,
-    gz: bool,
-    f: &mut F,
-) -> Result<(), Fail<E>>
-where
-    F: FnMut(DataEntry<'_>) -> Result<(), E>,
-{
-    let origin = apk.origin.as_str();
-    let offset = apk.bytes.len() - apk.data.len();
-    let archive_err = |e: io::Error| {
-        // Decompression failures surface as I/O errors of the tar reader.
-        let reason = e.to_string();
-        if gz
-            && (e.kind() == io::ErrorKind::InvalidInput
-                || e.kind() == io::ErrorKind::InvalidData
-                || reason.contains("corrupt")
-                || reason.contains("deflate"))
-        {
-            Fail::Apk(Error::Gzip {
-                origin: origin.to_string(),
-                stream: Stream::Data,
-                offset,
-                reason,
-            })
-        } else {
-            Fail::Apk(Error::Tar {
-                origin: origin.to_string(),
-                stream: Stream::Data,
-                reason,
-            })
-        }
-    };
-    let mut archive = tar::Archive::new(BufReader::with_capacity(128 << 10, reader));
-    let mut path = String::new();
-    let mut link = String::new();
-    let mut buf: Vec<u8> = Vec::new();
-    for entry in archive.entries().map_err(archive_err)? {
-        let mut entry = entry.map_err(archive_err)?;
-        let et = entry.header().entry_type();
-        if et.is_pax_global_extensions() {
-            continue;
-        }
-        let mut pax_sha1 = None;
-        if let Some(exts) = entry.pax_extensions().map_err(archive_err)? {
-            for ext in exts {
-                let ext = ext.map_err(archive_err)?;
-                if ext.key_bytes() == b"APK-TOOLS.checksum.SHA1" {
-                    let mut c = [0u8; 20];
-                    if hex::decode_to_slice(ext.value_bytes(), &mut c).is_ok() {
-                        pax_sha1 = Some(c);
-                    }
-                }
-            }
-        }
-        let header = entry.header();
-        let mode = header.mode().map_err(archive_err)? & 0o7777;
-        let uid = header.uid().map_err(archive_err)?;
-        let gid = header.gid().map_err(archive_err)?;
-        let mtime = header.mtime().map_err(archive_err)?;
-        let raw_path = entry.path_bytes();
-        normalize_into(&mut path, &raw_path, origin).map_err(Fail::Apk)?;
-        let tag = match et {
-            tar::EntryType::Regular | tar::EntryType::Continuous => 0,
-            tar::EntryType::Directory => 1,
-            tar::EntryType::Symlink => 2,
-            tar::EntryType::Link => 3,
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                return Err(Fail::Apk(Error::SpecialFile {
-                    origin: origin.to_string(),
-                    path,
-                    kind: match et {
-                        tar::EntryType::Char => "character device",
-                        tar::EntryType::Block => "block device",
-                        _ => "FIFO",
-                    },
-                }));
-            }
-            other => {
-                return Err(Fail::Apk(Error::UnsupportedEntry {
-                    origin: origin.to_string(),
-                    path,
-                    type_byte: other.as_byte(),
-                }));
-            }
-        };
-        if tag >= 2 {
-            let raw = entry.link_name_bytes().unwrap_or_default();
-            if tag == 3 {
-                normalize_into(&mut link, &raw, origin).map_err(Fail::Apk)?;
-                if link.is_empty() {
-                    return Err(Fail::Apk(Error::Tar {
-                        origin: origin.to_string(),
-                        stream: Stream::Data,
-                        reason: format!("hard link {path:?} has an empty target"),
-                    }));
-                }
-            } else {
-                link.clear();
-                link.push_str(utf8(&raw, origin).map_err(Fail::Apk)?);
-            }
-        }
-        buf.clear();
-        if tag == 0 {
-            let size = entry.size();
-            // The declared size is untrusted: reserve at most 16 MiB up front, grow while reading.
-            buf.reserve(usize::try_from(size.min(apk.max_data_size).min(16 << 20)).unwrap_or(0));
-            entry.read_to_end(&mut buf).map_err(archive_err)?;
-            if (buf.len() as u64) != size {
-                return Err(archive_err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("{path}: truncated file data"),
-                )));
-            }
-            if apk.check_file_checksums
-                && let Some(expected) = pax_sha1
-            {
-                let actual: [u8; 20] = Sha1::digest(&buf).into();
-                if actual != expected {
-                    return Err(Fail::Apk(Error::FileChecksum {
-                        origin: origin.to_string(),
-                        path,
-                        expected: hex::encode(expected),
-                        actual: hex::encode(actual),
-                    }));
-                }
-            }
-        }
-        let kind = match tag {
-            0 => EntryKind::File,
-            1 => EntryKind::Dir,
-            2 => EntryKind::Symlink { target: &link },
-            _ => EntryKind::Hardlink { target: &link },
-        };
-        f(DataEntry {
-            path: &path,
-            kind,
-            mode,
-            uid,
-            gid,
-            mtime,
-            data: &buf,
-            pax_sha1,
-        })
-        .map_err(Fail::User)?;
-    }
-    Ok(())
-}
-
-fn utf8<'b>(raw: &'b [u8], origin: &str) -> Result<&'b str> {
-    std::str::from_utf8(raw).map_err(|_| Error::NonUtf8Path {
-        origin: origin.to_string(),
-        path: String::from_utf8_lossy(raw).into_owned(),
-    })
-}
-
-/// Writes the normalized form of `raw` into `out` (see [`DataEntry::path`]).
-fn normalize_into(out: &mut String, raw: &[u8], origin: &str) -> Result<()> {
-    let s = utf8(raw, origin)?;
-    out.clear();
-    for comp in s.split('/') {
-        match comp {
-            "" | "." => {}
-            ".." => {
-                return Err(Error::PathEscape {
-                    origin: origin.to_string(),
-                    path: s.to_string(),
-                });
-            }
-            c => {
-                if !out.is_empty() {
-                    out.push('/');
-                }
-                out.push_str(c);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Decompresses exactly one gzip member starting at `start`; returns its content and the
 /// offset just after it. The content is capped at [`MAX_CONTROL_SIZE`].
 fn gunzip_member(
@@ -1053,9 +939,9 @@ fn gunzip_member(
     let mut out = Vec::new();
     let (read, exceeded) = {
         let mut limited =
-            Limited::new(flate2::bufread::GzDecoder::new(&mut rest), MAX_CONTROL_SIZE);
+            LimitedReader::new(flate2::bufread::GzDecoder::new(&mut rest), MAX_CONTROL_SIZE);
         let r = limited.read_to_end(&mut out);
-        (r, limited.exceeded)
+        (r, limited.exceeded())
     };
     if exceeded {
         return Err(Error::TooLarge {
@@ -1141,37 +1027,6 @@ fn read_signatures(origin: &str, tar: &[u8]) -> Result<Vec<Signature>> {
     Ok(sigs)
 }
 
-/// A reader that fails once more than `limit` bytes came through.
-struct Limited<R> {
-    inner: R,
-    count: u64,
-    limit: u64,
-    exceeded: bool,
-}
-
-impl<R> Limited<R> {
-    fn new(inner: R, limit: u64) -> Self {
-        Limited {
-            inner,
-            count: 0,
-            limit,
-            exceeded: false,
-        }
-    }
-}
-
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        if self.count > self.limit {
-            self.exceeded = true;
-            return Err(io::Error::other("decompressed size limit exceeded"));
-        }
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1213,12 +1068,13 @@ mod tests {
 
     #[test]
     fn normalize_refuses_dotdot() {
+        use whittle_fs::archive::{WalkError, normalize_into};
         let mut s = String::new();
-        normalize_into(&mut s, b"./usr//bin/./x/", "o").unwrap();
+        normalize_into(&mut s, b"./usr//bin/./x/").unwrap();
         assert_eq!(s, "usr/bin/x");
         assert!(matches!(
-            normalize_into(&mut s, b"usr/../../etc", "o"),
-            Err(Error::PathEscape { .. })
+            normalize_into(&mut s, b"usr/../../etc"),
+            Err(WalkError::PathEscape { .. })
         ));
     }
 

@@ -259,6 +259,200 @@ fn install(
     Ok((records, scripts, newest))
 }
 
+/// Where busybox is.
+const BUSYBOX: &str = "bin/busybox";
+/// The directory of busybox's applet lists, one file per package (one absolute path per line).
+const BUSYBOX_PATHS: &str = "etc/busybox-paths.d";
+/// The largest applet list read (a real one is ~5 KB).
+const MAX_BUSYBOX_PATHS: usize = 1 << 20;
+/// Built-in applet lists for busybox packages that ship no `/etc/busybox-paths.d/<package>`, by
+/// upstream busybox version, oldest first (the last one is used for versions not listed, as apko
+/// uses its newest). Each file says where its list comes from.
+const BUSYBOX_FALLBACKS: &[(&str, &str)] =
+    &[("1.35.0", include_str!("busybox-applets-1.35.0.txt"))];
+
+/// What [`busybox_links`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusyboxLinks {
+    /// No `/bin/busybox` in the image, or no installed package is busybox: nothing to do.
+    None,
+    /// Links were made from the package's applet list.
+    Made {
+        /// The package whose list was read.
+        package: String,
+        /// Links created.
+        made: usize,
+        /// Listed paths left as they were because something (a package) is already there.
+        kept: usize,
+    },
+    /// The busybox package ships no applet list: links were made from whittle's built-in list
+    /// for its busybox version (see [`busybox_fallback`]).
+    Fallback {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// The busybox version of the built-in list used.
+        list_version: &'static str,
+        /// Whether that list is for this busybox version (else it is the newest list whittle has).
+        exact: bool,
+        /// Links created.
+        made: usize,
+        /// Listed paths left as they were because something (a package) is already there.
+        kept: usize,
+    },
+}
+
+/// The built-in applet list whittle uses for a busybox package without an applet list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusyboxFallback {
+    /// The busybox version the list is for (`1.35.0`).
+    pub list_version: &'static str,
+    /// Whether it is the list for the version asked about.
+    pub exact: bool,
+    /// The applet paths, absolute (`/bin/sh`, `/usr/bin/awk`, …), in the list's order.
+    pub paths: Vec<String>,
+}
+
+/// The upstream busybox version of an APK package version: `1.35.0-r17` → `1.35.0`.
+fn busybox_upstream(version: &str) -> &str {
+    match version.rsplit_once("-r") {
+        Some((v, rel)) if !rel.is_empty() && rel.bytes().all(|b| b.is_ascii_digit()) => v,
+        _ => version,
+    }
+}
+
+/// Expands a built-in list (`<dir>: <applet> <applet> …` lines, `#` comments) to absolute paths.
+fn fallback_paths(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .flat_map(|(dir, applets)| {
+            let dir = dir.trim().trim_end_matches('/');
+            applets
+                .split_whitespace()
+                .map(move |a| format!("{dir}/{a}"))
+        })
+        .collect()
+}
+
+/// The built-in applet list for the busybox package version `version` (`1.35.0-r17`): the list
+/// for its upstream version, else the newest list whittle has (`exact` is false then). `None`
+/// only if whittle carries no list at all.
+pub fn busybox_fallback(version: &str) -> Option<BusyboxFallback> {
+    let upstream = busybox_upstream(version);
+    let (list_version, text, exact) = match BUSYBOX_FALLBACKS.iter().find(|(v, _)| *v == upstream) {
+        Some((v, t)) => (*v, *t, true),
+        None => {
+            let (v, t) = BUSYBOX_FALLBACKS.last()?;
+            (*v, *t, false)
+        }
+    };
+    Some(BusyboxFallback {
+        list_version,
+        exact,
+        paths: fallback_paths(text),
+    })
+}
+
+/// Links each listed path (`(line number, path)`) to `/bin/busybox` unless something is there
+/// already; returns (made, kept).
+fn link_applets<'a>(
+    tree: &mut Tree,
+    paths: impl Iterator<Item = (usize, &'a str)>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<(usize, usize), Error> {
+    let (mut made, mut kept) = (0, 0);
+    for (n, line) in paths {
+        let path =
+            whittle_fs::normalize_archive_path(line).map_err(|e| bad(format!("line {n}: {e}")))?;
+        if path.is_empty() || path == BUSYBOX {
+            continue;
+        }
+        if tree.get(&path).is_some() {
+            kept += 1;
+            continue;
+        }
+        tree.insert(
+            &path,
+            Node::symlink(format!("/{BUSYBOX}")),
+            Meta::root(0o777),
+        )
+        .map_err(|e| bad(format!("line {n}: /{path}: {e}")))?;
+        made += 1;
+    }
+    Ok((made, kept))
+}
+
+/// Creates busybox's applet links as apko does (what busybox's `post-install` script would do
+/// with `busybox --install -s`, which whittle never runs): when `/bin/busybox` exists and an
+/// installed package is `busybox` (or, failing that, provides something named `busybox`), every
+/// absolute path listed in its `/etc/busybox-paths.d/<package>` becomes a symlink to
+/// `/bin/busybox`; a package without that list (Alpine busybox before 1.36.0-r8, Wolfi before
+/// 1.36.0-r3) gets the links of whittle's built-in list for its busybox version
+/// ([`busybox_fallback`]). Missing parent directories are created `0755 0:0`, and a path that
+/// already exists (a file, link or directory a package installed) is kept as it is. The order
+/// and content depend only on the list, so the result is reproducible.
+pub fn busybox_links(tree: &mut Tree, records: &[InstalledPackage]) -> Result<BusyboxLinks, Error> {
+    if tree.get(BUSYBOX).is_none() {
+        return Ok(BusyboxLinks::None);
+    }
+    let Some(pkg) = records.iter().find(|r| r.name == "busybox").or_else(|| {
+        records
+            .iter()
+            .find(|r| r.provides.iter().any(|p| p.contains("busybox")))
+    }) else {
+        return Ok(BusyboxLinks::None);
+    };
+    let list_path = format!("{BUSYBOX_PATHS}/{}", pkg.name);
+    let bad = |message: String| Error::Package {
+        package: pkg.name.clone(),
+        message: format!("/{list_path}: {message}"),
+    };
+    let list = match tree.get(&list_path).map(|e| &e.node) {
+        Some(Node::File(data)) => data.clone(),
+        _ => {
+            let Some(fallback) = busybox_fallback(&pkg.version) else {
+                return Ok(BusyboxLinks::None);
+            };
+            let bad = |message: String| Error::Package {
+                package: pkg.name.clone(),
+                message: format!(
+                    "built-in busybox {} applet list: {message}",
+                    fallback.list_version
+                ),
+            };
+            let paths = fallback.paths.iter().map(String::as_str);
+            let (made, kept) = link_applets(tree, (1..).zip(paths), &bad)?;
+            return Ok(BusyboxLinks::Fallback {
+                package: pkg.name.clone(),
+                version: pkg.version.clone(),
+                list_version: fallback.list_version,
+                exact: fallback.exact,
+                made,
+                kept,
+            });
+        }
+    };
+    if list.len() > MAX_BUSYBOX_PATHS {
+        return Err(bad(format!(
+            "{} bytes, more than the {MAX_BUSYBOX_PATHS} an applet list may have; refusing it",
+            list.len()
+        )));
+    }
+    let text = std::str::from_utf8(&list).map_err(|e| bad(format!("not UTF-8 text ({e})")))?;
+    let lines = (1..)
+        .zip(text.lines().map(str::trim))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+    let (made, kept) = link_applets(tree, lines, &bad)?;
+    Ok(BusyboxLinks::Made {
+        package: pkg.name.clone(),
+        made,
+        kept,
+    })
+}
+
 /// Builds the image of one architecture from APK repositories.
 pub(crate) fn build_arch(
     config: &Config,
@@ -324,6 +518,41 @@ pub(crate) fn build_arch(
     let mut tree = crate::image_tree();
     tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
     let (records, scripts, newest) = install(&mut tree, &pkgs)?;
+    match busybox_links(&mut tree, &records)? {
+        BusyboxLinks::None => {}
+        BusyboxLinks::Made {
+            package,
+            made,
+            kept,
+        } => events.step(&format!(
+            "assemble  busybox applet links from /{BUSYBOX_PATHS}/{package}: {made} made, {kept} kept (a package provides them)"
+        )),
+        BusyboxLinks::Fallback {
+            package,
+            version,
+            list_version,
+            exact: true,
+            made,
+            kept,
+        } => events.step(&format!(
+            "assemble  busybox applet links: {package} {version} ships no /{BUSYBOX_PATHS}/{package}, \
+             so whittle's built-in busybox {list_version} list was used: {made} made, {kept} kept (a package provides them)"
+        )),
+        BusyboxLinks::Fallback {
+            package,
+            version,
+            list_version,
+            exact: false,
+            made,
+            kept,
+        } => events.warn(&format!(
+            "{package} {version} ships no /{BUSYBOX_PATHS}/{package} applet list and whittle has no built-in \
+             list for busybox {}, so the busybox {list_version} list was used ({made} links made, {kept} kept): \
+             some links may name applets this busybox lacks, or miss some; add missing ones as `paths` \
+             symlink entries to /bin/busybox, or use a busybox that ships the list (Alpine >= 1.36.0-r8, Wolfi >= 1.36.0-r3)",
+            busybox_upstream(&version)
+        )),
+    }
     if !scripts.is_empty() {
         events.step(&format!(
             "assemble  package scripts not run (whittle runs none): {}",
@@ -454,4 +683,266 @@ fn resolve(
         .iter()
         .map(|c| (c.entry.repo, c.entry.index))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, provides: &[&str]) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            version: "1.36.1-r0".into(),
+            provides: provides.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn tree_with(list: Option<(&str, &str)>) -> Tree {
+        let mut t = Tree::new();
+        t.insert(
+            BUSYBOX,
+            Node::file(b"#!/bin/false\n".to_vec()),
+            Meta::root(0o755),
+        )
+        .unwrap();
+        // a package's own file and directory at listed paths
+        t.insert(
+            "bin/ls",
+            Node::file(b"coreutils ls".to_vec()),
+            Meta::root(0o755),
+        )
+        .unwrap();
+        t.insert("usr/sbin", Node::Dir, Meta::root(0o755)).unwrap();
+        if let Some((name, text)) = list {
+            t.insert(
+                &format!("{BUSYBOX_PATHS}/{name}"),
+                Node::file(text.as_bytes().to_vec()),
+                Meta::root(0o644),
+            )
+            .unwrap();
+        }
+        t
+    }
+
+    fn link(t: &Tree, p: &str) -> Option<String> {
+        match &t.get(p)?.node {
+            Node::Symlink(target) => Some(target.to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn links_from_the_applet_list_keep_package_files() {
+        let list = "/bin/busybox\n/bin/ls\n/bin/sh\n\n/usr/bin/awk\n/usr/sbin/crond\n/bin/sh\n";
+        let mut t = tree_with(Some(("busybox", list)));
+        let r = busybox_links(&mut t, &[pkg("busybox", &[])]).unwrap();
+        assert_eq!(
+            r,
+            BusyboxLinks::Made {
+                package: "busybox".into(),
+                made: 3,
+                kept: 2
+            }
+        );
+        for p in ["bin/sh", "usr/bin/awk", "usr/sbin/crond"] {
+            assert_eq!(link(&t, p).as_deref(), Some("/bin/busybox"), "{p}");
+            assert_eq!(t.get(p).unwrap().meta, Meta::root(0o777));
+        }
+        // the package's file wins, busybox itself is untouched
+        assert!(
+            matches!(&t.get("bin/ls").unwrap().node, Node::File(d) if &d[..] == b"coreutils ls")
+        );
+        assert!(matches!(t.get(BUSYBOX).unwrap().node, Node::File(_)));
+        assert_eq!(t.get("usr/bin").unwrap().meta, Meta::root(0o755));
+    }
+
+    #[test]
+    fn a_provider_of_busybox_and_a_missing_list() {
+        // the list is named after the providing package
+        let mut t = tree_with(Some(("busybox-full", "/bin/vi\n")));
+        let r = busybox_links(&mut t, &[pkg("busybox-full", &["busybox=1.36.1-r0"])]).unwrap();
+        assert!(matches!(r, BusyboxLinks::Made { made: 1, .. }));
+        assert_eq!(link(&t, "bin/vi").as_deref(), Some("/bin/busybox"));
+
+        // no list: the built-in one for the version (pkg() is 1.36.1: not exact, the newest)
+        let mut t = tree_with(None);
+        let r = busybox_links(&mut t, &[pkg("busybox", &[])]).unwrap();
+        assert!(
+            matches!(r, BusyboxLinks::Fallback { exact: false, list_version: "1.35.0", made, kept: 1, .. } if made > 300),
+            "{r:?}"
+        );
+        assert_eq!(link(&t, "bin/sh").as_deref(), Some("/bin/busybox"));
+
+        // no busybox package, or no /bin/busybox: nothing
+        let mut t = tree_with(Some(("busybox", "/bin/sh\n")));
+        assert_eq!(
+            busybox_links(&mut t, &[pkg("gawk", &[])]).unwrap(),
+            BusyboxLinks::None
+        );
+        let mut t = Tree::new();
+        assert_eq!(
+            busybox_links(&mut t, &[pkg("busybox", &[])]).unwrap(),
+            BusyboxLinks::None
+        );
+    }
+
+    #[test]
+    fn an_escaping_applet_path_is_refused() {
+        let mut t = tree_with(Some(("busybox", "/bin/sh\n/../../etc/x\n")));
+        let e = busybox_links(&mut t, &[pkg("busybox", &[])])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("etc/busybox-paths.d/busybox") && e.contains("line 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn links_follow_a_symlinked_bin() {
+        // Wolfi-style merged /usr: /bin -> usr/bin
+        let mut t = Tree::new();
+        t.insert(
+            "usr/bin/busybox",
+            Node::file(b"x".to_vec()),
+            Meta::root(0o755),
+        )
+        .unwrap();
+        t.insert("bin", Node::symlink("usr/bin"), Meta::root(0o777))
+            .unwrap();
+        t.insert(
+            &format!("{BUSYBOX_PATHS}/busybox"),
+            Node::file(b"/bin/sh\n".to_vec()),
+            Meta::root(0o644),
+        )
+        .unwrap();
+        busybox_links(&mut t, &[pkg("busybox", &[])]).unwrap();
+        assert_eq!(link(&t, "usr/bin/sh").as_deref(), Some("/bin/busybox"));
+    }
+
+    #[test]
+    fn the_fallback_for_alpine_3_16_and_3_17() {
+        for version in ["1.35.0-r17", "1.35.0-r29", "1.35.0-r2"] {
+            let mut t = tree_with(None);
+            let mut p = pkg("busybox", &[]);
+            p.version = version.into();
+            let r = busybox_links(&mut t, &[p]).unwrap();
+            let BusyboxLinks::Fallback {
+                version: v,
+                list_version,
+                exact,
+                made,
+                kept,
+                ..
+            } = r
+            else {
+                panic!("{r:?}")
+            };
+            assert_eq!((v.as_str(), list_version, exact), (version, "1.35.0", true));
+            // 313 listed; /bin/ls belongs to a package
+            assert_eq!((made, kept), (312, 1));
+            for (p, present) in [
+                ("bin/sh", true),
+                ("bin/ash", true),
+                ("usr/bin/awk", true),
+                ("usr/bin/vi", true),
+                ("usr/bin/cpio", true),
+                ("sbin/nologin", true),
+                ("usr/sbin/lspci", true),
+                ("usr/sbin/crond", true),
+                ("usr/bin/[", true),
+                ("bin/bash", false),
+                ("usr/bin/dpkg", false),
+                ("usr/bin/ssl_client", false),
+                ("linuxrc", false),
+            ] {
+                assert_eq!(link(&t, p).is_some(), present, "{p}");
+            }
+            assert!(matches!(&t.get("bin/ls").unwrap().node, Node::File(_)));
+            assert!(matches!(t.get(BUSYBOX).unwrap().node, Node::File(_)));
+        }
+    }
+
+    #[test]
+    fn the_fallback_tables_are_sound() {
+        let dirs = ["/bin", "/sbin", "/usr/bin", "/usr/sbin"];
+        let mut prev: Option<&str> = None;
+        for (version, text) in BUSYBOX_FALLBACKS {
+            // versions are plain, increasing x.y.z
+            let parts: Vec<u32> = version.split('.').map(|n| n.parse().unwrap()).collect();
+            assert_eq!(parts.len(), 3, "{version}");
+            if let Some(p) = prev {
+                let pp: Vec<u32> = p.split('.').map(|n| n.parse().unwrap()).collect();
+                assert!(pp < parts, "{p} before {version}");
+            }
+            prev = Some(version);
+            // every entry line names one of the four directories
+            for line in text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
+                let (dir, applets) = line.split_once(": ").expect(line);
+                assert!(dirs.contains(&dir), "{version}: {line}");
+                assert!(!applets.trim().is_empty(), "{version}: {line}");
+            }
+            let paths = busybox_fallback(&format!("{version}-r0")).unwrap().paths;
+            assert!(paths.len() > 300, "{version}: {}", paths.len());
+            let mut seen = std::collections::BTreeSet::new();
+            let mut names = std::collections::BTreeSet::new();
+            for p in &paths {
+                assert!(p.starts_with('/'), "{p}");
+                let (dir, name) = p.rsplit_once('/').unwrap();
+                assert!(dirs.contains(&dir), "{p}");
+                assert!(!name.is_empty() && name != "." && name != "..", "{p}");
+                assert!(!p.contains("..") && !p.contains("//"), "{p}");
+                assert_ne!(p, "/bin/busybox");
+                assert_eq!(whittle_fs::normalize_archive_path(p).unwrap(), p[1..]);
+                assert!(seen.insert(p.clone()), "{version}: {p} twice");
+                // an applet lives in one directory only
+                assert!(names.insert(name.to_string()), "{version}: {name} twice");
+            }
+            for must in ["/bin/sh", "/bin/ls", "/usr/bin/awk", "/bin/busybox"] {
+                assert_eq!(
+                    paths.iter().any(|p| p == must),
+                    must != "/bin/busybox",
+                    "{version}: {must}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn busybox_versions_map_to_lists() {
+        assert_eq!(busybox_upstream("1.35.0-r17"), "1.35.0");
+        assert_eq!(busybox_upstream("1.36.1"), "1.36.1");
+        assert_eq!(busybox_upstream("1.36.1-rc"), "1.36.1-rc");
+        assert_eq!(busybox_upstream("1.36.1_p2-r0"), "1.36.1_p2");
+        let f = busybox_fallback("1.35.0-r29").unwrap();
+        assert!(f.exact && f.list_version == "1.35.0");
+        for other in ["1.34.1-r7", "1.36.0-r7", "", "garbage"] {
+            let f = busybox_fallback(other).unwrap();
+            assert!(!f.exact && f.list_version == "1.35.0", "{other}");
+        }
+    }
+
+    #[test]
+    fn any_version_gets_a_list_and_upstream_is_a_prefix() {
+        // whittle-build has no proptest dev-dependency: a generated sweep instead
+        let parts = [
+            "", "1", "1.35.0", "1.36.1", "-", "-r", "-r0", "-r17", "_p1", "-rc", "x", ".",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let v = format!("{a}{b}{c}");
+                    let u = busybox_upstream(&v);
+                    assert!(v.starts_with(u), "{v}");
+                    let f = busybox_fallback(&v).unwrap();
+                    assert_eq!(f.exact, u == "1.35.0", "{v}");
+                    assert!(!f.paths.is_empty());
+                }
+            }
+        }
+    }
 }

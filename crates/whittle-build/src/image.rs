@@ -35,7 +35,7 @@ pub fn apply_accounts(tree: &mut Tree, config: &Config) -> Result<(), Error> {
     assemble::write_accounts(tree, &users, &groups)
 }
 
-/// Applies the `paths` entries in order.
+/// Applies the `paths` entries in order, then writes `os-release` (as apko does, after paths).
 pub fn apply_paths(tree: &mut Tree, config: &Config) -> Result<(), Error> {
     for spec in &config.paths {
         apply_path(tree, spec).map_err(|message| Error::Path {
@@ -45,6 +45,37 @@ pub fn apply_paths(tree: &mut Tree, config: &Config) -> Result<(), Error> {
             path: spec.path.clone(),
             message,
         })?;
+    }
+    if let Some(os) = &config.os_release {
+        apply_os_release(tree, os)?;
+    }
+    Ok(())
+}
+
+/// Writes `/etc/os-release` from the config's `os-release` (replacing a package's file or
+/// symlink; a package's `/usr/lib/os-release` is left as it is), and
+/// `/etc/<id>-release` with the version when both `id` and `version-id` are given (apko does
+/// both).
+pub fn apply_os_release(tree: &mut Tree, os: &whittle_config::OsRelease) -> Result<(), Error> {
+    // a symlink (`-> ../usr/lib/os-release`): replace the link itself, never write through it
+    // into a file a package owns
+    if matches!(
+        tree.get("etc/os-release").map(|e| &e.node),
+        Some(Node::Symlink(_))
+    ) {
+        tree.remove("etc/os-release")?;
+    }
+    tree.insert(
+        "etc/os-release",
+        Node::file(os.to_file().into_bytes()),
+        Meta::root(0o644),
+    )?;
+    if let (Some(id), Some(version)) = (&os.id, &os.version_id) {
+        tree.insert(
+            &format!("etc/{id}-release"),
+            Node::file(format!("{version}\n").into_bytes()),
+            Meta::root(0o644),
+        )?;
     }
     Ok(())
 }
@@ -199,6 +230,8 @@ pub fn image(
             cmd: config.cmd.clone(),
             working_dir: config.work_dir.clone(),
             labels: config.annotations.clone(),
+            volumes: config.volumes.iter().cloned().collect(),
+            stop_signal: config.stop_signal.clone(),
             ..Default::default()
         },
         rootfs: Default::default(),

@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod debian;
 pub mod image;
 pub mod layers;
+pub mod rootfs;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub enum Error {
     /// Writing the image failed.
     #[error("writing the image: {0}")]
     Oci(#[from] whittle_oci::Error),
+    /// Pushing the image to a registry failed.
+    #[error("pushing the image: {0}")]
+    Registry(#[from] whittle_registry::Error),
     /// Something the config asks for is not supported yet.
     #[error("{0}")]
     Unsupported(String),
@@ -205,11 +209,39 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         sbom_docs.push(built.sbom);
         images.push(built.image);
     }
-    events.step(&format!("write     {}", opts.output));
-    let written = whittle_oci::write(&images, &opts.output)?;
-    for (r, d) in reports.iter_mut().zip(&written.manifests) {
-        r.manifest_digest = d.clone();
-    }
+    let digest = if let whittle_oci::ImageRef::Docker(dest) = &opts.output {
+        // Registry sink: the SBOMs travel with the image (referrers or `sha256-<hex>.sbom` tags).
+        events.step(&format!("push      {}", opts.output));
+        let attach: &[Vec<u8>] = if opts.sbom == SbomDest::None {
+            &[]
+        } else {
+            &sbom_docs
+        };
+        let pushed = whittle_registry::push(
+            &images,
+            dest,
+            attach,
+            &whittle_registry::Options::from_env(),
+        )?;
+        events.step(&format!(
+            "pushed    {} blobs uploaded ({:.1} MB), {} already there, {} SBOM(s) attached",
+            pushed.uploaded,
+            pushed.bytes_uploaded as f64 / 1e6,
+            pushed.skipped + pushed.mounted,
+            pushed.sboms.len()
+        ));
+        for (r, d) in reports.iter_mut().zip(&pushed.manifests) {
+            r.manifest_digest = d.clone();
+        }
+        pushed.digest
+    } else {
+        events.step(&format!("write     {}", opts.output));
+        let written = whittle_oci::write(&images, &opts.output)?;
+        for (r, d) in reports.iter_mut().zip(&written.manifests) {
+            r.manifest_digest = d.clone();
+        }
+        written.digest
+    };
     let mut sboms = Vec::new();
     for (i, doc) in sbom_docs.into_iter().enumerate() {
         let Some(path) = sbom_path(&opts.sbom, &opts.output, &archs, i) else {
@@ -222,7 +254,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         sboms.push(path);
     }
     Ok(BuildReport {
-        digest: written.digest,
+        digest,
         images: reports,
         sboms,
     })

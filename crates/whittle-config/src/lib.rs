@@ -85,8 +85,77 @@ pub struct Config {
     pub annotations: BTreeMap<String, String>,
     /// Target architectures, deduplicated in the order written; the host's when not set.
     pub archs: Vec<Arch>,
+    /// `stop-signal`: the signal that stops the container (`SIGTERM`, `TERM`, `15`…).
+    pub stop_signal: Option<String>,
+    /// `volumes`: absolute paths marked as volumes in the image config, sorted, deduplicated.
+    pub volumes: Vec<String>,
+    /// `os-release`: the `/etc/os-release` to write (replacing a package's), if given.
+    pub os_release: Option<OsRelease>,
     /// Problems worth printing that do not stop the build.
     pub warnings: Vec<Warning>,
+}
+
+/// apko's `os-release`: the fields of `/etc/os-release` (os-release(5)); only those given are
+/// written. With `id` and `version-id`, `/etc/<id>-release` holding the version is written too.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OsRelease {
+    /// `NAME`.
+    pub name: Option<String>,
+    /// `ID` (lowercase `a-z0-9._-`).
+    pub id: Option<String>,
+    /// `VERSION_ID` (`a-zA-Z0-9._~-`).
+    pub version_id: Option<String>,
+    /// `PRETTY_NAME`.
+    pub pretty_name: Option<String>,
+    /// `HOME_URL`.
+    pub home_url: Option<String>,
+    /// `BUG_REPORT_URL`.
+    pub bug_report_url: Option<String>,
+}
+
+impl OsRelease {
+    /// The `/etc/os-release` text, in apko's field order, quoted values escaped as os-release(5)
+    /// says (`"`, `\`, `$` and `` ` `` get a backslash).
+    pub fn to_file(&self) -> String {
+        fn quoted(v: &str) -> String {
+            let mut s = String::with_capacity(v.len() + 2);
+            s.push('"');
+            for c in v.chars() {
+                if matches!(c, '"' | '\\' | '$' | '`') {
+                    s.push('\\');
+                }
+                s.push(c);
+            }
+            s.push('"');
+            s
+        }
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(&v);
+            out.push('\n');
+        };
+        if let Some(v) = &self.id {
+            line("ID", v.clone());
+        }
+        if let Some(v) = &self.name {
+            line("NAME", quoted(v));
+        }
+        if let Some(v) = &self.pretty_name {
+            line("PRETTY_NAME", quoted(v));
+        }
+        if let Some(v) = &self.version_id {
+            line("VERSION_ID", v.clone());
+        }
+        if let Some(v) = &self.home_url {
+            line("HOME_URL", quoted(v));
+        }
+        if let Some(v) = &self.bug_report_url {
+            line("BUG_REPORT_URL", quoted(v));
+        }
+        out
+    }
 }
 
 /// `contents`: repositories, keys and packages.

@@ -30,6 +30,32 @@ pub(crate) struct RawConfig {
     pub annotations: BTreeMap<String, S<String>>,
     #[serde(default)]
     pub archs: Vec<S<String>>,
+    #[serde(default)]
+    pub stop_signal: Option<S<String>>,
+    #[serde(default)]
+    pub volumes: Vec<S<String>>,
+    #[serde(default)]
+    pub vcs_url: Option<S<String>>,
+    #[serde(default)]
+    pub os_release: Option<S<RawOsRelease>>,
+}
+
+/// apko's `os-release`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawOsRelease {
+    #[serde(default)]
+    pub name: Option<S<String>>,
+    #[serde(default)]
+    pub id: Option<S<String>>,
+    #[serde(default)]
+    pub version_id: Option<S<String>>,
+    #[serde(default)]
+    pub pretty_name: Option<S<String>>,
+    #[serde(default)]
+    pub home_url: Option<S<String>>,
+    #[serde(default)]
+    pub bug_report_url: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

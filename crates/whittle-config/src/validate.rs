@@ -6,30 +6,56 @@ use std::path::PathBuf;
 use serde_saphyr::{MessageFormatter, Spanned, UserMessageFormatter};
 
 use crate::raw::{
-    IntOrString, RawAccounts, RawConfig, RawContents, RawPath, RawPathType, StringOrList,
+    IntOrString, RawAccounts, RawConfig, RawContents, RawOsRelease, RawPath, RawPathType,
+    StringOrList,
 };
 use crate::repo::{Repository, parse_repository};
 use crate::suggest::{closest, did_you_mean};
 use crate::{
     Accounts, Arch, Config, ConfigError, ConfigPath, ConstraintOp, Contents, Diagnostic, Group,
-    Keyring, KeyringSource, PackageSpec, PathKind, PathSpec, Pos, Problem, RunAs, User,
+    Keyring, KeyringSource, OsRelease, PackageSpec, PathKind, PathSpec, Pos, Problem, RunAs, User,
     VersionConstraint, Warning, split_words,
 };
 
-/// apko fields whittle does not implement, so their hint can say so instead of "typo".
-const APKO_UNSUPPORTED: [&str; 12] = [
-    "include",
-    "volumes",
-    "stop-signal",
-    "vcs-url",
-    "layering",
-    "options",
-    "os-release",
-    "baseimage",
-    "type",
-    "shell-fragment",
-    "services",
-    "certificates",
+/// apko fields whittle does not implement, with what to do instead, so the error names the
+/// field and the way forward instead of suggesting a typo.
+const APKO_UNSUPPORTED: [(&str, &str); 9] = [
+    (
+        "include",
+        "apko's deprecated `include` (merging another config) is not supported; copy the included fields into this file",
+    ),
+    (
+        "layering",
+        "whittle writes one layer per image; remove `layering`",
+    ),
+    (
+        "options",
+        "apko's named `options` (config variants) are not supported; write one config file per variant",
+    ),
+    (
+        "baseimage",
+        "building on top of a base image is not supported; list the base image's packages in `contents.packages` instead",
+    ),
+    (
+        "type",
+        "whittle has no service supervisor (`type: service-bundle`); set `entrypoint.command` to the program to run",
+    ),
+    (
+        "shell-fragment",
+        "`shell-fragment` is not supported; write the command with its arguments in `entrypoint.command`",
+    ),
+    (
+        "services",
+        "whittle has no service supervisor (`type: service-bundle`); set `entrypoint.command` to the program to run",
+    ),
+    (
+        "certificates",
+        "add certificates as files with a `paths` entry of `type: local` (e.g. under /usr/local/share/ca-certificates) and install `ca-certificates-bundle`/`ca-certificates`",
+    ),
+    (
+        "image",
+        "`image` (name/version) is not an image config field; give the image name with `-o` (e.g. `oci:DIR:TAG`), and a version as an `annotations` entry `org.opencontainers.image.version`",
+    ),
 ];
 
 const REFERENCE: &str = "see the config reference in crates/whittle-config/README.md";
@@ -150,13 +176,13 @@ fn unknown_and_expected(msg: &str, prefix: &str) -> Option<(String, Vec<String>)
 
 fn syntax_hint(msg: &str, p: Pos) -> Option<String> {
     if let Some((name, expected)) = unknown_and_expected(msg, "unknown field `") {
+        if let Some((_, what)) = APKO_UNSUPPORTED.iter().find(|(n, _)| *n == name) {
+            return Some(format!(
+                "`{name}` is not supported by whittle: {what} ({REFERENCE})"
+            ));
+        }
         if let Some(d) = did_you_mean(&name, expected.iter().map(String::as_str)) {
             return Some(d);
-        }
-        if APKO_UNSUPPORTED.contains(&name.as_str()) {
-            return Some(format!(
-                "`{name}` is an apko field whittle does not support; remove it ({REFERENCE})"
-            ));
         }
         return Some(format!("remove `{name}` or fix its spelling; {REFERENCE}"));
     }
@@ -277,6 +303,68 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
         annotations.insert(k, v.value);
     }
 
+    let stop_signal = raw.stop_signal.and_then(|s| {
+        let v = s.value.trim();
+        let name = v.strip_prefix("SIG").unwrap_or(v);
+        let ok = !name.is_empty()
+            && (name.chars().all(|c| c.is_ascii_digit())
+                || name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '+' || c == '-'));
+        if ok {
+            Some(v.to_string())
+        } else {
+            ctx.err(
+                pos(&s),
+                Problem::new(format!("`stop-signal: {}` is not a signal", s.value)).hint(
+                    "give a signal name or number, e.g. `SIGTERM`, `SIGINT`, `SIGRTMIN+3` or `15`",
+                ),
+            );
+            None
+        }
+    });
+
+    let mut volumes = Vec::new();
+    for v in &raw.volumes {
+        match image_path(&v.value) {
+            Ok(p) => volumes.push(p),
+            Err(prob) => ctx.err(
+                pos(v),
+                prob.or_hint("a volume is an absolute path in the image, e.g. `/data`"),
+            ),
+        }
+    }
+    volumes.sort();
+    volumes.dedup();
+
+    if let Some(v) = &raw.vcs_url {
+        let url = v.value.trim();
+        if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            ctx.err(
+                pos(v),
+                Problem::new("`vcs-url` is empty or contains spaces")
+                    .hint("give the source repository, optionally with the commit: `https://github.com/org/repo@<commit>`"),
+            );
+        } else {
+            // apko: `URL@REVISION` gives the source and revision annotations; explicit
+            // `annotations` win.
+            let (source, revision) = match url.rsplit_once('@') {
+                Some((u, r)) if !r.is_empty() && !r.contains('/') && !u.is_empty() => (u, Some(r)),
+                _ => (url, None),
+            };
+            annotations
+                .entry("org.opencontainers.image.source".to_string())
+                .or_insert_with(|| source.to_string());
+            if let Some(r) = revision {
+                annotations
+                    .entry("org.opencontainers.image.revision".to_string())
+                    .or_insert_with(|| r.to_string());
+            }
+        }
+    }
+
+    let os_release = raw.os_release.map(|o| convert_os_release(ctx, o));
+
     let accounts = convert_accounts(ctx, raw.accounts);
     let paths = convert_paths(ctx, raw.paths);
 
@@ -338,7 +426,70 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
         paths,
         annotations,
         archs,
+        stop_signal,
+        volumes,
+        os_release,
         warnings: std::mem::take(&mut ctx.warnings),
+    }
+}
+
+fn convert_os_release(ctx: &mut Ctx, raw: Spanned<RawOsRelease>) -> OsRelease {
+    let r = raw.value;
+    let text = |ctx: &mut Ctx, v: Option<Spanned<String>>, field: &str| -> Option<String> {
+        let v = v?;
+        if v.value.contains(['\n', '\r', '\0']) {
+            ctx.err(
+                pos(&v),
+                Problem::new(format!(
+                    "`os-release.{field}` contains a line break or NUL byte"
+                ))
+                .hint("os-release values are one line of text"),
+            );
+            return None;
+        }
+        Some(v.value)
+    };
+    let name = text(ctx, r.name, "name");
+    let pretty_name = text(ctx, r.pretty_name, "pretty-name");
+    let home_url = text(ctx, r.home_url, "home-url");
+    let bug_report_url = text(ctx, r.bug_report_url, "bug-report-url");
+    let word = |ctx: &mut Ctx,
+                v: Option<Spanned<String>>,
+                field: &str,
+                ok: fn(char) -> bool,
+                hint: &str| {
+        let v = v?;
+        if v.value.is_empty() || !v.value.chars().all(ok) {
+            ctx.err(
+                pos(&v),
+                Problem::new(format!("`os-release.{field}: {}` is not valid", v.value))
+                    .hint(hint.to_string()),
+            );
+            return None;
+        }
+        Some(v.value)
+    };
+    let id = word(
+        ctx,
+        r.id,
+        "id",
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'),
+        "an os-release ID is lowercase letters, digits, `.`, `_` and `-`, e.g. `wolfi` or `alpine`",
+    );
+    let version_id = word(
+        ctx,
+        r.version_id,
+        "version-id",
+        |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '~'),
+        "an os-release VERSION_ID is letters, digits, `.`, `_`, `-` and `~`, e.g. `3.20` or `20230201`",
+    );
+    OsRelease {
+        name,
+        id,
+        version_id,
+        pretty_name,
+        home_url,
+        bug_report_url,
     }
 }
 

@@ -266,9 +266,58 @@ const BAD: &[(&str, &str, &[&str])] = &[
         &["did you mean `work-dir`?"],
     ),
     (
-        "volumes: [/x]\n",
+        "include: base.yaml\n",
         "bad.yaml:1:1:",
-        &["apko field whittle does not support"],
+        &[
+            "unknown field `include`",
+            "not supported by whittle",
+            "copy the included fields",
+        ],
+    ),
+    (
+        "entrypoint:\n  type: service-bundle\n  services:\n    nginx: /usr/sbin/nginx\n",
+        "bad.yaml:2:3:",
+        &[
+            "unknown field `type`",
+            "no service supervisor",
+            "entrypoint.command",
+        ],
+    ),
+    (
+        "image:\n  name: apko-go\n  version: 1.0.0\n",
+        "bad.yaml:1:1:",
+        &["unknown field `image`", "org.opencontainers.image.version"],
+    ),
+    (
+        "contents:\n  baseimage: {image: x}\n",
+        "bad.yaml:2:3:",
+        &["unknown field `baseimage`", "not supported"],
+    ),
+    (
+        "certificates:\n  additional: []\n",
+        "bad.yaml:1:1:",
+        &["unknown field `certificates`", "type: local"],
+    ),
+    ("volumes: [data]\n", "bad.yaml:1:", &["not absolute"]),
+    (
+        "stop-signal: \"kill it\"\n",
+        "bad.yaml:1:",
+        &["is not a signal", "SIGTERM"],
+    ),
+    (
+        "os-release:\n  id: Wolfi OS\n",
+        "bad.yaml:2:",
+        &["os-release.id", "lowercase"],
+    ),
+    (
+        "os-release:\n  name: \"a\\nb\"\n",
+        "bad.yaml:2:",
+        &["line break"],
+    ),
+    (
+        "os-release:\n  codename: x\n",
+        "bad.yaml:2:3:",
+        &["unknown field `codename`", "version-id"],
     ),
     (
         "paths:\n  - {path: /d, type: dir}\n",
@@ -467,7 +516,7 @@ impl ErrText for Result<String, ConfigError> {
 fn errors_show_source_line_and_caret() {
     let err = Config::from_str("x.yaml", "cmd: a\nentrypoin:\n  command: /x\n").unwrap_err();
     insta::assert_snapshot!(err.to_string(), @r"
-    x.yaml:2:1: unknown field `entrypoin`, expected one of contents, entrypoint, cmd, work-dir, environment, accounts, paths, annotations, archs
+    x.yaml:2:1: unknown field `entrypoin`, expected one of contents, entrypoint, cmd, work-dir, environment, accounts, paths, annotations, archs, stop-signal, volumes, vcs-url, os-release
      2 | entrypoin:
        | ^
       hint: did you mean `entrypoint`?
@@ -629,4 +678,50 @@ fn example_apk_configs_parse() {
         assert_eq!(cfg.contents.keyring.len(), keys, "{name}");
         assert!(cfg.warnings.is_empty(), "{name}: {:?}", cfg.warnings);
     }
+}
+
+#[test]
+fn apko_image_config_fields() {
+    let text = r#"
+contents:
+  packages: [busybox]
+stop-signal: SIGQUIT
+volumes: [/var/lib/data/, /cache, /cache]
+vcs-url: https://github.com/example/app@0123abc
+annotations:
+  org.opencontainers.image.revision: pinned
+os-release:
+  name: Example "OS"
+  id: example
+  version-id: "2024.1"
+  pretty-name: Example $OS
+  home-url: https://example.org/
+  bug-report-url: https://example.org/bugs
+"#;
+    let c = Config::from_str("apko.yaml", text).unwrap();
+    assert_eq!(c.stop_signal.as_deref(), Some("SIGQUIT"));
+    assert_eq!(c.volumes, ["/cache", "/var/lib/data"]);
+    assert_eq!(
+        c.annotations["org.opencontainers.image.source"],
+        "https://github.com/example/app"
+    );
+    // an explicit annotation wins over vcs-url's revision
+    assert_eq!(c.annotations["org.opencontainers.image.revision"], "pinned");
+    let os = c.os_release.unwrap();
+    assert_eq!(
+        os.to_file(),
+        "ID=example\nNAME=\"Example \\\"OS\\\"\"\nPRETTY_NAME=\"Example \\$OS\"\nVERSION_ID=2024.1\n\
+         HOME_URL=\"https://example.org/\"\nBUG_REPORT_URL=\"https://example.org/bugs\"\n"
+    );
+
+    // a URL without a revision sets only the source; numeric and bare signal names pass
+    let c = Config::from_str(
+        "a.yaml",
+        "vcs-url: https://github.com/example/app\nstop-signal: 15\n",
+    )
+    .unwrap();
+    assert_eq!(c.annotations.len(), 1);
+    assert_eq!(c.stop_signal.as_deref(), Some("15"));
+    assert!(c.os_release.is_none() && c.volumes.is_empty());
+    assert!(Config::from_str("a.yaml", "stop-signal: SIGRTMIN+3\n").is_ok());
 }

@@ -25,7 +25,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
+
+use whittle_fs::archive::LimitedReader;
 
 use crate::control::{Stanza, parse_stanzas};
 
@@ -203,45 +205,10 @@ pub enum Compression {
     Zstd,
 }
 
-/// The kind of one data archive entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind<'a> {
-    /// A directory.
-    Dir,
-    /// A regular file (its content is [`DataEntry::data`]).
-    File,
-    /// A symbolic link; `target` is exactly as written (may be absolute or contain `..`: it is
-    /// resolved inside the image, never on the host).
-    Symlink {
-        /// The link target, verbatim.
-        target: &'a str,
-    },
-    /// A hard link to an earlier entry; `target` is normalized like [`DataEntry::path`].
-    Hardlink {
-        /// The normalized path of the linked entry.
-        target: &'a str,
-    },
-}
+pub use whittle_fs::archive::EntryKind;
 
-/// One entry of the data archive, valid during the callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataEntry<'a> {
-    /// Normalized path: no leading `./` or `/`, no empty or `.` components, no trailing `/`;
-    /// `""` is the root directory.
-    pub path: &'a str,
-    /// What it is.
-    pub kind: EntryKind<'a>,
-    /// Permission bits including setuid/setgid/sticky (`mode & 0o7777`).
-    pub mode: u32,
-    /// Numeric owner.
-    pub uid: u64,
-    /// Numeric group.
-    pub gid: u64,
-    /// Modification time, seconds since the epoch.
-    pub mtime: u64,
-    /// File content (empty for anything but [`EntryKind::File`]).
-    pub data: &'a [u8],
-}
+/// One entry of the data archive, valid during the callback (`pax_value` is always `None`).
+pub type DataEntry<'a> = whittle_fs::archive::TarEntry<'a>;
 
 /// An opened `.deb`, borrowing the package bytes.
 #[derive(Debug, Clone)]
@@ -449,7 +416,7 @@ impl<'a> DebArchive<'a> {
 
     /// The data archive, decompressed (at most the data size cap), e.g. to keep in a cache.
     pub fn data_tar(&self) -> Result<Vec<u8>> {
-        let mut limited = Limited::new(
+        let mut limited = LimitedReader::new(
             decoder(
                 &self.origin,
                 &self.data_member,
@@ -460,7 +427,7 @@ impl<'a> DebArchive<'a> {
         );
         let mut out = Vec::new();
         let read = limited.read_to_end(&mut out);
-        if limited.exceeded {
+        if limited.exceeded() {
             return Err(self.too_large());
         }
         read.map_err(|e| Error::Archive {
@@ -494,170 +461,50 @@ impl<'a> DebArchive<'a> {
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        let mut limited = Limited::new(reader, self.max_data_size);
-        let result = walk_data(self, &mut limited, &mut f);
-        if limited.exceeded {
-            return Err(E::from(self.too_large()));
-        }
+        use whittle_fs::archive::{WalkError, WalkFail, WalkOptions, walk_tar};
+        let opts = WalkOptions {
+            max_size: self.max_data_size,
+            pax_key: None,
+        };
+        let result = walk_tar(reader, &opts, &mut f);
+        let (origin, package) = (self.origin.clone(), self.package().to_string());
+        let archive = |reason: String| Error::Archive {
+            origin: self.origin.clone(),
+            member: self.data_member.clone(),
+            reason,
+        };
         match result {
             Ok(()) => Ok(()),
-            Err(Fail::Deb(e)) => Err(E::from(e)),
-            Err(Fail::User(e)) => Err(e),
-        }
-    }
-}
-
-enum Fail<E> {
-    Deb(Error),
-    User(E),
-}
-
-fn walk_data<E, F>(
-    deb: &DebArchive<'_>,
-    reader: &mut Limited<Box<dyn Read + '_>>,
-    f: &mut F,
-) -> Result<(), Fail<E>>
-where
-    F: FnMut(DataEntry<'_>) -> Result<(), E>,
-{
-    let origin = deb.origin.as_str();
-    let member = deb.data_member.as_str();
-    let package = deb.package();
-    let archive_err = |e: io::Error| {
-        Fail::Deb(Error::Archive {
-            origin: origin.to_string(),
-            member: member.to_string(),
-            reason: e.to_string(),
-        })
-    };
-    let mut archive = tar::Archive::new(BufReader::with_capacity(128 << 10, reader));
-    let mut path = String::new();
-    let mut link = String::new();
-    let mut buf: Vec<u8> = Vec::new();
-    for entry in archive.entries().map_err(archive_err)? {
-        let mut entry = entry.map_err(archive_err)?;
-        let header = entry.header();
-        let et = header.entry_type();
-        if et.is_pax_global_extensions() {
-            continue;
-        }
-        let mode = header.mode().map_err(archive_err)? & 0o7777;
-        let uid = header.uid().map_err(archive_err)?;
-        let gid = header.gid().map_err(archive_err)?;
-        let mtime = header.mtime().map_err(archive_err)?;
-        let raw_path = entry.path_bytes();
-        normalize_into(&mut path, &raw_path, origin, package).map_err(Fail::Deb)?;
-        let tag = match et {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => 0,
-            tar::EntryType::Directory => 1,
-            tar::EntryType::Symlink => 2,
-            tar::EntryType::Link => 3,
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                return Err(Fail::Deb(Error::SpecialFile {
-                    origin: origin.to_string(),
-                    package: package.to_string(),
+            Err(WalkFail::User(e)) => Err(e),
+            Err(WalkFail::Walk(w)) => Err(E::from(match w {
+                WalkError::TooLarge(_) => self.too_large(),
+                WalkError::Read(e) => archive(e.to_string()),
+                e @ WalkError::EmptyHardlinkTarget { .. } => archive(e.to_string()),
+                WalkError::PathEscape { path } => Error::PathEscape {
+                    origin,
+                    package,
                     path,
-                    kind: match et {
-                        tar::EntryType::Char => "character device",
-                        tar::EntryType::Block => "block device",
-                        _ => "FIFO",
-                    },
-                }));
-            }
-            other => {
-                return Err(Fail::Deb(Error::UnsupportedEntry {
-                    origin: origin.to_string(),
-                    package: package.to_string(),
+                },
+                WalkError::NonUtf8Path { path } => Error::NonUtf8Path {
+                    origin,
+                    package,
                     path,
-                    type_byte: other.as_byte(),
-                }));
-            }
-        };
-        if tag >= 2 {
-            let raw = entry.link_name_bytes().unwrap_or_default();
-            if tag == 3 {
-                normalize_into(&mut link, &raw, origin, package).map_err(Fail::Deb)?;
-                if link.is_empty() {
-                    return Err(Fail::Deb(Error::Archive {
-                        origin: origin.to_string(),
-                        member: member.to_string(),
-                        reason: format!("hard link {path:?} has an empty target"),
-                    }));
-                }
-            } else {
-                link.clear();
-                link.push_str(utf8(&raw, origin, package).map_err(Fail::Deb)?);
-            }
-        }
-        buf.clear();
-        if tag == 0 {
-            let size = entry.size();
-            let room = reader_room(deb.max_data_size, size);
-            buf.reserve(room);
-            entry.read_to_end(&mut buf).map_err(archive_err)?;
-            if (buf.len() as u64) != size {
-                return Err(archive_err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("{path}: truncated file data"),
-                )));
-            }
-        }
-        let kind = match tag {
-            0 => EntryKind::File,
-            1 => EntryKind::Dir,
-            2 => EntryKind::Symlink { target: &link },
-            _ => EntryKind::Hardlink { target: &link },
-        };
-        f(DataEntry {
-            path: &path,
-            kind,
-            mode,
-            uid,
-            gid,
-            mtime,
-            data: &buf,
-        })
-        .map_err(Fail::User)?;
-    }
-    Ok(())
-}
-
-/// How much to reserve for a file of declared `size` (never more than the cap allows).
-fn reader_room(max: u64, size: u64) -> usize {
-    usize::try_from(size.min(max).min(1 << 30)).unwrap_or(0)
-}
-
-fn utf8<'b>(raw: &'b [u8], origin: &str, package: &str) -> Result<&'b str> {
-    std::str::from_utf8(raw).map_err(|_| Error::NonUtf8Path {
-        origin: origin.to_string(),
-        package: package.to_string(),
-        path: String::from_utf8_lossy(raw).into_owned(),
-    })
-}
-
-/// Writes the normalized form of `raw` into `out` (see [`DataEntry::path`]).
-fn normalize_into(out: &mut String, raw: &[u8], origin: &str, package: &str) -> Result<()> {
-    let s = utf8(raw, origin, package)?;
-    out.clear();
-    for comp in s.split('/') {
-        match comp {
-            "" | "." => {}
-            ".." => {
-                return Err(Error::PathEscape {
-                    origin: origin.to_string(),
-                    package: package.to_string(),
-                    path: s.to_string(),
-                });
-            }
-            c => {
-                if !out.is_empty() {
-                    out.push('/');
-                }
-                out.push_str(c);
-            }
+                },
+                WalkError::SpecialFile { path, kind } => Error::SpecialFile {
+                    origin,
+                    package,
+                    path,
+                    kind,
+                },
+                WalkError::UnsupportedEntry { path, type_byte } => Error::UnsupportedEntry {
+                    origin,
+                    package,
+                    path,
+                    type_byte,
+                },
+            })),
         }
     }
-    Ok(())
 }
 
 #[derive(Default)]
@@ -675,7 +522,7 @@ fn read_control(
     data: &[u8],
     out: &mut ControlFiles,
 ) -> Result<()> {
-    let mut limited = Limited::new(
+    let mut limited = LimitedReader::new(
         decoder(origin, member, compression, data)?,
         MAX_CONTROL_SIZE,
     );
@@ -714,7 +561,7 @@ fn read_control(
         }
         Ok(())
     })();
-    if limited.exceeded {
+    if limited.exceeded() {
         return Err(Error::TooLarge {
             origin: origin.to_string(),
             member: member.to_string(),
@@ -764,37 +611,6 @@ fn decoder<'b>(
                 .map_err(|e| err(format!("zstd decoder: {e}")))?,
         ),
     })
-}
-
-/// A reader that fails once more than `limit` bytes came through.
-struct Limited<R> {
-    inner: R,
-    count: u64,
-    limit: u64,
-    exceeded: bool,
-}
-
-impl<R> Limited<R> {
-    fn new(inner: R, limit: u64) -> Self {
-        Limited {
-            inner,
-            count: 0,
-            limit,
-            exceeded: false,
-        }
-    }
-}
-
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        if self.count > self.limit {
-            self.exceeded = true;
-            return Err(io::Error::other("decompressed size limit exceeded"));
-        }
-        Ok(n)
-    }
 }
 
 /// One member of the `ar` container.

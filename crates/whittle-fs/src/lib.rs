@@ -21,7 +21,12 @@
 //! order carries the content (with the file's metadata) and the others are hardlink entries to it.
 //! The tar is gzipped with no file name, mtime 0 and OS byte 255; both streams are hashed while
 //! written.
+//!
+//! # Package archives
+//! [`archive::walk_tar`] walks a package's data tar (Debian and APK) with normalized, confined
+//! paths and a size cap.
 
+pub mod archive;
 mod error;
 mod layer;
 mod overlay;

@@ -2,8 +2,9 @@
 //! a record of what each layer added, changed, removed and hid.
 //!
 //! # Rules (OCI image spec, `layer.md`)
-//! - `DIR/.wh.NAME` deletes `DIR/NAME` and everything below it from the *lower* layers; the
-//!   whiteout file itself never appears in the result.
+//! - `DIR/.wh.NAME` deletes `DIR/NAME` and everything below it from the *lower* layers (what
+//!   the same layer adds survives, wherever it stands in tar order); the whiteout file itself
+//!   never appears in the result.
 //! - `DIR/.wh..wh..opq` hides every lower-layer child of `DIR` but keeps what the same layer adds
 //!   (before or after the marker in tar order).
 //! - Only a base name starting with `.wh.` is special: `not.a.wh..wh..opq` is an ordinary file.
@@ -387,11 +388,13 @@ impl Applier<'_> {
         Ok(())
     }
 
+    /// Whiteouts hide lower-layer entries only: what this layer wrote at or below `victim`
+    /// (before the whiteout in tar order) stays, with the directories above it.
     fn whiteout(&mut self, victim: &str, by: HiddenBy) -> Result<()> {
         if !self.literal(victim) {
             return Ok(()); // a parent is missing or not a directory: nothing below to hide
         }
-        self.remove_subtree(victim, by, false)
+        self.remove_subtree(victim, by, true)
     }
 
     fn opaque(&mut self, dir: &str) -> Result<()> {
@@ -498,5 +501,36 @@ impl Applier<'_> {
             self.changes.added.push(change);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, c) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(c.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, p, *c).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_whiteout_spares_what_its_own_layer_added_before_it() {
+        let mut ov = Overlay::new();
+        ov.apply_layer(&tar(&[("a/x", b"old"), ("a/y", b"1")])[..])
+            .unwrap();
+        let ch = ov
+            .apply_layer(&tar(&[("a/x", b"new"), ("a/.wh.x", b""), ("a/.wh.y", b"")])[..])
+            .unwrap();
+        let paths: Vec<&str> = ov.tree().walk().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["a", "a/x"]);
+        assert!(matches!(&ov.tree().get("a/x").unwrap().node, Node::File(d) if &d[..] == b"new"));
+        assert_eq!(ch.removed, ["a/y"]);
     }
 }

@@ -224,6 +224,27 @@ impl ReadImage {
         decompress(raw, member)
     }
 
+    /// The stored (possibly compressed) bytes of layer `i`, as they are in the source, for
+    /// copying the blob unchanged. When the layer's digest is known (OCI layouts) the stream
+    /// returns an `InvalidData` error at its end if the bytes do not match it.
+    pub fn open_raw_layer(&self, i: usize) -> ReadResult<Box<dyn Read + Send>> {
+        let (member, layer) = self
+            .layer_members
+            .get(i)
+            .zip(self.layers.get(i))
+            .ok_or_else(|| {
+                ReadError::Unsupported(format!(
+                    "layer {i} does not exist; the image has {} layers",
+                    self.layers.len()
+                ))
+            })?;
+        let raw = self.store.open(member, "a layer")?;
+        Ok(match (&layer.digest, self.verify_layers) {
+            (Some(d), true) => Box::new(VerifyingReader::new(raw, d, member)?),
+            _ => raw,
+        })
+    }
+
     /// Where the image was read from.
     pub fn source(&self) -> &Path {
         self.store.path()
@@ -305,6 +326,19 @@ impl<R: Read> Read for VerifyingReader<R> {
     }
 }
 
+/// The compression of an archive whose first bytes are `magic`, if it is compressed.
+fn compressed_archive(magic: &[u8]) -> Option<&'static str> {
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("zstd")
+    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+        Some("xz")
+    } else {
+        None
+    }
+}
+
 /// Normalize an archive member name (`./a//b/` → `a/b`); `None` for names that climb out.
 fn member_name(name: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
@@ -335,7 +369,17 @@ impl Store {
             source,
         };
         let file = File::open(path).map_err(|e| io_err("opening archive", e))?;
-        let mut archive = tar::Archive::new(BufReader::with_capacity(64 << 10, file));
+        let mut buffered = BufReader::with_capacity(64 << 10, file);
+        let magic = buffered
+            .fill_buf()
+            .map_err(|e| io_err("reading archive", e))?;
+        if let Some(kind) = compressed_archive(magic) {
+            return Err(ReadError::Unsupported(format!(
+                "`{}` is a {kind}-compressed archive (like `docker save | gzip`); decompress it first (e.g. `gunzip -k`), then read the plain tar",
+                path.display()
+            )));
+        }
+        let mut archive = tar::Archive::new(buffered);
         let mut members = HashMap::new();
         let entries = archive
             .entries_with_seek()

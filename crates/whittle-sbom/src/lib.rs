@@ -1,7 +1,8 @@
-//! SPDX 2.3 JSON SBOMs of an image's packages: deterministic (same input, same bytes; the
-//! creation time comes from the input epoch, the namespace from a given seed), plus package-URL
-//! helpers and the Debian `copyright` → SPDX license mapping.
+//! SBOMs of an image's packages, SPDX 2.3 JSON and CycloneDX 1.6 JSON: deterministic (same
+//! input, same bytes; the creation time comes from the input epoch, the namespace/serial from a
+//! given seed), plus package-URL helpers and the Debian `copyright` → SPDX license mapping.
 
+mod cyclonedx;
 mod license;
 mod purl;
 
@@ -10,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use cyclonedx::{CYCLONEDX_SPEC_VERSION, serial_number, to_cyclonedx_json};
 pub use license::{MAX_COPYRIGHT_BYTES, debian_copyright_license, license_ref, short_name_to_spdx};
-pub use purl::{apk_purl, deb_purl, percent_encode};
+pub use purl::{apk_purl, deb_purl, percent_encode, purl};
 
 /// Why an SBOM could not be produced.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,10 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-fn purl(
+/// `pkg:<ty>/<namespace>/<name>@<version>?<qualifiers>`: the namespace lowercased, every
+/// part percent-encoded, empty qualifiers left out and the others sorted by key (the purl
+/// canonical form).
+pub fn purl(
     ty: &str,
     namespace: &str,
     name: &str,

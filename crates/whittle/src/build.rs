@@ -11,7 +11,8 @@ pub struct BuildArgs {
     /// The image config (YAML).
     config: PathBuf,
 
-    /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG].
+    /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG],
+    /// or a registry, docker://HOST[:PORT]/REPO:TAG (credentials from ~/.docker/config.json).
     #[arg(short, long, value_name = "DEST")]
     output: String,
 
@@ -45,6 +46,12 @@ pub struct BuildArgs {
     /// Checksums are still verified, but anyone who can change the repository can change the image.
     #[arg(long)]
     insecure_allow_unsigned_repositories: bool,
+
+    /// Push over plain HTTP to a registry that is not on this machine (loopback registries always
+    /// use HTTP) [default: $WHITTLE_INSECURE_REGISTRY]. Anyone on the network path can read and
+    /// change what is pushed, and credentials travel unencrypted.
+    #[arg(long)]
+    insecure: bool,
 
     /// Print only errors and the final digest.
     #[arg(short, long)]
@@ -121,6 +128,12 @@ impl whittle_build::Events for Terminal {
 
 /// Runs `whittle build`.
 pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+    if args.insecure {
+        // whittle-build's registry sink reads this through `whittle_registry::Options::from_env`.
+        // SAFETY: set before the build starts any thread; nothing else reads the environment
+        // concurrently.
+        unsafe { std::env::set_var("WHITTLE_INSECURE_REGISTRY", "1") };
+    }
     let output = whittle_oci::ImageRef::parse(&args.output)?;
     let source_date_epoch = match args.source_date_epoch {
         Some(s) => Some(s),

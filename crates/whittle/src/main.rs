@@ -1,7 +1,17 @@
 //! The `whittle` command line: argument parsing, progress and rendering. No format logic lives
 //! here; every step is a call into the library crates.
 
+mod audit;
 mod build;
+mod compare;
+mod copy;
+mod db;
+mod inspect;
+mod lint;
+mod pkg;
+mod sbom;
+mod scan;
+mod source;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,12 +39,86 @@ enum Command {
     ///   whittle build app.yaml -o docker-archive:app.tar:app:1.0
     #[command(verbatim_doc_comment)]
     Build(build::BuildArgs),
+    /// Build, sign and index APK packages from melange-style YAML recipes.
+    ///
+    /// Examples:
+    ///   whittle pkg keygen me
+    ///   whittle pkg build hello.yaml --key me.rsa --out packages
+    ///   whittle pkg index packages/x86_64 --key me.rsa
+    #[command(verbatim_doc_comment)]
+    Pkg(pkg::PkgArgs),
+    /// Copy an image between any two references, byte-for-byte (same digest at both ends).
+    ///
+    /// Sources and destinations: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:NAME:TAG], docker://HOST/REPO[:TAG] (or a bare HOST/REPO:TAG).
+    /// Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json.
+    ///
+    /// Examples:
+    ///   whittle copy oci:out/app:latest docker://registry.example.invalid/app:1.0
+    ///   whittle copy localhost:5000/app:1.0 oci:pulled/app:1.0 --platform linux/arm64
+    ///   whittle copy docker://127.0.0.1:5000/a:1 docker-archive:a.tar:a:1 --digest-file a.digest
+    #[command(verbatim_doc_comment)]
+    Copy(copy::CopyArgs),
+    #[command(
+        about = "Show what an image holds: config, history, layers, largest files, packages, waste."
+    )]
+    Inspect(inspect::InspectArgs),
+    #[command(
+        about = "Find what an image hides and risks: hidden secrets, root, shells, caches, setuid."
+    )]
+    Audit(audit::AuditArgs),
+    #[command(about = "Lint Dockerfiles for the footguns that leak secrets and tools into images.")]
+    Lint(lint::LintArgs),
+    /// Write the SBOM of any image: OS and packages as SPDX 2.3 or CycloneDX 1.6 JSON.
+    ///
+    /// Reads the image's package databases (apk installed DB, dpkg status, distroless
+    /// status.d) with whiteouts applied; every package gets a purl, Debian packages keep their
+    /// source package.
+    ///
+    /// Examples:
+    ///   whittle sbom oci:out/gawk:latest
+    ///   whittle sbom docker-archive:alpine.tar --format cyclonedx -o alpine.cdx.json
+    #[command(verbatim_doc_comment)]
+    Sbom(sbom::SbomArgs),
+    /// Manage the local vulnerability database used by `whittle scan`.
+    ///
+    /// Examples:
+    ///   whittle db update
+    ///   whittle db import Debian-all.zip alpine-secdb/ wolfi-advisories.tar.gz
+    ///   whittle db status
+    #[command(verbatim_doc_comment)]
+    Db(db::DbArgs),
+    /// List the known vulnerabilities of an image's or an SBOM's packages, offline.
+    ///
+    /// Matches each package against the local database (`whittle db`) for its OS release,
+    /// with the format's own version rules; Debian packages by source package. One CVE is
+    /// counted once per package, with its other ids listed.
+    ///
+    /// Examples:
+    ///   whittle scan oci:out/gawk:latest
+    ///   whittle scan image.spdx.json --format json
+    ///   whittle scan docker-archive:app.tar --format sarif --fail-on high
+    #[command(verbatim_doc_comment)]
+    Scan(scan::ScanArgs),
+    #[command(
+        about = "Compare images side by side: size, packages, vulnerabilities, shell, root, secrets."
+    )]
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => build::run(args),
+        Command::Pkg(args) => pkg::run(args),
+        Command::Copy(args) => copy::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Sbom(args) => sbom::run(args),
+        Command::Db(args) => db::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Compare(args) => compare::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,289 @@
+//! Lists the OS and packages an image holds.
+//!
+//! [`catalog_image`] streams once over an image's layers, keeping only the files it needs
+//! ([`layers::wanted`]: `os-release`, the dpkg `status` file and `status.d/*` entries, the apk
+//! installed database, Debian `copyright` files), applies OCI whiteouts and opaque whiteouts to
+//! them ([`layers::LayerFiles`]), and parses them into a [`Catalog`]. Damaged database records are
+//! skipped and reported as [`whittle_report::Finding`]s in [`Catalog::findings`]; only I/O errors,
+//! an unreadable image and oversized files are errors.
+
+pub mod dpkg;
+pub mod layers;
+pub mod os;
+pub mod sbom;
+
+mod apk;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::Serialize;
+use whittle_report::{Finding, Location, Severity};
+
+pub use layers::{LayerFiles, MAX_FILE_BYTES, MAX_TOTAL_BYTES};
+pub use os::OsRelease;
+
+/// Errors of cataloging an image.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The image could not be opened or a layer could not be read.
+    #[error("cannot read the image: {0}")]
+    Image(#[from] whittle_oci::ReadError),
+    /// A layer is not a valid tar stream.
+    #[error("layer {layer}: cannot read the tar stream: {source}")]
+    Tar {
+        /// Index of the layer (bottom is 0).
+        layer: usize,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A wanted file is larger than its limit.
+    #[error(
+        "layer {layer}: `{path}` is {size} bytes, more than the {max}-byte limit for this file; \
+         the image is not a normal OS image (or the database is damaged)"
+    )]
+    TooLarge {
+        /// Index of the layer.
+        layer: usize,
+        /// Path inside the image.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The kept files together exceed [`MAX_TOTAL_BYTES`].
+    #[error("layer {layer}: the package databases together exceed {max} bytes")]
+    TotalTooLarge {
+        /// Index of the layer.
+        layer: usize,
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// Which package database a package was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageDb {
+    /// `lib/apk/db/installed`.
+    Apk,
+    /// `var/lib/dpkg/status`.
+    DpkgStatus,
+    /// `var/lib/dpkg/status.d/<package>` (distroless).
+    DpkgStatusD,
+}
+
+impl PackageDb {
+    /// Whether packages of this database are Debian packages.
+    pub fn is_deb(self) -> bool {
+        matches!(self, PackageDb::DpkgStatus | PackageDb::DpkgStatusD)
+    }
+}
+
+/// One installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Package {
+    /// Binary package name.
+    pub name: String,
+    /// Installed version (Debian: with epoch).
+    pub version: String,
+    /// Architecture (`amd64`, `x86_64`, `all`, `noarch`), empty when unknown.
+    pub arch: String,
+    /// Source package (Debian `Source:`, apk `o:` origin); `None` when it equals `name`
+    /// and the database did not say.
+    pub source_name: Option<String>,
+    /// Source version (Debian `Source: name (version)`); `None` means the binary version.
+    pub source_version: Option<String>,
+    /// The database the package was listed in.
+    pub db: PackageDb,
+    /// Path of the database file inside the image.
+    pub db_path: String,
+    /// License as an SPDX expression or the packager's text, when known.
+    pub license: Option<String>,
+    /// Maintainer / supplier, when known.
+    pub maintainer: Option<String>,
+    /// Upstream homepage, when known.
+    pub homepage: Option<String>,
+}
+
+impl Package {
+    /// The source package name (falls back to the binary name).
+    pub fn source(&self) -> &str {
+        self.source_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The source version (falls back to the binary version).
+    pub fn source_ver(&self) -> &str {
+        self.source_version.as_deref().unwrap_or(&self.version)
+    }
+}
+
+/// The OS and packages of an image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Catalog {
+    /// The OS from `etc/os-release` (else `usr/lib/os-release`).
+    pub os: Option<OsRelease>,
+    /// The packages, sorted by (name, version, arch, db).
+    pub packages: Vec<Package>,
+    /// Damaged records and other problems met while reading; they never stop the catalog.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// Rule id of findings about damaged package database records.
+pub const RULE_DAMAGED_RECORD: &str = "catalog/damaged-record";
+
+pub(crate) fn finding(path: &str, line: Option<usize>, message: String) -> Finding {
+    Finding {
+        rule: RULE_DAMAGED_RECORD.to_string(),
+        severity: Severity::Low,
+        message,
+        location: Location {
+            artifact: None,
+            layer: None,
+            path: Some(path.to_string()),
+            line,
+            column: None,
+        },
+        fix: Some(
+            "the package database is damaged; the package was left out of the catalog".into(),
+        ),
+        evidence: None,
+    }
+}
+
+/// An image opened for cataloging; holds the temporary copy of a gzip-compressed archive.
+#[derive(Debug)]
+pub struct OpenedImage {
+    /// The image.
+    pub image: whittle_oci::ReadImage,
+    _tmp: Option<tempfile::NamedTempFile>,
+}
+
+/// Largest decompressed size of a gzip-compressed image archive: 16 GiB.
+pub const MAX_GUNZIPPED_ARCHIVE: u64 = 16 << 30;
+
+/// Reads the image `reference` names, like [`whittle_oci::read_image`], and also accepts a
+/// gzip-compressed `docker-archive:`/`oci-archive:` file (as `docker save | gzip` writes): it is
+/// decompressed to a temporary file first.
+pub fn open_image(reference: &whittle_oci::ImageRef) -> Result<OpenedImage, CatalogError> {
+    use whittle_oci::ImageRef;
+    let gz_path = match reference {
+        ImageRef::DockerArchive { path, .. } | ImageRef::OciArchive { path, .. } => {
+            let mut magic = [0u8; 2];
+            let is_gz = std::fs::File::open(path)
+                .and_then(|mut f| f.read_exact(&mut magic))
+                .is_ok()
+                && magic == [0x1f, 0x8b];
+            is_gz.then(|| path.clone())
+        }
+        _ => None,
+    };
+    let Some(path) = gz_path else {
+        return Ok(OpenedImage {
+            image: whittle_oci::read_image(reference, None)?,
+            _tmp: None,
+        });
+    };
+    let io = |source| CatalogError::Tar { layer: 0, source };
+    let mut tmp = tempfile::NamedTempFile::new().map_err(io)?;
+    let f = std::fs::File::open(&path).map_err(io)?;
+    let n = std::io::copy(
+        &mut flate2::read::GzDecoder::new(f).take(MAX_GUNZIPPED_ARCHIVE + 1),
+        tmp.as_file_mut(),
+    )
+    .map_err(io)?;
+    if n > MAX_GUNZIPPED_ARCHIVE {
+        return Err(CatalogError::TooLarge {
+            layer: 0,
+            path: path.display().to_string(),
+            size: n,
+            max: MAX_GUNZIPPED_ARCHIVE,
+        });
+    }
+    let plain = match reference {
+        ImageRef::DockerArchive { reference: r, .. } => ImageRef::DockerArchive {
+            path: tmp.path().to_path_buf(),
+            reference: r.clone(),
+        },
+        ImageRef::OciArchive { tag, .. } => ImageRef::OciArchive {
+            path: tmp.path().to_path_buf(),
+            tag: tag.clone(),
+        },
+        other => other.clone(),
+    };
+    Ok(OpenedImage {
+        image: whittle_oci::read_image(&plain, None)?,
+        _tmp: Some(tmp),
+    })
+}
+
+/// Catalogs an image read with [`whittle_oci::read_image`]: one pass over its layers.
+pub fn catalog_image(image: &whittle_oci::ReadImage) -> Result<Catalog, CatalogError> {
+    let mut files = LayerFiles::new();
+    for i in 0..image.layers.len() {
+        let stream = image.open_layer(i)?;
+        files.apply_layer(i, stream)?;
+    }
+    Ok(catalog_files(&files.into_files()))
+}
+
+/// Catalogs a sequence of uncompressed layer tar streams, bottom first.
+pub fn catalog_layers<R: Read>(
+    layers: impl IntoIterator<Item = R>,
+) -> Result<Catalog, CatalogError> {
+    let mut files = LayerFiles::new();
+    for (i, l) in layers.into_iter().enumerate() {
+        files.apply_layer(i, l)?;
+    }
+    Ok(catalog_files(&files.into_files()))
+}
+
+/// Catalogs an already merged set of files: path inside the image (no leading `/`) → content.
+/// Paths not needed are ignored.
+pub fn catalog_files(files: &BTreeMap<String, Vec<u8>>) -> Catalog {
+    let mut cat = Catalog::default();
+    let os_file = files
+        .get("etc/os-release")
+        .map(|b| ("etc/os-release", b))
+        .or_else(|| {
+            files
+                .get("usr/lib/os-release")
+                .map(|b| ("usr/lib/os-release", b))
+        });
+    if let Some((_, bytes)) = os_file {
+        cat.os = Some(OsRelease::parse(&String::from_utf8_lossy(bytes)));
+    }
+    let copyright = |pkg: &str| -> Option<String> {
+        let text = files.get(&format!("usr/share/doc/{pkg}/copyright"))?;
+        whittle_sbom::debian_copyright_license(&String::from_utf8_lossy(text))
+    };
+    if let Some(bytes) = files.get(apk::INSTALLED_PATH) {
+        apk::read(apk::INSTALLED_PATH, bytes, &mut cat);
+    }
+    if let Some(bytes) = files.get(dpkg::STATUS_PATH) {
+        dpkg::read_status(dpkg::STATUS_PATH, PackageDb::DpkgStatus, bytes, &mut cat);
+    }
+    for (path, bytes) in files.range(dpkg::STATUS_D_DIR.to_string()..) {
+        if !path.starts_with(dpkg::STATUS_D_DIR) {
+            break;
+        }
+        if !dpkg::is_status_d_entry(path) {
+            continue;
+        }
+        dpkg::read_status(path, PackageDb::DpkgStatusD, bytes, &mut cat);
+    }
+    for p in &mut cat.packages {
+        if p.db.is_deb() && p.license.is_none() {
+            p.license = copyright(&p.name);
+        }
+    }
+    cat.packages.sort_by(|a, b| {
+        (&a.name, &a.version, &a.arch, a.db).cmp(&(&b.name, &b.version, &b.arch, b.db))
+    });
+    // status and status.d listing the same package: keep one
+    cat.packages
+        .dedup_by(|b, a| a.name == b.name && a.version == b.version && a.arch == b.arch);
+    cat
+}

@@ -1,0 +1,640 @@
+//! `whittle audit`'s checks over an [`Analysis`]: what the image hides, leaks and risks, as
+//! [`Finding`]s with a severity, the layer that holds the problem, a path and a fix.
+
+use std::collections::BTreeMap;
+
+use whittle_report::{Finding, Location, Rule, Severity};
+
+use crate::merge::{HiddenBy, Resolved};
+use crate::walk::Kind;
+use crate::{Analysis, secret};
+
+/// Every rule [`audit`] can report.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "hidden-secret",
+        description: "A file with secret content is deleted or overwritten by a later layer but still stored in a lower layer (recoverable with `docker save`)",
+    },
+    Rule {
+        id: "hidden-secret-file",
+        description: "A secret-looking file (.env, id_rsa, *.pem, …) is deleted or overwritten by a later layer but still stored in a lower layer",
+    },
+    Rule {
+        id: "hidden-files",
+        description: "A layer hides files of lower layers; their bytes are still shipped",
+    },
+    Rule {
+        id: "secret-in-file",
+        description: "A file of the image holds a secret (private key, cloud key, token, password)",
+    },
+    Rule {
+        id: "secret-file-name",
+        description: "A file of the image has a name that usually holds a secret",
+    },
+    Rule {
+        id: "env-secret",
+        description: "A secret in the config's ENV",
+    },
+    Rule {
+        id: "label-secret",
+        description: "A secret in the config's labels",
+    },
+    Rule {
+        id: "history-secret",
+        description: "A secret in the image history (ARG and ENV values show in created_by)",
+    },
+    Rule {
+        id: "runs-as-root",
+        description: "The image runs as root (no USER, or user 0)",
+    },
+    Rule {
+        id: "shell",
+        description: "A shell is present: the next link of an attack chain",
+    },
+    Rule {
+        id: "package-manager",
+        description: "A package manager is present: an attacker can install tools",
+    },
+    Rule {
+        id: "compiler",
+        description: "A compiler or toolchain is present in the runtime image",
+    },
+    Rule {
+        id: "package-cache",
+        description: "Package manager caches or index lists were left in the image",
+    },
+    Rule {
+        id: "setuid-file",
+        description: "A setuid executable",
+    },
+    Rule {
+        id: "setgid-file",
+        description: "A setgid executable",
+    },
+    Rule {
+        id: "world-writable",
+        description: "A world-writable file, or a world-writable directory without the sticky bit",
+    },
+    Rule {
+        id: "unowned-files",
+        description: "Files no installed package owns (added by hand, scripts or builds)",
+    },
+    Rule {
+        id: "layer-anomaly",
+        description: "A layer entry that tries to leave the root or is malformed",
+    },
+    Rule {
+        id: "symlink-loop",
+        description: "A symlink that never resolves (a loop)",
+    },
+];
+
+const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"];
+const PACKAGE_MANAGERS: &[&str] = &[
+    "apt", "apt-get", "dpkg", "apk", "pip", "pip3", "npm", "yum", "dnf", "rpm",
+];
+const COMPILERS: &[&str] = &[
+    "gcc", "cc", "g++", "c++", "clang", "go", "rustc", "cargo", "javac",
+];
+const BIN_DIRS: &[&str] = &[
+    "bin",
+    "usr/bin",
+    "sbin",
+    "usr/sbin",
+    "usr/local/bin",
+    "usr/local/sbin",
+    "usr/local/go/bin",
+];
+
+/// Paths a package database never lists but every system writes (generated files).
+fn generated(path: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "var/lib/dpkg/",
+        "var/lib/apt/",
+        "var/cache/",
+        "var/log/",
+        "lib/apk/db/",
+        "usr/lib/apk/db/",
+        "etc/apk/",
+        "etc/ssl/certs/",
+        "etc/alternatives/",
+        "var/lib/ucf/",
+        "etc/rc",
+    ];
+    const FILES: &[&str] = &[
+        "etc/passwd",
+        "etc/group",
+        "etc/shadow",
+        "etc/gshadow",
+        "etc/passwd-",
+        "etc/group-",
+        "etc/shadow-",
+        "etc/gshadow-",
+        "etc/hostname",
+        "etc/hosts",
+        "etc/resolv.conf",
+        "etc/machine-id",
+        "etc/ld.so.cache",
+        "etc/os-release",
+        "etc/shells",
+        "etc/subuid",
+        "etc/subgid",
+        "usr/share/info/dir",
+        "etc/mtab",
+    ];
+    PREFIXES.iter().any(|p| path.starts_with(p)) || FILES.contains(&path)
+}
+
+fn finding(
+    rule: &str,
+    severity: Severity,
+    message: String,
+    artifact: &str,
+    layer: Option<usize>,
+    path: Option<String>,
+    fix: &str,
+) -> Finding {
+    Finding {
+        rule: rule.to_string(),
+        severity,
+        message,
+        location: Location {
+            artifact: Some(artifact.to_string()),
+            layer,
+            path,
+            line: None,
+            column: None,
+        },
+        fix: Some(fix.to_string()),
+        evidence: None,
+    }
+}
+
+/// Every finding of the image, sorted most severe first.
+pub fn audit(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    hidden(a, &mut out);
+    config(a, &mut out);
+    tree(a, &mut out);
+    whittle_report::sort(&mut out);
+    out
+}
+
+fn hidden(a: &Analysis, out: &mut Vec<Finding>) {
+    let art = a.image.as_str();
+    for d in &a.diffs {
+        let mut other = (0usize, 0u64);
+        for h in &d.hidden {
+            let how = match h.by {
+                HiddenBy::Whiteout => "deleted",
+                HiddenBy::OpaqueWhiteout => "hidden by an opaque directory",
+                HiddenBy::Overwritten => "overwritten",
+            };
+            let abs = format!("/{}", h.path);
+            if let Some(s) = h.secrets.first() {
+                let mut f = finding(
+                    "hidden-secret",
+                    Severity::Critical,
+                    format!(
+                        "{abs} ({}) is {how} in layer {} but still stored in layer {}: recoverable with `docker save`",
+                        s.description, h.hidden_in, h.layer
+                    ),
+                    art,
+                    Some(h.layer),
+                    Some(abs),
+                    "rotate the secret now; never COPY secrets into a build (use build secrets mounts or a multi-stage build), then rebuild without it",
+                );
+                f.evidence = Some(format!("{} at line {}: {}", s.rule, s.line, s.redacted));
+                out.push(f);
+            } else if let Some(kind) = secret::file_name(&abs) {
+                out.push(finding(
+                    "hidden-secret-file",
+                    Severity::High,
+                    format!(
+                        "{abs} (looks like {kind}) is {how} in layer {} but still stored in layer {}: recoverable with `docker save`",
+                        h.hidden_in, h.layer
+                    ),
+                    art,
+                    Some(h.layer),
+                    Some(abs),
+                    "treat its content as leaked; keep such files out of every layer (build secret mounts, multi-stage builds)",
+                ));
+            } else {
+                other.0 += 1;
+                other.1 += h.size;
+            }
+        }
+        if other.0 > 0 {
+            out.push(finding(
+                "hidden-files",
+                Severity::Info,
+                format!(
+                    "layer {} hides {} {} ({} bytes) of lower layers that are still shipped",
+                    d.layer,
+                    other.0,
+                    if other.0 == 1 { "entry" } else { "entries" },
+                    other.1
+                ),
+                art,
+                Some(d.layer),
+                None,
+                "delete files in the same RUN that creates them, or squash with a multi-stage build",
+            ));
+        }
+        for an in &d.anomalies {
+            let severity = match an.kind {
+                "path-traversal" => Severity::High,
+                "absolute-path" | "non-utf8-path" => Severity::Low,
+                _ => Severity::Medium,
+            };
+            out.push(finding(
+                "layer-anomaly",
+                severity,
+                format!("layer {}: `{}`: {} ({})", d.layer, an.path, an.message, an.kind),
+                art,
+                Some(d.layer),
+                Some(an.path.clone()),
+                "do not use this image: its layers were crafted or corrupted; rebuild it from a trusted source",
+            ));
+        }
+    }
+}
+
+/// `NAME=value` tokens of a history line (`|2 TOKEN=x KEY=y /bin/sh -c …`, `ENV A=b`, `ARG A=b`).
+fn assignments(line: &str) -> impl Iterator<Item = (&str, &str)> {
+    line.split_whitespace().filter_map(|tok| {
+        let tok = tok.trim_matches(['"', '\'', ';']);
+        let (name, value) = tok.split_once('=')?;
+        let ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+        ok.then_some((name, value.trim_matches(['"', '\''])))
+    })
+}
+
+fn config(a: &Analysis, out: &mut Vec<Finding>) {
+    let art = a.image.as_str();
+    let cc = &a.config.config;
+    for (i, kv) in cc.env.iter().enumerate() {
+        let (name, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        if let Some(s) = secret::assignment(name, value) {
+            let mut f = finding(
+                "env-secret",
+                Severity::Critical,
+                format!(
+                    "ENV {name} holds a secret ({}): anyone who pulls the image can read it",
+                    s.description
+                ),
+                art,
+                None,
+                Some(format!("config.Env[{i}]")),
+                "rotate the secret; pass it at run time (orchestrator secrets, mounted files) instead of ENV",
+            );
+            f.evidence = Some(format!("{}: {}", s.rule, s.redacted));
+            out.push(f);
+        }
+    }
+    for (k, v) in &cc.labels {
+        if let Some(s) = secret::assignment(k, v) {
+            let mut f = finding(
+                "label-secret",
+                Severity::High,
+                format!("label {k} holds a secret ({})", s.description),
+                art,
+                None,
+                Some(format!("config.Labels.{k}")),
+                "rotate the secret and remove the label",
+            );
+            f.evidence = Some(format!("{}: {}", s.rule, s.redacted));
+            out.push(f);
+        }
+    }
+    let (history, _) = crate::report::layer_commands(a);
+    for (i, h) in history.iter().enumerate() {
+        let Some(cmd) = h.created_by.as_deref() else {
+            continue;
+        };
+        let mut seen = Vec::new();
+        for (name, value) in assignments(cmd) {
+            if let Some(s) = secret::assignment(name, value)
+                && !seen.contains(&name)
+            {
+                seen.push(name);
+                let mut f = finding(
+                    "history-secret",
+                    Severity::High,
+                    format!(
+                        "history entry {i} shows {name}={} ({}): build arguments and ENV values are kept in the history",
+                        s.redacted, s.description
+                    ),
+                    art,
+                    h.layer,
+                    Some(format!("history[{i}].created_by")),
+                    "rotate the secret; use build secret mounts (RUN --mount=type=secret) instead of ARG or ENV",
+                );
+                f.evidence = Some(format!("{}: {}", s.rule, s.redacted));
+                out.push(f);
+            }
+        }
+        if seen.is_empty()
+            && let Some(s) = secret::scan(cmd.as_bytes(), 1).into_iter().next()
+        {
+            let mut f = finding(
+                "history-secret",
+                Severity::High,
+                format!("history entry {i} contains a secret ({})", s.description),
+                art,
+                h.layer,
+                Some(format!("history[{i}].created_by")),
+                "rotate the secret; use build secret mounts (RUN --mount=type=secret) instead",
+            );
+            f.evidence = Some(format!("{}: {}", s.rule, s.redacted));
+            out.push(f);
+        }
+    }
+    let user = cc.user.as_deref().map(str::trim).unwrap_or("");
+    let name = user.split(':').next().unwrap_or("");
+    let root = match name {
+        "" => Some("no USER is set: the container runs as root".to_string()),
+        "0" | "root" => Some(format!("USER is `{user}`: the container runs as root")),
+        _ => None,
+    };
+    if let Some(msg) = root {
+        out.push(finding(
+            "runs-as-root",
+            Severity::Medium,
+            msg,
+            art,
+            None,
+            Some("config.User".into()),
+            "set a non-root user (USER 65532:65532, or `run-as` in a whittle config)",
+        ));
+    }
+}
+
+fn tree(a: &Analysis, out: &mut Vec<Finding>) {
+    let art = a.image.as_str();
+    let m = &a.merged;
+    // tools: shells, package managers, compilers
+    for (rule, names, severity, fix) in [
+        (
+            "shell",
+            SHELLS,
+            Severity::Medium,
+            "build on a shell-less base (distroless, whittle without busybox/bash/dash)",
+        ),
+        (
+            "package-manager",
+            PACKAGE_MANAGERS,
+            Severity::Medium,
+            "leave the package manager out of the runtime image (multi-stage build, whittle config without it)",
+        ),
+        (
+            "compiler",
+            COMPILERS,
+            Severity::Medium,
+            "build in a separate stage and copy only the artefact into the runtime image",
+        ),
+    ] {
+        let mut seen = std::collections::HashSet::new();
+        for dir in BIN_DIRS {
+            for name in names {
+                let path = format!("{dir}/{name}");
+                let Some(e) = m.get(&path) else { continue };
+                // follow symlinks: a dangling link is not a tool
+                let Resolved::Found(target) = m.resolve(&path, true) else {
+                    continue;
+                };
+                if !m.get(&target).is_some_and(|t| t.kind != Kind::Dir) {
+                    continue;
+                }
+                if !seen.insert(target.clone()) && e.kind == Kind::Symlink {
+                    continue;
+                }
+                out.push(finding(
+                    rule,
+                    severity,
+                    format!("/{path} is present ({rule})"),
+                    art,
+                    Some(e.layer),
+                    Some(format!("/{path}")),
+                    fix,
+                ));
+            }
+        }
+    }
+    // caches and lists
+    let caches: &[(&str, &str)] = &[
+        ("var/cache/apt", "apt package cache"),
+        ("var/lib/apt/lists", "apt package lists"),
+        ("var/cache/apk", "apk package cache"),
+        ("root/.cache/pip", "pip cache"),
+        ("root/.npm", "npm cache"),
+        ("root/.cache/go-build", "Go build cache"),
+    ];
+    let mut cache_dirs: Vec<(String, &str)> =
+        caches.iter().map(|(p, d)| ((*p).to_string(), *d)).collect();
+    for (p, e) in m.entries() {
+        if e.kind == Kind::Dir
+            && let Some(rest) = p.strip_prefix("home/")
+            && let Some((_, sub)) = rest.split_once('/')
+            && (sub == ".cache/pip" || sub == ".npm")
+        {
+            cache_dirs.push((
+                p.clone(),
+                if sub == ".npm" {
+                    "npm cache"
+                } else {
+                    "pip cache"
+                },
+            ));
+        }
+    }
+    for (dir, what) in cache_dirs {
+        let prefix = format!("{dir}/");
+        let (mut n, mut bytes, mut layer) = (0usize, 0u64, None);
+        for (p, e) in m.under(&prefix) {
+            if e.kind == Kind::Dir || p.ends_with("/lock") {
+                continue;
+            }
+            n += 1;
+            bytes += e.size;
+            layer = layer.max(Some(e.layer));
+        }
+        if n > 0 {
+            out.push(finding(
+                "package-cache",
+                Severity::Low,
+                format!("/{dir} holds {n} files ({bytes} bytes): {what} left in the image"),
+                art,
+                layer,
+                Some(format!("/{dir}")),
+                "clean it in the same RUN that fills it (apt-get clean && rm -rf /var/lib/apt/lists/*, apk --no-cache, pip --no-cache-dir, npm cache clean)",
+            ));
+        }
+    }
+    // modes, secrets in the final tree, unowned files, loops
+    let owned = a.packages.as_ref().filter(|db| db.has_file_lists);
+    let mut unowned: BTreeMap<String, (usize, u64, Vec<String>, usize)> = BTreeMap::new();
+    for (p, e) in m.entries() {
+        let abs = format!("/{p}");
+        if matches!(e.kind, Kind::File | Kind::Hardlink) {
+            if e.mode & 0o4000 != 0 {
+                out.push(finding(
+                    "setuid-file",
+                    Severity::Medium,
+                    format!("{abs} is setuid (mode {:o}, owner {})", e.mode, e.uid),
+                    art,
+                    Some(e.layer),
+                    Some(abs.clone()),
+                    "remove the setuid bit (chmod u-s) or the binary; containers rarely need it",
+                ));
+            } else if e.mode & 0o2000 != 0 {
+                out.push(finding(
+                    "setgid-file",
+                    Severity::Low,
+                    format!("{abs} is setgid (mode {:o}, group {})", e.mode, e.gid),
+                    art,
+                    Some(e.layer),
+                    Some(abs.clone()),
+                    "remove the setgid bit (chmod g-s) or the binary",
+                ));
+            }
+        }
+        let ww = e.mode & 0o002 != 0;
+        let flagged = match e.kind {
+            Kind::File | Kind::Hardlink => ww,
+            Kind::Dir => ww && e.mode & 0o1000 == 0,
+            _ => false,
+        };
+        if flagged {
+            out.push(finding(
+                "world-writable",
+                Severity::Medium,
+                format!("{abs} is world-writable (mode {:o})", e.mode),
+                art,
+                Some(e.layer),
+                Some(abs.clone()),
+                "drop the write bit for others (chmod o-w), or add the sticky bit for shared directories",
+            ));
+        }
+        let package_file = owned.is_some_and(|db| db.owned.contains(p.as_str()));
+        if let Some(s) = e.secrets.first() {
+            let mut f = finding(
+                "secret-in-file",
+                if package_file {
+                    Severity::Low
+                } else {
+                    Severity::High
+                },
+                format!(
+                    "{abs} contains a {}{}",
+                    s.description,
+                    if package_file {
+                        " (shipped by an installed package)"
+                    } else {
+                        ""
+                    }
+                ),
+                art,
+                Some(e.layer),
+                Some(abs.clone()),
+                "remove the file from the image and rotate the secret; provide secrets at run time",
+            );
+            f.evidence = Some(format!("{} at line {}: {}", s.rule, s.line, s.redacted));
+            out.push(f);
+        } else if e.kind == Kind::File
+            && !package_file
+            && let Some(kind) = secret::file_name(&abs)
+        {
+            out.push(finding(
+                "secret-file-name",
+                Severity::Medium,
+                format!("{abs} looks like a secret file ({kind})"),
+                art,
+                Some(e.layer),
+                Some(abs.clone()),
+                "check it; keep secrets out of images and provide them at run time",
+            ));
+        }
+        if e.kind == Kind::Symlink && m.resolve(p, true) == Resolved::Loop {
+            out.push(finding(
+                "symlink-loop",
+                Severity::Low,
+                format!(
+                    "{abs} -> {} never resolves (symlink loop)",
+                    e.link.as_deref().unwrap_or("")
+                ),
+                art,
+                Some(e.layer),
+                Some(abs.clone()),
+                "remove or fix the link",
+            ));
+        }
+        if let Some(db) = owned
+            && matches!(e.kind, Kind::File | Kind::Hardlink)
+            && !db.owned.contains(p.as_str())
+            && !generated(p)
+        {
+            let dir = p.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+            let g = unowned.entry(dir).or_insert((0, 0, Vec::new(), 0));
+            g.0 += 1;
+            g.1 += e.size;
+            if g.2.len() < 3 {
+                g.2.push(abs.clone());
+            }
+            g.3 = g.3.max(e.layer);
+        }
+    }
+    if unowned.len() > 20 {
+        // too many directories: group by the first two components
+        let mut coarse: BTreeMap<String, (usize, u64, Vec<String>, usize)> = BTreeMap::new();
+        for (d, (n, b, ex, l)) in unowned {
+            let key: Vec<&str> = d.splitn(3, '/').take(2).collect();
+            let g = coarse.entry(key.join("/")).or_insert((0, 0, Vec::new(), 0));
+            g.0 += n;
+            g.1 += b;
+            for e in ex {
+                if g.2.len() < 3 {
+                    g.2.push(e);
+                }
+            }
+            g.3 = g.3.max(l);
+        }
+        unowned = coarse;
+    }
+    for (dir, (n, bytes, examples, layer)) in unowned {
+        out.push(finding(
+            "unowned-files",
+            Severity::Info,
+            format!(
+                "/{dir}: {n} files ({bytes} bytes) no installed package owns, e.g. {}",
+                examples.join(", ")
+            ),
+            art,
+            Some(layer),
+            Some(format!("/{dir}")),
+            "make sure each was meant to ship (application files are fine; build leftovers are not)",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_assignments() {
+        let got: Vec<_> =
+            assignments("|2 AWS_SECRET=abc TOKEN='x y' /bin/sh -c echo a=b").collect();
+        assert_eq!(got, [("AWS_SECRET", "abc"), ("TOKEN", "x"), ("a", "b")]);
+    }
+
+    #[test]
+    fn generated_files_are_not_unowned() {
+        assert!(generated("etc/passwd"));
+        assert!(generated("var/lib/dpkg/status"));
+        assert!(!generated("app/server"));
+    }
+}

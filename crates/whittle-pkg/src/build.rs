@@ -1,0 +1,592 @@
+//! `whittle pkg build`: recipe → environment (built by whittle) → pipeline in the sandbox →
+//! signed packages in `OUT/<arch>/` → test pipeline → `OUT/<arch>/APKINDEX.tar.gz`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use whittle_apk::sign::{SigKind, SigningKey};
+
+use crate::apk::{ApkOptions, PackageMeta, collect_dir, write_apk};
+use crate::recipe::{Action, Embedded, OUT_DIR, Recipe, Step, WORKSPACE};
+use crate::sandbox::{self, Sandbox};
+use crate::{Error, Result};
+
+/// Largest source download `fetch` accepts (it is held in memory to be checked).
+pub const MAX_SOURCE_BYTES: u64 = 1 << 30;
+
+/// Everything a package build needs besides the recipe's content.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The recipe file.
+    pub recipe: PathBuf,
+    /// The signing key; `None` writes unsigned packages (trusted only through a signed index).
+    pub key: Option<SigningKey>,
+    /// Signature hash.
+    pub sig: SigKind,
+    /// Packages go to `OUT/<arch>/`.
+    pub out_dir: PathBuf,
+    /// apk architecture (`x86_64`, `aarch64`, …); the host's.
+    pub arch: String,
+    /// Copied into the workspace first [default: `<recipe dir>/<package name>/` if present].
+    pub source_dir: Option<PathBuf>,
+    /// The package cache (environment packages and `fetch` sources).
+    pub cache_dir: PathBuf,
+    /// Use only the cache.
+    pub offline: bool,
+    /// `builddate` and every file's mtime.
+    pub source_date_epoch: u64,
+    /// Copy the steps' output to stderr.
+    pub verbose: bool,
+    /// Run the recipe's `test` section.
+    pub run_tests: bool,
+}
+
+/// The result of a build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOutput {
+    /// The `.apk` files written.
+    pub packages: Vec<PathBuf>,
+    /// The index written, if the packages were signed.
+    pub index: Option<PathBuf>,
+    /// Test steps run.
+    pub tests_run: usize,
+}
+
+fn io(p: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
+    let path = p.display().to_string();
+    move |source| Error::Io { path, source }
+}
+
+/// The apk architecture of this machine.
+pub fn host_arch() -> String {
+    match std::env::consts::ARCH {
+        "x86" => "x86".into(),
+        "arm" => "armv7".into(),
+        "powerpc64" => "ppc64le".into(),
+        other => other.into(),
+    }
+}
+
+/// Runs the whole build.
+pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<BuildOutput> {
+    let recipe = crate::recipe::from_file(&opts.recipe, &opts.arch)?;
+    if !recipe.target_architecture.is_empty()
+        && !recipe
+            .target_architecture
+            .iter()
+            .any(|a| a == "all" || a == &opts.arch)
+    {
+        return Err(Error::Invalid {
+            what: recipe.origin.clone(),
+            message: format!(
+                "package.target-architecture {:?} does not include {}",
+                recipe.target_architecture, opts.arch
+            ),
+        });
+    }
+    let recipe_dir = opts
+        .recipe
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let work = tempfile::Builder::new()
+        .prefix("whittle-pkg-")
+        .tempdir()
+        .map_err(io(Path::new("(temporary directory)")))?;
+    let workspace = work.path().join("workspace");
+    let root = work.path().join("root");
+    std::fs::create_dir_all(&workspace).map_err(io(&workspace))?;
+    let source = opts.source_dir.clone().or_else(|| {
+        let d = recipe_dir.join(&recipe.package.name);
+        d.is_dir().then_some(d)
+    });
+    if let Some(src) = &source {
+        events.step(&format!("source    {}", src.display()));
+        copy_tree(src, &workspace)?;
+    }
+    let out_rel = OUT_DIR
+        .trim_start_matches(WORKSPACE)
+        .trim_start_matches('/');
+    for name in
+        std::iter::once(&recipe.package.name).chain(recipe.subpackages.iter().map(|s| &s.info.name))
+    {
+        let d = workspace.join(out_rel).join(name);
+        std::fs::create_dir_all(&d).map_err(io(&d))?;
+    }
+
+    let needs_env = recipe
+        .pipeline
+        .iter()
+        .chain(recipe.subpackages.iter().flat_map(|s| &s.pipeline))
+        .any(|s| matches!(s.action, Action::Shell(_)));
+    let mut env_vars = BTreeMap::new();
+    if needs_env {
+        let env = recipe.environment.as_ref().ok_or_else(|| Error::Invalid {
+            what: recipe.origin.clone(),
+            message: "the recipe has `runs:` steps but no `environment:`; add one (contents.repositories and contents.packages, e.g. a shell and a compiler)".into(),
+        })?;
+        env_vars = environment(&recipe, env, &recipe_dir, &root, opts, events)?;
+    }
+    env_vars.insert(
+        "SOURCE_DATE_EPOCH".into(),
+        opts.source_date_epoch.to_string(),
+    );
+    let sb = Sandbox {
+        root: &root,
+        workspace: &workspace,
+        env: env_vars.clone(),
+        verbose: opts.verbose,
+    };
+    let fetcher = whittle_fetch::Fetcher::new(
+        whittle_fetch::Cache::open(&opts.cache_dir).map_err(|e| Error::Invalid {
+            what: opts.cache_dir.display().to_string(),
+            message: e.to_string(),
+        })?,
+        opts.offline,
+    );
+    run_steps(
+        &sb,
+        &recipe.pipeline,
+        &recipe.package.name,
+        &workspace,
+        &fetcher,
+        events,
+    )?;
+    for sub in &recipe.subpackages {
+        run_steps(
+            &sb,
+            &sub.pipeline,
+            &sub.info.name,
+            &workspace,
+            &fetcher,
+            events,
+        )?;
+    }
+
+    // packages
+    let arch_dir = opts.out_dir.join(&opts.arch);
+    std::fs::create_dir_all(&arch_dir).map_err(io(&arch_dir))?;
+    let mut out = BuildOutput::default();
+    let infos = std::iter::once(&recipe.package).chain(recipe.subpackages.iter().map(|s| &s.info));
+    for info in infos {
+        let dir = workspace.join(out_rel).join(&info.name);
+        let entries = collect_dir(&dir)?;
+        let meta = PackageMeta {
+            name: info.name.clone(),
+            version: recipe.full_version.clone(),
+            arch: opts.arch.clone(),
+            description: info.description.clone(),
+            url: info.url.clone(),
+            origin: recipe.package.name.clone(),
+            commit: recipe.commit.clone(),
+            maintainer: None,
+            packager: None,
+            builddate: opts.source_date_epoch,
+            licenses: recipe.licenses.clone(),
+            depends: info.runtime.clone(),
+            provides: info.provides.clone(),
+            replaces: info.replaces.clone(),
+            provider_priority: info.provider_priority,
+        };
+        let apk_opts = ApkOptions {
+            mtime: opts.source_date_epoch,
+            sig: opts.sig,
+            scan: true,
+            control_extra: vec![(".melange.yaml".into(), recipe.text.clone().into_bytes())],
+        };
+        let bytes = match &opts.key {
+            Some(k) => write_apk(&meta, &entries, k, &apk_opts)?.bytes,
+            None => unsigned_apk(&meta, &entries, &apk_opts)?,
+        };
+        let path = arch_dir.join(format!("{}-{}.apk", meta.name, meta.version));
+        write_atomic(&path, &bytes)?;
+        events.step(&format!(
+            "package   {} ({} entries, {} bytes)",
+            path.display(),
+            entries.len(),
+            bytes.len()
+        ));
+        out.packages.push(path);
+    }
+
+    // test
+    if opts.run_tests
+        && let Some(test) = &recipe.test
+        && !test.pipeline.is_empty()
+    {
+        let test_root = work.path().join("test-root");
+        let (troot, tvars) = match &test.environment {
+            Some(env) => (
+                test_root.clone(),
+                environment(&recipe, env, &recipe_dir, &test_root, opts, events)?,
+            ),
+            None => {
+                if !needs_env {
+                    return Err(Error::Invalid {
+                        what: recipe.origin.clone(),
+                        message: "the test section needs an environment: add test.environment or environment".into(),
+                    });
+                }
+                (root.clone(), env_vars.clone())
+            }
+        };
+        // install the main package's files into the test root
+        copy_tree(&workspace.join(out_rel).join(&recipe.package.name), &troot)?;
+        let test_ws = work.path().join("test-workspace");
+        std::fs::create_dir_all(&test_ws).map_err(io(&test_ws))?;
+        let mut tv = tvars;
+        tv.insert(
+            "SOURCE_DATE_EPOCH".into(),
+            opts.source_date_epoch.to_string(),
+        );
+        let tsb = Sandbox {
+            root: &troot,
+            workspace: &test_ws,
+            env: tv,
+            verbose: opts.verbose,
+        };
+        run_steps(
+            &tsb,
+            &test.pipeline,
+            &format!("{} (test)", recipe.package.name),
+            &test_ws,
+            &fetcher,
+            events,
+        )?;
+        out.tests_run = test.pipeline.len();
+    }
+
+    if let Some(k) = &opts.key {
+        let (bytes, n) = crate::index::index_dir(&arch_dir, "", k, opts.sig)?;
+        let path = arch_dir.join("APKINDEX.tar.gz");
+        write_atomic(&path, &bytes)?;
+        events.step(&format!("index     {} ({n} packages)", path.display()));
+        out.index = Some(path);
+    }
+    Ok(out)
+}
+
+/// A package without signature stream (control + data only).
+fn unsigned_apk(
+    meta: &PackageMeta,
+    entries: &[crate::apk::FileEntry],
+    opts: &ApkOptions,
+) -> Result<Vec<u8>> {
+    // sign with a throwaway key, then drop the signature stream
+    let key = throwaway_key()?;
+    let signed = write_apk(meta, entries, &key, opts)?;
+    let pkg = whittle_apk::package::ApkPackage::open(&meta.name, &signed.bytes)?;
+    let mut out = pkg.control_stream().to_vec();
+    out.extend_from_slice(pkg.data_stream());
+    Ok(out)
+}
+
+fn throwaway_key() -> Result<SigningKey> {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    if let Some(k) = KEY.get() {
+        return Ok(k.clone());
+    }
+    let k = SigningKey::generate(whittle_apk::sign::MIN_GENERATE_BITS)?;
+    Ok(KEY.get_or_init(|| k).clone())
+}
+
+/// Builds an embedded image config into `root` and returns its `environment:` variables.
+fn environment(
+    recipe: &Recipe,
+    env: &Embedded,
+    recipe_dir: &Path,
+    root: &Path,
+    opts: &BuildOptions,
+    events: &dyn whittle_build::Events,
+) -> Result<BTreeMap<String, String>> {
+    // the config is written beside the recipe so that its relative paths mean the same
+    let tmp = tempfile::Builder::new()
+        .prefix(".whittle-environment-")
+        .suffix(".yaml")
+        .tempfile_in(recipe_dir)
+        .map_err(io(recipe_dir))?;
+    std::fs::write(tmp.path(), &env.text).map_err(io(tmp.path()))?;
+    let config = whittle_config::Config::from_str(tmp.path(), &env.text).map_err(|e| {
+        let diags: Vec<_> = e
+            .diagnostics()
+            .iter()
+            .cloned()
+            .map(|d| crate::recipe::relocate(recipe, env, d))
+            .collect();
+        if diags.is_empty() {
+            Error::Invalid {
+                what: recipe.origin.clone(),
+                message: format!("environment: {e}"),
+            }
+        } else {
+            Error::Recipe(diags)
+        }
+    })?;
+    let deb_arch = whittle_config::Arch::parse(&opts.arch)
+        .map(|a| a.debian().to_string())
+        .unwrap_or_else(|| opts.arch.clone());
+    events.step(&format!(
+        "environment {} packages",
+        config.contents.packages.len()
+    ));
+    whittle_build::rootfs::build_rootfs(
+        &whittle_build::rootfs::RootfsOptions {
+            config: tmp.path().to_path_buf(),
+            cache_dir: opts.cache_dir.clone(),
+            offline: opts.offline,
+            arch: deb_arch,
+            source_date_epoch: Some(opts.source_date_epoch),
+        },
+        root,
+        events,
+    )
+    .map_err(|source| Error::Environment {
+        recipe: recipe.origin.clone(),
+        source: Box::new(source),
+    })?;
+    sandbox::prepare_root(root)?;
+    Ok(config.environment.clone().into_iter().collect())
+}
+
+fn run_steps(
+    sb: &Sandbox<'_>,
+    steps: &[Step],
+    package: &str,
+    workspace: &Path,
+    fetcher: &whittle_fetch::Fetcher,
+    events: &dyn whittle_build::Events,
+) -> Result<()> {
+    for step in steps {
+        events.step(&format!("step      {package}: {}", step.name));
+        match &step.action {
+            Action::Shell(script) => {
+                let cwd_host = host_path(workspace, &step.working_directory);
+                if let Some(d) = cwd_host {
+                    std::fs::create_dir_all(&d).map_err(io(&d))?;
+                }
+                let o = sandbox::run(
+                    sb,
+                    script,
+                    &step.working_directory,
+                    &step.environment,
+                    step.network,
+                )?;
+                if !o.success {
+                    return Err(Error::Step {
+                        step: step.label(),
+                        package: package.to_string(),
+                        status: o.status,
+                        tail: o.tail,
+                    });
+                }
+            }
+            Action::Fetch {
+                uri,
+                sha256,
+                strip_components,
+                extract,
+            } => {
+                let ferr = |message: String| Error::Fetch {
+                    step: step.label(),
+                    uri: uri.clone(),
+                    message,
+                };
+                let bytes = match fetcher
+                    .cache()
+                    .get(sha256)
+                    .map_err(|e| ferr(e.to_string()))?
+                {
+                    Some(b) => b,
+                    None => {
+                        let b = fetcher
+                            .fetch_mutable(uri, MAX_SOURCE_BYTES)
+                            .map_err(|e| ferr(e.to_string()))?;
+                        let actual = whittle_fetch::sha256_hex(&b);
+                        if actual != *sha256 {
+                            return Err(ferr(format!(
+                                "SHA-256 is {actual}, the recipe expects {sha256}; the file changed or the checksum is wrong"
+                            )));
+                        }
+                        fetcher
+                            .cache()
+                            .put(sha256, &b)
+                            .map_err(|e| ferr(e.to_string()))?;
+                        b
+                    }
+                };
+                let dest = host_path(workspace, &step.working_directory)
+                    .ok_or_else(|| ferr("working-directory must be inside /home/build".into()))?;
+                std::fs::create_dir_all(&dest).map_err(io(&dest))?;
+                let base = uri
+                    .rsplit('/')
+                    .next()
+                    .filter(|b| !b.is_empty() && *b != "." && *b != "..")
+                    .unwrap_or("source");
+                if *extract && let Some(reader) = archive_reader(&bytes) {
+                    unpack(reader, &dest, *strip_components).map_err(|e| ferr(e.to_string()))?;
+                } else {
+                    let p = dest.join(base);
+                    std::fs::write(&p, &bytes).map_err(io(&p))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host directory of a sandbox path under `/home/build`.
+fn host_path(workspace: &Path, sandbox_path: &str) -> Option<PathBuf> {
+    let rest = sandbox_path.strip_prefix(WORKSPACE)?;
+    let rest = rest.trim_start_matches('/');
+    if rest.split('/').any(|c| c == "..") {
+        return None;
+    }
+    Some(if rest.is_empty() {
+        workspace.to_path_buf()
+    } else {
+        workspace.join(rest)
+    })
+}
+
+/// A tar reader over `bytes` if it is a (gzip/xz-compressed) tar archive.
+fn archive_reader(bytes: &[u8]) -> Option<Box<dyn Read + '_>> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return Some(Box::new(flate2::read::GzDecoder::new(bytes)));
+    }
+    if bytes.starts_with(b"\xfd7zXZ\0") {
+        return Some(Box::new(liblzma::read::XzDecoder::new(bytes)));
+    }
+    if bytes.get(257..262) == Some(b"ustar") {
+        return Some(Box::new(bytes));
+    }
+    None
+}
+
+/// Unpacks a tar stream into `dest`, dropping `strip` leading components (like
+/// `tar --strip-components`). Entries are unpacked with the `tar` crate's `unpack_in`, which
+/// refuses paths that would leave the directory.
+fn unpack(reader: impl Read, dest: &Path, strip: usize) -> std::io::Result<()> {
+    let stage = tempfile::Builder::new()
+        .prefix(".whittle-unpack-")
+        .tempdir_in(dest)?;
+    let mut ar = tar::Archive::new(reader);
+    ar.set_preserve_permissions(true);
+    ar.set_overwrite(true);
+    let mut total = 0u64;
+    for e in ar.entries()? {
+        let mut e = e?;
+        total = total.saturating_add(e.size());
+        if total > 8 * MAX_SOURCE_BYTES {
+            return Err(std::io::Error::other(
+                "the archive unpacks to more than 8 GiB; refusing it",
+            ));
+        }
+        e.unpack_in(stage.path())?;
+    }
+    move_stripped(stage.path(), dest, strip)
+}
+
+fn move_stripped(from: &Path, dest: &Path, strip: usize) -> std::io::Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if strip == 0 {
+            let to = dest.join(e.file_name());
+            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) && e.file_type()?.is_dir() {
+                move_stripped(&e.path(), &to, 0)?;
+            } else {
+                std::fs::rename(e.path(), to)?;
+            }
+        } else if e.file_type()?.is_dir() {
+            move_stripped(&e.path(), dest, strip - 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the tree under `src` into `dst` (merging with what is there), keeping modes and
+/// symlinks.
+pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst).map_err(io(dst))?;
+    for e in std::fs::read_dir(src).map_err(io(src))? {
+        let e = e.map_err(io(src))?;
+        let from = e.path();
+        let to = dst.join(e.file_name());
+        let meta = std::fs::symlink_metadata(&from).map_err(io(&from))?;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.file_type().is_symlink()) {
+                // a directory over a symlinked one (bin -> usr/bin): follow the link
+                copy_tree(&from, &to)?;
+                continue;
+            }
+            copy_tree(&from, &to)?;
+            std::fs::set_permissions(&to, meta.permissions()).map_err(io(&to))?;
+        } else {
+            if std::fs::symlink_metadata(&to).is_ok() {
+                std::fs::remove_file(&to).map_err(io(&to))?;
+            }
+            if ft.is_symlink() {
+                let t = std::fs::read_link(&from).map_err(io(&from))?;
+                std::os::unix::fs::symlink(t, &to).map_err(io(&to))?;
+            } else if ft.is_file() {
+                std::fs::copy(&from, &to).map_err(io(&to))?;
+                std::fs::set_permissions(
+                    &to,
+                    std::fs::Permissions::from_mode(meta.permissions().mode()),
+                )
+                .map_err(io(&to))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    tmp.write_all(data).map_err(io(path))?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_paths_stay_in_the_workspace() {
+        let ws = Path::new("/w");
+        assert_eq!(host_path(ws, "/home/build"), Some(PathBuf::from("/w")));
+        assert_eq!(
+            host_path(ws, "/home/build/src/x"),
+            Some(PathBuf::from("/w/src/x"))
+        );
+        assert_eq!(host_path(ws, "/home/build/../etc"), None);
+        assert_eq!(host_path(ws, "/etc"), None);
+    }
+
+    #[test]
+    fn unpack_strips_components() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "pkg-1.0/src/a.c", &b"hi"[..])
+            .unwrap();
+        let bytes = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        unpack(bytes.as_slice(), dir.path(), 1).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("src/a.c")).unwrap(), b"hi");
+        assert!(!dir.path().join("pkg-1.0").exists());
+    }
+}

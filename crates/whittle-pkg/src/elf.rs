@@ -1,0 +1,211 @@
+//! A small ELF dynamic-section reader: `DT_SONAME` and `DT_NEEDED` of 32/64-bit, little or
+//! big endian files. Everything is bounds-checked; a file that is not a well-formed ELF file
+//! gives `None` (it is packaged as data, without `so:` metadata).
+
+/// What the dynamic section says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dynamic {
+    /// `DT_SONAME`, if the file is a shared library with one.
+    pub soname: Option<String>,
+    /// `DT_NEEDED` entries in order.
+    pub needed: Vec<String>,
+    /// Whether the file has a `PT_INTERP` (a dynamically linked program).
+    pub interp: bool,
+}
+
+const PT_LOAD: u32 = 1;
+const PT_DYNAMIC: u32 = 2;
+const PT_INTERP: u32 = 3;
+const DT_NULL: u64 = 0;
+const DT_NEEDED: u64 = 1;
+const DT_STRTAB: u64 = 5;
+const DT_SONAME: u64 = 14;
+/// Most program headers / dynamic entries read (real files have a few dozen).
+const MAX_ENTRIES: usize = 65_536;
+
+struct Reader<'a> {
+    b: &'a [u8],
+    le: bool,
+    wide: bool,
+}
+
+impl Reader<'_> {
+    fn bytes<const N: usize>(&self, off: u64) -> Option<[u8; N]> {
+        let off = usize::try_from(off).ok()?;
+        self.b.get(off..off.checked_add(N)?)?.try_into().ok()
+    }
+    fn u16(&self, off: u64) -> Option<u16> {
+        let b = self.bytes::<2>(off)?;
+        Some(if self.le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    }
+    fn u32(&self, off: u64) -> Option<u32> {
+        let b = self.bytes::<4>(off)?;
+        Some(if self.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+    fn u64(&self, off: u64) -> Option<u64> {
+        let b = self.bytes::<8>(off)?;
+        Some(if self.le {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
+    }
+    /// A word: 8 bytes in ELF64, 4 in ELF32.
+    fn word(&self, off: u64) -> Option<u64> {
+        if self.wide {
+            self.u64(off)
+        } else {
+            self.u32(off).map(u64::from)
+        }
+    }
+    fn cstr(&self, off: u64) -> Option<String> {
+        let off = usize::try_from(off).ok()?;
+        let rest = self.b.get(off..)?;
+        let end = rest.iter().take(4096).position(|&c| c == 0)?;
+        String::from_utf8(rest.get(..end)?.to_vec()).ok()
+    }
+}
+
+/// Whether `b` starts with the ELF magic.
+pub fn is_elf(b: &[u8]) -> bool {
+    b.starts_with(b"\x7fELF")
+}
+
+/// Reads the dynamic section of `b`; `None` when `b` is not a readable ELF file.
+pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
+    if !is_elf(b) {
+        return None;
+    }
+    let wide = match b.get(4)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let le = match b.get(5)? {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let r = Reader { b, le, wide };
+    let (phoff, phentsize, phnum) = if wide {
+        (r.u64(0x20)?, r.u16(0x36)?, r.u16(0x38)?)
+    } else {
+        (u64::from(r.u32(0x1c)?), r.u16(0x2a)?, r.u16(0x2c)?)
+    };
+    let mut loads = Vec::new(); // (vaddr, offset, filesz)
+    let mut dyn_seg = None; // (offset, size)
+    let mut out = Dynamic::default();
+    for i in 0..usize::from(phnum).min(MAX_ENTRIES) {
+        let ph = phoff.checked_add((i as u64).checked_mul(u64::from(phentsize))?)?;
+        let ptype = r.u32(ph)?;
+        let (offset, vaddr, filesz) = if wide {
+            (r.u64(ph + 8)?, r.u64(ph + 16)?, r.u64(ph + 32)?)
+        } else {
+            (
+                u64::from(r.u32(ph + 4)?),
+                u64::from(r.u32(ph + 8)?),
+                u64::from(r.u32(ph + 16)?),
+            )
+        };
+        match ptype {
+            PT_LOAD => loads.push((vaddr, offset, filesz)),
+            PT_DYNAMIC => dyn_seg = Some((offset, filesz)),
+            PT_INTERP => out.interp = true,
+            _ => {}
+        }
+    }
+    let Some((doff, dsize)) = dyn_seg else {
+        return Some(out);
+    };
+    let entsize: u64 = if wide { 16 } else { 8 };
+    let mut strtab = None;
+    let mut needed = Vec::new();
+    let mut soname = None;
+    for i in 0..(dsize / entsize).min(MAX_ENTRIES as u64) {
+        let at = doff.checked_add(i * entsize)?;
+        let tag = r.word(at)?;
+        let val = r.word(at + entsize / 2)?;
+        match tag {
+            DT_NULL => break,
+            DT_NEEDED => needed.push(val),
+            DT_SONAME => soname = Some(val),
+            DT_STRTAB => strtab = Some(val),
+            _ => {}
+        }
+    }
+    let strtab = strtab?;
+    // the string table's virtual address → file offset through the PT_LOAD segments
+    let base = loads
+        .iter()
+        .find(|(vaddr, _, filesz)| strtab >= *vaddr && strtab - vaddr < *filesz)
+        .map(|(vaddr, offset, _)| strtab - vaddr + offset)?;
+    for n in needed {
+        out.needed.push(r.cstr(base.checked_add(n)?)?);
+    }
+    if let Some(s) = soname {
+        out.soname = Some(r.cstr(base.checked_add(s)?)?);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn reads_the_host_libc_and_a_program() {
+        // any dynamically linked program on this machine, and the C library it needs
+        let prog = std::fs::read("/bin/sh").or_else(|_| std::fs::read("/usr/bin/env"));
+        let Ok(prog) = prog else {
+            whittle_testutil::skip("/bin/sh");
+            return;
+        };
+        let d = dynamic(&prog).expect("an ELF program");
+        if d.interp {
+            assert!(
+                d.needed.iter().any(|n| n.starts_with("libc.")),
+                "{:?}",
+                d.needed
+            );
+            assert!(d.soname.is_none());
+        }
+        for lib in [
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/aarch64-linux-gnu/libc.so.6",
+        ] {
+            if let Ok(b) = std::fs::read(lib) {
+                let d = dynamic(&b).unwrap();
+                assert_eq!(d.soname.as_deref(), Some("libc.so.6"));
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn non_elf_is_none() {
+        assert_eq!(dynamic(b"#!/bin/sh\necho hi\n"), None);
+        assert_eq!(dynamic(b"\x7fELF"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_garbage(mut b in proptest::collection::vec(any::<u8>(), 0..4096), wide in any::<bool>()) {
+            if b.len() >= 6 {
+                b[..4].copy_from_slice(b"\x7fELF");
+                b[4] = if wide { 2 } else { 1 };
+                b[5] = 1;
+            }
+            let _ = dynamic(&b);
+        }
+    }
+}

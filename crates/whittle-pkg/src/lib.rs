@@ -1,0 +1,117 @@
+//! Turns a melange-style recipe into signed `.apk` packages and indexes: [`recipe`] parses the
+//! YAML with `file:line:column` errors, [`build`] assembles the environment and runs the
+//! pipeline in a `bwrap` sandbox ([`sandbox`]), [`apk`] writes byte-reproducible packages,
+//! [`index`] writes signed `APKINDEX.tar.gz` files and [`keys`] makes and loads signing keys.
+//!
+//! Signing uses the `rsa` crate through `whittle-apk` (RUSTSEC-2023-0071 is a timing side
+//! channel on private-key operations observed by a remote party; whittle signs locally only,
+//! which is the accepted risk).
+
+pub mod apk;
+pub mod build;
+pub mod elf;
+pub mod index;
+pub mod keys;
+pub mod recipe;
+pub mod sandbox;
+pub mod tarw;
+
+pub use whittle_apk::sign::{SigKind, SigningKey};
+
+/// Errors of package building, signing and indexing; each names the file, step or field it is
+/// about and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The recipe is invalid; every problem is listed with `file:line:column`.
+    #[error("{}", render(.0))]
+    Recipe(Vec<whittle_config::Diagnostic>),
+    /// Something given is not usable.
+    #[error("{what}: {message}")]
+    Invalid {
+        /// What it is about (file, field, step).
+        what: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Signing, or loading or generating a key, failed.
+    #[error(transparent)]
+    Sign(Box<whittle_apk::sign::SignError>),
+    /// An existing package could not be read.
+    #[error(transparent)]
+    Package(Box<whittle_apk::package::Error>),
+    /// An existing index could not be read.
+    #[error(transparent)]
+    Index(Box<whittle_apk::index::IndexError>),
+    /// The build environment could not be assembled.
+    #[error("building the environment of {recipe}: {source}")]
+    Environment {
+        /// The recipe.
+        recipe: String,
+        /// What failed.
+        #[source]
+        source: Box<whittle_build::rootfs::RootfsError>,
+    },
+    /// A source download failed or did not match its checksum.
+    #[error("{step}: fetching {uri}: {message}")]
+    Fetch {
+        /// The step (`file:line:column: name`).
+        step: String,
+        /// The URI.
+        uri: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A pipeline step failed.
+    #[error("step `{step}` of {package} failed ({status}); the last lines of its output:\n{tail}")]
+    Step {
+        /// The step (`file:line:column: name`).
+        step: String,
+        /// The package being built.
+        package: String,
+        /// The exit status.
+        status: String,
+        /// The end of the step's output.
+        tail: String,
+    },
+    /// The sandbox could not be started.
+    #[error("starting the sandbox (bwrap): {0}; install bubblewrap (`apt-get install bubblewrap`)")]
+    Sandbox(String),
+}
+
+impl From<whittle_apk::sign::SignError> for Error {
+    fn from(e: whittle_apk::sign::SignError) -> Self {
+        Error::Sign(Box::new(e))
+    }
+}
+
+impl From<whittle_apk::package::Error> for Error {
+    fn from(e: whittle_apk::package::Error) -> Self {
+        Error::Package(Box::new(e))
+    }
+}
+
+impl From<whittle_apk::index::IndexError> for Error {
+    fn from(e: whittle_apk::index::IndexError) -> Self {
+        Error::Index(Box::new(e))
+    }
+}
+
+fn render(diags: &[whittle_config::Diagnostic]) -> String {
+    diags
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

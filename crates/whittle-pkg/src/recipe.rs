@@ -1,0 +1,917 @@
+//! The recipe schema (melange's where it matters), parsed with `file:line:column` errors:
+//! `package`, `environment` (an image config, kept as YAML text for `whittle-config`),
+//! `pipeline` steps (`runs:` or `uses:` a built-in), `subpackages`, `vars`, `test`, and the
+//! `${{package.version}}`-style substitutions.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny};
+use serde_saphyr::{MessageFormatter as _, Spanned};
+use whittle_config::{Diagnostic, Pos};
+
+use crate::{Error, Result};
+
+/// Largest recipe file accepted.
+pub const MAX_RECIPE_BYTES: u64 = 1 << 20;
+
+/// Where `${{targets.destdir}}` and `${{targets.subpkgdir}}` live in the sandbox.
+pub const OUT_DIR: &str = "/home/build/melange-out";
+/// The workspace (source directory) in the sandbox.
+pub const WORKSPACE: &str = "/home/build";
+
+/// The built-in pipelines `uses:` may name.
+pub const BUILTINS: &[&str] = &[
+    "fetch",
+    "autoconf/configure",
+    "autoconf/make",
+    "autoconf/make-install",
+    "cargo/build",
+    "strip",
+];
+
+// ---- raw schema -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipe {
+    package: RawPackage,
+    #[serde(default)]
+    environment: Option<Spanned<IgnoredAny>>,
+    #[serde(default)]
+    pipeline: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    subpackages: Vec<RawSubpackage>,
+    #[serde(default)]
+    vars: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    test: Option<RawTest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPackage {
+    name: Spanned<String>,
+    version: Spanned<Scalar>,
+    #[serde(default)]
+    epoch: u64,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    commit: Option<String>,
+    #[serde(default)]
+    copyright: Vec<RawCopyright>,
+    #[serde(default)]
+    dependencies: RawDeps,
+    #[serde(default)]
+    target_architecture: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCopyright {
+    license: String,
+    /// Accepted for melange compatibility; not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    paths: Vec<String>,
+    /// Accepted for melange compatibility; not used.
+    #[serde(default)]
+    #[allow(dead_code)]
+    attestation: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawDeps {
+    #[serde(default)]
+    runtime: Vec<String>,
+    #[serde(default)]
+    provides: Vec<String>,
+    #[serde(default)]
+    replaces: Vec<String>,
+    #[serde(default)]
+    provider_priority: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStep {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    uses: Option<Spanned<String>>,
+    #[serde(default)]
+    with: BTreeMap<String, Spanned<Scalar>>,
+    #[serde(default)]
+    runs: Option<Spanned<String>>,
+    #[serde(default)]
+    working_directory: Option<String>,
+    #[serde(default)]
+    environment: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    network: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubpackage {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    dependencies: RawDeps,
+    #[serde(default)]
+    pipeline: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    #[serde(default)]
+    environment: Option<Spanned<IgnoredAny>>,
+    #[serde(default)]
+    pipeline: Vec<Spanned<RawStep>>,
+}
+
+/// A scalar read as text (`1.2`, `true` and `42` stay as written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        // the scalar as written: `1.0` stays `1.0`, not the float 1
+        d.deserialize_str(V)
+    }
+}
+
+// ---- validated recipe -------------------------------------------------------------------
+
+/// An embedded image config (`environment`): its YAML text, dedented, and where it sits in the
+/// recipe so that its errors can point into the recipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Embedded {
+    /// The YAML text.
+    pub text: String,
+    /// Lines before its first line in the recipe.
+    pub line_offset: u64,
+    /// Columns removed from every line.
+    pub column_offset: u64,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A shell script run in the sandbox.
+    Shell(String),
+    /// Download `uri` (host side), check its SHA-256 and unpack it into the workspace.
+    Fetch {
+        /// The URI (`https://`, `file://` or a path).
+        uri: String,
+        /// Expected lowercase hex SHA-256.
+        sha256: String,
+        /// Leading path components dropped when unpacking.
+        strip_components: usize,
+        /// Unpack the archive (else keep the file as is).
+        extract: bool,
+    },
+}
+
+/// One pipeline step, substitutions applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `file:line:column` of the step.
+    pub at: String,
+    /// Its name (`name:`, else `uses:`, else the first line of `runs:`).
+    pub name: String,
+    /// What it does.
+    pub action: Action,
+    /// Directory (in the sandbox) it runs in.
+    pub working_directory: String,
+    /// Extra environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// Whether it may use the network.
+    pub network: bool,
+}
+
+impl Step {
+    /// `file:line:column: name`, how errors name the step.
+    pub fn label(&self) -> String {
+        format!("{}: {}", self.at, self.name)
+    }
+}
+
+/// What `.PKGINFO` says, from `package` or a subpackage.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PackageInfo {
+    /// Package name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Upstream URL.
+    pub url: String,
+    /// `dependencies.runtime`.
+    pub runtime: Vec<String>,
+    /// `dependencies.provides`.
+    pub provides: Vec<String>,
+    /// `dependencies.replaces`.
+    pub replaces: Vec<String>,
+    /// `dependencies.provider-priority`.
+    pub provider_priority: Option<u64>,
+}
+
+/// A subpackage: its metadata and the steps that fill its directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subpackage {
+    /// Metadata.
+    pub info: PackageInfo,
+    /// Its pipeline.
+    pub pipeline: Vec<Step>,
+}
+
+/// The `test` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Test {
+    /// Its own environment, else the build environment is used.
+    pub environment: Option<Embedded>,
+    /// Steps run against the built package.
+    pub pipeline: Vec<Step>,
+}
+
+/// A parsed, validated recipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    /// The file name as given.
+    pub origin: String,
+    /// The recipe text (it goes into the package as `.melange.yaml`).
+    pub text: String,
+    /// The main package.
+    pub package: PackageInfo,
+    /// `package.version`.
+    pub version: String,
+    /// `package.epoch`.
+    pub epoch: u64,
+    /// `VERSION-rEPOCH`.
+    pub full_version: String,
+    /// The licenses of `package.copyright`.
+    pub licenses: Vec<String>,
+    /// `package.commit`.
+    pub commit: Option<String>,
+    /// `package.target-architecture` (empty or `all` = any).
+    pub target_architecture: Vec<String>,
+    /// The build environment.
+    pub environment: Option<Embedded>,
+    /// The main pipeline.
+    pub pipeline: Vec<Step>,
+    /// Subpackages in order.
+    pub subpackages: Vec<Subpackage>,
+    /// The test section.
+    pub test: Option<Test>,
+}
+
+struct Ctx<'a> {
+    origin: String,
+    lines: Vec<&'a str>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn diag(&self, pos: Pos, message: String, hint: Option<String>) -> Diagnostic {
+        let pos = if pos.is_known() { pos } else { Pos::new(1, 1) };
+        Diagnostic {
+            origin: self.origin.clone(),
+            pos,
+            message,
+            hint,
+            source_line: usize::try_from(pos.line)
+                .ok()
+                .and_then(|l| self.lines.get(l.saturating_sub(1)))
+                .map(|l| {
+                    l.chars()
+                        .take(200)
+                        .collect::<String>()
+                        .trim_end()
+                        .to_string()
+                }),
+        }
+    }
+    fn err(&mut self, pos: Pos, message: impl Into<String>, hint: Option<&str>) {
+        let d = self.diag(pos, message.into(), hint.map(str::to_string));
+        self.diags.push(d);
+    }
+    fn at(&self, pos: Pos) -> String {
+        format!("{}:{}:{}", self.origin, pos.line, pos.column)
+    }
+}
+
+fn pos<T>(s: &Spanned<T>) -> Pos {
+    Pos::new(s.referenced.line(), s.referenced.column())
+}
+
+/// Values `${{…}}` may name.
+struct Vars {
+    map: BTreeMap<String, String>,
+}
+
+impl Vars {
+    /// `s` with every `${{ name }}` replaced; an unknown name is an error naming it.
+    fn expand(&self, s: &str) -> std::result::Result<String, String> {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find("${{") {
+            out.push_str(rest.get(..i).unwrap_or_default());
+            let after = rest.get(i + 3..).unwrap_or_default();
+            let Some(end) = after.find("}}") else {
+                return Err("`${{` without a closing `}}`".into());
+            };
+            let name = after.get(..end).unwrap_or_default().trim();
+            match self.map.get(name) {
+                Some(v) => out.push_str(v),
+                None => {
+                    let known: Vec<&str> = self.map.keys().map(String::as_str).collect();
+                    return Err(format!(
+                        "unknown substitution `${{{{{name}}}}}`; known: {}",
+                        known.join(", ")
+                    ));
+                }
+            }
+            rest = after.get(end + 2..).unwrap_or_default();
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// Reads and parses the recipe at `path` for architecture `arch` (apk name, e.g. `x86_64`).
+pub fn from_file(path: &Path, arch: &str) -> Result<Recipe> {
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_RECIPE_BYTES {
+        return Err(Error::Invalid {
+            what: path.display().to_string(),
+            message: format!("larger than {MAX_RECIPE_BYTES} bytes; is this a recipe?"),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::Invalid {
+        what: path.display().to_string(),
+        message: format!("not UTF-8 text: {e}"),
+    })?;
+    parse(&path.display().to_string(), &text, arch)
+}
+
+/// Parses recipe `text` (`origin` names it in errors) for architecture `arch`.
+pub fn parse(origin: &str, text: &str, arch: &str) -> Result<Recipe> {
+    let mut ctx = Ctx {
+        origin: origin.to_string(),
+        lines: text.lines().collect(),
+        diags: Vec::new(),
+    };
+    let mut opts = serde_saphyr::Options::default();
+    opts.with_snippet = false;
+    let raw: RawRecipe = match serde_saphyr::from_str_with_options(text, opts) {
+        Ok(r) => r,
+        Err(e) => {
+            let inner = e.without_snippet();
+            let msg = serde_saphyr::UserMessageFormatter
+                .format_message(inner)
+                .into_owned();
+            let p = e
+                .location()
+                .map(|l| Pos::new(l.line(), l.column()))
+                .unwrap_or_default();
+            let hint = msg.starts_with("unknown field").then(|| {
+                "remove it or fix its spelling; see crates/whittle-pkg/README.md".to_string()
+            });
+            return Err(Error::Recipe(vec![ctx.diag(p, msg, hint)]));
+        }
+    };
+    let p = raw.package;
+    let name = p.name.value.clone();
+    let version = p.version.value.0.clone();
+    if !valid_name(&name) {
+        ctx.err(
+            pos(&p.name),
+            format!("package name `{name}` is not valid"),
+            Some("use letters, digits, `.`, `_`, `+` and `-`"),
+        );
+    }
+    if !whittle_apk::version::Version::new_lenient(&format!("{version}-r{}", p.epoch)).is_valid() {
+        ctx.err(
+            pos(&p.version),
+            format!("version `{version}` is not a valid apk version"),
+            Some("use e.g. 1.2.3, 1.2.3_rc1 or 2024.01.02"),
+        );
+    }
+    let full_version = format!("{version}-r{}", p.epoch);
+    let mut map = BTreeMap::new();
+    map.insert("package.name".to_string(), name.clone());
+    map.insert("package.version".to_string(), version.clone());
+    map.insert("package.epoch".to_string(), p.epoch.to_string());
+    map.insert("package.full-version".to_string(), full_version.clone());
+    map.insert("package.description".to_string(), p.description.clone());
+    map.insert("targets.destdir".to_string(), format!("{OUT_DIR}/{name}"));
+    map.insert(
+        "targets.contextdir".to_string(),
+        format!("{OUT_DIR}/{name}"),
+    );
+    map.insert("targets.outdir".to_string(), OUT_DIR.to_string());
+    map.insert("build.arch".to_string(), arch.to_string());
+    map.insert(
+        "host.triplet.gnu".to_string(),
+        format!("{arch}-pc-linux-gnu"),
+    );
+    for (k, v) in &raw.vars {
+        map.insert(format!("vars.{k}"), v.0.clone());
+    }
+    // vars may refer to package fields
+    let snapshot = Vars { map: map.clone() };
+    for (k, v) in &raw.vars {
+        if let Ok(x) = snapshot.expand(&v.0) {
+            map.insert(format!("vars.{k}"), x);
+        }
+    }
+    let vars = Vars { map };
+    let provider_priority = p.dependencies.provider_priority.as_ref().and_then(|s| {
+        let n = s.0.parse().ok();
+        if n.is_none() {
+            ctx.err(
+                pos(&p.name),
+                format!("dependencies.provider-priority `{}` is not a number", s.0),
+                None,
+            );
+        }
+        n
+    });
+    let package = PackageInfo {
+        name: name.clone(),
+        description: p.description.clone(),
+        url: p.url.clone(),
+        runtime: p.dependencies.runtime.clone(),
+        provides: p.dependencies.provides.clone(),
+        replaces: p.dependencies.replaces.clone(),
+        provider_priority,
+    };
+    let pipeline = steps(&mut ctx, &vars, &raw.pipeline, &name);
+    let mut subpackages = Vec::new();
+    let mut seen = std::collections::BTreeSet::from([name.clone()]);
+    for s in &raw.subpackages {
+        let sname = match vars.expand(&s.name.value) {
+            Ok(n) => n,
+            Err(m) => {
+                ctx.err(pos(&s.name), m, None);
+                continue;
+            }
+        };
+        if !valid_name(&sname) || !seen.insert(sname.clone()) {
+            ctx.err(
+                pos(&s.name),
+                format!("subpackage name `{sname}` is invalid or used twice"),
+                Some("give every subpackage its own valid name"),
+            );
+        }
+        let mut sv = Vars {
+            map: vars.map.clone(),
+        };
+        sv.map
+            .insert("targets.subpkgdir".into(), format!("{OUT_DIR}/{sname}"));
+        sv.map
+            .insert("targets.contextdir".into(), format!("{OUT_DIR}/{sname}"));
+        let pipeline = steps(&mut ctx, &sv, &s.pipeline, &sname);
+        subpackages.push(Subpackage {
+            info: PackageInfo {
+                name: sname,
+                description: s.description.clone().unwrap_or_default(),
+                url: s.url.clone().unwrap_or_else(|| p.url.clone()),
+                runtime: s.dependencies.runtime.clone(),
+                provides: s.dependencies.provides.clone(),
+                replaces: s.dependencies.replaces.clone(),
+                provider_priority: None,
+            },
+            pipeline,
+        });
+    }
+    let environment = raw
+        .environment
+        .as_ref()
+        .map(|e| embedded(&ctx.lines, pos(e)));
+    let test = raw.test.as_ref().map(|t| Test {
+        environment: t.environment.as_ref().map(|e| embedded(&ctx.lines, pos(e))),
+        pipeline: steps(&mut ctx, &vars, &t.pipeline, &name),
+    });
+    if !ctx.diags.is_empty() {
+        return Err(Error::Recipe(ctx.diags));
+    }
+    Ok(Recipe {
+        origin: origin.to_string(),
+        text: text.to_string(),
+        package,
+        version,
+        epoch: p.epoch,
+        full_version,
+        licenses: p.copyright.into_iter().map(|c| c.license).collect(),
+        commit: p.commit,
+        target_architecture: p.target_architecture,
+        environment,
+        pipeline,
+        subpackages,
+        test,
+    })
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 128
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// The block of text that a mapping value starting at `p` spans: the lines from `p` on whose
+/// indentation is at least `p.column - 1` (blank and comment lines included), dedented.
+fn embedded(lines: &[&str], p: Pos) -> Embedded {
+    let first = usize::try_from(p.line.saturating_sub(1)).unwrap_or(0);
+    let indent = usize::try_from(p.column.saturating_sub(1)).unwrap_or(0);
+    let mut text = String::new();
+    for (i, l) in lines.iter().enumerate().skip(first) {
+        let lead = l.len() - l.trim_start().len();
+        let blank = l.trim().is_empty() || l.trim_start().starts_with('#');
+        if i > first && !blank && lead < indent {
+            break;
+        }
+        let body = if i == first {
+            l.get(indent..).unwrap_or_default()
+        } else if blank {
+            l.trim_start()
+        } else {
+            l.get(indent..).unwrap_or_default()
+        };
+        text.push_str(body);
+        text.push('\n');
+    }
+    Embedded {
+        text,
+        line_offset: p.line.saturating_sub(1),
+        column_offset: indent as u64,
+    }
+}
+
+fn steps(ctx: &mut Ctx, vars: &Vars, raw: &[Spanned<RawStep>], pkg: &str) -> Vec<Step> {
+    raw.iter().filter_map(|s| step(ctx, vars, s, pkg)).collect()
+}
+
+fn step(ctx: &mut Ctx, vars: &Vars, s: &Spanned<RawStep>, pkg: &str) -> Option<Step> {
+    let at_pos = pos(s);
+    let r = &s.value;
+    let expand = |ctx: &mut Ctx, v: &str, p: Pos| match vars.expand(v) {
+        Ok(x) => Some(x),
+        Err(m) => {
+            ctx.err(p, m, None);
+            None
+        }
+    };
+    let mut with = BTreeMap::new();
+    for (k, v) in &r.with {
+        with.insert(k.clone(), (expand(ctx, &v.value.0, pos(v))?, pos(v)));
+    }
+    let mut environment = BTreeMap::new();
+    for (k, v) in &r.environment {
+        environment.insert(k.clone(), expand(ctx, &v.0, at_pos)?);
+    }
+    let working_directory = match &r.working_directory {
+        Some(w) => {
+            let w = expand(ctx, w, at_pos)?;
+            if w.starts_with('/') {
+                w
+            } else {
+                format!("{WORKSPACE}/{w}")
+            }
+        }
+        None => WORKSPACE.to_string(),
+    };
+    let (name, action) = match (&r.uses, &r.runs) {
+        (Some(_), Some(runs)) => {
+            ctx.err(
+                pos(runs),
+                "a step has either `uses:` or `runs:`, not both",
+                Some("split it into two steps"),
+            );
+            return None;
+        }
+        (None, None) => {
+            ctx.err(
+                at_pos,
+                "the step has neither `uses:` nor `runs:`",
+                Some("add `runs: <shell script>` or `uses: <built-in>`"),
+            );
+            return None;
+        }
+        (None, Some(runs)) => {
+            if let Some((k, (_, p))) = with.iter().next() {
+                ctx.err(*p, format!("`with.{k}` is only for `uses:` steps"), None);
+                return None;
+            }
+            let script = expand(ctx, &runs.value, pos(runs))?;
+            let first = script.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| first.trim().chars().take(60).collect());
+            (name, Action::Shell(script))
+        }
+        (Some(uses), None) => {
+            let name = r.name.clone().unwrap_or_else(|| uses.value.clone());
+            let action = builtin(ctx, &uses.value, pos(uses), at_pos, &with, pkg)?;
+            (name, action)
+        }
+    };
+    Some(Step {
+        at: ctx.at(at_pos),
+        name,
+        action,
+        working_directory,
+        environment,
+        network: r.network,
+    })
+}
+
+fn builtin(
+    ctx: &mut Ctx,
+    uses: &str,
+    uses_pos: Pos,
+    step_pos: Pos,
+    with: &BTreeMap<String, (String, Pos)>,
+    pkg: &str,
+) -> Option<Action> {
+    let allowed: &[&str] = match uses {
+        "fetch" => &[
+            "uri",
+            "expected-sha256",
+            "expected-sha512",
+            "strip-components",
+            "extract",
+        ],
+        "autoconf/configure" => &["dir", "host", "build", "opts"],
+        "autoconf/make" => &["dir", "opts"],
+        "autoconf/make-install" => &["dir", "opts"],
+        "cargo/build" => &["output", "opts", "modroot", "prefix", "install-dir"],
+        "strip" => &["opts"],
+        other => {
+            ctx.err(
+                uses_pos,
+                format!("unknown pipeline `{other}`"),
+                Some(&format!("built-in pipelines: {}", BUILTINS.join(", "))),
+            );
+            return None;
+        }
+    };
+    for (k, (_, p)) in with {
+        if !allowed.contains(&k.as_str()) {
+            ctx.err(
+                *p,
+                format!("`{uses}` has no input `{k}`"),
+                Some(&format!("its inputs: {}", allowed.join(", "))),
+            );
+            return None;
+        }
+    }
+    let get = |k: &str, d: &str| with.get(k).map_or(d.to_string(), |v| v.0.clone());
+    let dest = format!("{OUT_DIR}/{pkg}");
+    let script = match uses {
+        "fetch" => {
+            let Some((uri, _)) = with.get("uri") else {
+                ctx.err(step_pos, "`fetch` needs `with.uri`", None);
+                return None;
+            };
+            let Some((sha, sha_pos)) = with.get("expected-sha256") else {
+                ctx.err(
+                    step_pos,
+                    "`fetch` without `with.expected-sha256` is refused: an unchecked download could be anything",
+                    Some("add `expected-sha256: <hex SHA-256 of the file>` (sha256sum FILE)"),
+                );
+                return None;
+            };
+            let sha = sha.to_ascii_lowercase();
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ctx.err(*sha_pos, "`expected-sha256` must be 64 hex digits", None);
+                return None;
+            }
+            let strip = get("strip-components", "1");
+            let Ok(strip_components) = strip.parse() else {
+                ctx.err(
+                    step_pos,
+                    format!("strip-components `{strip}` is not a number"),
+                    None,
+                );
+                return None;
+            };
+            return Some(Action::Fetch {
+                uri: uri.clone(),
+                sha256: sha,
+                strip_components,
+                extract: get("extract", "true") != "false",
+            });
+        }
+        "autoconf/configure" => format!(
+            "cd '{dir}'\n./configure --prefix=/usr --sysconfdir=/etc --libdir=/usr/lib --mandir=/usr/share/man --infodir=/usr/share/info --localstatedir=/var {opts}\n",
+            dir = get("dir", "."),
+            opts = get("opts", "")
+        ),
+        "autoconf/make" => format!(
+            "make -C '{dir}' -j\"$(nproc 2>/dev/null || echo 2)\" {opts} V=1\n",
+            dir = get("dir", "."),
+            opts = get("opts", "")
+        ),
+        "autoconf/make-install" => format!(
+            "make -C '{dir}' install DESTDIR='{dest}' {opts} V=1\n",
+            dir = get("dir", "."),
+            opts = get("opts", "")
+        ),
+        "cargo/build" => {
+            let Some((output, _)) = with.get("output") else {
+                ctx.err(
+                    step_pos,
+                    "`cargo/build` needs `with.output` (the binary's name)",
+                    None,
+                );
+                return None;
+            };
+            format!(
+                "cd '{root}'\ncargo build --release --offline {opts}\nmkdir -p '{dest}/{prefix}/{bin}'\ninstall -m755 'target/release/{output}' '{dest}/{prefix}/{bin}/{output}'\n",
+                root = get("modroot", "."),
+                opts = get("opts", ""),
+                prefix = get("prefix", "usr"),
+                bin = get("install-dir", "bin"),
+            )
+        }
+        "strip" => format!(
+            "find '{dest}' -type f -exec sh -c 'for f; do case \"$(head -c 4 \"$f\" | od -An -c | tr -d \" \")\" in 177ELF*) strip {opts} \"$f\";; esac; done' _ {{}} +\n",
+            opts = get("opts", "--strip-unneeded"),
+        ),
+        _ => return None,
+    };
+    Some(Action::Shell(script))
+}
+
+/// The recipe position of a diagnostic that `whittle-config` reported inside `e`.
+pub fn relocate(recipe: &Recipe, e: &Embedded, mut d: Diagnostic) -> Diagnostic {
+    d.origin = recipe.origin.clone();
+    if d.pos.is_known() {
+        d.pos.line += e.line_offset;
+        d.pos.column += e.column_offset;
+        d.source_line = usize::try_from(d.pos.line)
+            .ok()
+            .and_then(|l| recipe.text.lines().nth(l.saturating_sub(1)))
+            .map(|l| l.trim_end().to_string());
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const RECIPE: &str = "\
+package:
+  name: hello
+  version: 1.2.3
+  epoch: 2
+  description: says hello
+  copyright:
+    - license: MIT
+  dependencies:
+    runtime: [busybox]
+vars:
+  greeting: hi-${{package.name}}
+environment:
+  contents:
+    packages:
+      - gcc
+pipeline:
+  - uses: fetch
+    with:
+      uri: file:///src.tar.gz
+      expected-sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  - name: build
+    runs: |
+      echo ${{vars.greeting}} > ${{targets.destdir}}/x-${{package.version}}
+subpackages:
+  - name: ${{package.name}}-doc
+    pipeline:
+      - runs: mv ${{targets.destdir}}/doc ${{targets.subpkgdir}}/
+test:
+  pipeline:
+    - runs: hello
+";
+
+    #[test]
+    fn parses_and_substitutes() {
+        let r = parse("r.yaml", RECIPE, "x86_64").unwrap();
+        assert_eq!(r.full_version, "1.2.3-r2");
+        assert_eq!(r.licenses, ["MIT"]);
+        assert_eq!(r.package.runtime, ["busybox"]);
+        assert_eq!(
+            r.pipeline[1].action,
+            Action::Shell("echo hi-hello > /home/build/melange-out/hello/x-1.2.3\n".into())
+        );
+        assert_eq!(r.pipeline[1].at, "r.yaml:21:5");
+        assert!(matches!(
+            r.pipeline[0].action,
+            Action::Fetch {
+                strip_components: 1,
+                ..
+            }
+        ));
+        assert_eq!(r.subpackages[0].info.name, "hello-doc");
+        assert_eq!(
+            r.subpackages[0].pipeline[0].action,
+            Action::Shell(
+                "mv /home/build/melange-out/hello/doc /home/build/melange-out/hello-doc/".into()
+            )
+        );
+        let env = r.environment.unwrap();
+        assert_eq!(env.text, "contents:\n  packages:\n    - gcc\n");
+        assert_eq!((env.line_offset, env.column_offset), (12, 2));
+        assert_eq!(r.test.unwrap().pipeline.len(), 1);
+    }
+
+    #[test]
+    fn unknown_field_is_refused_with_its_position() {
+        let text = RECIPE.replace("  description: says hello", "  descripton: says hello");
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(e.starts_with("r.yaml:5:3: "), "{e}");
+        assert!(e.contains("descripton"), "{e}");
+    }
+
+    #[test]
+    fn fetch_without_checksum_is_refused_with_its_position() {
+        let text = RECIPE.replace(
+            "      expected-sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+            "",
+        );
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(e.starts_with("r.yaml:17:5: "), "{e}");
+        assert!(e.contains("expected-sha256"), "{e}");
+    }
+
+    #[test]
+    fn unknown_substitution_and_builtin_are_refused() {
+        let text = RECIPE.replace("${{vars.greeting}}", "${{vars.nope}}");
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(
+            e.starts_with("r.yaml:23:7: ") && e.contains("vars.nope"),
+            "{e}"
+        );
+        let text = RECIPE.replace("uses: fetch", "uses: fetsh");
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(e.contains("r.yaml:17:11") && e.contains("fetsh"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn expansion_without_markers_is_identity(s in "[^$]{0,200}") {
+            let v = Vars { map: BTreeMap::new() };
+            prop_assert_eq!(v.expand(&s).unwrap(), s);
+        }
+
+        #[test]
+        fn expansion_replaces_every_occurrence(parts in proptest::collection::vec("[a-z ]{0,10}", 1..8)) {
+            let v = Vars { map: BTreeMap::from([("x".to_string(), "Y".to_string())]) };
+            let text = parts.join("${{ x }}");
+            let want = parts.join("Y");
+            prop_assert_eq!(v.expand(&text).unwrap(), want);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! whittle-registry talks the OCI distribution API: it reads credentials the way Docker does
+//! (`config.json`, `credHelpers`, `credsStore`), answers Basic and Bearer-token challenges, pushes
+//! images (blobs HEAD-checked and skipped when present, cross-repository mounts, monolithic or
+//! chunked uploads, retries with exponential backoff, manifests pushed byte-for-byte so the
+//! registry's digest equals the local one, multi-platform indexes, SBOMs as OCI 1.1 referrers or
+//! `sha256-<hex>.sbom` tags), and pulls images into OCI layout directories with every blob
+//! verified against its digest, so every reader in whittle can open `docker://` references.
+//!
+//! Plain HTTP is used only for loopback registries (`localhost`, `127.0.0.0/8`, `::1`) or when
+//! [`Options::insecure`] is set; everything else is HTTPS.
+
+mod auth;
+mod client;
+mod error;
+mod plan;
+mod pull;
+mod push;
+mod sink;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use whittle_oci::{DockerReference, Image, ImageRef, Platform, ReadImage};
+
+pub use auth::{
+    Challenge, Credential, docker_config_dir, lookup as lookup_credentials, parse_challenge,
+};
+pub use client::is_loopback;
+pub use error::{Error, Result};
+pub use plan::{MAX_MANIFEST_SIZE, show_platform};
+pub use push::{MEDIA_TYPE_SPDX, PushReport, PushedSbom, SbomAttachment};
+
+use plan::{BlobSource, DirBlobs, Plan};
+
+/// How to talk to registries.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Allow plain HTTP to non-loopback registries.
+    pub insecure: bool,
+    /// Directory of `config.json` [default: `$DOCKER_CONFIG`, else `~/.docker`].
+    pub docker_config: Option<PathBuf>,
+    /// Retries after the first attempt, on connection errors, timeouts, 5xx, 408 and 429.
+    pub retries: u32,
+    /// First backoff delay; doubled on each retry (capped at 30 s).
+    pub backoff: Duration,
+    /// Blobs up to this size are uploaded in one request; larger ones in chunks of this size.
+    pub chunk_size: usize,
+    /// Blobs transferred at the same time.
+    pub jobs: usize,
+    /// Longest wait for a read or write on a connection.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            insecure: false,
+            docker_config: None,
+            retries: 4,
+            backoff: Duration::from_millis(500),
+            chunk_size: 16 << 20,
+            jobs: 4,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Options {
+    /// Defaults, with `insecure` set when `WHITTLE_INSECURE_REGISTRY` is `1` or `true`.
+    pub fn from_env() -> Self {
+        let insecure = std::env::var("WHITTLE_INSECURE_REGISTRY")
+            .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        Options {
+            insecure,
+            ..Options::default()
+        }
+    }
+}
+
+/// What a pull wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledImage {
+    /// Digest of what the layout's `index.json` points to (manifest or index).
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Each image manifest's digest.
+    pub manifests: Vec<String>,
+    /// Number of distinct blobs (configs and layers).
+    pub blobs: usize,
+    /// Bytes downloaded (blobs reused from an existing layout are not counted).
+    pub bytes: u64,
+}
+
+/// Push images a build made. One image is pushed as its manifest; several (one per platform)
+/// as their manifests and an image index with the same bytes `whittle_oci::write` writes, so the
+/// pushed digest equals the local one. `sboms[i]` (SPDX JSON), when given, is attached to image
+/// `i`'s manifest.
+pub fn push(
+    images: &[Image],
+    dest: &DockerReference,
+    sboms: &[Vec<u8>],
+    opts: &Options,
+) -> Result<PushReport> {
+    let (plan, blobs) = plan::plan_from_images(images)?;
+    let attach: Vec<(String, Vec<u8>)> = plan
+        .images
+        .iter()
+        .zip(sboms)
+        .map(|(d, s)| (d.digest.clone(), s.clone()))
+        .collect();
+    let client = client::Client::new(&dest.registry, opts)?;
+    push::push_plan(&client, &plan, &blobs, dest, None, &attach)
+}
+
+/// Pull `reference` into an OCI layout directory `dest` (atomic; an existing layout there is
+/// replaced and its blobs reused), naming it `tag` in `index.json`. `platform` picks one image of
+/// a multi-platform index; without it the whole index is pulled. Every blob is verified.
+pub fn pull(
+    reference: &DockerReference,
+    opts: &Options,
+    dest: &Path,
+    tag: Option<&str>,
+    platform: Option<&Platform>,
+) -> Result<PulledImage> {
+    let client = client::Client::new(&reference.registry, opts)?;
+    let plan = pull::plan_from_registry(&client, reference, platform)?;
+    let blobs = pull::RegistryBlobs {
+        client: &client,
+        repo: &reference.repository,
+    };
+    let bytes = sink::write_layout(&plan, &blobs, dest, tag, opts.jobs, opts.retries)?;
+    summary(&plan, bytes)
+}
+
+fn summary(plan: &Plan, bytes: u64) -> Result<PulledImage> {
+    let top = plan.top()?;
+    Ok(PulledImage {
+        digest: top.digest.clone(),
+        media_type: top.media_type.clone(),
+        manifests: plan.images.iter().map(|d| d.digest.clone()).collect(),
+        blobs: plan.unique_blobs().len(),
+        bytes,
+    })
+}
+
+/// Open any image reference for reading: local references with `whittle_oci::read_image`,
+/// `docker://` ones by pulling `platform`'s image (required for a multi-platform index) into a
+/// temporary OCI layout, returned alongside (the image reads from it until it is dropped).
+pub fn open(
+    image: &ImageRef,
+    platform: Option<&Platform>,
+    opts: &Options,
+) -> Result<(ReadImage, Option<tempfile::TempDir>)> {
+    let ImageRef::Docker(r) = image else {
+        return Ok((whittle_oci::read_image(image, platform)?, None));
+    };
+    let client = client::Client::new(&r.registry, opts)?;
+    let plan = pull::plan_from_registry(&client, r, platform)?;
+    if plan.index.is_some() {
+        let choices: Vec<String> = plan
+            .images
+            .iter()
+            .filter_map(|d| d.platform.as_ref().map(show_platform))
+            .collect();
+        return Err(Error::Invalid(format!(
+            "{image} is a multi-platform image; choose one with --platform (available: {})",
+            choices.join(", ")
+        )));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("whittle-pull-")
+        .tempdir()
+        .map_err(Error::io(
+            "creating a temporary directory in",
+            std::env::temp_dir(),
+        ))?;
+    let dir = tmp.path().join("image");
+    let blobs = pull::RegistryBlobs {
+        client: &client,
+        repo: &r.repository,
+    };
+    sink::write_layout(&plan, &blobs, &dir, None, opts.jobs, opts.retries)?;
+    let img = whittle_oci::read_image(
+        &ImageRef::Oci {
+            path: dir,
+            tag: None,
+        },
+        platform,
+    )?;
+    Ok((img, Some(tmp)))
+}
+
+/// What [`copy`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    /// Digest of the copied manifest or index (the same at source and destination).
+    pub digest: String,
+    /// Each image manifest's digest.
+    pub manifests: Vec<String>,
+    /// The push, when the destination is a registry.
+    pub push: Option<PushReport>,
+}
+
+/// Copy an image between any two references (`oci:`, `oci-archive:`, `docker-archive:`,
+/// `docker://`), keeping manifests and blobs byte-for-byte (a `docker-archive` source has no
+/// stored manifest: its synthesized one is used). `platform` picks one image of a
+/// multi-platform source; without it the whole index is copied (not possible into a
+/// `docker-archive`). Registry to registry on the same host mounts blobs instead of moving them.
+pub fn copy(
+    src: &ImageRef,
+    dest: &ImageRef,
+    platform: Option<&Platform>,
+    opts: &Options,
+) -> Result<CopyReport> {
+    match src {
+        ImageRef::Oci { path, tag } => {
+            let plan = plan::plan_from_layout(path, tag.as_deref(), platform)?;
+            emit(&plan, &DirBlobs(path.clone()), dest, None, opts)
+        }
+        ImageRef::OciArchive { path, tag } => {
+            let tmp = unpack_oci_archive(path)?;
+            let plan = plan::plan_from_layout(tmp.path(), tag.as_deref(), platform)?;
+            emit(&plan, &DirBlobs(tmp.path().to_path_buf()), dest, None, opts)
+        }
+        ImageRef::DockerArchive { .. } => {
+            let img = whittle_oci::read_image(src, platform)?;
+            let (plan, blobs) = plan::plan_from_read_image(&img)?;
+            emit(&plan, &blobs, dest, None, opts)
+        }
+        ImageRef::Docker(r) => {
+            let client = client::Client::new(&r.registry, opts)?;
+            let plan = pull::plan_from_registry(&client, r, platform)?;
+            let blobs = pull::RegistryBlobs {
+                client: &client,
+                repo: &r.repository,
+            };
+            let same = matches!(dest, ImageRef::Docker(d) if d.registry == r.registry);
+            emit(
+                &plan,
+                &blobs,
+                dest,
+                same.then_some(r.repository.as_str()),
+                opts,
+            )
+        }
+    }
+}
+
+fn emit(
+    plan: &Plan,
+    blobs: &dyn BlobSource,
+    dest: &ImageRef,
+    mount_from: Option<&str>,
+    opts: &Options,
+) -> Result<CopyReport> {
+    let top = plan.top()?;
+    let mut report = CopyReport {
+        digest: top.digest.clone(),
+        manifests: plan.images.iter().map(|d| d.digest.clone()).collect(),
+        push: None,
+    };
+    match dest {
+        ImageRef::Docker(d) => {
+            let client = client::Client::new(&d.registry, opts)?;
+            report.push = Some(push::push_plan(&client, plan, blobs, d, mount_from, &[])?);
+        }
+        ImageRef::Oci { path, tag } => {
+            sink::write_layout(plan, blobs, path, tag.as_deref(), opts.jobs, opts.retries)?;
+        }
+        ImageRef::OciArchive { path, tag } => {
+            sink::write_archive(plan, blobs, path, tag.as_deref(), None)?;
+        }
+        ImageRef::DockerArchive { path, reference } => {
+            sink::write_archive(plan, blobs, path, None, Some(reference.as_ref()))?;
+        }
+    }
+    Ok(report)
+}
+
+/// Unpack the layout files of an `oci-archive` (`index.json`, `oci-layout`, `blobs/sha256/*`;
+/// nothing else, nothing outside) into a temporary directory.
+fn unpack_oci_archive(path: &Path) -> Result<tempfile::TempDir> {
+    let tmp = tempfile::Builder::new()
+        .prefix("whittle-oci-archive-")
+        .tempdir()
+        .map_err(Error::io(
+            "creating a temporary directory in",
+            std::env::temp_dir(),
+        ))?;
+    let blobs = tmp.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).map_err(Error::io("creating", &blobs))?;
+    let f = std::fs::File::open(path).map_err(Error::io("opening", path))?;
+    let mut ar = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+    let entries = ar.entries().map_err(Error::io("reading", path))?;
+    for e in entries {
+        let mut e = e.map_err(Error::io("reading a tar entry of", path))?;
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let name = name.trim_start_matches("./");
+        let target = if name == "index.json" || name == "oci-layout" {
+            tmp.path().join(name)
+        } else if let Some(hex) = name.strip_prefix("blobs/sha256/")
+            && plan::digest_hex(&format!("sha256:{hex}")).is_some()
+        {
+            blobs.join(hex)
+        } else {
+            continue;
+        };
+        let mut out = std::fs::File::create(&target).map_err(Error::io("creating", &target))?;
+        std::io::copy(&mut e, &mut out).map_err(Error::io("unpacking", &target))?;
+    }
+    Ok(tmp)
+}

@@ -1,0 +1,544 @@
+//! What an image is made of, independent of where it lives: its manifest documents (exact bytes)
+//! and the blobs they name, plus sources of blob bytes (memory, layout directory, local image).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use whittle_oci::{Descriptor, Image, Index, Platform, ReadImage};
+
+use crate::error::{Error, Result};
+
+/// Largest manifest, index or config read into memory.
+pub const MAX_MANIFEST_SIZE: u64 = 16 << 20;
+/// Most manifests one index may list.
+const MAX_INDEX_ENTRIES: usize = 1024;
+
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Every manifest media type whittle accepts, for `Accept` headers.
+pub(crate) const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// Whether a media type names an index.
+pub(crate) fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_LIST
+}
+
+/// The hex of a well-formed `sha256:<64 lowercase hex>` digest.
+pub(crate) fn digest_hex(d: &str) -> Option<&str> {
+    let h = d.strip_prefix("sha256:")?;
+    (h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(h)
+}
+
+/// `digest_hex` or a clear error.
+pub(crate) fn require_hex<'a>(d: &'a str, what: &str) -> Result<&'a str> {
+    digest_hex(d).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{what}: `{d}` is not a sha256:<64 hex> digest; only sha256 content is handled"
+        ))
+    })
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// One manifest or index, with its exact bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Doc {
+    pub digest: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+    /// Blobs it names (config first, then layers); empty for an index.
+    pub blobs: Vec<(String, u64)>,
+    /// Platform (from the index entry or the config).
+    pub platform: Option<Platform>,
+}
+
+impl Doc {
+    pub(crate) fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as u64,
+            annotations: BTreeMap::new(),
+            platform: self.platform.clone(),
+        }
+    }
+}
+
+/// An image: its image manifests and, for a multi-platform image, the index listing them.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub images: Vec<Doc>,
+    pub index: Option<Doc>,
+}
+
+impl Plan {
+    /// The index, or the only manifest.
+    pub(crate) fn top(&self) -> Result<&Doc> {
+        self.index
+            .as_ref()
+            .or(self.images.first())
+            .ok_or_else(|| Error::Invalid("the image has no manifest".into()))
+    }
+
+    /// Every blob once, in first-seen order.
+    pub(crate) fn unique_blobs(&self) -> Vec<(String, u64)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for d in &self.images {
+            for (digest, size) in &d.blobs {
+                if seen.insert(digest.clone()) {
+                    out.push((digest.clone(), *size));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where blob bytes come from.
+pub(crate) trait BlobSource: Sync {
+    /// Open blob `digest` of `size` bytes. Readers need not verify; consumers do.
+    fn open(&self, digest: &str, size: u64) -> Result<Box<dyn Read + Send + '_>>;
+}
+
+/// Blobs held in memory (what a build makes).
+pub(crate) struct MemBlobs<'a>(pub HashMap<String, std::borrow::Cow<'a, [u8]>>);
+
+impl BlobSource for MemBlobs<'_> {
+    fn open(&self, digest: &str, _size: u64) -> Result<Box<dyn Read + Send + '_>> {
+        let b = self
+            .0
+            .get(digest)
+            .ok_or_else(|| Error::Invalid(format!("blob {digest} is not part of the image")))?;
+        Ok(Box::new(b.as_ref()))
+    }
+}
+
+/// Blobs of an OCI layout directory.
+pub(crate) struct DirBlobs(pub PathBuf);
+
+impl BlobSource for DirBlobs {
+    fn open(&self, digest: &str, _size: u64) -> Result<Box<dyn Read + Send + '_>> {
+        let hex = require_hex(digest, "blob")?;
+        let p = self.0.join("blobs/sha256").join(hex);
+        let f = File::open(&p).map_err(Error::io("opening blob", &p))?;
+        Ok(Box::new(f))
+    }
+}
+
+/// The plan and in-memory blobs of images a build made. Several images make an index whose
+/// bytes equal what `whittle_oci::write` writes, so local and pushed digests agree.
+pub(crate) fn plan_from_images(images: &[Image]) -> Result<(Plan, MemBlobs<'_>)> {
+    if images.is_empty() {
+        return Err(Error::Invalid("no image to push".into()));
+    }
+    let mut blobs = HashMap::new();
+    let mut docs = Vec::new();
+    for img in images {
+        let s = img.serialize()?;
+        let mut list = vec![(s.config.digest.clone(), s.config.bytes.len() as u64)];
+        blobs.insert(
+            s.config.digest.clone(),
+            std::borrow::Cow::Owned(s.config.bytes),
+        );
+        for l in &img.layers {
+            list.push((l.digest.clone(), l.size));
+            blobs.insert(
+                l.digest.clone(),
+                std::borrow::Cow::Borrowed(l.blob.as_slice()),
+            );
+        }
+        docs.push(Doc {
+            digest: s.manifest.digest,
+            media_type: s.manifest.media_type,
+            bytes: s.manifest.bytes,
+            blobs: list,
+            platform: Some(s.platform),
+        });
+    }
+    let index = if docs.len() > 1 {
+        let idx = Index::new(docs.iter().map(Doc::descriptor).collect());
+        let bytes = serde_json::to_vec(&idx)
+            .map_err(|e| Error::Invalid(format!("serializing the image index: {e}")))?;
+        Some(Doc {
+            digest: sha256(&bytes),
+            media_type: OCI_INDEX.into(),
+            bytes,
+            blobs: Vec::new(),
+            platform: None,
+        })
+    } else {
+        None
+    };
+    Ok((
+        Plan {
+            images: docs,
+            index,
+        },
+        MemBlobs(blobs),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LooseDoc {
+    #[serde(default)]
+    pub media_type: String,
+    #[serde(default)]
+    pub manifests: Option<Vec<LooseDesc>>,
+    #[serde(default)]
+    pub config: Option<LooseDesc>,
+    #[serde(default)]
+    pub layers: Vec<LooseDesc>,
+}
+
+#[derive(serde::Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LooseDesc {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub platform: Option<LoosePlatform>,
+}
+
+#[derive(serde::Deserialize, Clone)]
+pub(crate) struct LoosePlatform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+impl LoosePlatform {
+    pub(crate) fn to_platform(&self) -> Platform {
+        Platform {
+            architecture: self.architecture.clone(),
+            os: self.os.clone(),
+            variant: self.variant.clone(),
+        }
+    }
+}
+
+/// `os/arch[/variant]`.
+pub fn show_platform(p: &Platform) -> String {
+    match &p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
+    }
+}
+
+/// Parse an index or manifest document.
+pub(crate) fn parse_doc(bytes: &[u8], what: &str) -> Result<LooseDoc> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Invalid(format!("{what} is not a valid manifest or index: {e}")))
+}
+
+/// The media type of a document: its descriptor's, else its own field, else by shape.
+pub(crate) fn doc_media_type(desc_type: &str, doc: &LooseDoc) -> String {
+    if !desc_type.is_empty() {
+        return desc_type.to_string();
+    }
+    if !doc.media_type.is_empty() {
+        return doc.media_type.clone();
+    }
+    if doc.manifests.is_some() {
+        OCI_INDEX.into()
+    } else {
+        OCI_MANIFEST.into()
+    }
+}
+
+/// An image manifest's blob list (config then layers), with digests checked.
+pub(crate) fn manifest_blobs(doc: &LooseDoc, what: &str) -> Result<Vec<(String, u64)>> {
+    let config = doc
+        .config
+        .as_ref()
+        .ok_or_else(|| Error::Invalid(format!("{what} has no `config`")))?;
+    let mut out = Vec::with_capacity(doc.layers.len() + 1);
+    for d in std::iter::once(config).chain(doc.layers.iter()) {
+        require_hex(&d.digest, what)?;
+        out.push((d.digest.clone(), d.size));
+    }
+    Ok(out)
+}
+
+/// Choose the index entry for `want` (exact variant first, then any variant when none is asked).
+pub(crate) fn pick_platform<'a>(
+    entries: &'a [LooseDesc],
+    want: &Platform,
+    what: &str,
+) -> Result<&'a LooseDesc> {
+    let m = |strict: bool| {
+        entries.iter().find(|e| {
+            e.platform.as_ref().is_some_and(|p| {
+                p.os == want.os
+                    && p.architecture == want.architecture
+                    && if strict {
+                        p.variant == want.variant
+                    } else {
+                        want.variant.is_none()
+                    }
+            })
+        })
+    };
+    m(true).or_else(|| m(false)).ok_or_else(|| {
+        let choices: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.platform.as_ref().map(|p| show_platform(&p.to_platform())))
+            .collect();
+        Error::Invalid(format!(
+            "{what} has no image for platform {}; available: {}",
+            show_platform(want),
+            choices.join(", ")
+        ))
+    })
+}
+
+/// Read a small file of a layout, bounded, verifying its digest when given.
+fn read_small(path: &Path, digest: Option<&str>) -> Result<Vec<u8>> {
+    let f = File::open(path).map_err(Error::io("opening", path))?;
+    let mut out = Vec::new();
+    f.take(MAX_MANIFEST_SIZE + 1)
+        .read_to_end(&mut out)
+        .map_err(Error::io("reading", path))?;
+    if out.len() as u64 > MAX_MANIFEST_SIZE {
+        return Err(Error::TooLarge {
+            what: path.display().to_string(),
+            limit: MAX_MANIFEST_SIZE,
+        });
+    }
+    if let Some(d) = digest {
+        let actual = sha256(&out);
+        if actual != d {
+            return Err(Error::DigestMismatch {
+                what: path.display().to_string(),
+                expected: d.to_string(),
+                actual,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The plan of the image `tag` (or the only image) of an OCI layout directory; `platform` picks
+/// one image of a multi-platform index (else the whole index is taken).
+pub(crate) fn plan_from_layout(
+    dir: &Path,
+    tag: Option<&str>,
+    platform: Option<&Platform>,
+) -> Result<Plan> {
+    let index_path = dir.join("index.json");
+    let raw = read_small(&index_path, None)?;
+    let index = parse_doc(&raw, &index_path.display().to_string())?;
+    let entries = index.manifests.unwrap_or_default();
+    let names = || {
+        entries
+            .iter()
+            .map(|e| {
+                e.annotations
+                    .get(whittle_oci::ANNOTATION_REF_NAME)
+                    .cloned()
+                    .unwrap_or_else(|| e.digest.clone())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match tag {
+        Some(t) => entries
+            .iter()
+            .find(|e| {
+                e.annotations
+                    .get(whittle_oci::ANNOTATION_REF_NAME)
+                    .map(String::as_str)
+                    == Some(t)
+                    || e.digest == t
+            })
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "`{}` has no image `{t}`; available: {}",
+                    dir.display(),
+                    names()
+                ))
+            })?,
+        None if entries.len() == 1 => entries
+            .first()
+            .ok_or_else(|| Error::Invalid("empty index.json".into()))?,
+        None => {
+            return Err(Error::Invalid(format!(
+                "`{}` holds {} images; name one with oci:DIR:TAG (available: {})",
+                dir.display(),
+                entries.len(),
+                names()
+            )));
+        }
+    };
+    let load = |d: &LooseDesc| -> Result<(Vec<u8>, LooseDoc, String)> {
+        let hex = require_hex(&d.digest, "index.json")?;
+        let bytes = read_small(&dir.join("blobs/sha256").join(hex), Some(&d.digest))?;
+        let doc = parse_doc(&bytes, &d.digest)?;
+        let mt = doc_media_type(&d.media_type, &doc);
+        Ok((bytes, doc, mt))
+    };
+    let image_doc = |d: &LooseDesc, bytes: Vec<u8>, doc: &LooseDoc, mt: String| -> Result<Doc> {
+        let blobs = manifest_blobs(doc, &d.digest)?;
+        let platform = match &d.platform {
+            Some(p) => Some(p.to_platform()),
+            None => config_platform(&dir.join("blobs/sha256"), blobs.first()),
+        };
+        Ok(Doc {
+            digest: d.digest.clone(),
+            media_type: mt,
+            bytes,
+            blobs,
+            platform,
+        })
+    };
+    let (bytes, doc, mt) = load(chosen)?;
+    if !is_index(&mt) {
+        return Ok(Plan {
+            images: vec![image_doc(chosen, bytes, &doc, mt)?],
+            index: None,
+        });
+    }
+    let children = doc.manifests.clone().unwrap_or_default();
+    if children.len() > MAX_INDEX_ENTRIES {
+        return Err(Error::TooLarge {
+            what: format!("index {} entry count", chosen.digest),
+            limit: MAX_INDEX_ENTRIES as u64,
+        });
+    }
+    if let Some(p) = platform {
+        let c = pick_platform(&children, p, &chosen.digest)?;
+        let (b, d, m) = load(c)?;
+        if is_index(&m) {
+            return Err(Error::Invalid(format!(
+                "nested index {} is not supported",
+                c.digest
+            )));
+        }
+        return Ok(Plan {
+            images: vec![image_doc(c, b, &d, m)?],
+            index: None,
+        });
+    }
+    let mut images = Vec::new();
+    for c in &children {
+        let (b, d, m) = load(c)?;
+        if is_index(&m) {
+            return Err(Error::Invalid(format!(
+                "nested index {} is not supported",
+                c.digest
+            )));
+        }
+        images.push(image_doc(c, b, &d, m)?);
+    }
+    Ok(Plan {
+        images,
+        index: Some(Doc {
+            digest: chosen.digest.clone(),
+            media_type: mt,
+            bytes,
+            blobs: Vec::new(),
+            platform: None,
+        }),
+    })
+}
+
+/// The platform recorded in a config blob of a layout (best effort).
+fn config_platform(blobs_dir: &Path, config: Option<&(String, u64)>) -> Option<Platform> {
+    let (digest, _) = config?;
+    let raw = read_small(&blobs_dir.join(digest_hex(digest)?), Some(digest)).ok()?;
+    platform_of_config(&raw)
+}
+
+/// `architecture`/`os`/`variant` of a config.
+pub(crate) fn platform_of_config(raw: &[u8]) -> Option<Platform> {
+    let p: LoosePlatform = serde_json::from_slice(raw).ok()?;
+    (!p.architecture.is_empty() && !p.os.is_empty()).then(|| p.to_platform())
+}
+
+/// Blobs of a `ReadImage` (a docker-archive): config and raw layers by digest.
+pub(crate) struct ReadImageBlobs<'a> {
+    pub image: &'a ReadImage,
+    pub layers: HashMap<String, usize>,
+}
+
+impl BlobSource for ReadImageBlobs<'_> {
+    fn open(&self, digest: &str, _size: u64) -> Result<Box<dyn Read + Send + '_>> {
+        if digest == self.image.manifest.config.digest {
+            return Ok(Box::new(self.image.config_raw.as_slice()));
+        }
+        let i = self
+            .layers
+            .get(digest)
+            .ok_or_else(|| Error::Invalid(format!("blob {digest} is not part of the image")))?;
+        Ok(self.image.open_raw_layer(*i)?)
+    }
+}
+
+/// The plan of a single image read with `read_image` (used for docker-archive sources): the
+/// manifest is the reader's (synthesized) manifest, with the digest of each compressed legacy
+/// layer computed from its bytes.
+pub(crate) fn plan_from_read_image(image: &ReadImage) -> Result<(Plan, ReadImageBlobs<'_>)> {
+    let mut manifest = image.manifest.clone();
+    let mut layers = HashMap::new();
+    for (i, l) in image.layers.iter().enumerate() {
+        let digest = match &l.digest {
+            Some(d) => d.clone(),
+            None => {
+                let mut h = Sha256::new();
+                let mut r = image.open_raw_layer(i)?;
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = r
+                        .read(&mut buf)
+                        .map_err(Error::io("reading a layer of", image.source()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(buf.get(..n).unwrap_or_default());
+                }
+                format!("sha256:{}", hex::encode(h.finalize()))
+            }
+        };
+        if let Some(d) = manifest.layers.get_mut(i) {
+            d.digest = digest.clone();
+        }
+        layers.insert(digest, i);
+    }
+    let bytes = serde_json::to_vec(&manifest)
+        .map_err(|e| Error::Invalid(format!("serializing the manifest: {e}")))?;
+    let mut blobs = vec![(manifest.config.digest.clone(), manifest.config.size)];
+    blobs.extend(manifest.layers.iter().map(|l| (l.digest.clone(), l.size)));
+    let platform = platform_of_config(&image.config_raw);
+    Ok((
+        Plan {
+            images: vec![Doc {
+                digest: sha256(&bytes),
+                media_type: manifest.media_type.clone(),
+                bytes,
+                blobs,
+                platform,
+            }],
+            index: None,
+        },
+        ReadImageBlobs { image, layers },
+    ))
+}

@@ -1,0 +1,418 @@
+//! Writing a plan's image to local destinations: an OCI layout directory (atomic, every blob
+//! verified while copied), an `oci-archive` or a `docker-archive` tar (streamed, verified).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use whittle_oci::{ANNOTATION_REF_NAME, Descriptor, DockerReference, Index};
+
+use crate::error::{Error, Result};
+use crate::plan::{BlobSource, Doc, Plan, require_hex};
+use crate::push::parallel;
+
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// Hashes and counts what passes through; fails at EOF on a digest or size mismatch.
+pub(crate) struct Verify<R> {
+    inner: R,
+    hasher: Sha256,
+    digest: String,
+    size: u64,
+    seen: u64,
+    checked: bool,
+}
+
+impl<R: Read> Verify<R> {
+    pub(crate) fn new(inner: R, digest: &str, size: u64) -> Self {
+        Verify {
+            inner,
+            hasher: Sha256::new(),
+            digest: digest.to_string(),
+            size,
+            seen: 0,
+            checked: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Verify<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let chunk = buf.get(..n).unwrap_or_default();
+        self.hasher.update(chunk);
+        self.seen += n as u64;
+        if self.seen > self.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "blob {} is longer than its {} bytes",
+                    self.digest, self.size
+                ),
+            ));
+        }
+        if n == 0 && !buf.is_empty() && !self.checked {
+            self.checked = true;
+            let actual = format!(
+                "sha256:{}",
+                hex::encode(std::mem::take(&mut self.hasher).finalize())
+            );
+            if self.seen != self.size || actual != self.digest {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "blob {} has {} bytes and digest {actual}, expected {} bytes: corrupt or tampered with",
+                        self.digest, self.seen, self.size
+                    ),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The `index.json` entry for the plan's top document.
+fn top_descriptor(plan: &Plan, tag: Option<&str>) -> Result<Descriptor> {
+    let top = plan.top()?;
+    let mut d = top.descriptor();
+    if plan.index.is_some() {
+        d.platform = None;
+    }
+    if let Some(t) = tag {
+        d.annotations
+            .insert(ANNOTATION_REF_NAME.into(), t.to_string());
+    }
+    Ok(d)
+}
+
+fn index_json(plan: &Plan, tag: Option<&str>) -> Result<Vec<u8>> {
+    serde_json::to_vec(&Index::new(vec![top_descriptor(plan, tag)?]))
+        .map_err(|e| Error::Invalid(format!("serializing index.json: {e}")))
+}
+
+fn all_docs(plan: &Plan) -> impl Iterator<Item = &Doc> {
+    plan.images.iter().chain(plan.index.iter())
+}
+
+/// Copy one blob into `dir/blobs/sha256/<hex>` (via a temporary file), verifying it; a blob
+/// already in `reuse` (an existing layout) is copied from there instead.
+fn copy_blob(
+    blobs: &dyn BlobSource,
+    digest: &str,
+    size: u64,
+    dir: &Path,
+    reuse: Option<&Path>,
+    retries: u32,
+) -> Result<u64> {
+    let hex = require_hex(digest, "blob")?;
+    let dest = dir.join("blobs/sha256").join(hex);
+    if let Some(old) = reuse.map(|r| r.join("blobs/sha256").join(hex))
+        && fs::metadata(&old).is_ok_and(|m| m.len() == size)
+    {
+        let mut v = Verify::new(
+            File::open(&old).map_err(Error::io("opening", &old))?,
+            digest,
+            size,
+        );
+        let mut out = File::create(&dest).map_err(Error::io("creating", &dest))?;
+        if io::copy(&mut v, &mut out).is_ok() {
+            return Ok(0);
+        }
+    }
+    let mut attempt = 0;
+    loop {
+        let r = (|| -> Result<u64> {
+            let mut v = Verify::new(blobs.open(digest, size)?, digest, size);
+            let mut out = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&dest).map_err(Error::io("creating", &dest))?,
+            );
+            let n = io::copy(&mut v, &mut out).map_err(|e| Error::Http {
+                method: "GET".into(),
+                url: format!("blob {digest}"),
+                attempts: attempt + 1,
+                message: e.to_string(),
+            })?;
+            out.flush().map_err(Error::io("writing", &dest))?;
+            Ok(n)
+        })();
+        match r {
+            Err(Error::Http { .. }) if attempt < retries => attempt += 1,
+            r => return r,
+        }
+    }
+}
+
+/// Write the plan's image as an OCI layout at `dest` (atomically: a temporary sibling renamed
+/// into place; an existing layout is replaced, its blobs reused). Returns bytes fetched.
+pub(crate) fn write_layout(
+    plan: &Plan,
+    blobs: &dyn BlobSource,
+    dest: &Path,
+    tag: Option<&str>,
+    jobs: usize,
+    retries: u32,
+) -> Result<u64> {
+    let (parent, name) = split(dest)?;
+    let existing = match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => {
+            let is_layout = dest.join("oci-layout").is_file();
+            let empty = fs::read_dir(dest)
+                .map_err(Error::io("reading directory", dest))?
+                .next()
+                .is_none();
+            if !is_layout && !empty {
+                return Err(Error::Invalid(format!(
+                    "`{}` exists and is not an OCI layout; remove it or choose another directory",
+                    dest.display()
+                )));
+            }
+            true
+        }
+        Ok(_) => {
+            return Err(Error::Invalid(format!(
+                "`{}` exists and is not a directory; remove it or choose another path",
+                dest.display()
+            )));
+        }
+        Err(_) => false,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.whittle-"))
+        .tempdir_in(&parent)
+        .map_err(Error::io("creating a temporary directory in", &parent))?;
+    let bdir = tmp.path().join("blobs/sha256");
+    fs::create_dir_all(&bdir).map_err(Error::io("creating", &bdir))?;
+    let reuse = existing.then_some(dest);
+    let unique = plan.unique_blobs();
+    let fetched = parallel(&unique, jobs, |(d, s)| {
+        copy_blob(blobs, d, *s, tmp.path(), reuse, retries)
+    })?;
+    for doc in all_docs(plan) {
+        let hex = require_hex(&doc.digest, "manifest")?;
+        let p = bdir.join(hex);
+        fs::write(&p, &doc.bytes).map_err(Error::io("writing", &p))?;
+    }
+    let idx = tmp.path().join("index.json");
+    fs::write(&idx, index_json(plan, tag)?).map_err(Error::io("writing", &idx))?;
+    let ol = tmp.path().join("oci-layout");
+    fs::write(&ol, OCI_LAYOUT).map_err(Error::io("writing", &ol))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in [
+            tmp.path().to_path_buf(),
+            tmp.path().join("blobs"),
+            bdir.clone(),
+        ] {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o755))
+                .map_err(Error::io("setting permissions of", &d))?;
+        }
+    }
+    if existing {
+        let old = tempfile::Builder::new()
+            .prefix(&format!(".{name}.whittle-old-"))
+            .tempdir_in(&parent)
+            .map_err(Error::io("creating a temporary directory in", &parent))?;
+        fs::rename(dest, old.path()).map_err(Error::io("moving the old layout aside:", dest))?;
+        let kept = tmp.keep();
+        if let Err(e) = fs::rename(&kept, dest) {
+            let _ = fs::rename(old.path(), dest);
+            let _ = fs::remove_dir_all(&kept);
+            return Err(Error::io("renaming the new layout to", dest)(e));
+        }
+    } else {
+        let kept = tmp.keep();
+        fs::rename(&kept, dest).map_err(|e| {
+            let _ = fs::remove_dir_all(&kept);
+            Error::io("renaming the new layout to", dest)(e)
+        })?;
+    }
+    Ok(fetched.iter().sum())
+}
+
+fn split(dest: &Path) -> Result<(PathBuf, String)> {
+    let name = dest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "destination `{}` has no usable file name; name a new directory or file",
+                dest.display()
+            ))
+        })?
+        .to_string();
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(Error::io("creating directory", &parent))?;
+    Ok((parent, name))
+}
+
+/// Write the plan's image as a tar: an OCI layout (`oci-archive`), plus Docker's
+/// `manifest.json` when `docker` is given (`docker-archive`, one image only). Atomic.
+pub(crate) fn write_archive(
+    plan: &Plan,
+    blobs: &dyn BlobSource,
+    dest: &Path,
+    tag: Option<&str>,
+    docker: Option<Option<&DockerReference>>,
+) -> Result<()> {
+    let (parent, name) = split(dest)?;
+    if dest.is_dir() {
+        return Err(Error::Invalid(format!(
+            "`{}` is a directory; an archive destination must be a file path",
+            dest.display()
+        )));
+    }
+    let mut index_tag = tag.map(str::to_string);
+    let docker_manifest = match docker {
+        None => None,
+        Some(r) => {
+            let img = match (&plan.index, plan.images.as_slice()) {
+                (None, [one]) => one,
+                _ => {
+                    return Err(Error::Invalid(
+                        "docker-archive holds one image but the source is multi-platform; pick one with --platform or write oci:/oci-archive:".into(),
+                    ));
+                }
+            };
+            let path = |d: &str| -> Result<String> {
+                Ok(format!("blobs/sha256/{}", require_hex(d, "blob")?))
+            };
+            let mut it = img.blobs.iter();
+            let config = it
+                .next()
+                .ok_or_else(|| Error::Invalid("the manifest has no config".into()))?;
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Entry {
+                config: String,
+                repo_tags: Vec<String>,
+                layers: Vec<String>,
+            }
+            let entry = Entry {
+                config: path(&config.0)?,
+                repo_tags: r.map(|r| vec![r.familiar()]).unwrap_or_default(),
+                layers: it.map(|(d, _)| path(d)).collect::<Result<_>>()?,
+            };
+            if let Some(r) = r {
+                index_tag = Some(r.tag.clone().unwrap_or_else(|| "latest".into()));
+            }
+            Some(
+                serde_json::to_vec(&[entry])
+                    .map_err(|e| Error::Invalid(format!("serializing manifest.json: {e}")))?,
+            )
+        }
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.whittle-"))
+        .tempfile_in(&parent)
+        .map_err(Error::io("creating a temporary file in", &parent))?;
+    let werr = Error::io("writing", tmp.path());
+    let result = (|| -> io::Result<()> {
+        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+        let head = |path: &str, size: u64, dir: bool| -> io::Result<tar::Header> {
+            let mut h = tar::Header::new_ustar();
+            h.set_path(path)?;
+            h.set_size(size);
+            h.set_mode(if dir { 0o755 } else { 0o644 });
+            h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_cksum();
+            Ok(h)
+        };
+        tar.append(&head("blobs/", 0, true)?, io::empty())?;
+        tar.append(&head("blobs/sha256/", 0, true)?, io::empty())?;
+        // Sorted by path, like whittle's own archives.
+        let mut files: BTreeMap<String, Either> = BTreeMap::new();
+        for (d, s) in plan.unique_blobs() {
+            let hex = digest_hex_io(&d)?;
+            files.insert(format!("blobs/sha256/{hex}"), Either::Blob(d, s));
+        }
+        for doc in all_docs(plan) {
+            let hex = digest_hex_io(&doc.digest)?;
+            files.insert(
+                format!("blobs/sha256/{hex}"),
+                Either::Bytes(doc.bytes.clone()),
+            );
+        }
+        let idx = index_json(plan, index_tag.as_deref()).map_err(io::Error::other)?;
+        files.insert("index.json".into(), Either::Bytes(idx));
+        if let Some(m) = &docker_manifest {
+            files.insert("manifest.json".into(), Either::Bytes(m.clone()));
+        }
+        files.insert("oci-layout".into(), Either::Bytes(OCI_LAYOUT.to_vec()));
+        for (path, f) in files {
+            match f {
+                Either::Bytes(b) => {
+                    tar.append(&head(&path, b.len() as u64, false)?, b.as_slice())?
+                }
+                Either::Blob(d, s) => {
+                    let r = blobs.open(&d, s).map_err(io::Error::other)?;
+                    tar.append(&head(&path, s, false)?, Verify::new(r, &d, s))?
+                }
+            }
+        }
+        let mut out = tar.into_inner()?;
+        out.flush()
+    })();
+    result.map_err(werr)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(Error::io("setting permissions of", tmp.path()))?;
+    }
+    tmp.persist(dest)
+        .map_err(|e| Error::io("renaming the new archive to", dest)(e.error))?;
+    Ok(())
+}
+
+enum Either {
+    Bytes(Vec<u8>),
+    Blob(String, u64),
+}
+
+fn digest_hex_io(d: &str) -> io::Result<String> {
+    require_hex(d, "blob")
+        .map(str::to_string)
+        .map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_accepts_exact_content_and_rejects_others() {
+        let d = crate::plan::sha256(b"hello");
+        let mut out = Vec::new();
+        Verify::new(&b"hello"[..], &d, 5)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"hello");
+        let e = Verify::new(&b"hellx"[..], &d, 5)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("tampered"), "{e}");
+        let e = Verify::new(&b"hello!"[..], &d, 5)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("longer"), "{e}");
+        assert!(
+            Verify::new(&b"hell"[..], &d, 5)
+                .read_to_end(&mut Vec::new())
+                .is_err()
+        );
+    }
+}

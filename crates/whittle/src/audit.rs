@@ -1,0 +1,143 @@
+//! `whittle audit`: what an image hides, leaks and risks, as findings.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use whittle_report::{Finding, Severity};
+
+use crate::inspect::{analyze, color, heading};
+
+/// Exit code when a finding is at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 3;
+
+/// Find what an image hides and risks: files deleted or overwritten by a later layer but still
+/// stored in a lower one (with a content check for private keys, cloud keys, tokens, .env files,
+/// high-entropy secrets), secrets in ENV, labels and history (ARG values show there), running as
+/// root, shells, package managers and compilers, package caches and lists, setuid/setgid and
+/// world-writable files, and files no installed package owns.
+///
+/// The image is read once, streaming; nothing is extracted.
+///
+/// Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 3 a finding at or
+/// above --fail-on.
+///
+/// Examples:
+///   whittle audit oci:out/gawk:latest
+///   whittle audit docker-archive:app.tar --fail-on high
+///   whittle audit oci-archive:app.tar --format sarif > audit.sarif
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct AuditArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG].
+    image: String,
+
+    /// Output format: text for people, json, or sarif (2.1.0) for code-scanning UIs.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Exit with code 3 when a finding is at or above this severity (info, low, medium, high,
+    /// critical).
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+
+    /// Platform to pick from a multi-platform image (os/arch[/variant], e.g. linux/arm64).
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
+}
+
+/// Output formats of `whittle audit`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Findings for people.
+    Text,
+    /// whittle's findings JSON.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// Runs `whittle audit`.
+pub fn run(args: AuditArgs) -> Result<ExitCode, Box<dyn Error>> {
+    let a = analyze(&args.image, args.platform.as_deref())?;
+    let findings = whittle_inspect::audit(&a);
+    let out = match args.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&whittle_report::to_json(
+                "whittle audit",
+                &args.image,
+                &findings,
+            ))? + "\n"
+        }
+        Format::Sarif => {
+            serde_json::to_string_pretty(&whittle_report::to_sarif(
+                "whittle audit",
+                env!("CARGO_PKG_VERSION"),
+                whittle_inspect::RULES,
+                &findings,
+            ))? + "\n"
+        }
+        Format::Text => render(&args.image, &findings, color()),
+    };
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(match args.fail_on {
+        Some(t) if whittle_report::fails(&findings, t) => ExitCode::from(EXIT_FINDINGS),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn paint(s: Severity, color: bool) -> String {
+    let name = format!("{:<8}", s.as_str().to_uppercase());
+    if !color {
+        return name;
+    }
+    let code = match s {
+        Severity::Critical => "1;31",
+        Severity::High => "31",
+        Severity::Medium => "33",
+        Severity::Low => "36",
+        Severity::Info => "2",
+    };
+    format!("\x1b[{code}m{name}\x1b[0m")
+}
+
+/// The text rendering of findings.
+pub fn render(image: &str, findings: &[Finding], color: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} {image}: {} findings\n",
+        heading("Audit of", color),
+        findings.len()
+    );
+    for f in findings {
+        let layer = f
+            .location
+            .layer
+            .map_or("config".to_string(), |l| format!("layer {l}"));
+        let _ = writeln!(
+            o,
+            "{}  {:<18}  {:<8}  {}",
+            paint(f.severity, color),
+            f.rule,
+            layer,
+            f.location.path.as_deref().unwrap_or("")
+        );
+        let _ = writeln!(o, "          {}", f.message);
+        if let Some(e) = &f.evidence {
+            let _ = writeln!(o, "          evidence: {e}");
+        }
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(o, "          fix: {fix}");
+        }
+    }
+    let c = whittle_report::counts(findings);
+    let summary: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| format!("{} {}", c[*s as usize], s.as_str()))
+        .collect();
+    let _ = writeln!(o, "\n{} {}", heading("Summary:", color), summary.join(", "));
+    o
+}

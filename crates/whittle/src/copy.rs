@@ -1,0 +1,69 @@
+//! `whittle copy`: copies an image between any two references, byte-for-byte.
+
+use std::path::PathBuf;
+
+/// The arguments of `whittle copy`.
+#[derive(clap::Args)]
+pub struct CopyArgs {
+    /// The image to copy: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG],
+    /// docker://HOST/REPO[:TAG|@DIGEST] or a bare HOST/REPO[:TAG].
+    src: String,
+
+    /// Where to copy it (same forms).
+    dest: String,
+
+    /// Copy only this platform of a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64).
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
+
+    /// Allow plain HTTP to registries that are not on loopback (loopback always may use it).
+    #[arg(long)]
+    insecure: bool,
+
+    /// Write the digest of the copied manifest (or index) to this file.
+    #[arg(long, value_name = "FILE")]
+    digest_file: Option<PathBuf>,
+
+    /// Print only errors and the digest.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Runs `whittle copy`.
+pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+    let src = whittle_oci::ImageRef::parse(&args.src)?;
+    let dest = whittle_oci::ImageRef::parse(&args.dest)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(crate::source::parse_platform)
+        .transpose()?;
+    let opts = whittle_registry::Options {
+        insecure: args.insecure || whittle_registry::Options::from_env().insecure,
+        ..whittle_registry::Options::default()
+    };
+    let start = std::time::Instant::now();
+    let report = whittle_registry::copy(&src, &dest, platform.as_ref(), &opts)?;
+    if !args.quiet {
+        if let Some(p) = &report.push {
+            eprintln!(
+                "pushed    {} blobs uploaded ({:.1} MB), {} already there, {} mounted",
+                p.uploaded,
+                p.bytes_uploaded as f64 / 1e6,
+                p.skipped,
+                p.mounted
+            );
+        }
+        eprintln!(
+            "copied    {src} -> {dest} ({} manifest(s)) in {:.2}s",
+            report.manifests.len(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(f) = &args.digest_file {
+        std::fs::write(f, format!("{}\n", report.digest))
+            .map_err(|e| format!("writing the digest to {}: {e}", f.display()))?;
+    }
+    println!("{}", report.digest);
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,236 @@
+//! `whittle pkg`: build, sign and index APK packages from YAML recipes.
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use whittle_pkg::SigKind;
+
+/// The arguments of `whittle pkg`.
+#[derive(clap::Args)]
+pub struct PkgArgs {
+    #[command(subcommand)]
+    command: PkgCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum PkgCommand {
+    /// Generate an RSA 4096 signing key pair: NAME.rsa (mode 0600) and NAME.rsa.pub.
+    ///
+    /// Examples:
+    ///   whittle pkg keygen
+    ///   whittle pkg keygen keys/me
+    #[command(verbatim_doc_comment)]
+    Keygen {
+        /// Path prefix of the key files.
+        #[arg(default_value = "whittle")]
+        name: PathBuf,
+        /// Key size in bits.
+        #[arg(long, default_value_t = whittle_pkg::keys::DEFAULT_BITS)]
+        bits: usize,
+    },
+    /// Build the packages of a melange-style recipe in a sandbox, sign and index them.
+    ///
+    /// The recipe's `environment` is built by whittle into a root filesystem; every pipeline
+    /// step runs in bwrap with that root (read-only), the source directory at /home/build and no
+    /// network unless the step says `network: true`. Packages go to OUT/ARCH/ with a signed
+    /// APKINDEX.tar.gz beside them.
+    ///
+    /// Examples:
+    ///   whittle pkg build hello.yaml --key whittle.rsa
+    ///   whittle pkg build hello.yaml --key whittle.rsa --out packages --source-date-epoch 0
+    #[command(verbatim_doc_comment)]
+    Build(BuildArgs),
+    /// Write a signed APKINDEX.tar.gz for the .apk files of a directory.
+    ///
+    /// Examples:
+    ///   whittle pkg index packages/x86_64 --key whittle.rsa
+    #[command(verbatim_doc_comment)]
+    Index {
+        /// The directory holding the packages.
+        dir: PathBuf,
+        /// The private key (PEM).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Sign with RSA/SHA-1 (.SIGN.RSA.) instead of RSA/SHA-256.
+        #[arg(long)]
+        sha1: bool,
+        /// The DESCRIPTION of the index.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Where to write it [default: DIR/APKINDEX.tar.gz].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Sign (or re-sign) an existing .apk or APKINDEX.tar.gz in place.
+    ///
+    /// Examples:
+    ///   whittle pkg sign hello-1.0-r0.apk --key whittle.rsa
+    ///   whittle pkg sign APKINDEX.tar.gz --key whittle.rsa --sha1
+    #[command(verbatim_doc_comment)]
+    Sign {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The private key (PEM).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Sign with RSA/SHA-1 (.SIGN.RSA.) instead of RSA/SHA-256.
+        #[arg(long)]
+        sha1: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// The recipe (YAML).
+    recipe: PathBuf,
+    /// The private key (PEM); without it the packages are unsigned and no index is written.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Output directory; packages go to OUT/ARCH/.
+    #[arg(long, default_value = "packages", value_name = "DIR")]
+    out: PathBuf,
+    /// The apk architecture (only the host's can run).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Source directory copied to /home/build [default: RECIPE_DIR/NAME/ when it exists].
+    #[arg(long, value_name = "DIR")]
+    source_dir: Option<PathBuf>,
+    /// Package cache directory [default: $WHITTLE_CACHE_DIR, else ~/.cache/whittle].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Use only the cache: no network for the environment and sources.
+    #[arg(long)]
+    offline: bool,
+    /// builddate and file times [default: $SOURCE_DATE_EPOCH, else 0].
+    #[arg(long, value_name = "SECONDS")]
+    source_date_epoch: Option<u64>,
+    /// Sign with RSA/SHA-1 (.SIGN.RSA.) instead of RSA/SHA-256.
+    #[arg(long)]
+    sha1: bool,
+    /// Do not run the recipe's test section.
+    #[arg(long)]
+    no_test: bool,
+    /// Show every step's output as it runs.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Print only errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+struct Log {
+    quiet: bool,
+}
+
+impl whittle_fetch::Progress for Log {
+    fn start(&self, _: usize, _: u64, _: usize) {}
+    fn done(&self, _: &str, _: u64, _: bool) {}
+}
+
+impl whittle_build::Events for Log {
+    fn step(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+    fn warn(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("warning: {msg}");
+        }
+    }
+}
+
+fn kind(sha1: bool) -> SigKind {
+    if sha1 { SigKind::Sha1 } else { SigKind::Sha256 }
+}
+
+fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), Box<dyn Error>> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path)
+        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Runs `whittle pkg`.
+pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
+    match args.command {
+        PkgCommand::Keygen { name, bits } => {
+            let files = whittle_pkg::keys::keygen(&name, bits)?;
+            println!("{}", files.private.display());
+            println!("{}", files.public.display());
+        }
+        PkgCommand::Build(a) => {
+            let key = a.key.as_deref().map(whittle_pkg::keys::load).transpose()?;
+            let sde = match a.source_date_epoch {
+                Some(s) => s,
+                None => match std::env::var("SOURCE_DATE_EPOCH") {
+                    Ok(v) => v
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"))?,
+                    Err(_) => 0,
+                },
+            };
+            let cache_dir = a
+                .cache_dir
+                .or_else(|| std::env::var_os("WHITTLE_CACHE_DIR").map(PathBuf::from))
+                .unwrap_or_else(whittle_fetch::Cache::default_dir);
+            let opts = whittle_pkg::build::BuildOptions {
+                recipe: a.recipe,
+                key,
+                sig: kind(a.sha1),
+                out_dir: a.out,
+                arch: a.arch.unwrap_or_else(whittle_pkg::build::host_arch),
+                source_dir: a.source_dir,
+                cache_dir,
+                offline: a.offline,
+                source_date_epoch: sde,
+                verbose: a.verbose,
+                run_tests: !a.no_test,
+            };
+            let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;
+            for p in &out.packages {
+                println!("{}", p.display());
+            }
+        }
+        PkgCommand::Index {
+            dir,
+            key,
+            sha1,
+            description,
+            output,
+        } => {
+            let key = whittle_pkg::keys::load(&key)?;
+            let (bytes, n) = whittle_pkg::index::index_dir(&dir, &description, &key, kind(sha1))?;
+            let path = output.unwrap_or_else(|| dir.join("APKINDEX.tar.gz"));
+            write(&path, &bytes)?;
+            eprintln!("{n} packages indexed");
+            println!("{}", path.display());
+        }
+        PkgCommand::Sign { files, key, sha1 } => {
+            let key = whittle_pkg::keys::load(&key)?;
+            for f in files {
+                let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let origin = f.display().to_string();
+                let is_index = f
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("APKINDEX"));
+                let signed = if is_index {
+                    whittle_pkg::index::sign_index(&origin, &bytes, &key, kind(sha1))?
+                } else {
+                    whittle_pkg::apk::sign_apk(&origin, &bytes, &key, kind(sha1))?
+                };
+                write(&f, &signed)?;
+                println!("{origin}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

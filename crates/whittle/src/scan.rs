@@ -1,0 +1,98 @@
+//! `whittle scan`: known vulnerabilities of an image's (or an SBOM's) packages, offline.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use whittle_report::Severity;
+
+/// Exit code when a vulnerability reaches the `--fail-on` threshold.
+const EXIT_FINDINGS: u8 = 3;
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ScanFormat {
+    /// A table and a summary line.
+    Table,
+    /// JSON: summary and every match.
+    Json,
+    /// SARIF 2.1.0 for code-scanning UIs.
+    Sarif,
+}
+
+/// The arguments of `whittle scan`.
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// The image (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE) or an SPDX/CycloneDX
+    /// JSON SBOM file.
+    target: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ScanFormat,
+
+    /// Exit with status 3 when a vulnerability is at least this severe (info, low, medium,
+    /// high, critical; unknown severity counts as low).
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+
+    /// Database directory [default: $WHITTLE_DB_DIR, else ~/.cache/whittle/db].
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+}
+
+fn is_sbom(target: &str) -> bool {
+    let p = Path::new(target);
+    !target.contains(':')
+        && p.is_file()
+        && std::fs::File::open(p)
+            .and_then(|mut f| {
+                let mut b = [0u8; 64];
+                let n = std::io::Read::read(&mut f, &mut b)?;
+                Ok(b[..n].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+            })
+            .unwrap_or(false)
+}
+
+/// Runs `whittle scan`.
+pub fn run(args: ScanArgs) -> Result<ExitCode, Box<dyn Error>> {
+    let dir = whittle_vulndb::db_dir(args.db.as_deref());
+    let db = whittle_vulndb::Db::open(&dir)?;
+    let cat = if is_sbom(&args.target) {
+        let bytes =
+            std::fs::read(&args.target).map_err(|e| format!("cannot read {}: {e}", args.target))?;
+        whittle_scan::catalog_from_sbom(&args.target, &bytes)?
+    } else {
+        crate::sbom::catalog(&args.target)?.0
+    };
+    for f in &cat.findings {
+        eprintln!("warning: {}", f.message);
+    }
+    let report = whittle_scan::scan(&args.target, &cat, &db)?;
+    match args.format {
+        ScanFormat::Table => print!("{}", whittle_scan::to_table(&report)),
+        ScanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&whittle_scan::to_json(&report))?
+        ),
+        ScanFormat::Sarif => {
+            let findings = whittle_scan::to_findings(&report);
+            let sarif = whittle_report::to_sarif(
+                "whittle scan",
+                env!("CARGO_PKG_VERSION"),
+                whittle_scan::RULES,
+                &findings,
+            );
+            println!("{}", serde_json::to_string_pretty(&sarif)?);
+        }
+    }
+    if !matches!(args.format, ScanFormat::Table) {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(match (args.fail_on, whittle_scan::worst(&report)) {
+        (Some(t), Some(w)) if w >= t => ExitCode::from(EXIT_FINDINGS),
+        _ => ExitCode::SUCCESS,
+    })
+}

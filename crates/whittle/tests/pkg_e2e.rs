@@ -1,0 +1,159 @@
+//! End to end: a recipe compiles a small static C program inside the bwrap sandbox, with a build
+//! environment assembled by whittle from the host's Debian mirror; the package is signed and
+//! indexed, an image is built from that local repository, and the program runs in the image.
+//! A failing step shows its name and output. Needs the network to the mirror: runs under CI=true
+//! (where it must pass) or with WHITTLE_TEST_MIRROR=1; otherwise it says SKIPPED.
+
+mod common;
+use common::*;
+
+const RECIPE: &str = r#"package:
+  name: hello-c
+  version: 1.0.0
+  epoch: 0
+  description: a static C hello
+  copyright:
+    - license: MIT
+environment:
+  contents:
+    repositories:
+      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
+    packages:
+      - dash
+      - coreutils
+      - findutils
+      - gcc
+      - libc6-dev
+      - binutils
+  environment:
+    LANG: C
+pipeline:
+  - name: compile
+    runs: |
+      gcc -static -O2 -o hello hello.c
+      mkdir -p ${{targets.destdir}}/usr/bin
+      cp hello ${{targets.destdir}}/usr/bin/hello
+  - uses: strip
+test:
+  pipeline:
+    - runs: test "$(/usr/bin/hello)" = "hello from ${{package.name}}"
+"#;
+
+#[test]
+fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
+    if !(ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")) {
+        eprintln!(
+            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
+        );
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cache = std::env::var_os("WHITTLE_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| d.join("cache"));
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "keygen", "k", "--bits", "2048"]));
+    std::fs::create_dir_all(d.join("hello-c")).unwrap();
+    std::fs::write(
+        d.join("hello-c/hello.c"),
+        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("hello.yaml"), RECIPE).unwrap();
+    let out = run(whittle()
+        .current_dir(d)
+        .args([
+            "pkg",
+            "build",
+            "hello.yaml",
+            "--key",
+            "k.rsa",
+            "--out",
+            "repo",
+        ])
+        .args(["--source-date-epoch", "1700000000", "--cache-dir"])
+        .arg(&cache));
+    assert!(out.contains("hello-c-1.0.0-r0.apk"), "{out}");
+    let arch = String::from_utf8(
+        std::process::Command::new("uname")
+            .arg("-m")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let apk = std::fs::read(d.join(format!("repo/{arch}/hello-c-1.0.0-r0.apk"))).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("hello-c", &apk).unwrap();
+    assert!(
+        pkg.pkginfo()
+            .provides
+            .contains(&"cmd:hello=1.0.0-r0".to_string()),
+        "{:?}",
+        pkg.pkginfo()
+    );
+    assert!(pkg.pkginfo().depend.is_empty(), "static: no so: depends");
+
+    // an image from the local repository; the program runs in it
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {}\n  keyring:\n    - {}\n  packages: [hello-c]\n\
+         entrypoint:\n  command: /usr/bin/hello\n\
+         accounts:\n  groups: [{{groupname: nonroot, gid: 65532}}]\n  users: [{{username: nonroot, uid: 65532, gid: 65532}}]\n  run-as: nonroot\narchs: [{arch}]\n",
+        d.join("repo").display(),
+        d.join("k.rsa.pub").display()
+    );
+    std::fs::write(d.join("image.yaml"), cfg).unwrap();
+    run(whittle()
+        .current_dir(d)
+        .args([
+            "build",
+            "image.yaml",
+            "-o",
+            "oci:img:t",
+            "-q",
+            "--cache-dir",
+        ])
+        .arg(&cache));
+    let layout = d.join("img");
+    if tool("umoci") && tool("runc") && is_root() {
+        let bundle = d.join("bundle");
+        unpack(&layout, "t", &bundle);
+        let (code, out, err) = runc(&bundle, &["/usr/bin/hello"]);
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "hello from hello-c\n"),
+            "stderr: {err}"
+        );
+    }
+
+    // a failing step names itself and shows its output
+    let failing = RECIPE.replace("gcc -static", "echo about to fail >&2\n      gcc -static");
+    let failing = failing.replace("hello.c\n", "missing.c\n");
+    std::fs::write(d.join("fail.yaml"), failing).unwrap();
+    std::fs::create_dir_all(d.join("fail-src")).unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(d)
+            .args([
+                "pkg",
+                "build",
+                "fail.yaml",
+                "--out",
+                "repo2",
+                "--source-dir",
+                "fail-src",
+                "-q",
+                "--cache-dir",
+            ])
+            .arg(&cache),
+    );
+    assert!(err.contains("fail.yaml:22:5: compile"), "{err}");
+    assert!(err.contains("missing.c"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+}

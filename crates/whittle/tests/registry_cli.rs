@@ -1,0 +1,199 @@
+//! `whittle build -o docker://…` and `whittle copy` against a real `docker-registry` started on
+//! 127.0.0.1 with its own config and storage (Debian's package; skipped when missing).
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_registry() -> Option<Registry> {
+    if !tool("docker-registry") {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("storage").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let start = Instant::now();
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n").unwrap();
+            let mut buf = [0u8; 12];
+            if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
+                return Some(reg);
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn skopeo_raw(reference: &str) -> Vec<u8> {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", reference])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn build_pushes_multi_arch_with_sboms_and_copy_moves_it_anywhere() {
+    let Some(reg) = start_registry() else { return };
+    if !tool("skopeo") {
+        return;
+    }
+    let host = format!("127.0.0.1:{}", reg.port);
+    let repo = make_repo_archs(
+        &[
+            TestPkg::new("app", "1.0", "Depends: lib"),
+            TestPkg::new("lib", "2.0", ""),
+        ],
+        &["amd64", "arm64"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {}\n  packages: [app]\narchs: [amd64, aarch64]\n",
+        repo.line()
+    );
+    let cache = dir.path().join("cache");
+    // push straight from the build (bare HOST/REPO:TAG form)
+    let pushed = build(dir.path(), &cfg, &format!("{host}/cli/app:1"), &cache, &[]);
+    let local = dir.path().join("local");
+    let built = build(
+        dir.path(),
+        &cfg,
+        &format!("oci:{}:1", local.display()),
+        &cache,
+        &["-q"],
+    );
+    assert_eq!(pushed, built, "pushed digest must equal the local one");
+    let index_bytes = skopeo_raw(&format!("docker://{host}/cli/app:1"));
+    assert_eq!(
+        format!("sha256:{}", sha256(&index_bytes)),
+        pushed,
+        "the registry serves the exact index"
+    );
+    // one SBOM per architecture, attached by the tag scheme (no referrers API here)
+    let index: serde_json::Value = serde_json::from_slice(&index_bytes).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let hex = &m["digest"].as_str().unwrap()[7..];
+        let sbom: serde_json::Value = serde_json::from_slice(&skopeo_raw(&format!(
+            "docker://{host}/cli/app:sha256-{hex}.sbom"
+        )))
+        .unwrap();
+        assert_eq!(sbom["artifactType"], "application/spdx+json");
+        assert_eq!(sbom["subject"]["digest"], m["digest"]);
+    }
+
+    // registry -> layout: byte-identical to the local build
+    let pulled = dir.path().join("pulled");
+    let digest_file = dir.path().join("digest");
+    let out = run(whittle()
+        .arg("copy")
+        .arg(format!("docker://{host}/cli/app:1"))
+        .arg(format!("oci:{}:1", pulled.display()))
+        .arg("--digest-file")
+        .arg(&digest_file));
+    assert_eq!(out.trim(), pushed);
+    assert_eq!(
+        std::fs::read_to_string(&digest_file).unwrap().trim(),
+        pushed
+    );
+    assert_eq!(files(&pulled), files(&local));
+
+    // one platform into a docker-archive, then back into another repository
+    let archive = dir.path().join("arm.tar");
+    let arm = run(whittle()
+        .arg("copy")
+        .arg(format!("oci:{}:1", local.display()))
+        .arg(format!("docker-archive:{}:cli/arm:1", archive.display()))
+        .args(["--platform", "linux/arm64", "-q"]));
+    assert_eq!(
+        arm.trim(),
+        index["manifests"][1]["digest"].as_str().unwrap()
+    );
+    let out = run(whittle()
+        .arg("copy")
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("docker://{host}/cli/arm:1")));
+    let arm_raw = skopeo_raw(&format!("docker://{host}/cli/arm:1"));
+    assert_eq!(format!("sha256:{}", sha256(&arm_raw)), out.trim());
+
+    // a multi-platform source into a docker-archive needs --platform: clear error
+    let err = run_fail(
+        whittle()
+            .arg("copy")
+            .arg(format!("docker://{host}/cli/app:1"))
+            .arg(format!(
+                "docker-archive:{}",
+                dir.path().join("x.tar").display()
+            )),
+    );
+    assert!(err.contains("--platform"), "{err}");
+}
