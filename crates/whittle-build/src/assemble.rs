@@ -168,7 +168,38 @@ pub fn unpack_deb(
     if let Some(path) = bad_owner {
         return Err(pkg_err(format!("/{path}: owner id out of range")));
     }
+    add_conffile_sums(&mut out, deb.conffiles());
     Ok(out)
+}
+
+/// Appends the package's conffiles to its `md5sums` (a `.deb`'s `md5sums` leaves them out; dpkg
+/// records them in `Conffiles:` when it configures the package, which whittle never does), so
+/// that scanners and `whittle audit` see them as owned by the package.
+fn add_conffile_sums(out: &mut Unpacked, conffiles: Option<&str>) {
+    use md5::Digest;
+    let Some(conffiles) = conffiles else { return };
+    let mut sums = out.md5sums.take().unwrap_or_default();
+    for line in conffiles.lines() {
+        // `/etc/x` or `remove-on-upgrade /etc/x`: the path is the last word
+        let Some(path) = line.split_whitespace().last() else {
+            continue;
+        };
+        let rel = path.trim_start_matches('/');
+        let listed = sums
+            .lines()
+            .any(|l| l.split_once("  ").is_some_and(|(_, p)| p == rel));
+        let content = out.entries.iter().find_map(|(p, node, _)| match node {
+            Node::File(data) if p == rel => Some(data),
+            _ => None,
+        });
+        if let (false, Some(data)) = (listed, content) {
+            if !sums.is_empty() && !sums.ends_with('\n') {
+                sums.push('\n');
+            }
+            sums.push_str(&format!("{}  {rel}\n", hex::encode(md5::Md5::digest(data))));
+        }
+    }
+    out.md5sums = (!sums.is_empty()).then_some(sums);
 }
 
 /// Installs an unpacked package into the tree and writes its `status.d` entries.
@@ -387,6 +418,46 @@ pub fn tree_path(path: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conffiles_join_the_md5sums() {
+        let file = |p: &str, d: &[u8]| {
+            (
+                p.to_string(),
+                Node::file(d.to_vec()),
+                Meta::new(0o644, 0, 0),
+            )
+        };
+        let mut u = Unpacked {
+            name: "gawk".into(),
+            entries: vec![
+                file("etc/profile.d/gawk.sh", b""),
+                file("etc/listed.conf", b"x"),
+                file("usr/bin/gawk", b"elf"),
+            ],
+            control_name: "gawk".into(),
+            status: String::new(),
+            md5sums: Some("0123  usr/bin/gawk\n0456  etc/listed.conf".into()),
+            scripts: vec![],
+            newest_mtime: 0,
+            docs_dropped: 0,
+        };
+        add_conffile_sums(
+            &mut u,
+            Some("/etc/profile.d/gawk.sh\n/etc/listed.conf\nremove-on-upgrade /etc/gone\n"),
+        );
+        // md5 of the empty file; the already listed one and the missing one are left alone
+        assert_eq!(
+            u.md5sums.as_deref(),
+            Some(
+                "0123  usr/bin/gawk\n0456  etc/listed.conf\n\
+                 d41d8cd98f00b204e9800998ecf8427e  etc/profile.d/gawk.sh\n"
+            )
+        );
+        let mut none = Unpacked { md5sums: None, ..u };
+        add_conffile_sums(&mut none, None);
+        assert_eq!(none.md5sums, None, "no conffiles: nothing to add");
+    }
 
     #[test]
     fn docs_are_recognized_but_copyright_kept() {
