@@ -436,28 +436,24 @@ pub struct Script {
     pub content: Vec<u8>,
 }
 
-pub use whittle_fs::archive::EntryKind;
+pub use whittle_fs::archive::{EntryKind, TarEntry};
 
-/// One entry of the data stream, valid during the callback.
+/// One entry of the data stream, valid during the callback: the checked tar entry (its fields
+/// are reachable directly, e.g. `entry.path`) and the SHA-1 apk-tools recorded for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataEntry<'a> {
-    /// Normalized path: no leading `./` or `/`, no empty or `.` components, no trailing `/`;
-    /// `""` is the root directory.
-    pub path: &'a str,
-    /// What it is.
-    pub kind: EntryKind<'a>,
-    /// Permission bits including setuid/setgid/sticky (`mode & 0o7777`).
-    pub mode: u32,
-    /// Numeric owner.
-    pub uid: u64,
-    /// Numeric group.
-    pub gid: u64,
-    /// Modification time, seconds since the epoch.
-    pub mtime: u64,
-    /// File content (empty for anything but [`EntryKind::File`]).
-    pub data: &'a [u8],
+    /// The entry as [`whittle_fs::archive::walk_tar`] checked it.
+    pub entry: TarEntry<'a>,
     /// The `APK-TOOLS.checksum.SHA1` PAX header, if present.
     pub pax_sha1: Option<[u8; 20]>,
+}
+
+impl<'a> std::ops::Deref for DataEntry<'a> {
+    type Target = TarEntry<'a>;
+
+    fn deref(&self) -> &TarEntry<'a> {
+        &self.entry
+    }
 }
 
 impl DataEntry<'_> {
@@ -829,17 +825,7 @@ impl<'a> ApkPackage<'a> {
                     }));
                 }
             }
-            f(DataEntry {
-                path: e.path,
-                kind: e.kind,
-                mode: e.mode,
-                uid: e.uid,
-                gid: e.gid,
-                mtime: e.mtime,
-                data: e.data,
-                pax_sha1,
-            })
-            .map_err(Fail::User)
+            f(DataEntry { entry: e, pax_sha1 }).map_err(Fail::User)
         });
         let walk_err = |w: WalkError| match w {
             WalkError::TooLarge(_) => self.too_large(),

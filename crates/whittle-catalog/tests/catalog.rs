@@ -228,8 +228,8 @@ fn real_alpine_310_image() {
         path,
         reference: None,
     };
-    let img = open_image(&r).unwrap();
-    let c = catalog_image(&img.image).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    let c = catalog_image(&img).unwrap();
     let os = c.os.clone().unwrap();
     assert_eq!(
         (os.id.as_str(), os.version_id.as_str()),

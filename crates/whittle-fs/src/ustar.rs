@@ -25,6 +25,18 @@ pub enum Kind {
     Hardlink,
 }
 
+impl Kind {
+    /// The ustar typeflag byte.
+    pub fn typeflag(self) -> u8 {
+        match self {
+            Kind::File => b'0',
+            Kind::Hardlink => b'1',
+            Kind::Symlink => b'2',
+            Kind::Dir => b'5',
+        }
+    }
+}
+
 /// One entry's header fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Header<'a> {
@@ -98,14 +110,14 @@ impl<W: Write> TarWriter<W> {
             let base = name.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             let base: String = base.chars().filter(char::is_ascii).take(80).collect();
             let pax_name = format!("PaxHeaders.0/{base}");
-            let block = header_block(
-                (&pax_name, ""),
-                b'x',
-                "",
-                Meta::root(0o644),
-                records.len() as u64,
-                h.mtime.min(MAX_OCTAL_11),
-            );
+            let block = header_block(&RawHeader {
+                name: &pax_name,
+                typeflag: b'x',
+                mode: 0o644,
+                size: records.len() as u64,
+                mtime: h.mtime.min(MAX_OCTAL_11),
+                ..RawHeader::default()
+            });
             self.write(&block)?;
             self.write(&records)?;
             self.pad(records.len() as u64)?;
@@ -121,25 +133,18 @@ impl<W: Write> TarWriter<W> {
         } else {
             h.link.to_string()
         };
-        let flag = match h.kind {
-            Kind::File => b'0',
-            Kind::Dir => b'5',
-            Kind::Symlink => b'2',
-            Kind::Hardlink => b'1',
-        };
-        let meta = Meta {
+        let block = header_block(&RawHeader {
+            name: &short,
+            prefix,
+            typeflag: h.kind.typeflag(),
+            link: &link,
             mode: h.meta.mode & 0o7777,
             uid: h.meta.uid.min(MAX_OCTAL_7 as u32),
             gid: h.meta.gid.min(MAX_OCTAL_7 as u32),
-        };
-        let block = header_block(
-            (&short, prefix),
-            flag,
-            &link,
-            meta,
-            if size > MAX_OCTAL_11 { 0 } else { size },
-            h.mtime.min(MAX_OCTAL_11),
-        );
+            size: if size > MAX_OCTAL_11 { 0 } else { size },
+            mtime: h.mtime.min(MAX_OCTAL_11),
+            owner: "",
+        });
         self.write(&block)?;
         if !data.is_empty() {
             self.write(data)?;
@@ -198,16 +203,20 @@ fn truncated_ascii(s: &str, max: usize) -> String {
 }
 
 fn pax_records(recs: &[(&str, String)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (k, v) in recs {
-        let body = k.len() + v.len() + 3; // ' ', '=', '\n'
-        let mut len = body + 1;
-        while len != body + len.to_string().len() {
-            len = body + len.to_string().len();
-        }
-        out.extend_from_slice(format!("{len} {k}={v}\n").as_bytes());
+    recs.iter()
+        .map(|(k, v)| pax_record(k, v))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// One PAX record `"LEN key=value\n"` (LEN counts the whole record, itself included).
+pub fn pax_record(key: &str, value: &str) -> String {
+    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
     }
-    out
+    format!("{len} {key}={value}\n")
 }
 
 fn octal(field: &mut [u8], v: u64) {
@@ -219,28 +228,51 @@ fn octal(field: &mut [u8], v: u64) {
     field[digits] = 0;
 }
 
-fn header_block(
-    (name, prefix): (&str, &str),
-    flag: u8,
-    link: &str,
-    meta: Meta,
-    size: u64,
-    mtime: u64,
-) -> [u8; BLOCK] {
+/// The fields of one raw ustar header block, written as they are (see [`header_block`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawHeader<'a> {
+    /// The `name` field (at most 100 bytes are kept).
+    pub name: &'a str,
+    /// The `prefix` field (at most 155 bytes are kept).
+    pub prefix: &'a str,
+    /// The typeflag byte (`0` file, `1` hard link, `2` symlink, `5` directory, `x` PAX).
+    pub typeflag: u8,
+    /// The `linkname` field (at most 100 bytes are kept).
+    pub link: &'a str,
+    /// Mode bits, as given (mask them first).
+    pub mode: u32,
+    /// Numeric owner (at most 7 octal digits are kept).
+    pub uid: u32,
+    /// Numeric group (at most 7 octal digits are kept).
+    pub gid: u32,
+    /// Size in bytes (at most 11 octal digits are kept: clamp it first).
+    pub size: u64,
+    /// Modification time (at most 11 octal digits are kept: clamp it first).
+    pub mtime: u64,
+    /// The `uname` and `gname` fields (empty for numeric owners only).
+    pub owner: &'a str,
+}
+
+/// One 512-byte ustar header block (`ustar\0` magic, version `00`, device numbers 0, checksum
+/// as Go's `archive/tar` writes it): octal fields zero padded and NUL terminated, strings
+/// truncated to their fields.
+pub fn header_block(h: &RawHeader<'_>) -> [u8; BLOCK] {
     let mut b = [0u8; BLOCK];
-    put(&mut b[0..100], name);
-    octal(&mut b[100..108], u64::from(meta.mode));
-    octal(&mut b[108..116], u64::from(meta.uid));
-    octal(&mut b[116..124], u64::from(meta.gid));
-    octal(&mut b[124..136], size);
-    octal(&mut b[136..148], mtime);
-    b[156] = flag;
-    put(&mut b[157..257], link);
+    put(&mut b[0..100], h.name);
+    octal(&mut b[100..108], u64::from(h.mode));
+    octal(&mut b[108..116], u64::from(h.uid));
+    octal(&mut b[116..124], u64::from(h.gid));
+    octal(&mut b[124..136], h.size);
+    octal(&mut b[136..148], h.mtime);
+    b[156] = h.typeflag;
+    put(&mut b[157..257], h.link);
     b[257..263].copy_from_slice(b"ustar\0");
     b[263..265].copy_from_slice(b"00");
+    put(&mut b[265..297], h.owner);
+    put(&mut b[297..329], h.owner);
     octal(&mut b[329..337], 0);
     octal(&mut b[337..345], 0);
-    put(&mut b[345..500], prefix);
+    put(&mut b[345..500], h.prefix);
     b[148..156].fill(b' ');
     let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
     octal(&mut b[148..155], u64::from(sum));
@@ -256,6 +288,13 @@ fn put(field: &mut [u8], s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pax_record_examples() {
+        assert_eq!(pax_record("k", "v"), "6 k=v\n");
+        let r = pax_record("APK-TOOLS.checksum.SHA1", &"a".repeat(40));
+        assert!(r.starts_with("68 ") && r.len() == 68, "{r}");
+    }
 
     #[test]
     fn pax_record_lengths_are_self_consistent() {
@@ -280,8 +319,18 @@ mod tests {
 
     #[test]
     fn header_checksum_and_fields() {
-        let b = header_block(("etc/", ""), b'5', "", Meta::root(0o755), 0, 1_700_000_000);
+        let b = header_block(&RawHeader {
+            name: "etc/",
+            typeflag: b'5',
+            mode: 0o755,
+            mtime: 1_700_000_000,
+            owner: "root",
+            ..RawHeader::default()
+        });
         assert_eq!(&b[100..108], b"0000755\0");
+        assert_eq!(&b[257..265], b"ustar\x0000");
+        assert_eq!(&b[265..270], b"root\0");
+        assert_eq!(&b[297..302], b"root\0");
         assert_eq!(&b[124..136], b"00000000000\0");
         assert_eq!(
             &b[136..148],

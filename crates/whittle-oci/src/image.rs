@@ -180,8 +180,8 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// The hex part of a well-formed `sha256:<64 lowercase hex>` digest.
-pub(crate) fn digest_hex(d: &str) -> Option<&str> {
+/// The hex part of a well-formed `sha256:<64 lowercase hex>` digest; `None` for anything else.
+pub fn digest_hex(d: &str) -> Option<&str> {
     let h = d.strip_prefix("sha256:")?;
     (h.len() == 64
         && h.bytes()

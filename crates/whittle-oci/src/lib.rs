@@ -14,11 +14,13 @@ mod reference;
 mod write;
 
 pub use error::{Error, Result};
-pub use image::{Blob, Image, ImageLayer, SerializedImage, sha256_digest};
+pub use image::{Blob, Image, ImageLayer, SerializedImage, digest_hex, sha256_digest};
 pub use model::{
     ANNOTATION_REF_NAME, ContainerConfig, Descriptor, History, ImageConfig, Index,
     MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, Manifest, Platform, RootFs, rfc3339,
 };
-pub use read::{LayerRef, ReadError, ReadImage, ReadResult, read_image};
+pub use read::{
+    LayerRef, LooseDescriptor, LoosePlatform, ReadError, ReadImage, ReadResult, read_image,
+};
 pub use reference::{DOCKER_HUB, DockerReference, ImageRef};
-pub use write::{Written, write};
+pub use write::{StagedFile, StagedLayout, Written, write};

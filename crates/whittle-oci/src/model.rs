@@ -158,6 +158,16 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+/// `os/arch[/variant]`, as `--platform` takes it.
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.variant {
+            Some(v) => write!(f, "{}/{}/{v}", self.os, self.architecture),
+            None => write!(f, "{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
 /// A content descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

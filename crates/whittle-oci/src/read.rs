@@ -2,7 +2,9 @@
 //! `docker save`, kaniko-style gzip layers, Docker ≥ 25's OCI hybrid, several images per archive).
 //!
 //! Nothing is extracted: an archive's member offsets are indexed once (the tar is walked by
-//! seeking over member data) and every blob is read by seeking into the file. Layers are handed
+//! seeking over member data) and every blob is read by seeking into the file. A gzip-compressed
+//! archive (`docker save | gzip`) is decompressed once to a temporary file that the
+//! [`ReadImage`] keeps (at most [`MAX_GUNZIPPED_ARCHIVE`] bytes). Layers are handed
 //! out as uncompressed tar streams ([`ReadImage::open_layer`]); gzip and zstd are recognised by
 //! their magic bytes, whatever the media type says. Blobs of OCI layouts (directory or archive)
 //! are verified against their digests: small JSON blobs when read, layers as they are streamed
@@ -14,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -26,6 +28,8 @@ use crate::reference::{DockerReference, ImageRef};
 pub const MAX_JSON_SIZE: u64 = 16 << 20;
 /// Most members indexed in one archive.
 pub const MAX_ARCHIVE_MEMBERS: usize = 1_000_000;
+/// Largest decompressed size of a gzip-compressed image archive (`docker save | gzip`): 16 GiB.
+pub const MAX_GUNZIPPED_ARCHIVE: u64 = 16 << 30;
 /// Deepest nesting of indexes followed from `index.json` to an image manifest.
 const MAX_INDEX_DEPTH: usize = 4;
 
@@ -170,8 +174,12 @@ pub struct ReadImage {
 enum Store {
     Dir(PathBuf),
     Archive {
+        /// The archive as the reference names it (shown in messages).
         path: PathBuf,
         members: HashMap<String, Member>,
+        /// The decompressed copy of a gzip-compressed archive, read instead of `path`; removed
+        /// when the image is dropped.
+        gunzipped: Option<tempfile::NamedTempFile>,
     },
 }
 
@@ -206,6 +214,19 @@ impl ReadImage {
     /// their magic bytes. For OCI layouts the stored blob is hashed while read and the stream
     /// returns an `InvalidData` error at its end when the digest does not match.
     pub fn open_layer(&self, i: usize) -> ReadResult<Box<dyn Read + Send>> {
+        let (member, raw) = self.raw_layer(i)?;
+        decompress(raw, member)
+    }
+
+    /// The stored (possibly compressed) bytes of layer `i`, as they are in the source, for
+    /// copying the blob unchanged. When the layer's digest is known (OCI layouts) the stream
+    /// returns an `InvalidData` error at its end if the bytes do not match it.
+    pub fn open_raw_layer(&self, i: usize) -> ReadResult<Box<dyn Read + Send>> {
+        self.raw_layer(i).map(|(_, raw)| raw)
+    }
+
+    /// The member name and stored (verified when the digest is known) stream of layer `i`.
+    fn raw_layer(&self, i: usize) -> ReadResult<(&str, Box<dyn Read + Send>)> {
         let (member, layer) = self
             .layer_members
             .get(i)
@@ -221,28 +242,7 @@ impl ReadImage {
             (Some(d), true) => Box::new(VerifyingReader::new(raw, d, member)?),
             _ => raw,
         };
-        decompress(raw, member)
-    }
-
-    /// The stored (possibly compressed) bytes of layer `i`, as they are in the source, for
-    /// copying the blob unchanged. When the layer's digest is known (OCI layouts) the stream
-    /// returns an `InvalidData` error at its end if the bytes do not match it.
-    pub fn open_raw_layer(&self, i: usize) -> ReadResult<Box<dyn Read + Send>> {
-        let (member, layer) = self
-            .layer_members
-            .get(i)
-            .zip(self.layers.get(i))
-            .ok_or_else(|| {
-                ReadError::Unsupported(format!(
-                    "layer {i} does not exist; the image has {} layers",
-                    self.layers.len()
-                ))
-            })?;
-        let raw = self.store.open(member, "a layer")?;
-        Ok(match (&layer.digest, self.verify_layers) {
-            (Some(d), true) => Box::new(VerifyingReader::new(raw, d, member)?),
-            _ => raw,
-        })
+        Ok((member, raw))
     }
 
     /// Where the image was read from.
@@ -326,14 +326,32 @@ impl<R: Read> Read for VerifyingReader<R> {
     }
 }
 
+/// How a whole image archive is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+}
+
+impl Compression {
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+        }
+    }
+}
+
 /// The compression of an archive whose first bytes are `magic`, if it is compressed.
-fn compressed_archive(magic: &[u8]) -> Option<&'static str> {
+fn compressed_archive(magic: &[u8]) -> Option<Compression> {
     if magic.starts_with(&[0x1f, 0x8b]) {
-        Some("gzip")
+        Some(Compression::Gzip)
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some("zstd")
+        Some(Compression::Zstd)
     } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-        Some("xz")
+        Some(Compression::Xz)
     } else {
         None
     }
@@ -361,7 +379,9 @@ impl Store {
         }
     }
 
-    /// Walk the tar once, seeking over member data, and remember where each member's data is.
+    /// Index the archive at `path`. A gzip-compressed archive (`docker save | gzip`) is first
+    /// decompressed to a temporary file (at most [`MAX_GUNZIPPED_ARCHIVE`] bytes), which the
+    /// store keeps and reads from.
     fn index_archive(path: &Path) -> ReadResult<Store> {
         let io_err = |action, source| ReadError::Io {
             action,
@@ -373,63 +393,120 @@ impl Store {
         let magic = buffered
             .fill_buf()
             .map_err(|e| io_err("reading archive", e))?;
-        if let Some(kind) = compressed_archive(magic) {
-            return Err(ReadError::Unsupported(format!(
-                "`{}` is a {kind}-compressed archive (like `docker save | gzip`); decompress it first (e.g. `gunzip -k`), then read the plain tar",
-                path.display()
-            )));
-        }
-        let mut archive = tar::Archive::new(buffered);
-        let mut members = HashMap::new();
-        let entries = archive
-            .entries_with_seek()
-            .map_err(|e| io_err("reading archive", e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| io_err("reading a tar header of", e))?;
-            if members.len() >= MAX_ARCHIVE_MEMBERS {
-                return Err(ReadError::TooLarge {
-                    source_path: path.to_path_buf(),
-                    member: "(member count)".into(),
-                    size: members.len() as u64,
-                    limit: MAX_ARCHIVE_MEMBERS as u64,
-                });
+        let (members, gunzipped) = match compressed_archive(magic) {
+            None => (index_members(path, buffered)?, None),
+            Some(Compression::Gzip) => {
+                let tmp = gunzip_archive(path, buffered, MAX_GUNZIPPED_ARCHIVE)?;
+                let plain = tmp
+                    .reopen()
+                    .map_err(|e| io_err("reopening the decompressed copy of", e))?;
+                let members = index_members(path, BufReader::with_capacity(64 << 10, plain))?;
+                (members, Some(tmp))
             }
-            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let Some(name) = member_name(&name) else {
-                continue; // climbs out of the archive: never addressable
-            };
-            let kind = entry.header().entry_type();
-            let member = match kind {
-                tar::EntryType::Regular | tar::EntryType::Continuous => Member::Data {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
-                },
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let Some(target) = entry.link_name_bytes() else {
-                        continue;
-                    };
-                    let target = String::from_utf8_lossy(&target).into_owned();
-                    let resolved = if kind == tar::EntryType::Symlink && !target.starts_with('/') {
-                        let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
-                        format!("{dir}/{target}")
-                    } else {
-                        target
-                    };
-                    match member_name(&resolved) {
-                        Some(t) => Member::Link(t),
-                        None => continue,
-                    }
-                }
-                _ => continue,
-            };
-            members.insert(name, member);
-        }
+            Some(kind) => {
+                return Err(ReadError::Unsupported(format!(
+                    "`{}` is a {}-compressed archive; only plain and gzip-compressed archives are read: decompress it first, then read the plain tar",
+                    path.display(),
+                    kind.name()
+                )));
+            }
+        };
         Ok(Store::Archive {
             path: path.to_path_buf(),
             members,
+            gunzipped,
         })
     }
+}
 
+/// Decompress the gzip-compressed archive `path` (whose reader is `compressed`) into a temporary
+/// file, refusing more than `limit` bytes.
+fn gunzip_archive(
+    path: &Path,
+    compressed: impl BufRead,
+    limit: u64,
+) -> ReadResult<tempfile::NamedTempFile> {
+    let io_err = |action, source| ReadError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| io_err("creating a temporary file to decompress", e))?;
+    let mut gz = flate2::bufread::MultiGzDecoder::new(compressed).take(limit.saturating_add(1));
+    let mut out = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+    let n = io::copy(&mut gz, &mut out)
+        .and_then(|n| out.flush().map(|()| n))
+        .map_err(|e| io_err("decompressing archive", e))?;
+    drop(out);
+    if n > limit {
+        return Err(ReadError::TooLarge {
+            source_path: path.to_path_buf(),
+            member: "(the decompressed archive)".into(),
+            size: n,
+            limit,
+        });
+    }
+    Ok(tmp)
+}
+
+/// Walk the plain tar `reader` (the archive `path`) once, seeking over member data, and remember
+/// where each member's data is.
+fn index_members<R: Read + Seek>(path: &Path, reader: R) -> ReadResult<HashMap<String, Member>> {
+    let io_err = |action, source| ReadError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut archive = tar::Archive::new(reader);
+    let mut members = HashMap::new();
+    let entries = archive
+        .entries_with_seek()
+        .map_err(|e| io_err("reading archive", e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("reading a tar header of", e))?;
+        if members.len() >= MAX_ARCHIVE_MEMBERS {
+            return Err(ReadError::TooLarge {
+                source_path: path.to_path_buf(),
+                member: "(member count)".into(),
+                size: members.len() as u64,
+                limit: MAX_ARCHIVE_MEMBERS as u64,
+            });
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let Some(name) = member_name(&name) else {
+            continue; // climbs out of the archive: never addressable
+        };
+        let kind = entry.header().entry_type();
+        let member = match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => Member::Data {
+                offset: entry.raw_file_position(),
+                size: entry.size(),
+            },
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let Some(target) = entry.link_name_bytes() else {
+                    continue;
+                };
+                let target = String::from_utf8_lossy(&target).into_owned();
+                let resolved = if kind == tar::EntryType::Symlink && !target.starts_with('/') {
+                    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+                    format!("{dir}/{target}")
+                } else {
+                    target
+                };
+                match member_name(&resolved) {
+                    Some(t) => Member::Link(t),
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        members.insert(name, member);
+    }
+    Ok(members)
+}
+
+impl Store {
     fn missing(&self, member: &str, needed: &str) -> ReadError {
         ReadError::Missing {
             source_path: self.path().to_path_buf(),
@@ -467,7 +544,11 @@ impl Store {
                     .len();
                 Ok((Box::new(file), size))
             }
-            Store::Archive { path, members } => {
+            Store::Archive {
+                path,
+                members,
+                gunzipped,
+            } => {
                 let mut name = member.to_string();
                 for _ in 0..8 {
                     match members.get(&name) {
@@ -478,7 +559,8 @@ impl Store {
                                 path: path.clone(),
                                 source,
                             };
-                            let mut file = File::open(path).map_err(io_err)?;
+                            let data = gunzipped.as_ref().map_or(path.as_path(), |t| t.path());
+                            let mut file = File::open(data).map_err(io_err)?;
                             file.seek(SeekFrom::Start(*offset)).map_err(io_err)?;
                             return Ok((Box::new(file.take(*size)), *size));
                         }
@@ -600,42 +682,56 @@ fn blob_path(store: &Store, digest: &str) -> ReadResult<String> {
     Ok(format!("blobs/{alg}/{hex}"))
 }
 
-/// A descriptor as found in the wild (media type optional).
-#[derive(serde::Deserialize)]
+/// A descriptor as found in the wild: only the digest is required (media type, size,
+/// annotations and platform default to empty), for reading manifests and indexes leniently.
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LooseDescriptor {
+pub struct LooseDescriptor {
+    /// Media type of the referenced content (empty when absent).
     #[serde(default)]
-    media_type: String,
-    digest: String,
+    pub media_type: String,
+    /// Digest of the content, as written (not validated).
+    pub digest: String,
+    /// Size in bytes (0 when absent).
     #[serde(default)]
-    size: u64,
+    pub size: u64,
+    /// Annotations.
     #[serde(default)]
-    annotations: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Platform (on index entries).
     #[serde(default)]
-    platform: Option<LoosePlatform>,
+    pub platform: Option<LoosePlatform>,
 }
 
-#[derive(serde::Deserialize, Clone)]
-struct LoosePlatform {
+/// A platform as found in the wild (an index entry's `platform`, or the fields of an image
+/// config): every field optional.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LoosePlatform {
+    /// CPU architecture (empty when absent).
     #[serde(default)]
-    architecture: String,
+    pub architecture: String,
+    /// Operating system (empty when absent).
     #[serde(default)]
-    os: String,
+    pub os: String,
+    /// CPU variant.
     #[serde(default)]
-    variant: Option<String>,
+    pub variant: Option<String>,
 }
 
 impl LoosePlatform {
-    fn show(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
+    /// As a [`Platform`].
+    pub fn to_platform(&self) -> Platform {
+        Platform {
+            architecture: self.architecture.clone(),
+            os: self.os.clone(),
+            variant: self.variant.clone(),
         }
     }
 }
 
 impl LooseDescriptor {
-    fn into_descriptor(self) -> Descriptor {
+    /// As a [`Descriptor`].
+    pub fn into_descriptor(self) -> Descriptor {
         Descriptor {
             media_type: self.media_type,
             digest: self.digest,
@@ -778,7 +874,7 @@ fn pick_platform(
         .map(|m| {
             m.platform
                 .as_ref()
-                .map_or_else(|| m.digest.clone(), LoosePlatform::show)
+                .map_or_else(|| m.digest.clone(), |p| p.to_platform().to_string())
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -807,10 +903,7 @@ fn pick_platform(
                 None => Err(ReadError::NotFound {
                     source_path: store.path().to_path_buf(),
                     what: "platform",
-                    wanted: match &want.variant {
-                        Some(v) => format!("{}/{}/{v}", want.os, want.architecture),
-                        None => format!("{}/{}", want.os, want.architecture),
-                    },
+                    wanted: want.to_string(),
                     choices,
                 }),
             }
@@ -1076,6 +1169,73 @@ mod tests {
             .read_to_end(&mut Vec::new())
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_compressed_archives_are_indexed_from_a_kept_copy() {
+        let mut plain = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_cksum();
+        plain
+            .append_data(&mut h, "./dir/file", &b"hello"[..])
+            .unwrap();
+        let plain = plain.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar.gz");
+        std::fs::write(&path, gzip(&plain)).unwrap();
+        let store = Store::index_archive(&path).unwrap();
+        assert_eq!(store.path(), path.as_path());
+        assert_eq!(
+            store.read_small("dir/file", "a test", None).unwrap(),
+            b"hello"
+        );
+        let Store::Archive { gunzipped, .. } = &store else {
+            panic!("not an archive store")
+        };
+        let copy = gunzipped.as_ref().unwrap().path().to_path_buf();
+        assert_eq!(std::fs::read(&copy).unwrap(), plain);
+        drop(store);
+        assert!(!copy.exists(), "the decompressed copy outlived its image");
+    }
+
+    #[test]
+    fn gunzipping_stops_at_the_limit() {
+        let data = gzip(&[0u8; 4096]);
+        let err = gunzip_archive(Path::new("big.tar.gz"), &data[..], 4095).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::TooLarge {
+                    limit: 4095,
+                    size: 4096,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let tmp = gunzip_archive(Path::new("ok.tar.gz"), &data[..], 4096).unwrap();
+        assert_eq!(std::fs::read(tmp.path()).unwrap(), [0u8; 4096]);
+    }
+
+    #[test]
+    fn other_compressed_archives_are_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar.zst");
+        std::fs::write(&path, [0x28, 0xb5, 0x2f, 0xfd, 0, 0]).unwrap();
+        let err = Store::index_archive(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("zstd-compressed") && err.contains("decompress it first"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -227,95 +227,182 @@ fn split_dest(dest: &Path) -> Result<(PathBuf, String)> {
     Ok((parent, name))
 }
 
-fn write_dir(layout: &Layout<'_>, dest: &Path) -> Result<()> {
-    let (parent, name) = split_dest(dest)?;
-    let existing = match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => {
-            let is_layout = dest.join("oci-layout").is_file();
-            let is_empty = fs::read_dir(dest)
-                .map_err(Error::io("reading directory", dest))?
-                .next()
-                .is_none();
-            if !is_layout && !is_empty {
+/// A new OCI layout directory, written into a temporary sibling of its destination and moved
+/// into place by [`StagedLayout::commit`]; dropped without committing, it leaves nothing behind.
+#[derive(Debug)]
+pub struct StagedLayout {
+    tmp: tempfile::TempDir,
+    dest: PathBuf,
+    parent: PathBuf,
+    name: String,
+    replaces: bool,
+}
+
+impl StagedLayout {
+    /// Stage a layout for `dest`, which must be absent, an empty directory, or an OCI layout
+    /// (a directory holding an `oci-layout` file; it is replaced on commit). The staging
+    /// directory starts with an empty `blobs/sha256`.
+    pub fn new(dest: &Path) -> Result<Self> {
+        let (parent, name) = split_dest(dest)?;
+        let replaces = match fs::symlink_metadata(dest) {
+            Ok(m) if m.is_dir() => {
+                let is_layout = dest.join("oci-layout").is_file();
+                let is_empty = fs::read_dir(dest)
+                    .map_err(Error::io("reading directory", dest))?
+                    .next()
+                    .is_none();
+                if !is_layout && !is_empty {
+                    return Err(Error::InvalidImage(format!(
+                        "`{}` exists and is not an OCI layout; remove it or choose another directory",
+                        dest.display()
+                    )));
+                }
+                true
+            }
+            Ok(_) => {
                 return Err(Error::InvalidImage(format!(
-                    "`{}` exists and is not an OCI layout; remove it or choose another directory",
+                    "`{}` exists and is not a directory; remove it or choose another path",
                     dest.display()
                 )));
             }
-            true
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io("inspecting", dest)(e)),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.whittle-"))
+            .tempdir_in(&parent)
+            .map_err(Error::io("creating a temporary directory in", &parent))?;
+        let blobs = tmp.path().join("blobs").join("sha256");
+        fs::create_dir_all(&blobs).map_err(Error::io("creating directory", &blobs))?;
+        Ok(StagedLayout {
+            tmp,
+            dest: dest.to_path_buf(),
+            parent,
+            name,
+            replaces,
+        })
+    }
+
+    /// The staging directory: write the layout's files below it.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The directory holding blobs by hex digest (`blobs/sha256` of the staging directory).
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.tmp.path().join("blobs").join("sha256")
+    }
+
+    /// The existing layout [`commit`](Self::commit) replaces, if any (its blobs may be reused).
+    pub fn replaced(&self) -> Option<&Path> {
+        self.replaces.then_some(self.dest.as_path())
+    }
+
+    /// Make the layout's directories `0755` and move it to its destination. An existing layout
+    /// is moved aside first and deleted after; it is put back if the move fails.
+    pub fn commit(self) -> Result<()> {
+        let root = self.tmp.path();
+        for d in [root.to_path_buf(), root.join("blobs"), self.blobs_dir()] {
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o755))
+                .map_err(Error::io("setting permissions of", &d))?;
         }
-        Ok(_) => {
+        let dest = &self.dest;
+        if !self.replaces {
+            let kept = self.tmp.keep();
+            return fs::rename(&kept, dest).map_err(|e| {
+                let _ = fs::remove_dir_all(&kept);
+                Error::io("renaming the new layout to", dest)(e)
+            });
+        }
+        // Move the old layout aside (onto an empty temporary directory), move the new one in,
+        // then delete the old one; put the old one back if the second rename fails.
+        let old = tempfile::Builder::new()
+            .prefix(&format!(".{}.whittle-old-", self.name))
+            .tempdir_in(&self.parent)
+            .map_err(Error::io("creating a temporary directory in", &self.parent))?;
+        fs::rename(dest, old.path()).map_err(Error::io("moving the old layout aside:", dest))?;
+        let kept = self.tmp.keep();
+        if let Err(e) = fs::rename(&kept, dest) {
+            let _ = fs::rename(old.path(), dest);
+            let _ = fs::remove_dir_all(&kept);
+            return Err(Error::io("renaming the new layout to", dest)(e));
+        }
+        drop(old); // removes the old layout
+        Ok(())
+    }
+}
+
+/// A new file (an image archive), written as a temporary sibling of its destination and renamed
+/// into place by [`StagedFile::commit`]; dropped without committing, it leaves nothing behind.
+#[derive(Debug)]
+pub struct StagedFile {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl StagedFile {
+    /// Stage a file for `dest`, which must not be a directory (an existing file is replaced).
+    pub fn new(dest: &Path) -> Result<Self> {
+        let (parent, name) = split_dest(dest)?;
+        if dest.is_dir() {
             return Err(Error::InvalidImage(format!(
-                "`{}` exists and is not a directory; remove it or choose another path",
+                "`{}` is a directory; an archive destination must be a file path",
                 dest.display()
             )));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(Error::io("inspecting", dest)(e)),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.whittle-"))
-        .tempdir_in(&parent)
-        .map_err(Error::io("creating a temporary directory in", &parent))?;
-    let blobs = tmp.path().join("blobs").join("sha256");
-    fs::create_dir_all(&blobs).map_err(Error::io("creating directory", &blobs))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.whittle-"))
+            .tempfile_in(&parent)
+            .map_err(Error::io("creating a temporary file in", &parent))?;
+        Ok(StagedFile {
+            tmp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// The staged file, to write to.
+    pub fn file(&self) -> &fs::File {
+        self.tmp.as_file()
+    }
+
+    /// Where the staged file is (for messages).
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Make the file `0644` and rename it to its destination.
+    pub fn commit(self) -> Result<()> {
+        self.tmp
+            .as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(Error::io("setting permissions of", self.tmp.path()))?;
+        let dest = self.dest;
+        self.tmp
+            .persist(&dest)
+            .map_err(|e| Error::io("renaming the new archive to", &dest)(e.error))?;
+        Ok(())
+    }
+}
+
+fn write_dir(layout: &Layout<'_>, dest: &Path) -> Result<()> {
+    let staged = StagedLayout::new(dest)?;
     for (rel, bytes) in layout.files() {
-        let p = tmp.path().join(&rel);
+        let p = staged.path().join(&rel);
         fs::write(&p, bytes).map_err(Error::io("writing", &p))?;
     }
-    for d in [tmp.path().to_path_buf(), tmp.path().join("blobs"), blobs] {
-        fs::set_permissions(&d, fs::Permissions::from_mode(0o755))
-            .map_err(Error::io("setting permissions of", &d))?;
-    }
-    if !existing {
-        let kept = tmp.keep();
-        return fs::rename(&kept, dest).map_err(|e| {
-            let _ = fs::remove_dir_all(&kept);
-            Error::io("renaming the new layout to", dest)(e)
-        });
-    }
-    // Move the old layout aside (onto an empty temporary directory), move the new one in, then
-    // delete the old one; put the old one back if the second rename fails.
-    let old = tempfile::Builder::new()
-        .prefix(&format!(".{name}.whittle-old-"))
-        .tempdir_in(&parent)
-        .map_err(Error::io("creating a temporary directory in", &parent))?;
-    fs::rename(dest, old.path()).map_err(Error::io("moving the old layout aside:", dest))?;
-    let kept = tmp.keep();
-    if let Err(e) = fs::rename(&kept, dest) {
-        let _ = fs::rename(old.path(), dest);
-        let _ = fs::remove_dir_all(&kept);
-        return Err(Error::io("renaming the new layout to", dest)(e));
-    }
-    drop(old); // removes the old layout
-    Ok(())
+    staged.commit()
 }
 
 fn write_archive(layout: &Layout<'_>, dest: &Path) -> Result<()> {
-    let (parent, name) = split_dest(dest)?;
-    if dest.is_dir() {
-        return Err(Error::InvalidImage(format!(
-            "`{}` is a directory; an archive destination must be a file path",
-            dest.display()
-        )));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.whittle-"))
-        .tempfile_in(&parent)
-        .map_err(Error::io("creating a temporary file in", &parent))?;
+    let staged = StagedFile::new(dest)?;
     {
-        let out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        let out = BufWriter::with_capacity(1 << 20, staged.file());
         let mut tar = TarWriter::new(out);
-        write_tar_entries(&mut tar, layout).map_err(Error::io("writing", tmp.path()))?;
-        let mut out = tar.finish().map_err(Error::io("writing", tmp.path()))?;
-        out.flush().map_err(Error::io("writing", tmp.path()))?;
+        write_tar_entries(&mut tar, layout).map_err(Error::io("writing", staged.path()))?;
+        let mut out = tar.finish().map_err(Error::io("writing", staged.path()))?;
+        out.flush().map_err(Error::io("writing", staged.path()))?;
     }
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(Error::io("setting permissions of", tmp.path()))?;
-    tmp.persist(dest)
-        .map_err(|e| Error::io("renaming the new archive to", dest)(e.error))?;
-    Ok(())
+    staged.commit()
 }
 
 fn write_tar_entries<W: Write>(tar: &mut TarWriter<W>, layout: &Layout<'_>) -> std::io::Result<()> {
@@ -339,4 +426,65 @@ fn write_tar_entries<W: Write>(tar: &mut TarWriter<W>, layout: &Layout<'_>) -> s
         tar.append(&h, bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn staged_layout_replaces_a_layout_and_leaves_nothing_when_dropped() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("out");
+        let staged = StagedLayout::new(&dest).unwrap();
+        assert_eq!(staged.replaced(), None);
+        assert!(staged.blobs_dir().is_dir());
+        drop(staged);
+        assert!(names(root.path()).is_empty(), "{:?}", names(root.path()));
+
+        let staged = StagedLayout::new(&dest).unwrap();
+        fs::write(staged.path().join("oci-layout"), OCI_LAYOUT).unwrap();
+        fs::write(staged.path().join("first"), b"1").unwrap();
+        staged.commit().unwrap();
+        assert_eq!(names(&dest), ["blobs", "first", "oci-layout"]);
+        let mode = fs::metadata(dest.join("blobs/sha256"))
+            .unwrap()
+            .permissions();
+        assert_eq!(mode.mode() & 0o777, 0o755);
+
+        let staged = StagedLayout::new(&dest).unwrap();
+        assert_eq!(staged.replaced(), Some(dest.as_path()));
+        fs::write(staged.path().join("oci-layout"), OCI_LAYOUT).unwrap();
+        staged.commit().unwrap();
+        assert_eq!(names(&dest), ["blobs", "oci-layout"]);
+        assert_eq!(names(root.path()), ["out"], "the old layout is removed");
+
+        fs::remove_file(dest.join("oci-layout")).unwrap();
+        let e = StagedLayout::new(&dest).unwrap_err().to_string();
+        assert!(e.contains("not an OCI layout"), "{e}");
+    }
+
+    #[test]
+    fn staged_file_is_renamed_into_place_and_refuses_directories() {
+        let root = tempfile::tempdir().unwrap();
+        let e = StagedFile::new(root.path()).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        let dest = root.path().join("sub/image.tar");
+        let staged = StagedFile::new(&dest).unwrap();
+        staged.file().write_all(b"tar").unwrap();
+        staged.commit().unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"tar");
+        let mode = fs::metadata(&dest).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        assert_eq!(names(&root.path().join("sub")), ["image.tar"]);
+    }
 }

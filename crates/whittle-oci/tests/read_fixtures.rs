@@ -223,6 +223,17 @@ fn trivy_alpine_gzipped_archive() {
     let tmp = tempfile::NamedTempFile::new().unwrap();
     std::io::copy(&mut gz, &mut std::fs::File::create(tmp.path()).unwrap()).unwrap();
     let img = open(&format!("docker-archive:{}", tmp.path().display()));
+    // `docker save | gzip` is read as it is, exactly like its decompressed tar
+    let gz_path = dir.join("docker-archive/trivy-alpine-3.10.tar.gz");
+    let from_gz = open(&format!("docker-archive:{}", gz_path.display()));
+    assert_eq!(from_gz.source(), gz_path.as_path());
+    assert_eq!(from_gz.manifest_digest, img.manifest_digest);
+    assert_eq!(from_gz.layers, img.layers);
+    let mut a = Vec::new();
+    from_gz.open_layer(0).unwrap().read_to_end(&mut a).unwrap();
+    let mut b = Vec::new();
+    img.open_layer(0).unwrap().read_to_end(&mut b).unwrap();
+    assert!(!a.is_empty() && a == b);
     assert_eq!(img.config.architecture, "amd64");
     let (ov, _) = merge(&img);
     let t = ov.tree();

@@ -3,29 +3,7 @@
 //! `DIR/PaxHeaders.0/NAME` carrying `APK-TOOLS.checksum.SHA1` (and `path`/`linkpath` when a name
 //! does not fit), and the end-of-archive blocks only where the caller asks for them.
 
-/// The kind of a tar member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A symbolic link.
-    Symlink,
-    /// A hard link to an earlier member.
-    Hardlink,
-}
-
-impl Kind {
-    fn flag(self) -> u8 {
-        match self {
-            Kind::File => b'0',
-            Kind::Hardlink => b'1',
-            Kind::Symlink => b'2',
-            Kind::Dir => b'5',
-        }
-    }
-}
+pub use whittle_fs::ustar::Kind;
 
 /// One member to write.
 #[derive(Debug, Clone)]
@@ -46,33 +24,13 @@ pub struct Member<'a> {
     pub pax: Vec<(&'a str, String)>,
 }
 
-fn octal(field: &mut [u8], value: u64) {
-    // width-1 digits, zero padded, NUL terminated (Go's formatOctal)
-    let digits = field.len() - 1;
-    let s = format!("{value:0digits$o}");
-    let bytes = s.as_bytes();
-    let start = bytes.len().saturating_sub(digits);
-    let src = bytes.get(start..).unwrap_or_default();
-    let n = src.len().min(digits);
-    if let (Some(dst), Some(src)) = (field.get_mut(..n), src.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-    if let Some(last) = field.last_mut() {
-        *last = 0;
-    }
-}
-
-fn put(field: &mut [u8], s: &[u8]) {
-    let n = s.len().min(field.len());
-    if let (Some(dst), Some(src)) = (field.get_mut(..n), s.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-}
+use whittle_fs::ustar::pax_record;
+use whittle_fs::ustar::{RawHeader, header_block};
 
 /// The largest value an 11-digit octal size field holds.
 const MAX_OCTAL_SIZE: u64 = 0o77777777777;
 
-#[allow(clippy::too_many_arguments)]
+/// A header block as melange writes it: owners 0:0, named `owner`, no prefix field.
 fn header(
     name: &str,
     flag: u8,
@@ -82,41 +40,18 @@ fn header(
     link: &str,
     owner: &str,
 ) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    put(&mut h[0..100], name.as_bytes());
-    octal(&mut h[100..108], u64::from(mode & 0o7777));
-    octal(&mut h[108..116], 0);
-    octal(&mut h[116..124], 0);
-    octal(&mut h[124..136], size.min(MAX_OCTAL_SIZE));
-    octal(&mut h[136..148], mtime.min(MAX_OCTAL_SIZE));
-    h[156] = flag;
-    put(&mut h[157..257], link.as_bytes());
-    put(&mut h[257..263], b"ustar\0");
-    put(&mut h[263..265], b"00");
-    put(&mut h[265..297], owner.as_bytes());
-    put(&mut h[297..329], owner.as_bytes());
-    octal(&mut h[329..337], 0);
-    octal(&mut h[337..345], 0);
-    // checksum: sum of the header with the checksum field as spaces; 6 digits, NUL, space
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
-    octal(&mut h[148..155], sum);
-    h[155] = b' ';
-    h
-}
-
-/// One PAX record `"LEN key=value\n"` (LEN counts the whole record, itself included).
-pub fn pax_record(key: &str, value: &str) -> String {
-    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
-    let mut len = body + 1;
-    loop {
-        let total = body + len.to_string().len();
-        if total == len {
-            break;
-        }
-        len = total;
-    }
-    format!("{len} {key}={value}\n")
+    header_block(&RawHeader {
+        name,
+        prefix: "",
+        typeflag: flag,
+        link,
+        mode: mode & 0o7777,
+        uid: 0,
+        gid: 0,
+        size: size.min(MAX_OCTAL_SIZE),
+        mtime: mtime.min(MAX_OCTAL_SIZE),
+        owner,
+    })
 }
 
 fn pad(out: &mut Vec<u8>, len: usize) {
@@ -158,7 +93,7 @@ pub fn append(out: &mut Vec<u8>, m: &Member<'_>) {
     };
     out.extend_from_slice(&header(
         truncate(m.path, 100),
-        m.kind.flag(),
+        m.kind.typeflag(),
         m.mode,
         size,
         m.mtime,
@@ -200,6 +135,79 @@ mod tests {
         assert_eq!(r.len(), 68);
         let r = pax_record("k", "v");
         assert_eq!(r, "6 k=v\n");
+    }
+
+    /// The exact bytes of a varied archive, pinned (melange's layout must not drift).
+    #[test]
+    fn archive_bytes_are_pinned() {
+        use sha2::Digest as _;
+        let long = format!("{}/{}", "d".repeat(90), "f".repeat(30));
+        let members = [
+            Member {
+                path: "etc",
+                kind: Kind::Dir,
+                mode: 0o755,
+                mtime: 1_700_000_000,
+                link: "",
+                data: b"",
+                pax: vec![],
+            },
+            Member {
+                path: "etc/os-release",
+                kind: Kind::File,
+                mode: 0o644,
+                mtime: 1_700_000_000,
+                link: "",
+                data: b"ID=wolfi\n",
+                pax: vec![("APK-TOOLS.checksum.SHA1", "ab".repeat(20))],
+            },
+            Member {
+                path: "etc/link",
+                kind: Kind::Symlink,
+                mode: 0o777,
+                mtime: 5,
+                link: "os-release",
+                data: b"",
+                pax: vec![],
+            },
+            Member {
+                path: "etc/hard",
+                kind: Kind::Hardlink,
+                mode: 0o4755,
+                mtime: 5,
+                link: "etc/os-release",
+                data: b"",
+                pax: vec![],
+            },
+            Member {
+                path: &long,
+                kind: Kind::Symlink,
+                mode: 0o777,
+                mtime: u64::MAX,
+                link: &"t".repeat(120),
+                data: b"",
+                pax: vec![],
+            },
+            Member {
+                path: "h\u{e9}llo",
+                kind: Kind::File,
+                mode: 0o600,
+                mtime: 0,
+                link: "",
+                data: &[7u8; 700],
+                pax: vec![],
+            },
+        ];
+        let mut out = Vec::new();
+        for m in &members {
+            append(&mut out, m);
+        }
+        finish(&mut out);
+        assert_eq!(out.len() % 512, 0);
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&out)),
+            "b0231f5e3950bb8263b02a7d2a231dd6447df4055778939330eec86c1a0c5ecb"
+        );
     }
 
     proptest! {

@@ -27,7 +27,7 @@ pub use auth::{
 };
 pub use client::is_loopback;
 pub use error::{Error, Result};
-pub use plan::{MAX_MANIFEST_SIZE, show_platform};
+pub use plan::MAX_MANIFEST_SIZE;
 pub use push::{MEDIA_TYPE_SPDX, PushReport, PushedSbom, SbomAttachment};
 
 use plan::{BlobSource, DirBlobs, Plan};
@@ -161,7 +161,7 @@ pub fn open(
         let choices: Vec<String> = plan
             .images
             .iter()
-            .filter_map(|d| d.platform.as_ref().map(show_platform))
+            .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
             .collect();
         return Err(Error::Invalid(format!(
             "{image} is a multi-platform image; choose one with --platform (available: {})",
@@ -303,7 +303,7 @@ fn unpack_oci_archive(path: &Path) -> Result<tempfile::TempDir> {
         let target = if name == "index.json" || name == "oci-layout" {
             tmp.path().join(name)
         } else if let Some(hex) = name.strip_prefix("blobs/sha256/")
-            && plan::digest_hex(&format!("sha256:{hex}")).is_some()
+            && whittle_oci::digest_hex(&format!("sha256:{hex}")).is_some()
         {
             blobs.join(hex)
         } else {

@@ -7,7 +7,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
-use whittle_oci::{Descriptor, Image, Index, Platform, ReadImage};
+use whittle_oci::{
+    Descriptor, Image, Index, LooseDescriptor, LoosePlatform, Platform, ReadImage, digest_hex,
+    sha256_digest,
+};
 
 use crate::error::{Error, Result};
 
@@ -27,15 +30,6 @@ pub(crate) fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
 
-/// The hex of a well-formed `sha256:<64 lowercase hex>` digest.
-pub(crate) fn digest_hex(d: &str) -> Option<&str> {
-    let h = d.strip_prefix("sha256:")?;
-    (h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-    .then_some(h)
-}
-
 /// `digest_hex` or a clear error.
 pub(crate) fn require_hex<'a>(d: &'a str, what: &str) -> Result<&'a str> {
     digest_hex(d).ok_or_else(|| {
@@ -43,11 +37,6 @@ pub(crate) fn require_hex<'a>(d: &'a str, what: &str) -> Result<&'a str> {
             "{what}: `{d}` is not a sha256:<64 hex> digest; only sha256 content is handled"
         ))
     })
-}
-
-/// `sha256:<hex>` of `bytes`.
-pub(crate) fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// One manifest or index, with its exact bytes.
@@ -171,7 +160,7 @@ pub(crate) fn plan_from_images(images: &[Image]) -> Result<(Plan, MemBlobs<'_>)>
         let bytes = serde_json::to_vec(&idx)
             .map_err(|e| Error::Invalid(format!("serializing the image index: {e}")))?;
         Some(Doc {
-            digest: sha256(&bytes),
+            digest: sha256_digest(&bytes),
             media_type: OCI_INDEX.into(),
             bytes,
             blobs: Vec::new(),
@@ -195,53 +184,11 @@ pub(crate) struct LooseDoc {
     #[serde(default)]
     pub media_type: String,
     #[serde(default)]
-    pub manifests: Option<Vec<LooseDesc>>,
+    pub manifests: Option<Vec<LooseDescriptor>>,
     #[serde(default)]
-    pub config: Option<LooseDesc>,
+    pub config: Option<LooseDescriptor>,
     #[serde(default)]
-    pub layers: Vec<LooseDesc>,
-}
-
-#[derive(serde::Deserialize, Clone)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct LooseDesc {
-    #[serde(default)]
-    pub media_type: String,
-    pub digest: String,
-    #[serde(default)]
-    pub size: u64,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default)]
-    pub platform: Option<LoosePlatform>,
-}
-
-#[derive(serde::Deserialize, Clone)]
-pub(crate) struct LoosePlatform {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-impl LoosePlatform {
-    pub(crate) fn to_platform(&self) -> Platform {
-        Platform {
-            architecture: self.architecture.clone(),
-            os: self.os.clone(),
-            variant: self.variant.clone(),
-        }
-    }
-}
-
-/// `os/arch[/variant]`.
-pub fn show_platform(p: &Platform) -> String {
-    match &p.variant {
-        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-        None => format!("{}/{}", p.os, p.architecture),
-    }
+    pub layers: Vec<LooseDescriptor>,
 }
 
 /// Parse an index or manifest document.
@@ -281,10 +228,10 @@ pub(crate) fn manifest_blobs(doc: &LooseDoc, what: &str) -> Result<Vec<(String, 
 
 /// Choose the index entry for `want` (exact variant first, then any variant when none is asked).
 pub(crate) fn pick_platform<'a>(
-    entries: &'a [LooseDesc],
+    entries: &'a [LooseDescriptor],
     want: &Platform,
     what: &str,
-) -> Result<&'a LooseDesc> {
+) -> Result<&'a LooseDescriptor> {
     let m = |strict: bool| {
         entries.iter().find(|e| {
             e.platform.as_ref().is_some_and(|p| {
@@ -301,11 +248,11 @@ pub(crate) fn pick_platform<'a>(
     m(true).or_else(|| m(false)).ok_or_else(|| {
         let choices: Vec<String> = entries
             .iter()
-            .filter_map(|e| e.platform.as_ref().map(|p| show_platform(&p.to_platform())))
+            .filter_map(|e| e.platform.as_ref().map(|p| p.to_platform().to_string()))
             .collect();
         Error::Invalid(format!(
             "{what} has no image for platform {}; available: {}",
-            show_platform(want),
+            want,
             choices.join(", ")
         ))
     })
@@ -325,7 +272,7 @@ fn read_small(path: &Path, digest: Option<&str>) -> Result<Vec<u8>> {
         });
     }
     if let Some(d) = digest {
-        let actual = sha256(&out);
+        let actual = sha256_digest(&out);
         if actual != d {
             return Err(Error::DigestMismatch {
                 what: path.display().to_string(),
@@ -389,27 +336,28 @@ pub(crate) fn plan_from_layout(
             )));
         }
     };
-    let load = |d: &LooseDesc| -> Result<(Vec<u8>, LooseDoc, String)> {
+    let load = |d: &LooseDescriptor| -> Result<(Vec<u8>, LooseDoc, String)> {
         let hex = require_hex(&d.digest, "index.json")?;
         let bytes = read_small(&dir.join("blobs/sha256").join(hex), Some(&d.digest))?;
         let doc = parse_doc(&bytes, &d.digest)?;
         let mt = doc_media_type(&d.media_type, &doc);
         Ok((bytes, doc, mt))
     };
-    let image_doc = |d: &LooseDesc, bytes: Vec<u8>, doc: &LooseDoc, mt: String| -> Result<Doc> {
-        let blobs = manifest_blobs(doc, &d.digest)?;
-        let platform = match &d.platform {
-            Some(p) => Some(p.to_platform()),
-            None => config_platform(&dir.join("blobs/sha256"), blobs.first()),
+    let image_doc =
+        |d: &LooseDescriptor, bytes: Vec<u8>, doc: &LooseDoc, mt: String| -> Result<Doc> {
+            let blobs = manifest_blobs(doc, &d.digest)?;
+            let platform = match &d.platform {
+                Some(p) => Some(p.to_platform()),
+                None => config_platform(&dir.join("blobs/sha256"), blobs.first()),
+            };
+            Ok(Doc {
+                digest: d.digest.clone(),
+                media_type: mt,
+                bytes,
+                blobs,
+                platform,
+            })
         };
-        Ok(Doc {
-            digest: d.digest.clone(),
-            media_type: mt,
-            bytes,
-            blobs,
-            platform,
-        })
-    };
     let (bytes, doc, mt) = load(chosen)?;
     if !is_index(&mt) {
         return Ok(Plan {
@@ -531,7 +479,7 @@ pub(crate) fn plan_from_read_image(image: &ReadImage) -> Result<(Plan, ReadImage
     Ok((
         Plan {
             images: vec![Doc {
-                digest: sha256(&bytes),
+                digest: sha256_digest(&bytes),
                 media_type: manifest.media_type.clone(),
                 bytes,
                 blobs,

@@ -8,8 +8,9 @@ use crate::client::{Client, header, status_error};
 use crate::error::{Error, Result};
 use crate::plan::{
     ACCEPT_MANIFESTS, BlobSource, Doc, MAX_MANIFEST_SIZE, Plan, doc_media_type, is_index,
-    manifest_blobs, parse_doc, pick_platform, platform_of_config, require_hex, sha256,
+    manifest_blobs, parse_doc, pick_platform, platform_of_config, require_hex,
 };
+use whittle_oci::sha256_digest;
 
 fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
@@ -63,7 +64,7 @@ fn get_manifest(
                 message: e.to_string(),
             },
         })?;
-    let actual = sha256(&bytes);
+    let actual = sha256_digest(&bytes);
     for want in expected.into_iter().chain(header_digest.as_deref()) {
         if want.starts_with("sha256:") && want != actual {
             return Err(Error::DigestMismatch {
@@ -185,7 +186,7 @@ fn fetch_small_blob(client: &Client, repo: &str, digest: &str) -> Result<Vec<u8>
             attempts: 1,
             message: e.to_string(),
         })?;
-    let actual = sha256(&out);
+    let actual = sha256_digest(&out);
     if actual != digest {
         return Err(Error::DigestMismatch {
             what: format!("blob {digest} from {}/{repo}", client.registry()),

@@ -11,7 +11,8 @@ use whittle_oci::{Descriptor, DockerReference};
 
 use crate::client::{Client, header, status_error};
 use crate::error::{Error, Result};
-use crate::plan::{BlobSource, Doc, Plan, sha256};
+use crate::plan::{BlobSource, Doc, Plan};
+use whittle_oci::sha256_digest;
 
 /// Media type of an SPDX JSON SBOM.
 pub const MEDIA_TYPE_SPDX: &str = "application/spdx+json";
@@ -498,7 +499,7 @@ fn sbom_manifest(subject: &Descriptor, sbom: &Descriptor) -> Result<Vec<u8>> {
         artifact_type: MEDIA_TYPE_SPDX,
         config: Empty {
             media_type: MEDIA_TYPE_EMPTY,
-            digest: sha256(b"{}"),
+            digest: sha256_digest(b"{}"),
             size: 2,
             data: "e30=",
         },
@@ -518,7 +519,7 @@ fn attach_sbom(
 ) -> Result<PushedSbom> {
     let sbom_desc = Descriptor {
         media_type: MEDIA_TYPE_SPDX.into(),
-        digest: sha256(sbom),
+        digest: sha256_digest(sbom),
         size: sbom.len() as u64,
         annotations: BTreeMap::new(),
         platform: None,
@@ -528,16 +529,16 @@ fn attach_sbom(
     let bytes = sbom_manifest(&subject_desc, &sbom_desc)?;
     let mut mem = std::collections::HashMap::new();
     mem.insert(sbom_desc.digest.clone(), std::borrow::Cow::Borrowed(sbom));
-    mem.insert(sha256(b"{}"), std::borrow::Cow::Borrowed(&b"{}"[..]));
+    mem.insert(sha256_digest(b"{}"), std::borrow::Cow::Borrowed(&b"{}"[..]));
     let mem = crate::plan::MemBlobs(mem);
     for (d, s) in [
-        (sha256(b"{}"), 2u64),
+        (sha256_digest(b"{}"), 2u64),
         (sbom_desc.digest.clone(), sbom_desc.size),
     ] {
         ensure_blob(client, repo, scope, &mem, &d, s, None)?;
     }
     let doc = Doc {
-        digest: sha256(&bytes),
+        digest: sha256_digest(&bytes),
         media_type: crate::plan::OCI_MANIFEST.into(),
         bytes,
         blobs: Vec::new(),
@@ -594,7 +595,7 @@ mod tests {
     fn sbom_manifest_names_subject_and_artifact_type() {
         let d = |m: &str, b: &[u8]| Descriptor {
             media_type: m.into(),
-            digest: sha256(b),
+            digest: sha256_digest(b),
             size: b.len() as u64,
             annotations: BTreeMap::new(),
             platform: None,
@@ -606,8 +607,8 @@ mod tests {
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["artifactType"], MEDIA_TYPE_SPDX);
-        assert_eq!(v["subject"]["digest"], sha256(b"m"));
+        assert_eq!(v["subject"]["digest"], sha256_digest(b"m"));
         assert_eq!(v["config"]["mediaType"], MEDIA_TYPE_EMPTY);
-        assert_eq!(v["layers"][0]["digest"], sha256(b"s"));
+        assert_eq!(v["layers"][0]["digest"], sha256_digest(b"s"));
     }
 }

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
-use whittle_oci::{ANNOTATION_REF_NAME, Descriptor, DockerReference, Index};
+use whittle_oci::{
+    ANNOTATION_REF_NAME, Descriptor, DockerReference, Index, StagedFile, StagedLayout,
+};
 
 use crate::error::{Error, Result};
 use crate::plan::{BlobSource, Doc, Plan, require_hex};
@@ -155,101 +157,23 @@ pub(crate) fn write_layout(
     jobs: usize,
     retries: u32,
 ) -> Result<u64> {
-    let (parent, name) = split(dest)?;
-    let existing = match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => {
-            let is_layout = dest.join("oci-layout").is_file();
-            let empty = fs::read_dir(dest)
-                .map_err(Error::io("reading directory", dest))?
-                .next()
-                .is_none();
-            if !is_layout && !empty {
-                return Err(Error::Invalid(format!(
-                    "`{}` exists and is not an OCI layout; remove it or choose another directory",
-                    dest.display()
-                )));
-            }
-            true
-        }
-        Ok(_) => {
-            return Err(Error::Invalid(format!(
-                "`{}` exists and is not a directory; remove it or choose another path",
-                dest.display()
-            )));
-        }
-        Err(_) => false,
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.whittle-"))
-        .tempdir_in(&parent)
-        .map_err(Error::io("creating a temporary directory in", &parent))?;
-    let bdir = tmp.path().join("blobs/sha256");
-    fs::create_dir_all(&bdir).map_err(Error::io("creating", &bdir))?;
-    let reuse = existing.then_some(dest);
+    let staged = StagedLayout::new(dest)?;
     let unique = plan.unique_blobs();
     let fetched = parallel(&unique, jobs, |(d, s)| {
-        copy_blob(blobs, d, *s, tmp.path(), reuse, retries)
+        copy_blob(blobs, d, *s, staged.path(), staged.replaced(), retries)
     })?;
+    let bdir = staged.blobs_dir();
     for doc in all_docs(plan) {
         let hex = require_hex(&doc.digest, "manifest")?;
         let p = bdir.join(hex);
         fs::write(&p, &doc.bytes).map_err(Error::io("writing", &p))?;
     }
-    let idx = tmp.path().join("index.json");
+    let idx = staged.path().join("index.json");
     fs::write(&idx, index_json(plan, tag)?).map_err(Error::io("writing", &idx))?;
-    let ol = tmp.path().join("oci-layout");
+    let ol = staged.path().join("oci-layout");
     fs::write(&ol, OCI_LAYOUT).map_err(Error::io("writing", &ol))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for d in [
-            tmp.path().to_path_buf(),
-            tmp.path().join("blobs"),
-            bdir.clone(),
-        ] {
-            fs::set_permissions(&d, fs::Permissions::from_mode(0o755))
-                .map_err(Error::io("setting permissions of", &d))?;
-        }
-    }
-    if existing {
-        let old = tempfile::Builder::new()
-            .prefix(&format!(".{name}.whittle-old-"))
-            .tempdir_in(&parent)
-            .map_err(Error::io("creating a temporary directory in", &parent))?;
-        fs::rename(dest, old.path()).map_err(Error::io("moving the old layout aside:", dest))?;
-        let kept = tmp.keep();
-        if let Err(e) = fs::rename(&kept, dest) {
-            let _ = fs::rename(old.path(), dest);
-            let _ = fs::remove_dir_all(&kept);
-            return Err(Error::io("renaming the new layout to", dest)(e));
-        }
-    } else {
-        let kept = tmp.keep();
-        fs::rename(&kept, dest).map_err(|e| {
-            let _ = fs::remove_dir_all(&kept);
-            Error::io("renaming the new layout to", dest)(e)
-        })?;
-    }
+    staged.commit()?;
     Ok(fetched.iter().sum())
-}
-
-fn split(dest: &Path) -> Result<(PathBuf, String)> {
-    let name = dest
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "destination `{}` has no usable file name; name a new directory or file",
-                dest.display()
-            ))
-        })?
-        .to_string();
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).map_err(Error::io("creating directory", &parent))?;
-    Ok((parent, name))
 }
 
 /// Write the plan's image as a tar: an OCI layout (`oci-archive`), plus Docker's
@@ -261,13 +185,7 @@ pub(crate) fn write_archive(
     tag: Option<&str>,
     docker: Option<Option<&DockerReference>>,
 ) -> Result<()> {
-    let (parent, name) = split(dest)?;
-    if dest.is_dir() {
-        return Err(Error::Invalid(format!(
-            "`{}` is a directory; an archive destination must be a file path",
-            dest.display()
-        )));
-    }
+    let staged = StagedFile::new(dest)?;
     let mut index_tag = tag.map(str::to_string);
     let docker_manifest = match docker {
         None => None,
@@ -308,13 +226,9 @@ pub(crate) fn write_archive(
             )
         }
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.whittle-"))
-        .tempfile_in(&parent)
-        .map_err(Error::io("creating a temporary file in", &parent))?;
-    let werr = Error::io("writing", tmp.path());
+    let werr = Error::io("writing", staged.path());
     let result = (|| -> io::Result<()> {
-        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()));
+        let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, staged.file()));
         let head = |path: &str, size: u64, dir: bool| -> io::Result<tar::Header> {
             let mut h = tar::Header::new_ustar();
             h.set_path(path)?;
@@ -367,15 +281,7 @@ pub(crate) fn write_archive(
         out.flush()
     })();
     result.map_err(werr)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644))
-            .map_err(Error::io("setting permissions of", tmp.path()))?;
-    }
-    tmp.persist(dest)
-        .map_err(|e| Error::io("renaming the new archive to", dest)(e.error))?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 enum Either {
@@ -395,7 +301,7 @@ mod tests {
 
     #[test]
     fn verify_accepts_exact_content_and_rejects_others() {
-        let d = crate::plan::sha256(b"hello");
+        let d = whittle_oci::sha256_digest(b"hello");
         let mut out = Vec::new();
         Verify::new(&b"hello"[..], &d, 5)
             .read_to_end(&mut out)

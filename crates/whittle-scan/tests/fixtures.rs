@@ -224,8 +224,8 @@ fn real_alpine_310_image() {
         path: f.join("images/docker-archive/trivy-alpine-3.10.tar.gz"),
         reference: None,
     };
-    let img = whittle_catalog::open_image(&r).unwrap();
-    let c = whittle_catalog::catalog_image(&img.image).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    let c = whittle_catalog::catalog_image(&img).unwrap();
     // Against all the vulnerability fixtures: nothing. The only Alpine:v3.10 data is the
     // claircore community excerpt (botan, cfengine, chicken: none installed); musl's
     // ALPINE-CVE-2025-26519 lists v3.16…v3.24 only; the rest is Debian/Wolfi/Chainguard.

@@ -2,15 +2,12 @@
 
 use std::error::Error;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use whittle_report::{Finding, Severity};
 
-use crate::inspect::{analyze, color, heading};
-
-/// Exit code when a finding is at or above `--fail-on`.
-pub const EXIT_FINDINGS: u8 = 3;
+use crate::inspect::analyze;
+use crate::render::{FindingsFormat, colour, heading, severity};
 
 /// Find what an image hides and risks: files deleted or overwritten by a later layer but still
 /// stored in a lower one (with a content check for private keys, cloud keys, tokens, .env files,
@@ -34,8 +31,8 @@ pub struct AuditArgs {
     image: String,
 
     /// Output format: text for people, json, or sarif (2.1.0) for code-scanning UIs.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Text)]
+    format: FindingsFormat,
 
     /// Exit with code 3 when a finding is at or above this severity (info, low, medium, high,
     /// critical).
@@ -47,68 +44,28 @@ pub struct AuditArgs {
     platform: Option<String>,
 }
 
-/// Output formats of `whittle audit`.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Findings for people.
-    Text,
-    /// whittle's findings JSON.
-    Json,
-    /// SARIF 2.1.0.
-    Sarif,
-}
-
 /// Runs `whittle audit`.
 pub fn run(args: AuditArgs) -> Result<ExitCode, Box<dyn Error>> {
     let a = analyze(&args.image, args.platform.as_deref())?;
     let findings = whittle_inspect::audit(&a);
-    let out = match args.format {
-        Format::Json => {
-            serde_json::to_string_pretty(&whittle_report::to_json(
-                "whittle audit",
-                &args.image,
-                &findings,
-            ))? + "\n"
-        }
-        Format::Sarif => {
-            serde_json::to_string_pretty(&whittle_report::to_sarif(
-                "whittle audit",
-                env!("CARGO_PKG_VERSION"),
-                whittle_inspect::RULES,
-                &findings,
-            ))? + "\n"
-        }
-        Format::Text => render(&args.image, &findings, color()),
-    };
-    std::io::stdout().lock().write_all(out.as_bytes())?;
-    Ok(match args.fail_on {
-        Some(t) if whittle_report::fails(&findings, t) => ExitCode::from(EXIT_FINDINGS),
-        _ => ExitCode::SUCCESS,
-    })
-}
-
-fn paint(s: Severity, color: bool) -> String {
-    let name = format!("{:<8}", s.as_str().to_uppercase());
-    if !color {
-        return name;
-    }
-    let code = match s {
-        Severity::Critical => "1;31",
-        Severity::High => "31",
-        Severity::Medium => "33",
-        Severity::Low => "36",
-        Severity::Info => "2",
-    };
-    format!("\x1b[{code}m{name}\x1b[0m")
+    let out = crate::render::findings(
+        args.format,
+        "whittle audit",
+        &args.image,
+        whittle_inspect::RULES,
+        &findings,
+        || render(&args.image, &findings, colour()),
+    )?;
+    Ok(crate::render::finish(&out, &findings, args.fail_on)?)
 }
 
 /// The text rendering of findings.
-pub fn render(image: &str, findings: &[Finding], color: bool) -> String {
+pub fn render(image: &str, findings: &[Finding], colour: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
         "{} {image}: {} findings\n",
-        heading("Audit of", color),
+        heading("Audit of", colour),
         findings.len()
     );
     for f in findings {
@@ -119,7 +76,7 @@ pub fn render(image: &str, findings: &[Finding], color: bool) -> String {
         let _ = writeln!(
             o,
             "{}  {:<18}  {:<8}  {}",
-            paint(f.severity, color),
+            severity(f.severity, true, colour),
             f.rule,
             layer,
             f.location.path.as_deref().unwrap_or("")
@@ -138,6 +95,11 @@ pub fn render(image: &str, findings: &[Finding], color: bool) -> String {
         .rev()
         .map(|s| format!("{} {}", c[*s as usize], s.as_str()))
         .collect();
-    let _ = writeln!(o, "\n{} {}", heading("Summary:", color), summary.join(", "));
+    let _ = writeln!(
+        o,
+        "\n{} {}",
+        heading("Summary:", colour),
+        summary.join(", ")
+    );
     o
 }

@@ -1,7 +1,6 @@
 //! `whittle compare`: the talk's table for any set of images.
 
 use std::error::Error;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -151,10 +150,9 @@ pub fn run(args: CompareArgs) -> Result<ExitCode, Box<dyn Error>> {
     for image in &args.images {
         rows.push(row(image, args.platform.as_deref(), db.as_ref())?);
     }
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.format {
         CompareFormat::Text => {
-            whittle_compare::to_text(&rows, to_terminal && std::env::var_os("NO_COLOR").is_none())
+            whittle_compare::to_text(&rows, args.output.is_none() && crate::render::colour())
         }
         CompareFormat::Markdown => whittle_compare::to_markdown(&rows),
         CompareFormat::Html => whittle_compare::to_html(&rows, &args.title),

@@ -2,10 +2,12 @@
 
 use std::error::Error;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use whittle_inspect::report::InspectReport;
+
+use crate::render::{colour, heading};
 
 /// Show what an image holds: config, history with the command that made each layer, per-layer
 /// size and file changes, the largest files, size by package (dpkg or apk database) and wasted
@@ -66,15 +68,10 @@ pub fn run(args: InspectArgs) -> Result<ExitCode, Box<dyn Error>> {
     let report = whittle_inspect::inspect_report(&a, args.top);
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Text => render(&report, args.top, color()),
+        Format::Text => render(&report, args.top, colour()),
     };
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether to colour stdout: a terminal, and `NO_COLOR` unset.
-pub fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// A human size: `0 B`, `512 B`, `1.5 kB`, `12.3 MB` (SI units).
@@ -101,15 +98,6 @@ pub fn clip(s: &str, max: usize) -> String {
         let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
         t.push('…');
         t
-    }
-}
-
-/// Bold when colouring.
-pub fn heading(s: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[1m{s}\x1b[0m")
-    } else {
-        s.to_string()
     }
 }
 

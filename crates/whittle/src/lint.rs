@@ -2,14 +2,12 @@
 
 use std::error::Error;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use whittle_report::{Finding, Severity};
 
-/// Exit code when a finding is at or above `--fail-on`.
-const EXIT_FINDINGS: u8 = 3;
+use crate::render::{FindingsFormat, colour, heading, severity};
 
 /// Lint Dockerfiles for the footguns that leak into images: a secret COPY-ed and removed in a
 /// later RUN (it stays in the earlier layer), secret files copied at all (.env, id_rsa, *.pem,
@@ -32,24 +30,13 @@ pub struct LintArgs {
     files: Vec<PathBuf>,
 
     /// Output format: text for people, json, or sarif (2.1.0) for code-scanning UIs.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Text)]
+    format: FindingsFormat,
 
     /// Exit with code 3 when a finding is at or above this severity (info, low, medium, high,
     /// critical).
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
-}
-
-/// Output formats of `whittle lint`.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Findings for people, grouped by file.
-    Text,
-    /// whittle's findings JSON.
-    Json,
-    /// SARIF 2.1.0.
-    Sarif,
 }
 
 /// A file that could not be linted.
@@ -94,49 +81,15 @@ pub fn run(args: LintArgs) -> Result<ExitCode, Box<dyn Error>> {
         .map(|(p, _)| p.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let out = match args.format {
-        Format::Json => {
-            serde_json::to_string_pretty(&whittle_report::to_json("whittle lint", &target, &all))?
-                + "\n"
-        }
-        Format::Sarif => {
-            serde_json::to_string_pretty(&whittle_report::to_sarif(
-                "whittle lint",
-                env!("CARGO_PKG_VERSION"),
-                whittle_lint::RULES,
-                &all,
-            ))? + "\n"
-        }
-        Format::Text => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            text(&per_file, colour)
-        }
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes())?;
-    stdout.flush()?;
-    let failed = args.fail_on.is_some_and(|t| whittle_report::fails(&all, t));
-    Ok(if failed {
-        ExitCode::from(EXIT_FINDINGS)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// The ANSI colour of a severity.
-fn paint(s: Severity, colour: bool) -> String {
-    let name = format!("{:<8}", s.as_str());
-    if !colour {
-        return name;
-    }
-    let code = match s {
-        Severity::Critical => "1;31",
-        Severity::High => "31",
-        Severity::Medium => "33",
-        Severity::Low => "36",
-        Severity::Info => "2",
-    };
-    format!("\x1b[{code}m{name}\x1b[0m")
+    let out = crate::render::findings(
+        args.format,
+        "whittle lint",
+        &target,
+        whittle_lint::RULES,
+        &all,
+        || text(&per_file, colour()),
+    )?;
+    Ok(crate::render::finish(&out, &all, args.fail_on)?)
 }
 
 /// Findings for people: per file, by line.
@@ -146,11 +99,7 @@ fn text(per_file: &[(String, Vec<Finding>)], colour: bool) -> String {
     for (path, findings) in per_file {
         let mut sorted: Vec<&Finding> = findings.iter().collect();
         sorted.sort_by_key(|f| (f.location.line, f.location.column));
-        if colour {
-            let _ = writeln!(out, "\x1b[1m{path}\x1b[0m");
-        } else {
-            let _ = writeln!(out, "{path}");
-        }
+        let _ = writeln!(out, "{}", heading(path, colour));
         if sorted.is_empty() {
             let _ = writeln!(out, "  no findings");
         }
@@ -163,7 +112,7 @@ fn text(per_file: &[(String, Vec<Finding>)], colour: bool) -> String {
             let _ = write!(
                 out,
                 "  {at:<6} {} {:<21} {}",
-                paint(f.severity, colour),
+                severity(f.severity, false, colour),
                 f.rule,
                 f.message
             );

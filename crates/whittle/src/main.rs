@@ -9,6 +9,7 @@ mod db;
 mod inspect;
 mod lint;
 mod pkg;
+mod render;
 mod sbom;
 mod scan;
 mod source;

@@ -6,9 +6,6 @@ use std::process::ExitCode;
 
 use whittle_report::Severity;
 
-/// Exit code when a vulnerability reaches the `--fail-on` threshold.
-const EXIT_FINDINGS: u8 = 3;
-
 /// Output formats.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ScanFormat {
@@ -92,7 +89,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, Box<dyn Error>> {
         }
     }
     Ok(match (args.fail_on, whittle_scan::worst(&report)) {
-        (Some(t), Some(w)) if w >= t => ExitCode::from(EXIT_FINDINGS),
+        (Some(t), Some(w)) if w >= t => ExitCode::from(crate::render::EXIT_FINDINGS),
         _ => ExitCode::SUCCESS,
     })
 }

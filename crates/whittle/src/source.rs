@@ -3,28 +3,16 @@
 
 use std::error::Error;
 
-/// An opened image; keeps whatever temporary copy reading it needs alive.
+/// An opened image; keeps the temporary layout a `docker://` image was pulled into alive.
 pub struct Opened {
-    inner: Inner,
-}
-
-enum Inner {
-    /// From a registry, with the temporary layout it was pulled into.
-    Pulled {
-        image: whittle_oci::ReadImage,
-        _dir: Option<tempfile::TempDir>,
-    },
-    /// From disk (with the gunzipped copy of a compressed archive, if any).
-    Local(whittle_catalog::OpenedImage),
+    image: whittle_oci::ReadImage,
+    _pulled: Option<tempfile::TempDir>,
 }
 
 impl Opened {
     /// The image.
     pub fn image(&self) -> &whittle_oci::ReadImage {
-        match &self.inner {
-            Inner::Pulled { image, .. } => image,
-            Inner::Local(opened) => &opened.image,
-        }
+        &self.image
     }
 }
 
@@ -56,21 +44,14 @@ pub fn open(reference: &str, platform: Option<&str>) -> Result<Opened, Box<dyn E
             &whittle_registry::Options::from_env(),
         )?;
         return Ok(Opened {
-            inner: Inner::Pulled {
-                image,
-                _dir: pulled,
-            },
+            image,
+            _pulled: pulled,
         });
     }
-    if platform.is_some() {
-        // local multi-platform layouts pick their platform in read_image
-        let image = whittle_oci::read_image(&r, platform.as_ref())?;
-        return Ok(Opened {
-            inner: Inner::Pulled { image, _dir: None },
-        });
-    }
+    // a local multi-platform layout picks its platform in read_image
     Ok(Opened {
-        inner: Inner::Local(whittle_catalog::open_image(&r)?),
+        image: whittle_oci::read_image(&r, platform.as_ref())?,
+        _pulled: None,
     })
 }
 
