@@ -36,8 +36,11 @@ pub fn wanted(path: &str) -> Option<Want> {
         }
         _ => {
             if let Some(rest) = path.strip_prefix("var/lib/dpkg/status.d/") {
-                return (!rest.is_empty() && !rest.contains('/'))
-                    .then_some(Want::Keep(MAX_SMALL_FILE_BYTES));
+                // `.md5sums` lists and scripts beside the entries are never parsed: not kept
+                return (!rest.is_empty()
+                    && !rest.contains('/')
+                    && crate::dpkg::is_status_d_entry(rest))
+                .then_some(Want::Keep(MAX_SMALL_FILE_BYTES));
             }
             let rest = path.strip_prefix("usr/share/doc/")?;
             let (pkg, file) = rest.split_once('/')?;
@@ -239,6 +242,8 @@ mod tests {
         assert!(wanted("var/lib/dpkg/status.d/libc6").is_some());
         assert!(wanted("var/lib/dpkg/status.d/").is_none());
         assert!(wanted("var/lib/dpkg/status.d/a/b").is_none());
+        assert!(wanted("var/lib/dpkg/status.d/libc6.md5sums").is_none());
+        assert!(wanted("var/lib/dpkg/status.d/base-files.conffiles").is_none());
         assert!(wanted("usr/share/doc/gawk/copyright").is_some());
         assert!(wanted("usr/share/doc/gawk/changelog.gz").is_none());
         assert!(wanted("etc/passwd").is_none());

@@ -139,6 +139,9 @@ where
     let mut link = String::new();
     let mut pax: Vec<u8> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
+    // File bytes handed out so far. A GNU sparse entry declares a size its few archive bytes
+    // expand to (zeros), which the limit on the reader does not see: count it here.
+    let mut expanded: u64 = 0;
     for entry in archive.entries().map_err(err)? {
         let mut entry = entry.map_err(err)?;
         let et = entry.header().entry_type();
@@ -199,6 +202,10 @@ where
         buf.clear();
         if tag == 0 {
             let size = entry.size();
+            expanded = expanded.saturating_add(size);
+            if expanded > opts.max_size {
+                return Err(WalkFail::Walk(WalkError::TooLarge(opts.max_size)));
+            }
             // The declared size is untrusted: reserve at most 16 MiB up front, grow while reading.
             buf.reserve(usize::try_from(size.min(opts.max_size).min(16 << 20)).unwrap_or(0));
             entry.read_to_end(&mut buf).map_err(err)?;
@@ -381,6 +388,34 @@ mod tests {
         ));
         let t = tar_of(&[("a", T::Regular, &[0u8; 4096], "")]);
         assert!(matches!(collect(&t, 1024), Err(WalkError::TooLarge(1024))));
+    }
+
+    #[test]
+    fn sparse_files_cannot_expand_past_the_limit() {
+        // A GNU sparse entry with no data whose one hole makes it 64 MiB of zeros.
+        let octal = |field: &mut [u8; 12], v: u64| {
+            field.copy_from_slice(format!("{v:011o}\0").as_bytes());
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_path("big").unwrap();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(0);
+        let g = h.as_gnu_mut().unwrap();
+        octal(&mut g.realsize, 64 << 20);
+        octal(&mut g.sparse[0].offset, 64 << 20);
+        octal(&mut g.sparse[0].numbytes, 0);
+        h.set_cksum();
+        let mut t = h.as_bytes().to_vec();
+        t.extend_from_slice(&[0u8; 1024]);
+        assert_eq!(collect(&t, 128 << 20).unwrap(), ["big File 67108864"]);
+        assert!(matches!(
+            collect(&t, 1 << 20),
+            Err(WalkError::TooLarge(1_048_576))
+        ));
     }
 
     #[test]

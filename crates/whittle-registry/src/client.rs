@@ -452,7 +452,13 @@ impl Client {
         let mut reauthed = false;
         loop {
             attempt += 1;
-            let auth = self.auth_header(scope)?;
+            // Credentials go to the registry only: an upload `Location` may name another host
+            // or plain HTTP.
+            let auth = if same_origin(&self.base, url) {
+                self.auth_header(scope)?
+            } else {
+                None
+            };
             let mut b = http::Request::builder().method(method).uri(url);
             for (k, v) in headers {
                 b = b.header(*k, *v);
@@ -520,6 +526,16 @@ impl Client {
             .min(Duration::from_secs(30));
         std::thread::sleep(d);
     }
+}
+
+/// Whether `url` is on `base` (`scheme://host[:port]`): same scheme, host and port.
+fn same_origin(base: &str, url: &str) -> bool {
+    url.get(..base.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(base))
+        && url
+            .as_bytes()
+            .get(base.len())
+            .is_none_or(|b| matches!(b, b'/' | b'?' | b'#'))
 }
 
 /// Whether a TLS failure means the server answered in plain text: rustls reports the first byte
@@ -628,6 +644,28 @@ mod tests {
         assert!(!answered_plain_http(
             "io: Connection refused (os error 111)"
         ));
+    }
+
+    #[test]
+    fn credentials_stay_on_the_registry() {
+        let base = "https://reg.example.invalid";
+        assert!(same_origin(
+            base,
+            "https://reg.example.invalid/v2/a/blobs/uploads/x?y=1"
+        ));
+        assert!(same_origin(base, "HTTPS://Reg.Example.Invalid/v2/"));
+        assert!(same_origin(base, base));
+        assert!(!same_origin(base, "http://reg.example.invalid/v2/a"));
+        assert!(!same_origin(
+            base,
+            "https://reg.example.invalid.evil.invalid/v2/a"
+        ));
+        assert!(!same_origin(base, "https://reg.example.invalid:8443/v2/a"));
+        assert!(!same_origin(
+            base,
+            "https://reg.example.invalid@evil.invalid/v2/a"
+        ));
+        assert!(!same_origin(base, "https://other.invalid/v2/a"));
     }
 
     #[test]

@@ -278,8 +278,9 @@ fn emit(
     Ok(report)
 }
 
-/// Unpack the layout files of an `oci-archive` (`index.json`, `oci-layout`, `blobs/sha256/*`;
-/// nothing else, nothing outside) into a temporary directory.
+/// Unpack the layout files of an `oci-archive`, plain or gzip-compressed (`index.json`,
+/// `oci-layout`, `blobs/sha256/*`; nothing else, nothing outside, at most
+/// [`whittle_oci::read::MAX_GUNZIPPED_ARCHIVE`] bytes) into a temporary directory.
 fn unpack_oci_archive(path: &Path) -> Result<tempfile::TempDir> {
     let tmp = tempfile::Builder::new()
         .prefix("whittle-oci-archive-")
@@ -291,7 +292,21 @@ fn unpack_oci_archive(path: &Path) -> Result<tempfile::TempDir> {
     let blobs = tmp.path().join("blobs/sha256");
     std::fs::create_dir_all(&blobs).map_err(Error::io("creating", &blobs))?;
     let f = std::fs::File::open(path).map_err(Error::io("opening", path))?;
-    let mut ar = tar::Archive::new(std::io::BufReader::with_capacity(1 << 20, f));
+    let mut buffered = std::io::BufReader::with_capacity(1 << 20, f);
+    let gzipped = std::io::BufRead::fill_buf(&mut buffered)
+        .map_err(Error::io("reading", path))?
+        .starts_with(&[0x1f, 0x8b]);
+    // `docker save | gzip`-style archives are read as they are; what they unpack to is bounded
+    // like every archive whittle opens
+    let plain: Box<dyn std::io::Read> = if gzipped {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let mut ar = tar::Archive::new(std::io::Read::take(
+        plain,
+        whittle_oci::read::MAX_GUNZIPPED_ARCHIVE,
+    ));
     let entries = ar.entries().map_err(Error::io("reading", path))?;
     for e in entries {
         let mut e = e.map_err(Error::io("reading a tar entry of", path))?;

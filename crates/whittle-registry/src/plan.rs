@@ -212,6 +212,18 @@ pub(crate) fn doc_media_type(desc_type: &str, doc: &LooseDoc) -> String {
     }
 }
 
+/// An index's entries, refused past [`MAX_INDEX_ENTRIES`] (each one costs a manifest read).
+pub(crate) fn index_entries(doc: LooseDoc, what: &str) -> Result<Vec<LooseDescriptor>> {
+    let children = doc.manifests.unwrap_or_default();
+    if children.len() > MAX_INDEX_ENTRIES {
+        return Err(Error::TooLarge {
+            what: format!("index {what} entry count"),
+            limit: MAX_INDEX_ENTRIES as u64,
+        });
+    }
+    Ok(children)
+}
+
 /// An image manifest's blob list (config then layers), with digests checked.
 pub(crate) fn manifest_blobs(doc: &LooseDoc, what: &str) -> Result<Vec<(String, u64)>> {
     let config = doc
@@ -365,13 +377,7 @@ pub(crate) fn plan_from_layout(
             index: None,
         });
     }
-    let children = doc.manifests.clone().unwrap_or_default();
-    if children.len() > MAX_INDEX_ENTRIES {
-        return Err(Error::TooLarge {
-            what: format!("index {} entry count", chosen.digest),
-            limit: MAX_INDEX_ENTRIES as u64,
-        });
-    }
+    let children = index_entries(doc, &chosen.digest)?;
     if let Some(p) = platform {
         let c = pick_platform(&children, p, &chosen.digest)?;
         let (b, d, m) = load(c)?;
@@ -489,4 +495,30 @@ pub(crate) fn plan_from_read_image(image: &ReadImage) -> Result<(Plan, ReadImage
         },
         ReadImageBlobs { image, layers },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_entries_are_bounded() {
+        let entry = format!(
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{}","size":1}}"#,
+            "a".repeat(64)
+        );
+        let index = |n: usize| {
+            let body = vec![entry.as_str(); n].join(",");
+            parse_doc(format!(r#"{{"manifests":[{body}]}}"#).as_bytes(), "t").unwrap()
+        };
+        assert_eq!(index_entries(index(3), "t").unwrap().len(), 3);
+        assert_eq!(
+            index_entries(index(MAX_INDEX_ENTRIES), "t").unwrap().len(),
+            MAX_INDEX_ENTRIES
+        );
+        assert!(matches!(
+            index_entries(index(MAX_INDEX_ENTRIES + 1), "t"),
+            Err(Error::TooLarge { .. })
+        ));
+    }
 }

@@ -7,8 +7,8 @@ use whittle_oci::{DockerReference, Platform};
 use crate::client::{Client, header, status_error};
 use crate::error::{Error, Result};
 use crate::plan::{
-    ACCEPT_MANIFESTS, BlobSource, Doc, MAX_MANIFEST_SIZE, Plan, doc_media_type, is_index,
-    manifest_blobs, parse_doc, pick_platform, platform_of_config, require_hex,
+    ACCEPT_MANIFESTS, BlobSource, Doc, MAX_MANIFEST_SIZE, Plan, doc_media_type, index_entries,
+    is_index, manifest_blobs, parse_doc, pick_platform, platform_of_config, require_hex,
 };
 use whittle_oci::sha256_digest;
 
@@ -125,7 +125,7 @@ pub(crate) fn plan_from_registry(
             index: None,
         });
     }
-    let children = doc.manifests.clone().unwrap_or_default();
+    let children = index_entries(doc, &format!("{}/{repo}:{r}", client.registry()))?;
     if let Some(p) = platform {
         let c = pick_platform(&children, p, &format!("{}/{repo}:{r}", client.registry()))?;
         require_hex(&c.digest, "index entry")?;

@@ -384,3 +384,44 @@ fn plain_http_to_another_host_needs_insecure() {
     let r = whittle_registry::push(std::slice::from_ref(&img), &dest, &[], &insecure).unwrap();
     assert_eq!(r.uploaded, 3);
 }
+
+/// `docker save | gzip`-style archives: a gzip-compressed oci-archive copies like a plain one
+/// (no registry needed).
+#[test]
+fn gzipped_oci_archive_copies_like_a_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = [image("amd64", "gz", 10_000), image("arm64", "gz", 10_000)];
+    let plain = dir.path().join("plain.tar");
+    whittle_oci::write(
+        &images,
+        &ImageRef::OciArchive {
+            path: plain.clone(),
+            tag: None,
+        },
+    )
+    .unwrap();
+    let gz = dir.path().join("plain.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut std::fs::File::open(&plain).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let copy_to = |src: &std::path::Path, name: &str| {
+        let out = dir.path().join(name);
+        let src = ImageRef::OciArchive {
+            path: src.to_path_buf(),
+            tag: None,
+        };
+        let dest = ImageRef::Oci {
+            path: out.clone(),
+            tag: None,
+        };
+        let report = whittle_registry::copy(&src, &dest, None, &opts()).unwrap();
+        (report.digest, tree(&out))
+    };
+    let (d1, t1) = copy_to(&plain, "from-plain");
+    let (d2, t2) = copy_to(&gz, "from-gz");
+    assert_eq!(d1, d2);
+    assert_eq!(t1, t2, "same layout bytes");
+}

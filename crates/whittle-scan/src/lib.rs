@@ -9,7 +9,8 @@
 pub mod sbom;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use whittle_catalog::{Catalog, OsRelease, Package};
@@ -257,6 +258,9 @@ pub fn scan(target: &str, cat: &Catalog, db: &Db) -> Result<ScanReport, ScanErro
     report.ecosystems = ecosystems.clone();
     // (package, version, id) -> match
     let mut merged: BTreeMap<(String, String, String), VulnMatch> = BTreeMap::new();
+    // binary packages of one source (libc6, libc-bin…) share its records: read, verify and
+    // parse each (ecosystem, name) block once
+    let mut blocks: HashMap<(&str, String), Vec<Record>> = HashMap::new();
     for p in &cat.packages {
         let format = format_of(p);
         let mut names = vec![p.source().to_string()];
@@ -269,7 +273,10 @@ pub fn scan(target: &str, cat: &Catalog, db: &Db) -> Result<ScanReport, ScanErro
         };
         for eco in &ecosystems {
             for name in &names {
-                let records = db.lookup(eco, name)?;
+                let records = match blocks.entry((eco.as_str(), name.clone())) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => v.insert(db.lookup(eco, name)?),
+                };
                 if records.is_empty() {
                     continue;
                 }
@@ -278,7 +285,7 @@ pub fn scan(target: &str, cat: &Catalog, db: &Db) -> Result<ScanReport, ScanErro
                     .filter(|r| r.not_affected)
                     .flat_map(Record::ids)
                     .collect();
-                for r in &records {
+                for r in records.iter() {
                     let Some(hit) = affected(format, &version, r) else {
                         continue;
                     };

@@ -31,6 +31,8 @@ const PREFIX: usize = 8 + 8 + 8 + 32;
 const MAX_INDEX_BYTES: u64 = 1 << 30;
 /// Largest block of one key: 256 MiB.
 const MAX_BLOCK_BYTES: u32 = 256 << 20;
+/// Smallest index entry: two empty strings' lengths, offset, length, hash prefix.
+const MIN_ENTRY_BYTES: usize = 2 + 2 + 8 + 4 + 8;
 
 /// One imported source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,7 +176,8 @@ impl Db {
             buf: ibytes,
             pos: 0,
         };
-        let mut index = Vec::with_capacity(header.keys);
+        // `keys` is the file's own claim: never reserve more than the index bytes can hold
+        let mut index = Vec::with_capacity(header.keys.min(ibytes.len() / MIN_ENTRY_BYTES));
         while c.pos < ibytes.len() {
             let e = (|| {
                 Some(Entry {
@@ -211,9 +214,13 @@ impl Db {
         if e.len > MAX_BLOCK_BYTES {
             return Err(corrupt(&self.path, "block length out of range"));
         }
+        let at = self
+            .blocks_start
+            .checked_add(e.offset)
+            .ok_or_else(|| corrupt(&self.path, "block offset out of range"))?;
         let mut buf = vec![0u8; e.len as usize];
         self.file
-            .read_exact_at(&mut buf, self.blocks_start + e.offset)
+            .read_exact_at(&mut buf, at)
             .map_err(|_| corrupt(&self.path, "truncated records"))?;
         if block_hash(&buf) != e.hash {
             return Err(corrupt(
@@ -253,7 +260,8 @@ impl Db {
 
     /// Every record (reads the whole file).
     pub fn all_records(&self) -> Result<Vec<Record>, DbError> {
-        let mut out = Vec::with_capacity(self.header.records);
+        // `records` is the file's own claim: grow as blocks are read instead of trusting it
+        let mut out = Vec::new();
         for e in &self.index {
             out.extend(self.read_block(e)?);
         }
@@ -399,6 +407,48 @@ mod tests {
         assert!(err.contains("checksum"), "{err}");
         std::fs::write(&path, b"short").unwrap();
         assert!(matches!(Db::open(dir.path()), Err(DbError::Corrupt { .. })));
+    }
+
+    /// A file whose checksum is right but whose header and index lie (the checksum is not a
+    /// signature): huge counts and an offset at the end of the address space.
+    fn forged(dir: &Path, keys: &str, offset: u64) {
+        let header = format!(
+            r#"{{"format":1,"written":0,"sources":[],"records":{keys},"keys":{keys},"ecosystems":{{}}}}"#
+        );
+        let mut index = Vec::new();
+        for s in ["Debian:12", "glibc"] {
+            index.extend_from_slice(&(s.len() as u16).to_le_bytes());
+            index.extend_from_slice(s.as_bytes());
+        }
+        index.extend_from_slice(&offset.to_le_bytes());
+        index.extend_from_slice(&2u32.to_le_bytes());
+        index.extend_from_slice(&block_hash(b"[]"));
+        let mut sum = Sha256::new();
+        sum.update(header.as_bytes());
+        sum.update(&index);
+        let mut f = MAGIC.to_vec();
+        f.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        f.extend_from_slice(&(index.len() as u64).to_le_bytes());
+        f.extend_from_slice(&sum.finalize());
+        f.extend_from_slice(header.as_bytes());
+        f.extend_from_slice(&index);
+        f.extend_from_slice(b"[]");
+        std::fs::write(dir.join(DB_FILE), f).unwrap();
+    }
+
+    #[test]
+    fn lying_header_counts_and_offsets_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        // usize::MAX keys and records: reserving that much would abort
+        forged(dir.path(), &usize::MAX.to_string(), 0);
+        let db = Db::open(dir.path()).unwrap();
+        assert!(db.lookup("Debian:12", "glibc").unwrap().is_empty());
+        assert!(db.all_records().unwrap().is_empty());
+        // an offset that overflows when added to the blocks' start
+        forged(dir.path(), "1", u64::MAX);
+        let db = Db::open(dir.path()).unwrap();
+        let err = db.lookup("Debian:12", "glibc").unwrap_err().to_string();
+        assert!(err.contains("offset out of range"), "{err}");
     }
 
     #[test]

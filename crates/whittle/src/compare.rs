@@ -74,6 +74,8 @@ fn row(
                 .merged
                 .entries()
                 .iter()
+                // file lists are the analysis's business, not the catalog's
+                .filter(|(p, _)| !p.starts_with("var/lib/dpkg/info/"))
                 .filter_map(|(p, e)| e.content.as_ref().map(|c| (p.clone(), c.clone())))
                 .collect();
             let cat = whittle_catalog::catalog_files(&files);
