@@ -9,27 +9,8 @@ pub const STATUS_PATH: &str = "var/lib/dpkg/status";
 /// Directory of distroless per-package status entries (with trailing `/`).
 pub const STATUS_D_DIR: &str = "var/lib/dpkg/status.d/";
 
-/// Suffixes of files in `status.d/` that are not package entries (distroless keeps the
-/// `.md5sums` lists and maintainer scripts beside them).
-const NOT_ENTRIES: &[&str] = &[
-    ".md5sums",
-    ".preinst",
-    ".postinst",
-    ".prerm",
-    ".postrm",
-    ".list",
-    ".conffiles",
-    ".shlibs",
-    ".symbols",
-    ".triggers",
-    ".templates",
-    ".config",
-];
-
 /// Whether `path` in `status.d/` is a package entry (not an `.md5sums` list or a script).
-pub fn is_status_d_entry(path: &str) -> bool {
-    !NOT_ENTRIES.iter().any(|s| path.ends_with(s))
-}
+pub use whittle_deb::status::is_status_d_entry;
 
 /// Splits `Source: name (version)` into name and optional version.
 pub fn parse_source(field: &str) -> (String, Option<String>) {

@@ -31,6 +31,28 @@ fn is_archive_only(name: &str) -> bool {
         .any(|f| f.len() == name.len() && f.eq_ignore_ascii_case(name))
 }
 
+/// Suffixes of files in `status.d/` that are not package entries (distroless keeps the
+/// `.md5sums` lists and maintainer scripts beside them).
+const NOT_ENTRIES: &[&str] = &[
+    ".md5sums",
+    ".preinst",
+    ".postinst",
+    ".prerm",
+    ".postrm",
+    ".list",
+    ".conffiles",
+    ".shlibs",
+    ".symbols",
+    ".triggers",
+    ".templates",
+    ".config",
+];
+
+/// Whether `path` in `status.d/` is a package entry (not an `.md5sums` list or a script).
+pub fn is_status_d_entry(path: &str) -> bool {
+    !NOT_ENTRIES.iter().any(|s| path.ends_with(s))
+}
+
 /// The entry distroless writes to `/var/lib/dpkg/status.d/<package>` for one package.
 ///
 /// `pkg_stanza` is the package's control stanza (ideally the `.deb`'s `control` file, so the
@@ -89,6 +111,21 @@ pub fn status_file<'a>(entries: impl IntoIterator<Item = &'a Stanza>) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_d_entries_are_stanzas_not_lists_or_scripts() {
+        assert!(is_status_d_entry("libc6"));
+        assert!(is_status_d_entry("var/lib/dpkg/status.d/base-files"));
+        for other in [
+            "libc6.md5sums",
+            "x.postinst",
+            "x.conffiles",
+            "x.list",
+            "x.triggers",
+        ] {
+            assert!(!is_status_d_entry(other), "{other}");
+        }
+    }
     use crate::control::parse_stanzas;
 
     const PACKAGES_STANZA: &str = "Package: libsqlite3-0

@@ -112,7 +112,7 @@ pub fn packages(m: &Merged) -> Option<PackageDb> {
     }
     let status_d: Vec<&String> = m
         .under("var/lib/dpkg/status.d/")
-        .filter(|(k, e)| e.content.is_some() && !k.ends_with(".md5sums"))
+        .filter(|(k, e)| e.content.is_some() && whittle_deb::status::is_status_d_entry(k))
         .map(|(k, _)| k)
         .collect();
     for path in status_d {
@@ -269,8 +269,22 @@ mod tests {
                 0,
                 Some("Package: tzdata\nVersion: 2024a\nInstalled-Size: 2\n"),
             ),
+            // scripts and conffile lists beside the entries are not packages
+            entry(
+                "var/lib/dpkg/status.d/tzdata.postinst",
+                Kind::File,
+                0,
+                Some("#!/bin/sh\nset -e\n"),
+            ),
+            entry(
+                "var/lib/dpkg/status.d/tzdata.conffiles",
+                Kind::File,
+                0,
+                Some("/etc/timezone\n"),
+            ),
         ]);
         let db = packages(&m).unwrap();
+        assert!(db.warnings.is_empty(), "{:?}", db.warnings);
         let names: Vec<&str> = db.packages.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["ca-certificates", "tzdata"]);
         assert_eq!((db.packages[0].files, db.packages[0].size), (1, 50));
