@@ -106,13 +106,10 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         events.step(&format!("source    {}", src.display()));
         copy_tree(src, &workspace)?;
     }
-    let out_rel = OUT_DIR
-        .trim_start_matches(WORKSPACE)
-        .trim_start_matches('/');
     for name in
         std::iter::once(&recipe.package.name).chain(recipe.subpackages.iter().map(|s| &s.info.name))
     {
-        let d = workspace.join(out_rel).join(name);
+        let d = out_dir(&workspace, name)?;
         std::fs::create_dir_all(&d).map_err(io(&d))?;
     }
 
@@ -171,8 +168,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
     let mut out = BuildOutput::default();
     let infos = std::iter::once(&recipe.package).chain(recipe.subpackages.iter().map(|s| &s.info));
     for info in infos {
-        let dir = workspace.join(out_rel).join(&info.name);
-        let entries = collect_dir(&dir)?;
+        let entries = collect_dir(&out_dir(&workspace, &info.name)?)?;
         let meta = PackageMeta {
             name: info.name.clone(),
             version: recipe.full_version.clone(),
@@ -233,7 +229,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             }
         };
         // install the main package's files into the test root
-        copy_tree(&workspace.join(out_rel).join(&recipe.package.name), &troot)?;
+        copy_tree(&out_dir(&workspace, &recipe.package.name)?, &troot)?;
         let test_ws = work.path().join("test-workspace");
         std::fs::create_dir_all(&test_ws).map_err(io(&test_ws))?;
         let mut tv = tvars;
@@ -417,7 +413,9 @@ fn run_steps(
                     }
                 };
                 let dest = host_path(workspace, &step.working_directory)
-                    .ok_or_else(|| ferr("working-directory must be inside /home/build".into()))?;
+                    .ok_or_else(|| {
+                        ferr("working-directory must be inside /home/build and not pass through a symlink".into())
+                    })?;
                 std::fs::create_dir_all(&dest).map_err(io(&dest))?;
                 let base = uri
                     .rsplit('/')
@@ -428,6 +426,10 @@ fn run_steps(
                     unpack(reader, &dest, *strip_components).map_err(|e| ferr(e.to_string()))?;
                 } else {
                     let p = dest.join(base);
+                    // a symlink left there by an earlier step is replaced, never written through
+                    if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                        std::fs::remove_file(&p).map_err(io(&p))?;
+                    }
                     std::fs::write(&p, &bytes).map_err(io(&p))?;
                 }
             }
@@ -436,17 +438,35 @@ fn run_steps(
     Ok(())
 }
 
-/// The host directory of a sandbox path under `/home/build`.
+/// The host directory of a sandbox path under `/home/build`; `None` when it is elsewhere, has
+/// a `..` component, or passes through a symlink (the sandbox writes the workspace: a link it
+/// made, e.g. `src -> /`, must not be followed by host-side writes or reads).
 fn host_path(workspace: &Path, sandbox_path: &str) -> Option<PathBuf> {
     let rest = sandbox_path.strip_prefix(WORKSPACE)?;
-    let rest = rest.trim_start_matches('/');
-    if rest.split('/').any(|c| c == "..") {
-        return None;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None; // `/home/buildx` is not under `/home/build`
     }
-    Some(if rest.is_empty() {
-        workspace.to_path_buf()
-    } else {
-        workspace.join(rest)
+    let mut p = workspace.to_path_buf();
+    for c in rest.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            return None;
+        }
+        p.push(c);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return None;
+        }
+    }
+    Some(p)
+}
+
+/// The host directory of package `name`'s `${{targets.destdir}}`, refused when the sandbox
+/// replaced it (or `melange-out`) by a symlink.
+fn out_dir(workspace: &Path, name: &str) -> Result<PathBuf> {
+    host_path(workspace, &format!("{OUT_DIR}/{name}")).ok_or_else(|| Error::Invalid {
+        what: format!("{OUT_DIR}/{name}"),
+        message:
+            "the build replaced the package directory by a symlink; write files into it instead"
+                .into(),
     })
 }
 
@@ -506,8 +526,15 @@ fn move_stripped(from: &Path, dest: &Path, strip: usize) -> std::io::Result<()> 
 }
 
 /// Copies the tree under `src` into `dst` (merging with what is there), keeping modes and
-/// symlinks.
+/// symlinks. A directory of `src` over a symlink in `dst` (`bin -> usr/bin`) is copied through
+/// the link only when the link resolves inside `dst`; otherwise it is refused.
 pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst).map_err(io(dst))?;
+    let top = std::fs::canonicalize(dst).map_err(io(dst))?;
+    copy_tree_in(src, dst, &top)
+}
+
+fn copy_tree_in(src: &Path, dst: &Path, top: &Path) -> Result<()> {
     std::fs::create_dir_all(dst).map_err(io(dst))?;
     for e in std::fs::read_dir(src).map_err(io(src))? {
         let e = e.map_err(io(src))?;
@@ -517,11 +544,24 @@ pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
         let ft = meta.file_type();
         if ft.is_dir() {
             if std::fs::symlink_metadata(&to).is_ok_and(|m| m.file_type().is_symlink()) {
-                // a directory over a symlinked one (bin -> usr/bin): follow the link
-                copy_tree(&from, &to)?;
+                // a directory over a symlinked one (bin -> usr/bin): follow the link, but only
+                // inside `top` (an absolute `var/run -> /run` resolves on the host)
+                let real = std::fs::canonicalize(&to).map_err(io(&to))?;
+                if !real.starts_with(top) {
+                    return Err(Error::Invalid {
+                        what: to.display().to_string(),
+                        message: format!(
+                            "is a symlink to {} outside {}; the package's directory {} cannot be installed over it",
+                            real.display(),
+                            top.display(),
+                            from.display()
+                        ),
+                    });
+                }
+                copy_tree_in(&from, &real, top)?;
                 continue;
             }
-            copy_tree(&from, &to)?;
+            copy_tree_in(&from, &to, top)?;
             std::fs::set_permissions(&to, meta.permissions()).map_err(io(&to))?;
         } else {
             if std::fs::symlink_metadata(&to).is_ok() {
@@ -572,6 +612,104 @@ mod tests {
         );
         assert_eq!(host_path(ws, "/home/build/../etc"), None);
         assert_eq!(host_path(ws, "/etc"), None);
+    }
+
+    #[test]
+    fn host_paths_do_not_pass_through_symlinks_the_sandbox_made() {
+        let ws = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), ws.path().join("src")).unwrap();
+        std::fs::create_dir(ws.path().join("real")).unwrap();
+        assert_eq!(host_path(ws.path(), "/home/build/src"), None);
+        assert_eq!(host_path(ws.path(), "/home/build/src/deeper"), None);
+        assert_eq!(host_path(ws.path(), "/home/buildx/y"), None);
+        assert_eq!(
+            host_path(ws.path(), "/home/build/real/new"),
+            Some(ws.path().join("real/new"))
+        );
+        // `melange-out` replaced by a link to the host: the package is not read from there
+        std::os::unix::fs::symlink(outside.path(), ws.path().join("melange-out")).unwrap();
+        let e = out_dir(ws.path(), "hello").unwrap_err().to_string();
+        assert!(e.contains("symlink"), "{e}");
+    }
+
+    struct Quiet;
+    impl whittle_fetch::Progress for Quiet {
+        fn start(&self, _: usize, _: u64, _: usize) {}
+        fn done(&self, _: &str, _: u64, _: bool) {}
+    }
+    impl whittle_build::Events for Quiet {
+        fn step(&self, _: &str) {}
+        fn warn(&self, _: &str) {}
+    }
+
+    #[test]
+    fn fetch_replaces_a_symlink_instead_of_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        let src = dir.path().join("data.bin");
+        std::fs::write(&src, b"payload").unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        // an earlier step left `data.bin -> victim` in the workspace
+        std::os::unix::fs::symlink(&victim, ws.join("data.bin")).unwrap();
+        let fetcher = whittle_fetch::Fetcher::new(
+            whittle_fetch::Cache::open(dir.path().join("cache")).unwrap(),
+            false,
+        );
+        let step = Step {
+            at: "r.yaml:1:1".into(),
+            name: "fetch".into(),
+            action: Action::Fetch {
+                uri: format!("file://{}", src.display()),
+                sha256: whittle_fetch::sha256_hex(b"payload"),
+                strip_components: 0,
+                extract: false,
+            },
+            working_directory: WORKSPACE.into(),
+            environment: BTreeMap::new(),
+            network: false,
+        };
+        let sb = Sandbox {
+            root: dir.path(),
+            workspace: &ws,
+            env: BTreeMap::new(),
+            verbose: false,
+        };
+        run_steps(&sb, &[step], "p", &ws, &fetcher, &Quiet).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(ws.join("data.bin")).unwrap(), b"payload");
+        assert!(
+            !std::fs::symlink_metadata(ws.join("data.bin"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn copy_tree_follows_links_only_inside_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, root, outside) = (
+            dir.path().join("src"),
+            dir.path().join("root"),
+            dir.path().join("outside"),
+        );
+        std::fs::create_dir_all(src.join("bin")).unwrap();
+        std::fs::write(src.join("bin/hello"), b"x").unwrap();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        copy_tree(&src, &root).unwrap();
+        assert_eq!(std::fs::read(root.join("usr/bin/hello")).unwrap(), b"x");
+        // `var/run -> /…` style: an absolute link that leaves the root is refused
+        std::fs::create_dir_all(src.join("run")).unwrap();
+        std::fs::write(src.join("run/pid"), b"1").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("run")).unwrap();
+        let e = copy_tree(&src, &root).unwrap_err().to_string();
+        assert!(e.contains("outside"), "{e}");
+        assert!(!outside.join("pid").exists());
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
     let base = loads
         .iter()
         .find(|(vaddr, _, filesz)| strtab >= *vaddr && strtab - vaddr < *filesz)
-        .map(|(vaddr, offset, _)| strtab - vaddr + offset)?;
+        .and_then(|(vaddr, offset, _)| (strtab - vaddr).checked_add(*offset))?;
     for n in needed {
         out.needed.push(r.cstr(base.checked_add(n)?)?);
     }
@@ -195,6 +195,27 @@ mod tests {
     fn non_elf_is_none() {
         assert_eq!(dynamic(b"#!/bin/sh\necho hi\n"), None);
         assert_eq!(dynamic(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn a_load_offset_near_the_end_of_u64_is_none_not_an_overflow() {
+        // ELF64 LE: PT_LOAD at offset u64::MAX, PT_DYNAMIC with DT_STRTAB = 1
+        let mut b = vec![0u8; 64 + 2 * 56 + 32];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
+        let ph0 = 64;
+        b[ph0..ph0 + 4].copy_from_slice(&PT_LOAD.to_le_bytes());
+        b[ph0 + 8..ph0 + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        b[ph0 + 32..ph0 + 40].copy_from_slice(&0x1000u64.to_le_bytes());
+        let ph1 = 64 + 56;
+        b[ph1..ph1 + 4].copy_from_slice(&PT_DYNAMIC.to_le_bytes());
+        b[ph1 + 8..ph1 + 16].copy_from_slice(&176u64.to_le_bytes());
+        b[ph1 + 32..ph1 + 40].copy_from_slice(&32u64.to_le_bytes());
+        b[176..184].copy_from_slice(&DT_STRTAB.to_le_bytes());
+        b[184..192].copy_from_slice(&1u64.to_le_bytes());
+        assert_eq!(dynamic(&b), None);
     }
 
     proptest! {

@@ -336,12 +336,33 @@ fn pos<T>(s: &Spanned<T>) -> Pos {
     Pos::new(s.referenced.line(), s.referenced.column())
 }
 
+/// Most bytes that substitutions may add over a whole recipe (a 1 MiB recipe repeating
+/// `${{vars.big}}` would otherwise expand to many gigabytes).
+pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
+
 /// Values `${{…}}` may name.
 struct Vars {
     map: BTreeMap<String, String>,
+    /// Bytes substituted so far, shared by every `Vars` of one recipe.
+    spent: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Vars {
+    fn new(map: BTreeMap<String, String>) -> Self {
+        Vars {
+            map,
+            spent: std::rc::Rc::default(),
+        }
+    }
+
+    /// The same budget with another map.
+    fn with_map(&self, map: BTreeMap<String, String>) -> Self {
+        Vars {
+            map,
+            spent: self.spent.clone(),
+        }
+    }
+
     /// `s` with every `${{ name }}` replaced; an unknown name is an error naming it.
     fn expand(&self, s: &str) -> std::result::Result<String, String> {
         let mut out = String::with_capacity(s.len());
@@ -354,7 +375,16 @@ impl Vars {
             };
             let name = after.get(..end).unwrap_or_default().trim();
             match self.map.get(name) {
-                Some(v) => out.push_str(v),
+                Some(v) => {
+                    let spent = self.spent.get().saturating_add(v.len());
+                    if spent > MAX_EXPANDED_BYTES {
+                        return Err(format!(
+                            "substitutions add more than {MAX_EXPANDED_BYTES} bytes to the recipe; use shorter `vars` or fewer `${{{{{name}}}}}`"
+                        ));
+                    }
+                    self.spent.set(spent);
+                    out.push_str(v);
+                }
                 None => {
                     let known: Vec<&str> = self.map.keys().map(String::as_str).collect();
                     return Err(format!(
@@ -456,13 +486,13 @@ pub fn parse(origin: &str, text: &str, arch: &str) -> Result<Recipe> {
         map.insert(format!("vars.{k}"), v.0.clone());
     }
     // vars may refer to package fields
-    let snapshot = Vars { map: map.clone() };
+    let snapshot = Vars::new(map.clone());
     for (k, v) in &raw.vars {
         if let Ok(x) = snapshot.expand(&v.0) {
             map.insert(format!("vars.{k}"), x);
         }
     }
-    let vars = Vars { map };
+    let vars = snapshot.with_map(map);
     let provider_priority = p.dependencies.provider_priority.as_ref().and_then(|s| {
         let n = s.0.parse().ok();
         if n.is_none() {
@@ -501,9 +531,7 @@ pub fn parse(origin: &str, text: &str, arch: &str) -> Result<Recipe> {
                 Some("give every subpackage its own valid name"),
             );
         }
-        let mut sv = Vars {
-            map: vars.map.clone(),
-        };
+        let mut sv = vars.with_map(vars.map.clone());
         sv.map
             .insert("targets.subpkgdir".into(), format!("{OUT_DIR}/{sname}"));
         sv.map
@@ -899,16 +927,28 @@ test:
         assert!(e.contains("r.yaml:17:11") && e.contains("fetsh"), "{e}");
     }
 
+    #[test]
+    fn substitution_blowup_is_refused() {
+        let big = "a".repeat(400_000);
+        let refs = "${{vars.big}}".repeat(40_000);
+        let text = format!(
+            "package:\n  name: x\n  version: 1\nvars:\n  big: {big}\npipeline:\n  - runs: {refs}\n"
+        );
+        assert!(text.len() < MAX_RECIPE_BYTES as usize);
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(e.contains("more than") && e.contains("vars.big"), "{e}");
+    }
+
     proptest! {
         #[test]
         fn expansion_without_markers_is_identity(s in "[^$]{0,200}") {
-            let v = Vars { map: BTreeMap::new() };
+            let v = Vars::new(BTreeMap::new());
             prop_assert_eq!(v.expand(&s).unwrap(), s);
         }
 
         #[test]
         fn expansion_replaces_every_occurrence(parts in proptest::collection::vec("[a-z ]{0,10}", 1..8)) {
-            let v = Vars { map: BTreeMap::from([("x".to_string(), "Y".to_string())]) };
+            let v = Vars::new(BTreeMap::from([("x".to_string(), "Y".to_string())]));
             let text = parts.join("${{ x }}");
             let want = parts.join("Y");
             prop_assert_eq!(v.expand(&text).unwrap(), want);
