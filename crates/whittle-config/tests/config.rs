@@ -725,3 +725,23 @@ os-release:
     assert!(c.os_release.is_none() && c.volumes.is_empty());
     assert!(Config::from_str("a.yaml", "stop-signal: SIGRTMIN+3\n").is_ok());
 }
+
+/// Every config shipped in `examples/` (incl. the awk playground's Debian and Wolfi variants)
+/// parses without error, whether or not this machine can reach its repositories.
+#[test]
+fn every_example_config_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut seen = 0;
+    for dir in [root.clone(), root.join("awk-playground")] {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "yaml") {
+                let cfg = Config::from_file(&path)
+                    .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+                assert!(!cfg.contents.packages.is_empty(), "{}", path.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 6, "found {seen} example configs");
+}
