@@ -22,6 +22,8 @@ const DT_STRTAB: u64 = 5;
 const DT_SONAME: u64 = 14;
 /// Most program headers / dynamic entries read (real files have a few dozen).
 const MAX_ENTRIES: usize = 65_536;
+/// Most distinct `DT_NEEDED` libraries kept (real programs need a few dozen at most).
+const MAX_NEEDED: usize = 1024;
 
 struct Reader<'a> {
     b: &'a [u8],
@@ -107,12 +109,16 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
         let ph = phoff.checked_add((i as u64).checked_mul(u64::from(phentsize))?)?;
         let ptype = r.u32(ph)?;
         let (offset, vaddr, filesz) = if wide {
-            (r.u64(ph + 8)?, r.u64(ph + 16)?, r.u64(ph + 32)?)
+            (
+                r.u64(ph.checked_add(8)?)?,
+                r.u64(ph.checked_add(16)?)?,
+                r.u64(ph.checked_add(32)?)?,
+            )
         } else {
             (
-                u64::from(r.u32(ph + 4)?),
-                u64::from(r.u32(ph + 8)?),
-                u64::from(r.u32(ph + 16)?),
+                u64::from(r.u32(ph.checked_add(4)?)?),
+                u64::from(r.u32(ph.checked_add(8)?)?),
+                u64::from(r.u32(ph.checked_add(16)?)?),
             )
         };
         match ptype {
@@ -132,10 +138,13 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
     for i in 0..(dsize / entsize).min(MAX_ENTRIES as u64) {
         let at = doff.checked_add(i * entsize)?;
         let tag = r.word(at)?;
-        let val = r.word(at + entsize / 2)?;
+        let val = r.word(at.checked_add(entsize / 2)?)?;
         match tag {
             DT_NULL => break,
-            DT_NEEDED => needed.push(val),
+            // one library named many times is one dependency; a crafted file cannot make
+            // thousands of 4 KiB names out of one string
+            DT_NEEDED if !needed.contains(&val) && needed.len() < MAX_NEEDED => needed.push(val),
+            DT_NEEDED => {}
             DT_SONAME => soname = Some(val),
             DT_STRTAB => strtab = Some(val),
             _ => {}
@@ -216,6 +225,52 @@ mod tests {
         b[176..184].copy_from_slice(&DT_STRTAB.to_le_bytes());
         b[184..192].copy_from_slice(&1u64.to_le_bytes());
         assert_eq!(dynamic(&b), None);
+    }
+
+    #[test]
+    fn repeated_and_excess_needed_entries_are_bounded() {
+        // ELF64 LE: one PT_LOAD mapping the file at vaddr 0, a PT_DYNAMIC of 3000 DT_NEEDED
+        // naming the same string, then 2000 distinct ones, then DT_STRTAB = 0
+        let n_dyn = 3000 + 2000 + 2;
+        let dyn_off = 64 + 2 * 56;
+        let str_off = dyn_off + n_dyn * 16;
+        let mut strings = b"libsame.so\0".to_vec();
+        let mut distinct = Vec::new();
+        for i in 0..2000 {
+            distinct.push(strings.len() as u64);
+            strings.extend_from_slice(format!("lib{i}.so\0").as_bytes());
+        }
+        let mut b = vec![0u8; str_off + strings.len()];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
+        let len = b.len() as u64;
+        b[64..68].copy_from_slice(&PT_LOAD.to_le_bytes());
+        b[64 + 32..64 + 40].copy_from_slice(&len.to_le_bytes());
+        let ph1 = 64 + 56;
+        b[ph1..ph1 + 4].copy_from_slice(&PT_DYNAMIC.to_le_bytes());
+        b[ph1 + 8..ph1 + 16].copy_from_slice(&(dyn_off as u64).to_le_bytes());
+        b[ph1 + 32..ph1 + 40].copy_from_slice(&((n_dyn * 16) as u64).to_le_bytes());
+        let mut at = dyn_off;
+        let mut put = |b: &mut Vec<u8>, tag: u64, val: u64| {
+            b[at..at + 8].copy_from_slice(&tag.to_le_bytes());
+            b[at + 8..at + 16].copy_from_slice(&val.to_le_bytes());
+            at += 16;
+        };
+        for _ in 0..3000 {
+            put(&mut b, DT_NEEDED, 0);
+        }
+        for off in &distinct {
+            put(&mut b, DT_NEEDED, *off);
+        }
+        put(&mut b, DT_STRTAB, str_off as u64);
+        put(&mut b, DT_NULL, 0);
+        b[str_off..].copy_from_slice(&strings);
+        let d = dynamic(&b).unwrap();
+        assert_eq!(d.needed.len(), MAX_NEEDED);
+        assert_eq!(d.needed[0], "libsame.so");
+        assert_eq!(d.needed.iter().filter(|n| *n == "libsame.so").count(), 1);
     }
 
     proptest! {

@@ -31,6 +31,20 @@ const PREFIX: usize = 8 + 8 + 8 + 32;
 const MAX_INDEX_BYTES: u64 = 1 << 30;
 /// Largest block of one key: 256 MiB.
 const MAX_BLOCK_BYTES: u32 = 256 << 20;
+
+/// The length field of one package's block, refused when the block could not be read back
+/// (over [`MAX_BLOCK_BYTES`]) instead of writing a database that fails on lookup.
+fn block_len(len: usize, eco: &str, pkg: &str, dir: &Path) -> Result<u32, DbError> {
+    u32::try_from(len)
+        .ok()
+        .filter(|l| *l <= MAX_BLOCK_BYTES)
+        .ok_or_else(|| DbError::Format {
+            path: dir.display().to_string(),
+            message: format!(
+                "the advisories for {eco}/{pkg} take {len} bytes, more than one package may                  ({MAX_BLOCK_BYTES}); import fewer sources for it"
+            ),
+        })
+}
 /// Smallest index entry: two empty strings' lengths, offset, length, hash prefix.
 const MIN_ENTRY_BYTES: usize = 2 + 2 + 8 + 4 + 8;
 
@@ -307,7 +321,7 @@ pub fn write(dir: &Path, sources: Vec<SourceInfo>, records: Vec<Record>) -> Resu
             index.extend_from_slice(s.as_bytes());
         }
         index.extend_from_slice(&(blocks.len() as u64).to_le_bytes());
-        index.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        index.extend_from_slice(&block_len(bytes.len(), &eco, &pkg, dir)?.to_le_bytes());
         index.extend_from_slice(&block_hash(&bytes));
         blocks.extend_from_slice(&bytes);
     }
@@ -353,6 +367,21 @@ pub fn write(dir: &Path, sources: Vec<SourceInfo>, records: Vec<Record>) -> Resu
 mod tests {
     use super::*;
     use crate::Event;
+
+    #[test]
+    fn blocks_too_big_to_read_back_are_refused_when_written() {
+        let dir = Path::new("/db");
+        assert_eq!(block_len(10, "Debian:12", "glibc", dir).unwrap(), 10);
+        assert_eq!(
+            block_len(MAX_BLOCK_BYTES as usize, "e", "p", dir).unwrap(),
+            MAX_BLOCK_BYTES
+        );
+        let err = block_len(MAX_BLOCK_BYTES as usize + 1, "Debian:12", "glibc", dir)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Debian:12/glibc"), "{err}");
+        assert!(block_len(usize::MAX, "e", "p", dir).is_err());
+    }
 
     fn rec(eco: &str, pkg: &str, id: &str) -> Record {
         Record {
