@@ -41,3 +41,96 @@ pub fn tool(name: &str) -> bool {
     }
     found
 }
+
+/// Starts a server with `cmd` (its stderr is taken over) and waits until it reports the address it
+/// listens on, as a line containing `listening on ADDR` (docker-registry and the awk playground
+/// both print one). Start servers on port 0 and read the port back this way: picking a "free"
+/// port first and handing it over races with every other test binding or forking meanwhile.
+/// The rest of stderr is drained on a thread. Panics, showing what the server printed, when it
+/// exits or stays silent for `timeout`.
+pub fn spawn_listening(
+    cmd: &mut std::process::Command,
+    timeout: std::time::Duration,
+) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let stderr = child.stderr.take().expect("stderr was piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            let addr = listening_addr(&line);
+            let found = addr.is_some();
+            if tx.send((line, addr)).is_err() || found {
+                break;
+            }
+        }
+        // keep the pipe drained so the server never blocks writing its log
+        for _ in lines {}
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let mut said = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((_, Some(addr))) => return (child, addr),
+            Ok((line, None)) => said.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!(
+                    "{cmd:?} did not report `listening on ADDR` within {timeout:?} ({status:?}); it printed:\n{}",
+                    said.join("\n")
+                );
+            }
+        }
+    }
+}
+
+/// The socket address after `listening on ` in a log line, if any.
+fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
+    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '"' || c == ',')
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_address_in_either_servers_log_line() {
+        assert_eq!(
+            listening_addr(
+                r#"time="x" level=info msg="listening on 127.0.0.1:42089" go.version=go1.19.8"#
+            ),
+            Some("127.0.0.1:42089".parse().unwrap())
+        );
+        assert_eq!(
+            listening_addr("awk-playground: listening on [::1]:8080, running awk"),
+            Some("[::1]:8080".parse().unwrap())
+        );
+        assert_eq!(listening_addr("listening on nothing"), None);
+        assert_eq!(listening_addr("starting"), None);
+    }
+
+    #[test]
+    fn reads_the_port_a_real_process_reports() {
+        let (mut child, addr) = spawn_listening(
+            std::process::Command::new("sh").args([
+                "-c",
+                "echo noise >&2; echo 'listening on 127.0.0.1:5' >&2; sleep 5",
+            ]),
+            std::time::Duration::from_secs(10),
+        );
+        assert_eq!(addr.port(), 5);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

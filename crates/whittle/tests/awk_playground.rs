@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -83,22 +83,16 @@ impl Drop for Container {
     }
 }
 
-/// Starts the image's entrypoint under runc in the host's network namespace, listening on a
-/// free loopback port; returns the container and the address.
+/// Starts the image's entrypoint under runc in the host's network namespace, listening on
+/// 127.0.0.1 port 0; returns the container and the address the service reports.
 fn start(bundle: &Path) -> (Container, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
     let cfg_path = bundle.join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
     cfg["process"]["terminal"] = false.into();
     let env = cfg["process"]["env"].as_array_mut().unwrap();
     env.retain(|e| !e.as_str().unwrap().starts_with("AWK_PLAYGROUND_LISTEN="));
-    env.push(format!("AWK_PLAYGROUND_LISTEN={addr}").into());
+    env.push("AWK_PLAYGROUND_LISTEN=127.0.0.1:0".into());
     // the host's network: the service is reachable on 127.0.0.1 without a bridge
     cfg["linux"]["namespaces"]
         .as_array_mut()
@@ -110,25 +104,18 @@ fn start(bundle: &Path) -> (Container, String) {
         std::process::id(),
         bundle.file_name().unwrap().to_string_lossy()
     );
-    let child = Command::new("runc")
-        .args(["run", "-b"])
-        .arg(bundle)
-        .arg(&id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let c = Container { id, child };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the service did not start in {bundle:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (c, addr)
+    // runc passes its stdio to the container: the service's "listening on ADDR" line arrives
+    // on runc's stderr
+    let (child, addr) = whittle_testutil::spawn_listening(
+        Command::new("runc")
+            .args(["run", "-b"])
+            .arg(bundle)
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+        Duration::from_secs(20),
+    );
+    (Container { id, child }, addr.to_string())
 }
 
 /// `curl -F text=… -F awkScript=… ADDR/test`: (status, JSON body).

@@ -3,11 +3,9 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Registry {
     child: Child,
@@ -27,47 +25,28 @@ fn start_registry() -> Option<Registry> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let cfg = dir.path().join("config.yml");
+    // port 0 and info-level logs: the registry reports the port it took ("listening on …")
     std::fs::write(
         &cfg,
         format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
             dir.path().join("storage").display()
         ),
     )
     .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry {
+    let (child, addr) = whittle_testutil::spawn_listening(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null()),
+        Duration::from_secs(20),
+    );
+    Some(Registry {
         child,
-        port,
+        port: addr.port(),
         _dir: dir,
-    };
-    let start = Instant::now();
-    loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n").unwrap();
-            let mut buf = [0u8; 12];
-            if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
-                return Some(reg);
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
 }
 
 fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {

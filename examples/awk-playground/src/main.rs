@@ -38,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("awk-playground: listening on {listen}, running {awk} (deliberately injectable)");
+    // the bound address, so that `--listen 127.0.0.1:0` tells where it ended up
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| listen.clone(), |a| a.to_string());
+    eprintln!("awk-playground: listening on {bound}, running {awk} (deliberately injectable)");
     serve(
         Config {
             awk,

@@ -2,8 +2,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 struct Server {
     child: Child,
@@ -22,23 +22,15 @@ fn start() -> Option<Server> {
         println!("SKIPPED: awk not found");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_awk-playground"))
-        .args(["--listen", &addr])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(Server { child, addr })
+    // port 0, read back from the log line: no window in which another test can take the port
+    let (child, addr) = whittle_testutil::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_awk-playground")).args(["--listen", "127.0.0.1:0"]),
+        Duration::from_secs(10),
+    );
+    Some(Server {
+        child,
+        addr: addr.to_string(),
+    })
 }
 
 fn raw(addr: &str, request: &[u8]) -> (u16, String) {

@@ -4,11 +4,9 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use whittle_fs::{LayerOptions, Meta, Node, Tree, write_layer};
 use whittle_oci::{DockerReference, Image, ImageConfig, ImageLayer, ImageRef, rfc3339};
@@ -54,19 +52,6 @@ impl Drop for Registry {
     }
 }
 
-pub fn free_port() -> u16 {
-    free_port_at(std::net::Ipv4Addr::LOCALHOST.into())
-}
-
-/// A port free on `ip`.
-pub fn free_port_at(ip: std::net::IpAddr) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Registry {
     /// Start a registry; `htpasswd` = Some((user, password)) turns on Basic auth.
     pub fn start(htpasswd: Option<(&str, &str)>) -> Option<Registry> {
@@ -88,11 +73,11 @@ impl Registry {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port_at(ip);
+        // port 0 and info-level logs: the registry reports the port it took ("listening on …")
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n",
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n",
             dir.path().join("storage").display(),
-            std::net::SocketAddr::new(ip, port)
+            std::net::SocketAddr::new(ip, 0)
         );
         if let Auth::Token {
             realm,
@@ -124,34 +109,19 @@ impl Registry {
         }
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, config).unwrap();
-        let child = Command::new(REGISTRY)
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = Registry {
+        let (child, addr) = whittle_testutil::spawn_listening(
+            Command::new(REGISTRY)
+                .arg("serve")
+                .arg(&cfg)
+                .stdout(Stdio::null()),
+            Duration::from_secs(20),
+        );
+        Some(Registry {
             child,
             ip,
-            port,
+            port: addr.port(),
             _dir: dir,
-        };
-        let start = Instant::now();
-        loop {
-            if let Ok(mut s) = TcpStream::connect((ip, port)) {
-                s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n").unwrap();
-                let mut buf = [0u8; 12];
-                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
-                    return Some(reg);
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "docker-registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
     pub fn host(&self) -> String {
