@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod registry;
+
 /// Whether tests run under CI (`CI=true`), where a missing fixture or tool is a failure.
 pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

@@ -4,50 +4,8 @@
 mod common;
 use common::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_registry() -> Option<Registry> {
-    if !tool("docker-registry") {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.yml");
-    // port 0 and info-level logs: the registry reports the port it took ("listening on …")
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
-            dir.path().join("storage").display()
-        ),
-    )
-    .unwrap();
-    let (child, addr) = whittle_testutil::spawn_listening(
-        Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null()),
-        Duration::from_secs(20),
-    );
-    Some(Registry {
-        child,
-        port: addr.port(),
-        _dir: dir,
-    })
-}
+use std::process::Command;
+use whittle_testutil::registry::Registry;
 
 fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
@@ -83,7 +41,9 @@ fn skopeo_raw(reference: &str) -> Vec<u8> {
 
 #[test]
 fn build_pushes_multi_arch_with_sboms_and_copy_moves_it_anywhere() {
-    let Some(reg) = start_registry() else { return };
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
     if !tool("skopeo") {
         return;
     }
