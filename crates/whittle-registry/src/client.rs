@@ -519,12 +519,7 @@ impl Client {
     }
 
     fn backoff(&self, attempt: u32) {
-        let d = self
-            .opts
-            .backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
-            .min(Duration::from_secs(30));
-        std::thread::sleep(d);
+        std::thread::sleep(crate::retry::delay(&self.opts, attempt));
     }
 }
 

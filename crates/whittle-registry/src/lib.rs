@@ -15,6 +15,7 @@ mod error;
 mod plan;
 mod pull;
 mod push;
+mod retry;
 mod sink;
 
 use std::path::{Path, PathBuf};
@@ -129,7 +130,7 @@ pub fn pull(
         client: &client,
         repo: &reference.repository,
     };
-    let bytes = sink::write_layout(&plan, &blobs, dest, tag, opts.jobs, opts.retries)?;
+    let bytes = sink::write_layout(&plan, &blobs, dest, tag, opts)?;
     summary(&plan, bytes)
 }
 
@@ -180,7 +181,7 @@ pub fn open(
         client: &client,
         repo: &r.repository,
     };
-    sink::write_layout(&plan, &blobs, &dir, None, opts.jobs, opts.retries)?;
+    sink::write_layout(&plan, &blobs, &dir, None, opts)?;
     let img = whittle_oci::read_image(
         &ImageRef::Oci {
             path: dir,
@@ -266,7 +267,7 @@ fn emit(
             report.push = Some(push::push_plan(&client, plan, blobs, d, mount_from, &[])?);
         }
         ImageRef::Oci { path, tag } => {
-            sink::write_layout(plan, blobs, path, tag.as_deref(), opts.jobs, opts.retries)?;
+            sink::write_layout(plan, blobs, path, tag.as_deref(), opts)?;
         }
         ImageRef::OciArchive { path, tag } => {
             sink::write_archive(plan, blobs, path, tag.as_deref(), None)?;

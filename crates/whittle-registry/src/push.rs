@@ -233,23 +233,9 @@ fn ensure_blob(
     size: u64,
     mount_from: Option<&str>,
 ) -> Result<Outcome> {
-    let retries = client.options().retries;
-    let mut attempt = 0;
-    loop {
-        match try_ensure_blob(client, repo, scope, blobs, digest, size, mount_from) {
-            Ok(o) => return Ok(o),
-            Err(e) if transient(&e) && attempt < retries => {
-                attempt += 1;
-                std::thread::sleep(
-                    client
-                        .options()
-                        .backoff
-                        .saturating_mul(1u32 << attempt.min(10)),
-                );
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    crate::retry::retrying(client.options(), transient, |_| {
+        try_ensure_blob(client, repo, scope, blobs, digest, size, mount_from)
+    })
 }
 
 fn try_ensure_blob(

@@ -11,6 +11,7 @@ use whittle_oci::{
     ANNOTATION_REF_NAME, Descriptor, DockerReference, Index, StagedFile, StagedLayout,
 };
 
+use crate::Options;
 use crate::error::{Error, Result};
 use crate::plan::{BlobSource, Doc, Plan, require_hex};
 use crate::push::parallel;
@@ -106,7 +107,7 @@ fn copy_blob(
     size: u64,
     dir: &Path,
     reuse: Option<&Path>,
-    retries: u32,
+    opts: &Options,
 ) -> Result<u64> {
     let hex = require_hex(digest, "blob")?;
     let dest = dir.join("blobs/sha256").join(hex);
@@ -123,28 +124,22 @@ fn copy_blob(
             return Ok(0);
         }
     }
-    let mut attempt = 0;
-    loop {
-        let r = (|| -> Result<u64> {
-            let mut v = Verify::new(blobs.open(digest, size)?, digest, size);
-            let mut out = BufWriter::with_capacity(
-                1 << 20,
-                File::create(&dest).map_err(Error::io("creating", &dest))?,
-            );
-            let n = io::copy(&mut v, &mut out).map_err(|e| Error::Http {
-                method: "GET".into(),
-                url: format!("blob {digest}"),
-                attempts: attempt + 1,
-                message: e.to_string(),
-            })?;
-            out.flush().map_err(Error::io("writing", &dest))?;
-            Ok(n)
-        })();
-        match r {
-            Err(Error::Http { .. }) if attempt < retries => attempt += 1,
-            r => return r,
-        }
-    }
+    let transient = |e: &Error| matches!(e, Error::Http { .. });
+    crate::retry::retrying(opts, transient, |attempt| {
+        let mut v = Verify::new(blobs.open(digest, size)?, digest, size);
+        let mut out = BufWriter::with_capacity(
+            1 << 20,
+            File::create(&dest).map_err(Error::io("creating", &dest))?,
+        );
+        let n = io::copy(&mut v, &mut out).map_err(|e| Error::Http {
+            method: "GET".into(),
+            url: format!("blob {digest}"),
+            attempts: attempt,
+            message: e.to_string(),
+        })?;
+        out.flush().map_err(Error::io("writing", &dest))?;
+        Ok(n)
+    })
 }
 
 /// Write the plan's image as an OCI layout at `dest` (atomically: a temporary sibling renamed
@@ -154,13 +149,12 @@ pub(crate) fn write_layout(
     blobs: &dyn BlobSource,
     dest: &Path,
     tag: Option<&str>,
-    jobs: usize,
-    retries: u32,
+    opts: &Options,
 ) -> Result<u64> {
     let staged = StagedLayout::new(dest)?;
     let unique = plan.unique_blobs();
-    let fetched = parallel(&unique, jobs, |(d, s)| {
-        copy_blob(blobs, d, *s, staged.path(), staged.replaced(), retries)
+    let fetched = parallel(&unique, opts.jobs, |(d, s)| {
+        copy_blob(blobs, d, *s, staged.path(), staged.replaced(), opts)
     })?;
     let bdir = staged.blobs_dir();
     for doc in all_docs(plan) {
