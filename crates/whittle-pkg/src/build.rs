@@ -16,6 +16,9 @@ use crate::{Error, Result};
 /// Largest source download `fetch` accepts (it is held in memory to be checked).
 pub const MAX_SOURCE_BYTES: u64 = 1 << 30;
 
+/// Most entries an unpacked source archive may hold (Linux's tree has under 100,000).
+pub const MAX_SOURCE_ENTRIES: usize = 1_000_000;
+
 /// Everything a package build needs besides the recipe's content.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -488,6 +491,15 @@ fn archive_reader(bytes: &[u8]) -> Option<Box<dyn Read + '_>> {
 /// `tar --strip-components`). Entries are unpacked with the `tar` crate's `unpack_in`, which
 /// refuses paths that would leave the directory.
 fn unpack(reader: impl Read, dest: &Path, strip: usize) -> std::io::Result<()> {
+    unpack_at_most(reader, dest, strip, MAX_SOURCE_ENTRIES)
+}
+
+fn unpack_at_most(
+    reader: impl Read,
+    dest: &Path,
+    strip: usize,
+    max_entries: usize,
+) -> std::io::Result<()> {
     let stage = tempfile::Builder::new()
         .prefix(".whittle-unpack-")
         .tempdir_in(dest)?;
@@ -495,7 +507,12 @@ fn unpack(reader: impl Read, dest: &Path, strip: usize) -> std::io::Result<()> {
     ar.set_preserve_permissions(true);
     ar.set_overwrite(true);
     let mut total = 0u64;
-    for e in ar.entries()? {
+    for (i, e) in ar.entries()?.enumerate() {
+        if i >= max_entries {
+            return Err(std::io::Error::other(format!(
+                "the archive has more than {max_entries} entries; refusing it"
+            )));
+        }
         let mut e = e?;
         total = total.saturating_add(e.size());
         if total > 8 * MAX_SOURCE_BYTES {
@@ -726,5 +743,34 @@ mod tests {
         unpack(bytes.as_slice(), dir.path(), 1).unwrap();
         assert_eq!(std::fs::read(dir.path().join("src/a.c")).unwrap(), b"hi");
         assert!(!dir.path().join("pkg-1.0").exists());
+    }
+
+    #[test]
+    fn unpack_refuses_archives_with_too_many_entries() {
+        let mut b = tar::Builder::new(Vec::new());
+        for i in 0..5 {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, format!("f{i}"), &b""[..]).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack_at_most(bytes.as_slice(), dir.path(), 0, 4).unwrap_err();
+        assert!(e.to_string().contains("more than 4 entries"), "{e}");
+        // nothing of it reached the destination
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                !e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".whittle-unpack-")
+            })
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        unpack_at_most(bytes.as_slice(), dir.path(), 0, 5).unwrap();
+        assert!(dir.path().join("f4").exists());
     }
 }

@@ -78,6 +78,12 @@ pub fn append(out: &mut Vec<u8>, m: &Member<'_>) {
     if m.link.len() > 100 {
         pax.push(("linkpath", m.link.to_string()));
     }
+    let size = if m.kind == Kind::File {
+        m.data.len() as u64
+    } else {
+        0
+    };
+    pax.extend(overflow_records(size, m.mtime));
     if !pax.is_empty() {
         let body: String = pax.iter().map(|(k, v)| pax_record(k, v)).collect();
         let name = pax_name(m.path);
@@ -86,11 +92,6 @@ pub fn append(out: &mut Vec<u8>, m: &Member<'_>) {
         out.extend_from_slice(body.as_bytes());
         pad(out, body.len());
     }
-    let size = if m.kind == Kind::File {
-        m.data.len() as u64
-    } else {
-        0
-    };
     out.extend_from_slice(&header(
         truncate(m.path, 100),
         m.kind.typeflag(),
@@ -104,6 +105,19 @@ pub fn append(out: &mut Vec<u8>, m: &Member<'_>) {
         out.extend_from_slice(m.data);
         pad(out, m.data.len());
     }
+}
+
+/// PAX `size` and `mtime` records for values an 11-digit octal field cannot hold (as Go's
+/// `archive/tar` writes them); the header fields then hold the largest octal value.
+fn overflow_records(size: u64, mtime: u64) -> Vec<(&'static str, String)> {
+    let mut records = Vec::new();
+    if size > MAX_OCTAL_SIZE {
+        records.push(("size", size.to_string()));
+    }
+    if mtime > MAX_OCTAL_SIZE {
+        records.push(("mtime", mtime.to_string()));
+    }
+    records
 }
 
 /// The two zero blocks that end an archive.
@@ -127,6 +141,46 @@ fn truncate(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn values_past_the_octal_fields_travel_in_pax_records() {
+        assert!(overflow_records(MAX_OCTAL_SIZE, MAX_OCTAL_SIZE).is_empty());
+        assert_eq!(
+            overflow_records(8 << 30, 0),
+            [("size", (8u64 << 30).to_string())]
+        );
+        // a real member with an mtime past year 4147: a tar reader sees the exact value
+        let mtime = MAX_OCTAL_SIZE + 12_345;
+        let mut out = Vec::new();
+        append(
+            &mut out,
+            &Member {
+                path: "far/future",
+                kind: Kind::File,
+                mode: 0o644,
+                mtime,
+                link: "",
+                data: b"x",
+                pax: Vec::new(),
+            },
+        );
+        finish(&mut out);
+        let mut ar = tar::Archive::new(&out[..]);
+        let mut e = ar.entries().unwrap().next().unwrap().unwrap();
+        let pax: Vec<(String, String)> = e
+            .pax_extensions()
+            .unwrap()
+            .unwrap()
+            .map(|r| {
+                let r = r.unwrap();
+                (r.key().unwrap().to_string(), r.value().unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(pax, [("mtime".to_string(), mtime.to_string())]);
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        assert_eq!(data, b"x");
+    }
 
     #[test]
     fn pax_record_length_counts_itself() {
@@ -183,6 +237,7 @@ mod tests {
                 path: &long,
                 kind: Kind::Symlink,
                 mode: 0o777,
+                // past the octal field: a PAX mtime record, as Go writes it
                 mtime: u64::MAX,
                 link: &"t".repeat(120),
                 data: b"",
@@ -206,7 +261,7 @@ mod tests {
         assert_eq!(out.len() % 512, 0);
         assert_eq!(
             hex::encode(sha2::Sha256::digest(&out)),
-            "b0231f5e3950bb8263b02a7d2a231dd6447df4055778939330eec86c1a0c5ecb"
+            "adc50662f991ca1867e1073059173b2819ed7bcceea1f31914cfa238e6e6e702"
         );
     }
 
