@@ -165,10 +165,10 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         )?;
     }
 
-    // packages
+    // packages: made in memory, written only after the test section passed
     let arch_dir = opts.out_dir.join(&opts.arch);
-    std::fs::create_dir_all(&arch_dir).map_err(io(&arch_dir))?;
     let mut out = BuildOutput::default();
+    let mut made = Vec::new();
     let infos = std::iter::once(&recipe.package).chain(recipe.subpackages.iter().map(|s| &s.info));
     for info in infos {
         let entries = collect_dir(&out_dir(&workspace, &info.name)?)?;
@@ -200,14 +200,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             None => unsigned_apk(&meta, &entries, &apk_opts)?,
         };
         let path = arch_dir.join(format!("{}-{}.apk", meta.name, meta.version));
-        write_atomic(&path, &bytes)?;
-        events.step(&format!(
-            "package   {} ({} entries, {} bytes)",
-            path.display(),
-            entries.len(),
-            bytes.len()
-        ));
-        out.packages.push(path);
+        made.push((path, bytes, entries.len()));
     }
 
     // test
@@ -255,6 +248,17 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             events,
         )?;
         out.tests_run = test.pipeline.len();
+    }
+
+    std::fs::create_dir_all(&arch_dir).map_err(io(&arch_dir))?;
+    for (path, bytes, entries) in made {
+        write_atomic(&path, &bytes)?;
+        events.step(&format!(
+            "package   {} ({entries} entries, {} bytes)",
+            path.display(),
+            bytes.len()
+        ));
+        out.packages.push(path);
     }
 
     if let Some(k) = &opts.key {

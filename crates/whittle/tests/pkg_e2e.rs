@@ -156,4 +156,128 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     assert!(err.contains("fail.yaml:22:5: compile"), "{err}");
     assert!(err.contains("missing.c"), "{err}");
     assert!(err.contains("about to fail"), "{err}");
+
+    // a test section that fails fails the build, and no package is written
+    let untrue = RECIPE.replace(
+        "= \"hello from ${{package.name}}\"",
+        "= \"goodbye\" || { echo test saw $(/usr/bin/hello) >&2; exit 1; }",
+    );
+    assert_ne!(untrue, RECIPE);
+    std::fs::write(d.join("untrue.yaml"), untrue).unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(d)
+            .args([
+                "pkg",
+                "build",
+                "untrue.yaml",
+                "--out",
+                "repo3",
+                "--source-dir",
+                "hello-c",
+                "-q",
+                "--cache-dir",
+            ])
+            .arg(&cache),
+    );
+    assert!(err.contains("(test)"), "{err}");
+    assert!(err.contains("test saw hello from hello-c"), "{err}");
+    assert!(!d.join("repo3").join(&arch).exists(), "{err}");
+}
+
+/// GNU hello's release tarball (the Debian archive keeps it as `hello_2.10.orig.tar.gz`).
+const HELLO_SHA256: &str = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b";
+
+/// A real autoconf project through `fetch` (from the host's Debian mirror, checksum required),
+/// `autoconf/configure`, `autoconf/make`, `autoconf/make-install` and `strip`, its own test
+/// section run against the built package.
+#[test]
+fn autoconf_pipelines_build_gnu_hello() {
+    if !(ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")) {
+        eprintln!(
+            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
+        );
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let mirror = whittle_config::host_mirror::resolve("host:debian").unwrap();
+    let recipe = format!(
+        r#"package:
+  name: hello
+  version: "2.10"
+  epoch: 0
+  description: GNU hello, built with the autoconf pipelines
+  copyright:
+    - license: GPL-3.0-or-later
+environment:
+  contents:
+    repositories:
+      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
+    packages: [dash, coreutils, findutils, diffutils, sed, grep, mawk, make, gcc, libc6-dev, binutils]
+  environment:
+    LANG: C
+pipeline:
+  - uses: fetch
+    with:
+      uri: {mirror}/pool/main/h/hello/hello_${{{{package.version}}}}.orig.tar.gz
+      expected-sha256: {HELLO_SHA256}
+      strip-components: 1
+  - uses: autoconf/configure
+    with:
+      opts: --disable-nls
+  - uses: autoconf/make
+  - uses: autoconf/make-install
+  - uses: strip
+test:
+  pipeline:
+    - runs: test "$(hello --greeting=whittled)" = whittled
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cache = std::env::var_os("WHITTLE_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| d.join("cache"));
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "keygen", "k", "--bits", "2048"]));
+    std::fs::write(d.join("hello.yaml"), recipe).unwrap();
+    let out = run(whittle()
+        .current_dir(d)
+        .args([
+            "pkg",
+            "build",
+            "hello.yaml",
+            "--key",
+            "k.rsa",
+            "--out",
+            "repo",
+        ])
+        .args(["--source-date-epoch", "1700000000", "--cache-dir"])
+        .arg(&cache));
+    assert!(out.contains("hello-2.10-r0.apk"), "{out}");
+    let arch = std::env::consts::ARCH;
+    let apk = std::fs::read(d.join(format!("repo/{arch}/hello-2.10-r0.apk"))).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("hello", &apk).unwrap();
+    let info = pkg.pkginfo();
+    assert!(
+        info.provides.contains(&"cmd:hello=2.10-r0".to_string()),
+        "{info:?}"
+    );
+    // dynamically linked against glibc: the ELF reader found the library it needs
+    assert!(
+        info.depend.contains(&"so:libc.so.6".to_string()),
+        "{info:?}"
+    );
+    let mut paths = Vec::new();
+    pkg.for_each_data_entry(|e| {
+        paths.push(e.path.to_string());
+        Ok::<(), whittle_apk::package::Error>(())
+    })
+    .unwrap();
+    for want in ["usr/bin/hello", "usr/share/man/man1/hello.1"] {
+        assert!(paths.iter().any(|p| p == want), "{want} missing: {paths:?}");
+    }
 }
