@@ -34,6 +34,23 @@ pub fn fixtures() -> Option<PathBuf> {
     }
 }
 
+/// Whether tests may use the host's Debian mirror (the network): under `CI=true` or with
+/// `WHITTLE_TEST_MIRROR=1`.
+pub fn mirror_allowed() -> bool {
+    ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")
+}
+
+/// [`mirror_allowed`], printing `SKIPPED: …` when it is not.
+pub fn mirror() -> bool {
+    let allowed = mirror_allowed();
+    if !allowed {
+        println!(
+            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
+        );
+    }
+    allowed
+}
+
 /// Whether a system tool is on `PATH` (after [`skip`] when it is not).
 pub fn tool(name: &str) -> bool {
     let found = std::env::var_os("PATH")
@@ -42,6 +59,25 @@ pub fn tool(name: &str) -> bool {
         skip(name);
     }
     found
+}
+
+/// Every file under `dir` with its bytes, by path relative to `dir` (for comparing two trees).
+pub fn dir_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                out.insert(rel, bytes);
+            }
+        }
+    }
+    out
 }
 
 /// Starts a server with `cmd` (its stderr is taken over) and waits until it reports the address it

@@ -160,10 +160,6 @@ fn compressed_size(layout: &Path) -> u64 {
         .sum()
 }
 
-fn mirror() -> bool {
-    ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")
-}
-
 #[test]
 fn minimal_image_denies_the_exploit_the_bloated_one_allows() {
     let Some(fix) = fixtures() else { return };
@@ -177,7 +173,7 @@ fn minimal_image_denies_the_exploit_the_bloated_one_allows() {
     let minimal_cfg = example(
         "minimal-debian.yaml",
         &app,
-        (!mirror()).then_some(fixture_repo.as_path()),
+        (!whittle_testutil::mirror_allowed()).then_some(fixture_repo.as_path()),
     );
     let minimal = dir.path().join("minimal");
     let mdir = dir.path().join("m");
@@ -225,7 +221,7 @@ fn minimal_image_denies_the_exploit_the_bloated_one_allows() {
     );
     drop(c);
 
-    if !mirror() {
+    if !whittle_testutil::mirror_allowed() {
         eprintln!(
             "SKIPPED: the bloated image needs bash, coreutils and apt from the host's Debian \
              mirror; set WHITTLE_TEST_MIRROR=1 (or CI=true)"

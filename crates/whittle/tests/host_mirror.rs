@@ -9,10 +9,7 @@ use std::path::Path;
 
 #[test]
 fn example_builds_from_the_host_mirror_then_offline() {
-    if !(ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")) {
-        eprintln!(
-            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
-        );
+    if !whittle_testutil::mirror() {
         return;
     }
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gawk.yaml");

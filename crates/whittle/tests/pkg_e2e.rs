@@ -39,33 +39,21 @@ test:
     - runs: test "$(/usr/bin/hello)" = "hello from ${{package.name}}"
 "#;
 
-#[test]
-fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
-    if !(ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")) {
-        eprintln!(
-            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
-        );
-        return;
-    }
-    if !tool("bwrap") {
-        return;
-    }
+/// A temporary directory with a signing key `k.rsa` in it, and the cache to use.
+fn workdir() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     let cache = std::env::var_os("WHITTLE_CACHE_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| d.join("cache"));
+        .unwrap_or_else(|| dir.path().join("cache"));
     run(whittle()
-        .current_dir(d)
+        .current_dir(dir.path())
         .args(["pkg", "keygen", "k", "--bits", "2048"]));
-    std::fs::create_dir_all(d.join("hello-c")).unwrap();
-    std::fs::write(
-        d.join("hello-c/hello.c"),
-        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
-    )
-    .unwrap();
-    std::fs::write(d.join("hello.yaml"), RECIPE).unwrap();
-    let out = run(whittle()
+    (dir, cache)
+}
+
+/// `whittle pkg build hello.yaml` signed with `k.rsa` into `repo`; its output.
+fn build_signed(d: &std::path::Path, cache: &std::path::Path) -> String {
+    run(whittle()
         .current_dir(d)
         .args([
             "pkg",
@@ -77,7 +65,27 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
             "repo",
         ])
         .args(["--source-date-epoch", "1700000000", "--cache-dir"])
-        .arg(&cache));
+        .arg(cache))
+}
+
+#[test]
+fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let (dir, cache) = workdir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("hello-c")).unwrap();
+    std::fs::write(
+        d.join("hello-c/hello.c"),
+        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("hello.yaml"), RECIPE).unwrap();
+    let out = build_signed(d, &cache);
     assert!(out.contains("hello-c-1.0.0-r0.apk"), "{out}");
     let arch = String::from_utf8(
         std::process::Command::new("uname")
@@ -193,10 +201,7 @@ const HELLO_SHA256: &str = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f4
 /// section run against the built package.
 #[test]
 fn autoconf_pipelines_build_gnu_hello() {
-    if !(ci() || std::env::var("WHITTLE_TEST_MIRROR").is_ok_and(|v| v == "1")) {
-        eprintln!(
-            "SKIPPED: set WHITTLE_TEST_MIRROR=1 (or CI=true) to build from the host's Debian mirror"
-        );
+    if !whittle_testutil::mirror() {
         return;
     }
     if !tool("bwrap") {
@@ -235,28 +240,10 @@ test:
     - runs: test "$(hello --greeting=whittled)" = whittled
 "#
     );
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, cache) = workdir();
     let d = dir.path();
-    let cache = std::env::var_os("WHITTLE_CACHE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| d.join("cache"));
-    run(whittle()
-        .current_dir(d)
-        .args(["pkg", "keygen", "k", "--bits", "2048"]));
     std::fs::write(d.join("hello.yaml"), recipe).unwrap();
-    let out = run(whittle()
-        .current_dir(d)
-        .args([
-            "pkg",
-            "build",
-            "hello.yaml",
-            "--key",
-            "k.rsa",
-            "--out",
-            "repo",
-        ])
-        .args(["--source-date-epoch", "1700000000", "--cache-dir"])
-        .arg(&cache));
+    let out = build_signed(d, &cache);
     assert!(out.contains("hello-2.10-r0.apk"), "{out}");
     let arch = std::env::consts::ARCH;
     let apk = std::fs::read(d.join(format!("repo/{arch}/hello-2.10-r0.apk"))).unwrap();

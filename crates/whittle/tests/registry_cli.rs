@@ -3,28 +3,8 @@
 
 mod common;
 use common::*;
-use std::path::Path;
 use std::process::Command;
 use whittle_testutil::registry::Registry;
-
-fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
-}
 
 fn skopeo_raw(reference: &str) -> Vec<u8> {
     let out = Command::new("skopeo")
@@ -104,7 +84,10 @@ fn build_pushes_multi_arch_with_sboms_and_copy_moves_it_anywhere() {
         std::fs::read_to_string(&digest_file).unwrap().trim(),
         pushed
     );
-    assert_eq!(files(&pulled), files(&local));
+    assert_eq!(
+        whittle_testutil::dir_files(&pulled),
+        whittle_testutil::dir_files(&local)
+    );
 
     // one platform into a docker-archive, then back into another repository
     let archive = dir.path().join("arm.tar");

@@ -3,8 +3,7 @@
 //! produced.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use whittle_fs::{LayerOptions, Meta, Node, Tree, write_layer};
 use whittle_oci::{DockerReference, Image, ImageConfig, ImageLayer, ImageRef, rfc3339};
 use whittle_registry::Options;
 
+pub use whittle_testutil::dir_files as tree;
 pub use whittle_testutil::registry::{Auth, Registry};
 
 /// Deterministic incompressible bytes.
@@ -90,22 +90,4 @@ pub fn skopeo_digest(reference: &str) -> Option<String> {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     Some(v["Digest"].as_str().unwrap().to_string())
-}
-
-/// Every file of a directory tree, by relative path.
-pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
