@@ -199,15 +199,29 @@ fn pkg_err(name: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Extracts verified packages (in order) into `tree`; returns their installed-DB records and the
-/// packages whose scripts were not run.
+/// What [`install`] did.
+struct Installed {
+    /// The installed-DB records, in install order.
+    records: Vec<InstalledPackage>,
+    /// Packages whose scripts were not run, with the scripts' names.
+    scripts: Vec<String>,
+    /// The newest build date or file time seen.
+    newest: u64,
+    /// Entries left out by `path-exclude` (neither in the tree nor in the installed DB).
+    dropped: usize,
+}
+
+/// Extracts verified packages (in order) into `tree`, leaving out what `contents.path-exclude`
+/// names.
 fn install(
     tree: &mut Tree,
     pkgs: &[(&IndexEntry, Option<&str>, Vec<u8>)],
-) -> Result<(Vec<InstalledPackage>, Vec<String>, u64), Error> {
+    contents: &whittle_config::Contents,
+) -> Result<Installed, Error> {
     let mut records = Vec::new();
     let mut scripts = Vec::new();
     let mut newest = 0u64;
+    let mut dropped = 0usize;
     for (entry, tag, bytes) in pkgs {
         let pkg = ApkPackage::open(&entry.name, bytes).map_err(|e| pkg_err(&entry.name, e))?;
         if !pkg.scripts().is_empty() {
@@ -222,6 +236,10 @@ fn install(
         let mut dirs = DirsBuilder::new();
         let mut fs_err = None;
         pkg.for_each_data_entry(|e| {
+            if !e.path.is_empty() && contents.path_excluded(e.path) {
+                dropped += 1;
+                return Ok(());
+            }
             dirs.add(&e);
             if e.path.is_empty() {
                 return Ok(());
@@ -256,7 +274,12 @@ fn install(
         rec.repository_tag = tag.map(str::to_string);
         records.push(rec);
     }
-    Ok((records, scripts, newest))
+    Ok(Installed {
+        records,
+        scripts,
+        newest,
+        dropped,
+    })
 }
 
 /// Where busybox is.
@@ -517,7 +540,12 @@ pub(crate) fn build_arch(
     // assemble
     let mut tree = crate::image_tree();
     tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
-    let (records, scripts, newest) = install(&mut tree, &pkgs)?;
+    let Installed {
+        records,
+        scripts,
+        newest,
+        dropped,
+    } = install(&mut tree, &pkgs, &config.contents)?;
     match busybox_links(&mut tree, &records)? {
         BusyboxLinks::None => {}
         BusyboxLinks::Made {
@@ -601,9 +629,13 @@ pub(crate) fn build_arch(
     crate::image::apply_paths(&mut tree, config)?;
     let mtime = opts.source_date_epoch.unwrap_or(newest);
     events.step(&format!(
-        "assemble  {} entries, {:.2} MB, timestamp {mtime}",
+        "assemble  {} entries, {:.2} MB{}, timestamp {mtime}",
         tree.len(),
-        tree.total_size() as f64 / 1e6
+        tree.total_size() as f64 / 1e6,
+        match dropped {
+            0 => String::new(),
+            n => format!(", {n} entries left out by path-exclude"),
+        }
     ));
 
     let layer = crate::layers::layer(&tree, mtime, fetcher.cache())?;

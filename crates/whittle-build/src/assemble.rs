@@ -4,6 +4,7 @@
 
 use crate::Error;
 use std::collections::BTreeSet;
+use whittle_config::Contents;
 use whittle_deb::deb::{DebArchive, EntryKind};
 use whittle_fetch::Cache;
 use whittle_fs::{Meta, Node, Tree, normalize_archive_path};
@@ -19,6 +20,8 @@ pub struct Assembled {
     pub overlaps: Vec<String>,
     /// Number of files dropped as documentation.
     pub docs_dropped: usize,
+    /// Number of package entries left out by `path-exclude`.
+    pub paths_dropped: usize,
 }
 
 /// Architectures whose Debian 12 systems have a `/lib64 -> usr/lib64` link.
@@ -84,6 +87,7 @@ pub struct Unpacked {
     scripts: Vec<&'static str>,
     newest_mtime: u64,
     docs_dropped: usize,
+    paths_dropped: usize,
 }
 
 /// One verified `.deb` to install: its name, bytes and SHA-256 (the key of its decompressed data
@@ -101,7 +105,7 @@ pub struct DebInput<'a> {
 /// decompressed data archive is kept in the cache (verified on reuse like every cache entry).
 pub fn unpack_deb(
     deb_in: &DebInput<'_>,
-    include_docs: bool,
+    contents: &Contents,
     cache: &Cache,
 ) -> Result<Unpacked, Error> {
     let (name, deb_bytes) = (deb_in.name, deb_in.bytes);
@@ -124,6 +128,7 @@ pub fn unpack_deb(
         .collect(),
         newest_mtime: 0,
         docs_dropped: 0,
+        paths_dropped: 0,
     };
     let mut bad_owner: Option<String> = None;
     let key = format!("data-tar:v1:{}", deb_in.sha256);
@@ -140,8 +145,12 @@ pub fn unpack_deb(
         if path.is_empty() {
             return Ok(());
         }
-        if !include_docs && is_doc(path) {
+        if !contents.include_docs && is_doc(path) {
             out.docs_dropped += 1;
+            return Ok(());
+        }
+        if contents.path_excluded(path) {
+            out.paths_dropped += 1;
             return Ok(());
         }
         out.newest_mtime = out.newest_mtime.max(entry.mtime);
@@ -211,6 +220,7 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     }
     out.newest_mtime = out.newest_mtime.max(pkg.newest_mtime);
     out.docs_dropped += pkg.docs_dropped;
+    out.paths_dropped += pkg.paths_dropped;
     for (path, node, meta) in pkg.entries {
         let ins = tree.insert(&path, node, meta).map_err(|e| Error::Package {
             package: name.clone(),
@@ -245,7 +255,7 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
 pub fn install_all(
     tree: &mut Tree,
     debs: &[DebInput<'_>],
-    include_docs: bool,
+    contents: &Contents,
     cache: &Cache,
     out: &mut Assembled,
 ) -> Result<(), Error> {
@@ -261,7 +271,7 @@ pub fn install_all(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(deb) = debs.get(i) else { break };
-                    let r = unpack_deb(deb, include_docs, cache);
+                    let r = unpack_deb(deb, contents, cache);
                     if let Some(slot) = slots.get(i)
                         && let Ok(mut g) = slot.lock()
                     {
@@ -441,6 +451,7 @@ mod tests {
             scripts: vec![],
             newest_mtime: 0,
             docs_dropped: 0,
+            paths_dropped: 0,
         };
         add_conffile_sums(
             &mut u,

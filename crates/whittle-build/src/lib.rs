@@ -456,7 +456,7 @@ fn build_arch(
     assemble::install_all(
         &mut tree,
         &inputs,
-        config.contents.include_docs,
+        &config.contents,
         fetcher.cache(),
         &mut out,
     )?;
@@ -476,10 +476,14 @@ fn build_arch(
     }
     let mtime = opts.source_date_epoch.unwrap_or(out.newest_mtime);
     events.step(&format!(
-        "assemble  {} entries, {:.2} MB, {} documentation files left out, timestamp {mtime}",
+        "assemble  {} entries, {:.2} MB, {} documentation files left out{}, timestamp {mtime}",
         tree.len(),
         tree.total_size() as f64 / 1e6,
-        out.docs_dropped
+        out.docs_dropped,
+        match out.paths_dropped {
+            0 => String::new(),
+            n => format!(", {n} entries left out by path-exclude"),
+        }
     ));
 
     // layers + image

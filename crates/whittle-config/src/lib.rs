@@ -14,6 +14,7 @@
 
 mod arch;
 mod error;
+mod glob;
 pub mod host_mirror;
 mod raw;
 mod repo;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use arch::{Arch, UnknownArch};
 pub use error::{ConfigError, Diagnostic, Pos, Warning};
+pub use glob::{MAX_GLOB_LEN, PathGlob};
 pub use repo::{ApkRepo, DebRepo, Repository};
 pub use words::{WordsError, split_words};
 
@@ -177,6 +179,20 @@ pub struct Contents {
     pub exclude: Vec<String>,
     /// `include-docs`: keep `/usr/share/{doc,man,info,locale}` (copyright files are always kept).
     pub include_docs: bool,
+    /// `path-exclude`: package files left out of the image (whittle extension, dpkg's
+    /// `--path-exclude` patterns).
+    pub path_exclude: Vec<PathGlob>,
+    /// `path-include`: exceptions to `path-exclude` (dpkg's `--path-include`).
+    pub path_include: Vec<PathGlob>,
+}
+
+impl Contents {
+    /// Whether a package's file at `path` (relative: `usr/lib/…`) is left out by `path-exclude`
+    /// (and not taken back by `path-include`).
+    pub fn path_excluded(&self, path: &str) -> bool {
+        self.path_exclude.iter().any(|g| g.matches(path))
+            && !self.path_include.iter().any(|g| g.matches(path))
+    }
 }
 
 /// A `contents.keyring` entry.

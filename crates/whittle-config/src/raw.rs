@@ -75,6 +75,10 @@ pub(crate) struct RawContents {
     pub exclude: Vec<S<String>>,
     #[serde(default)]
     pub include_docs: Option<bool>,
+    #[serde(default)]
+    pub path_exclude: Vec<S<String>>,
+    #[serde(default)]
+    pub path_include: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -649,6 +649,27 @@ fn convert_contents(ctx: &mut Ctx, c: RawContents) -> Contents {
             out.exclude.push(name.to_string());
         }
     }
+    for (list, field, into) in [
+        (&c.path_exclude, "path-exclude", &mut out.path_exclude),
+        (&c.path_include, "path-include", &mut out.path_include),
+    ] {
+        for p in list {
+            match crate::PathGlob::parse(p.value.trim()) {
+                Ok(g) => into.push(g),
+                Err(why) => ctx.err(
+                    pos(p),
+                    Problem::new(format!("invalid pattern in `{field}`: {why}"))
+                        .hint("patterns are dpkg's: `/usr/share/doc/*`, `/usr/lib/*/gconv/*`"),
+                ),
+            }
+        }
+    }
+    if out.path_exclude.is_empty() && !out.path_include.is_empty() {
+        ctx.warn(
+            c.path_include.first().map(pos),
+            "`path-include` has no effect without `path-exclude`",
+        );
+    }
 
     let mut needs_keyring = false;
     for r in &out.repositories {

@@ -29,34 +29,6 @@ fn config_n(repos: &[(&Path, &Path)], packages: &str, archs: &str) -> String {
     )
 }
 
-/// Reads a file from the single layer of an OCI layout.
-fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap(),
-    )
-    .unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
-    let blob = std::fs::read(layout.join("blobs/sha256").join(&layer[7..])).unwrap();
-    let mut files = std::collections::BTreeMap::new();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob.as_slice()));
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e
-            .path()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches('/')
-            .to_string();
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
-        files.insert(p, v);
-    }
-    files
-}
-
 #[test]
 fn melange_repository_builds_with_installed_db() {
     let Some(apk) = apk_fixtures() else { return };
@@ -123,6 +95,30 @@ fn melange_repository_builds_with_installed_db() {
             .args(["inspect", &format!("oci:{}:t", layout.display())]));
         assert!(out.contains("\"Architecture\": \"amd64\""), "{out}");
     }
+
+    // path-exclude: the files are neither in the image nor claimed by the installed DB;
+    // path-include takes one back
+    let cfg = cfg.replace(
+        "  packages: [",
+        "  path-exclude: [/usr/local/share/ca-certificates/*]\n  path-include: [/usr/local/share/ca-certificates]\n  packages: [",
+    );
+    let filtered = dir.path().join("filtered");
+    std::fs::write(dir.path().join("image.yaml"), &cfg).unwrap();
+    let (_, log) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o"])
+            .arg(format!("oci:{}:t", filtered.display()))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache")),
+    );
+    assert!(log.contains("left out by path-exclude"), "{log}");
+    let kept = layer_files(&filtered);
+    assert!(!kept.contains_key("usr/local/share/ca-certificates/cert-a.crt"));
+    assert!(kept.contains_key("usr/local/share/ca-certificates"));
+    let installed = String::from_utf8(kept["lib/apk/db/installed"].clone()).unwrap();
+    assert!(!installed.contains("R:cert-a.crt"), "{installed}");
+    assert!(installed.contains("P:custom-ca-certs-1\n"), "{installed}");
 }
 
 #[test]

@@ -208,3 +208,69 @@ fn docker_archive_output_is_readable_by_skopeo() {
     assert_eq!(manifest[0]["RepoTags"][0], "whittle/gawk:1");
     assert!(!dir.path().join("gawk.spdx.json").exists(), "--no-sbom");
 }
+
+/// `path-exclude` / `path-include` (dpkg's patterns): glibc's gconv modules and gawk's library
+/// scripts left out, one script taken back; the build log counts them; gawk still runs its job.
+#[test]
+fn path_exclude_leaves_package_files_out() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let full = build(
+        dir.path(),
+        &fixture_config(&fix, "gawk", ""),
+        "oci:full:t",
+        &cache,
+        &[],
+    );
+    let config = fixture_config(&fix, "gawk", "").replace(
+        "  packages: [",
+        "  path-exclude: [/usr/lib/*/gconv/*, /usr/share/awk/*]\n  path-include: [/usr/share/awk/ord.awk]\n  packages: [",
+    );
+    std::fs::write(dir.path().join("image.yaml"), &config).unwrap();
+    let (digest, log) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .args(["build", "image.yaml", "-o", "oci:slim:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert_ne!(digest.trim(), full);
+    assert!(log.contains("entries left out by path-exclude"), "{log}");
+    let all = layer_files(&dir.path().join("full"));
+    let slim = layer_files(&dir.path().join("slim"));
+    let gconv = |f: &std::collections::BTreeMap<String, Vec<u8>>| {
+        f.keys().filter(|p| p.contains("/gconv/")).count()
+    };
+    assert!(gconv(&all) > 10, "the fixture's libc6 ships gconv modules");
+    assert_eq!(gconv(&slim), 0);
+    assert!(all.contains_key("usr/share/awk/join.awk"));
+    assert!(!slim.contains_key("usr/share/awk/join.awk"));
+    assert!(slim.contains_key("usr/share/awk/ord.awk"), "path-include");
+    assert!(slim.contains_key("usr/bin/gawk"));
+    let size = |f: &std::collections::BTreeMap<String, Vec<u8>>| -> usize {
+        f.values().map(Vec::len).sum()
+    };
+    assert!(
+        size(&slim) + 5_000_000 < size(&all),
+        "{} vs {}",
+        size(&slim),
+        size(&all)
+    );
+
+    // a relative pattern is refused with its position
+    std::fs::write(
+        dir.path().join("image.yaml"),
+        config.replace("[/usr/lib/*/gconv/*,", "[usr/lib/*/gconv/*,"),
+    )
+    .unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o", "oci:bad:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(err.contains("image.yaml:"), "{err}");
+    assert!(err.contains("path-exclude"), "{err}");
+    assert!(err.contains("start with `/`"), "{err}");
+}

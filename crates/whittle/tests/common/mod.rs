@@ -17,6 +17,11 @@ pub fn whittle() -> Command {
 
 /// Runs a command, panicking with its output when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {
+    run_both(cmd).0
+}
+
+/// Runs a command, panicking with its output when it fails; returns stdout and stderr.
+pub fn run_both(cmd: &mut Command) -> (String, String) {
     let out = cmd.output().expect("spawn");
     if !out.status.success() {
         panic!(
@@ -27,7 +32,10 @@ pub fn run(cmd: &mut Command) -> String {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs a command expected to fail; returns stderr.
@@ -376,4 +384,32 @@ pub fn serve_dir(root: &Path) -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// Every entry of the single layer of an OCI layout (the first manifest), with its bytes.
+pub fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = std::fs::read(layout.join("blobs/sha256").join(&layer[7..])).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob.as_slice()));
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+        files.insert(p, v);
+    }
+    files
 }
