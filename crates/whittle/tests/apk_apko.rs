@@ -121,44 +121,6 @@ fn signed_repo(root: &Path, pkgs: &[Pkg]) -> PathBuf {
     pub_path
 }
 
-/// What one layer entry is: `("file", content)`, `("symlink", target)`, `("dir", "")`.
-fn layer_entries(layout: &Path) -> BTreeMap<String, (String, Vec<u8>)> {
-    let (_, manifest) = manifest_and_config(layout);
-    let layer = manifest["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let blob = std::fs::read(layout.join("blobs/sha256").join(&layer[7..])).unwrap();
-    let mut out = BTreeMap::new();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob.as_slice()));
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = e
-            .path()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches('/')
-            .to_string();
-        let v = match e.header().entry_type() {
-            tar::EntryType::Symlink => {
-                ("symlink".to_string(), e.link_name_bytes().unwrap().to_vec())
-            }
-            tar::EntryType::Directory => ("dir".to_string(), Vec::new()),
-            tar::EntryType::Link => (
-                "hardlink".to_string(),
-                e.link_name_bytes().unwrap().to_vec(),
-            ),
-            _ => {
-                let mut v = Vec::new();
-                std::io::Read::read_to_end(&mut e, &mut v).unwrap();
-                ("file".to_string(), v)
-            }
-        };
-        out.insert(p, v);
-    }
-    out
-}
-
 fn manifest_and_config(layout: &Path) -> (serde_json::Value, serde_json::Value) {
     let read = |d: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap())

@@ -68,6 +68,23 @@ fn build_signed(d: &std::path::Path, cache: &std::path::Path) -> String {
         .arg(cache))
 }
 
+/// `whittle pkg build RECIPE --out OUT --source-dir SRC`, expected to fail; its stderr.
+fn build_fails(
+    d: &std::path::Path,
+    recipe: &str,
+    out: &str,
+    src: &str,
+    cache: &std::path::Path,
+) -> String {
+    run_fail(
+        whittle()
+            .current_dir(d)
+            .args(["pkg", "build", recipe, "--out", out, "--source-dir", src])
+            .args(["-q", "--cache-dir"])
+            .arg(cache),
+    )
+}
+
 #[test]
 fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     if !whittle_testutil::mirror() {
@@ -145,22 +162,7 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     let failing = failing.replace("hello.c\n", "missing.c\n");
     std::fs::write(d.join("fail.yaml"), failing).unwrap();
     std::fs::create_dir_all(d.join("fail-src")).unwrap();
-    let err = run_fail(
-        whittle()
-            .current_dir(d)
-            .args([
-                "pkg",
-                "build",
-                "fail.yaml",
-                "--out",
-                "repo2",
-                "--source-dir",
-                "fail-src",
-                "-q",
-                "--cache-dir",
-            ])
-            .arg(&cache),
-    );
+    let err = build_fails(d, "fail.yaml", "repo2", "fail-src", &cache);
     assert!(err.contains("fail.yaml:22:5: compile"), "{err}");
     assert!(err.contains("missing.c"), "{err}");
     assert!(err.contains("about to fail"), "{err}");
@@ -172,22 +174,7 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     );
     assert_ne!(untrue, RECIPE);
     std::fs::write(d.join("untrue.yaml"), untrue).unwrap();
-    let err = run_fail(
-        whittle()
-            .current_dir(d)
-            .args([
-                "pkg",
-                "build",
-                "untrue.yaml",
-                "--out",
-                "repo3",
-                "--source-dir",
-                "hello-c",
-                "-q",
-                "--cache-dir",
-            ])
-            .arg(&cache),
-    );
+    let err = build_fails(d, "untrue.yaml", "repo3", "hello-c", &cache);
     assert!(err.contains("(test)"), "{err}");
     assert!(err.contains("test saw hello from hello-c"), "{err}");
     assert!(!d.join("repo3").join(&arch).exists(), "{err}");

@@ -386,19 +386,18 @@ pub fn serve_dir(root: &Path) -> String {
     format!("http://{addr}")
 }
 
-/// Every entry of the single layer of an OCI layout (the first manifest), with its bytes.
-pub fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap(),
-    )
-    .unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
-    let blob = std::fs::read(layout.join("blobs/sha256").join(&layer[7..])).unwrap();
-    let mut files = std::collections::BTreeMap::new();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob.as_slice()));
+/// Every entry of the single layer of an OCI layout (the first manifest): `("file", content)`,
+/// `("symlink", target)`, `("hardlink", target)`, `("dir", "")`.
+pub fn layer_entries(layout: &Path) -> std::collections::BTreeMap<String, (String, Vec<u8>)> {
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let blob = |d: &str| layout.join("blobs/sha256").join(&d[7..]);
+    let index = read(&layout.join("index.json"));
+    let manifest = read(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let layer = std::fs::read(blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let p = e
@@ -407,9 +406,30 @@ pub fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>>
             .to_string_lossy()
             .trim_end_matches('/')
             .to_string();
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut v).unwrap();
-        files.insert(p, v);
+        let v = match e.header().entry_type() {
+            tar::EntryType::Symlink => {
+                ("symlink".to_string(), e.link_name_bytes().unwrap().to_vec())
+            }
+            tar::EntryType::Directory => ("dir".to_string(), Vec::new()),
+            tar::EntryType::Link => (
+                "hardlink".to_string(),
+                e.link_name_bytes().unwrap().to_vec(),
+            ),
+            _ => {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut v).unwrap();
+                ("file".to_string(), v)
+            }
+        };
+        out.insert(p, v);
     }
-    files
+    out
+}
+
+/// [`layer_entries`] with each entry's bytes only (file content, link target, or nothing).
+pub fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    layer_entries(layout)
+        .into_iter()
+        .map(|(p, (_, bytes))| (p, bytes))
+        .collect()
 }
