@@ -244,9 +244,8 @@ fn alpine_many_at_once_and_timing() {
         resolve_apk(&u, &request(&[a])).unwrap();
     }
     let each = t.elapsed() / 3;
+    // printed, not asserted: speed is measured in bench/, never in a timed test
     println!("universe: {build:?}, resolution: {each:?} each");
-    // Generous bound for unoptimised test builds on a loaded machine.
-    assert!(each.as_millis() < 2000, "{each:?}");
 }
 
 #[test]
