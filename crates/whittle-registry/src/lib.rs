@@ -207,7 +207,9 @@ pub struct CopyReport {
 /// `docker://`), keeping manifests and blobs byte-for-byte (a `docker-archive` source has no
 /// stored manifest: its synthesized one is used). `platform` picks one image of a
 /// multi-platform source; without it the whole index is copied (not possible into a
-/// `docker-archive`). Registry to registry on the same host mounts blobs instead of moving them.
+/// `docker-archive`). Registry to registry on the same host mounts blobs instead of moving them,
+/// and SBOMs attached to the copied manifests (referrers or `sha256-<hex>.sbom` tags) are
+/// attached at the destination the same way [`push`] attaches them.
 pub fn copy(
     src: &ImageRef,
     dest: &ImageRef,
@@ -217,17 +219,24 @@ pub fn copy(
     match src {
         ImageRef::Oci { path, tag } => {
             let plan = plan::plan_from_layout(path, tag.as_deref(), platform)?;
-            emit(&plan, &DirBlobs(path.clone()), dest, None, opts)
+            emit(&plan, &DirBlobs(path.clone()), dest, None, &[], opts)
         }
         ImageRef::OciArchive { path, tag } => {
             let tmp = unpack_oci_archive(path)?;
             let plan = plan::plan_from_layout(tmp.path(), tag.as_deref(), platform)?;
-            emit(&plan, &DirBlobs(tmp.path().to_path_buf()), dest, None, opts)
+            emit(
+                &plan,
+                &DirBlobs(tmp.path().to_path_buf()),
+                dest,
+                None,
+                &[],
+                opts,
+            )
         }
         ImageRef::DockerArchive { .. } => {
             let img = whittle_oci::read_image(src, platform)?;
             let (plan, blobs) = plan::plan_from_read_image(&img)?;
-            emit(&plan, &blobs, dest, None, opts)
+            emit(&plan, &blobs, dest, None, &[], opts)
         }
         ImageRef::Docker(r) => {
             let client = client::Client::new(&r.registry, opts)?;
@@ -237,22 +246,34 @@ pub fn copy(
                 repo: &r.repository,
             };
             let same = matches!(dest, ImageRef::Docker(d) if d.registry == r.registry);
+            // registry to registry: the SBOMs whittle (or anyone, the same way) attached travel too
+            let mut sboms = Vec::new();
+            if matches!(dest, ImageRef::Docker(_)) {
+                for d in plan.images.iter().chain(plan.index.iter()) {
+                    if let Some(sbom) = pull::find_sbom(&client, &r.repository, &d.digest)? {
+                        sboms.push((d.digest.clone(), sbom));
+                    }
+                }
+            }
             emit(
                 &plan,
                 &blobs,
                 dest,
                 same.then_some(r.repository.as_str()),
+                &sboms,
                 opts,
             )
         }
     }
 }
 
+/// Writes or pushes `plan`; `sboms` (subject digest, SPDX JSON) are attached when pushing.
 fn emit(
     plan: &Plan,
     blobs: &dyn BlobSource,
     dest: &ImageRef,
     mount_from: Option<&str>,
+    sboms: &[(String, Vec<u8>)],
     opts: &Options,
 ) -> Result<CopyReport> {
     let top = plan.top()?;
@@ -264,7 +285,7 @@ fn emit(
     match dest {
         ImageRef::Docker(d) => {
             let client = client::Client::new(&d.registry, opts)?;
-            report.push = Some(push::push_plan(&client, plan, blobs, d, mount_from, &[])?);
+            report.push = Some(push::push_plan(&client, plan, blobs, d, mount_from, sboms)?);
         }
         ImageRef::Oci { path, tag } => {
             sink::write_layout(plan, blobs, path, tag.as_deref(), opts)?;

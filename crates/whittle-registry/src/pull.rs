@@ -24,6 +24,21 @@ fn get_manifest(
     reference: &str,
     expected: Option<&str>,
 ) -> Result<(Vec<u8>, String, String)> {
+    find_manifest(client, repo, reference, expected)?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}/{repo}: manifest `{reference}` not found (HTTP 404); check the repository and tag",
+            client.registry()
+        ))
+    })
+}
+
+/// [`get_manifest`], with `None` when the registry has no such manifest (404).
+fn find_manifest(
+    client: &Client,
+    repo: &str,
+    reference: &str,
+    expected: Option<&str>,
+) -> Result<Option<(Vec<u8>, String, String)>> {
     let url = client.url(&format!("{repo}/manifests/{reference}"));
     let mut resp = client.send(
         "GET",
@@ -35,10 +50,7 @@ fn get_manifest(
     )?;
     let status = resp.status().as_u16();
     if status == 404 {
-        return Err(Error::Invalid(format!(
-            "{}/{repo}: manifest `{reference}` not found (HTTP 404); check the repository and tag",
-            client.registry()
-        )));
+        return Ok(None);
     }
     if status != 200 {
         return Err(status_error("GET", &url, resp, "fetching a manifest"));
@@ -74,7 +86,139 @@ fn get_manifest(
             });
         }
     }
-    Ok((bytes, actual, content_type))
+    Ok(Some((bytes, actual, content_type)))
+}
+
+/// Largest SBOM [`find_sbom`] reads.
+pub(crate) const MAX_SBOM_SIZE: u64 = 64 << 20;
+
+/// The SPDX SBOM attached to the manifest `subject` in `repo`, as whittle attaches them: an OCI
+/// 1.1 referrer (when the registry has the referrers API) or the `sha256-<hex>.sbom` tag. `None`
+/// when there is none; an SBOM that is there but cannot be read is an error.
+pub(crate) fn find_sbom(client: &Client, repo: &str, subject: &str) -> Result<Option<Vec<u8>>> {
+    let hex = require_hex(subject, "SBOM subject")?;
+    let mut candidates = Vec::new();
+    let url = client.url(&format!("{repo}/referrers/{subject}"));
+    let mut resp = client.send("GET", &url, &pull_scope(repo), &[], None, true)?;
+    if resp.status().as_u16() == 200 {
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_MANIFEST_SIZE)
+            .read_to_vec()
+            .unwrap_or_default();
+        candidates = spdx_referrers(&body);
+    }
+    drop(resp);
+    let tag = format!("sha256-{hex}.sbom");
+    let manifest = match candidates.first() {
+        Some(d) => find_manifest(client, repo, d, Some(d))?,
+        None => find_manifest(client, repo, &tag, None)?,
+    };
+    let Some((bytes, digest, _)) = manifest else {
+        return Ok(None);
+    };
+    let (blob, size) = sbom_layer(&bytes, subject)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}/{repo}: {digest}, found as the SBOM of {subject}, is not an SPDX artifact about it; the tag `{tag}` is where SBOMs of that manifest go: delete or replace it",
+                client.registry()
+            ))
+        })?;
+    if size > MAX_SBOM_SIZE {
+        return Err(Error::TooLarge {
+            what: format!("SBOM {blob} of {subject}"),
+            limit: MAX_SBOM_SIZE,
+        });
+    }
+    let src = RegistryBlobs { client, repo };
+    let mut out = Vec::new();
+    src.open(&blob, size)?
+        .take(size + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::Http {
+            method: "GET".into(),
+            url: client.url(&format!("{repo}/blobs/{blob}")),
+            attempts: 1,
+            message: e.to_string(),
+        })?;
+    let actual = sha256_digest(&out);
+    if actual != blob || out.len() as u64 != size {
+        return Err(Error::DigestMismatch {
+            what: format!("SBOM blob {blob} from {}/{repo}", client.registry()),
+            expected: blob,
+            actual,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The digests of the SPDX artifacts in a referrers-API answer (an image index).
+fn spdx_referrers(index: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(index) else {
+        return Vec::new();
+    };
+    v["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["artifactType"] == crate::MEDIA_TYPE_SPDX)
+        .filter_map(|m| m["digest"].as_str())
+        .filter(|d| require_hex(d, "referrer").is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The SBOM layer (digest, size) of an SPDX artifact manifest about `subject`.
+fn sbom_layer(manifest: &[u8], subject: &str) -> Option<(String, u64)> {
+    let v: serde_json::Value = serde_json::from_slice(manifest).ok()?;
+    if v["subject"]["digest"] != subject {
+        return None;
+    }
+    let layer = v["layers"].as_array()?.first()?;
+    let spdx =
+        v["artifactType"] == crate::MEDIA_TYPE_SPDX || layer["mediaType"] == crate::MEDIA_TYPE_SPDX;
+    let digest = layer["digest"].as_str()?;
+    require_hex(digest, "SBOM layer").ok()?;
+    let size = layer["size"].as_u64()?;
+    spdx.then(|| (digest.to_string(), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUBJECT: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const LAYER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn referrers_answers_keep_only_spdx_artifacts() {
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[
+              {{"digest":"{LAYER}","artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json"}},
+              {{"digest":"{SUBJECT}","artifactType":"application/spdx+json"}},
+              {{"digest":"sha256:short","artifactType":"application/spdx+json"}}]}}"#
+        );
+        assert_eq!(spdx_referrers(index.as_bytes()), [SUBJECT]);
+        assert!(spdx_referrers(b"not json").is_empty());
+    }
+
+    #[test]
+    fn an_sbom_manifest_must_be_about_its_subject() {
+        let m = format!(
+            r#"{{"artifactType":"application/spdx+json","subject":{{"digest":"{SUBJECT}"}},
+               "layers":[{{"mediaType":"application/spdx+json","digest":"{LAYER}","size":27}}]}}"#
+        );
+        assert_eq!(
+            sbom_layer(m.as_bytes(), SUBJECT),
+            Some((LAYER.to_string(), 27))
+        );
+        assert_eq!(sbom_layer(m.as_bytes(), LAYER), None);
+        let no_size = m.replace(r#","size":27"#, "");
+        assert_eq!(sbom_layer(no_size.as_bytes(), SUBJECT), None);
+        let other = m.replace("application/spdx+json", "text/plain");
+        assert_eq!(sbom_layer(other.as_bytes(), SUBJECT), None);
+    }
 }
 
 /// The plan of `reference`: one image (the manifest, or `platform`'s entry of an index) or the

@@ -68,6 +68,32 @@ fn push_pull_round_trip_shared_layers_and_sbom_tag() {
     assert_eq!(manifest["subject"]["digest"], written.digest.as_str());
     assert_eq!(manifest["artifactType"], "application/spdx+json");
 
+    // copy to another repository: the SBOM travels with the image, under the same tag
+    let copied = whittle_registry::copy(
+        &ImageRef::Docker(dest.clone()),
+        &ImageRef::Docker(dref(&reg.host(), "copied/app:v1")),
+        None,
+        &o,
+    )
+    .unwrap();
+    let cp = copied.push.unwrap();
+    assert_eq!(cp.sboms.len(), 1, "{cp:?}");
+    assert_eq!(
+        cp.sboms[0].digest, report.sboms[0].digest,
+        "same artifact bytes"
+    );
+    let again = work.path().join("sbom-copied");
+    let pulled_again = whittle_registry::pull(
+        &dref(&reg.host(), &format!("copied/app:sha256-{hex}.sbom")),
+        &o,
+        &again,
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(pulled_again.digest, report.sboms[0].digest);
+    assert_eq!(tree(&again), tree(&sbom_layout));
+
     // pull back: byte-identical layout
     let pulled = work.path().join("pulled");
     let p = whittle_registry::pull(&dest, &o, &pulled, Some("v1"), None).unwrap();
@@ -101,6 +127,7 @@ fn push_pull_round_trip_shared_layers_and_sbom_tag() {
     .unwrap();
     let push = c.push.unwrap();
     assert_eq!((push.mounted, push.uploaded), (3, 0), "{push:?}");
+    assert!(push.sboms.is_empty(), "v2 has no SBOM: {push:?}");
     assert_eq!(c.digest, r2.digest);
 }
 

@@ -47,11 +47,12 @@ pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error:
     if !args.quiet {
         if let Some(p) = &report.push {
             eprintln!(
-                "pushed    {} blobs uploaded ({:.1} MB), {} already there, {} mounted",
+                "pushed    {} blobs uploaded ({:.1} MB), {} already there, {} mounted, {} SBOM(s) attached",
                 p.uploaded,
                 p.bytes_uploaded as f64 / 1e6,
                 p.skipped,
-                p.mounted
+                p.mounted,
+                p.sboms.len()
             );
         }
         eprintln!(
