@@ -184,43 +184,6 @@ fn sbom_layer(manifest: &[u8], subject: &str) -> Option<(String, u64)> {
     spdx.then(|| (digest.to_string(), size))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SUBJECT: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-    const LAYER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-
-    #[test]
-    fn referrers_answers_keep_only_spdx_artifacts() {
-        let index = format!(
-            r#"{{"schemaVersion":2,"manifests":[
-              {{"digest":"{LAYER}","artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json"}},
-              {{"digest":"{SUBJECT}","artifactType":"application/spdx+json"}},
-              {{"digest":"sha256:short","artifactType":"application/spdx+json"}}]}}"#
-        );
-        assert_eq!(spdx_referrers(index.as_bytes()), [SUBJECT]);
-        assert!(spdx_referrers(b"not json").is_empty());
-    }
-
-    #[test]
-    fn an_sbom_manifest_must_be_about_its_subject() {
-        let m = format!(
-            r#"{{"artifactType":"application/spdx+json","subject":{{"digest":"{SUBJECT}"}},
-               "layers":[{{"mediaType":"application/spdx+json","digest":"{LAYER}","size":27}}]}}"#
-        );
-        assert_eq!(
-            sbom_layer(m.as_bytes(), SUBJECT),
-            Some((LAYER.to_string(), 27))
-        );
-        assert_eq!(sbom_layer(m.as_bytes(), LAYER), None);
-        let no_size = m.replace(r#","size":27"#, "");
-        assert_eq!(sbom_layer(no_size.as_bytes(), SUBJECT), None);
-        let other = m.replace("application/spdx+json", "text/plain");
-        assert_eq!(sbom_layer(other.as_bytes(), SUBJECT), None);
-    }
-}
-
 /// The plan of `reference`: one image (the manifest, or `platform`'s entry of an index) or the
 /// whole index when no platform is given.
 pub(crate) fn plan_from_registry(
@@ -363,5 +326,42 @@ impl BlobSource for RegistryBlobs<'_> {
             .limit(size.saturating_add(1))
             .reader();
         Ok(Box::new(reader))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUBJECT: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const LAYER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn referrers_answers_keep_only_spdx_artifacts() {
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[
+              {{"digest":"{LAYER}","artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json"}},
+              {{"digest":"{SUBJECT}","artifactType":"application/spdx+json"}},
+              {{"digest":"sha256:short","artifactType":"application/spdx+json"}}]}}"#
+        );
+        assert_eq!(spdx_referrers(index.as_bytes()), [SUBJECT]);
+        assert!(spdx_referrers(b"not json").is_empty());
+    }
+
+    #[test]
+    fn an_sbom_manifest_must_be_about_its_subject() {
+        let m = format!(
+            r#"{{"artifactType":"application/spdx+json","subject":{{"digest":"{SUBJECT}"}},
+               "layers":[{{"mediaType":"application/spdx+json","digest":"{LAYER}","size":27}}]}}"#
+        );
+        assert_eq!(
+            sbom_layer(m.as_bytes(), SUBJECT),
+            Some((LAYER.to_string(), 27))
+        );
+        assert_eq!(sbom_layer(m.as_bytes(), LAYER), None);
+        let no_size = m.replace(r#","size":27"#, "");
+        assert_eq!(sbom_layer(no_size.as_bytes(), SUBJECT), None);
+        let other = m.replace("application/spdx+json", "text/plain");
+        assert_eq!(sbom_layer(other.as_bytes(), SUBJECT), None);
     }
 }
