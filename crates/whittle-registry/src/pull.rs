@@ -252,8 +252,8 @@ pub(crate) fn plan_from_registry(
             index: None,
         });
     }
-    let mut images = Vec::new();
-    for c in &children {
+    // every platform's manifest (and config, when the index names no platform) at once
+    let images = crate::push::parallel(&children, client.options().jobs, |c| {
         require_hex(&c.digest, "index entry")?;
         let (b, d, ct) = get_manifest(client, repo, &c.digest, Some(&c.digest))?;
         let mt = if c.media_type.is_empty() {
@@ -261,13 +261,8 @@ pub(crate) fn plan_from_registry(
         } else {
             c.media_type.clone()
         };
-        images.push(image(
-            d,
-            b,
-            mt,
-            c.platform.as_ref().map(|p| p.to_platform()),
-        )?);
-    }
+        image(d, b, mt, c.platform.as_ref().map(|p| p.to_platform()))
+    })?;
     Ok(Plan {
         images,
         index: Some(Doc {
