@@ -80,6 +80,34 @@ pub fn dir_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Answers one HTTP request on 127.0.0.1 with `200 OK`, `content_type` and `body`; returns the
+/// base URL (`http://127.0.0.1:PORT`) and a handle whose result is the request's head.
+pub fn serve_once(content_type: &str, body: Vec<u8>) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    let content_type = content_type.to_string();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accepting the request");
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = s.write_all(&body);
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    (base, handle)
+}
+
 /// Starts a server with `cmd` (its stderr is taken over) and waits until it reports the address it
 /// listens on, as a line containing `listening on ADDR` (docker-registry and the awk playground
 /// both print one). Start servers on port 0 and read the port back this way: picking a "free"

@@ -1,7 +1,7 @@
 //! `whittle db import/status/update` and `whittle scan` end to end: exit codes, formats, and
 //! `db update` from a local HTTP server serving a fixture zip.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -95,24 +95,9 @@ fn update_from_a_local_http_server() {
         z.write_all(osv).unwrap();
         z.finish().unwrap();
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let n = s.read(&mut buf).unwrap();
-        let req = String::from_utf8_lossy(&buf[..n]).to_string();
-        write!(
-            s,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            zipped.len()
-        )
-        .unwrap();
-        s.write_all(&zipped).unwrap();
-        req
-    });
+    let (base, server) = whittle_testutil::serve_once("application/zip", zipped);
     let db = dir.path().join("db");
-    let url = format!("http://127.0.0.1:{port}/Alpine/all.zip");
+    let url = format!("{base}/Alpine/all.zip");
     let o = whittle(&db, &["db", "update", "--url", &url]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(server.join().unwrap().starts_with("GET /Alpine/all.zip"));

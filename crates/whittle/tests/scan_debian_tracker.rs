@@ -4,7 +4,6 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use serde_json::Value;
@@ -209,25 +208,10 @@ fn tracker_scan_of_a_debian_12_image() {
 fn update_downloads_the_tracker_json() {
     let dir = tempfile::tempdir().unwrap();
     let body = TRACKER.as_bytes().to_vec();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let n = s.read(&mut buf).unwrap();
-        let req = String::from_utf8_lossy(&buf[..n]).to_string();
-        write!(
-            s,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .unwrap();
-        s.write_all(&body).unwrap();
-        req
-    });
+    let (base, server) = whittle_testutil::serve_once("application/json", body);
     let db = dir.path().join("db");
     // the default's path, served locally: no `.json` in the URL, recognized by shape
-    let url = format!("http://127.0.0.1:{port}/tracker/data/json");
+    let url = format!("{base}/tracker/data/json");
     let o = db_cmd(&db, &["db", "update", "--url", &url]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
@@ -249,22 +233,11 @@ fn update_downloads_the_tracker_json() {
     );
 
     // a damaged download is refused with the reason, and the database is kept
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = s.read(&mut buf).unwrap();
-        let body = br#"{"gawk": {"CVE-2099-1": {"releases": {"bookworm": "#;
-        write!(
-            s,
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .unwrap();
-        s.write_all(body).unwrap();
-    });
-    let bad = format!("http://127.0.0.1:{port}/tracker/data/json");
+    let (base, server) = whittle_testutil::serve_once(
+        "application/json",
+        br#"{"gawk": {"CVE-2099-1": {"releases": {"bookworm": "#.to_vec(),
+    );
+    let bad = format!("{base}/tracker/data/json");
     let o = db_cmd(&db, &["db", "update", "--url", &bad]);
     server.join().unwrap();
     assert_eq!(o.status.code(), Some(1));
