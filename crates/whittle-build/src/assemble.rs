@@ -140,6 +140,7 @@ pub fn unpack_deb(
             tar
         }
     };
+    let mut left_out = BTreeSet::new();
     deb.for_each_entry_of_tar(&tar, |entry| {
         let path = entry.path;
         if path.is_empty() {
@@ -147,10 +148,12 @@ pub fn unpack_deb(
         }
         if !contents.include_docs && is_doc(path) {
             out.docs_dropped += 1;
+            left_out.insert(path.to_string());
             return Ok(());
         }
         if contents.path_excluded(path) {
             out.paths_dropped += 1;
+            left_out.insert(path.to_string());
             return Ok(());
         }
         out.newest_mtime = out.newest_mtime.max(entry.mtime);
@@ -177,8 +180,29 @@ pub fn unpack_deb(
     if let Some(path) = bad_owner {
         return Err(pkg_err(format!("/{path}: owner id out of range")));
     }
+    out.md5sums = out
+        .md5sums
+        .take()
+        .and_then(|m| without_paths(&m, &left_out));
     add_conffile_sums(&mut out, deb.conffiles());
     Ok(out)
+}
+
+/// `md5sums` without the lines of files the image does not carry (left-out docs and
+/// `path-exclude` matches), so that scanners reading it are told only about files that are there.
+fn without_paths(md5sums: &str, left_out: &BTreeSet<String>) -> Option<String> {
+    if left_out.is_empty() {
+        return Some(md5sums.to_string());
+    }
+    let kept: String = md5sums
+        .lines()
+        .filter(|l| {
+            l.split_once("  ")
+                .is_none_or(|(_, p)| !left_out.contains(p.trim_start_matches("./")))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// Appends the package's conffiles to its `md5sums` (a `.deb`'s `md5sums` leaves them out; dpkg
@@ -428,6 +452,27 @@ pub fn tree_path(path: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn md5sums_keep_only_files_the_image_carries() {
+        let sums = "aa  usr/bin/gawk\nbb  usr/share/doc/gawk/NEWS.gz\ncc  usr/lib/x/gconv/A.so\n";
+        let gone: BTreeSet<String> = ["usr/share/doc/gawk/NEWS.gz", "usr/lib/x/gconv/A.so"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            without_paths(sums, &gone).as_deref(),
+            Some("aa  usr/bin/gawk\n")
+        );
+        assert_eq!(without_paths(sums, &BTreeSet::new()).as_deref(), Some(sums));
+        let all: BTreeSet<String> = [
+            "usr/bin/gawk",
+            "usr/share/doc/gawk/NEWS.gz",
+            "usr/lib/x/gconv/A.so",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(without_paths(sums, &all), None);
+    }
 
     #[test]
     fn conffiles_join_the_md5sums() {
