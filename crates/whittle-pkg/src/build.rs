@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use whittle_apk::sign::{SigKind, SigningKey};
 
+use std::ffi::OsStr;
+
 use crate::apk::{ApkOptions, PackageMeta, collect_dir, write_apk};
 use crate::recipe::{Action, Embedded, OUT_DIR, Recipe, Step, WORKSPACE};
 use crate::sandbox::{self, Sandbox};
@@ -385,6 +387,40 @@ fn run_steps(
                     });
                 }
             }
+            Action::GitCheckout {
+                repository,
+                destination,
+                reference,
+                expected_commit,
+                depth,
+            } => {
+                let gerr = |message: String| Error::Fetch {
+                    step: step.label(),
+                    uri: repository.clone(),
+                    message,
+                };
+                let sandbox_dest = if destination.starts_with('/') {
+                    destination.clone()
+                } else {
+                    format!(
+                        "{}/{destination}",
+                        step.working_directory.trim_end_matches('/')
+                    )
+                };
+                let dest = host_path(workspace, &sandbox_dest).ok_or_else(|| {
+                    gerr(format!("destination {sandbox_dest} must be inside /home/build and not pass through a symlink"))
+                })?;
+                std::fs::create_dir_all(&dest).map_err(io(&dest))?;
+                git_checkout(
+                    repository,
+                    reference.as_deref(),
+                    expected_commit,
+                    *depth,
+                    workspace,
+                    &dest,
+                )
+                .map_err(gerr)?;
+            }
             Action::Fetch {
                 uri,
                 sha256,
@@ -443,6 +479,87 @@ fn run_steps(
         }
     }
     Ok(())
+}
+
+/// Clones `repository` into a scratch directory of `workspace` (host side, with the host's
+/// `git`, no prompts, no system or global git config), checks out `reference` or
+/// `expected_commit`, refuses any other commit, and moves the checkout into `dest`.
+fn git_checkout(
+    repository: &str,
+    reference: Option<&str>,
+    expected_commit: &str,
+    depth: Option<u32>,
+    workspace: &Path,
+    dest: &Path,
+) -> std::result::Result<(), String> {
+    let scratch = tempfile::Builder::new()
+        .prefix(".whittle-git-")
+        .tempdir_in(workspace)
+        .map_err(|e| {
+            format!(
+                "creating a scratch directory in {}: {e}",
+                workspace.display()
+            )
+        })?;
+    let checkout = scratch.path().join("checkout");
+    let git = |args: &[&OsStr]| -> std::result::Result<String, String> {
+        let out = std::process::Command::new("git")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args([
+                "-c",
+                "advice.detachedHead=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run git: {e}; install git"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "git {} failed ({}): {}",
+                args.first()
+                    .map_or(String::new(), |a| a.to_string_lossy().into_owned()),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let o = OsStr::new;
+    let depth_arg = depth.map(|d| format!("--depth={d}"));
+    let mut clone = vec![o("clone"), o("--quiet")];
+    if let Some(r) = reference {
+        clone.extend([o("--branch"), o(r)]);
+    }
+    if let Some(d) = &depth_arg {
+        clone.push(o(d));
+    }
+    clone.extend([o("--"), o(repository), checkout.as_os_str()]);
+    git(&clone)?;
+    let dir = checkout.as_os_str();
+    if reference.is_none() {
+        git(&[
+            o("-C"),
+            dir,
+            o("checkout"),
+            o("--quiet"),
+            o("--detach"),
+            o(expected_commit),
+        ])?;
+    }
+    let head = git(&[o("-C"), dir, o("rev-parse"), o("HEAD^{commit}")])?;
+    if !head.eq_ignore_ascii_case(expected_commit) {
+        return Err(format!(
+            "checked out commit {head}, the recipe expects {expected_commit}; the {} moved or `expected-commit` is wrong",
+            reference.map_or("default branch".to_string(), |r| format!(
+                "branch or tag `{r}`"
+            ))
+        ));
+    }
+    move_stripped(&checkout, dest, 0).map_err(|e| format!("moving the checkout into place: {e}"))
 }
 
 /// The host directory of a sandbox path under `/home/build`; `None` when it is elsewhere, has

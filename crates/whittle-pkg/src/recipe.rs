@@ -25,6 +25,7 @@ pub const WORKSPACE: &str = "/home/build";
 /// The built-in pipelines `uses:` may name.
 pub const BUILTINS: &[&str] = &[
     "fetch",
+    "git-checkout",
     "autoconf/configure",
     "autoconf/make",
     "autoconf/make-install",
@@ -202,6 +203,20 @@ pub enum Action {
         strip_components: usize,
         /// Unpack the archive (else keep the file as is).
         extract: bool,
+    },
+    /// Clone `repository` (host side) at `reference`, check that it is `expected_commit`, and
+    /// put the checkout (with its `.git`) into `destination`.
+    GitCheckout {
+        /// What `git clone` takes: `https://…`, `file://…`, a path.
+        repository: String,
+        /// Sandbox path of the checkout (`working-directory` + `destination`).
+        destination: String,
+        /// `branch` or `tag` to clone; the default branch when `None`.
+        reference: Option<String>,
+        /// The commit the checkout must be (full hex object id).
+        expected_commit: String,
+        /// `depth` of the clone; full history when `None`.
+        depth: Option<u32>,
     },
 }
 
@@ -710,6 +725,14 @@ fn builtin(
             "strip-components",
             "extract",
         ],
+        "git-checkout" => &[
+            "repository",
+            "destination",
+            "branch",
+            "tag",
+            "expected-commit",
+            "depth",
+        ],
         "autoconf/configure" => &["dir", "host", "build", "opts"],
         "autoconf/make" => &["dir", "opts"],
         "autoconf/make-install" => &["dir", "opts"],
@@ -769,6 +792,61 @@ fn builtin(
                 sha256: sha,
                 strip_components,
                 extract: get("extract", "true") != "false",
+            });
+        }
+        "git-checkout" => {
+            let Some((repository, _)) = with.get("repository") else {
+                ctx.err(step_pos, "`git-checkout` needs `with.repository`", None);
+                return None;
+            };
+            let Some((commit, commit_pos)) = with.get("expected-commit") else {
+                ctx.err(
+                    step_pos,
+                    "`git-checkout` without `with.expected-commit` is refused: a branch or tag can move, the build would not be reproducible",
+                    Some("add `expected-commit: <full commit hash>` (git rev-parse TAG^{commit})"),
+                );
+                return None;
+            };
+            let commit = commit.to_ascii_lowercase();
+            if !matches!(commit.len(), 40 | 64) || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ctx.err(
+                    *commit_pos,
+                    "`expected-commit` must be a full commit hash (40 or 64 hex digits)",
+                    None,
+                );
+                return None;
+            }
+            let reference = match (with.get("branch"), with.get("tag")) {
+                (Some(_), Some((_, tag_pos))) => {
+                    ctx.err(*tag_pos, "give `branch` or `tag`, not both", None);
+                    return None;
+                }
+                (Some((r, _)), None) | (None, Some((r, _))) => Some(r.clone()),
+                (None, None) => None,
+            };
+            let depth = match with.get("depth") {
+                None => None,
+                Some((d, _)) if d == "-1" => None,
+                Some((d, pos)) => {
+                    match d.parse::<u32>() {
+                        Ok(n) if n > 0 => Some(n),
+                        _ => {
+                            ctx.err(
+                            *pos,
+                            format!("depth `{d}` is not a positive number (or -1 for the whole history)"),
+                            None,
+                        );
+                            return None;
+                        }
+                    }
+                }
+            };
+            return Some(Action::GitCheckout {
+                repository: repository.clone(),
+                destination: get("destination", "."),
+                reference,
+                expected_commit: commit,
+                depth,
             });
         }
         "autoconf/configure" => format!(
@@ -901,6 +979,57 @@ test:
         let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
         assert!(e.starts_with("r.yaml:5:3: "), "{e}");
         assert!(e.contains("descripton"), "{e}");
+    }
+
+    #[test]
+    fn git_checkout_inputs_are_checked() {
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let with = |w: &str| {
+            format!(
+                "package:\n  name: x\n  version: 1\n  epoch: 0\npipeline:\n  - uses: git-checkout\n    with:\n      repository: https://example.org/x.git\n{w}"
+            )
+        };
+        let ok = parse(
+            "r.yaml",
+            &with(&format!(
+                "      tag: v1\n      expected-commit: {commit}\n      depth: 1\n"
+            )),
+            "x86_64",
+        )
+        .unwrap();
+        assert_eq!(
+            ok.pipeline[0].action,
+            Action::GitCheckout {
+                repository: "https://example.org/x.git".into(),
+                destination: ".".into(),
+                reference: Some("v1".into()),
+                expected_commit: commit.into(),
+                depth: Some(1),
+            }
+        );
+        for (w, want) in [
+            (
+                format!("      branch: a\n      tag: b\n      expected-commit: {commit}\n"),
+                "not both",
+            ),
+            (
+                format!("      expected-commit: {commit}\n      depth: 0\n"),
+                "depth `0`",
+            ),
+            (
+                "      expected-commit: abc\n".to_string(),
+                "full commit hash",
+            ),
+            (
+                format!("      expected-commit: {commit}\n      ref: x\n"),
+                "has no input `ref`",
+            ),
+        ] {
+            let e = parse("r.yaml", &with(&w), "x86_64")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{w}: {e}");
+        }
     }
 
     #[test]

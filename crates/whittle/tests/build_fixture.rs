@@ -252,10 +252,16 @@ fn path_exclude_leaves_package_files_out() {
     let sums = |f: &std::collections::BTreeMap<String, Vec<u8>>| {
         String::from_utf8(f["var/lib/dpkg/status.d/libc6.md5sums"].clone()).unwrap()
     };
-    assert!(sums(&all).contains("/gconv/"), "gconv modules are listed where they ship");
+    assert!(
+        sums(&all).contains("/gconv/"),
+        "gconv modules are listed where they ship"
+    );
     assert!(sums(&all).contains("libc.so.6"));
     assert!(!sums(&slim).contains("/gconv/"), "{}", sums(&slim));
-    assert!(!sums(&all).contains("usr/share/doc/libc6/NEWS"), "left-out docs are not listed");
+    assert!(
+        !sums(&all).contains("usr/share/doc/libc6/NEWS"),
+        "left-out docs are not listed"
+    );
     let size = |f: &std::collections::BTreeMap<String, Vec<u8>>| -> usize {
         f.values().map(Vec::len).sum()
     };

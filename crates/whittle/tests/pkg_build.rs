@@ -182,3 +182,104 @@ fn recipe_errors_name_file_line_and_column() {
     ]));
     assert!(err.contains("SHA-256"), "{err}");
 }
+
+/// `git-checkout` against a real git repository made here: a tag is cloned and checked against
+/// `expected-commit`, the default branch is rewound to an older `expected-commit`, and a commit
+/// that is not the expected one is refused.
+#[test]
+fn git_checkout_pins_the_commit() {
+    if !tool("git") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let up = d.join("upstream");
+    std::fs::create_dir_all(&up).unwrap();
+    let git = |args: &[&str]| {
+        run(std::process::Command::new("git")
+            .current_dir(&up)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args))
+        .trim()
+        .to_string()
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(up.join("VERSION"), "1\n").unwrap();
+    git(&["add", "VERSION"]);
+    git(&["commit", "--quiet", "-m", "one"]);
+    let first = git(&["rev-parse", "HEAD"]);
+    git(&["tag", "-a", "v1", "-m", "release 1"]);
+    std::fs::write(up.join("VERSION"), "2\n").unwrap();
+    git(&["commit", "--quiet", "-am", "two"]);
+    let second = git(&["rev-parse", "HEAD"]);
+    let recipe = |with: &str| {
+        format!(
+            "package:\n  name: src\n  version: 1.0\n  epoch: 0\n  description: a checkout\n  copyright:\n    - license: MIT\n\
+             pipeline:\n  - uses: git-checkout\n    with:\n      repository: file://{}\n      destination: melange-out/src/srv/src\n{with}",
+            up.display()
+        )
+    };
+    let build = |name: &str, text: String| {
+        std::fs::write(d.join(name), text).unwrap();
+        whittle()
+            .current_dir(d)
+            .args(["pkg", "build", name, "--out", "repo", "--arch", "x86_64"])
+            .args([
+                "--source-date-epoch",
+                "1700000000",
+                "--cache-dir",
+                "cache",
+                "-q",
+            ])
+            .output()
+            .unwrap()
+    };
+    let version_in_package = || {
+        let apk = std::fs::read(d.join("repo/x86_64/src-1.0-r0.apk")).unwrap();
+        let pkg = whittle_apk::package::ApkPackage::open("src", &apk).unwrap();
+        let mut version = None;
+        pkg.for_each_data_entry(|e| {
+            if e.path == "srv/src/VERSION" {
+                version = Some(String::from_utf8_lossy(e.data).into_owned());
+            }
+            Ok::<(), whittle_apk::package::Error>(())
+        })
+        .unwrap();
+        version
+    };
+    // an annotated tag, pinned to its commit
+    let o = build(
+        "tag.yaml",
+        recipe(&format!(
+            "      tag: v1\n      expected-commit: {first}\n      depth: 1\n"
+        )),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(version_in_package().as_deref(), Some("1\n"));
+    // no branch or tag: the default branch, rewound to the expected (older) commit
+    let o = build(
+        "old.yaml",
+        recipe(&format!("      expected-commit: {first}\n")),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(version_in_package().as_deref(), Some("1\n"));
+    // a branch that moved past the expected commit: refused, naming both commits
+    let o = build(
+        "moved.yaml",
+        recipe(&format!(
+            "      branch: main\n      expected-commit: {first}\n"
+        )),
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&second) && err.contains(&first), "{err}");
+    assert!(err.contains("moved.yaml:"), "{err}");
+    // no expected-commit: refused before anything runs, with its position
+    let o = build("unpinned.yaml", recipe("      tag: v1\n"));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unpinned.yaml:9:5"), "{err}");
+    assert!(err.contains("expected-commit"), "{err}");
+}
