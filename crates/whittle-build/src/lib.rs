@@ -460,6 +460,17 @@ fn build_arch(
         fetcher.cache(),
         &mut out,
     )?;
+    let alternatives = assemble::apply_alternatives(&mut tree, &out.alternatives)?;
+    if !alternatives.is_empty() {
+        let list: Vec<String> = alternatives
+            .iter()
+            .map(|(name, path)| format!("{name} -> {path}"))
+            .collect();
+        events.step(&format!(
+            "assemble  alternatives, as update-alternatives would set them: {}",
+            list.join(", ")
+        ));
+    }
     if let Some(first) = verified.first() {
         assemble::ensure_os_release(&mut tree, &first.release)?;
     }

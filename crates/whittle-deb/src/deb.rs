@@ -218,6 +218,7 @@ pub struct DebArchive<'a> {
     control_text: String,
     md5sums: Option<String>,
     conffiles: Option<String>,
+    postinst: Option<String>,
     control_members: Vec<String>,
     data_member: String,
     data_compression: Compression,
@@ -330,6 +331,7 @@ impl<'a> DebArchive<'a> {
             control_text,
             md5sums: files.md5sums,
             conffiles: files.conffiles,
+            postinst: files.postinst,
             control_members: files.members,
             data_member: data.name.to_string(),
             data_compression,
@@ -384,6 +386,12 @@ impl<'a> DebArchive<'a> {
     /// The `conffiles` control file, if shipped.
     pub fn conffiles(&self) -> Option<&str> {
         self.conffiles.as_deref()
+    }
+
+    /// The `postinst` maintainer script (never run; read for what whittle does natively, such
+    /// as [`crate::alternatives`]), if shipped.
+    pub fn postinst(&self) -> Option<&str> {
+        self.postinst.as_deref()
     }
 
     /// The data member's name (e.g. `data.tar.xz`).
@@ -513,6 +521,7 @@ struct ControlFiles {
     control: Option<String>,
     md5sums: Option<String>,
     conffiles: Option<String>,
+    postinst: Option<String>,
 }
 
 fn read_control(
@@ -542,6 +551,16 @@ fn read_control(
             let name = name.strip_prefix(b"./").unwrap_or(&name);
             if out.members.len() < 64 {
                 out.members.push(String::from_utf8_lossy(name).into_owned());
+            }
+            if name == b"postinst" {
+                // a script, not necessarily UTF-8: read for its `update-alternatives` calls
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).map_err(|e| Error::Control {
+                    origin: origin.to_string(),
+                    reason: format!("postinst: {e}"),
+                })?;
+                out.postinst = Some(String::from_utf8_lossy(&bytes).into_owned());
+                continue;
             }
             let slot = match name {
                 b"control" => &mut out.control,

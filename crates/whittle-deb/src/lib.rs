@@ -10,6 +10,7 @@
 //! - [`status`]: distroless `status.d` entries and dpkg `status` files.
 //! - [`release`], [`deb`]: signed `InRelease` indexes and `.deb` archives.
 
+pub mod alternatives;
 pub mod control;
 pub mod deb;
 pub mod error;

@@ -42,9 +42,11 @@ test:
 /// A temporary directory with a signing key `k.rsa` in it, and the cache to use.
 fn workdir() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
+    // one cache for the tests of this file (they run at once; the cache is safe for that and
+    // verifies what it returns): the compilers are downloaded once
     let cache = std::env::var_os("WHITTLE_CACHE_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("cache"));
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkg-e2e-cache"));
     run(whittle()
         .current_dir(dir.path())
         .args(["pkg", "keygen", "k", "--bits", "2048"]));
@@ -254,4 +256,68 @@ test:
     for want in ["usr/bin/hello", "usr/share/man/man1/hello.1"] {
         assert!(paths.iter().any(|p| p == want), "{want} missing: {paths:?}");
     }
+}
+
+/// `cargo/build` on a real (dependency-free) Rust crate, with Debian's own `cargo` and `rustc`
+/// in the build environment.
+#[test]
+fn cargo_build_pipeline_builds_a_rust_crate() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let (dir, cache) = workdir();
+    let d = dir.path();
+    let src = d.join("hello-rs");
+    std::fs::create_dir_all(src.join("src")).unwrap();
+    std::fs::write(
+        src.join("Cargo.toml"),
+        "[package]\nname = \"hello-rs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("src/main.rs"),
+        "fn main() { println!(\"hello from rust\"); }\n",
+    )
+    .unwrap();
+    let recipe = r#"package:
+  name: hello-rs
+  version: 0.1.0
+  epoch: 0
+  description: a Rust hello
+  copyright:
+    - license: MIT
+environment:
+  contents:
+    repositories:
+      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
+    packages: [dash, coreutils, findutils, cargo, rustc, gcc, libc6-dev, binutils]
+  environment:
+    LANG: C
+pipeline:
+  - uses: cargo/build
+    with:
+      output: hello-rs
+  - uses: strip
+test:
+  pipeline:
+    - runs: test "$(hello-rs)" = "hello from rust"
+"#;
+    std::fs::write(d.join("hello.yaml"), recipe).unwrap();
+    let out = build_signed(d, &cache);
+    assert!(out.contains("hello-rs-0.1.0-r0.apk"), "{out}");
+    let arch = std::env::consts::ARCH;
+    let apk = std::fs::read(d.join(format!("repo/{arch}/hello-rs-0.1.0-r0.apk"))).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("hello-rs", &apk).unwrap();
+    let info = pkg.pkginfo();
+    assert!(
+        info.provides.contains(&"cmd:hello-rs=0.1.0-r0".to_string()),
+        "{info:?}"
+    );
+    assert!(
+        info.depend.contains(&"so:libc.so.6".to_string()),
+        "{info:?}"
+    );
 }
