@@ -24,7 +24,7 @@ pub struct Assembled {
     /// Number of package entries left out by `path-exclude`.
     pub paths_dropped: usize,
     /// The packages' `update-alternatives --install` calls (from their `postinst`), in install
-    /// order; [`apply_alternatives`] makes the links.
+    /// order; [`crate::native::apply_alternatives`] makes the links.
     pub alternatives: Vec<Alternative>,
 }
 
@@ -325,52 +325,6 @@ pub fn install_all(
     Ok(())
 }
 
-/// Makes the links `update-alternatives` would: for each generic name, the installed alternative
-/// of highest priority (the first of equal ones) wins; `LINK -> /etc/alternatives/NAME ->
-/// PATH`, and the same for each slave whose path is in the image. A link path something else
-/// already occupies (a package's own file) is left alone. Returns `name -> path` of each made.
-pub fn apply_alternatives(
-    tree: &mut Tree,
-    alternatives: &[Alternative],
-) -> Result<Vec<(String, String)>, Error> {
-    let present = |tree: &Tree, p: &str| tree.get(p.trim_start_matches('/')).is_some();
-    let mut best: std::collections::BTreeMap<&str, &Alternative> = Default::default();
-    for a in alternatives {
-        if !present(tree, &a.path) {
-            continue;
-        }
-        match best.get(a.name.as_str()) {
-            Some(b) if b.priority >= a.priority => {}
-            _ => {
-                best.insert(&a.name, a);
-            }
-        }
-    }
-    let mut made = Vec::new();
-    for (name, a) in best {
-        let link = |tree: &mut Tree, link: &str, name: &str, path: &str| -> Result<bool, Error> {
-            let link = link.trim_start_matches('/');
-            if tree.get(link).is_some() {
-                return Ok(false);
-            }
-            let admin = format!("etc/alternatives/{name}");
-            tree.insert(&admin, Node::symlink(path.to_string()), Meta::root(0o777))?;
-            tree.insert(link, Node::symlink(format!("/{admin}")), Meta::root(0o777))?;
-            Ok(true)
-        };
-        if !link(tree, &a.link, name, &a.path)? {
-            continue;
-        }
-        for (l, n, p) in &a.slaves {
-            if present(tree, p) {
-                link(tree, l, n, p)?;
-            }
-        }
-        made.push((name.to_string(), a.path.clone()));
-    }
-    Ok(made)
-}
-
 /// Writes a root-owned regular file.
 pub fn put_file(tree: &mut Tree, path: &str, data: Vec<u8>, mode: u32) -> Result<(), Error> {
     tree.insert(path, Node::file(data), Meta::root(mode))?;
@@ -505,73 +459,6 @@ pub fn tree_path(path: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn alternatives_pick_the_highest_priority_installed_one() {
-        let alt = |link: &str, name: &str, path: &str, priority: i64| Alternative {
-            link: link.into(),
-            name: name.into(),
-            path: path.into(),
-            priority,
-            slaves: vec![(
-                format!("{link}.1"),
-                format!("{name}.1"),
-                format!("{path}.1"),
-            )],
-        };
-        let mut tree = skeleton("amd64").unwrap();
-        for f in [
-            "usr/bin/mawk",
-            "usr/bin/gawk",
-            "usr/bin/gawk.1",
-            "usr/bin/gcc",
-            "usr/bin/vi",
-        ] {
-            put_file(&mut tree, f, b"x".to_vec(), 0o755).unwrap();
-        }
-        let made = apply_alternatives(
-            &mut tree,
-            &[
-                alt("/usr/bin/awk", "awk", "/usr/bin/mawk", 5),
-                alt("/usr/bin/awk", "awk", "/usr/bin/gawk", 10),
-                alt("/usr/bin/cc", "cc", "/usr/bin/gcc", 20),
-                alt("/usr/bin/ghost", "ghost", "/usr/bin/not-installed", 99),
-                // a package's own file at the link path stays
-                alt("/usr/bin/vi", "vi", "/usr/bin/gawk", 1),
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            made,
-            [
-                ("awk".to_string(), "/usr/bin/gawk".to_string()),
-                ("cc".to_string(), "/usr/bin/gcc".to_string())
-            ]
-        );
-        let target = |p: &str| match tree.get(p).map(|e| &e.node) {
-            Some(Node::Symlink(t)) => Some(t.to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            target("usr/bin/awk").as_deref(),
-            Some("/etc/alternatives/awk")
-        );
-        assert_eq!(
-            target("etc/alternatives/awk").as_deref(),
-            Some("/usr/bin/gawk")
-        );
-        // slaves only where their path is installed
-        assert_eq!(
-            target("usr/bin/awk.1").as_deref(),
-            Some("/etc/alternatives/awk.1")
-        );
-        assert_eq!(target("usr/bin/cc.1"), None);
-        assert!(matches!(
-            tree.get("usr/bin/vi").map(|e| &e.node),
-            Some(Node::File(_))
-        ));
-        assert!(tree.get("usr/bin/ghost").is_none());
-    }
 
     #[test]
     fn md5sums_keep_only_files_the_image_carries() {

@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod debian;
 pub mod image;
 pub mod layers;
+pub mod native;
 pub mod rootfs;
 
 use std::collections::BTreeSet;
@@ -460,7 +461,13 @@ fn build_arch(
         fetcher.cache(),
         &mut out,
     )?;
-    let alternatives = assemble::apply_alternatives(&mut tree, &out.alternatives)?;
+    if let Some(first) = verified.first() {
+        assemble::ensure_os_release(&mut tree, &first.release)?;
+    }
+    image::apply_accounts(&mut tree, config)?;
+    image::apply_paths(&mut tree, config)?;
+    // after `paths`: a link or certificate the config adds is taken into account
+    let alternatives = native::apply_alternatives(&mut tree, &out.alternatives)?;
     if !alternatives.is_empty() {
         let list: Vec<String> = alternatives
             .iter()
@@ -471,11 +478,13 @@ fn build_arch(
             list.join(", ")
         ));
     }
-    if let Some(first) = verified.first() {
-        assemble::ensure_os_release(&mut tree, &first.release)?;
+    let certs = native::ca_certificates(&mut tree)?;
+    if certs > 0 {
+        events.step(&format!(
+            "assemble  {} with {certs} certificates, as update-ca-certificates would write it",
+            native::CA_BUNDLE
+        ));
     }
-    image::apply_accounts(&mut tree, config)?;
-    image::apply_paths(&mut tree, config)?;
     if !out.scripts_skipped.is_empty() {
         events.step(&format!(
             "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",

@@ -48,3 +48,52 @@ fn example_builds_from_the_host_mirror_then_offline() {
         assert_eq!((code, out.as_str()), (0, "42\n"), "stderr: {err}");
     }
 }
+
+/// Debian's `ca-certificates` gets the bundle its `postinst` (`update-ca-certificates`) would
+/// write, and `gawk` the `/usr/bin/awk` link its `postinst` (`update-alternatives`) would make;
+/// openssl reads every certificate of the bundle.
+#[test]
+fn scripts_native_equivalents_ca_bundle_and_alternatives() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [ca-certificates, gawk]\n  exclude: [dpkg, install-info]\narchs: [amd64]\n";
+    std::fs::write(dir.path().join("image.yaml"), config).unwrap();
+    let (_, log) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o", "oci:img:t", "--cache-dir"])
+            .arg(dir.path().join("cache")),
+    );
+    let files = layer_entries(&dir.path().join("img"));
+    let shipped = files
+        .keys()
+        .filter(|p| p.starts_with("usr/share/ca-certificates/") && p.ends_with(".crt"))
+        .count();
+    assert!(shipped > 100, "Debian ships ~140 roots, found {shipped}");
+    assert!(
+        log.contains(&format!("with {shipped} certificates")),
+        "{log}"
+    );
+    let (kind, bundle) = &files["etc/ssl/certs/ca-certificates.crt"];
+    assert_eq!(kind, "file");
+    let text = String::from_utf8(bundle.clone()).unwrap();
+    assert_eq!(text.matches("-----BEGIN CERTIFICATE-----").count(), shipped);
+    assert_eq!(
+        files["usr/bin/awk"],
+        ("symlink".to_string(), b"/etc/alternatives/awk".to_vec())
+    );
+    assert_eq!(
+        files["etc/alternatives/awk"],
+        ("symlink".to_string(), b"/usr/bin/gawk".to_vec())
+    );
+    if tool("openssl") {
+        let path = dir.path().join("bundle.crt");
+        std::fs::write(&path, bundle).unwrap();
+        let out = run(std::process::Command::new("openssl")
+            .args(["storeutl", "-noout", "-certs"])
+            .arg(&path));
+        assert!(out.contains(&format!("Total found: {shipped}")), "{out}");
+    }
+}
