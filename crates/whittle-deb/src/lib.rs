@@ -9,6 +9,7 @@
 //! - [`packages`]: typed `Packages` records ([`Package`], [`parse_packages`]).
 //! - [`status`]: distroless `status.d` entries and dpkg `status` files.
 //! - [`release`], [`deb`]: signed `InRelease` indexes and `.deb` archives.
+//! - [`alternatives`]: the literal `update-alternatives --install` calls of a `postinst`.
 
 pub mod alternatives;
 pub mod control;
