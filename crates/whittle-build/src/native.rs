@@ -1,6 +1,6 @@
-//! What Debian maintainer scripts would have done, done natively after the packages are
-//! installed (whittle runs no script): the links `update-alternatives` makes, and the CA bundle
-//! `update-ca-certificates` writes.
+//! What package scripts would have done, done natively after the packages are installed
+//! (whittle runs no script): the links Debian's `update-alternatives` makes, and the CA bundle
+//! `update-ca-certificates` writes (Debian's `ca-certificates` postinst, Alpine's trigger).
 
 use crate::Error;
 use whittle_deb::alternatives::Alternative;

@@ -610,3 +610,60 @@ fn the_built_in_list_matches_a_real_alpine_image() {
             .collect();
     assert_eq!(list, real);
 }
+
+/// `ca-certificates`' trigger is not run: its bundle is written natively, as for Debian; a
+/// `-bundle` package that ships the bundle keeps its own.
+#[test]
+fn ca_certificates_get_their_bundle() {
+    let cert: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let pkgs = [
+        Pkg {
+            name: "ca-certificates",
+            version: "20240226-r0",
+            extra: "",
+            files: vec![
+                (
+                    "usr/share/ca-certificates/mozilla/Root_A.crt",
+                    cert,
+                    0o644,
+                    None,
+                ),
+                (
+                    "usr/share/ca-certificates/mozilla/Root_B.crt",
+                    cert,
+                    0o644,
+                    None,
+                ),
+            ],
+        },
+        Pkg {
+            name: "ca-certificates-bundle",
+            version: "20240226-r0",
+            extra: "",
+            files: vec![(
+                "etc/ssl/certs/ca-certificates.crt",
+                b"SHIPPED\n",
+                0o644,
+                None,
+            )],
+        },
+    ];
+    let (files, err) = build_packages(&pkgs, "ca-certificates");
+    assert!(err.contains("with 2 certificates"), "{err}");
+    let bundle = &files["etc/ssl/certs/ca-certificates.crt"];
+    assert_eq!(bundle.0, "file");
+    assert_eq!(bundle.1, [cert, cert].concat());
+    assert_eq!(
+        files["etc/ssl/certs/Root_A.pem"],
+        (
+            "symlink".to_string(),
+            b"/usr/share/ca-certificates/mozilla/Root_A.crt".to_vec()
+        )
+    );
+    let (files, err) = build_packages(&pkgs, "ca-certificates, ca-certificates-bundle");
+    assert!(
+        !err.contains("certificates, as update-ca-certificates"),
+        "{err}"
+    );
+    assert_eq!(files["etc/ssl/certs/ca-certificates.crt"].1, b"SHIPPED\n");
+}
