@@ -53,6 +53,32 @@ fn workdir() -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, cache)
 }
 
+/// Builds `hello.yaml` ([`build_signed`]) and reads the package `NAME-VERSION.apk` it wrote;
+/// checks that it provides `cmd:CMD` and depends on the `so:` name `needs` (or on nothing).
+fn build_and_open(
+    d: &std::path::Path,
+    cache: &std::path::Path,
+    (name, version): (&str, &str),
+    cmd: &str,
+    needs: Option<&str>,
+) -> Vec<u8> {
+    let file = format!("{name}-{version}.apk");
+    let out = build_signed(d, cache);
+    assert!(out.contains(&file), "{out}");
+    let apk = std::fs::read(d.join("repo").join(std::env::consts::ARCH).join(&file)).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open(name, &apk).unwrap();
+    let info = pkg.pkginfo();
+    assert!(
+        info.provides.contains(&format!("cmd:{cmd}={version}")),
+        "{info:?}"
+    );
+    match needs {
+        Some(so) => assert!(info.depend.contains(&format!("so:{so}")), "{info:?}"),
+        None => assert!(info.depend.is_empty(), "static: no so: depends: {info:?}"),
+    }
+    apk
+}
+
 /// `whittle pkg build hello.yaml` signed with `k.rsa` into `repo`; its output.
 fn build_signed(d: &std::path::Path, cache: &std::path::Path) -> String {
     run(whittle()
@@ -104,8 +130,7 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     )
     .unwrap();
     std::fs::write(d.join("hello.yaml"), RECIPE).unwrap();
-    let out = build_signed(d, &cache);
-    assert!(out.contains("hello-c-1.0.0-r0.apk"), "{out}");
+    build_and_open(d, &cache, ("hello-c", "1.0.0-r0"), "hello", None);
     let arch = String::from_utf8(
         std::process::Command::new("uname")
             .arg("-m")
@@ -116,16 +141,6 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     .unwrap()
     .trim()
     .to_string();
-    let apk = std::fs::read(d.join(format!("repo/{arch}/hello-c-1.0.0-r0.apk"))).unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("hello-c", &apk).unwrap();
-    assert!(
-        pkg.pkginfo()
-            .provides
-            .contains(&"cmd:hello=1.0.0-r0".to_string()),
-        "{:?}",
-        pkg.pkginfo()
-    );
-    assert!(pkg.pkginfo().depend.is_empty(), "static: no so: depends");
 
     // an image from the local repository; the program runs in it
     let cfg = format!(
@@ -232,21 +247,9 @@ test:
     let (dir, cache) = workdir();
     let d = dir.path();
     std::fs::write(d.join("hello.yaml"), recipe).unwrap();
-    let out = build_signed(d, &cache);
-    assert!(out.contains("hello-2.10-r0.apk"), "{out}");
-    let arch = std::env::consts::ARCH;
-    let apk = std::fs::read(d.join(format!("repo/{arch}/hello-2.10-r0.apk"))).unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("hello", &apk).unwrap();
-    let info = pkg.pkginfo();
-    assert!(
-        info.provides.contains(&"cmd:hello=2.10-r0".to_string()),
-        "{info:?}"
-    );
     // dynamically linked against glibc: the ELF reader found the library it needs
-    assert!(
-        info.depend.contains(&"so:libc.so.6".to_string()),
-        "{info:?}"
-    );
+    let apk = build_and_open(d, &cache, ("hello", "2.10-r0"), "hello", Some("libc.so.6"));
+    let pkg = whittle_apk::package::ApkPackage::open("hello", &apk).unwrap();
     let mut paths = Vec::new();
     pkg.for_each_data_entry(|e| {
         paths.push(e.path.to_string());
@@ -306,18 +309,11 @@ test:
     - runs: test "$(hello-rs)" = "hello from rust"
 "#;
     std::fs::write(d.join("hello.yaml"), recipe).unwrap();
-    let out = build_signed(d, &cache);
-    assert!(out.contains("hello-rs-0.1.0-r0.apk"), "{out}");
-    let arch = std::env::consts::ARCH;
-    let apk = std::fs::read(d.join(format!("repo/{arch}/hello-rs-0.1.0-r0.apk"))).unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("hello-rs", &apk).unwrap();
-    let info = pkg.pkginfo();
-    assert!(
-        info.provides.contains(&"cmd:hello-rs=0.1.0-r0".to_string()),
-        "{info:?}"
-    );
-    assert!(
-        info.depend.contains(&"so:libc.so.6".to_string()),
-        "{info:?}"
+    build_and_open(
+        d,
+        &cache,
+        ("hello-rs", "0.1.0-r0"),
+        "hello-rs",
+        Some("libc.so.6"),
     );
 }
