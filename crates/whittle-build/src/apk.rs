@@ -629,13 +629,7 @@ pub(crate) fn build_arch(
     crate::image::apply_paths(&mut tree, config)?;
     // `ca-certificates`' trigger (update-ca-certificates) is a script too; `-bundle` packages
     // ship the bundle themselves and are left as they are
-    let certs = crate::native::ca_certificates(&mut tree)?;
-    if certs > 0 {
-        events.step(&format!(
-            "assemble  {} with {certs} certificates, as update-ca-certificates would write it",
-            crate::native::CA_BUNDLE
-        ));
-    }
+    crate::native::apply(&mut tree, &[], events)?;
     let mtime = opts.source_date_epoch.unwrap_or(newest);
     events.step(&format!(
         "assemble  {} entries, {:.2} MB{}, timestamp {mtime}",

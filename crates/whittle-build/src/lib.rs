@@ -467,24 +467,7 @@ fn build_arch(
     image::apply_accounts(&mut tree, config)?;
     image::apply_paths(&mut tree, config)?;
     // after `paths`: a link or certificate the config adds is taken into account
-    let alternatives = native::apply_alternatives(&mut tree, &out.alternatives)?;
-    if !alternatives.is_empty() {
-        let list: Vec<String> = alternatives
-            .iter()
-            .map(|(name, path)| format!("{name} -> {path}"))
-            .collect();
-        events.step(&format!(
-            "assemble  alternatives, as update-alternatives would set them: {}",
-            list.join(", ")
-        ));
-    }
-    let certs = native::ca_certificates(&mut tree)?;
-    if certs > 0 {
-        events.step(&format!(
-            "assemble  {} with {certs} certificates, as update-ca-certificates would write it",
-            native::CA_BUNDLE
-        ));
-    }
+    native::apply(&mut tree, &out.alternatives, events)?;
     if !out.scripts_skipped.is_empty() {
         events.step(&format!(
             "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",

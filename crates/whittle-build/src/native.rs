@@ -2,9 +2,36 @@
 //! (whittle runs no script): the links Debian's `update-alternatives` makes, and the CA bundle
 //! `update-ca-certificates` writes (Debian's `ca-certificates` postinst, Alpine's trigger).
 
-use crate::Error;
+use crate::{Error, Events};
 use whittle_deb::alternatives::Alternative;
 use whittle_fs::{Meta, Node, Tree};
+
+/// Does every native equivalent on an assembled tree (after the config's `paths`, so what the
+/// config adds counts) and says in the build log what it did. APK builds pass no alternatives.
+pub fn apply(
+    tree: &mut Tree,
+    alternatives: &[Alternative],
+    events: &dyn Events,
+) -> Result<(), Error> {
+    let made = apply_alternatives(tree, alternatives)?;
+    if !made.is_empty() {
+        let list: Vec<String> = made
+            .iter()
+            .map(|(name, path)| format!("{name} -> {path}"))
+            .collect();
+        events.step(&format!(
+            "assemble  alternatives, as update-alternatives would set them: {}",
+            list.join(", ")
+        ));
+    }
+    let certs = ca_certificates(tree)?;
+    if certs > 0 {
+        events.step(&format!(
+            "assemble  {CA_BUNDLE} with {certs} certificates, as update-ca-certificates would write it"
+        ));
+    }
+    Ok(())
+}
 
 /// Makes the links `update-alternatives` would: for each generic name, the installed alternative
 /// of highest priority (the first of equal ones) wins; `LINK -> /etc/alternatives/NAME ->

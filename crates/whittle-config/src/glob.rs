@@ -64,6 +64,8 @@ impl PathGlob {
             }
             i += 1;
         }
+        // the leading `/` stands for the image root: paths are matched without it
+        tokens.remove(0);
         Ok(PathGlob {
             text: text.to_string(),
             tokens,
@@ -77,10 +79,7 @@ impl PathGlob {
 
     /// Whether the image path `path` (relative, as in a package: `usr/bin/x`) matches.
     pub fn matches(&self, path: &str) -> bool {
-        let mut s = Vec::with_capacity(path.len() + 1);
-        s.push(b'/');
-        s.extend_from_slice(path.trim_start_matches('/').as_bytes());
-        matches(&self.tokens, &s)
+        matches(&self.tokens, path.trim_start_matches('/').as_bytes())
     }
 }
 

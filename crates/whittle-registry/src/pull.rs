@@ -131,26 +131,7 @@ pub(crate) fn find_sbom(client: &Client, repo: &str, subject: &str) -> Result<Op
             limit: MAX_SBOM_SIZE,
         });
     }
-    let src = RegistryBlobs { client, repo };
-    let mut out = Vec::new();
-    src.open(&blob, size)?
-        .take(size + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Http {
-            method: "GET".into(),
-            url: client.url(&format!("{repo}/blobs/{blob}")),
-            attempts: 1,
-            message: e.to_string(),
-        })?;
-    let actual = sha256_digest(&out);
-    if actual != blob || out.len() as u64 != size {
-        return Err(Error::DigestMismatch {
-            what: format!("SBOM blob {blob} from {}/{repo}", client.registry()),
-            expected: blob,
-            actual,
-        });
-    }
-    Ok(Some(out))
+    fetch_small_blob(client, repo, &blob, size).map(Some)
 }
 
 /// The digests of the SPDX artifacts in a referrers-API answer (an image index).
@@ -212,7 +193,7 @@ pub(crate) fn plan_from_registry(
             Some(p) => Some(p),
             None => match blobs.first() {
                 Some((cd, cs)) if *cs <= MAX_MANIFEST_SIZE => {
-                    let raw = fetch_small_blob(client, repo, cd)?;
+                    let raw = fetch_small_blob(client, repo, cd, *cs)?;
                     platform_of_config(&raw)
                 }
                 _ => None,
@@ -275,12 +256,13 @@ pub(crate) fn plan_from_registry(
     })
 }
 
-fn fetch_small_blob(client: &Client, repo: &str, digest: &str) -> Result<Vec<u8>> {
+/// A blob of at most `limit` bytes read into memory, verified against its digest.
+fn fetch_small_blob(client: &Client, repo: &str, digest: &str, limit: u64) -> Result<Vec<u8>> {
     let src = RegistryBlobs { client, repo };
-    let mut r = src.open(digest, MAX_MANIFEST_SIZE)?;
+    let mut r = src.open(digest, limit)?;
     let mut out = Vec::new();
     r.by_ref()
-        .take(MAX_MANIFEST_SIZE + 1)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| Error::Http {
             method: "GET".into(),
