@@ -4,8 +4,14 @@
 //! Trust model (what `apt` does with `Signed-By`): a `Release` is accepted when at least one of
 //! its signatures verifies with a key of the caller's [`Keyring`] that is, at the given time,
 //! not expired, not revoked, bound to its certificate by a valid self-signature (or subkey
-//! binding signature with a back-signature) and flagged for signing. Third-party certifications
-//! on keys are ignored: they say nothing about the archive. Only the signed text is parsed.
+//! binding signature with a back-signature) and flagged for signing, and when NO signature by a
+//! keyring key is bad (one altered signature is enough to refuse the file, as apt does).
+//! Signatures by keys outside the keyring are ignored. Third-party certifications on keys are
+//! ignored: they say nothing about the archive. Only the signed text is parsed.
+//!
+//! The signed `Date` may not be ahead of the verification time by more than
+//! [`MAX_DATE_AHEAD`], and `Valid-Until` may not be behind it (apt's `Check-Date` and
+//! `Check-Valid-Until`; see [`VerifyOptions`]).
 //!
 //! [`SigningKey`] makes small Ed25519 keys and clear-signs text with them, for hermetic test
 //! repositories and future repository tools:
@@ -36,8 +42,12 @@ use pgp::types::{Fingerprint, KeyDetails, KeyId, Password, Tag};
 pub const MAX_INRELEASE_SIZE: usize = 64 << 20;
 /// Largest keyring accepted (Debian's full archive keyring is about 55 KiB).
 pub const MAX_KEYRING_SIZE: usize = 16 << 20;
-/// At most this many signatures of one `InRelease` are examined.
+/// Most signatures one `InRelease` may carry (real ones have one to three); more is refused.
 const MAX_SIGNATURES: usize = 32;
+/// How far the signed `Date` of a Release may be ahead of the verification time (clock skew
+/// between the machine that signed the repository and this one). apt allows 10 seconds
+/// (`Acquire::Max-FutureTime`); a build machine's clock is given a little more room.
+pub const MAX_DATE_AHEAD: Duration = Duration::from_secs(5 * 60);
 
 /// Errors of keyring loading, `InRelease` verification and `Release` parsing.
 #[derive(Debug, thiserror::Error)]
@@ -154,13 +164,25 @@ pub enum Error {
     },
     /// The Release's `Valid-Until` is in the past.
     #[error(
-        "{origin}: the Release expired at {valid_until} (Valid-Until), verification time is {now}; the mirror is stale or replayed — use a fresh mirror or pass allow_expired"
+        "{origin}: the Release expired at {valid_until} (Valid-Until), verification time is {now}; the mirror is stale or an old Release is being replayed: use an up-to-date mirror, or, for a snapshot of an old archive, add `check-valid-until=no` to the repository's options (`deb [check-valid-until=no signed-by=...] URI SUITE COMPONENT`)"
     )]
     ReleaseExpired {
         /// The file or URL.
         origin: String,
         /// The `Valid-Until` time (RFC 3339, UTC).
         valid_until: String,
+        /// The verification time (RFC 3339, UTC).
+        now: String,
+    },
+    /// The Release's `Date` is ahead of the verification time by more than [`MAX_DATE_AHEAD`].
+    #[error(
+        "{origin}: the Release is not valid yet: it is dated {date}, but this machine's clock says {now}; correct the clock of this machine (or of the machine that signed the repository), or add `check-date=no` to the repository's options (`deb [check-date=no signed-by=...] URI SUITE COMPONENT`)"
+    )]
+    ReleaseNotYetValid {
+        /// The file or URL.
+        origin: String,
+        /// The `Date` (RFC 3339, UTC).
+        date: String,
         /// The verification time (RFC 3339, UTC).
         now: String,
     },
@@ -186,24 +208,28 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 /// Options of [`verify_inrelease`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifyOptions {
-    /// The time at which keys and `Valid-Until` are judged (normally the current time).
+    /// The time at which keys, `Date` and `Valid-Until` are judged (normally the current time).
     pub now: SystemTime,
-    /// Accept a Release whose `Valid-Until` is in the past (apt's `Check-Valid-Until=no`,
-    /// needed for snapshots). Signatures and keys are still checked.
-    pub allow_expired: bool,
+    /// Refuse a Release whose `Valid-Until` is in the past (apt's `Check-Valid-Until`; turn it
+    /// off for snapshots of old archives). Signatures and keys are still checked.
+    pub check_valid_until: bool,
+    /// Refuse a Release dated more than [`MAX_DATE_AHEAD`] after `now` (apt's `Check-Date`).
+    /// Turning it off turns off the `Valid-Until` check too, as in apt: both trust the clock.
+    pub check_date: bool,
 }
 
 impl VerifyOptions {
-    /// The current time, expired Releases refused.
+    /// The current time, every check on.
     pub fn now() -> Self {
         Self::at(SystemTime::now())
     }
 
-    /// A given time, expired Releases refused.
+    /// A given time, every check on.
     pub fn at(now: SystemTime) -> Self {
         VerifyOptions {
             now,
-            allow_expired: false,
+            check_valid_until: true,
+            check_date: true,
         }
     }
 }
@@ -327,6 +353,10 @@ pub struct Release {
     /// The `SHA256` section: path relative to the `dists/<suite>/` directory
     /// (like `main/binary-amd64/Packages.xz`) → size and hash.
     pub files: BTreeMap<String, FileEntry>,
+    /// Upper-case hex fingerprints of the keyring certificates (primary keys) whose signatures
+    /// verified, in signature order, without repeats; empty when nothing was verified
+    /// ([`Release::parse_unsigned`]).
+    pub signed_by: Vec<String>,
 }
 
 impl Release {
@@ -344,10 +374,12 @@ impl Release {
 
 /// Verifies a clear-signed `InRelease` against `keyring` and parses its signed text.
 ///
-/// Refuses: unsigned files, a missing or malformed signature block, signatures that do not
-/// verify, signatures only by keys outside the keyring, expired/revoked/non-signing keys, and
-/// (unless `opts.allow_expired`) a Release whose `Valid-Until` is before `opts.now`. Accepts when
-/// ANY signature verifies with a usable keyring key (real files carry several).
+/// Refuses: unsigned files, a missing or malformed signature block, more than 32 signatures,
+/// signatures only by keys outside the keyring, expired/revoked/non-signing keys, ANY signature
+/// by a keyring key that does not verify (even when another one does, as apt refuses it), and,
+/// unless turned off in `opts`, a Release dated more than [`MAX_DATE_AHEAD`] after `opts.now` or
+/// whose `Valid-Until` is before it. Accepts when a signature verifies with a usable keyring key
+/// (real files carry several; those by keys outside the keyring are ignored).
 pub fn verify_inrelease(
     origin: &str,
     bytes: &[u8],
@@ -389,19 +421,31 @@ pub fn verify_inrelease(
         });
     }
     let signed_crlf = msg.signed_text();
-    check_signatures(origin, &msg, signed_crlf.as_bytes(), keyring, opts.now)?;
+    let signed_by = check_signatures(origin, &msg, signed_crlf.as_bytes(), keyring, opts.now)?;
 
     let signed = signed_crlf.replace("\r\n", "\n");
-    let release = parse_release(origin, &signed)?;
-    if let Some(valid_until) = release.valid_until
-        && valid_until < opts.now
-        && !opts.allow_expired
-    {
-        return Err(Error::ReleaseExpired {
-            origin: origin.to_string(),
-            valid_until: fmt_time(valid_until),
-            now: fmt_time(opts.now),
-        });
+    let mut release = parse_release(origin, &signed)?;
+    release.signed_by = signed_by;
+    if opts.check_date {
+        if let Some(date) = release.date
+            && date > opts.now + MAX_DATE_AHEAD
+        {
+            return Err(Error::ReleaseNotYetValid {
+                origin: origin.to_string(),
+                date: fmt_time(date),
+                now: fmt_time(opts.now),
+            });
+        }
+        if let Some(valid_until) = release.valid_until
+            && valid_until < opts.now
+            && opts.check_valid_until
+        {
+            return Err(Error::ReleaseExpired {
+                origin: origin.to_string(),
+                valid_until: fmt_time(valid_until),
+                now: fmt_time(opts.now),
+            });
+        }
     }
     Ok(release)
 }
@@ -418,54 +462,85 @@ fn severity(e: &Error) -> u8 {
     }
 }
 
+/// Checks every signature; returns the fingerprints of the keyring certificates whose
+/// signatures verified. A signature by a keyring key that does not verify fails the whole file;
+/// signatures by other keys are ignored; when none verifies, the most serious reason is given.
 fn check_signatures(
     origin: &str,
     msg: &CleartextSignedMessage,
     signed: &[u8],
     keyring: &Keyring,
     now: SystemTime,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let sigs = msg.signatures();
+    if sigs.len() > MAX_SIGNATURES {
+        return Err(Error::Malformed {
+            origin: origin.to_string(),
+            reason: format!(
+                "{} signatures, more than the {MAX_SIGNATURES} accepted",
+                sigs.len()
+            ),
+        });
+    }
+    let mut good: Vec<String> = Vec::new();
     let mut worst: Option<Error> = None;
     let mut unknown_issuers: Vec<String> = Vec::new();
-    let record = |e: Error, worst: &mut Option<Error>| {
-        if worst.as_ref().is_none_or(|w| severity(&e) > severity(w)) {
-            *worst = Some(e);
-        }
-    };
-    for sig in msg.signatures().iter().take(MAX_SIGNATURES) {
-        if !matches!(sig.typ(), Some(SignatureType::Text | SignatureType::Binary)) {
-            record(
-                Error::Malformed {
-                    origin: origin.to_string(),
-                    reason: format!("signature of unexpected type {:?}", sig.typ()),
-                },
-                &mut worst,
-            );
-            continue;
-        }
-        let mut found = false;
+    for sig in sigs {
+        // Every keyring key the signature names: a primary key, or one of its subkeys.
+        let mut candidates: Vec<(&SignedPublicKey, Option<&SignedPublicSubKey>)> = Vec::new();
         for cert in &keyring.keys {
-            // The primary key itself, then each subkey.
             if issued_by(sig, &cert.primary_key) {
-                found = true;
-                match check_one(origin, sig, signed, cert, None, now) {
-                    Ok(()) => return Ok(()),
-                    Err(e) => record(e, &mut worst),
-                }
+                candidates.push((cert, None));
             }
             for sub in &cert.public_subkeys {
                 if issued_by(sig, &sub.key) {
-                    found = true;
-                    match check_one(origin, sig, signed, cert, Some(sub), now) {
-                        Ok(()) => return Ok(()),
-                        Err(e) => record(e, &mut worst),
+                    candidates.push((cert, Some(sub)));
+                }
+            }
+        }
+        let Some(&(first, first_sub)) = candidates.first() else {
+            unknown_issuers.push(issuer_names(sig));
+            continue;
+        };
+        if !matches!(sig.typ(), Some(SignatureType::Text | SignatureType::Binary)) {
+            return Err(Error::Malformed {
+                origin: origin.to_string(),
+                reason: format!(
+                    "the signature by key {} is of unexpected type {:?}",
+                    key_fp(first, first_sub),
+                    sig.typ()
+                ),
+            });
+        }
+        // Good with some candidate; else bad (with every one) or unusable (the worst reason).
+        let mut verdict: Option<Error> = None;
+        for &(cert, sub) in &candidates {
+            match check_one(origin, sig, signed, cert, sub, now) {
+                Ok(()) => {
+                    verdict = None;
+                    let fp = fp_hex(&cert.primary_key.fingerprint());
+                    if !good.contains(&fp) {
+                        good.push(fp);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    if verdict.as_ref().is_none_or(|v| severity(&e) < severity(v)) {
+                        verdict = Some(e);
                     }
                 }
             }
         }
-        if !found {
-            unknown_issuers.push(issuer_names(sig));
+        match verdict {
+            Some(e @ Error::BadSignature { .. }) => return Err(e),
+            Some(e) if worst.as_ref().is_none_or(|w| severity(&e) > severity(w)) => {
+                worst = Some(e);
+            }
+            _ => {}
         }
+    }
+    if !good.is_empty() {
+        return Ok(good);
     }
     Err(worst.unwrap_or_else(|| Error::UnknownKey {
         origin: origin.to_string(),
@@ -475,6 +550,14 @@ fn check_signatures(
             unknown_issuers.join(", ")
         },
     }))
+}
+
+/// Upper-case hex fingerprint of a keyring key (the subkey's when it is one).
+fn key_fp(cert: &SignedPublicKey, sub: Option<&SignedPublicSubKey>) -> String {
+    match sub {
+        Some(s) => fp_hex(&s.key.fingerprint()),
+        None => fp_hex(&cert.primary_key.fingerprint()),
+    }
 }
 
 /// Whether `sig` names `key` as its issuer (or names no issuer at all).
@@ -520,10 +603,7 @@ fn check_one(
     sub: Option<&SignedPublicSubKey>,
     now: SystemTime,
 ) -> Result<()> {
-    let key_fp = match sub {
-        Some(s) => fp_hex(&s.key.fingerprint()),
-        None => fp_hex(&cert.primary_key.fingerprint()),
-    };
+    let key_fp = key_fp(cert, sub);
     let verified = match sub {
         Some(s) => sig.verify(&s.key, signed),
         None => sig.verify(&cert.primary_key, signed),
@@ -1117,6 +1197,74 @@ mod tests {
             Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint())).unwrap(),
         ];
         cfg
+    }
+
+    /// A clear-signed `text` with one signature per key; the keys in `bad` sign other text
+    /// (their signature does not verify).
+    fn multi_signed(keys: &[&SigningKey], bad: &[&SigningKey], text: &str) -> String {
+        CleartextSignedMessage::new_many(text, |normalized| {
+            keys.iter()
+                .map(|k| {
+                    let sk = &k.secret.primary_key;
+                    let signed = if bad.iter().any(|b| b.fingerprint() == k.fingerprint()) {
+                        "other text"
+                    } else {
+                        normalized
+                    };
+                    sig_config(sk, SignatureType::Text, Timestamp::now()).sign(
+                        sk,
+                        &Password::empty(),
+                        signed.as_bytes(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap()
+        .to_armored_string(Default::default())
+        .unwrap()
+    }
+
+    fn keyring_of(keys: &[&SigningKey]) -> Keyring {
+        let mut k = Keyring::new();
+        for key in keys {
+            k.extend(Keyring::from_bytes("k", &key.public_keyring_bytes()).unwrap());
+        }
+        k
+    }
+
+    #[test]
+    fn one_bad_signature_by_a_keyring_key_refuses_the_file() {
+        let a = SigningKey::generate("A <a@example.invalid>").unwrap();
+        let b = SigningKey::generate("B <b@example.invalid>").unwrap();
+        let both = keyring_of(&[&a, &b]);
+        let verify = |signed: &str, keyring: &Keyring| {
+            verify_inrelease("t", signed.as_bytes(), keyring, VerifyOptions::now())
+        };
+        // Both good: both signers are reported.
+        let good = multi_signed(&[&a, &b], &[], TEXT);
+        let rel = verify(&good, &both).unwrap();
+        assert_eq!(rel.signed_by, [a.fingerprint(), b.fingerprint()]);
+        // A signer outside the keyring is ignored (apt: NO_PUBKEY next to a good signature).
+        let rel = verify(&good, &keyring_of(&[&a])).unwrap();
+        assert_eq!(rel.signed_by, [a.fingerprint()]);
+        // A bad signature by a keyring key fails the file, whatever its position.
+        for signed in [
+            multi_signed(&[&a, &b], &[&b], TEXT),
+            multi_signed(&[&b, &a], &[&b], TEXT),
+        ] {
+            let err = verify(&signed, &both).unwrap_err();
+            let Error::BadSignature { key, .. } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(*key, b.fingerprint());
+            // ... but not when that key is not trusted: its signature cannot be checked.
+            let rel = verify(&signed, &keyring_of(&[&a])).unwrap();
+            assert_eq!(rel.signed_by, [a.fingerprint()]);
+        }
+        // Too many signatures are refused outright, not partly examined.
+        let many: Vec<&SigningKey> = std::iter::repeat_n(&a, MAX_SIGNATURES + 1).collect();
+        let err = verify(&multi_signed(&many, &[], TEXT), &both).unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
     }
 
     #[test]

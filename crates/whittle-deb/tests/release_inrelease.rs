@@ -92,15 +92,36 @@ fn flip_signature_byte(inrelease: &[u8], offset: usize) -> Vec<u8> {
     bytes
 }
 
+/// Decoded offsets inside the signature block of one byte of each signature's value: the block
+/// holds three packets, RSA-4096 (566 bytes), RSA-4096 (566 bytes), Ed25519 (119 bytes).
+const SIGNATURE_VALUE_BYTES: [usize; 3] = [400, 566 + 400, 1132 + 100];
+
 #[test]
-fn real_inrelease_with_flipped_signature_bytes_is_refused() {
+fn real_inrelease_with_one_bad_signature_is_refused() {
     let Some(fx) = fixture() else { return };
-    // The signature block holds three packets: RSA-4096 (566 bytes), RSA-4096 (566 bytes),
-    // Ed25519 (119 bytes). One damaged signature is not enough: any good one is accepted.
-    let one = flip_signature_byte(&fx.inrelease, 400);
-    verify_inrelease("InRelease", &one, &fx.keyring, fetched()).unwrap();
-    // Damage the signature value of every one of them.
-    let all = flip_signature_byte(&flip_signature_byte(&one, 566 + 400), 1132 + 100);
+    // The three signers: Debian 11 archive key, Debian 12 archive key, Debian 12 release key
+    // (issuer fingerprints of the three signature packets, in order).
+    let signers = [
+        "4CB50190207B4758A3F73A796ED0E7B82643E131",
+        "B8E5F13176D2A7A75220028078DBA3BC47EF2265",
+        "4D64FEC119C2029067D6E791F8D2585B8783D481",
+    ];
+    let rel = verify_inrelease("InRelease", &fx.inrelease, &fx.keyring, fetched()).unwrap();
+    assert_eq!(rel.signed_by.len(), 3, "{:?}", rel.signed_by);
+    // Two good signatures do not excuse a bad one by a key of the keyring (apt refuses it too).
+    for (offset, signer) in SIGNATURE_VALUE_BYTES.into_iter().zip(signers) {
+        let one = flip_signature_byte(&fx.inrelease, offset);
+        let err = verify_inrelease("InRelease", &one, &fx.keyring, fetched()).unwrap_err();
+        let Error::BadSignature { key, .. } = &err else {
+            panic!("offset {offset}: {err}")
+        };
+        assert_eq!(key, signer, "the damaged signature's key is named");
+        assert!(err.to_string().contains("BAD signature"), "{err}");
+    }
+    // Damage every one of them.
+    let all = SIGNATURE_VALUE_BYTES
+        .iter()
+        .fold(fx.inrelease.clone(), |b, &o| flip_signature_byte(&b, o));
     let err = verify_inrelease("InRelease", &all, &fx.keyring, fetched()).unwrap_err();
     assert!(matches!(err, Error::BadSignature { .. }), "{err}");
 }
@@ -228,12 +249,74 @@ fn valid_until_is_honoured() {
     .unwrap_err();
     assert!(matches!(err, Error::ReleaseExpired { .. }), "{err}");
     assert!(err.to_string().contains("2026-07-18T10:16:37Z"), "{err}");
-    let allow = VerifyOptions {
-        now: later,
-        allow_expired: true,
+    // The hint says what to write in the config, never an internal name.
+    assert!(err.to_string().contains("check-valid-until=no"), "{err}");
+    assert!(!err.to_string().contains("allow_expired"), "{err}");
+    // apt's Check-Valid-Until=no, and Check-Date=no (which implies it).
+    for allow in [
+        VerifyOptions {
+            check_valid_until: false,
+            ..VerifyOptions::at(later)
+        },
+        VerifyOptions {
+            check_date: false,
+            ..VerifyOptions::at(later)
+        },
+    ] {
+        let rel = verify_inrelease("InRelease", signed.as_bytes(), &keyring, allow).unwrap();
+        assert_eq!(rel.valid_until, parse_date("Sat, 18 Jul 2026 10:16:37 UTC"));
+    }
+}
+
+#[test]
+fn release_dated_in_the_future_is_not_valid_yet() {
+    let key = SigningKey::generate("Test <test@example.invalid>").unwrap();
+    let keyring = Keyring::from_bytes("test", &key.public_keyring_bytes()).unwrap();
+    let text = RELEASE.replace(
+        "Date: Sat, 11 Jul 2026 10:16:37 UTC",
+        "Date: Mon, 01 Jan 2035 00:00:00 UTC",
+    );
+    let signed = key.clearsign(&text).unwrap();
+    let now = SystemTime::now();
+    let err = verify_inrelease(
+        "InRelease",
+        signed.as_bytes(),
+        &keyring,
+        VerifyOptions::at(now),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::ReleaseNotYetValid { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("not valid yet"), "{msg}");
+    assert!(msg.contains("2035-01-01T00:00:00Z"), "{msg}");
+    assert!(msg.contains("check-date=no"), "{msg}");
+    // apt's Check-Date=no accepts it.
+    let off = VerifyOptions {
+        check_date: false,
+        ..VerifyOptions::at(now)
     };
-    let rel = verify_inrelease("InRelease", signed.as_bytes(), &keyring, allow).unwrap();
-    assert_eq!(rel.valid_until, parse_date("Sat, 18 Jul 2026 10:16:37 UTC"));
+    let rel = verify_inrelease("InRelease", signed.as_bytes(), &keyring, off).unwrap();
+    assert_eq!(rel.date, parse_date("Mon, 01 Jan 2035 00:00:00 UTC"));
+    // A date a little ahead (clocks drift) is fine, one past the allowed skew is not.
+    let date = parse_date("Mon, 01 Jan 2035 00:00:00 UTC").unwrap();
+    let just = date - whittle_deb::release::MAX_DATE_AHEAD;
+    verify_inrelease(
+        "InRelease",
+        signed.as_bytes(),
+        &keyring,
+        VerifyOptions::at(just),
+    )
+    .unwrap();
+    let too_early = just - Duration::from_secs(1);
+    assert!(matches!(
+        verify_inrelease(
+            "InRelease",
+            signed.as_bytes(),
+            &keyring,
+            VerifyOptions::at(too_early)
+        ),
+        Err(Error::ReleaseNotYetValid { .. })
+    ));
 }
 
 #[test]
