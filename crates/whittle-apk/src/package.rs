@@ -254,6 +254,14 @@ pub enum Error {
         /// "character device", "block device" or "FIFO".
         kind: &'static str,
     },
+    /// A data entry refused for a reason the tar walk explains (a PAX-format sparse file).
+    #[error("{origin}: data {reason}")]
+    Refused {
+        /// The package file.
+        origin: String,
+        /// What is refused and why.
+        reason: String,
+    },
     /// A tar entry type that is not supported.
     #[error("{origin}: data entry {path:?} has unsupported tar type {type_byte:#04x}")]
     UnsupportedEntry {
@@ -855,6 +863,10 @@ impl<'a> ApkPackage<'a> {
             e @ WalkError::EmptyHardlinkTarget { .. } => Error::Tar {
                 origin: origin.to_string(),
                 stream: Stream::Data,
+                reason: e.to_string(),
+            },
+            e @ WalkError::PaxSparse { .. } => Error::Refused {
+                origin: origin.to_string(),
                 reason: e.to_string(),
             },
             WalkError::PathEscape { path } => Error::PathEscape {

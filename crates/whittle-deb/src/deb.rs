@@ -174,6 +174,16 @@ pub enum Error {
         /// `character device`, `block device` or `FIFO`.
         kind: &'static str,
     },
+    /// A data entry refused for a reason the tar walk explains (a PAX-format sparse file).
+    #[error("{origin}: package {package}: {reason}")]
+    Refused {
+        /// The package file.
+        origin: String,
+        /// The package name.
+        package: String,
+        /// What is refused and why.
+        reason: String,
+    },
     /// Any other tar entry type.
     #[error(
         "{origin}: package {package}: entry {path:?} has unsupported tar type {type_byte:#04x}"
@@ -488,6 +498,11 @@ impl<'a> DebArchive<'a> {
                 WalkError::TooLarge(_) => self.too_large(),
                 WalkError::Read(e) => archive(e.to_string()),
                 e @ WalkError::EmptyHardlinkTarget { .. } => archive(e.to_string()),
+                e @ WalkError::PaxSparse { .. } => Error::Refused {
+                    origin,
+                    package,
+                    reason: e.to_string(),
+                },
                 WalkError::PathEscape { path } => Error::PathEscape {
                     origin,
                     package,

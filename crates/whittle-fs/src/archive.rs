@@ -1,6 +1,7 @@
 //! Walking the data tar of a package (`.deb` data member, `.apk` data stream) safely: paths
 //! normalized (no leading `./` or `/`, no empty or `.` components), `..` refused, device nodes
-//! and FIFOs refused, link targets checked, and the decompressed size capped. Shared by the
+//! and FIFOs refused, PAX-format sparse files refused, link targets checked, and the
+//! decompressed size capped. Shared by the
 //! Debian and APK readers, which map [`WalkError`] into their own errors naming the package.
 
 use std::io::{self, BufReader, Read};
@@ -91,7 +92,20 @@ pub enum WalkError {
         /// The normalized path.
         path: String,
     },
+    /// A sparse file in PAX format (`GNU.sparse.*` extended headers, formats 0.0, 0.1 and 1.0):
+    /// read as a plain file it would land as `GNUSparseFile.<n>/<name>` holding the sparse map
+    /// and the packed data, not the file the package means; it is refused instead.
+    #[error(
+        "entry {path:?} is a sparse file in PAX format (GNU.sparse.* headers), which whittle does not expand; refusing the package (its maintainer can rebuild it without tar's --sparse option)"
+    )]
+    PaxSparse {
+        /// The file's real name (`GNU.sparse.name`) or else the entry's path, shortened.
+        path: String,
+    },
 }
+
+/// The longest path quoted in a [`WalkError::PaxSparse`] (a PAX name can be any length).
+const MAX_QUOTED_PATH: usize = 256;
 
 /// The error of [`walk_tar`]: the archive's, or the callback's.
 #[derive(Debug)]
@@ -114,7 +128,8 @@ pub struct WalkOptions<'k> {
 
 /// Walks the tar read from `reader` (already decompressed), calling `f` for each entry in
 /// archive order (PAX global headers skipped). File contents are read into one reused buffer,
-/// so `f` must copy what it keeps. GNU sparse files are read as regular files.
+/// so `f` must copy what it keeps. GNU sparse files (type `S`) are read as regular files, their
+/// holes as zeros; PAX-format sparse files are refused ([`WalkError::PaxSparse`]).
 pub fn walk_tar<R, E, F>(reader: R, opts: &WalkOptions<'_>, mut f: F) -> Result<(), WalkFail<E>>
 where
     R: Read,
@@ -149,15 +164,22 @@ where
             continue;
         }
         let mut has_pax = false;
-        if let Some(key) = opts.pax_key
-            && let Some(exts) = entry.pax_extensions().map_err(err)?
-        {
+        // `Some(real name or empty)` when the entry is a PAX-format sparse file
+        let mut sparse: Option<Vec<u8>> = None;
+        if let Some(exts) = entry.pax_extensions().map_err(err)? {
             for ext in exts {
                 let ext = ext.map_err(err)?;
-                if ext.key_bytes() == key {
+                let k = ext.key_bytes();
+                if opts.pax_key == Some(k) {
                     pax.clear();
                     pax.extend_from_slice(ext.value_bytes());
                     has_pax = true;
+                }
+                if k.starts_with(b"GNU.sparse.") {
+                    let name = sparse.get_or_insert_with(Vec::new);
+                    if k == b"GNU.sparse.name" {
+                        *name = ext.value_bytes().to_vec();
+                    }
                 }
             }
         }
@@ -166,6 +188,16 @@ where
         let uid = header.uid().map_err(err)?;
         let gid = header.gid().map_err(err)?;
         let mtime = header.mtime().map_err(err)?;
+        if let Some(mut name) = sparse {
+            if name.is_empty() {
+                name = entry.path_bytes().into_owned();
+            }
+            let path = match normalize_into(&mut path, &name) {
+                Ok(()) => quoted(path.as_bytes()),
+                Err(_) => quoted(&name),
+            };
+            return Err(WalkFail::Walk(WalkError::PaxSparse { path }));
+        }
         normalize_into(&mut path, &entry.path_bytes()).map_err(WalkFail::Walk)?;
         let tag = match et {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => 0,
@@ -235,6 +267,15 @@ where
         .map_err(WalkFail::User)?;
     }
     Ok(())
+}
+
+/// A path from the archive for a message: lossily decoded, at most [`MAX_QUOTED_PATH`] chars.
+fn quoted(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw);
+    match s.char_indices().nth(MAX_QUOTED_PATH) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.into_owned(),
+    }
 }
 
 fn utf8(raw: &[u8]) -> Result<&str, WalkError> {
@@ -416,6 +457,102 @@ mod tests {
             collect(&t, 1 << 20),
             Err(WalkError::TooLarge(1_048_576))
         ));
+    }
+
+    /// A PAX extended header (`x`) with `records`, then a regular entry `name` holding `data`.
+    fn pax_entry(records: &[(&str, &str)], name: &str, data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (k, v) in records {
+            // "<len> <key>=<value>\n" where <len> counts the whole record, itself included
+            let rest = format!(" {k}={v}\n");
+            let mut len = rest.len() + 1;
+            while format!("{len}{rest}").len() != len {
+                len += 1;
+            }
+            body.extend_from_slice(format!("{len}{rest}").as_bytes());
+        }
+        let header = |et, path: &str, size: usize| {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(et);
+            h.set_path(path).unwrap();
+            h.set_size(size as u64);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(7);
+            h.set_cksum();
+            h
+        };
+        let mut b = tar::Builder::new(Vec::new());
+        let x = header(tar::EntryType::XHeader, "./PaxHeaders/x", body.len());
+        b.append(&x, body.as_slice()).unwrap();
+        b.append(&header(tar::EntryType::Regular, name, data.len()), data)
+            .unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn pax_sparse_files_are_refused_with_their_name() {
+        // GNU tar's three PAX sparse formats, as `tar --sparse --format=pax` writes them: 1.0
+        // (map at the start of the data, real name in GNU.sparse.name), 0.1 (GNU.sparse.map)
+        // and 0.0 (repeated GNU.sparse.offset/numbytes).
+        let map_1_0 = b"1\n0\n5\n"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(0, 506));
+        let data_1_0: Vec<u8> = map_1_0.chain(*b"hello").collect();
+        let cases = [
+            pax_entry(
+                &[
+                    ("GNU.sparse.major", "1"),
+                    ("GNU.sparse.minor", "0"),
+                    ("GNU.sparse.name", "./usr/lib/x/data.bin"),
+                    ("GNU.sparse.realsize", "1048576"),
+                ],
+                "./GNUSparseFile.1234/data.bin",
+                &data_1_0,
+            ),
+            pax_entry(
+                &[
+                    ("GNU.sparse.size", "1048576"),
+                    ("GNU.sparse.numblocks", "1"),
+                    ("GNU.sparse.map", "0,5"),
+                    ("GNU.sparse.name", "./usr/lib/x/data.bin"),
+                ],
+                "./GNUSparseFile.1234/data.bin",
+                b"hello",
+            ),
+            pax_entry(
+                &[
+                    ("GNU.sparse.size", "1048576"),
+                    ("GNU.sparse.numblocks", "1"),
+                    ("GNU.sparse.offset", "0"),
+                    ("GNU.sparse.numbytes", "5"),
+                ],
+                "./usr/lib/x/data.bin",
+                b"hello",
+            ),
+        ];
+        for t in cases {
+            let err = collect(&t, 1 << 20).unwrap_err();
+            let WalkError::PaxSparse { path } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(path, "usr/lib/x/data.bin");
+            assert!(err.to_string().contains("sparse"), "{err}");
+        }
+        // a long name is shortened in the message
+        let long = "a".repeat(5000);
+        let t = pax_entry(&[("GNU.sparse.name", &long)], "x", b"");
+        let err = collect(&t, 1 << 20).unwrap_err();
+        assert!(err.to_string().len() < 600, "{err}");
+        // other PAX records are fine
+        let t = pax_entry(
+            &[("path", "./usr/bin/long-name"), ("mtime", "7")],
+            "x",
+            b"hi",
+        );
+        assert_eq!(collect(&t, 1 << 20).unwrap(), ["usr/bin/long-name File 2"]);
     }
 
     #[test]
