@@ -71,7 +71,7 @@ pub enum Error {
     },
     /// Adding content would exceed the tree's size limit.
     #[error(
-        "adding `{path}` would bring the tree's file contents to {would_be} bytes, over the limit of {limit} bytes; raise the limit with Tree::with_size_limit if this is expected"
+        "adding `{path}` would bring the image's file contents to {would_be} bytes, over the limit of {limit} bytes that whittle holds in memory for one image; an image this large is refused (when building, leave large packages or files out: contents.exclude, contents.path-exclude)"
     )]
     SizeLimit {
         /// The path being inserted.
