@@ -209,6 +209,8 @@ struct Installed {
     newest: u64,
     /// Entries left out by `path-exclude` (neither in the tree nor in the installed DB).
     dropped: usize,
+    /// One warning per package that ships symlinks pointing above the root.
+    link_warnings: Vec<String>,
 }
 
 /// Extracts verified packages (in order) into `tree`, leaving out what `contents.path-exclude`
@@ -222,6 +224,7 @@ fn install(
     let mut scripts = Vec::new();
     let mut newest = 0u64;
     let mut dropped = 0usize;
+    let mut link_warnings = Vec::new();
     for (entry, tag, bytes) in pkgs {
         let pkg = ApkPackage::open(&entry.name, bytes).map_err(|e| pkg_err(&entry.name, e))?;
         if !pkg.scripts().is_empty() {
@@ -235,6 +238,7 @@ fn install(
         newest = newest.max(pkg.pkginfo().builddate.unwrap_or(0));
         let mut dirs = DirsBuilder::new();
         let mut fs_err = None;
+        let mut links = crate::assemble::LinkCheck::default();
         pkg.for_each_data_entry(|e| {
             if !e.path.is_empty() && contents.path_excluded(e.path) {
                 dropped += 1;
@@ -256,8 +260,16 @@ fn install(
                 u32::try_from(e.uid).unwrap_or(0),
                 u32::try_from(e.gid).unwrap_or(0),
             );
-            if let Err(err) = tree.insert(e.path, node, meta) {
-                fs_err.get_or_insert_with(|| pkg_err(&entry.name, format!("/{}: {err}", e.path)));
+            match tree.insert(e.path, node, meta) {
+                Ok(ins) => {
+                    if let EntryKind::Symlink { target } = &e.kind {
+                        links.note(&ins.path, target);
+                    }
+                }
+                Err(err) => {
+                    fs_err
+                        .get_or_insert_with(|| pkg_err(&entry.name, format!("/{}: {err}", e.path)));
+                }
             }
             Ok::<(), whittle_apk::package::Error>(())
         })
@@ -265,6 +277,7 @@ fn install(
         if let Some(e) = fs_err {
             return Err(e);
         }
+        link_warnings.extend(links.warning(&entry.name));
         let mut rec = InstalledPackage::from_pkginfo(
             pkg.pkginfo(),
             &pkg.control_checksum_q1(),
@@ -279,6 +292,7 @@ fn install(
         scripts,
         newest,
         dropped,
+        link_warnings,
     })
 }
 
@@ -545,7 +559,11 @@ pub(crate) fn build_arch(
         scripts,
         newest,
         dropped,
+        link_warnings,
     } = install(&mut tree, &pkgs, &config.contents)?;
+    for w in &link_warnings {
+        events.warn(w);
+    }
     match busybox_links(&mut tree, &records)? {
         BusyboxLinks::None => {}
         BusyboxLinks::Made {

@@ -26,6 +26,54 @@ pub struct Assembled {
     /// The packages' `update-alternatives --install` calls (from their `postinst`), in install
     /// order; [`crate::native::apply_alternatives`] makes the links.
     pub alternatives: Vec<Alternative>,
+    /// One warning per package that ships symlinks pointing above the root (see [`LinkCheck`]).
+    pub link_warnings: Vec<String>,
+}
+
+/// The symlinks of one package whose target climbs above the root directory
+/// ([`whittle_fs::symlink_climbs_above_root`]): kept as they are (they resolve inside the
+/// image, and nothing is ever read or written outside the tree), but reported, once per package,
+/// since no package needs one. Absolute targets that stay below `/` (`/etc/alternatives/x`) are
+/// normal in packages and not reported.
+#[derive(Debug, Default)]
+pub(crate) struct LinkCheck {
+    first: Option<String>,
+    more: usize,
+}
+
+impl LinkCheck {
+    /// Notes the symlink that landed at the tree path `path` with `target`.
+    pub(crate) fn note(&mut self, path: &str, target: &str) {
+        if !whittle_fs::symlink_climbs_above_root(path, target) {
+            return;
+        }
+        if self.first.is_some() {
+            self.more += 1;
+        } else {
+            let short = |s: &str| -> String {
+                match s.char_indices().nth(160) {
+                    Some((i, _)) => format!("{}...", &s[..i]),
+                    None => s.to_string(),
+                }
+            };
+            self.first = Some(format!("/{} -> {}", short(path), short(target)));
+        }
+    }
+
+    /// The warning for `package`, when one of its links climbs above the root.
+    pub(crate) fn warning(&self, package: &str) -> Option<String> {
+        let first = self.first.as_ref()?;
+        let more = match self.more {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        Some(format!(
+            "package {package}: symlink {first}{more} points above the image's root directory; \
+             it is kept and resolves inside the image (\"..\" stops at \"/\"), nothing outside the \
+             image is read or written, but packages have no reason to ship such links: check \
+             where this package comes from"
+        ))
+    }
 }
 
 /// Architectures whose Debian 12 systems have a `/lib64 -> usr/lib64` link.
@@ -252,11 +300,19 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     out.docs_dropped += pkg.docs_dropped;
     out.paths_dropped += pkg.paths_dropped;
     out.alternatives.extend(pkg.alternatives);
+    let mut links = LinkCheck::default();
     for (path, node, meta) in pkg.entries {
+        let target = match &node {
+            Node::Symlink(t) => Some(t.clone()),
+            _ => None,
+        };
         let ins = tree.insert(&path, node, meta).map_err(|e| Error::Package {
             package: name.clone(),
             message: format!("/{path}: {e}"),
         })?;
+        if let Some(t) = target {
+            links.note(&ins.path, &t);
+        }
         if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
             && !prev.node.is_dir()
         {
@@ -264,6 +320,7 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
                 .push(format!("/{} (replaced by {name})", ins.path));
         }
     }
+    out.link_warnings.extend(links.warning(&name));
     let dir = "var/lib/dpkg/status.d";
     put_file(
         tree,

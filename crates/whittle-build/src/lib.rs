@@ -477,6 +477,9 @@ fn build_arch(
     for o in &out.overlaps {
         events.warn(&format!("file shipped by two packages: {o}"));
     }
+    for w in &out.link_warnings {
+        events.warn(w);
+    }
     let mtime = opts.source_date_epoch.unwrap_or(out.newest_mtime);
     events.step(&format!(
         "assemble  {} entries, {:.2} MB, {} documentation files left out{}, timestamp {mtime}",

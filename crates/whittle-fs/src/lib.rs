@@ -43,5 +43,5 @@ pub use overlay::{
     Change, DEFAULT_OVERLAY_SIZE_LIMIT, Hidden, HiddenBy, LayerChanges, OPAQUE_WHITEOUT, Overlay,
     WHITEOUT_PREFIX, apply_layer,
 };
-pub use path::normalize_archive_path;
+pub use path::{normalize_archive_path, symlink_climbs_above_root};
 pub use tree::{Entry, Inserted, MAX_SYMLINK_HOPS, Meta, Node, Outcome, Tree};

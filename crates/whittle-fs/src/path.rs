@@ -70,6 +70,36 @@ pub fn normalize_archive_path(path: &str) -> Result<String> {
     Ok(out)
 }
 
+/// Whether the symlink at tree path `link` (where it landed, its parent symlinks followed, as
+/// [`crate::Tree::insert`] reports it) with `target` climbs above the root directory when its
+/// target is read literally: a relative target with more `..` than the link has parent
+/// directories (`usr/bin/x -> ../../../etc/shadow`), or an absolute one whose `..` go above `/`
+/// (`/../etc/shadow`). Inside the image such a link resolves anyway (`..` stops at the root,
+/// in the tree and in the kernel); it is worth a warning because no package needs one: it only
+/// works against tools that extract a layer without confining it.
+///
+/// Absolute targets that stay below `/` (`/usr/bin/x -> /etc/alternatives/x`) are not
+/// reported: Debian policy asks for absolute links between top-level directories, and they
+/// resolve inside the image like any path.
+pub fn symlink_climbs_above_root(link: &str, target: &str) -> bool {
+    let mut depth = if target.starts_with('/') {
+        0
+    } else {
+        link.split('/').count().saturating_sub(1)
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return true,
+            },
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 /// Join a resolved directory path (empty = root) and a name.
 pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() {
@@ -131,12 +161,69 @@ mod tests {
         assert_eq!(parent("a"), "");
     }
 
+    #[test]
+    fn symlinks_climbing_above_the_root() {
+        for (link, target) in [
+            ("usr/bin/c", "../../../etc/x"),
+            ("a", ".."),
+            ("a", "../etc"),
+            ("usr/bin/x", "/../etc/shadow"),
+            ("usr/bin/x", "/usr/../../etc/shadow"),
+            ("usr/bin/x", "../lib/../../../y"),
+            ("usr/bin/x", "./.././../../y"),
+        ] {
+            assert!(
+                symlink_climbs_above_root(link, target),
+                "{link} -> {target}"
+            );
+        }
+        for (link, target) in [
+            ("usr/bin/awk", "/etc/alternatives/awk"),
+            ("usr/bin/c", "../../etc/x"),
+            ("usr/lib/x86_64-linux-gnu/libz.so", "libz.so.1"),
+            ("lib", "usr/lib"),
+            ("a", "."),
+            ("usr/bin/x", "/"),
+            ("usr/bin/x", "/usr/./bin"),
+            ("usr/share/doc/a", "../b/../b"),
+        ] {
+            assert!(
+                !symlink_climbs_above_root(link, target),
+                "{link} -> {target}"
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn normalized_archive_paths_are_strict(p in "[a./]{0,12}") {
             if let Ok(n) = normalize_archive_path(&p) {
                 prop_assert_is_strict(&n);
             }
+        }
+
+        /// A link flagged as climbing is exactly one whose target, resolved literally with
+        /// `..` stopping at the root, differs from the same resolution with `..` allowed to go
+        /// negative; links not flagged never need the stop.
+        #[test]
+        fn climbing_matches_a_literal_resolution(
+            link in "[ab]{1,2}(/[ab]{1,2}){0,3}",
+            target in "/?(\\.\\.|\\.|[ab]{1,2})(/(\\.\\.|\\.|[ab]{1,2})){0,5}",
+        ) {
+            let mut stack: Vec<&str> = if target.starts_with('/') {
+                Vec::new()
+            } else {
+                link.split('/').collect::<Vec<_>>()[..link.split('/').count() - 1].to_vec()
+            };
+            let mut climbed = false;
+            for c in target.split('/') {
+                match c {
+                    "" | "." => {}
+                    ".." => climbed |= stack.pop().is_none(),
+                    c => stack.push(c),
+                }
+            }
+            proptest::prop_assert_eq!(symlink_climbs_above_root(&link, &target), climbed);
         }
     }
 

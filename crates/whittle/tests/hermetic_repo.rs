@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::path::Path;
 
 fn config(repo: &Repo, packages: &str, extra: &str) -> String {
     format!(
@@ -353,4 +354,69 @@ fn multi_arch_build_writes_an_image_index() {
             assert_eq!(v["Architecture"], arch);
         }
     }
+}
+
+/// `whittle build` of `repo`'s `packages` with the repository line `line` and the cache `cache`
+/// (kept between calls); returns (success, stderr).
+fn build_with_cache(dir: &Path, line: &str, packages: &str, cache: &Path) -> (bool, String) {
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {line}\n  packages: [{packages}]\narchs: [amd64]\n"
+    );
+    std::fs::write(dir.join("image.yaml"), cfg).unwrap();
+    let out = whittle()
+        .current_dir(dir)
+        .args(["build", "image.yaml", "-o", "oci:img", "-q", "--cache-dir"])
+        .arg(cache)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn links_above_the_root_are_reported_once_per_package() {
+    let repo = make_repo(&[
+        TestPkg::new("linky", "1.0", "")
+            .with_link("usr/bin/a", "../../../etc/shadow")
+            .with_link("usr/bin/b", "/../../../../root/.ssh")
+            .with_link("usr/bin/c", "../../etc/fine"),
+        // what Debian packages do: absolute links between top-level directories, relative ones
+        // within; `bin/` lands in `usr/bin/` (merged /usr), so `../../usr` stays inside
+        TestPkg::new("ordinary", "1.0", "")
+            .with_link("usr/bin/ord", "/etc/alternatives/ord")
+            .with_link("usr/lib/libo.so", "libo.so.1")
+            .with_link("bin/ord2", "../../usr/bin/ord"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("img");
+    let (ok, err) = build_with_cache(
+        dir.path(),
+        &repo.line(),
+        "linky, ordinary",
+        &dir.path().join("cache"),
+    );
+    assert!(ok, "{err}");
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("root directory"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning for linky, none for ordinary:\n{err}"
+    );
+    let w = warnings[0];
+    assert!(
+        w.starts_with(
+            "warning: package linky: symlink /usr/bin/a -> ../../../etc/shadow (and 1 more)"
+        ),
+        "{w}"
+    );
+    assert!(!err.contains("package ordinary"), "{err}");
+    // the links are kept as the package ships them
+    let files = layer_entries(&layout);
+    assert_eq!(files["usr/bin/a"].1, b"../../../etc/shadow");
+    assert_eq!(files["usr/bin/ord2"].1, b"../../usr/bin/ord");
 }

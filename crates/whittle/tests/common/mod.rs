@@ -68,6 +68,8 @@ pub struct TestPkg {
     /// Extra control fields, e.g. "Depends: b | c\nProvides: x".
     pub fields: &'static str,
     pub files: Vec<TestFile>,
+    /// Symlinks `(path, target)` in the data archive.
+    pub links: Vec<(&'static str, &'static str)>,
 }
 
 impl TestPkg {
@@ -81,7 +83,14 @@ impl TestPkg {
                 data: format!("{name} {version}\n").into_bytes(),
                 mode: 0o644,
             }],
+            links: Vec::new(),
         }
+    }
+
+    /// Adds a symlink `path -> target` (target verbatim) to the package.
+    pub fn with_link(mut self, path: &'static str, target: &'static str) -> Self {
+        self.links.push((path, target));
+        self
     }
 }
 
@@ -104,6 +113,37 @@ fn tar_gz(entries: &[(String, Vec<u8>, u32, bool)]) -> Vec<u8> {
         b.append_data(&mut h, path, data.as_slice()).unwrap();
     }
     b.into_inner().unwrap().finish().unwrap()
+}
+
+/// `tar_gz` output with symlink entries appended (in the same gzip stream).
+fn with_symlinks(tar_gz: &[u8], links: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(tar_gz), &mut tar).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut old = tar::Archive::new(tar.as_slice());
+    for e in old.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        b.append_data(&mut h, path, &mut e).unwrap();
+    }
+    for (path, target) in links {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_size(0);
+        // written verbatim: the tar crate's link name setter refuses `..`
+        let raw = &mut h.as_old_mut().linkname;
+        raw[..target.len()].copy_from_slice(target.as_bytes());
+        b.append_data(&mut h, format!("./{path}"), std::io::empty())
+            .unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
 }
 
 /// The control stanza of a test package (without the index-only fields).
@@ -141,7 +181,10 @@ pub fn make_deb(p: &TestPkg, arch: &str) -> Vec<u8> {
         }
         data_entries.push((format!("./{}", f.path), f.data.clone(), f.mode, false));
     }
-    let data_tar = tar_gz(&data_entries);
+    let mut data_tar = tar_gz(&data_entries);
+    if !p.links.is_empty() {
+        data_tar = with_symlinks(&data_tar, &p.links);
+    }
     let mut out = Vec::new();
     {
         let mut ar = ar::Builder::new(&mut out);
