@@ -5,7 +5,7 @@
 mod cache;
 mod transport;
 
-pub use cache::Cache;
+pub use cache::{Cache, DerivedReader, DerivedWriter, STALE_AFTER};
 pub use transport::Transport;
 
 use std::sync::Mutex;
