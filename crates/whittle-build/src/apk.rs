@@ -156,6 +156,7 @@ pub fn load(
         whittle_apk::index::verify_index(&url, &bytes, keyring).map_err(|e| Error::Signature {
             line: repo.line.clone(),
             message: e.to_string(),
+            keys: "`contents.keyring` (APK public keys, named as in the index's signature)",
         })?
     };
     Ok(LoadedApkRepo {

@@ -1,10 +1,11 @@
 //! The Debian package source: a signed `InRelease`, verified `Packages` indexes, and the package
 //! list of one repository line for one architecture.
 
+use crate::freshness::{Observed, ReleaseHistory};
 use crate::{Error, Events};
 use std::io::Read;
 use std::path::PathBuf;
-use whittle_deb::release::{Keyring, Release, VerifyOptions};
+use whittle_deb::release::{Error as ReleaseError, Keyring, Release, VerifyOptions, fmt_time};
 use whittle_fetch::{Fetcher, Request};
 
 /// Largest `InRelease` accepted (the real ones are ~150 KB).
@@ -25,6 +26,13 @@ pub struct DebRepo {
     pub components: Vec<String>,
     /// Keyrings that may sign its `InRelease`.
     pub keyrings: Vec<PathBuf>,
+    /// `[check-date=no]` makes this `false`: a Release dated in the future is accepted, and
+    /// `Valid-Until` is not checked.
+    pub check_date: bool,
+    /// `[check-valid-until=no]` makes this `false`: an expired Release is accepted.
+    pub check_valid_until: bool,
+    /// `[allow-older-release=yes]`: a Release older than the newest one seen is accepted.
+    pub allow_older_release: bool,
 }
 
 /// A repository whose `InRelease` was verified.
@@ -76,7 +84,12 @@ fn repo_err(repo: &DebRepo, message: impl Into<String>) -> Error {
     }
 }
 
-/// Fetches and verifies the `InRelease` of one repository.
+/// Where a Debian repository's signing keys are configured, for error hints.
+pub(crate) const DEB_KEYS: &str = "`signed-by=` (or `contents.keyring`)";
+
+/// Fetches and verifies the `InRelease` of one repository: its signatures, its `Date` and
+/// `Valid-Until` against the clock, and its `Date` against the newest Release of the same
+/// repository accepted before (see [`crate::freshness`]).
 pub fn verify(
     repo: &DebRepo,
     fetcher: &Fetcher,
@@ -118,21 +131,72 @@ pub fn verify(
                  list the keyring in contents.keyring",
             ));
         }
-        whittle_deb::release::verify_inrelease(
-            &inrelease_url,
-            &bytes,
-            &keyring,
-            VerifyOptions::now(),
-        )
-        .map_err(|e| Error::Signature {
-            line: repo.line.clone(),
-            message: e.to_string(),
-        })?
+        let opts = VerifyOptions {
+            check_date: repo.check_date,
+            check_valid_until: repo.check_valid_until,
+            ..VerifyOptions::now()
+        };
+        let release =
+            whittle_deb::release::verify_inrelease(&inrelease_url, &bytes, &keyring, opts)
+                .map_err(|e| match e {
+                    // the signature is fine; the clock says no
+                    ReleaseError::ReleaseExpired { .. }
+                    | ReleaseError::ReleaseNotYetValid { .. } => repo_err(repo, e.to_string()),
+                    e => Error::Signature {
+                        line: repo.line.clone(),
+                        message: e.to_string(),
+                        keys: DEB_KEYS,
+                    },
+                })?;
+        check_not_older(repo, &inrelease_url, &release, fetcher, events)?;
+        release
     };
     Ok(VerifiedRepo {
         repo: repo.clone(),
         release,
     })
+}
+
+/// Refuses a Release older than the newest one accepted before for the same repository (URI,
+/// suite, signing key), unless the line says `allow-older-release=yes`; records it otherwise.
+fn check_not_older(
+    repo: &DebRepo,
+    url: &str,
+    release: &Release,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<(), Error> {
+    let Some(date) = release.date else {
+        return Ok(()); // nothing to compare (Debian's Releases always have a Date)
+    };
+    let history = ReleaseHistory::new(fetcher.cache().root());
+    let observed = history
+        .observe(&repo.uri, &repo.suite, &release.signed_by, date)
+        .unwrap_or_else(|e| Observed::NotRecorded(e.to_string()));
+    match observed {
+        Observed::Fresh => Ok(()),
+        Observed::NotRecorded(why) => {
+            events.warn(&format!(
+                "{url}: the date of this Release could not be recorded in the cache ({why}); a later build with this cache cannot tell whether an older Release is replayed"
+            ));
+            Ok(())
+        }
+        Observed::Older { newest, key } if repo.allow_older_release => {
+            events.warn(&format!(
+                "{url}: this Release is dated {}, older than the one accepted before ({}, signed by key {key}); used because of allow-older-release=yes",
+                fmt_time(date),
+                fmt_time(newest)
+            ));
+            Ok(())
+        }
+        Observed::Older { newest, key } => Err(Error::OlderRelease {
+            line: repo.line.clone(),
+            url: url.to_string(),
+            date: fmt_time(date),
+            newest: fmt_time(newest),
+            key,
+        }),
+    }
 }
 
 /// The decompressed `Packages` text of one component, verified against the Release's SHA-256 of

@@ -6,6 +6,7 @@
 pub mod apk;
 pub mod assemble;
 pub mod debian;
+pub mod freshness;
 pub mod image;
 pub mod layers;
 pub mod native;
@@ -30,15 +31,33 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The repository's InRelease signature was refused.
+    /// The repository's signed index (InRelease, APKINDEX) was refused.
     #[error(
-        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keyring given by signed-by="
+        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keys given by {keys}"
     )]
     Signature {
         /// The line as written.
         line: String,
         /// What went wrong.
         message: String,
+        /// Where the repository's keys are configured (`signed-by=`, `contents.keyring`).
+        keys: &'static str,
+    },
+    /// The repository's Release is older than one accepted before (see [`freshness`]).
+    #[error(
+        "repository `{line}`: {url} is dated {date}, older than the Release this machine already accepted for this repository (dated {newest}, signed by key {key}); the mirror serves an old Release: it is stale, or an old Release is being replayed to keep packages from being updated. Use an up-to-date mirror; to go back on purpose (e.g. an older snapshot at the same URI), add `allow-older-release=yes` to the repository's options (`deb [allow-older-release=yes signed-by=...] URI SUITE COMPONENT`)"
+    )]
+    OlderRelease {
+        /// The line as written.
+        line: String,
+        /// The InRelease URL.
+        url: String,
+        /// Its `Date` (RFC 3339).
+        date: String,
+        /// The newest `Date` accepted before (RFC 3339).
+        newest: String,
+        /// The fingerprint of the key that signed that Release.
+        key: String,
     },
     /// Dependency resolution failed.
     #[error("cannot resolve the packages for {arch}:\n{source}")]
@@ -334,11 +353,15 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
                     suite: d.suite.clone(),
                     components: d.components.clone(),
                     keyrings,
+                    check_date: d.check_date,
+                    check_valid_until: d.check_valid_until,
+                    allow_older_release: d.allow_older_release,
                 });
             }
             Repository::Apk(a) => {
+                // `apk::is_apk` sends APK configs elsewhere; a mix is refused
                 return Err(Error::Unsupported(format!(
-                    "{}:{}:{}: APK repository {}: Alpine/Wolfi repositories are not supported yet; use Debian repositories (`deb [signed-by=...] URI SUITE COMPONENT`)",
+                    "{}:{}:{}: APK repository {} next to Debian ones: an image is built from one package format",
                     config.origin, a.pos.line, a.pos.column, a.url
                 )));
             }

@@ -42,6 +42,16 @@ pub struct DebRepo {
     /// `[trusted=yes]`: skip signature checks. The build must refuse it without an explicit
     /// insecure flag.
     pub trusted: bool,
+    /// `[check-date=no]` makes this `false` (apt's option): accept a Release dated in the future
+    /// and skip the `Valid-Until` check too. Default `true`.
+    pub check_date: bool,
+    /// `[check-valid-until=no]` makes this `false` (apt's option): accept a Release past its
+    /// `Valid-Until`, as snapshots of old archives are. Default `true`.
+    pub check_valid_until: bool,
+    /// `[allow-older-release=yes]`: accept a Release older than the newest one already seen for
+    /// this repository (deliberately going back, e.g. to a snapshot served at the same URI).
+    /// Default `false`: an older one is refused as a downgrade (replay) attack.
+    pub allow_older_release: bool,
     /// The entry as written.
     pub written: String,
     /// Where the entry starts in the config.
@@ -71,7 +81,25 @@ pub struct ApkRepo {
     pub pos: Pos,
 }
 
-const DEB_OPTIONS: [&str; 3] = ["signed-by", "arch", "trusted"];
+const DEB_OPTIONS: [&str; 6] = [
+    "signed-by",
+    "arch",
+    "trusted",
+    "check-date",
+    "check-valid-until",
+    "allow-older-release",
+];
+
+/// The value of a yes/no option (`yes`/`true` or `no`/`false`).
+fn yes_no(key: &str, value: &str) -> Result<bool, Problem> {
+    match value {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(Problem::new(format!(
+            "`{key}={value}`: expected `yes` or `no`"
+        ))),
+    }
+}
 
 /// Parse one repositories entry. Relative `signed-by` paths resolve against `base_dir`.
 pub(crate) fn parse_repository(
@@ -114,6 +142,9 @@ fn parse_deb(t: &str, pos: Pos, base_dir: &Path) -> Result<Repository, Problem> 
     let mut signed_by = None;
     let mut arch = None;
     let mut trusted = false;
+    let mut check_date = true;
+    let mut check_valid_until = true;
+    let mut allow_older_release = false;
     if let Some(opts) = opts {
         for opt in opts.split_whitespace() {
             let (key, value) = opt.split_once('=').ok_or_else(|| {
@@ -160,17 +191,10 @@ fn parse_deb(t: &str, pos: Pos, base_dir: &Path) -> Result<Repository, Problem> 
                     }
                     arch = Some(list);
                 }
-                "trusted" => {
-                    trusted = match value {
-                        "yes" | "true" => true,
-                        "no" | "false" => false,
-                        _ => {
-                            return Err(Problem::new(format!(
-                                "`trusted={value}`: expected `yes` or `no`"
-                            )));
-                        }
-                    }
-                }
+                "trusted" => trusted = yes_no(key, value)?,
+                "check-date" => check_date = yes_no(key, value)?,
+                "check-valid-until" => check_valid_until = yes_no(key, value)?,
+                "allow-older-release" => allow_older_release = yes_no(key, value)?,
                 _ => {
                     let mut hint = format!("supported options: {}", DEB_OPTIONS.join(", "));
                     if let Some(dym) = did_you_mean(key, DEB_OPTIONS) {
@@ -223,6 +247,9 @@ fn parse_deb(t: &str, pos: Pos, base_dir: &Path) -> Result<Repository, Problem> 
         signed_by,
         arch,
         trusted,
+        check_date,
+        check_valid_until,
+        allow_older_release,
         written: t.to_string(),
         pos,
     }))
@@ -337,6 +364,23 @@ mod tests {
         assert_eq!(d.arch, Some(vec![Arch::Amd64, Arch::Arm64]));
         assert!(!d.trusted);
         assert!(!d.is_host_alias());
+        assert!(d.check_date && d.check_valid_until && !d.allow_older_release);
+    }
+
+    #[test]
+    fn deb_freshness_options() {
+        let Repository::Deb(d) = parse(
+            "deb [check-date=no check-valid-until=no allow-older-release=yes signed-by=k.gpg] https://x/d bookworm main",
+        )
+        .unwrap() else {
+            panic!("not deb")
+        };
+        assert!(!d.check_date && !d.check_valid_until && d.allow_older_release);
+        let err = parse("deb [check-valid-until=never] https://x/d bookworm main").unwrap_err();
+        assert!(err.message.contains("`yes` or `no`"), "{}", err.message);
+        let err = parse("deb [check-valid-untill=no] https://x/d bookworm main").unwrap_err();
+        let hint = err.hint.unwrap_or_default();
+        assert!(hint.contains("check-valid-until"), "{hint}");
     }
 
     #[test]

@@ -211,6 +211,9 @@ fn tampered_or_untrusted_apk_repositories_are_refused() {
         err.contains("melange.rsa.pub") || err.to_lowercase().contains("key"),
         "{err}"
     );
+    // the hint names where APK keys go, not Debian's signed-by=
+    assert!(err.contains("contents.keyring"), "{err}");
+    assert!(!err.contains("signed-by"), "{err}");
 
     // an unsigned index
     let dir = tempfile::tempdir().unwrap();

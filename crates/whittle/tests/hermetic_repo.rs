@@ -375,6 +375,86 @@ fn build_with_cache(dir: &Path, line: &str, packages: &str, cache: &Path) -> (bo
     )
 }
 
+/// `repo.line()` with more options inside its `[...]`.
+fn with_options(repo: &Repo, options: &str) -> String {
+    repo.line()
+        .replacen("deb [", &format!("deb [{options} "), 1)
+}
+
+#[test]
+fn older_release_than_one_seen_is_refused_as_a_downgrade() {
+    let repo = make_repo(&[TestPkg::new("liba", "1.0", "")]);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (ok, err) = build_with_cache(dir.path(), &repo.line(), "liba", &cache);
+    assert!(ok, "{err}");
+    // the mirror now serves an older Release, validly signed by the same key (a replay)
+    repo.resign_with_date("Wed, 01 Oct 2025 00:00:00 UTC");
+    std::fs::remove_dir_all(dir.path().join("img")).unwrap();
+    let (ok, err) = build_with_cache(dir.path(), &repo.line(), "liba", &cache);
+    assert!(!ok, "an older Release was accepted:\n{err}");
+    assert!(err.contains(&repo.line()), "names the repository: {err}");
+    assert!(err.contains("2025-10-01T00:00:00Z"), "its date: {err}");
+    assert!(
+        err.contains("2025-11-01T00:00:00Z"),
+        "the newest seen: {err}"
+    );
+    assert!(err.contains("allow-older-release=yes"), "what to do: {err}");
+    assert!(!dir.path().join("img").exists(), "no output");
+    // going back on purpose, said in the repository line
+    let line = with_options(&repo, "allow-older-release=yes");
+    let (ok, err) = build_with_cache(dir.path(), &line, "liba", &cache);
+    assert!(ok, "{err}");
+    assert!(err.contains("warning:") && err.contains("older"), "{err}");
+    // ... which does not lower what was recorded
+    let (ok, _) = build_with_cache(dir.path(), &repo.line(), "liba", &cache);
+    assert!(!ok);
+    // a newer Release is fine again, and becomes the newest
+    repo.resign_with_date("Mon, 01 Dec 2025 00:00:00 UTC");
+    let (ok, err) = build_with_cache(dir.path(), &repo.line(), "liba", &cache);
+    assert!(ok, "{err}");
+    repo.resign_with_date("Sat, 01 Nov 2025 00:00:00 UTC");
+    let (ok, err) = build_with_cache(dir.path(), &repo.line(), "liba", &cache);
+    assert!(!ok && err.contains("2025-12-01T00:00:00Z"), "{err}");
+    // another cache has seen nothing
+    let (ok, err) = build_with_cache(dir.path(), &repo.line(), "liba", &dir.path().join("c2"));
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn release_dated_in_the_future_is_not_valid_yet() {
+    let repo = make_repo(&[TestPkg::new("liba", "1.0", "")]);
+    repo.resign_with_date("Mon, 01 Jan 2035 00:00:00 UTC");
+    let err = failure(&repo, "liba", "");
+    assert!(err.contains("not valid yet"), "{err}");
+    assert!(err.contains("2035-01-01T00:00:00Z"), "{err}");
+    assert!(err.contains("check-date=no"), "what to do: {err}");
+    assert!(!err.contains("not trusted"), "not a keyring problem: {err}");
+    let dir = tempfile::tempdir().unwrap();
+    let line = with_options(&repo, "check-date=no");
+    let (ok, err) = build_with_cache(dir.path(), &line, "liba", &dir.path().join("cache"));
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn expired_release_is_refused_unless_check_valid_until_is_off() {
+    let repo = make_repo(&[TestPkg::new("liba", "1.0", "")]);
+    repo.resign(&repo.release.replace(
+        "Components:",
+        "Valid-Until: Sat, 08 Nov 2025 00:00:00 UTC\nComponents:",
+    ));
+    let err = failure(&repo, "liba", "");
+    assert!(err.contains("expired at 2025-11-08T00:00:00Z"), "{err}");
+    assert!(err.contains("check-valid-until=no"), "what to do: {err}");
+    assert!(!err.contains("allow_expired"), "no internal names: {err}");
+    for option in ["check-valid-until=no", "check-date=no"] {
+        let dir = tempfile::tempdir().unwrap();
+        let line = with_options(&repo, option);
+        let (ok, err) = build_with_cache(dir.path(), &line, "liba", &dir.path().join("cache"));
+        assert!(ok, "{option}: {err}");
+    }
+}
+
 #[test]
 fn links_above_the_root_are_reported_once_per_package() {
     let repo = make_repo(&[

@@ -205,6 +205,10 @@ pub fn make_deb(p: &TestPkg, arch: &str) -> Vec<u8> {
 pub struct Repo {
     pub dir: tempfile::TempDir,
     pub keyring: PathBuf,
+    /// The key that signs its InRelease.
+    pub key: whittle_deb::release::SigningKey,
+    /// The Release text (what InRelease signs).
+    pub release: String,
 }
 
 impl Repo {
@@ -221,6 +225,19 @@ impl Repo {
     }
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
+    }
+    /// Signs `release` (e.g. [`Repo::release`] with another `Date:`) with the repository's key
+    /// as its new InRelease: a validly signed Release of another day.
+    pub fn resign(&self, release: &str) {
+        let signed = self.key.clearsign(release).unwrap();
+        std::fs::write(self.path("dists/stable/InRelease"), signed).unwrap();
+    }
+    /// [`Repo::resign`] with the `Date:` set to `date` (e.g. "Sat, 01 Nov 2025 00:00:00 UTC").
+    pub fn resign_with_date(&self, date: &str) {
+        self.resign(&self.release.replace(
+            "Date: Sat, 01 Nov 2025 00:00:00 UTC",
+            &format!("Date: {date}"),
+        ));
     }
 }
 
@@ -281,7 +298,12 @@ pub fn make_repo_archs(pkgs: &[TestPkg], archs: &[&str]) -> Repo {
     std::fs::write(dir.path().join("dists/stable/InRelease"), signed).unwrap();
     let keyring = dir.path().join("test-keyring.gpg");
     std::fs::write(&keyring, key.public_keyring_bytes()).unwrap();
-    Repo { dir, keyring }
+    Repo {
+        dir,
+        keyring,
+        key,
+        release,
+    }
 }
 
 /// A config for the real Debian 12 fixture repository (`deb/bookworm-mini`) as a file:// repo.
