@@ -119,7 +119,7 @@ pub enum Error {
     },
     /// A stream decompresses to more than its cap.
     #[error(
-        "{origin}: {stream} decompresses to more than {limit} bytes; refusing (raise the limit if the package is genuine)"
+        "{origin}: {stream} decompresses to more than {limit} bytes, more than one package may unpack to; refusing it (a package that large is either broken or a decompression bomb)"
     )]
     TooLarge {
         /// The package file.
@@ -761,38 +761,25 @@ impl<'a> ApkPackage<'a> {
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        let reader = flate2::bufread::MultiGzDecoder::new(self.data);
-        self.walk(Box::new(reader), true, f)
+        self.walk(self.data_reader(), f)
     }
 
-    /// The data stream decompressed (at most the data size cap), e.g. to keep in a cache.
-    pub fn data_tar(&self) -> Result<Vec<u8>> {
-        let mut limited = LimitedReader::new(
-            flate2::bufread::MultiGzDecoder::new(self.data),
-            self.max_data_size,
-        );
-        let mut out = Vec::new();
-        let read = limited.read_to_end(&mut out);
-        if limited.exceeded() {
-            return Err(self.too_large());
-        }
-        read.map_err(|e| Error::Gzip {
-            origin: self.origin.clone(),
-            stream: Stream::Data,
-            offset: self.bytes.len() - self.data.len(),
-            reason: e.to_string(),
-        })?;
-        Ok(out)
+    /// The data stream as a decompressing reader (e.g. to pass through a memory budget on its
+    /// way to [`ApkPackage::for_each_entry_of`]); nothing is buffered.
+    pub fn data_reader(&self) -> Box<dyn Read + Send + 'a> {
+        Box::new(flate2::bufread::MultiGzDecoder::new(self.data))
     }
 
-    /// Like [`ApkPackage::for_each_data_entry`] over the data tar already decompressed (as
-    /// [`ApkPackage::data_tar`] gave it); the same checks apply to every entry.
-    pub fn for_each_entry_of_tar<E, F>(&self, tar: &[u8], f: F) -> Result<(), E>
+    /// Like [`ApkPackage::for_each_data_entry`], over this package's data stream read from
+    /// `reader` ([`ApkPackage::data_reader`], possibly through adapters); the same checks and
+    /// the same size cap apply to every entry.
+    pub fn for_each_entry_of<R, E, F>(&self, reader: R, f: F) -> Result<(), E>
     where
+        R: Read,
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        self.walk(Box::new(tar), false, f)
+        self.walk(reader, f)
     }
 
     fn too_large(&self) -> Error {
@@ -803,8 +790,9 @@ impl<'a> ApkPackage<'a> {
         }
     }
 
-    fn walk<E, F>(&self, reader: Box<dyn Read + '_>, gz: bool, mut f: F) -> Result<(), E>
+    fn walk<R, E, F>(&self, reader: R, mut f: F) -> Result<(), E>
     where
+        R: Read,
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
@@ -840,11 +828,10 @@ impl<'a> ApkPackage<'a> {
             WalkError::Read(e) => {
                 // Decompression failures surface as I/O errors of the tar reader.
                 let reason = e.to_string();
-                if gz
-                    && (e.kind() == io::ErrorKind::InvalidInput
-                        || e.kind() == io::ErrorKind::InvalidData
-                        || reason.contains("corrupt")
-                        || reason.contains("deflate"))
+                if e.kind() == io::ErrorKind::InvalidInput
+                    || e.kind() == io::ErrorKind::InvalidData
+                    || reason.contains("corrupt")
+                    || reason.contains("deflate")
                 {
                     Error::Gzip {
                         origin: origin.to_string(),

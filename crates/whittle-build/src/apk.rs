@@ -215,11 +215,12 @@ struct Installed {
 }
 
 /// Extracts verified packages (in order) into `tree`, leaving out what `contents.path-exclude`
-/// names.
+/// names; what they unpack to is drawn from `budget` before it is buffered.
 fn install(
     tree: &mut Tree,
     pkgs: &[(&IndexEntry, Option<&str>, Vec<u8>)],
     contents: &whittle_config::Contents,
+    budget: &crate::memory::MemoryBudget,
 ) -> Result<Installed, Error> {
     let mut records = Vec::new();
     let mut scripts = Vec::new();
@@ -227,7 +228,9 @@ fn install(
     let mut dropped = 0usize;
     let mut link_warnings = Vec::new();
     for (entry, tag, bytes) in pkgs {
-        let pkg = ApkPackage::open(&entry.name, bytes).map_err(|e| pkg_err(&entry.name, e))?;
+        let pkg = ApkPackage::open(&entry.name, bytes)
+            .map_err(|e| pkg_err(&entry.name, e))?
+            .with_max_data_size(budget.limit());
         if !pkg.scripts().is_empty() {
             let names: Vec<&str> = pkg
                 .scripts()
@@ -240,10 +243,20 @@ fn install(
         let mut dirs = DirsBuilder::new();
         let mut fs_err = None;
         let mut links = crate::assemble::LinkCheck::default();
-        pkg.for_each_data_entry(|e| {
+        let account = budget.account();
+        let mut kept: u64 = 0;
+        let walked = pkg.for_each_entry_of(account.reader(pkg.data_reader()), |e| {
             if !e.path.is_empty() && contents.path_excluded(e.path) {
                 dropped += 1;
                 return Ok(());
+            }
+            kept = kept.saturating_add(e.data.len() as u64);
+            if !account.grow_to(kept) {
+                return Err(whittle_apk::package::Error::TooLarge {
+                    origin: entry.name.clone(),
+                    stream: whittle_apk::package::Stream::Data,
+                    limit: budget.limit(),
+                });
             }
             dirs.add(&e);
             if e.path.is_empty() {
@@ -252,7 +265,7 @@ fn install(
             newest = newest.max(e.mtime);
             let node = match &e.kind {
                 EntryKind::Dir => Node::Dir,
-                EntryKind::File => Node::file(e.data.to_vec()),
+                EntryKind::File => Node::file(e.data),
                 EntryKind::Symlink { target } => Node::symlink(target.to_string()),
                 EntryKind::Hardlink { target } => Node::hardlink(target.to_string()),
             };
@@ -273,8 +286,17 @@ fn install(
                 }
             }
             Ok::<(), whittle_apk::package::Error>(())
-        })
-        .map_err(|e| pkg_err(&entry.name, e))?;
+        });
+        match walked {
+            Ok(()) => {}
+            Err(_) if account.exceeded() => {
+                return Err(account.refused(&entry.name, bytes.len() as u64));
+            }
+            Err(whittle_apk::package::Error::TooLarge { .. }) => {
+                return Err(account.refused(&entry.name, bytes.len() as u64));
+            }
+            Err(e) => return Err(pkg_err(&entry.name, e)),
+        }
         if let Some(e) = fs_err {
             return Err(e);
         }
@@ -555,13 +577,14 @@ pub(crate) fn build_arch(
     // assemble
     let mut tree = crate::image_tree();
     tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
+    let budget = crate::memory::MemoryBudget::from_env()?;
     let Installed {
         records,
         scripts,
         newest,
         dropped,
         link_warnings,
-    } = install(&mut tree, &pkgs, &config.contents)?;
+    } = install(&mut tree, &pkgs, &config.contents, &budget)?;
     for w in &link_warnings {
         events.warn(w);
     }

@@ -3,6 +3,7 @@
 //! `/etc/passwd`, `/etc/group`, `os-release`).
 
 use crate::Error;
+use crate::memory::{Account, MemoryBudget};
 use std::collections::BTreeSet;
 use whittle_config::Contents;
 use whittle_deb::alternatives::{Alternative, parse_postinst};
@@ -154,66 +155,124 @@ pub struct DebInput<'a> {
     pub sha256: &'a str,
 }
 
-/// Reads one verified `.deb`. Decompression is the costly part: it runs in parallel, and the
-/// decompressed data archive is kept in the cache (verified on reuse like every cache entry).
+/// The cache key of the decompressed data archive of the package whose SHA-256 is `sha256`.
+pub fn data_cache_key(sha256: &str) -> String {
+    format!("data-tar:v1:{sha256}")
+}
+
+/// Reads one verified `.deb`, drawing what it unpacks from `budget`. Decompression is the
+/// costly part: it runs in parallel, and the decompressed data archive is kept in the cache as it
+/// streams by. A warm build reads that copy back as a stream, verified against its sealed record
+/// (see [`Cache::open_derived`]): a copy that turns out wrong is dropped with a warning and the
+/// package is unpacked from the `.deb` again; nothing read from it is used.
 pub fn unpack_deb(
     deb_in: &DebInput<'_>,
     contents: &Contents,
     cache: &Cache,
+    budget: &MemoryBudget,
 ) -> Result<Unpacked, Error> {
     let (name, deb_bytes) = (deb_in.name, deb_in.bytes);
     let pkg_err = |message: String| Error::Package {
         package: name.to_string(),
         message,
     };
-    let deb = DebArchive::open(name, deb_bytes).map_err(|e| pkg_err(e.to_string()))?;
-    let mut out = Unpacked {
-        name: name.to_string(),
+    let deb = DebArchive::open(name, deb_bytes)
+        .map_err(|e| pkg_err(e.to_string()))?
+        .with_max_data_size(budget.limit());
+    let key = data_cache_key(deb_in.sha256);
+    let account = budget.account();
+    if let Some(mut copy) = cache.open_derived(&key)? {
+        let files = read_files(&deb, &mut account.reader(&mut copy), contents, &account);
+        if copy.finish() {
+            return finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account);
+        }
+        account.release_all();
+    }
+    let mut tee = Tee {
+        inner: account.reader(deb.data_reader().map_err(|e| pkg_err(e.to_string()))?),
+        copy: cache.create_derived(&key),
+    };
+    let files = read_files(&deb, &mut tee, contents, &account);
+    let files = finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account)?;
+    // the rest of the stream (the tar's end blocks) completes the copy
+    if std::io::copy(&mut tee, &mut std::io::sink()).is_ok()
+        && let Some(copy) = tee.copy
+    {
+        copy.commit();
+    }
+    Ok(files)
+}
+
+/// A reader that also feeds what it reads to a cache entry being written.
+struct Tee<R> {
+    inner: R,
+    copy: Option<whittle_fetch::DerivedWriter>,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(copy) = &mut self.copy {
+            copy.feed(buf.get(..n).unwrap_or_default());
+        }
+        Ok(n)
+    }
+}
+
+/// What [`read_files`] took from a package's data archive.
+struct Files {
+    entries: Vec<(String, Node, Meta)>,
+    newest_mtime: u64,
+    docs_dropped: usize,
+    paths_dropped: usize,
+    left_out: BTreeSet<String>,
+    bad_owner: Option<String>,
+}
+
+/// The entries of `deb`'s data archive read from `reader`, without what the image leaves out;
+/// every file kept is drawn from `account` (a sparse file keeps more than its archive holds).
+fn read_files(
+    deb: &DebArchive<'_>,
+    reader: impl std::io::Read,
+    contents: &Contents,
+    account: &Account<'_>,
+) -> Result<Files, whittle_deb::deb::Error> {
+    let mut out = Files {
         entries: Vec::new(),
-        control_name: deb.control().get("Package").unwrap_or(name).to_string(),
-        status: whittle_deb::status::status_d_entry(deb.control()),
-        md5sums: deb.md5sums().map(str::to_string),
-        scripts: [
-            "preinst", "postinst", "prerm", "postrm", "config", "triggers",
-        ]
-        .into_iter()
-        .filter(|s| deb.has_control_member(s))
-        .collect(),
         newest_mtime: 0,
         docs_dropped: 0,
         paths_dropped: 0,
-        alternatives: deb.postinst().map(parse_postinst).unwrap_or_default(),
+        left_out: BTreeSet::new(),
+        bad_owner: None,
     };
-    let mut bad_owner: Option<String> = None;
-    let key = format!("data-tar:v1:{}", deb_in.sha256);
-    let tar = match cache.get_derived(&key)? {
-        Some(tar) => tar,
-        None => {
-            let tar = deb.data_tar().map_err(|e| pkg_err(e.to_string()))?;
-            cache.put_derived(&key, &tar)?;
-            tar
-        }
-    };
-    let mut left_out = BTreeSet::new();
-    deb.for_each_entry_of_tar(&tar, |entry| {
+    let mut kept: u64 = 0;
+    deb.for_each_entry_of(reader, |entry| {
         let path = entry.path;
         if path.is_empty() {
             return Ok(());
         }
         if !contents.include_docs && is_doc(path) {
             out.docs_dropped += 1;
-            left_out.insert(path.to_string());
+            out.left_out.insert(path.to_string());
             return Ok(());
         }
         if contents.path_excluded(path) {
             out.paths_dropped += 1;
-            left_out.insert(path.to_string());
+            out.left_out.insert(path.to_string());
             return Ok(());
+        }
+        kept = kept.saturating_add(entry.data.len() as u64);
+        if !account.grow_to(kept) {
+            return Err(whittle_deb::deb::Error::TooLarge {
+                origin: deb.origin().to_string(),
+                member: deb.data_member().to_string(),
+                limit: 0,
+            });
         }
         out.newest_mtime = out.newest_mtime.max(entry.mtime);
         let node = match &entry.kind {
             EntryKind::Dir => Node::Dir,
-            EntryKind::File => Node::file(entry.data.to_vec()),
+            EntryKind::File => Node::file(entry.data),
             EntryKind::Symlink { target } => Node::symlink(target.to_string()),
             EntryKind::Hardlink { target } => Node::hardlink(target.to_string()),
         };
@@ -221,23 +280,62 @@ pub fn unpack_deb(
         let uid = u32::try_from(entry.uid).unwrap_or(u32::MAX);
         let gid = u32::try_from(entry.gid).unwrap_or(u32::MAX);
         if uid == u32::MAX || gid == u32::MAX {
-            bad_owner.get_or_insert_with(|| path.to_string());
+            out.bad_owner.get_or_insert_with(|| path.to_string());
         }
         out.entries.push((
             path.to_string(),
             node,
             Meta::new(entry.mode & 0o7777, uid, gid),
         ));
-        Ok::<(), whittle_deb::deb::Error>(())
-    })
-    .map_err(|e| pkg_err(e.to_string()))?;
-    if let Some(path) = bad_owner {
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The unpacked package from what [`read_files`] gave; a spent budget (or a data archive past
+/// the package size cap, which is the budget's limit) is refused naming the package and the
+/// limit.
+fn finish_unpack(
+    deb: &DebArchive<'_>,
+    archive_size: u64,
+    name: &str,
+    files: Result<Files, whittle_deb::deb::Error>,
+    account: &Account<'_>,
+) -> Result<Unpacked, Error> {
+    let pkg_err = |message: String| Error::Package {
+        package: name.to_string(),
+        message,
+    };
+    let files = match files {
+        Ok(f) => f,
+        Err(_) if account.exceeded() => return Err(account.refused(name, archive_size)),
+        Err(whittle_deb::deb::Error::TooLarge { .. }) => {
+            return Err(account.refused(name, archive_size));
+        }
+        Err(e) => return Err(pkg_err(e.to_string())),
+    };
+    if let Some(path) = files.bad_owner {
         return Err(pkg_err(format!("/{path}: owner id out of range")));
     }
-    out.md5sums = out
-        .md5sums
-        .take()
-        .and_then(|m| without_paths(&m, &left_out));
+    let mut out = Unpacked {
+        name: name.to_string(),
+        entries: files.entries,
+        control_name: deb.control().get("Package").unwrap_or(name).to_string(),
+        status: whittle_deb::status::status_d_entry(deb.control()),
+        md5sums: deb
+            .md5sums()
+            .and_then(|m| without_paths(m, &files.left_out)),
+        scripts: [
+            "preinst", "postinst", "prerm", "postrm", "config", "triggers",
+        ]
+        .into_iter()
+        .filter(|s| deb.has_control_member(s))
+        .collect(),
+        newest_mtime: files.newest_mtime,
+        docs_dropped: files.docs_dropped,
+        paths_dropped: files.paths_dropped,
+        alternatives: deb.postinst().map(parse_postinst).unwrap_or_default(),
+    };
     add_conffile_sums(&mut out, deb.conffiles());
     Ok(out)
 }
@@ -339,14 +437,17 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     Ok(())
 }
 
-/// Unpacks the packages on all cores and installs them in the order given (deterministic).
+/// Unpacks the packages on all cores, all drawing from one memory `budget`, and installs them in
+/// the order given (deterministic). The first failure stops the others from starting packages.
 pub fn install_all(
     tree: &mut Tree,
     debs: &[DebInput<'_>],
     contents: &Contents,
     cache: &Cache,
+    budget: &MemoryBudget,
     out: &mut Assembled,
 ) -> Result<(), Error> {
+    use std::sync::atomic::Ordering;
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(debs.len().max(1));
@@ -357,9 +458,12 @@ pub fn install_all(
         for _ in 0..workers {
             s.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(deb) = debs.get(i) else { break };
-                    let r = unpack_deb(deb, contents, cache);
+                    let r = unpack_deb(deb, contents, cache, budget);
+                    if r.is_err() {
+                        next.store(debs.len(), Ordering::Relaxed);
+                    }
                     if let Some(slot) = slots.get(i)
                         && let Ok(mut g) = slot.lock()
                     {
@@ -369,15 +473,28 @@ pub fn install_all(
             });
         }
     });
+    let mut unpacked = Vec::with_capacity(debs.len());
+    let mut first_err = None;
     for (slot, DebInput { name, .. }) in slots.into_iter().zip(debs) {
-        let r = slot
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .ok_or_else(|| Error::Package {
-                package: name.to_string(),
-                message: "was not unpacked".into(),
-            })?;
-        install(tree, r?, out)?;
+        // the first failure in package order; packages never started because of it are skipped
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(Ok(u)) => unpacked.push(u),
+            Some(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            None => {
+                first_err.get_or_insert_with(|| Error::Package {
+                    package: name.to_string(),
+                    message: "was not unpacked".into(),
+                });
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    for r in unpacked {
+        install(tree, r, out)?;
     }
     Ok(())
 }
@@ -547,6 +664,182 @@ mod tests {
                 Meta::new(0o644, 0, 0),
             )
         };
+    /// A `.deb` whose `data.tar.xz` holds `count` files of `size` zero bytes (`path`, `path.1`,
+    /// ...), made as a stream (the zeros are never held in memory).
+    fn zeros_deb(name: &str, path: &str, size: u64, count: usize) -> Vec<u8> {
+        use std::io::Read;
+        let xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        let mut data = tar::Builder::new(xz);
+        for i in 0..count {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(size);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1_700_000_000);
+            let p = if i == 0 {
+                path.to_string()
+            } else {
+                format!("{path}.{i}")
+            };
+            data.append_data(&mut h, p, std::io::repeat(0).take(size))
+                .unwrap();
+        }
+        let data = data.into_inner().unwrap().finish().unwrap();
+        let mut control = tar::Builder::new(Vec::new());
+        let text = format!("Package: {name}\nVersion: 1\nArchitecture: amd64\n");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        control
+            .append_data(&mut h, "./control", text.as_bytes())
+            .unwrap();
+        let control = control.into_inner().unwrap();
+        let mut ar = ar::Builder::new(Vec::new());
+        for (member, bytes) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar", control),
+            ("data.tar.xz", data),
+        ] {
+            let h = ar::Header::new(member.as_bytes().to_vec(), bytes.len() as u64);
+            ar.append(&h, bytes.as_slice()).unwrap();
+        }
+        ar.into_inner().unwrap()
+    }
+
+    fn input<'a>(name: &'a str, deb: &'a [u8], sha: &'a str) -> DebInput<'a> {
+        DebInput {
+            name,
+            bytes: deb,
+            sha256: sha,
+        }
+    }
+
+    fn cache(dir: &std::path::Path) -> Cache {
+        Cache::open_with_key(dir.join("cache"), Some(&dir.join("key"))).unwrap()
+    }
+
+    fn peak_rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// A 40 KB `.deb` holding 256 MiB of zeros (in 8 MiB files, or in one file), against a
+    /// 32 MiB budget: refused, naming the package and the limit, and the process never held
+    /// much more than the budget. Measured in a child process (this test run again), whose peak
+    /// memory is its own.
+    #[test]
+    fn a_decompression_bomb_is_refused_with_bounded_memory() {
+        if let Some(dir) = std::env::var_os(CHILD) {
+            let dir = std::path::Path::new(&dir);
+            let deb = std::fs::read(dir.join("bomb.deb")).unwrap();
+            let sha = whittle_fetch::sha256_hex(&deb);
+            let budget = MemoryBudget::new(32 << 20);
+            let r = unpack_deb(
+                &input("bomb", &deb, &sha),
+                &Contents::default(),
+                &cache(dir),
+                &budget,
+            );
+            let err = r.err().map(|e| e.to_string()).unwrap_or_default();
+            println!("ERROR: {err}");
+            println!("PEAK: {}", peak_rss_kib());
+            return;
+        }
+        for (size, count) in [(8 << 20, 32), (256 << 20, 1)] {
+            bomb_in_child(size, count);
+        }
+    }
+
+    const CHILD: &str = "WHITTLE_TEST_BOMB_CHILD";
+
+    fn bomb_in_child(size: u64, count: usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let deb = zeros_deb("bomb", "./usr/share/zeros", size, count);
+        assert!(deb.len() < 1 << 20, "{}", deb.len());
+        std::fs::write(dir.path().join("bomb.deb"), &deb).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "assemble::tests::a_decompression_bomb_is_refused_with_bounded_memory",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        let err = stdout
+            .lines()
+            .find_map(|l| l.split_once("ERROR: ").map(|(_, e)| e))
+            .unwrap_or_default();
+        for part in [
+            "package bomb",
+            "limit 33554432 bytes",
+            "WHITTLE_UNPACK_LIMIT=",
+        ] {
+            assert!(err.contains(part), "{stdout}");
+        }
+        let peak: u64 = stdout
+            .lines()
+            .find_map(|l| l.split_once("PEAK: ").map(|(_, p)| p))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        // the budget (32 MiB) plus the process itself; 256 MiB if the zeros were buffered
+        assert!(peak < 160 << 10, "peak RSS {peak} KiB");
+        // nothing of it was kept in the cache
+        let blobs = std::fs::read_dir(dir.path().join("cache/blobs/sha256")).unwrap();
+        assert_eq!(blobs.count(), 0);
+    }
+
+    /// Packages unpacked in parallel draw from one budget: two packages of 3 MiB each fit in
+    /// 7 MiB, not in 5 MiB, whichever thread gets there first.
+    #[test]
+    fn packages_unpacked_in_parallel_share_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = zeros_deb("a", "./usr/lib/a", 3 << 20, 1);
+        let b = zeros_deb("b", "./usr/lib/b", 3 << 20, 1);
+        let (sa, sb) = (whittle_fetch::sha256_hex(&a), whittle_fetch::sha256_hex(&b));
+        let inputs = [input("a", &a, &sa), input("b", &b, &sb)];
+        let contents = Contents::default();
+        for warm in [false, true] {
+            let small = MemoryBudget::new(5 << 20);
+            let err = install_all(
+                &mut skeleton("amd64").unwrap(),
+                &inputs,
+                &contents,
+                &cache(dir.path()),
+                &small,
+                &mut Assembled::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("limit 5242880 bytes"), "warm={warm}: {err}");
+            let big = MemoryBudget::new(7 << 20);
+            let mut tree = skeleton("amd64").unwrap();
+            install_all(
+                &mut tree,
+                &inputs,
+                &contents,
+                &cache(dir.path()),
+                &big,
+                &mut Assembled::default(),
+            )
+            .unwrap();
+            assert!(tree.get("usr/lib/a").is_some() && tree.get("usr/lib/b").is_some());
+            assert!(big.used() <= big.limit() && big.used() >= 6 << 20);
+        }
+    }
+
         let mut u = Unpacked {
             name: "gawk".into(),
             entries: vec![

@@ -30,7 +30,8 @@ fn compressor_fingerprint() -> &'static str {
     })
 }
 
-fn cache_key(diff_id: &str) -> String {
+/// The cache key of the compressed layer whose diff ID is `diff_id`.
+pub fn cache_key(diff_id: &str) -> String {
     format!(
         "layer:gzip-{GZIP_LEVEL}:{}:{diff_id}",
         compressor_fingerprint()

@@ -9,6 +9,7 @@ pub mod debian;
 pub mod freshness;
 pub mod image;
 pub mod layers;
+pub mod memory;
 pub mod native;
 pub mod rootfs;
 
@@ -104,6 +105,9 @@ pub enum Error {
     /// Something the config asks for is not supported yet.
     #[error("{0}")]
     Unsupported(String),
+    /// A setting from the environment is invalid.
+    #[error("{0}")]
+    Setting(String),
     /// Writing the SBOM failed.
     #[error("writing the SBOM {path}: {message}")]
     Sbom {
@@ -215,9 +219,9 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let mut sbom_docs = Vec::new();
     for arch in &archs {
         let built = if is_apk {
-            apk::build_arch(&config, opts, arch, &fetcher, events)?
+            apk::build_arch(&config, opts, arch, &fetcher, events)
         } else {
-            build_arch(&config, opts, &repos, arch, &fetcher, events)?
+            build_arch(&config, opts, &repos, arch, &fetcher, events)
         };
         reports.push(ImageReport {
             arch: arch.clone(),
@@ -227,6 +231,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
             uncompressed_size: built.uncompressed_size,
         });
         sbom_docs.push(built.sbom);
+    clean_stale(fetcher.cache(), &opts.output, events);
         images.push(built.image);
     }
     let digest = if let whittle_oci::ImageRef::Docker(dest) = &opts.output {
@@ -237,6 +242,8 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         } else {
             &sbom_docs
         };
+        cache_warnings(fetcher.cache(), events);
+        let built = built?;
         let pushed = whittle_registry::push(
             &images,
             dest,
@@ -298,6 +305,111 @@ fn select_archs(config: &Config, given: &[String]) -> Result<Vec<String>, Error>
                         "--arch {a}: unknown architecture; use amd64, arm64, armhf, i386, ppc64el, s390x or riscv64"
                     ))
                 })
+/// Shows what the cache has to say (entries dropped as bad, a cache used read-only).
+fn cache_warnings(cache: &Cache, events: &dyn Events) {
+    for w in cache.take_warnings() {
+        events.warn(&w);
+    }
+}
+
+/// Removes what killed builds left behind, when no live build can still own it: the cache's
+/// temporary files (see [`Cache::clean_stale`]) and staging copies of this output (and of its
+/// SBOM) beside it that nothing wrote to for [`whittle_fetch::STALE_AFTER`].
+fn clean_stale(cache: &Cache, output: &whittle_oci::ImageRef, events: &dyn Events) {
+    let (mut files, mut bytes) = cache.clean_stale(whittle_fetch::STALE_AFTER);
+    if let whittle_oci::ImageRef::Oci { path, .. }
+    | whittle_oci::ImageRef::OciArchive { path, .. }
+    | whittle_oci::ImageRef::DockerArchive { path, .. } = output
+    {
+        let (f, b) = clean_staging(path, whittle_fetch::STALE_AFTER);
+        files += f;
+        bytes += b;
+    }
+    cache_warnings(cache, events);
+    if files > 0 {
+        events.step(&format!(
+            "clean     removed {files} temporary files and directories left by interrupted builds ({:.1} MB)",
+            bytes as f64 / 1e6
+        ));
+    }
+}
+
+/// Removes the staging copies `whittle_oci` makes beside `dest` (`.NAME.whittle-*`, for the
+/// output and for its SBOM `NAME.spdx.json`) whose newest file is older than `older_than`;
+/// returns how many and their bytes.
+pub fn clean_staging(dest: &Path, older_than: std::time::Duration) -> (usize, u64) {
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return (0, 0);
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let name = name.to_string_lossy();
+    let stem = dest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefixes = [
+        format!(".{name}.whittle-"),
+        format!(".{stem}.spdx.json.whittle-"),
+    ];
+    let Ok(dir) = std::fs::read_dir(parent) else {
+        return (0, 0);
+    };
+    let now = std::time::SystemTime::now();
+    let mut removed = (0, 0);
+    for entry in dir.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !prefixes.iter().any(|p| file_name.starts_with(p.as_str())) {
+            continue;
+        }
+        let path = entry.path();
+        let Some((newest, bytes)) = newest_and_size(&path) else {
+            continue;
+        };
+        if now.duration_since(newest).is_ok_and(|age| age > older_than) {
+            let gone = if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if gone.is_ok() {
+                removed.0 += 1;
+                removed.1 += bytes;
+            }
+        }
+    }
+    removed
+}
+
+/// The newest modification time under `path` (itself included, symlinks not followed) and the
+/// bytes of its files; `None` when it cannot be read whole (then it is left alone).
+fn newest_and_size(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let mut newest = std::time::UNIX_EPOCH;
+    let mut bytes = 0;
+    let mut todo = vec![path.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(p) = todo.pop() {
+        seen += 1;
+        if seen > 1_000_000 {
+            return None;
+        }
+        let meta = std::fs::symlink_metadata(&p).ok()?;
+        newest = newest.max(meta.modified().ok()?);
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).ok()? {
+                todo.push(e.ok()?.path());
+            }
+        } else {
+            bytes += meta.len();
+        }
+    }
+    Some((newest, bytes))
+}
+
         })
         .collect()
 }
@@ -495,11 +607,13 @@ fn build_arch(
         events.step(&format!(
             "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",
             out.scripts_skipped.join(", ")
+    let budget = memory::MemoryBudget::from_env()?;
         ));
     }
     for o in &out.overlaps {
         events.warn(&format!("file shipped by two packages: {o}"));
     }
+        &budget,
     for w in &out.link_warnings {
         events.warn(w);
     }

@@ -128,7 +128,7 @@ pub enum Error {
     },
     /// The decompressed member exceeds its cap.
     #[error(
-        "{origin}: {member} decompresses to more than {limit} bytes; refusing it (raise the limit with DebArchive::with_max_data_size if the package is really that big)"
+        "{origin}: {member} decompresses to more than {limit} bytes, more than one package may unpack to; refusing it (a package that large is either broken or a decompression bomb)"
     )]
     TooLarge {
         /// The package file.
@@ -422,48 +422,30 @@ impl<'a> DebArchive<'a> {
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        let reader = decoder(
+        self.walk(self.data_reader().map_err(E::from)?, f)
+    }
+
+    /// The data archive as a decompressing stream (e.g. to pass through a cache or a memory
+    /// budget on its way to [`DebArchive::for_each_entry_of`]); nothing is buffered.
+    pub fn data_reader(&self) -> Result<Box<dyn Read + 'a>> {
+        decoder(
             &self.origin,
             &self.data_member,
             self.data_compression,
             self.data,
         )
-        .map_err(E::from)?;
-        self.walk(reader, f)
     }
 
-    /// The data archive, decompressed (at most the data size cap), e.g. to keep in a cache.
-    pub fn data_tar(&self) -> Result<Vec<u8>> {
-        let mut limited = LimitedReader::new(
-            decoder(
-                &self.origin,
-                &self.data_member,
-                self.data_compression,
-                self.data,
-            )?,
-            self.max_data_size,
-        );
-        let mut out = Vec::new();
-        let read = limited.read_to_end(&mut out);
-        if limited.exceeded() {
-            return Err(self.too_large());
-        }
-        read.map_err(|e| Error::Archive {
-            origin: self.origin.clone(),
-            member: self.data_member.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(out)
-    }
-
-    /// Like [`DebArchive::for_each_data_entry`], over this package's data archive already
-    /// decompressed (as [`DebArchive::data_tar`] gave it); the same checks apply to every entry.
-    pub fn for_each_entry_of_tar<E, F>(&self, tar: &[u8], f: F) -> Result<(), E>
+    /// Like [`DebArchive::for_each_data_entry`], over this package's data archive read from
+    /// `reader` (decompressed: [`DebArchive::data_reader`], possibly through adapters, or a copy
+    /// of it kept elsewhere); the same checks and the same size cap apply to every entry.
+    pub fn for_each_entry_of<R, E, F>(&self, reader: R, f: F) -> Result<(), E>
     where
+        R: Read,
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
-        self.walk(Box::new(tar), f)
+        self.walk(reader, f)
     }
 
     fn too_large(&self) -> Error {
@@ -474,8 +456,9 @@ impl<'a> DebArchive<'a> {
         }
     }
 
-    fn walk<E, F>(&self, reader: Box<dyn Read + '_>, mut f: F) -> Result<(), E>
+    fn walk<R, E, F>(&self, reader: R, mut f: F) -> Result<(), E>
     where
+        R: Read,
         E: From<Error>,
         F: FnMut(DataEntry<'_>) -> Result<(), E>,
     {
@@ -841,6 +824,8 @@ mod tests {
             matches!(err, Error::TooLarge { limit: 50_000, .. }),
             "{err}"
         );
+        // the message is for users: no internal API names
+        assert!(!err.to_string().contains("::"), "{err}");
         let d = d.with_max_data_size(200_000);
         d.for_each_data_entry(|e| {
             assert_eq!(e.data.len(), 100_000);
