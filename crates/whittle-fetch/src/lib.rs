@@ -2,9 +2,14 @@
 //! checked again whenever it is read, written atomically (safe for concurrent builds), and
 //! available without network in `--offline` mode.
 
+mod budget;
 mod cache;
 mod transport;
 
+pub use budget::{
+    Budget, DEADLINE_VAR, Limits, MIN_SPEED_VAR, Paced, STALL_VAR, Stop, human, parse_duration,
+    parse_size,
+};
 pub use cache::{Cache, DerivedReader, DerivedWriter, STALE_AFTER};
 pub use transport::Transport;
 
@@ -30,14 +35,29 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// An HTTP request failed after retries.
-    #[error("{url}: {message}")]
+    /// A download failed (after retries when the failure could pass).
+    #[error("{url}: {stop}{}", tries(*attempts))]
     Http {
         /// The URL.
         url: String,
-        /// What went wrong.
-        message: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Why it stopped.
+        stop: Stop,
     },
+    /// The server answered with an error status.
+    #[error("{url}: the server answered HTTP {status}{}", tries(*attempts))]
+    Status {
+        /// The URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// A transfer setting in the environment is invalid.
+    #[error("{0}")]
+    Setting(String),
     /// The URL scheme is not supported.
     #[error("{url}: unsupported URL scheme (use http://, https://, file:// or a local path)")]
     Scheme {
@@ -80,6 +100,15 @@ pub enum Error {
         /// Labels (URLs) of what is missing.
         missing: Vec<String>,
     },
+}
+
+/// ` (after N attempts)` when there was more than one.
+fn tries(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
 }
 
 /// One verified download: the URL, its expected SHA-256 (lowercase hex) and size.
@@ -140,6 +169,12 @@ impl Fetcher {
         self.offline
     }
 
+    /// This fetcher with other transfer limits than the environment's.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.transport = Transport::with_limits(limits);
+        self
+    }
+
     /// Fetches a file that is verified by other means (a signed `InRelease`): from the network,
     /// remembering the last copy by URL so that `--offline` builds can use it. `limit` caps its size.
     pub fn fetch_mutable(&self, url: &str, limit: u64) -> Result<Vec<u8>, Error> {
@@ -156,6 +191,10 @@ impl Fetcher {
 
     /// Fetches one blob and checks its size and SHA-256; the cache is used when it holds it.
     pub fn fetch(&self, req: &Request) -> Result<Vec<u8>, Error> {
+        self.fetch_within(req, &self.transport.start()?)
+    }
+
+    fn fetch_within(&self, req: &Request, budget: &Budget) -> Result<Vec<u8>, Error> {
         if let Some(bytes) = self.cache.get(&req.sha256)? {
             return Ok(bytes);
         }
@@ -165,14 +204,14 @@ impl Fetcher {
                 missing: vec![req.url.clone()],
             });
         }
-        let bytes = self.transport.get(&req.url, req.size)?;
+        let bytes = self.transport.get_within(&req.url, req.size, budget)?;
         verify(req, &bytes)?;
         self.cache.put(&req.sha256, &bytes)?;
         Ok(bytes)
     }
 
-    /// Fetches all blobs in parallel, in the order given; fails with every missing item listed
-    /// in `--offline` mode, or with the first error otherwise.
+    /// Fetches all blobs in parallel, in the order given, within one deadline; fails with every
+    /// missing item listed in `--offline` mode, or with the first error otherwise.
     pub fn fetch_all(
         &self,
         reqs: &[Request],
@@ -196,6 +235,7 @@ impl Fetcher {
                 });
             }
         }
+        let budget = self.transport.start()?;
         progress.start(
             reqs.len(),
             reqs.iter().map(|r| r.size).sum(),
@@ -211,7 +251,7 @@ impl Fetcher {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(req) = reqs.get(i) else { break };
-                        let r = self.fetch(req);
+                        let r = self.fetch_within(req, &budget);
                         let failed = r.is_err();
                         if !failed {
                             progress.done(&req.url, req.size, cached[i]);

@@ -1,12 +1,15 @@
-//! Getting bytes from a URL: `http(s)://` with retries, `file://` and plain local paths.
+//! Getting bytes from a URL: `http(s)://` under the download [`Budget`](crate::Budget) (retried
+//! only when the failure may pass), `file://` and plain local paths.
 
 use crate::Error;
+use crate::budget::{Budget, Limits, Stop};
 use std::io::Read;
-use std::time::Duration;
 
-/// An HTTP agent plus local-file access, with size limits on everything read.
+/// An HTTP agent plus local-file access, with size limits on everything read and the time,
+/// speed and retry [`Limits`] on every download.
 pub struct Transport {
     agent: ureq::Agent,
+    limits: Limits,
 }
 
 impl Default for Transport {
@@ -15,26 +18,61 @@ impl Default for Transport {
     }
 }
 
+/// Why one attempt failed.
+enum Failure {
+    Stop(Stop),
+    Status(u16),
+    TooLarge,
+}
+
+impl Failure {
+    fn transient(&self) -> bool {
+        match self {
+            Failure::Stop(s) => s.is_transient(),
+            Failure::Status(s) => *s >= 500 || *s == 408 || *s == 429,
+            Failure::TooLarge => false,
+        }
+    }
+}
+
 impl Transport {
-    /// A transport with a 5-minute overall timeout per request and 30 s to connect.
+    /// A transport under the limits the environment sets ([`Limits::from_env`]).
     pub fn new() -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(300)))
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .http_status_as_error(false)
-            .user_agent(concat!("whittle/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Transport { agent }
+        Self::with_limits(Limits::from_env())
     }
 
-    /// Reads `url` whole, refusing more than `limit` bytes.
+    /// A transport under `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
+        Transport {
+            agent: limits.agent(),
+            limits,
+        }
+    }
+
+    /// The limits downloads run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Starts an operation under this transport's limits (see [`Limits::start`]).
+    pub fn start(&self) -> Result<Budget, Error> {
+        self.limits
+            .start()
+            .map_err(|stop| Error::Setting(stop.to_string()))
+    }
+
+    /// Reads `url` whole, refusing more than `limit` bytes; an operation of its own.
     pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        self.get_within(url, limit, &self.start()?)
+    }
+
+    /// Reads `url` whole, refusing more than `limit` bytes, within the operation `budget`.
+    pub fn get_within(&self, url: &str, limit: u64, budget: &Budget) -> Result<Vec<u8>, Error> {
         if let Some(path) = url.strip_prefix("file://") {
             return read_local(url, path, limit);
         }
         if url.starts_with("http://") || url.starts_with("https://") {
-            return self.get_http(url, limit);
+            return self.get_http(url, limit, budget);
         }
         if url.starts_with('/') || url.starts_with("./") || !url.contains("://") {
             return read_local(url, url, limit);
@@ -44,50 +82,61 @@ impl Transport {
         })
     }
 
-    fn get_http(&self, url: &str, limit: u64) -> Result<Vec<u8>, Error> {
-        let mut last = String::new();
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(250 << attempt));
-            }
-            match self.agent.get(url).call() {
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    if status == 200 {
-                        // ureq refuses a body of exactly `limit` bytes: allow one more and check
-                        let body = resp
-                            .body_mut()
-                            .with_config()
-                            .limit(limit.saturating_add(1))
-                            .read_to_vec();
-                        return match body {
-                            Ok(b) if b.len() as u64 > limit => Err(Error::TooLarge {
-                                url: url.to_string(),
-                                limit,
-                            }),
-                            Ok(b) => Ok(b),
-                            Err(ureq::Error::BodyExceedsLimit(_)) => Err(Error::TooLarge {
-                                url: url.to_string(),
-                                limit,
-                            }),
-                            Err(e) => {
-                                last = e.to_string();
-                                continue;
-                            }
-                        };
-                    }
-                    last = format!("HTTP status {status}");
-                    if !(status >= 500 || status == 429 || status == 408) {
-                        break;
-                    }
-                }
-                Err(e) => last = e.to_string(),
-            }
+    fn get_http(&self, url: &str, limit: u64, budget: &Budget) -> Result<Vec<u8>, Error> {
+        let mut attempts = 0;
+        budget
+            .retry(Failure::transient, |n| {
+                attempts = n;
+                self.get_once(url, limit, budget)
+            })
+            .map_err(|f| match f {
+                Failure::TooLarge => Error::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                },
+                Failure::Status(status) => Error::Status {
+                    url: url.to_string(),
+                    attempts,
+                    status,
+                },
+                Failure::Stop(stop) => Error::Http {
+                    url: url.to_string(),
+                    attempts,
+                    stop,
+                },
+            })
+    }
+
+    fn get_once(&self, url: &str, limit: u64, budget: &Budget) -> Result<Vec<u8>, Failure> {
+        let stop = |e| Failure::Stop(Stop::from_ureq(e, &self.limits));
+        let request = ureq::http::Request::get(url)
+            .body(())
+            .map_err(|e| Failure::Stop(Stop::Failed(format!("invalid URL: {e}"))))?;
+        let resp = self
+            .agent
+            .run(budget.request(&self.agent, request))
+            .map_err(stop)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(Failure::Status(status));
         }
-        Err(Error::Http {
-            url: url.to_string(),
-            message: last,
-        })
+        // ureq refuses a body of exactly its limit: allow one more byte and check
+        let body = resp
+            .into_body()
+            .into_with_config()
+            .limit(limit.saturating_add(1))
+            .reader();
+        let mut out = Vec::new();
+        budget.pace(body).read_to_end(&mut out).map_err(|e| {
+            match Stop::from_io(e, &self.limits) {
+                Stop::TooLong => Failure::TooLarge,
+                s => Failure::Stop(s),
+            }
+        })?;
+        if out.len() as u64 > limit {
+            return Err(Failure::TooLarge);
+        }
+        Ok(out)
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod http;
 pub mod registry;
 
 /// Whether tests run under CI (`CI=true`), where a missing fixture or tool is a failure.
