@@ -1,6 +1,7 @@
 //! One registry's HTTP client: URLs, authentication (Basic, Bearer tokens cached per scope,
-//! fetched once however many threads need one, renewed before they expire) and retries with
-//! exponential backoff.
+//! fetched once however many threads need one, renewed before they expire), and every request
+//! and body read under the operation's download budget (`whittle_fetch::Budget`: deadline,
+//! minimum speed, the one retry policy).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -8,15 +9,18 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ureq::http;
+use whittle_fetch::{Budget, Stop};
 
 use crate::Options;
 use crate::auth::{self, Challenge, Credential};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, transient_status};
 
 /// Largest token response read.
 const MAX_TOKEN_SIZE: u64 = 1 << 20;
 /// How much of an error body is kept for messages.
 const MAX_ERROR_BODY: u64 = 4096;
+/// How long an error body is read for.
+const ERROR_BODY_TIME: Duration = Duration::from_secs(5);
 
 /// A response from the registry.
 pub(crate) type Response = http::Response<ureq::Body>;
@@ -77,6 +81,8 @@ fn renew_after(expires_in: Option<u64>) -> Duration {
 /// A client for one registry host.
 pub(crate) struct Client {
     agent: ureq::Agent,
+    /// The operation's budget: every request and body read of this client is held to it.
+    budget: Budget,
     /// `scheme://host[:port]` of the API.
     base: String,
     registry: String,
@@ -89,8 +95,9 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// A client for `registry`; plain HTTP only for loopback hosts or with `opts.insecure`.
-    pub(crate) fn new(registry: &str, opts: &Options) -> Result<Client> {
+    /// A client for `registry` within the operation `budget`; plain HTTP only for loopback
+    /// hosts or with `opts.insecure`.
+    pub(crate) fn new(registry: &str, opts: &Options, budget: &Budget) -> Result<Client> {
         let scheme = if opts.insecure || is_loopback(registry) {
             "http"
         } else {
@@ -101,17 +108,9 @@ impl Client {
         } else {
             registry
         };
-        let agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_per_read(Some(opts.timeout))
-            .timeout_per_write(Some(opts.timeout))
-            .http_status_as_error(false)
-            .max_redirects(5)
-            .user_agent(concat!("whittle/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
         Ok(Client {
-            agent,
+            agent: budget.limits().agent(),
+            budget: budget.clone(),
             base: format!("{scheme}://{host}"),
             registry: registry.to_string(),
             opts: opts.clone(),
@@ -144,6 +143,53 @@ impl Client {
 
     pub(crate) fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// The operation's budget.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// The error for a failed request or body read.
+    pub(crate) fn failed(&self, method: &str, url: &str, stop: Stop) -> Error {
+        Error::Http {
+            method: method.to_string(),
+            url: url.to_string(),
+            attempts: 1,
+            stop,
+        }
+    }
+
+    /// A response body read whole, held to the budget; more than `limit` bytes is
+    /// [`Error::TooLarge`] naming `what`.
+    pub(crate) fn read_body(
+        &self,
+        url: &str,
+        resp: Response,
+        limit: u64,
+        what: &str,
+    ) -> Result<Vec<u8>> {
+        let body = resp
+            .into_body()
+            .into_with_config()
+            .limit(limit.saturating_add(1))
+            .reader();
+        let mut out = Vec::new();
+        let read = self
+            .budget
+            .pace(body)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out);
+        let too_large = || Error::TooLarge {
+            what: format!("{what} {url}"),
+            limit,
+        };
+        match read.map_err(|e| Stop::from_io(e, self.budget.limits())) {
+            Err(Stop::TooLong) => Err(too_large()),
+            Err(stop) => Err(self.failed("GET", url, stop)),
+            Ok(_) if out.len() as u64 > limit => Err(too_large()),
+            Ok(_) => Ok(out),
+        }
     }
 
     fn credentials(&self) -> Result<Option<Credential>> {
@@ -244,10 +290,21 @@ impl Client {
                 ];
                 let joined = scopes.join(" ");
                 form.push(("scope", &joined));
-                self.agent.post(realm).send_form(form)
+                self.agent
+                    .post(realm)
+                    .config()
+                    .timeout_global(Some(self.budget.left()))
+                    .build()
+                    .send_form(form)
             }
             _ => {
-                let mut req = self.agent.get(realm).query("service", &service);
+                let mut req = self
+                    .agent
+                    .get(realm)
+                    .config()
+                    .timeout_global(Some(self.budget.left()))
+                    .build()
+                    .query("service", &service);
                 for s in &scopes {
                     req = req.query("scope", *s);
                 }
@@ -257,12 +314,8 @@ impl Client {
                 req.call()
             }
         };
-        let mut resp = resp.map_err(|e| Error::Http {
-            method: "GET".into(),
-            url: realm.clone(),
-            attempts: 1,
-            message: e.to_string(),
-        })?;
+        let resp =
+            resp.map_err(|e| self.failed("GET", realm, Stop::from_ureq(e, self.budget.limits())))?;
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
             return Err(Error::Unauthorized {
@@ -281,17 +334,7 @@ impl Client {
                 },
             });
         }
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_TOKEN_SIZE)
-            .read_to_vec()
-            .map_err(|e| Error::Http {
-                method: "GET".into(),
-                url: realm.clone(),
-                attempts: 1,
-                message: e.to_string(),
-            })?;
+        let body = self.read_body(realm, resp, MAX_TOKEN_SIZE, "token answer")?;
         if status != 200 {
             return Err(Error::Status {
                 method: "GET".into(),
@@ -436,8 +479,10 @@ impl Client {
         }
     }
 
-    /// Send a request with authentication; `retry` re-sends it on connection errors, timeouts,
-    /// 5xx, 408 and 429 with exponential backoff. Answers of other statuses are returned as is.
+    /// Send a request with authentication. With `retry`, failures that may pass (connection
+    /// errors, stalls, 5xx, 408, 429) are retried under the one policy of the budget; callers
+    /// that retry a whole sequence of requests themselves pass `false`. Answers of other
+    /// statuses (and the last transient one) are returned as they are.
     pub(crate) fn send(
         &self,
         method: &str,
@@ -447,11 +492,47 @@ impl Client {
         body: Option<&[u8]>,
         retry: bool,
     ) -> Result<Response> {
-        let max = if retry { self.opts.retries + 1 } else { 1 };
-        let mut attempt = 0u32;
+        let mut attempts = 0;
+        let result = self.budget.retry(
+            |f: &Failure| {
+                retry
+                    && match f {
+                        Failure::Answer(_) => true,
+                        Failure::Error(e) => e.is_transient(),
+                    }
+            },
+            |n| {
+                attempts = n;
+                self.send_once(method, url, scope, headers, body)
+            },
+        );
+        match result {
+            Ok(resp) => Ok(resp),
+            Err(Failure::Answer(resp)) => Ok(*resp),
+            Err(Failure::Error(Error::Http {
+                method, url, stop, ..
+            })) => Err(Error::Http {
+                method,
+                url,
+                attempts,
+                stop,
+            }),
+            Err(Failure::Error(e)) => Err(e),
+        }
+    }
+
+    /// One attempt of [`Client::send`]: answers a 401 challenge once, and reports a 5xx, 408
+    /// or 429 answer as [`Failure::Answer`].
+    fn send_once(
+        &self,
+        method: &str,
+        url: &str,
+        scope: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> std::result::Result<Response, Failure> {
         let mut reauthed = false;
         loop {
-            attempt += 1;
             // Credentials go to the registry only: an upload `Location` may name another host
             // or plain HTTP.
             let auth = if same_origin(&self.base, url) {
@@ -466,60 +547,60 @@ impl Client {
             if let Some(a) = &auth {
                 b = b.header("authorization", a.as_str());
             }
+            let invalid = |e: http::Error| Error::Invalid(format!("building {method} {url}: {e}"));
             let result = match body {
-                Some(bytes) => b
-                    .body(bytes)
-                    .map_err(|e| Error::Invalid(format!("building {method} {url}: {e}")))
-                    .map(|r| self.agent.run(r)),
-                None => b
-                    .body(())
-                    .map_err(|e| Error::Invalid(format!("building {method} {url}: {e}")))
-                    .map(|r| self.agent.run(r)),
-            }?;
-            match result {
+                Some(bytes) => {
+                    let r = b.body(bytes).map_err(invalid)?;
+                    self.agent.run(self.budget.request(&self.agent, r))
+                }
+                None => {
+                    let r = b.body(()).map_err(invalid)?;
+                    self.agent.run(self.budget.request(&self.agent, r))
+                }
+            };
+            let resp = match result {
+                Ok(resp) => resp,
                 Err(e) => {
                     let message = e.to_string();
                     if url.starts_with("https://") && answered_plain_http(&message) {
                         return Err(Error::Insecure(format!(
                             "{method} {url}: {} answered in plain HTTP, not TLS ({message}); if it really serves plain HTTP, pass --insecure (or set WHITTLE_INSECURE_REGISTRY=1), knowing that anyone on the network path can then read and change what is sent, credentials included",
                             self.registry
-                        )));
+                        ))
+                        .into());
                     }
-                    if attempt < max {
-                        self.backoff(attempt);
-                        continue;
-                    }
-                    return Err(Error::Http {
-                        method: method.to_string(),
-                        url: url.to_string(),
-                        attempts: attempt,
-                        message,
-                    });
+                    let stop = Stop::from_ureq(e, self.budget.limits());
+                    return Err(self.failed(method, url, stop).into());
                 }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    if status == 401 {
-                        if reauthed {
-                            return Err(self.refused(method, url, scope, &resp));
-                        }
-                        reauthed = true;
-                        self.answer_challenge(&resp, scope, auth.as_deref())?;
-                        attempt -= 1;
-                        continue;
-                    }
-                    if (status >= 500 || status == 408 || status == 429) && attempt < max {
-                        drop(resp);
-                        self.backoff(attempt);
-                        continue;
-                    }
-                    return Ok(resp);
+            };
+            let status = resp.status().as_u16();
+            if status == 401 {
+                if reauthed {
+                    return Err(self.refused(method, url, scope, &resp).into());
                 }
+                reauthed = true;
+                self.answer_challenge(&resp, scope, auth.as_deref())?;
+                continue;
             }
+            if transient_status(status) {
+                return Err(Failure::Answer(Box::new(resp)));
+            }
+            return Ok(resp);
         }
     }
+}
 
-    fn backoff(&self, attempt: u32) {
-        std::thread::sleep(crate::retry::delay(&self.opts, attempt));
+/// Why one attempt of [`Client::send`] failed.
+enum Failure {
+    /// An answer whose status may pass (5xx, 408, 429).
+    Answer(Box<Response>),
+    /// Any other failure.
+    Error(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
     }
 }
 
@@ -543,11 +624,17 @@ fn answered_plain_http(message: &str) -> bool {
 pub(crate) fn status_error(method: &str, url: &str, mut resp: Response, what: &str) -> Error {
     let status = resp.status().as_u16();
     let mut body = Vec::new();
-    let _ = resp
-        .body_mut()
-        .as_reader()
-        .take(MAX_ERROR_BODY)
-        .read_to_end(&mut body);
+    // an error body only serves the message: a few seconds, a few kilobytes
+    let quick = whittle_fetch::Limits {
+        deadline: ERROR_BODY_TIME,
+        ..whittle_fetch::Limits::default()
+    };
+    if let Ok(b) = quick.start() {
+        let _ = b
+            .pace(resp.body_mut().as_reader())
+            .take(MAX_ERROR_BODY)
+            .read_to_end(&mut body);
+    }
     Error::Status {
         method: method.to_string(),
         url: url.to_string(),
@@ -674,14 +761,15 @@ mod tests {
     #[test]
     fn plain_http_only_for_loopback_or_insecure() {
         let o = Options::default();
+        let b = o.limits.start().unwrap();
         assert!(
-            Client::new("127.0.0.1:5000", &o)
+            Client::new("127.0.0.1:5000", &o, &b)
                 .unwrap()
                 .base
                 .starts_with("http://")
         );
         assert!(
-            Client::new("reg.example.invalid", &o)
+            Client::new("reg.example.invalid", &o, &b)
                 .unwrap()
                 .base
                 .starts_with("https://")
@@ -691,13 +779,13 @@ mod tests {
             ..Options::default()
         };
         assert!(
-            Client::new("reg.example.invalid", &insecure)
+            Client::new("reg.example.invalid", &insecure, &b)
                 .unwrap()
                 .base
                 .starts_with("http://")
         );
         assert_eq!(
-            Client::new("docker.io", &o).unwrap().base,
+            Client::new("docker.io", &o, &b).unwrap().base,
             "https://registry-1.docker.io"
         );
     }

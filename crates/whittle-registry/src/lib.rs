@@ -15,11 +15,9 @@ mod error;
 mod plan;
 mod pull;
 mod push;
-mod retry;
 mod sink;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use whittle_oci::{DockerReference, Image, ImageRef, Platform, ReadImage};
 
@@ -33,6 +31,9 @@ pub use push::{MEDIA_TYPE_SPDX, PushReport, PushedSbom, SbomAttachment};
 
 use plan::{BlobSource, DirBlobs, Plan};
 
+/// Environment variable: the largest blob a manifest may declare (`10G`, `512M`, bytes).
+pub const MAX_BLOB_SIZE_VAR: &str = "WHITTLE_MAX_BLOB_SIZE";
+
 /// How to talk to registries.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -40,16 +41,17 @@ pub struct Options {
     pub insecure: bool,
     /// Directory of `config.json` [default: `$DOCKER_CONFIG`, else `~/.docker`].
     pub docker_config: Option<PathBuf>,
-    /// Retries after the first attempt, on connection errors, timeouts, 5xx, 408 and 429.
-    pub retries: u32,
-    /// First backoff delay; doubled on each retry (capped at 30 s).
-    pub backoff: Duration,
+    /// Time, speed and retry limits of every transfer; one pull, push or copy is one operation
+    /// with one deadline (the same limits as package downloads: `whittle_fetch::Limits`).
+    pub limits: whittle_fetch::Limits,
+    /// The largest blob (layer, config, SBOM) a manifest may declare; larger ones are refused
+    /// before anything is downloaded [default: 10 GiB, the largest layer common registries
+    /// accept; `WHITTLE_MAX_BLOB_SIZE`].
+    pub max_blob_size: u64,
     /// Blobs up to this size are uploaded in one request; larger ones in chunks of this size.
     pub chunk_size: usize,
     /// Blobs transferred at the same time.
     pub jobs: usize,
-    /// Longest wait for a read or write on a connection.
-    pub timeout: Duration,
 }
 
 impl Default for Options {
@@ -57,24 +59,50 @@ impl Default for Options {
         Options {
             insecure: false,
             docker_config: None,
-            retries: 4,
-            backoff: Duration::from_millis(500),
+            limits: whittle_fetch::Limits::default(),
+            max_blob_size: 10 << 30,
             chunk_size: 16 << 20,
             jobs: 4,
-            timeout: Duration::from_secs(120),
         }
     }
 }
 
 impl Options {
-    /// Defaults, with `insecure` set when `WHITTLE_INSECURE_REGISTRY` is `1` or `true`.
+    /// Defaults, with `insecure` set when `WHITTLE_INSECURE_REGISTRY` is `1` or `true`, the
+    /// transfer limits of `whittle_fetch::Limits::from_env`, and `max_blob_size` from
+    /// `WHITTLE_MAX_BLOB_SIZE`. An invalid value makes every operation fail at its start with a
+    /// message naming the variable.
     pub fn from_env() -> Self {
         let insecure = std::env::var("WHITTLE_INSECURE_REGISTRY")
             .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-        Options {
+        let mut opts = Options {
             insecure,
+            limits: whittle_fetch::Limits::from_env(),
             ..Options::default()
+        };
+        if let Ok(v) = std::env::var(MAX_BLOB_SIZE_VAR) {
+            match whittle_fetch::parse_size(v.trim()).filter(|n| *n > 0) {
+                Some(n) => opts.max_blob_size = n,
+                None => {
+                    let problem = format!(
+                        "{MAX_BLOB_SIZE_VAR}={:?} is not a size such as 10G, 512M or a number of bytes; fix or unset it",
+                        v.chars().take(100).collect::<String>()
+                    );
+                    opts.limits.invalid = Some(match opts.limits.invalid.take() {
+                        Some(p) => format!("{p}; {problem}"),
+                        None => problem,
+                    });
+                }
+            }
         }
+        opts
+    }
+
+    /// Starts one operation (its deadline runs from now).
+    fn start(&self) -> Result<whittle_fetch::Budget> {
+        self.limits
+            .start()
+            .map_err(|e| Error::Invalid(e.to_string()))
     }
 }
 
@@ -110,7 +138,7 @@ pub fn push(
         .zip(sboms)
         .map(|(d, s)| (d.digest.clone(), s.clone()))
         .collect();
-    let client = client::Client::new(&dest.registry, opts)?;
+    let client = client::Client::new(&dest.registry, opts, &opts.start()?)?;
     push::push_plan(&client, &plan, &blobs, dest, None, &attach)
 }
 
@@ -124,13 +152,14 @@ pub fn pull(
     tag: Option<&str>,
     platform: Option<&Platform>,
 ) -> Result<PulledImage> {
-    let client = client::Client::new(&reference.registry, opts)?;
+    let budget = opts.start()?;
+    let client = client::Client::new(&reference.registry, opts, &budget)?;
     let plan = pull::plan_from_registry(&client, reference, platform)?;
     let blobs = pull::RegistryBlobs {
         client: &client,
         repo: &reference.repository,
     };
-    let bytes = sink::write_layout(&plan, &blobs, dest, tag, opts)?;
+    let bytes = sink::write_layout(&plan, &blobs, dest, tag, opts, &budget)?;
     summary(&plan, bytes)
 }
 
@@ -156,7 +185,8 @@ pub fn open(
     let ImageRef::Docker(r) = image else {
         return Ok((whittle_oci::read_image(image, platform)?, None));
     };
-    let client = client::Client::new(&r.registry, opts)?;
+    let budget = opts.start()?;
+    let client = client::Client::new(&r.registry, opts, &budget)?;
     let plan = pull::plan_from_registry(&client, r, platform)?;
     if plan.index.is_some() {
         let choices: Vec<String> = plan
@@ -181,7 +211,7 @@ pub fn open(
         client: &client,
         repo: &r.repository,
     };
-    sink::write_layout(&plan, &blobs, &dir, None, opts)?;
+    sink::write_layout(&plan, &blobs, &dir, None, opts, &budget)?;
     let img = whittle_oci::read_image(
         &ImageRef::Oci {
             path: dir,
@@ -216,30 +246,31 @@ pub fn copy(
     platform: Option<&Platform>,
     opts: &Options,
 ) -> Result<CopyReport> {
+    // one operation: the source's and the destination's transfers share one deadline
+    let budget = opts.start()?;
+    let emit = |plan: &Plan,
+                blobs: &dyn BlobSource,
+                mount_from: Option<&str>,
+                sboms: &[(String, Vec<u8>)]| {
+        emit(plan, blobs, dest, mount_from, sboms, opts, &budget)
+    };
     match src {
         ImageRef::Oci { path, tag } => {
             let plan = plan::plan_from_layout(path, tag.as_deref(), platform)?;
-            emit(&plan, &DirBlobs(path.clone()), dest, None, &[], opts)
+            emit(&plan, &DirBlobs(path.clone()), None, &[])
         }
         ImageRef::OciArchive { path, tag } => {
             let tmp = unpack_oci_archive(path)?;
             let plan = plan::plan_from_layout(tmp.path(), tag.as_deref(), platform)?;
-            emit(
-                &plan,
-                &DirBlobs(tmp.path().to_path_buf()),
-                dest,
-                None,
-                &[],
-                opts,
-            )
+            emit(&plan, &DirBlobs(tmp.path().to_path_buf()), None, &[])
         }
         ImageRef::DockerArchive { .. } => {
             let img = whittle_oci::read_image(src, platform)?;
             let (plan, blobs) = plan::plan_from_read_image(&img)?;
-            emit(&plan, &blobs, dest, None, &[], opts)
+            emit(&plan, &blobs, None, &[])
         }
         ImageRef::Docker(r) => {
-            let client = client::Client::new(&r.registry, opts)?;
+            let client = client::Client::new(&r.registry, opts, &budget)?;
             let plan = pull::plan_from_registry(&client, r, platform)?;
             let blobs = pull::RegistryBlobs {
                 client: &client,
@@ -255,14 +286,7 @@ pub fn copy(
                     }
                 }
             }
-            emit(
-                &plan,
-                &blobs,
-                dest,
-                same.then_some(r.repository.as_str()),
-                &sboms,
-                opts,
-            )
+            emit(&plan, &blobs, same.then_some(r.repository.as_str()), &sboms)
         }
     }
 }
@@ -275,6 +299,7 @@ fn emit(
     mount_from: Option<&str>,
     sboms: &[(String, Vec<u8>)],
     opts: &Options,
+    budget: &whittle_fetch::Budget,
 ) -> Result<CopyReport> {
     let top = plan.top()?;
     let mut report = CopyReport {
@@ -284,17 +309,17 @@ fn emit(
     };
     match dest {
         ImageRef::Docker(d) => {
-            let client = client::Client::new(&d.registry, opts)?;
+            let client = client::Client::new(&d.registry, opts, budget)?;
             report.push = Some(push::push_plan(&client, plan, blobs, d, mount_from, sboms)?);
         }
         ImageRef::Oci { path, tag } => {
-            sink::write_layout(plan, blobs, path, tag.as_deref(), opts)?;
+            sink::write_layout(plan, blobs, path, tag.as_deref(), opts, budget)?;
         }
         ImageRef::OciArchive { path, tag } => {
-            sink::write_archive(plan, blobs, path, tag.as_deref(), None)?;
+            sink::write_archive(plan, blobs, path, tag.as_deref(), None, budget)?;
         }
         ImageRef::DockerArchive { path, reference } => {
-            sink::write_archive(plan, blobs, path, None, Some(reference.as_ref()))?;
+            sink::write_archive(plan, blobs, path, None, Some(reference.as_ref()), budget)?;
         }
     }
     Ok(report)

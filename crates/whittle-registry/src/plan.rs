@@ -14,8 +14,9 @@ use whittle_oci::{
 
 use crate::error::{Error, Result};
 
-/// Largest manifest, index or config read into memory.
-pub const MAX_MANIFEST_SIZE: u64 = 16 << 20;
+/// Largest manifest, index or config read into memory (4 MiB, the limit of the reference
+/// registry, `distribution`, for manifests).
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 /// Most manifests one index may list.
 const MAX_INDEX_ENTRIES: usize = 1024;
 
@@ -98,6 +99,11 @@ impl Plan {
 pub(crate) trait BlobSource: Sync {
     /// Open blob `digest` of `size` bytes. Readers need not verify; consumers do.
     fn open(&self, digest: &str, size: u64) -> Result<Box<dyn Read + Send + '_>>;
+
+    /// Where blob `digest` comes from, for messages (a URL, a path).
+    fn name(&self, _digest: &str) -> String {
+        "the local image".into()
+    }
 }
 
 /// Blobs held in memory (what a build makes).
@@ -122,6 +128,13 @@ impl BlobSource for DirBlobs {
         let p = self.0.join("blobs/sha256").join(hex);
         let f = File::open(&p).map_err(Error::io("opening blob", &p))?;
         Ok(Box::new(f))
+    }
+
+    fn name(&self, digest: &str) -> String {
+        match digest_hex(digest) {
+            Some(hex) => self.0.join("blobs/sha256").join(hex).display().to_string(),
+            None => self.0.display().to_string(),
+        }
     }
 }
 

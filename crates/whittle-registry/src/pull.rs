@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use whittle_oci::{DockerReference, Platform};
+use whittle_oci::{DockerReference, Platform, sha256_digest};
 
 use crate::client::{Client, header, status_error};
 use crate::error::{Error, Result};
@@ -10,7 +10,6 @@ use crate::plan::{
     ACCEPT_MANIFESTS, BlobSource, Doc, MAX_MANIFEST_SIZE, Plan, doc_media_type, index_entries,
     is_index, manifest_blobs, parse_doc, pick_platform, platform_of_config, require_hex,
 };
-use whittle_oci::sha256_digest;
 
 fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
@@ -40,7 +39,7 @@ fn find_manifest(
     expected: Option<&str>,
 ) -> Result<Option<(Vec<u8>, String, String)>> {
     let url = client.url(&format!("{repo}/manifests/{reference}"));
-    let mut resp = client.send(
+    let resp = client.send(
         "GET",
         &url,
         &pull_scope(repo),
@@ -59,23 +58,7 @@ fn find_manifest(
         .map(|c| c.split(';').next().unwrap_or(c).trim().to_string())
         .unwrap_or_default();
     let header_digest = header(&resp, "docker-content-digest").map(str::to_string);
-    let bytes = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_MANIFEST_SIZE)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => Error::TooLarge {
-                what: format!("manifest {url}"),
-                limit: MAX_MANIFEST_SIZE,
-            },
-            e => Error::Http {
-                method: "GET".into(),
-                url: url.clone(),
-                attempts: 1,
-                message: e.to_string(),
-            },
-        })?;
+    let bytes = client.read_body(&url, resp, MAX_MANIFEST_SIZE, "manifest")?;
     let actual = sha256_digest(&bytes);
     for want in expected.into_iter().chain(header_digest.as_deref()) {
         if want.starts_with("sha256:") && want != actual {
@@ -99,17 +82,14 @@ pub(crate) fn find_sbom(client: &Client, repo: &str, subject: &str) -> Result<Op
     let hex = require_hex(subject, "SBOM subject")?;
     let mut candidates = Vec::new();
     let url = client.url(&format!("{repo}/referrers/{subject}"));
-    let mut resp = client.send("GET", &url, &pull_scope(repo), &[], None, true)?;
+    let resp = client.send("GET", &url, &pull_scope(repo), &[], None, true)?;
     if resp.status().as_u16() == 200 {
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_MANIFEST_SIZE)
-            .read_to_vec()
+        // an unreadable answer is as good as none: the tag is tried next
+        let body = client
+            .read_body(&url, resp, MAX_MANIFEST_SIZE, "referrers")
             .unwrap_or_default();
         candidates = spdx_referrers(&body);
     }
-    drop(resp);
     let tag = format!("sha256-{hex}.sbom");
     let manifest = match candidates.first() {
         Some(d) => find_manifest(client, repo, d, Some(d))?,
@@ -189,6 +169,7 @@ pub(crate) fn plan_from_registry(
             )));
         }
         let blobs = manifest_blobs(&d, &digest)?;
+        check_declared(client, repo, &digest, &blobs)?;
         let platform = match p {
             Some(p) => Some(p),
             None => match blobs.first() {
@@ -256,29 +237,48 @@ pub(crate) fn plan_from_registry(
     })
 }
 
-/// A blob of at most `limit` bytes read into memory, verified against its digest.
-fn fetch_small_blob(client: &Client, repo: &str, digest: &str, limit: u64) -> Result<Vec<u8>> {
-    let src = RegistryBlobs { client, repo };
-    let mut r = src.open(digest, limit)?;
-    let mut out = Vec::new();
-    r.by_ref()
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Http {
-            method: "GET".into(),
-            url: client.url(&format!("{repo}/blobs/{digest}")),
-            attempts: 1,
-            message: e.to_string(),
-        })?;
-    let actual = sha256_digest(&out);
-    if actual != digest {
-        return Err(Error::DigestMismatch {
-            what: format!("blob {digest} from {}/{repo}", client.registry()),
-            expected: digest.to_string(),
-            actual,
+/// Refuses, before anything is downloaded, a manifest that declares a config larger than
+/// [`MAX_MANIFEST_SIZE`] or any blob larger than `Options::max_blob_size`.
+fn check_declared(
+    client: &Client,
+    repo: &str,
+    manifest: &str,
+    blobs: &[(String, u64)],
+) -> Result<()> {
+    let manifest = format!("manifest {manifest} of {}/{repo}", client.registry());
+    if let Some((config, size)) = blobs.first()
+        && *size > MAX_MANIFEST_SIZE
+    {
+        return Err(Error::TooLarge {
+            what: format!("config {config} (declared at {size} bytes by {manifest})"),
+            limit: MAX_MANIFEST_SIZE,
         });
     }
-    Ok(out)
+    let limit = client.options().max_blob_size;
+    match blobs.iter().find(|(_, size)| *size > limit) {
+        Some((d, size)) => Err(Error::DeclaredTooLarge {
+            manifest,
+            blob: d.clone(),
+            size: *size,
+            limit,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A blob of exactly `size` bytes read into memory, verified against its digest (retried
+/// like every transfer).
+fn fetch_small_blob(client: &Client, repo: &str, digest: &str, size: u64) -> Result<Vec<u8>> {
+    let src = RegistryBlobs { client, repo };
+    client.budget().retry(Error::is_transient, |_| {
+        let mut out = Vec::new();
+        crate::sink::Verify::new(src.open(digest, size)?, digest, size)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                crate::sink::read_error(e, &src.name(digest), digest, size, client.budget())
+            })?;
+        Ok(out)
+    })
 }
 
 /// Blobs streamed from a registry repository (verified by whoever consumes them).
@@ -288,12 +288,14 @@ pub(crate) struct RegistryBlobs<'a> {
 }
 
 impl BlobSource for RegistryBlobs<'_> {
+    /// One GET (not retried: callers retry the whole transfer), its body held to the budget
+    /// and refused past `size`.
     fn open(&self, digest: &str, size: u64) -> Result<Box<dyn Read + Send + '_>> {
         require_hex(digest, "blob")?;
-        let url = self.client.url(&format!("{}/blobs/{digest}", self.repo));
+        let url = self.name(digest);
         let resp = self
             .client
-            .send("GET", &url, &pull_scope(self.repo), &[], None, true)?;
+            .send("GET", &url, &pull_scope(self.repo), &[], None, false)?;
         if resp.status().as_u16() != 200 {
             return Err(status_error("GET", &url, resp, "fetching a blob"));
         }
@@ -302,7 +304,11 @@ impl BlobSource for RegistryBlobs<'_> {
             .into_with_config()
             .limit(size.saturating_add(1))
             .reader();
-        Ok(Box::new(reader))
+        Ok(Box::new(self.client.budget().pace(reader)))
+    }
+
+    fn name(&self, digest: &str) -> String {
+        self.client.url(&format!("{}/blobs/{digest}", self.repo))
     }
 }
 

@@ -214,16 +214,9 @@ pub(crate) fn parallel<T: Sync, R: Send>(
         .collect()
 }
 
-/// Whether an error is worth starting the blob upload over.
-fn transient(e: &Error) -> bool {
-    match e {
-        Error::Http { .. } => true,
-        Error::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
-        _ => false,
-    }
-}
-
-/// Make sure `digest` is in `repo`: HEAD, else mount, else upload; restarted on transient errors.
+/// Make sure `digest` is in `repo`: HEAD, else mount, else upload; the whole sequence is
+/// restarted on failures that may pass (its requests are not retried one by one: one policy,
+/// one count of attempts).
 fn ensure_blob(
     client: &Client,
     repo: &str,
@@ -233,7 +226,7 @@ fn ensure_blob(
     size: u64,
     mount_from: Option<&str>,
 ) -> Result<Outcome> {
-    crate::retry::retrying(client.options(), transient, |_| {
+    client.budget().retry(Error::is_transient, |_| {
         try_ensure_blob(client, repo, scope, blobs, digest, size, mount_from)
     })
 }
@@ -248,7 +241,7 @@ fn try_ensure_blob(
     mount_from: Option<&str>,
 ) -> Result<Outcome> {
     let url = client.url(&format!("{repo}/blobs/{digest}"));
-    let resp = client.send("HEAD", &url, scope, &[], None, true)?;
+    let resp = client.send("HEAD", &url, scope, &[], None, false)?;
     match resp.status().as_u16() {
         200 => return Ok(Outcome::Skipped),
         404 => {}
@@ -271,7 +264,7 @@ fn try_ensure_blob(
         scope,
         &[("content-length", "0")],
         Some(&[]),
-        true,
+        false,
     )?;
     let mut location = match resp.status().as_u16() {
         201 if mount_from.is_some() => return Ok(Outcome::Mounted),
@@ -285,6 +278,8 @@ fn try_ensure_blob(
         _ => return Err(status_error("POST", &start, resp, "starting a blob upload")),
     };
     let mut reader = blobs.open(digest, size)?;
+    let read_error =
+        |e| crate::sink::read_error(e, &blobs.name(digest), digest, size, client.budget());
     let chunk = client.options().chunk_size.max(1);
     let mut hasher = Sha256::new();
     let mut sent: u64 = 0;
@@ -293,9 +288,9 @@ fn try_ensure_blob(
         format!("{loc}{sep}digest={digest}")
     };
     if size <= chunk as u64 {
-        let data = read_exactly(&mut reader, size, digest)?;
+        let data = read_exactly(&mut reader, size, digest).map_err(read_error)?;
         hasher.update(&data);
-        check_digest(hasher, digest)?;
+        check_digest(hasher, digest, &blobs.name(digest))?;
         let url = with_digest(&location);
         let len = data.len().to_string();
         let resp = client.send(
@@ -318,9 +313,13 @@ fn try_ensure_blob(
     while sent < size {
         let want = usize::try_from((size - sent).min(chunk as u64)).unwrap_or(chunk);
         let part = buf.get_mut(..want).unwrap_or_default();
-        reader
-            .read_exact(part)
-            .map_err(|e| Error::Invalid(format!("reading blob {digest}: {e}")))?;
+        reader.read_exact(part).map_err(|e| {
+            read_error(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                shorter(digest, size, sent)
+            } else {
+                e
+            })
+        })?;
         hasher.update(&*part);
         let range = format!("{}-{}", sent, sent + want as u64 - 1);
         let len = want.to_string();
@@ -350,12 +349,16 @@ fn try_ensure_blob(
         sent += want as u64;
     }
     let mut extra = [0u8; 1];
-    if reader.read(&mut extra).unwrap_or(0) != 0 {
-        return Err(Error::Invalid(format!(
-            "blob {digest} is longer than the {size} bytes its descriptor says"
+    if reader.read(&mut extra).map_err(read_error)? != 0 {
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            crate::sink::Mismatch::Longer {
+                digest: digest.to_string(),
+                declared: size,
+            },
         )));
     }
-    check_digest(hasher, digest)?;
+    check_digest(hasher, digest, &blobs.name(digest))?;
     let url = with_digest(&location);
     let resp = client.send(
         "PUT",
@@ -376,25 +379,44 @@ fn try_ensure_blob(
     Ok(Outcome::Uploaded(size))
 }
 
-fn read_exactly(r: &mut dyn Read, size: u64, digest: &str) -> Result<Vec<u8>> {
+/// The whole of a blob of `size` bytes (at most a chunk), or an error carrying a
+/// [`crate::sink::Mismatch`] when it is shorter or longer.
+fn read_exactly(r: &mut dyn Read, size: u64, digest: &str) -> std::io::Result<Vec<u8>> {
     let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    r.take(size + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::Invalid(format!("reading blob {digest}: {e}")))?;
-    if data.len() as u64 != size {
-        return Err(Error::Invalid(format!(
-            "blob {digest} has {} bytes but its descriptor says {size}",
-            data.len()
-        )));
+    r.take(size + 1).read_to_end(&mut data)?;
+    let actual = data.len() as u64;
+    if actual > size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            crate::sink::Mismatch::Longer {
+                digest: digest.to_string(),
+                declared: size,
+            },
+        ));
+    }
+    if actual < size {
+        return Err(shorter(digest, size, actual));
     }
     Ok(data)
 }
 
-fn check_digest(h: Sha256, digest: &str) -> Result<()> {
+/// The error for a blob that ended after `actual` of its `size` bytes.
+fn shorter(digest: &str, size: u64, actual: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        crate::sink::Mismatch::Shorter {
+            digest: digest.to_string(),
+            declared: size,
+            actual,
+        },
+    )
+}
+
+fn check_digest(h: Sha256, digest: &str, source: &str) -> Result<()> {
     let actual = format!("sha256:{}", hex::encode(h.finalize()));
     if actual != digest {
         return Err(Error::DigestMismatch {
-            what: format!("local blob {digest}"),
+            what: format!("blob {digest} from {source}"),
             expected: digest.to_string(),
             actual,
         });

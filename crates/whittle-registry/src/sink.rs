@@ -18,7 +18,8 @@ use crate::push::parallel;
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
-/// Hashes and counts what passes through; fails at EOF on a digest or size mismatch.
+/// Hashes and counts what passes through; fails on the first byte past `size`, and at EOF on a
+/// digest or size mismatch (errors carrying a [`Mismatch`], see [`read_error`]).
 pub(crate) struct Verify<R> {
     inner: R,
     hasher: Sha256,
@@ -26,6 +27,24 @@ pub(crate) struct Verify<R> {
     size: u64,
     seen: u64,
     checked: bool,
+}
+
+/// How a blob differs from its descriptor.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Mismatch {
+    /// More bytes than declared.
+    #[error("blob {digest} is longer than the {declared} bytes its descriptor declares")]
+    Longer { digest: String, declared: u64 },
+    /// Fewer bytes than declared.
+    #[error("blob {digest} has {actual} bytes, its descriptor declares {declared}")]
+    Shorter {
+        digest: String,
+        declared: u64,
+        actual: u64,
+    },
+    /// Another digest.
+    #[error("blob {digest} has digest {actual}: corrupt or tampered with")]
+    Digest { digest: String, actual: String },
 }
 
 impl<R: Read> Verify<R> {
@@ -43,36 +62,96 @@ impl<R: Read> Verify<R> {
 
 impl<R: Read> Read for Verify<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let bad = |m: Mismatch| Err(io::Error::new(io::ErrorKind::InvalidData, m));
         let n = self.inner.read(buf)?;
         let chunk = buf.get(..n).unwrap_or_default();
         self.hasher.update(chunk);
         self.seen += n as u64;
         if self.seen > self.size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "blob {} is longer than its {} bytes",
-                    self.digest, self.size
-                ),
-            ));
+            return bad(Mismatch::Longer {
+                digest: self.digest.clone(),
+                declared: self.size,
+            });
         }
         if n == 0 && !buf.is_empty() && !self.checked {
             self.checked = true;
+            if self.seen != self.size {
+                return bad(Mismatch::Shorter {
+                    digest: self.digest.clone(),
+                    declared: self.size,
+                    actual: self.seen,
+                });
+            }
             let actual = format!(
                 "sha256:{}",
                 hex::encode(std::mem::take(&mut self.hasher).finalize())
             );
-            if self.seen != self.size || actual != self.digest {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "blob {} has {} bytes and digest {actual}, expected {} bytes: corrupt or tampered with",
-                        self.digest, self.seen, self.size
-                    ),
-                ));
+            if actual != self.digest {
+                return bad(Mismatch::Digest {
+                    digest: self.digest.clone(),
+                    actual,
+                });
             }
         }
         Ok(n)
+    }
+}
+
+/// The error for a failed read of blob `digest` (declared `size`) from `source`: a size or
+/// digest mismatch (never retried), or a transfer failure (retried when it may pass).
+pub(crate) fn read_error(
+    e: io::Error,
+    source: &str,
+    digest: &str,
+    size: u64,
+    budget: &whittle_fetch::Budget,
+) -> Error {
+    let what = || format!("blob {digest} from {source}");
+    match e.get_ref().and_then(|i| i.downcast_ref::<Mismatch>()) {
+        Some(Mismatch::Longer { .. }) => Error::BlobSize {
+            what: what(),
+            declared: size,
+            actual: None,
+        },
+        Some(Mismatch::Shorter { actual, .. }) => Error::BlobSize {
+            what: what(),
+            declared: size,
+            actual: Some(*actual),
+        },
+        Some(Mismatch::Digest { actual, .. }) => Error::DigestMismatch {
+            what: what(),
+            expected: digest.to_string(),
+            actual: actual.clone(),
+        },
+        None => match whittle_fetch::Stop::from_io(e, budget.limits()) {
+            whittle_fetch::Stop::TooLong => Error::BlobSize {
+                what: what(),
+                declared: size,
+                actual: None,
+            },
+            stop => Error::Http {
+                method: "GET".into(),
+                url: source.to_string(),
+                attempts: 1,
+                stop,
+            },
+        },
+    }
+}
+
+/// Copies `r` into `w`, telling read failures (`Ok(Err)`) from write failures (`Err`).
+fn pump(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<Result<u64, io::Error>> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let got = match r.read(&mut buf) {
+            Ok(0) => return Ok(Ok(n)),
+            Ok(got) => got,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Ok(Err(e)),
+        };
+        w.write_all(buf.get(..got).unwrap_or_default())?;
+        n += got as u64;
     }
 }
 
@@ -99,15 +178,16 @@ fn all_docs(plan: &Plan) -> impl Iterator<Item = &Doc> {
     plan.images.iter().chain(plan.index.iter())
 }
 
-/// Copy one blob into `dir/blobs/sha256/<hex>` (via a temporary file), verifying it; a blob
-/// already in `reuse` (an existing layout) is copied from there instead.
+/// Copy one blob into `dir/blobs/sha256/<hex>`, verifying it; a blob already in `reuse` (an
+/// existing layout) is copied from there instead. Transfer failures that may pass are retried
+/// under the budget; a blob that differs from its descriptor is refused at once.
 fn copy_blob(
     blobs: &dyn BlobSource,
     digest: &str,
     size: u64,
     dir: &Path,
     reuse: Option<&Path>,
-    opts: &Options,
+    budget: &whittle_fetch::Budget,
 ) -> Result<u64> {
     let hex = require_hex(digest, "blob")?;
     let dest = dir.join("blobs/sha256").join(hex);
@@ -124,22 +204,31 @@ fn copy_blob(
             return Ok(0);
         }
     }
-    let transient = |e: &Error| matches!(e, Error::Http { .. });
-    crate::retry::retrying(opts, transient, |attempt| {
-        let mut v = Verify::new(blobs.open(digest, size)?, digest, size);
-        let mut out = BufWriter::with_capacity(
-            1 << 20,
-            File::create(&dest).map_err(Error::io("creating", &dest))?,
-        );
-        let n = io::copy(&mut v, &mut out).map_err(|e| Error::Http {
-            method: "GET".into(),
-            url: format!("blob {digest}"),
-            attempts: attempt,
-            message: e.to_string(),
-        })?;
-        out.flush().map_err(Error::io("writing", &dest))?;
-        Ok(n)
-    })
+    let mut attempts = 0;
+    budget
+        .retry(Error::is_transient, |n| {
+            attempts = n;
+            let mut v = Verify::new(blobs.open(digest, size)?, digest, size);
+            let mut out = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&dest).map_err(Error::io("creating", &dest))?,
+            );
+            let copied = pump(&mut v, &mut out).map_err(Error::io("writing", &dest))?;
+            let n = copied.map_err(|e| read_error(e, &blobs.name(digest), digest, size, budget))?;
+            out.flush().map_err(Error::io("writing", &dest))?;
+            Ok(n)
+        })
+        .map_err(|e| match e {
+            Error::Http {
+                method, url, stop, ..
+            } => Error::Http {
+                method,
+                url,
+                attempts,
+                stop,
+            },
+            e => e,
+        })
 }
 
 /// Write the plan's image as an OCI layout at `dest` (atomically: a temporary sibling renamed
@@ -150,11 +239,12 @@ pub(crate) fn write_layout(
     dest: &Path,
     tag: Option<&str>,
     opts: &Options,
+    budget: &whittle_fetch::Budget,
 ) -> Result<u64> {
     let staged = StagedLayout::new(dest)?;
     let unique = plan.unique_blobs();
     let fetched = parallel(&unique, opts.jobs, |(d, s)| {
-        copy_blob(blobs, d, *s, staged.path(), staged.replaced(), opts)
+        copy_blob(blobs, d, *s, staged.path(), staged.replaced(), budget)
     })?;
     let bdir = staged.blobs_dir();
     for doc in all_docs(plan) {
@@ -178,6 +268,7 @@ pub(crate) fn write_archive(
     dest: &Path,
     tag: Option<&str>,
     docker: Option<Option<&DockerReference>>,
+    budget: &whittle_fetch::Budget,
 ) -> Result<()> {
     let staged = StagedFile::new(dest)?;
     let mut index_tag = tag.map(str::to_string);
@@ -266,7 +357,11 @@ pub(crate) fn write_archive(
                     tar.append(&head(&path, b.len() as u64, false)?, b.as_slice())?
                 }
                 Either::Blob(d, s) => {
-                    let r = blobs.open(&d, s).map_err(io::Error::other)?;
+                    // what is streamed into the archive cannot be taken back: only opening
+                    // the blob is retried
+                    let r = budget
+                        .retry(Error::is_transient, |_| blobs.open(&d, s))
+                        .map_err(io::Error::other)?;
                     tar.append(&head(&path, s, false)?, Verify::new(r, &d, s))?
                 }
             }
@@ -301,18 +396,50 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, b"hello");
-        let e = Verify::new(&b"hellx"[..], &d, 5)
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert!(e.to_string().contains("tampered"), "{e}");
-        let e = Verify::new(&b"hello!"[..], &d, 5)
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert!(e.to_string().contains("longer"), "{e}");
-        assert!(
-            Verify::new(&b"hell"[..], &d, 5)
+        let budget = whittle_fetch::Limits::default().start().unwrap();
+        let fail = |data: &'static [u8]| {
+            let e = Verify::new(data, &d, 5)
                 .read_to_end(&mut Vec::new())
-                .is_err()
+                .unwrap_err();
+            let msg = e.to_string();
+            (read_error(e, "there", &d, 5, &budget), msg)
+        };
+        let (e, msg) = fail(b"hellx");
+        assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+        assert!(msg.contains("tampered") && msg.contains(&d), "{msg}");
+        let (e, msg) = fail(b"hello!");
+        assert!(
+            matches!(
+                e,
+                Error::BlobSize {
+                    declared: 5,
+                    actual: None,
+                    ..
+                }
+            ),
+            "{e}"
         );
+        assert!(msg.contains("longer") && msg.contains(&d), "{msg}");
+        let (e, _) = fail(b"hell");
+        assert!(
+            matches!(
+                e,
+                Error::BlobSize {
+                    actual: Some(4),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn a_blob_is_refused_at_the_first_byte_past_its_size() {
+        let d = whittle_oci::sha256_digest(b"hello");
+        let mut v = Verify::new(std::io::repeat(0), &d, 5);
+        let mut buf = [0u8; 4];
+        assert_eq!(v.read(&mut buf).unwrap(), 4);
+        assert!(v.read(&mut buf).is_err(), "8 > 5 bytes");
     }
 }

@@ -38,9 +38,10 @@ pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error:
         .as_deref()
         .map(crate::source::parse_platform)
         .transpose()?;
+    let env = whittle_registry::Options::from_env();
     let opts = whittle_registry::Options {
-        insecure: args.insecure || whittle_registry::Options::from_env().insecure,
-        ..whittle_registry::Options::default()
+        insecure: args.insecure || env.insecure,
+        ..env
     };
     let start = std::time::Instant::now();
     let report = whittle_registry::copy(&src, &dest, platform.as_ref(), &opts)?;

@@ -119,3 +119,58 @@ fn build_pushes_multi_arch_with_sboms_and_copy_moves_it_anywhere() {
     );
     assert!(err.contains("--platform"), "{err}");
 }
+
+/// A hostile registry (a real HTTP server on 127.0.0.1): `whittle copy` fails quickly with a
+/// message naming the reference and the setting to change, and leaves nothing behind.
+#[test]
+fn copy_from_a_hostile_registry_fails_fast_and_leaves_nothing() {
+    use std::time::Duration;
+    use whittle_testutil::http;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let copy = |host: &str, env: &[(&str, &str)]| {
+        let mut cmd = whittle();
+        cmd.args(["copy", &format!("docker://{host}/evil/app:1")])
+            .arg(format!("oci:{}", out.display()))
+            .env("DOCKER_CONFIG", dir.path().join("no-docker-config"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_fail(&mut cmd)
+    };
+    let nothing_left = || {
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    };
+
+    // a layer declared at 10^13 bytes (zeros, up to 64 MiB for a client that would take them)
+    let (huge, layer) = http::registry_with_layer(10_000_000_000_000, |s| {
+        http::respond_streaming(s, None, |s| http::zeros(s, 64 << 20))
+    });
+    let err = copy(&huge.host, &[]);
+    assert!(
+        err.contains("evil/app") && err.contains(&layer) && err.contains("WHITTLE_MAX_BLOB_SIZE"),
+        "{err}"
+    );
+    assert_eq!(huge.count("GET", &layer), 0);
+    nothing_left();
+
+    // a layer that drips: the settings come from the environment
+    let (drip, layer) = http::registry_with_layer(1 << 20, |s| {
+        http::respond_streaming(s, Some(1 << 20), |s| {
+            http::drip(s, &[0u8; 1 << 20], Duration::from_millis(100))
+        })
+    });
+    let err = copy(&drip.host, &[("WHITTLE_TRANSFER_STALL", "1")]);
+    assert!(
+        err.contains(&format!("evil/app/blobs/{layer}"))
+            && err.contains("WHITTLE_TRANSFER_MIN_SPEED"),
+        "{err}"
+    );
+    nothing_left();
+
+    // a setting that does not parse is named before anything is sent
+    let err = copy(&drip.host, &[("WHITTLE_TRANSFER_DEADLINE", "soon")]);
+    assert!(err.contains("WHITTLE_TRANSFER_DEADLINE=\"soon\""), "{err}");
+    nothing_left();
+}

@@ -1,7 +1,7 @@
 //! Helpers shared by the registry integration tests: the real `docker-registry` of
 //! `whittle_testutil::registry`, deterministic test images, and small readers of what a test
 //! produced.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -61,7 +61,10 @@ pub fn image(arch: &str, app: &str, big: usize) -> Image {
 
 pub fn opts() -> Options {
     Options {
-        backoff: Duration::from_millis(20),
+        limits: whittle_fetch::Limits {
+            backoff: Duration::from_millis(20),
+            ..whittle_fetch::Limits::default()
+        },
         chunk_size: 64 << 10,
         docker_config: Some(PathBuf::from("/nonexistent-whittle-docker-config")),
         ..Options::default()
