@@ -305,8 +305,14 @@ impl Budget {
     ) -> ureq::http::Request<S> {
         agent
             .configure_request(request)
-            .timeout_global(Some(self.left()))
+            .timeout_global(self.timeout())
             .build()
+    }
+
+    /// The overall timeout of a request started now: the time left, or `None` when the
+    /// deadline is too far to represent.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.until.map(|_| self.left())
     }
 
     /// `inner` (a response body) held to the deadline and the minimum speed: its reads fail

@@ -193,6 +193,16 @@ mod tests {
     }
 
     #[test]
+    fn a_deadline_too_far_to_represent_means_none() {
+        let url = serve(b"0123456789", 1);
+        let t = Transport::with_limits(Limits {
+            deadline: std::time::Duration::from_secs(u64::MAX),
+            ..Limits::default()
+        });
+        assert_eq!(t.get(&url, 10).unwrap(), b"0123456789");
+    }
+
+    #[test]
     fn local_reads_respect_limits() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");

@@ -293,7 +293,7 @@ impl Client {
                 self.agent
                     .post(realm)
                     .config()
-                    .timeout_global(Some(self.budget.left()))
+                    .timeout_global(self.budget.timeout())
                     .build()
                     .send_form(form)
             }
@@ -302,7 +302,7 @@ impl Client {
                     .agent
                     .get(realm)
                     .config()
-                    .timeout_global(Some(self.budget.left()))
+                    .timeout_global(self.budget.timeout())
                     .build()
                     .query("service", &service);
                 for s in &scopes {
