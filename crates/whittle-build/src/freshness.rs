@@ -40,6 +40,9 @@ pub enum Observed {
 #[derive(Debug, Clone)]
 pub struct ReleaseHistory {
     dir: PathBuf,
+    /// Where a record is written before it is renamed into place: the cache's `tmp/`, which is
+    /// cleaned of what killed builds leave, when there is one.
+    tmp: PathBuf,
 }
 
 /// One repository as recorded: URI, suite, signing key.
@@ -93,8 +96,11 @@ fn secs(t: SystemTime) -> u64 {
 impl ReleaseHistory {
     /// The records of the cache rooted at `cache_root`.
     pub fn new(cache_root: &Path) -> Self {
+        let dir = cache_root.join(DIR);
+        let tmp = cache_root.join("tmp");
         ReleaseHistory {
-            dir: cache_root.join(DIR),
+            tmp: if tmp.is_dir() { tmp } else { dir.clone() },
+            dir,
         }
     }
 
@@ -179,7 +185,7 @@ impl ReleaseHistory {
     }
 
     fn write(&self, r: &RecordKey<'_>, date: SystemTime) -> std::io::Result<()> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp)?;
         tmp.write_all(r.render(date).as_bytes())?;
         tmp.persist(self.dir.join(r.file_name()))
             .map_err(|e| e.error)?;
