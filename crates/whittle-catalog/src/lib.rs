@@ -153,12 +153,13 @@ pub(crate) fn finding(path: &str, line: Option<usize>, message: String) -> Findi
     }
 }
 
-/// Catalogs an image read with [`whittle_oci::read_image`]: one pass over its layers.
+/// Catalogs an image read with [`whittle_oci::read_image`]: one pass over its layers, each
+/// verified against the image's manifest and config (a replaced layer is an error, not a
+/// catalog of what it holds).
 pub fn catalog_image(image: &whittle_oci::ReadImage) -> Result<Catalog, CatalogError> {
     let mut files = LayerFiles::new();
     for i in 0..image.layers.len() {
-        let stream = image.open_layer(i)?;
-        files.apply_layer(i, stream)?;
+        image.read_layer(i, |stream| files.apply_layer(i, stream))?;
     }
     Ok(catalog_files(&files.into_files()))
 }

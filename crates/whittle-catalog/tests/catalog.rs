@@ -247,3 +247,58 @@ fn real_alpine_310_image() {
             .all(|p| p.purl.as_deref().unwrap().starts_with("pkg:apk/alpine/"))
     );
 }
+
+/// `whittle sbom`'s regression: a layer blob replaced by another valid layer of the same size
+/// (holding a planted package) was cataloged, because the tar reader stops at the end-of-archive
+/// blocks and the blob's digest was never checked. It is refused now.
+#[test]
+fn a_replaced_layer_blob_is_refused_not_cataloged() {
+    let os: &[u8] = b"ID=alpine\nVERSION_ID=3.20.0\n";
+    let good = layer(&[
+        ("etc/os-release", Some(os)),
+        ("lib/apk/db/installed", Some(b"P:musl\nV:1.2.5-r0\n\n")),
+    ]);
+    let planted = layer(&[
+        ("etc/os-release", Some(os)),
+        ("lib/apk/db/installed", Some(b"P:planted\nV:6.6.6-r0\n\n")),
+    ]);
+    assert_eq!(good.len(), planted.len());
+    let digest = whittle_oci::sha256_digest(&good);
+    let dir = std::env::temp_dir().join(format!("whittle-catalog-replaced-{}", std::process::id()));
+    let r = whittle_oci::ImageRef::Oci {
+        path: dir.clone(),
+        tag: Some("t".into()),
+    };
+    let config = whittle_oci::ImageConfig {
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        ..Default::default()
+    };
+    let l = whittle_oci::ImageLayer {
+        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        digest: digest.clone(),
+        diff_id: digest.clone(),
+        size: good.len() as u64,
+        blob: good,
+    };
+    whittle_oci::write(&[whittle_oci::Image::new(config, vec![l])], &r).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    assert_eq!(names(&catalog_image(&img).unwrap()), ["musl"]);
+    let blob = dir
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::write(&blob, &planted).unwrap();
+    let res = catalog_image(&img);
+    // bytes that are no tar at all: the tampering is reported, not a tar error
+    std::fs::write(&blob, vec![0x5a; planted.len()]).unwrap();
+    let garbage = catalog_image(&img);
+    std::fs::remove_dir_all(&dir).unwrap();
+    for res in [res, garbage] {
+        let err = res.expect_err("a replaced layer was cataloged").to_string();
+        assert!(
+            err.contains("layer 0") && err.contains(&digest) && err.contains("tampered"),
+            "{err}"
+        );
+    }
+}

@@ -94,21 +94,24 @@ pub fn analyze_image(
     let mut diffs = Vec::with_capacity(img.layers.len());
     let mut captured = 0u64;
     for (i, layer) in img.layers.iter().enumerate() {
-        let raw = img.open_layer(i)?;
         let digest = layer
             .digest
             .clone()
             .or_else(|| layer.diff_id.clone())
             .unwrap_or_else(|| "unknown digest".into());
-        let scan = std::thread::scope(|s| {
-            let reader = ReadAhead::spawn(s, raw);
-            scan_layer(reader, &opts.limits, &mut captured)
-        })
-        .map_err(|source| InspectError::Layer {
-            image: name.to_string(),
-            layer: i,
-            digest,
-            source,
+        // read_layer verifies the layer (digest, size, diff ID) once the scan is done, and
+        // reports a failed check rather than the tar error it caused
+        let scan = img.read_layer(i, |raw| {
+            std::thread::scope(|s| {
+                let reader = ReadAhead::spawn(s, raw);
+                scan_layer(reader, &opts.limits, &mut captured)
+            })
+            .map_err(|source| InspectError::Layer {
+                image: name.to_string(),
+                layer: i,
+                digest,
+                source,
+            })
         })?;
         diffs.push(merged.apply(scan));
     }
@@ -153,7 +156,7 @@ struct ReadAhead {
 impl ReadAhead {
     fn spawn<'scope>(
         s: &'scope std::thread::Scope<'scope, '_>,
-        mut inner: Box<dyn Read + Send>,
+        mut inner: impl Read + Send + 'scope,
     ) -> ReadAhead {
         let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
         let (back, spare) = mpsc::sync_channel::<Vec<u8>>(8);

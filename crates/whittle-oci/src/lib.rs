@@ -11,6 +11,7 @@ mod image;
 mod model;
 pub mod read;
 mod reference;
+pub mod verify;
 mod write;
 
 pub use error::{Error, Result};
@@ -23,4 +24,5 @@ pub use read::{
     LayerRef, LooseDescriptor, LoosePlatform, ReadError, ReadImage, ReadResult, read_image,
 };
 pub use reference::{DOCKER_HUB, DockerReference, ImageRef};
+pub use verify::{LayerReader, Mismatch, RawLayer, Verified};
 pub use write::{StagedFile, StagedLayout, Written, write};

@@ -5,10 +5,15 @@
 //! seeking over member data) and every blob is read by seeking into the file. A gzip-compressed
 //! archive (`docker save | gzip`) is decompressed once to a temporary file that the
 //! [`ReadImage`] keeps (at most [`MAX_GUNZIPPED_ARCHIVE`] bytes). Layers are handed
-//! out as uncompressed tar streams ([`ReadImage::open_layer`]); gzip and zstd are recognised by
-//! their magic bytes, whatever the media type says. Blobs of OCI layouts (directory or archive)
-//! are verified against their digests: small JSON blobs when read, layers as they are streamed
-//! (the stream fails at its end on a mismatch).
+//! out as uncompressed tar streams ([`ReadImage::read_layer`]); gzip and zstd are recognised by
+//! their magic bytes, whatever the media type says.
+//!
+//! Every blob is read through one verified reader ([`crate::verify`]): index, manifests and
+//! configs against the digest and size their descriptor gives, at most [`MAX_JSON_SIZE`] bytes;
+//! each layer's stored blob against the manifest's digest and size (a size mismatch is refused
+//! before reading, a stream past its size at once), and its uncompressed stream against the
+//! config's `rootfs.diff_ids`. A `docker-archive`'s `manifest.json` records no digests: there
+//! the config's diff IDs are what binds the layers. An image has at most [`MAX_LAYERS`] layers.
 //!
 //! For a legacy `docker-archive` there is no manifest in the archive: [`ReadImage::manifest`] is
 //! synthesized (Docker schema 2 media types) from `manifest.json` and the config, and its digest
@@ -19,13 +24,15 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
-
 use crate::model::{Descriptor, ImageConfig, Manifest, Platform};
 use crate::reference::{DockerReference, ImageRef};
+use crate::verify::{BlobName, Decoder, Expect, LayerReader, Mismatch, RawLayer, Verified};
 
-/// Largest JSON document (index, manifest, config, `manifest.json`) read into memory.
-pub const MAX_JSON_SIZE: u64 = 16 << 20;
+/// Largest JSON document (index, manifest, config, `manifest.json`) read into memory: the limit
+/// the OCI distribution spec suggests for manifests, and the one whittle's registry client uses.
+pub const MAX_JSON_SIZE: u64 = 4 << 20;
+/// Most layers of one image (Docker's overlay2 stops at 128).
+pub const MAX_LAYERS: usize = 1000;
 /// Most members indexed in one archive.
 pub const MAX_ARCHIVE_MEMBERS: usize = 1_000_000;
 /// Largest decompressed size of a gzip-compressed image archive (`docker save | gzip`): 16 GiB.
@@ -40,6 +47,15 @@ const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// `s` cut to a length fit for a message (image files may hold megabytes in one string).
+pub(crate) fn bounded(s: &str) -> String {
+    const MAX: usize = 100;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}… ({} bytes)", s.get(..i).unwrap_or_default(), s.len()),
+        None => s.to_string(),
+    }
+}
 
 /// Errors of reading an image from disk.
 #[derive(Debug, thiserror::Error)]
@@ -79,19 +95,17 @@ pub enum ReadError {
         /// Why it is not.
         reason: String,
     },
-    /// A blob's content does not match its digest.
+    /// A blob does not match what the image says about it (digest, size, diff ID).
     #[error(
-        "blob `{member}` in `{source_path}` has digest {actual}, expected {expected}: the image is corrupt or was tampered with"
+        "`{reference}`: {blob} is corrupt or was tampered with: it {problem}; do not use the image, get it again from a source you trust"
     )]
-    DigestMismatch {
-        /// The archive or layout.
-        source_path: PathBuf,
-        /// The blob path.
-        member: String,
-        /// The digest it should have.
-        expected: String,
-        /// The digest it has.
-        actual: String,
+    Integrity {
+        /// The image reference.
+        reference: String,
+        /// Which blob: `layer 2 (sha256:…)`, `the config (sha256:…)`.
+        blob: String,
+        /// How it differs.
+        problem: Mismatch,
     },
     /// The reference does not say which of several images (or platforms) to read.
     #[error("`{source_path}` holds several {what}; choose one of: {choices}")]
@@ -164,9 +178,19 @@ pub struct ReadImage {
     pub config_raw: Vec<u8>,
     /// The layers, bottom first.
     pub layers: Vec<LayerRef>,
+    reference: String,
     store: Store,
-    layer_members: Vec<String>,
-    verify_layers: bool,
+    sources: Vec<LayerSource>,
+}
+
+/// Where a layer's blob is and what it must be.
+#[derive(Debug)]
+struct LayerSource {
+    member: String,
+    /// How messages name the layer: `layer 2 (sha256:…)`, `layer 2 (`<id>/layer.tar`)`.
+    name: String,
+    /// The stored blob's digest and declared size, as far as the source records them.
+    expect: Expect,
 }
 
 /// Where the blobs live.
@@ -192,16 +216,24 @@ enum Member {
 /// Read the image `image` names. `platform` picks from a multi-platform index (required when the
 /// index holds several images); a `docker://` reference is an [`ReadError::Unsupported`] error.
 pub fn read_image(image: &ImageRef, platform: Option<&Platform>) -> ReadResult<ReadImage> {
+    let reference = image.to_string();
     match image {
-        ImageRef::Oci { path, tag } => {
-            read_layout(Store::Dir(path.clone()), tag.as_deref(), platform)
-        }
-        ImageRef::OciArchive { path, tag } => {
-            read_layout(Store::index_archive(path)?, tag.as_deref(), platform)
-        }
-        ImageRef::DockerArchive { path, reference } => {
-            read_docker_archive(Store::index_archive(path)?, reference.as_ref())
-        }
+        ImageRef::Oci { path, tag } => read_layout(
+            Store::Dir(path.clone()),
+            reference,
+            tag.as_deref(),
+            platform,
+        ),
+        ImageRef::OciArchive { path, tag } => read_layout(
+            Store::index_archive(path)?,
+            reference,
+            tag.as_deref(),
+            platform,
+        ),
+        ImageRef::DockerArchive {
+            path,
+            reference: name,
+        } => read_docker_archive(Store::index_archive(path)?, reference, name.as_ref()),
         ImageRef::Docker(r) => Err(ReadError::Unsupported(format!(
             "reading `docker://{}` from a registry; save it with `skopeo copy` to an oci: layout first",
             r.familiar()
@@ -210,119 +242,109 @@ pub fn read_image(image: &ImageRef, platform: Option<&Platform>) -> ReadResult<R
 }
 
 impl ReadImage {
-    /// The uncompressed tar stream of layer `i` (bottom is 0). Gzip and zstd are detected by
-    /// their magic bytes. For OCI layouts the stored blob is hashed while read and the stream
-    /// returns an `InvalidData` error at its end when the digest does not match.
-    pub fn open_layer(&self, i: usize) -> ReadResult<Box<dyn Read + Send>> {
-        let (member, raw) = self.raw_layer(i)?;
-        decompress(raw, member)
+    /// Run `consume` on the uncompressed tar stream of layer `i` (bottom is 0), then read what
+    /// it left and verify the layer: its stored blob against the manifest's digest and size, the
+    /// uncompressed stream against the config's diff ID. Every reader of layer contents goes
+    /// through here, so a consumer that stops early (a tar reader stops at the end-of-archive
+    /// blocks) still gets a verified layer. When `consume` fails, the rest of the stored blob is
+    /// read and checked: an integrity error is returned rather than `consume`'s own.
+    pub fn read_layer<T, E: From<ReadError>>(
+        &self,
+        i: usize,
+        consume: impl FnOnce(&mut LayerReader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut r = self.open_layer(i)?;
+        match consume(&mut r) {
+            Ok(t) => {
+                r.finish()?;
+                Ok(t)
+            }
+            Err(e) => Err(r.stored_failure().map_or(e, E::from)),
+        }
+    }
+
+    /// The uncompressed tar stream of layer `i` (bottom is 0); gzip and zstd are detected by
+    /// their magic bytes. The stream is verified (see [`ReadImage::read_layer`]) only when read
+    /// to its end: call [`LayerReader::finish`], or use [`ReadImage::read_layer`].
+    pub fn open_layer(&self, i: usize) -> ReadResult<LayerReader> {
+        let (layer, src) = self.layer(i)?;
+        let name = self.layer_name(i);
+        let diff_ids = self.config.rootfs.diff_ids.len();
+        let diff_id = match &layer.diff_id {
+            Some(d) if diff_ids == self.layers.len() => d,
+            _ => {
+                return Err(name.error(Mismatch::DiffIdCount {
+                    diff_ids,
+                    layers: self.layers.len(),
+                }));
+            }
+        };
+        let mut expect = Expect::digest(diff_id, "the config's rootfs.diff_ids", &name)?;
+        expect.diff_id = true;
+        let decoder = Decoder::new(self.stored(src, &name)?, &src.member)?;
+        Ok(LayerReader::new(
+            decoder,
+            expect,
+            name,
+            self.source().to_path_buf(),
+            i,
+        ))
     }
 
     /// The stored (possibly compressed) bytes of layer `i`, as they are in the source, for
-    /// copying the blob unchanged. When the layer's digest is known (OCI layouts) the stream
-    /// returns an `InvalidData` error at its end if the bytes do not match it.
+    /// copying the blob unchanged. The stream fails as soon as it passes the declared size, and
+    /// at its end when the size or digest differs from the manifest's. A layer whose source
+    /// records no digest (a compressed `docker save` layer) is first read through once and
+    /// checked against the config's diff ID; the stream is then checked against the digest that
+    /// pass found.
     pub fn open_raw_layer(&self, i: usize) -> ReadResult<Box<dyn Read + Send>> {
-        self.raw_layer(i).map(|(_, raw)| raw)
+        let (_, src) = self.layer(i)?;
+        let name = self.layer_name(i);
+        if src.expect.digest.is_some() {
+            return Ok(Box::new(self.stored(src, &name)?));
+        }
+        let (digest, size) = self.open_layer(i)?.drain()?;
+        let expect = Expect::digest(&digest, "a first reading checked against the config", &name)?
+            .sized(size, "a first reading checked against the config");
+        let (reader, actual) = self.store.open_sized(&src.member, "a layer")?;
+        expect.check_size(actual, &name)?;
+        Ok(Box::new(Verified::new(reader, expect, name)))
     }
 
-    /// The member name and stored (verified when the digest is known) stream of layer `i`.
-    fn raw_layer(&self, i: usize) -> ReadResult<(&str, Box<dyn Read + Send>)> {
-        let (member, layer) = self
-            .layer_members
-            .get(i)
-            .zip(self.layers.get(i))
-            .ok_or_else(|| {
-                ReadError::Unsupported(format!(
-                    "layer {i} does not exist; the image has {} layers",
-                    self.layers.len()
-                ))
-            })?;
-        let raw = self.store.open(member, "a layer")?;
-        let raw: Box<dyn Read + Send> = match (&layer.digest, self.verify_layers) {
-            (Some(d), true) => Box::new(VerifyingReader::new(raw, d, member)?),
-            _ => raw,
-        };
-        Ok((member, raw))
+    /// The stored blob of a layer, checked against what its source records.
+    fn stored(&self, src: &LayerSource, name: &BlobName) -> ReadResult<RawLayer> {
+        let (reader, size) = self.store.open_sized(&src.member, "a layer")?;
+        src.expect.check_size(size, name)?;
+        Ok(Verified::new(reader, src.expect.clone(), name.clone()))
+    }
+
+    fn layer(&self, i: usize) -> ReadResult<(&LayerRef, &LayerSource)> {
+        self.layers.get(i).zip(self.sources.get(i)).ok_or_else(|| {
+            ReadError::Unsupported(format!(
+                "layer {i} does not exist; the image has {} layers",
+                self.layers.len()
+            ))
+        })
+    }
+
+    fn layer_name(&self, i: usize) -> BlobName {
+        BlobName {
+            reference: self.reference.clone(),
+            blob: self
+                .sources
+                .get(i)
+                .map_or_else(|| format!("layer {i}"), |s| s.name.clone()),
+        }
     }
 
     /// Where the image was read from.
     pub fn source(&self) -> &Path {
         self.store.path()
     }
-}
 
-fn decompress(raw: Box<dyn Read + Send>, member: &str) -> ReadResult<Box<dyn Read + Send>> {
-    let mut buf = BufReader::with_capacity(256 << 10, raw);
-    let magic = buf.fill_buf().map_err(|e| ReadError::Io {
-        action: "reading layer",
-        path: PathBuf::from(member),
-        source: e,
-    })?;
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(buf)))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| ReadError::Io {
-            action: "starting zstd decompression of",
-            path: PathBuf::from(member),
-            source: e,
-        })?;
-        Ok(Box::new(d))
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) || magic.starts_with(b"BZh") {
-        Err(ReadError::Unsupported(format!(
-            "layer `{member}` is xz or bzip2 compressed; only uncompressed, gzip and zstd layers are read"
-        )))
-    } else {
-        Ok(Box::new(buf))
-    }
-}
-
-/// Hashes what passes through and fails at EOF when the digest differs.
-struct VerifyingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    expected: String,
-    member: String,
-    done: bool,
-}
-
-impl<R: Read> VerifyingReader<R> {
-    fn new(inner: R, digest: &str, member: &str) -> ReadResult<Self> {
-        let expected = digest
-            .strip_prefix("sha256:")
-            .ok_or_else(|| {
-                ReadError::Unsupported(format!(
-                    "digest `{digest}` of `{member}`: only sha256 digests are verified"
-                ))
-            })?
-            .to_ascii_lowercase();
-        Ok(VerifyingReader {
-            inner,
-            hasher: Sha256::new(),
-            expected,
-            member: member.to_string(),
-            done: false,
-        })
-    }
-}
-
-impl<R: Read> Read for VerifyingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() && !self.done {
-            self.done = true;
-            let actual = hex::encode(std::mem::take(&mut self.hasher).finalize());
-            if actual != self.expected {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "blob `{}` has digest sha256:{actual}, expected sha256:{}: the image is corrupt or was tampered with",
-                        self.member, self.expected
-                    ),
-                ));
-            }
-        }
-        self.hasher.update(buf.get(..n).unwrap_or_default());
-        Ok(n)
+    /// The image reference it was read as (`oci:DIR:TAG`, …).
+    pub fn reference(&self) -> &str {
+        &self.reference
     }
 }
 
@@ -577,40 +599,43 @@ impl Store {
         }
     }
 
-    fn open(&self, member: &str, needed: &str) -> ReadResult<Box<dyn Read + Send>> {
-        self.open_sized(member, needed).map(|(r, _)| r)
-    }
-
-    /// Read a small member fully (bounded by [`MAX_JSON_SIZE`]); verify `digest` when given.
-    fn read_small(&self, member: &str, needed: &str, digest: Option<&str>) -> ReadResult<Vec<u8>> {
-        let (reader, size) = self.open_sized(member, needed)?;
-        if size > MAX_JSON_SIZE {
-            return Err(ReadError::TooLarge {
-                source_path: self.path().to_path_buf(),
-                member: member.to_string(),
-                size,
-                limit: MAX_JSON_SIZE,
-            });
+    /// Read a small member (a JSON document) fully, at most `limit` bytes, through the same
+    /// verified reader as layers: checked against `expect` (its digest and declared size, when
+    /// known), a size mismatch refused before reading.
+    fn read_small(
+        &self,
+        member: &str,
+        name: &BlobName,
+        expect: Expect,
+        limit: u64,
+    ) -> ReadResult<Vec<u8>> {
+        let (reader, size) = self.open_sized(member, &name.blob)?;
+        expect.check_size(size, name)?;
+        let too_large = |size| ReadError::TooLarge {
+            source_path: self.path().to_path_buf(),
+            member: member.to_string(),
+            size,
+            limit,
+        };
+        if size > limit {
+            return Err(too_large(size));
         }
         let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        reader
-            .take(MAX_JSON_SIZE)
-            .read_to_end(&mut data)
-            .map_err(|e| ReadError::Io {
-                action: "reading",
-                path: self.path().join(member),
-                source: e,
-            })?;
-        if let Some(expected) = digest {
-            let actual = crate::image::sha256_digest(&data);
-            if !actual.eq_ignore_ascii_case(expected) {
-                return Err(ReadError::DigestMismatch {
-                    source_path: self.path().to_path_buf(),
-                    member: member.to_string(),
-                    expected: expected.to_string(),
-                    actual,
-                });
-            }
+        let mut v = Verified::new(reader, expect, name.clone());
+        let res = v
+            .by_ref()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut data);
+        if let Some(e) = v.failure() {
+            return Err(e);
+        }
+        res.map_err(|e| ReadError::Io {
+            action: "reading",
+            path: self.path().join(member),
+            source: e,
+        })?;
+        if data.len() as u64 > limit || !v.verified() {
+            return Err(too_large(data.len() as u64));
         }
         Ok(data)
     }
@@ -619,26 +644,38 @@ impl Store {
         &self,
         member: &str,
         what: &'static str,
-        digest: Option<&str>,
+        name: &BlobName,
+        expect: Expect,
+        limit: u64,
     ) -> ReadResult<(T, Vec<u8>)> {
-        let raw = self.read_small(member, what, digest)?;
-        let parsed = serde_json::from_slice(&raw).map_err(|e| ReadError::Invalid {
-            source_path: self.path().to_path_buf(),
-            member: member.to_string(),
-            what,
-            reason: e.to_string(),
-        })?;
+        let raw = self.read_small(member, name, expect, limit)?;
+        let parsed =
+            serde_json::from_slice(&raw).map_err(|e| self.invalid(member, what, e.to_string()))?;
         Ok((parsed, raw))
     }
 
     /// Read and parse an image config. Docker writes `null` for empty fields (`"Volumes": null`);
     /// those are dropped before parsing, as the OCI spec treats them as absent.
-    fn config(&self, member: &str, digest: Option<&str>) -> ReadResult<(ImageConfig, Vec<u8>)> {
-        let (mut value, raw) = self.json::<serde_json::Value>(member, "image config", digest)?;
+    fn config(
+        &self,
+        member: &str,
+        name: &BlobName,
+        expect: Expect,
+    ) -> ReadResult<(ImageConfig, Vec<u8>)> {
+        let (mut value, raw) =
+            self.json::<serde_json::Value>(member, "image config", name, expect, MAX_JSON_SIZE)?;
         strip_nulls(&mut value, 0);
         let config = serde_json::from_value(value)
             .map_err(|e| self.invalid(member, "image config", e.to_string()))?;
         Ok((config, raw))
+    }
+
+    fn too_many_layers(&self, member: &str, layers: usize) -> ReadError {
+        self.invalid(
+            member,
+            "image manifest",
+            format!("it lists {layers} layers, more than the {MAX_LAYERS} an image may have"),
+        )
     }
 
     fn invalid(&self, member: &str, what: &'static str, reason: impl Into<String>) -> ReadError {
@@ -677,7 +714,11 @@ fn blob_path(store: &Store, digest: &str) -> ReadResult<String> {
                 && h.bytes().all(|b| b.is_ascii_hexdigit())
         })
         .ok_or_else(|| {
-            store.invalid("index.json", "descriptor", format!("bad digest `{digest}`"))
+            store.invalid(
+                "index.json",
+                "descriptor",
+                format!("bad digest `{}`", bounded(digest)),
+            )
         })?;
     Ok(format!("blobs/{alg}/{hex}"))
 }
@@ -771,27 +812,45 @@ struct LooseManifest {
     annotations: std::collections::BTreeMap<String, String>,
 }
 
+/// The names of the images or platforms to choose from, for a message: the first 20.
+fn choice_list(names: impl ExactSizeIterator<Item = String>) -> String {
+    const SHOWN: usize = 20;
+    let total = names.len();
+    let mut out: Vec<String> = names.take(SHOWN).map(|n| bounded(&n)).collect();
+    if total > SHOWN {
+        out.push(format!("and {} more", total - SHOWN));
+    }
+    out.join(", ")
+}
+
 fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
 
 fn read_layout(
     store: Store,
+    reference: String,
     tag: Option<&str>,
     platform: Option<&Platform>,
 ) -> ReadResult<ReadImage> {
-    let (index, _) = store.json::<LooseIndex>("index.json", "image index (index.json)", None)?;
+    let name = |blob: String| BlobName {
+        reference: reference.clone(),
+        blob,
+    };
+    let (index, _) = store.json::<LooseIndex>(
+        "index.json",
+        "image index (index.json)",
+        &name("index.json".into()),
+        Expect::default(),
+        MAX_JSON_SIZE,
+    )?;
     let names = |ms: &[LooseDescriptor]| {
-        let v: Vec<String> = ms
-            .iter()
-            .map(|m| {
-                m.annotations
-                    .get(crate::ANNOTATION_REF_NAME)
-                    .cloned()
-                    .unwrap_or_else(|| m.digest.clone())
-            })
-            .collect();
-        v.join(", ")
+        choice_list(ms.iter().map(|m| {
+            m.annotations
+                .get(crate::ANNOTATION_REF_NAME)
+                .cloned()
+                .unwrap_or_else(|| m.digest.clone())
+        }))
     };
     let chosen = match tag {
         Some(t) => {
@@ -809,7 +868,7 @@ fn read_layout(
                 .ok_or_else(|| ReadError::NotFound {
                     source_path: store.path().to_path_buf(),
                     what: "image",
-                    wanted: t.to_string(),
+                    wanted: bounded(t),
                     choices,
                 })?
         }
@@ -827,9 +886,13 @@ fn read_layout(
         }
     };
     let mut desc = chosen;
+    let mut named_by = "index.json";
     for _ in 0..MAX_INDEX_DEPTH {
         let member = blob_path(&store, &desc.digest)?;
-        let raw = store.read_small(&member, "a manifest", Some(&desc.digest))?;
+        let blob = name(format!("the manifest ({})", bounded(&desc.digest)));
+        let expect = Expect::digest(&desc.digest, named_by, &blob)?.sized(desc.size, named_by);
+        let raw = store.read_small(&member, &blob, expect, MAX_JSON_SIZE)?;
+        named_by = "the image index";
         let loose_index: Option<LooseIndex> = if is_index(&desc.media_type) {
             Some(
                 serde_json::from_slice(&raw)
@@ -844,7 +907,7 @@ fn read_layout(
         };
         match loose_index {
             Some(idx) => desc = pick_platform(&store, idx, platform)?,
-            None => return finish_layout(store, &member, raw, desc.digest),
+            None => return finish_layout(store, reference, &member, raw, desc.digest),
         }
     }
     Err(store.invalid(
@@ -869,15 +932,11 @@ fn pick_platform(
                 .is_none_or(|p| p.os != "unknown" && p.architecture != "unknown")
         })
         .collect();
-    let choices = images
-        .iter()
-        .map(|m| {
-            m.platform
-                .as_ref()
-                .map_or_else(|| m.digest.clone(), |p| p.to_platform().to_string())
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let choices = choice_list(images.iter().map(|m| {
+        m.platform
+            .as_ref()
+            .map_or_else(|| m.digest.clone(), |p| p.to_platform().to_string())
+    }));
     match platform {
         Some(want) => {
             let matches = |m: &LooseDescriptor, strict: bool| {
@@ -922,6 +981,7 @@ fn pick_platform(
 
 fn finish_layout(
     store: Store,
+    reference: String,
     member: &str,
     raw: Vec<u8>,
     digest: String,
@@ -931,12 +991,29 @@ fn finish_layout(
     let config_desc = loose
         .config
         .ok_or_else(|| store.invalid(member, "image manifest", "no `config` field"))?;
+    if loose.layers.len() > MAX_LAYERS {
+        return Err(store.too_many_layers(member, loose.layers.len()));
+    }
     let config_member = blob_path(&store, &config_desc.digest)?;
-    let (config, config_raw) = store.config(&config_member, Some(&config_desc.digest))?;
+    let config_name = BlobName {
+        reference: reference.clone(),
+        blob: format!("the config ({})", bounded(&config_desc.digest)),
+    };
+    let expect = Expect::digest(&config_desc.digest, "the manifest", &config_name)?
+        .sized(config_desc.size, "the manifest");
+    let (config, config_raw) = store.config(&config_member, &config_name, expect)?;
     let mut layers = Vec::new();
-    let mut layer_members = Vec::new();
+    let mut sources = Vec::new();
     for (i, l) in loose.layers.iter().enumerate() {
-        layer_members.push(blob_path(&store, &l.digest)?);
+        let name = BlobName {
+            reference: reference.clone(),
+            blob: format!("layer {i} ({})", bounded(&l.digest)),
+        };
+        sources.push(LayerSource {
+            member: blob_path(&store, &l.digest)?,
+            expect: Expect::digest(&l.digest, "the manifest", &name)?.sized(l.size, "the manifest"),
+            name: name.blob,
+        });
         layers.push(LayerRef {
             digest: Some(l.digest.clone()),
             diff_id: config.rootfs.diff_ids.get(i).cloned(),
@@ -965,9 +1042,9 @@ fn finish_layout(
         config,
         config_raw,
         layers,
+        reference,
         store,
-        layer_members,
-        verify_layers: true,
+        sources,
     })
 }
 
@@ -989,22 +1066,32 @@ fn same_ref(tag: &str, want: &DockerReference) -> bool {
     })
 }
 
-fn read_docker_archive(store: Store, reference: Option<&DockerReference>) -> ReadResult<ReadImage> {
+fn read_docker_archive(
+    store: Store,
+    image: String,
+    reference: Option<&DockerReference>,
+) -> ReadResult<ReadImage> {
+    let name = |blob: String| BlobName {
+        reference: image.clone(),
+        blob,
+    };
     let (entries, _) = store.json::<Vec<DockerManifestEntry>>(
         "manifest.json",
         "docker-archive manifest.json",
-        None,
+        &name("manifest.json".into()),
+        Expect::default(),
+        MAX_JSON_SIZE,
     )?;
     let all_names = || {
-        entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| match e.repo_tags.as_deref() {
-                Some(tags) if !tags.is_empty() => tags.join(" "),
-                _ => format!("(untagged image #{i}, config {})", e.config),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        choice_list(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| match e.repo_tags.as_deref() {
+                    Some(tags) if !tags.is_empty() => tags.join(" "),
+                    _ => format!("(untagged image #{i}, config {})", e.config),
+                }),
+        )
     };
     let entry = match reference {
         Some(want) => entries
@@ -1041,10 +1128,21 @@ fn read_docker_archive(store: Store, reference: Option<&DockerReference>) -> Rea
             "`Config` climbs out of the archive",
         )
     })?;
-    let (config, config_raw) = store.config(&config_member, None)?;
+    if entry.layers.len() > MAX_LAYERS {
+        return Err(store.too_many_layers("manifest.json", entry.layers.len()));
+    }
+    // Docker ≥ 25 names blobs by their digest: that name is checked. Otherwise nothing in the
+    // archive names the config's digest; the config is what binds the layers (its diff IDs).
+    let named = |member: &str, blob: &BlobName| match member.strip_prefix("blobs/sha256/") {
+        Some(hex) => Expect::digest(&format!("sha256:{hex}"), "its name in the archive", blob),
+        None => Ok(Expect::default()),
+    };
+    let config_name = name(format!("the config (`{}`)", bounded(&config_member)));
+    let expect = named(&config_member, &config_name)?;
+    let (config, config_raw) = store.config(&config_member, &config_name, expect)?;
     let config_digest = crate::image::sha256_digest(&config_raw);
     let mut layers = Vec::new();
-    let mut layer_members = Vec::new();
+    let mut sources = Vec::new();
     let mut descriptors = Vec::new();
     for (i, l) in entry.layers.iter().enumerate() {
         let member = member_name(l).filter(|m| !m.is_empty()).ok_or_else(|| {
@@ -1065,10 +1163,18 @@ fn read_docker_archive(store: Store, reference: Option<&DockerReference>) -> Rea
         let gzip = magic.starts_with(&[0x1f, 0x8b]);
         let zstd = magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
         let diff_id = config.rootfs.diff_ids.get(i).cloned();
-        let digest = match member.strip_prefix("blobs/sha256/") {
-            Some(hex) => Some(format!("sha256:{hex}")),
-            None if !gzip && !zstd => diff_id.clone(),
-            None => None,
+        let layer_name = name(format!("layer {i} (`{}`)", bounded(&member)));
+        let (digest, expect) = match member.strip_prefix("blobs/sha256/") {
+            Some(hex) => (Some(format!("sha256:{hex}")), named(&member, &layer_name)?),
+            // an uncompressed legacy layer is its diff ID
+            None if !gzip && !zstd => match &diff_id {
+                Some(d) => (
+                    Some(d.clone()),
+                    Expect::digest(d, "the config's rootfs.diff_ids", &layer_name)?,
+                ),
+                None => (None, Expect::default()),
+            },
+            None => (None, Expect::default()),
         };
         let media_type = if gzip {
             DOCKER_LAYER_GZIP
@@ -1094,7 +1200,11 @@ fn read_docker_archive(store: Store, reference: Option<&DockerReference>) -> Rea
             media_type,
             size,
         });
-        layer_members.push(member);
+        sources.push(LayerSource {
+            member,
+            expect,
+            name: layer_name.blob,
+        });
     }
     let manifest = Manifest {
         schema_version: 2,
@@ -1122,10 +1232,9 @@ fn read_docker_archive(store: Store, reference: Option<&DockerReference>) -> Rea
         config,
         config_raw,
         layers,
+        reference: image,
         store,
-        layer_members,
-        // Docker 25 `blobs/sha256/…` layers are verified too: their path is their digest.
-        verify_layers: true,
+        sources,
     })
 }
 
@@ -1153,24 +1262,6 @@ mod tests {
         assert_eq!(member_name("../b"), None);
     }
 
-    #[test]
-    fn verifying_reader_fails_on_mismatch_and_passes_on_match() {
-        let data = b"hello".to_vec();
-        let good = crate::image::sha256_digest(&data);
-        let mut out = Vec::new();
-        VerifyingReader::new(&data[..], &good, "x")
-            .unwrap()
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
-        let bad = format!("sha256:{}", "0".repeat(64));
-        let err = VerifyingReader::new(&data[..], &bad, "x")
-            .unwrap()
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-    }
-
     fn gzip(data: &[u8]) -> Vec<u8> {
         use std::io::Write;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -1195,7 +1286,17 @@ mod tests {
         let store = Store::index_archive(&path).unwrap();
         assert_eq!(store.path(), path.as_path());
         assert_eq!(
-            store.read_small("dir/file", "a test", None).unwrap(),
+            store
+                .read_small(
+                    "dir/file",
+                    &BlobName {
+                        reference: "oci-archive:x".into(),
+                        blob: "a test".into(),
+                    },
+                    Expect::default(),
+                    5
+                )
+                .unwrap(),
             b"hello"
         );
         let Store::Archive { gunzipped, .. } = &store else {
@@ -1236,25 +1337,5 @@ mod tests {
             err.contains("zstd-compressed") && err.contains("decompress it first"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn decompress_detects_gzip_and_plain() {
-        use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(b"tar bytes").unwrap();
-        let gz = gz.finish().unwrap();
-        let mut out = String::new();
-        decompress(Box::new(io::Cursor::new(gz)), "l")
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, "tar bytes");
-        let mut out = String::new();
-        decompress(Box::new(io::Cursor::new(b"plain".to_vec())), "l")
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, "plain");
     }
 }
