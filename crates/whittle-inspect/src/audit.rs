@@ -44,6 +44,14 @@ pub const RULES: &[Rule] = &[
         description: "A secret in the image history (ARG and ENV values show in created_by)",
     },
     Rule {
+        id: "uid0-account",
+        description: "An account other than root has uid 0 in /etc/passwd: a second root",
+    },
+    Rule {
+        id: "empty-password",
+        description: "An account has an empty password (an empty /etc/passwd field, or an empty /etc/shadow hash): anyone can log in as it",
+    },
+    Rule {
         id: "runs-as-root",
         description: "The image runs as root (no USER, or user 0)",
     },
@@ -176,6 +184,7 @@ pub fn audit(a: &Analysis) -> Vec<Finding> {
     hidden(a, &mut out);
     config(a, &mut out);
     tree(a, &mut out);
+    accounts(a, &mut out);
     whittle_report::sort(&mut out);
     out
 }
@@ -620,9 +629,212 @@ fn tree(a: &Analysis, out: &mut Vec<Finding>) {
     }
 }
 
+/// One problem of an account file: rule, severity, file, 1-based line, message, fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountIssue {
+    /// `uid0-account` or `empty-password`.
+    pub rule: &'static str,
+    /// How bad it is.
+    pub severity: Severity,
+    /// `etc/passwd` or `etc/shadow`.
+    pub file: &'static str,
+    /// The line (1-based).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Most findings of one rule about account files; a crafted file may list millions.
+const MAX_ACCOUNT_FINDINGS: usize = 20;
+
+/// An account name fit for a message: at most 64 characters, control characters escaped.
+fn account_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if name.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The lines of an account file that name an account: (1-based line, its `:` fields). Comments,
+/// blank lines and NIS `+`/`-` entries are skipped.
+fn account_lines(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
+    text.lines().enumerate().filter_map(|(i, l)| {
+        let l = l.trim_end_matches('\r');
+        let first = l.bytes().next()?;
+        (!matches!(first, b'#' | b'+' | b'-')).then(|| (i + 1, l.split(':').collect()))
+    })
+}
+
+/// What is wrong with the accounts of `passwd` (the text of `/etc/passwd`) and `shadow` (of
+/// `/etc/shadow`, when the image has one): accounts other than `root` with uid 0, and accounts
+/// whose password is empty (an empty `/etc/passwd` field, or `x` there and an empty hash in
+/// `/etc/shadow`). A locked (`!`, `*`) or missing password is not empty.
+pub fn account_issues(passwd: &str, shadow: Option<&str>) -> Vec<AccountIssue> {
+    let mut hashes: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for (line, f) in shadow.into_iter().flat_map(account_lines) {
+        if let (Some(name), Some(hash)) = (f.first(), f.get(1)) {
+            hashes.entry(name).or_insert((line, hash));
+        }
+    }
+    let mut out = Vec::new();
+    for (line, f) in account_lines(passwd) {
+        let (Some(&name), Some(&pw)) = (f.first(), f.get(1)) else {
+            continue;
+        };
+        let uid0 = f.get(2).and_then(|u| u.parse::<u64>().ok()) == Some(0);
+        let shown = account_name(name);
+        if uid0 && name != "root" {
+            out.push(AccountIssue {
+                rule: "uid0-account",
+                severity: Severity::High,
+                file: "etc/passwd",
+                line,
+                message: format!(
+                    "/etc/passwd line {line}: account `{shown}` has uid 0: a second root, whoever logs in as it is root"
+                ),
+            });
+        }
+        let empty = if pw.is_empty() {
+            Some(("etc/passwd", line, "an empty password field"))
+        } else if pw == "x" {
+            hashes
+                .get(name)
+                .filter(|(_, h)| h.is_empty())
+                .map(|(l, _)| ("etc/shadow", *l, "an empty password hash"))
+        } else {
+            None
+        };
+        if let Some((file, line, what)) = empty {
+            out.push(AccountIssue {
+                rule: "empty-password",
+                severity: if uid0 {
+                    Severity::Critical
+                } else {
+                    Severity::High
+                },
+                file,
+                line,
+                message: format!(
+                    "/{file} line {line}: account `{shown}`{} has {what}: anyone can log in as it (su, login) without one",
+                    if uid0 { " (uid 0)" } else { "" }
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn accounts(a: &Analysis, out: &mut Vec<Finding>) {
+    let art = a.image.as_str();
+    let text = |p: &str| {
+        a.merged.get(p).and_then(|e| {
+            let c = e.content.as_deref()?;
+            Some((String::from_utf8_lossy(c).into_owned(), e.layer))
+        })
+    };
+    let Some((passwd, passwd_layer)) = text("etc/passwd") else {
+        return;
+    };
+    let shadow = text("etc/shadow");
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for issue in account_issues(&passwd, shadow.as_ref().map(|(s, _)| s.as_str())) {
+        let n = counts.entry(issue.rule).or_default();
+        *n += 1;
+        if *n > MAX_ACCOUNT_FINDINGS {
+            continue;
+        }
+        let layer = match (&shadow, issue.file) {
+            (Some((_, l)), "etc/shadow") => *l,
+            _ => passwd_layer,
+        };
+        let fix = match issue.rule {
+            "uid0-account" => {
+                "give the account its own non-zero uid, or remove it: only root has uid 0"
+            }
+            _ => {
+                "lock the account (`!` or `*` as its /etc/shadow hash, `x` in /etc/passwd) or remove it"
+            }
+        };
+        let mut f = finding(
+            issue.rule,
+            issue.severity,
+            issue.message,
+            art,
+            Some(layer),
+            Some(format!("/{}", issue.file)),
+            fix,
+        );
+        f.location.line = Some(issue.line);
+        out.push(f);
+    }
+    for (rule, n) in counts {
+        if n > MAX_ACCOUNT_FINDINGS {
+            out.push(finding(
+                rule,
+                Severity::High,
+                format!(
+                    "{} more accounts are reported by {rule} (only the first {MAX_ACCOUNT_FINDINGS} are listed)",
+                    n - MAX_ACCOUNT_FINDINGS
+                ),
+                art,
+                Some(passwd_layer),
+                Some("/etc/passwd".into()),
+                "do not use this image: its account files were crafted",
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_issues_of_passwd_and_shadow() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\n\
+                      # a comment\n\
+                      +nis::0:0:::\n\
+                      toor::00:0::/:/bin/sh\n\
+                      daemon:x:1:1::/:/sbin/nologin\n\
+                      app:x:1000:1000::/home/app:/bin/false\n\
+                      nobody:*:65534:65534::/:/sbin/nologin\n\
+                      short\n";
+        let shadow = "root:!::0:::::\ndaemon:*:::::::\napp::19000:0:99999:7:::\n";
+        let got: Vec<(&str, Severity, &str, usize)> = account_issues(passwd, Some(shadow))
+            .iter()
+            .map(|i| (i.rule, i.severity, i.file, i.line))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("uid0-account", Severity::High, "etc/passwd", 4),
+                ("empty-password", Severity::Critical, "etc/passwd", 4),
+                ("empty-password", Severity::High, "etc/shadow", 3),
+            ]
+        );
+        // no /etc/shadow: `x` is no password at all, an empty field is
+        let got = account_issues("root::0:0::/root:/bin/sh\nu:x:5:5::/:/bin/sh\n", None);
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0]
+                .message
+                .contains("`root` (uid 0) has an empty password field")
+        );
+        // names are bounded and escaped in messages
+        for name in ["a".repeat(100_000), "ev\u{1b}[31mil".to_string()] {
+            let got = account_issues(&format!("{name}:x:0:0::/:/bin/sh"), None);
+            assert!(
+                got[0].message.len() < 300 && !got[0].message.contains('\u{1b}'),
+                "{}",
+                got[0].message
+            );
+        }
+    }
 
     #[test]
     fn history_assignments() {

@@ -42,7 +42,7 @@ pub struct Entry {
     pub layer: usize,
     /// Secret matches in its content.
     pub secrets: Vec<Secret>,
-    /// Full content, for package-database files only.
+    /// Full content, for package-database and account files only.
     pub content: Option<Vec<u8>>,
 }
 

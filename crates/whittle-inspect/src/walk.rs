@@ -1,8 +1,9 @@
 //! One streaming pass over one layer tar: metadata per entry, whiteouts, and the content facts the
-//! checks need (secret matches in each file's first bytes, the full text of package databases).
+//! checks need (secret matches in each file's first bytes, the full text of package databases
+//! and of the account files `/etc/passwd` and `/etc/shadow`).
 //!
-//! Nothing is extracted and file contents are not kept, except package-database files (bounded by
-//! [`Limits::max_captured`]). Hostile input (path traversal, absurd sizes, endless entries, long
+//! Nothing is extracted and file contents are not kept, except package-database and account
+//! files (bounded together by [`Limits::max_captured`]). Hostile input (path traversal, absurd sizes, endless entries, long
 //! paths) gives a [`LayerError`] or an [`Anomaly`], never a panic or unbounded memory.
 
 use std::io::{self, Read};
@@ -20,7 +21,7 @@ pub struct Limits {
     pub max_path_len: usize,
     /// Most bytes all regular files of one layer may claim in their headers.
     pub max_total_size: u64,
-    /// Most bytes of package-database files kept in memory for the whole image.
+    /// Most bytes of package-database and account files kept in memory for the whole image.
     pub max_captured: u64,
     /// Most secret matches kept per file.
     pub max_secrets_per_file: usize,
@@ -141,7 +142,8 @@ pub struct RawEntry {
     pub link: Option<String>,
     /// Secret matches in the file's first [`secret::prefix_limit`] bytes.
     pub secrets: Vec<Secret>,
-    /// The full content, for package-database files only (see [`is_package_db`]).
+    /// The full content, for package-database and account files only (see [`is_package_db`],
+    /// [`is_account_db`]).
     pub content: Option<Vec<u8>>,
 }
 
@@ -202,6 +204,12 @@ pub fn is_package_db(path: &str) -> bool {
         return !name.contains('/') && name.ends_with(".list");
     }
     path == "usr/lib/apk/db/installed"
+}
+
+/// Whether `path` (a tree path) is an account file whose content the audit reads
+/// (`etc/passwd`, `etc/shadow`).
+pub fn is_account_db(path: &str) -> bool {
+    path == "etc/passwd" || path == "etc/shadow"
 }
 
 /// The result of normalizing a tar path.
@@ -386,7 +394,8 @@ pub fn scan_layer(
                     limit: limits.max_total_size,
                 });
             }
-            if is_package_db(&path) {
+            let account = is_account_db(&path);
+            if account || is_package_db(&path) {
                 *captured = captured.saturating_add(size);
                 if *captured > limits.max_captured {
                     return Err(LayerError::CaptureLimit {
@@ -399,6 +408,11 @@ pub fn scan_layer(
                     .take(size)
                     .read_to_end(&mut data)
                     .map_err(|e| tar_err(&last, e))?;
+                if account {
+                    // password hashes are secrets too: scanned like any file
+                    let prefix = data.get(..prefix_limit.min(data.len())).unwrap_or_default();
+                    secrets = secret::scan(prefix, limits.max_secrets_per_file);
+                }
                 content = Some(data);
             } else if size > 0 {
                 buf.clear();
@@ -446,6 +460,33 @@ mod tests {
         assert_eq!(norm("./").as_deref(), Some(""));
         assert_eq!(norm("a/../../etc"), None);
         assert!(matches!(normalize("/etc/x"), Norm::Absolute(_)));
+    }
+
+    #[test]
+    fn account_files_are_kept() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, d) in [
+            ("etc/passwd", &b"root:x:0:0::/root:/bin/sh\n"[..]),
+            ("etc/shadow", b"root:::::::\n"),
+            ("etc/group", b"root:x:0:\n"),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, p, d).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let mut captured = 0;
+        let scan = scan_layer(&tar[..], &Limits::default(), &mut captured).unwrap();
+        let kept: Vec<&str> = scan
+            .entries
+            .iter()
+            .filter(|e| e.content.is_some())
+            .map(|e| e.path.as_str())
+            .collect();
+        assert_eq!(kept, ["etc/passwd", "etc/shadow"]);
+        assert_eq!(captured, 26 + 12);
     }
 
     #[test]

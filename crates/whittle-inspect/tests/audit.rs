@@ -100,6 +100,77 @@ fn non_root_user_and_clean_image_give_no_root_finding() {
     assert!(f.iter().all(|f| f.severity < Severity::Medium), "{f:#?}");
 }
 
+/// A package's own /etc/passwd with a second uid-0 account and an empty root password, and a
+/// later layer whose /etc/shadow leaves another account without a password hash.
+#[test]
+fn second_root_and_empty_passwords_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = b"root::0:0:root:/root:/bin/sh\n\
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+evil:x:0:0::/:/bin/sh\n\
+app:x:1000:1000::/home/app:/bin/sh\n";
+    let r = write_image(
+        dir.path(),
+        whittle_oci::ContainerConfig {
+            user: Some("1000".into()),
+            ..Default::default()
+        },
+        vec![],
+        vec![
+            layer(tar(&[
+                E::File("etc/passwd", passwd, 0o644),
+                E::File(
+                    "etc/shadow",
+                    b"daemon:*:19000::::::\nevil:!:19000::::::\n",
+                    0o640,
+                ),
+            ])),
+            layer(tar(&[E::File(
+                "etc/shadow",
+                b"daemon:*:19000::::::\nevil:!:19000::::::\napp::19000::::::\n",
+                0o640,
+            )])),
+        ],
+    );
+    let f = findings_of(&r);
+    let of = |rule: &str| f.iter().filter(|x| x.rule == rule).collect::<Vec<_>>();
+    let uid0 = of("uid0-account");
+    assert_eq!(uid0.len(), 1, "{f:#?}");
+    assert_eq!(uid0[0].severity, Severity::High);
+    assert_eq!(uid0[0].location.path.as_deref(), Some("/etc/passwd"));
+    assert_eq!(
+        (uid0[0].location.line, uid0[0].location.layer),
+        (Some(3), Some(0))
+    );
+    assert!(
+        uid0[0].message.contains("`evil` has uid 0"),
+        "{}",
+        uid0[0].message
+    );
+    let empty = of("empty-password");
+    assert_eq!(empty.len(), 2, "{f:#?}");
+    assert_eq!(empty[0].severity, Severity::Critical);
+    assert!(
+        empty[0].message.contains("`root` (uid 0)"),
+        "{}",
+        empty[0].message
+    );
+    assert_eq!(
+        (empty[0].location.path.as_deref(), empty[0].location.line),
+        (Some("/etc/passwd"), Some(1))
+    );
+    assert_eq!(empty[1].severity, Severity::High);
+    assert!(empty[1].message.contains("`app`"), "{}", empty[1].message);
+    assert_eq!(
+        (empty[1].location.path.as_deref(), empty[1].location.layer),
+        (Some("/etc/shadow"), Some(1))
+    );
+    // the rules are listed for SARIF
+    for id in ["uid0-account", "empty-password"] {
+        assert!(whittle_inspect::RULES.iter().any(|r| r.id == id), "{id}");
+    }
+}
+
 #[test]
 fn tree_risks_are_reported() {
     let dir = tempfile::tempdir().unwrap();

@@ -99,3 +99,39 @@ proptest! {
         let _ = analyze_layers([&data[..]], &Limits::default());
     }
 }
+
+/// Lines of an account file from a few interesting pieces: names, empty and locked passwords,
+/// uids (0, 00, large, not a number), missing fields, comments, NIS entries, control bytes.
+fn account_text() -> impl Strategy<Value = String> {
+    let field = prop_oneof![
+        Just(String::new()),
+        Just("root".to_string()),
+        Just("x".to_string()),
+        Just("!".to_string()),
+        Just("0".to_string()),
+        Just("00".to_string()),
+        Just("18446744073709551616".to_string()),
+        "[a-z#+\\-\u{1b}]{1,8}",
+    ];
+    let line = proptest::collection::vec(field, 0..8).prop_map(|f| f.join(":"));
+    proptest::collection::vec(line, 0..12).prop_map(|l| l.join("\n"))
+}
+
+proptest! {
+    /// The account parser never panics; every issue names a real line of its file, a known
+    /// rule, and a bounded, escaped message; a uid-0 finding is never about `root`.
+    #[test]
+    fn account_issues_are_sound(passwd in account_text(), shadow in proptest::option::of(account_text())) {
+        let issues = whittle_inspect::audit::account_issues(&passwd, shadow.as_deref());
+        for i in &issues {
+            let text = if i.file == "etc/passwd" { passwd.as_str() } else { shadow.as_deref().unwrap_or("") };
+            prop_assert!(i.line >= 1 && i.line <= text.lines().count());
+            prop_assert!(["uid0-account", "empty-password"].contains(&i.rule));
+            let esc = '\u{1b}';
+            prop_assert!(i.message.len() < 400 && !i.message.contains(esc), "{}", i.message);
+            if i.rule == "uid0-account" {
+                prop_assert!(!i.message.contains("account `root`"));
+            }
+        }
+    }
+}
