@@ -93,6 +93,19 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// The blobs of an image declare more than [`crate::Options::max_image_size`] in all.
+    #[error(
+        "{image} declares {size} bytes of blobs in all, more than the limit of {limit} bytes for one image; nothing was downloaded. If you trust the image and it really is that large, raise the limit with {}=<bytes> (e.g. {}={}G)",
+        crate::MAX_IMAGE_SIZE_VAR, crate::MAX_IMAGE_SIZE_VAR, size.div_ceil(1 << 30)
+    )]
+    ImageTooLarge {
+        /// The image reference.
+        image: String,
+        /// The sum of the declared sizes of its distinct blobs.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A size limit was hit.
     #[error("{what} is larger than the limit of {limit} bytes")]
     TooLarge {

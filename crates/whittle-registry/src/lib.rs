@@ -33,6 +33,8 @@ use plan::{BlobSource, DirBlobs, Plan};
 
 /// Environment variable: the largest blob a manifest may declare (`10G`, `512M`, bytes).
 pub const MAX_BLOB_SIZE_VAR: &str = "WHITTLE_MAX_BLOB_SIZE";
+/// Environment variable: the most the blobs of one pull or copy may declare in all.
+pub const MAX_IMAGE_SIZE_VAR: &str = "WHITTLE_MAX_IMAGE_SIZE";
 
 /// How to talk to registries.
 #[derive(Debug, Clone)]
@@ -48,6 +50,10 @@ pub struct Options {
     /// before anything is downloaded [default: 10 GiB, the largest layer common registries
     /// accept; `WHITTLE_MAX_BLOB_SIZE`].
     pub max_blob_size: u64,
+    /// The most the distinct blobs of one pull or copy from a registry (every platform of an
+    /// index) may declare in all, checked before anything is downloaded [default: 32 GiB;
+    /// `WHITTLE_MAX_IMAGE_SIZE`].
+    pub max_image_size: u64,
     /// Blobs up to this size are uploaded in one request; larger ones in chunks of this size.
     pub chunk_size: usize,
     /// Blobs transferred at the same time.
@@ -61,6 +67,7 @@ impl Default for Options {
             docker_config: None,
             limits: whittle_fetch::Limits::default(),
             max_blob_size: 10 << 30,
+            max_image_size: 32 << 30,
             chunk_size: 16 << 20,
             jobs: 4,
         }
@@ -69,8 +76,8 @@ impl Default for Options {
 
 impl Options {
     /// Defaults, with `insecure` set when `WHITTLE_INSECURE_REGISTRY` is `1` or `true`, the
-    /// transfer limits of `whittle_fetch::Limits::from_env`, and `max_blob_size` from
-    /// `WHITTLE_MAX_BLOB_SIZE`. An invalid value makes every operation fail at its start with a
+    /// transfer limits of `whittle_fetch::Limits::from_env`, `max_blob_size` from
+    /// `WHITTLE_MAX_BLOB_SIZE` and `max_image_size` from `WHITTLE_MAX_IMAGE_SIZE`. An invalid value makes every operation fail at its start with a
     /// message naming the variable.
     pub fn from_env() -> Self {
         let insecure = std::env::var("WHITTLE_INSECURE_REGISTRY")
@@ -80,20 +87,22 @@ impl Options {
             limits: whittle_fetch::Limits::from_env(),
             ..Options::default()
         };
-        if let Ok(v) = std::env::var(MAX_BLOB_SIZE_VAR) {
+        let mut problems: Vec<String> = opts.limits.invalid.take().into_iter().collect();
+        for (var, field) in [
+            (MAX_BLOB_SIZE_VAR, &mut opts.max_blob_size),
+            (MAX_IMAGE_SIZE_VAR, &mut opts.max_image_size),
+        ] {
+            let Ok(v) = std::env::var(var) else { continue };
             match whittle_fetch::parse_size(v.trim()).filter(|n| *n > 0) {
-                Some(n) => opts.max_blob_size = n,
-                None => {
-                    let problem = format!(
-                        "{MAX_BLOB_SIZE_VAR}={:?} is not a size such as 10G, 512M or a number of bytes; fix or unset it",
-                        v.chars().take(100).collect::<String>()
-                    );
-                    opts.limits.invalid = Some(match opts.limits.invalid.take() {
-                        Some(p) => format!("{p}; {problem}"),
-                        None => problem,
-                    });
-                }
+                Some(n) => *field = n,
+                None => problems.push(format!(
+                    "{var}={:?} is not a size such as 10G, 512M or a number of bytes; fix or unset it",
+                    v.chars().take(100).collect::<String>()
+                )),
             }
+        }
+        if !problems.is_empty() {
+            opts.limits.invalid = Some(problems.join("; "));
         }
         opts
     }

@@ -145,9 +145,44 @@ fn sbom_layer(manifest: &[u8], subject: &str) -> Option<(String, u64)> {
     spdx.then(|| (digest.to_string(), size))
 }
 
+/// Most bytes of manifests one plan holds in memory (an index of many large manifests).
+const MAX_MANIFESTS_TOTAL: u64 = 64 << 20;
+
 /// The plan of `reference`: one image (the manifest, or `platform`'s entry of an index) or the
-/// whole index when no platform is given.
+/// whole index when no platform is given. Refused before any blob is fetched when a blob
+/// declares more than `Options::max_blob_size` or all of them more than
+/// `Options::max_image_size`.
 pub(crate) fn plan_from_registry(
+    client: &Client,
+    reference: &DockerReference,
+    platform: Option<&Platform>,
+) -> Result<Plan> {
+    let plan = fetch_plan(client, reference, platform)?;
+    check_total(client, reference, &plan.unique_blobs())?;
+    Ok(plan)
+}
+
+/// Refuses blobs that declare more than `Options::max_image_size` in all.
+fn check_total(
+    client: &Client,
+    reference: &DockerReference,
+    blobs: &[(String, u64)],
+) -> Result<()> {
+    let total = blobs
+        .iter()
+        .fold(0u64, |sum, (_, size)| sum.saturating_add(*size));
+    let limit = client.options().max_image_size;
+    if total > limit {
+        return Err(Error::ImageTooLarge {
+            image: reference.to_string(),
+            size: total,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+fn fetch_plan(
     client: &Client,
     reference: &DockerReference,
     platform: Option<&Platform>,
@@ -170,6 +205,9 @@ pub(crate) fn plan_from_registry(
         }
         let blobs = manifest_blobs(&d, &digest)?;
         check_declared(client, repo, &digest, &blobs)?;
+        // one manifest alone must fit before its config is fetched; the whole plan is checked
+        // once every manifest is known
+        check_total(client, reference, &blobs)?;
         let platform = match p {
             Some(p) => Some(p),
             None => match blobs.first() {
@@ -215,9 +253,20 @@ pub(crate) fn plan_from_registry(
         });
     }
     // every platform's manifest (and config, when the index names no platform) at once
+    let held = std::sync::atomic::AtomicU64::new(bytes.len() as u64);
     let images = crate::push::parallel(&children, client.options().jobs, |c| {
         require_hex(&c.digest, "index entry")?;
         let (b, d, ct) = get_manifest(client, repo, &c.digest, Some(&c.digest))?;
+        let len = b.len() as u64;
+        if held.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len > MAX_MANIFESTS_TOTAL {
+            return Err(Error::TooLarge {
+                what: format!(
+                    "the manifests of index {}/{repo}:{r}, all together,",
+                    client.registry()
+                ),
+                limit: MAX_MANIFESTS_TOTAL,
+            });
+        }
         let mt = if c.media_type.is_empty() {
             ct
         } else {

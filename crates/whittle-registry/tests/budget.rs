@@ -81,6 +81,7 @@ fn a_layer_declared_far_too_large_is_refused_before_anything_is_downloaded() {
     // the limit is the user's to raise: then the size is checked while streaming
     let raised = Options {
         max_blob_size: 20_000_000_000_000,
+        max_image_size: 20_000_000_000_000,
         ..opts()
     };
     let e = copy_into(&server, dir.path(), &raised).unwrap_err();
@@ -312,4 +313,100 @@ fn manifests_and_configs_are_bounded_like_the_reference_registry_bounds_them() {
     assert!(e.to_string().contains(&d('a')), "{e}");
     assert_eq!(big_config.hits().len(), 1, "only the manifest was fetched");
     assert_empty(dir.path());
+}
+
+#[test]
+fn the_blobs_of_one_image_are_bounded_all_together() {
+    // five layers of 8 GiB: each under the 10 GiB limit for one blob, 40 GiB in all
+    let layers: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:{}","size":{}}}"#,
+                format!("{i}").repeat(64),
+                8u64 << 30
+            )
+        })
+        .collect();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{}","size":2}},"layers":[{}]}}"#,
+        "a".repeat(64),
+        layers.join(",")
+    );
+    let server = serving_manifest(manifest.into_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let e = copy_into(&server, dir.path(), &opts()).unwrap_err();
+    assert!(
+        matches!(e, Error::ImageTooLarge { size, .. } if size == (40 << 30) + 2),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("evil/app:1") && msg.contains("WHITTLE_MAX_IMAGE_SIZE"),
+        "{msg}"
+    );
+    assert_eq!(
+        server.count("GET", "/manifests/1"),
+        server.hits().len(),
+        "no blob fetched"
+    );
+    assert_empty(dir.path());
+}
+
+#[test]
+fn an_index_cannot_make_a_pull_hold_unbounded_manifests() {
+    use sha2::Digest as _;
+    let digest = |b: &[u8]| format!("sha256:{}", hex(&sha2::Sha256::digest(b)));
+    // 20 platforms, each manifest just under 4 MiB: 80 MiB of manifests in all
+    let children: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| {
+            let m = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{{"pad":"{}"}},"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{}","size":2}},"layers":[]}}"#,
+                "x".repeat((4 << 20) - 400),
+                format!("{}", i % 10).repeat(64)
+            )
+            .into_bytes();
+            (digest(&m), m)
+        })
+        .collect();
+    let entries: Vec<String> = children
+        .iter()
+        .enumerate()
+        .map(|(i, (d, m))| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{d}","size":{},"platform":{{"architecture":"arch{i}","os":"linux"}}}}"#,
+                m.len()
+            )
+        })
+        .collect();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+        entries.join(",")
+    )
+    .into_bytes();
+    let server = HttpServer::start(move |hit, s| {
+        let body = if hit.path.ends_with("/manifests/1") {
+            Some((&index, "application/vnd.oci.image.index.v1+json"))
+        } else {
+            children
+                .iter()
+                .find(|(d, _)| hit.path.ends_with(d.as_str()))
+                .map(|(_, m)| (m, "application/vnd.oci.image.manifest.v1+json"))
+        };
+        match body {
+            Some((b, ct)) => http::respond(s, 200, &[("Content-Type", ct)], b),
+            None => http::respond(s, 404, &[], b"{}"),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let e = copy_into(&server, dir.path(), &opts()).unwrap_err();
+    assert!(
+        matches!(e, Error::TooLarge { limit, .. } if limit == 64 << 20),
+        "{e}"
+    );
+    assert!(e.to_string().contains("evil/app:1"), "{e}");
+    assert_empty(dir.path());
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
