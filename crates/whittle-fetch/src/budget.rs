@@ -152,14 +152,16 @@ pub enum Stop {
         /// The minimum speed.
         min_speed: u64,
     },
-    /// The server was silent for too long.
+    /// The server was silent, or did not connect or answer, for too long.
     #[error(
-        "the server was silent for {}; if it is only slow to answer, allow longer silences with {STALL_VAR} (e.g. {STALL_VAR}={})",
+        "{what} {}; if the server is only slow, allow it more time with {STALL_VAR} (e.g. {STALL_VAR}={})",
         human(*stall),
         human(stall.saturating_mul(4))
     )]
     Stalled {
-        /// The longest accepted silence.
+        /// What did not happen in time (`the server was silent for`, …).
+        what: &'static str,
+        /// The longest accepted wait.
         stall: Duration,
     },
     /// Nothing listens at the address.
@@ -196,7 +198,14 @@ impl Stop {
             ureq::Error::Timeout(ureq::Timeout::Global) => Stop::Deadline {
                 deadline: limits.deadline,
             },
-            ureq::Error::Timeout(_) => Stop::Stalled {
+            ureq::Error::Timeout(t) => Stop::Stalled {
+                what: match t {
+                    ureq::Timeout::Connect | ureq::Timeout::Resolve => "could not connect within",
+                    ureq::Timeout::RecvResponse | ureq::Timeout::SendRequest => {
+                        "no complete answer within"
+                    }
+                    _ => "the server was silent for",
+                },
                 stall: limits.stall,
             },
             ureq::Error::Io(e) => Stop::from_io(e, limits),
@@ -223,6 +232,7 @@ impl Stop {
         match e.kind() {
             io::ErrorKind::ConnectionRefused => Stop::Refused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Stop::Stalled {
+                what: "the server was silent for",
                 stall: limits.stall,
             },
             _ => Stop::Network(bounded(&e.to_string())),

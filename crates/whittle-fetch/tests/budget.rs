@@ -143,3 +143,31 @@ fn the_deadline_bounds_a_download_whatever_its_speed() {
         "no time left to retry"
     );
 }
+
+#[test]
+fn a_server_dripping_its_headers_is_dropped_too() {
+    // a valid status line, then one header byte every 100 ms (1000 of them)
+    let server = HttpServer::start(|_, s| {
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+        head.extend(std::iter::repeat_n(b'x', 1000));
+        head.extend(b"\r\nContent-Length: 2\r\n\r\nok");
+        http::drip(s, &head, Duration::from_millis(100))
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let limits = whittle_fetch::Limits {
+        retries: 0,
+        stall: Duration::from_secs(1),
+        ..whittle_fetch::Limits::default()
+    };
+    let url = format!("{}/dists/bookworm/InRelease", server.base);
+    let f = fetcher(&cache).with_limits(limits);
+    let u = url.clone();
+    let e = within(Duration::from_secs(60), move || {
+        f.fetch_mutable(&u, 1 << 20).unwrap_err()
+    });
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&url) && msg.contains(whittle_fetch::STALL_VAR),
+        "{msg}"
+    );
+}
