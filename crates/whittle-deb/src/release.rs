@@ -428,7 +428,10 @@ pub fn verify_inrelease(
     release.signed_by = signed_by;
     if opts.check_date {
         if let Some(date) = release.date
-            && date > opts.now + MAX_DATE_AHEAD
+            && opts
+                .now
+                .checked_add(MAX_DATE_AHEAD)
+                .is_some_and(|latest| date > latest)
         {
             return Err(Error::ReleaseNotYetValid {
                 origin: origin.to_string(),
