@@ -30,10 +30,20 @@ pub use arch::{Arch, UnknownArch};
 pub use error::{ConfigError, Diagnostic, Pos, Warning};
 pub use glob::{MAX_GLOB_LEN, PathGlob};
 pub use repo::{ApkRepo, DebRepo, Repository};
-pub use words::{WordsError, split_words};
+pub use words::{WordsError, quote_word, split_words};
 
 /// The largest config file accepted, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// Whether `value` may be written into a field of `/etc/passwd` or `/etc/group`: no `:` (the
+/// field separator), no `,` (the member separator) and no control character (a line break would
+/// start an account of its own). The one rule for every such field, checked when a config is read
+/// and again when the files are written.
+pub fn passwd_field_ok(value: &str) -> bool {
+    !value
+        .chars()
+        .any(|c| c == ':' || c == ',' || c.is_control())
+}
 
 /// A host path from the config: as written, and resolved against the config file's directory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +70,60 @@ impl ConfigPath {
             resolved,
         }
     }
+}
+
+/// Where a `local` source may be read from: its real path (symlinks resolved, except that a
+/// source which is itself a symlink is copied as a link and so only its directory is resolved)
+/// must lie inside `base_dir` (the config file's directory) or one of `allowed` (roots the user
+/// allowed explicitly, e.g. `whittle build --allow-path DIR`). A config comes from a repository
+/// that CI checks out: it must not copy the build machine's secrets (`source: /etc/shadow`,
+/// `../../etc/shadow`, a symlink to either) into an image.
+///
+/// Returns the real path and whether it lies outside `base_dir` (the caller warns about those);
+/// the error says where the source resolved to and what to do.
+pub fn confine_local_source(
+    source: &ConfigPath,
+    base_dir: &Path,
+    allowed: &[PathBuf],
+) -> Result<(PathBuf, bool), String> {
+    let resolved = &source.resolved;
+    let md = std::fs::symlink_metadata(resolved).map_err(|e| {
+        format!(
+            "local source `{}` ({}): {e}",
+            source.written,
+            resolved.display()
+        )
+    })?;
+    let real = match (
+        md.file_type().is_symlink(),
+        resolved.file_name(),
+        resolved.parent(),
+    ) {
+        (true, Some(name), Some(parent)) => std::fs::canonicalize(parent).map(|p| p.join(name)),
+        _ => std::fs::canonicalize(resolved),
+    }
+    .map_err(|e| {
+        format!(
+            "local source `{}` ({}): {e}",
+            source.written,
+            resolved.display()
+        )
+    })?;
+    let inside = |root: &Path| std::fs::canonicalize(root).is_ok_and(|r| real.starts_with(r));
+    if inside(base_dir) {
+        return Ok((real, false));
+    }
+    if allowed.iter().any(|r| inside(r)) {
+        return Ok((real, true));
+    }
+    Err(format!(
+        "local source `{}` resolves to {}, outside the config's directory {}: a config may only copy files from its own directory tree (it could otherwise copy this machine's secrets into the image); move the file under {}, or, for a config you trust, allow its directory with `whittle build --allow-path {}`",
+        source.written,
+        real.display(),
+        base_dir.display(),
+        base_dir.display(),
+        real.parent().unwrap_or(Path::new("/")).display(),
+    ))
 }
 
 /// A validated image config.
@@ -453,8 +517,10 @@ impl Config {
     }
 
     /// Check that the host files the config names (keyrings, `signed-by`, `local` sources)
-    /// exist, reporting each missing one at its position.
-    pub fn check_files(&self) -> Result<(), ConfigError> {
-        validate::check_files(self)
+    /// exist, and that every `local` source lies inside the config's directory or one of
+    /// `allowed` ([`confine_local_source`]), reporting each problem at its position. Returns one
+    /// warning per source read from an allowed root outside the config's directory.
+    pub fn check_files(&self, allowed: &[PathBuf]) -> Result<Vec<Warning>, ConfigError> {
+        validate::check_files(self, allowed)
     }
 }

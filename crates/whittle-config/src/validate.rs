@@ -272,11 +272,14 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
     let mut environment = BTreeMap::new();
     for (k, v) in raw.environment {
         let p = pos(&v);
-        if k.is_empty() || k.contains('=') || k.contains('\0') {
+        if k.is_empty()
+            || k.chars()
+                .any(|c| c == '=' || c.is_whitespace() || c.is_control())
+        {
             ctx.err(
                 p,
-                Problem::new(format!("invalid environment variable name {k:?}"))
-                    .hint("names must be non-empty and contain no `=`"),
+                Problem::new(format!("invalid environment variable name `{}`", shown(&k)))
+                    .hint("a name is non-empty, with no `=`, space or control character; portable names are letters, digits and `_`"),
             );
             continue;
         }
@@ -537,6 +540,32 @@ fn image_path(s: &str) -> Result<String, Problem> {
         }
     }
     Ok(format!("/{}", parts.join("/")))
+}
+
+/// Checks a value that lands in a field of `/etc/passwd` or `/etc/group` (a home directory, a
+/// shell): [`crate::passwd_field_ok`] must hold, else the value could end the field or the line
+/// and add an account of its own choosing.
+fn passwd_field(value: String, field: &str) -> Result<String, Problem> {
+    if crate::passwd_field_ok(&value) {
+        Ok(value)
+    } else {
+        Err(Problem::new(format!(
+            "`{field}` `{}` contains `:`, a line break or another control character",
+            shown(&value)
+        ))
+        .hint("these would break /etc/passwd into other fields or lines; write a plain path"))
+    }
+}
+
+/// `s` for a message: control characters escaped, at most 80 characters (a hostile config cannot
+/// make an error message as large as itself).
+pub(crate) fn shown(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String = s.chars().take(MAX).flat_map(char::escape_debug).collect();
+    if s.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn valid_name(s: &str) -> bool {
@@ -811,7 +840,7 @@ fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
         if !valid_name(&name.value) {
             ctx.err(
                 pos(name),
-                Problem::new(format!("invalid group name `{}`", name.value)).hint(
+                Problem::new(format!("invalid group name `{}`", shown(&name.value))).hint(
                     "up to 32 characters: a letter or `_`, then letters, digits, `_`, `-` or `.`",
                 ),
             );
@@ -838,6 +867,15 @@ fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
         } else {
             gids.insert(gid, name.value.clone());
         }
+        for m in &g.value.members {
+            if !valid_name(&m.value) {
+                ctx.err(
+                    pos(m),
+                    Problem::new(format!("invalid group member `{}`", shown(&m.value)))
+                        .hint("members are user names: up to 32 characters, a letter or `_`, then letters, digits, `_`, `-` or `.`"),
+                );
+            }
+        }
         out.groups.push(Group {
             groupname: name.value.clone(),
             gid,
@@ -853,7 +891,7 @@ fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
         if !valid_name(&name.value) {
             ctx.err(
                 pos(name),
-                Problem::new(format!("invalid user name `{}`", name.value)).hint(
+                Problem::new(format!("invalid user name `{}`", shown(&name.value))).hint(
                     "up to 32 characters: a letter or `_`, then letters, digits, `_`, `-` or `.`",
                 ),
             );
@@ -897,7 +935,7 @@ fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
             None => uid,
         };
         let homedir = match &r.homedir {
-            Some(h) => match image_path(&h.value) {
+            Some(h) => match image_path(&h.value).and_then(|p| passwd_field(p, "homedir")) {
                 Ok(p) => p,
                 Err(prob) => {
                     ctx.err(
@@ -910,7 +948,7 @@ fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
             None => format!("/home/{}", name.value),
         };
         let shell = match &r.shell {
-            Some(s) => match image_path(&s.value) {
+            Some(s) => match image_path(&s.value).and_then(|p| passwd_field(p, "shell")) {
                 Ok(p) => p,
                 Err(prob) => {
                     ctx.err(
@@ -1173,7 +1211,7 @@ fn convert_paths(ctx: &mut Ctx, raw: Vec<Spanned<RawPath>>) -> Vec<PathSpec> {
     out
 }
 
-pub(crate) fn check_files(cfg: &Config) -> Result<(), ConfigError> {
+pub(crate) fn check_files(cfg: &Config, allowed: &[PathBuf]) -> Result<Vec<Warning>, ConfigError> {
     let lines: Vec<&str> = Vec::new();
     let mut ctx = Ctx {
         origin: cfg.origin.clone(),
@@ -1210,10 +1248,30 @@ pub(crate) fn check_files(cfg: &Config) -> Result<(), ConfigError> {
     for p in &cfg.paths {
         if let PathKind::Local { source } = &p.kind {
             check(&mut ctx, source, p.pos, "local source");
+            if !source.resolved.exists() && std::fs::symlink_metadata(&source.resolved).is_err() {
+                continue;
+            }
+            match crate::confine_local_source(source, &cfg.base_dir, allowed) {
+                Ok((real, true)) => ctx.warn(
+                    Some(p.pos),
+                    format!(
+                        "local source `{}` is read from {}, outside the config's directory (allowed by --allow-path)",
+                        source.written,
+                        real.display()
+                    ),
+                ),
+                Ok((_, false)) => {}
+                Err(message) => ctx.err(
+                    p.pos,
+                    Problem::new(message).hint(
+                        "keep the files an image needs beside its config (e.g. in the same repository)",
+                    ),
+                ),
+            }
         }
     }
     if ctx.diags.is_empty() {
-        Ok(())
+        Ok(ctx.warnings)
     } else {
         Err(ConfigError::Invalid(ctx.diags))
     }

@@ -1,5 +1,8 @@
-//! Splitting a command string into argv the way a POSIX shell splits words
-//! (quotes and backslashes only: no variables, globs or operators).
+//! Splitting a command string into argv exactly as apko does (Go's `github.com/google/shlex`,
+//! which apko applies to `entrypoint.command` and `cmd`): whitespace separates words, `'…'` is
+//! literal, `"…"` is literal except that a backslash takes the next character as it is, outside
+//! quotes a backslash takes the next character as it is, and a `#` that starts a word begins a
+//! comment running to the end of the line. No variables, globs or operators.
 
 /// Why a string could not be split into words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -17,9 +20,16 @@ pub enum WordsError {
     TrailingBackslash,
 }
 
-/// Split `s` into words: whitespace separates words; `'…'` is literal; `"…"` is literal except
-/// for `\"`, `\\`, `\$`, `` \` `` and backslash-newline; outside quotes a backslash escapes the
-/// next character. `''` and `""` make an empty word.
+/// Split `s` into words the way apko splits `entrypoint.command` and `cmd` (google/shlex):
+///
+/// - space, tab, CR and LF separate words;
+/// - `'…'` is literal; `"…"` is literal except that `\` takes the next character as it is
+///   (`"\n"` is `n`, `"\""` is `"`, `"\\"` is `\`);
+/// - outside quotes `\` takes the next character as it is (`a\ b` is one word, `\#` a literal
+///   `#`);
+/// - a `#` at the start of a word begins a comment that runs to the end of the line (`a#b` is
+///   the word `a#b`);
+/// - quotes join with what touches them (`a'b'"c"` is `abc`); `''` and `""` make an empty word.
 ///
 /// ```
 /// assert_eq!(
@@ -29,79 +39,92 @@ pub enum WordsError {
 /// ```
 pub fn split_words(s: &str) -> Result<Vec<String>, WordsError> {
     let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
     let mut chars = s.chars().enumerate().peekable();
-    while let Some((i, c)) = chars.next() {
+    loop {
+        // between words: skip separators and comments
+        let Some(&(_, c)) = chars.peek() else {
+            return Ok(words);
+        };
         match c {
-            ' ' | '\t' | '\n' | '\r' => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
+            ' ' | '\t' | '\r' | '\n' => {
+                chars.next();
+                continue;
             }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some((_, '\'')) => break,
-                        Some((_, ch)) => cur.push(ch),
-                        None => {
-                            return Err(WordsError::UnterminatedQuote {
-                                quote: '\'',
-                                offset: i,
-                            });
+            '#' => {
+                for (_, ch) in chars.by_ref() {
+                    if ch == '\n' {
+                        break;
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        // one word, up to an unquoted separator (a `#` inside a word is literal)
+        let mut cur = String::new();
+        while let Some(&(i, c)) = chars.peek() {
+            match c {
+                ' ' | '\t' | '\r' | '\n' => break,
+                '\'' => {
+                    chars.next();
+                    loop {
+                        match chars.next() {
+                            Some((_, '\'')) => break,
+                            Some((_, ch)) => cur.push(ch),
+                            None => {
+                                return Err(WordsError::UnterminatedQuote {
+                                    quote: '\'',
+                                    offset: i,
+                                });
+                            }
                         }
                     }
                 }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some((_, '"')) => break,
-                        Some((_, '\\')) => match chars.next() {
-                            Some((_, '\n')) => {}
-                            Some((_, ch @ ('"' | '\\' | '$' | '`'))) => cur.push(ch),
-                            Some((_, ch)) => {
-                                cur.push('\\');
-                                cur.push(ch);
-                            }
+                '"' => {
+                    chars.next();
+                    loop {
+                        match chars.next() {
+                            Some((_, '"')) => break,
+                            Some((_, '\\')) => match chars.next() {
+                                Some((_, ch)) => cur.push(ch),
+                                None => {
+                                    return Err(WordsError::UnterminatedQuote {
+                                        quote: '"',
+                                        offset: i,
+                                    });
+                                }
+                            },
+                            Some((_, ch)) => cur.push(ch),
                             None => {
                                 return Err(WordsError::UnterminatedQuote {
                                     quote: '"',
                                     offset: i,
                                 });
                             }
-                        },
-                        Some((_, ch)) => cur.push(ch),
-                        None => {
-                            return Err(WordsError::UnterminatedQuote {
-                                quote: '"',
-                                offset: i,
-                            });
                         }
                     }
                 }
-            }
-            '\\' => match chars.next() {
-                Some((_, '\n')) => {}
-                Some((_, ch)) => {
-                    in_word = true;
+                '\\' => {
+                    chars.next();
+                    match chars.next() {
+                        Some((_, ch)) => cur.push(ch),
+                        None => return Err(WordsError::TrailingBackslash),
+                    }
+                }
+                ch => {
+                    chars.next();
                     cur.push(ch);
                 }
-                None => return Err(WordsError::TrailingBackslash),
-            },
-            ch => {
-                in_word = true;
-                cur.push(ch);
             }
         }
-    }
-    if in_word {
         words.push(cur);
     }
-    Ok(words)
+}
+
+/// Quote `word` so that [`split_words`] gives it back unchanged (single quotes; a `'` inside is
+/// written `'"'"'`).
+pub fn quote_word(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r#"'"'"'"#))
 }
 
 #[cfg(test)]
@@ -109,6 +132,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Cases checked against google/shlex's rules (the splitter apko uses).
     #[test]
     fn table() {
         let cases: &[(&str, &[&str])] = &[
@@ -118,11 +142,16 @@ mod tests {
             ("a  b\tc\n d", &["a", "b", "c", "d"]),
             ("BEGIN { print 1 }", &["BEGIN", "{", "print", "1", "}"]),
             ("'BEGIN { print 1 }'", &["BEGIN { print 1 }"]),
-            (r#"say "a \"b\" \\ \$x \n""#, &["say", r#"a "b" \ $x \n"#]),
+            (r#"say "a \"b\" \\ \$x \n""#, &["say", r#"a "b" \ $x n"#]),
             (r"a\ b c", &["a b", "c"]),
             ("'' \"\"", &["", ""]),
             ("a'b'\"c\"d", &["abcd"]),
-            ("a\\\nb", &["ab"]),
+            // a backslash keeps the next character, newline included (no line continuation)
+            ("a\\\nb", &["a\nb"]),
+            ("prog # a comment\nnext", &["prog", "next"]),
+            ("a#b '#c' \\#d", &["a#b", "#c", "#d"]),
+            ("#only a comment", &[]),
+            ("x 'it'\"'\"'s'", &["x", "it's"]),
         ];
         for (input, want) in cases {
             assert_eq!(split_words(input).unwrap(), *want, "input {input:?}");
@@ -154,17 +183,39 @@ mod tests {
             let _ = split_words(&s);
         }
 
-        /// Words quoted with single quotes (no `'` inside) round-trip.
+        /// Any words, quoted with [`quote_word`] and joined by any separators, split back.
         #[test]
-        fn single_quoted_roundtrip(words in proptest::collection::vec("[^']{0,12}", 0..6)) {
-            let joined = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+        fn quoted_roundtrip(
+            words in proptest::collection::vec(".{0,12}", 0..6),
+            sep in "[ \t\r\n]{1,3}",
+        ) {
+            let joined = words.iter().map(|w| quote_word(w)).collect::<Vec<_>>().join(&sep);
+            prop_assert_eq!(split_words(&joined).unwrap(), words);
+        }
+
+        /// Words escaped character by character with `\` split back.
+        #[test]
+        fn backslash_roundtrip(words in proptest::collection::vec(".{1,12}", 0..6)) {
+            let joined = words
+                .iter()
+                .map(|w| w.chars().flat_map(|c| ['\\', c]).collect::<String>())
+                .collect::<Vec<_>>()
+                .join(" ");
             prop_assert_eq!(split_words(&joined).unwrap(), words);
         }
 
         /// Plain words without special characters split on whitespace.
         #[test]
-        fn plain_words(words in proptest::collection::vec("[a-zA-Z0-9/._=-]{1,10}", 0..6)) {
+        fn plain_words(words in proptest::collection::vec("[a-zA-Z0-9/._=:-]{1,10}", 0..6)) {
             prop_assert_eq!(split_words(&words.join("  ")).unwrap(), words);
+        }
+
+        /// Every word comes out whole: splitting never yields more words than separators allow.
+        #[test]
+        fn word_count_bound(s in "[ a-z'\"#\\\\\n]{0,40}") {
+            if let Ok(w) = split_words(&s) {
+                prop_assert!(w.len() <= s.len() / 2 + 1);
+            }
         }
     }
 }

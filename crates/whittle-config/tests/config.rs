@@ -464,6 +464,37 @@ const BAD: &[(&str, &str, &[&str])] = &[
         &["true"],
     ),
     ("contents: [a]\n", "bad.yaml:1:11:", &["mapping"]),
+    // fields that land in /etc/passwd and /etc/group cannot add fields or lines (issue 12)
+    (
+        "accounts:\n  users: [{username: u, uid: 1000, homedir: \"/home/u:/x\"}]\n",
+        "bad.yaml:2:",
+        &["`homedir`", "contains `:`", "/etc/passwd"],
+    ),
+    (
+        "accounts:\n  users: [{username: u, uid: 1000, shell: \"/bin/sh\\nevil::0:0::/:/bin/sh\"}]\n",
+        "bad.yaml:2:",
+        &["`shell`", "line break", "/etc/passwd"],
+    ),
+    (
+        "accounts:\n  groups: [{groupname: g, gid: 5, members: [\"a,root\"]}]\n",
+        "bad.yaml:2:",
+        &["invalid group member `a,root`"],
+    ),
+    (
+        "accounts:\n  groups: [{groupname: g, gid: 5, members: [\"a\\nroot:x:0:\"]}]\n",
+        "bad.yaml:2:",
+        &["invalid group member `a\\nroot:x:0:`"],
+    ),
+    (
+        "environment:\n  \"A\\nB\": x\n",
+        "bad.yaml:2:",
+        &["invalid environment variable name"],
+    ),
+    (
+        "environment:\n  \"A B\": x\n",
+        "bad.yaml:2:",
+        &["invalid environment variable name"],
+    ),
 ];
 
 #[test]
@@ -555,14 +586,68 @@ fn from_file_resolves_relative_paths_and_checks_files() {
         d.signed_by.as_ref().unwrap().resolved,
         dir.path().join("keys/k.gpg")
     );
-    let err = cfg.check_files().unwrap_err().to_string();
+    let err = cfg.check_files(&[]).unwrap_err().to_string();
     assert!(
         err.contains(":5:5: local source `./bin/server` not found"),
         "{err}"
     );
     std::fs::create_dir(dir.path().join("bin")).unwrap();
     std::fs::write(dir.path().join("bin/server"), b"elf").unwrap();
-    cfg.check_files().unwrap();
+    assert!(cfg.check_files(&[]).unwrap().is_empty());
+}
+
+/// `local` sources stay inside the config's directory tree (issue 12): absolute host paths,
+/// `..` and symlinks out are refused; `--allow-path` roots are accepted with a warning.
+#[test]
+fn local_sources_are_confined_to_the_config_directory() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), b"host secret").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(proj.join("sub")).unwrap();
+    std::fs::write(proj.join("sub/ok"), b"ok").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), proj.join("sub/link")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), proj.join("dirlink")).unwrap();
+    let secret = outside.path().join("secret").display().to_string();
+    let depth = proj.components().count();
+    let dotdot = format!("{}{}", "../".repeat(depth), secret.trim_start_matches('/'));
+    let check = |source: &str, allowed: &[PathBuf]| {
+        let cfg_path = proj.join("image.yaml");
+        std::fs::write(
+            &cfg_path,
+            format!("paths:\n  - {{path: /x, type: local, source: \"{source}\"}}\n"),
+        )
+        .unwrap();
+        Config::from_file(&cfg_path).unwrap().check_files(allowed)
+    };
+    // inside: fine, no warning; a symlink source itself is copied as a link (not followed)
+    assert!(check("./sub/ok", &[]).unwrap().is_empty());
+    assert!(check("sub", &[]).unwrap().is_empty());
+    assert!(check("sub/link", &[]).unwrap().is_empty());
+    for bad in [
+        secret.as_str(),
+        dotdot.as_str(),
+        "dirlink/secret",
+        "/etc/passwd",
+    ] {
+        let err = check(bad, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("outside the config's directory"),
+            "{bad}: {err}"
+        );
+        assert!(err.contains("--allow-path"), "{bad}: {err}");
+        assert!(err.contains(":2:5:"), "{bad}: {err}");
+    }
+    let allowed = [outside.path().to_path_buf()];
+    let warnings = check(&secret, &allowed).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .message
+            .contains("outside the config's directory")
+    );
+    assert!(check("dirlink/secret", &allowed).is_ok());
+    assert!(check("/etc/passwd", &allowed).is_err());
 }
 
 #[test]
@@ -659,6 +744,47 @@ proptest! {
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
         let _ = Config::from_str("p.yaml", &text);
     }
+
+    /// Whatever `homedir`, `shell`, `username` and group `members` hold, an accepted config only
+    /// carries values that cannot end a field or a line of /etc/passwd or /etc/group.
+    #[test]
+    fn accepted_account_fields_cannot_break_passwd(
+        home in "(/[a-z:,\n\r\t\u{0}\u{7f}\u{85} é]{0,6}){1,3}",
+        shell in "/[a-z:,\n\r\u{1b}/ ]{0,12}",
+        user in "[a-z_:,\n][a-z0-9:,\n.-]{0,8}",
+        member in "[a-z_:,\n][a-z0-9:,\n.-]{0,8}",
+    ) {
+        let text = format!(
+            "accounts:\n  groups: [{{groupname: g, gid: 5, members: [{}]}}]\n  users: [{{username: {}, uid: 1000, gid: 5, homedir: {}, shell: {}}}]\n  run-as: 1000\n",
+            yaml_quoted(&member), yaml_quoted(&user), yaml_quoted(&home), yaml_quoted(&shell)
+        );
+        if let Ok(cfg) = Config::from_str("p.yaml", &text) {
+            let u = &cfg.accounts.users[0];
+            for v in [&u.username, &u.homedir, &u.shell] {
+                prop_assert!(passwd_field_ok(v), "{:?} accepted", v);
+            }
+            for m in &cfg.accounts.groups[0].members {
+                prop_assert!(passwd_field_ok(m), "{:?} accepted", m);
+            }
+        }
+    }
+}
+
+/// `s` as a YAML double-quoted scalar (every non-printable character escaped).
+fn yaml_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || (c as u32) > 0x7e => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[test]

@@ -47,6 +47,12 @@ pub struct BuildArgs {
     #[arg(long)]
     insecure_allow_unsigned_repositories: bool,
 
+    /// Let `paths` entries of type `local` read from DIR, outside the config's own directory
+    /// (only for configs you trust: a config could otherwise copy this machine's secrets into
+    /// the image). Each such source is warned about. Repeatable.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    allow_paths: Vec<PathBuf>,
+
     /// Push over plain HTTP to a registry that is not on this machine (loopback registries always
     /// use HTTP) [default: $WHITTLE_INSECURE_REGISTRY]. Anyone on the network path can read and
     /// change what is pushed, and credentials travel unencrypted.
@@ -162,6 +168,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
             )
         },
         insecure_allow_unsigned_repositories: args.insecure_allow_unsigned_repositories,
+        allow_paths: args.allow_paths,
     };
     let term = Terminal {
         quiet: args.quiet,
