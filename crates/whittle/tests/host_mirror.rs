@@ -44,6 +44,13 @@ fn example_builds_from_the_host_mirror_then_offline() {
     if tool("umoci") && tool("runc") && is_root() {
         let bundle = dir.path().join("bundle");
         unpack(&layout, "latest", &bundle);
+        // the example's own entrypoint and cmd, as `docker run IMAGE` would run them
+        let (code, out, err) = runc(&bundle, &[]);
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "hello from a minimal image\n"),
+            "stderr: {err}"
+        );
         let (code, out, err) = runc(&bundle, &["/usr/bin/gawk", "BEGIN { print 6*7 }"]);
         assert_eq!((code, out.as_str()), (0, "42\n"), "stderr: {err}");
     }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use std::process::Command;
 
+pub mod apk;
+
 #[allow(unused_imports)]
 pub use whittle_testutil::{ci, fixtures, skip, tool};
 
@@ -348,7 +350,13 @@ pub fn unpack(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
 }
 
 /// Runs `args` in an unpacked bundle with runc (as the image's user); returns (status, stdout, stderr).
+/// Empty `args` run the image's own entrypoint and cmd.
 pub fn runc(bundle: &Path, args: &[&str]) -> (i32, String, String) {
+    runc_input(bundle, args, b"")
+}
+
+/// [`runc`] with `input` on the container's stdin.
+pub fn runc_input(bundle: &Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
     let cfg_path = bundle.join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
@@ -363,14 +371,23 @@ pub fn runc(bundle: &Path, args: &[&str]) -> (i32, String, String) {
         std::process::id(),
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let out = Command::new("runc")
+    let mut child = Command::new("runc")
         .arg("run")
         .arg("-b")
         .arg(bundle)
         .arg(&id)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // the container may exit without reading: a broken pipe is not the test's failure
+        let _ = stdin.write_all(input);
+    }
+    let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -497,4 +514,90 @@ pub fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>>
         .into_iter()
         .map(|(p, (_, bytes))| (p, bytes))
         .collect()
+}
+
+/// The files of a Debian image of `packages` for `arch`, built by whittle from the host's Debian
+/// mirror (signed index, verified packages) into `dir/<arch>-tree` with `cache`: the stand-in
+/// material for examples whose own repositories cannot be reached here.
+pub fn host_mirror_entries(
+    dir: &Path,
+    cache: &Path,
+    arch: &str,
+    packages: &str,
+) -> std::collections::BTreeMap<String, (String, Vec<u8>)> {
+    let work = dir.join(format!("{arch}-debian"));
+    std::fs::create_dir_all(&work).unwrap();
+    let layout = work.join("layout");
+    build(
+        &work,
+        &format!(
+            "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [{packages}]\narchs: [{arch}]\n"
+        ),
+        &format!("oci:{}:t", layout.display()),
+        cache,
+        &["--no-sbom", "-q"],
+    );
+    layer_entries(&layout)
+}
+
+/// Owned `(path, content, mode, symlink target)` entries of a stand-in package, from
+/// [`layer_entries`]-style entries whose path passes `keep` (directories end in `/`; files are
+/// made 0755 when `exec` says so, else 0644).
+pub fn stand_in_files(
+    entries: &std::collections::BTreeMap<String, (String, Vec<u8>)>,
+    keep: impl Fn(&str) -> bool,
+    exec: impl Fn(&str) -> bool,
+) -> Vec<(String, Vec<u8>, u32, Option<String>)> {
+    entries
+        .iter()
+        .filter(|(p, _)| keep(p))
+        .map(|(p, (kind, bytes))| match kind.as_str() {
+            "dir" => (format!("{p}/"), Vec::new(), 0o755, None),
+            "symlink" => (
+                p.clone(),
+                Vec::new(),
+                0o777,
+                Some(String::from_utf8(bytes.clone()).unwrap()),
+            ),
+            _ => (
+                p.clone(),
+                bytes.clone(),
+                if exec(p) { 0o755 } else { 0o644 },
+                None,
+            ),
+        })
+        .collect()
+}
+
+/// Borrowed view of [`stand_in_files`] for [`apk::Pkg::files`].
+pub fn files_view(
+    files: &[(String, Vec<u8>, u32, Option<String>)],
+) -> Vec<(&str, &[u8], u32, Option<&str>)> {
+    files
+        .iter()
+        .map(|(p, b, m, l)| (p.as_str(), b.as_slice(), *m, l.as_deref()))
+        .collect()
+}
+
+/// `text` (an example config) with its `repositories` and `keyring` lists replaced by `repo` and
+/// `key`; every other line is kept as written.
+pub fn with_repository(text: &str, repo: &Path, key: &Path) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if skipping && line.starts_with("    - ") {
+            continue;
+        }
+        skipping = false;
+        out.push_str(line);
+        out.push('\n');
+        if line == "  repositories:" {
+            out.push_str(&format!("    - {}\n", repo.display()));
+            skipping = true;
+        } else if line == "  keyring:" {
+            out.push_str(&format!("    - {}\n", key.display()));
+            skipping = true;
+        }
+    }
+    out
 }
