@@ -280,11 +280,11 @@ impl Keyring {
         } else {
             SignedPublicKey::from_armor_many(bytes).map(|(it, _headers)| it)
         }
-        .map_err(|e| keyring_err(e.to_string()))?;
+        .map_err(|e| keyring_err(pgp_reason(&e)))?;
         for key in iter {
             match key {
                 Ok(k) => keys.push(k),
-                Err(e) => skipped.push(e.to_string()),
+                Err(e) => skipped.push(pgp_reason(&e)),
             }
         }
         if keys.is_empty() {
@@ -413,7 +413,7 @@ pub fn verify_inrelease(
     let (msg, _headers) =
         CleartextSignedMessage::from_string(body).map_err(|e| Error::Malformed {
             origin: origin.to_string(),
-            reason: e.to_string(),
+            reason: pgp_reason(&e),
         })?;
     if msg.signatures().is_empty() {
         return Err(Error::MissingSignature {
@@ -1106,8 +1106,45 @@ impl SigningKey {
     }
 }
 
+/// What the OpenPGP parser said, fit for a message: its first line, without the debug dump
+/// (field structs, backtraces, input bytes) some of its errors carry, at most 200 characters. A
+/// hostile InRelease or keyring cannot make an error as large as itself.
+fn pgp_reason(e: &impl std::fmt::Display) -> String {
+    const MAX: usize = 200;
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let cut = [" {", "(["]
+        .iter()
+        .filter_map(|m| first.find(m))
+        .min()
+        .unwrap_or(first.len());
+    let head = first.get(..cut).unwrap_or(first).trim_end();
+    let mut out: String = head.chars().take(MAX).collect();
+    if out.len() < head.len() || cut < first.len() {
+        out.push_str(" …");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parser_errors_are_cut_to_their_first_words() {
+        struct Noisy;
+        impl std::fmt::Display for Noisy {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    "Invalid Packet Content Unsupported {{ message: \"x\", backtrace: Some(Backtrace [{}]) }}",
+                    "1, ".repeat(100_000)
+                )
+            }
+        }
+        let r = super::pgp_reason(&Noisy);
+        assert_eq!(r, "Invalid Packet Content Unsupported …");
+        assert_eq!(super::pgp_reason(&"short"), "short");
+        assert!(super::pgp_reason(&"y".repeat(10_000)).chars().count() <= 202);
+    }
 
     /// Found by the `inrelease` fuzz target: a month name whose third byte is inside a
     /// multi-byte character.

@@ -125,8 +125,43 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // library errors render their causes themselves
-            eprintln!("error: {e}");
+            eprintln!("error: {}", bounded_message(&e.to_string()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The most of an error message printed: errors quote untrusted input (paths, fields, server
+/// replies), and no input may make a message as large as itself.
+const MAX_ERROR_BYTES: usize = 8 << 10;
+
+/// `msg` cut to [`MAX_ERROR_BYTES`] at a character boundary, saying how much was left out.
+fn bounded_message(msg: &str) -> std::borrow::Cow<'_, str> {
+    if msg.len() <= MAX_ERROR_BYTES {
+        return msg.into();
+    }
+    let mut end = MAX_ERROR_BYTES;
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} more bytes of this message left out)",
+        &msg[..end],
+        msg.len() - end
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_errors_are_cut() {
+        assert_eq!(bounded_message("short"), "short");
+        let long = "é".repeat(MAX_ERROR_BYTES);
+        let cut = bounded_message(&long);
+        assert!(cut.len() < MAX_ERROR_BYTES + 100, "{}", cut.len());
+        assert!(cut.ends_with(&format!("({} more bytes of this message left out)", long.len() - MAX_ERROR_BYTES)));
     }
 }

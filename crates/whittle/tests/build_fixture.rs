@@ -33,8 +33,13 @@ fn gawk_image_runs_is_minimal_and_reproducible() {
     );
     assert_eq!(digest_a, digest_b, "builds must be reproducible");
 
-    // SBOM beside the output, listing the resolved closure, no package manager, no shell
-    let names = sbom_packages(&a.path().join("layout.spdx.json"));
+    // SBOM beside the output, world-readable like the image (not a temporary file's 0600),
+    // listing the resolved closure, no package manager, no shell
+    let sbom = a.path().join("layout.spdx.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&sbom).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "SBOM mode {mode:o}");
+    let names = sbom_packages(&sbom);
     for must in ["gawk", "libc6", "libmpfr6", "libgmp10", "libreadline8"] {
         assert!(
             names.iter().any(|n| n == must),
@@ -287,4 +292,158 @@ fn path_exclude_leaves_package_files_out() {
     assert!(err.contains("image.yaml:"), "{err}");
     assert!(err.contains("path-exclude"), "{err}");
     assert!(err.contains("start with `/`"), "{err}");
+}
+
+/// Issue 12: a config cannot inject an account into `/etc/passwd`, nor copy a host file from
+/// outside its own directory unless `--allow-path` says so; nothing is written when it is refused.
+#[test]
+fn hostile_configs_cannot_add_accounts_or_read_host_files() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir(&proj).unwrap();
+    let outside = dir.path().join("host-secrets");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("shadow"), b"root:$6$secret:19000::::::\n").unwrap();
+    let cfg_path = proj.join("image.yaml");
+    let attempt = |extra: &str, args: &[&str]| {
+        std::fs::write(&cfg_path, fixture_config(&fix, "gawk", extra)).unwrap();
+        whittle()
+            .current_dir(&proj)
+            .arg("build")
+            .arg(&cfg_path)
+            .args(["-o", "oci:out:t", "--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let refused = |extra: &str, want: &[&str]| {
+        let out = attempt(extra, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra}: built anyway:\n{err}");
+        for w in want {
+            assert!(err.contains(w), "{extra}: {w:?} not in:\n{err}");
+        }
+        assert!(
+            !proj.join("out").exists(),
+            "no output after a refused config"
+        );
+    };
+    // fixture_config already declares `nonroot`: these are extra users
+    let users = |u: &str| {
+        fixture_config(&fix, "gawk", "").replace(
+            "users: [{username: nonroot, uid: 65532, gid: 65532}]",
+            &format!("users: [{{username: nonroot, uid: 65532, gid: 65532}}, {u}]"),
+        )
+    };
+    for (user, want) in [
+        (
+            r#"{username: u, uid: 1000, homedir: "/home/u:/x"}"#,
+            "`homedir`",
+        ),
+        (
+            r#"{username: u, uid: 1000, shell: "/bin/sh\nevil::0:0::/:/bin/sh"}"#,
+            "`shell`",
+        ),
+    ] {
+        std::fs::write(&cfg_path, users(user)).unwrap();
+        let out = whittle()
+            .current_dir(&proj)
+            .arg("build")
+            .arg(&cfg_path)
+            .args(["-o", "oci:out:t", "--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{user}: built anyway:\n{err}");
+        assert!(err.contains(want) && err.contains("/etc/passwd"), "{err}");
+        assert!(!proj.join("out").exists());
+    }
+    let secret = outside.join("shadow").display().to_string();
+    for source in [secret.clone(), "../host-secrets/shadow".to_string()] {
+        refused(
+            &format!("paths:\n  - {{path: /stolen, type: local, source: \"{source}\"}}\n"),
+            &["outside the config's directory", "--allow-path"],
+        );
+    }
+    std::fs::create_dir(proj.join("d")).unwrap();
+    std::os::unix::fs::symlink(&outside, proj.join("d/up")).unwrap();
+    refused(
+        "paths:\n  - {path: /stolen, type: local, source: d/up/shadow}\n",
+        &["outside the config's directory"],
+    );
+    // the explicit opt-in works, loudly
+    let out = attempt(
+        &format!("paths:\n  - {{path: /stolen, type: local, source: \"{secret}\"}}\n"),
+        &["--allow-path", outside.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("outside the config's directory"),
+        "{err}"
+    );
+    assert_eq!(
+        layer_files(&proj.join("out"))
+            .get("stolen")
+            .map(Vec::as_slice),
+        Some(&b"root:$6$secret:19000::::::\n"[..])
+    );
+}
+
+/// Issue 12: an InRelease whose signature block is 300 KB of garbage gives a short error (the
+/// OpenPGP parser's debug dump, with its backtrace and bytes, is not passed on).
+#[test]
+fn a_garbage_signature_gives_a_short_error() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let src = fix.join("deb/bookworm-mini");
+    std::fs::create_dir_all(repo.join("dists/bookworm")).unwrap();
+    std::os::unix::fs::symlink(src.join("keys"), repo.join("keys")).unwrap();
+    let inrelease = std::fs::read_to_string(src.join("dists/bookworm/InRelease")).unwrap();
+    let signed = &inrelease[..inrelease.find("-----BEGIN PGP SIGNATURE-----").unwrap()];
+    // deterministic junk: base64 of a long pseudo-random byte run
+    let mut x: u32 = 12345;
+    let line: String = (0..300_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                [(x >> 16) as usize % 64] as char
+        })
+        .collect();
+    let body: Vec<&str> = line
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    std::fs::write(
+        repo.join("dists/bookworm/InRelease"),
+        format!(
+            "{signed}-----BEGIN PGP SIGNATURE-----\n\n{}\n-----END PGP SIGNATURE-----\n",
+            body.join("\n")
+        ),
+    )
+    .unwrap();
+    let config = fixture_config(&fix, "gawk", "").replace(
+        &format!("file://{}", src.display()),
+        &format!("file://{}", repo.display()),
+    );
+    std::fs::write(dir.path().join("image.yaml"), config).unwrap();
+    let err = run_fail(
+        whittle()
+            .arg("build")
+            .arg(dir.path().join("image.yaml"))
+            .args(["-o", "oci:out:t", "--cache-dir"])
+            .arg(dir.path().join("cache")),
+    );
+    assert!(err.contains("InRelease"), "{err}");
+    assert!(
+        err.len() < 2_000,
+        "{} bytes of error:\n{}",
+        err.len(),
+        &err[..2_000]
+    );
 }
