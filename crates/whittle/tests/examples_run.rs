@@ -70,18 +70,12 @@ fn apk_examples_build_and_run_their_default_command() {
     let repo = dir.path().join("repo");
     let key = test_key();
     for (apk_arch, bb) in [("x86_64", &bb_amd64), ("aarch64", &bb_arm64)] {
-        let pkg = |name, files| Pkg {
-            name,
-            version: "1.0-r0",
-            extra: "",
-            files,
-        };
         write_arch(
             &repo,
             apk_arch,
             &key,
             &[
-                pkg(
+                Pkg::stand_in(
                     "busybox",
                     vec![
                         ("bin/", b"", 0o755, None),
@@ -96,7 +90,7 @@ fn apk_examples_build_and_run_their_default_command() {
                         ),
                     ],
                 ),
-                pkg(
+                Pkg::stand_in(
                     "alpine-baselayout-data",
                     vec![
                         ("etc/", b"", 0o755, None),
@@ -109,14 +103,8 @@ fn apk_examples_build_and_run_their_default_command() {
                         ),
                     ],
                 ),
-                pkg(
-                    "wolfi-baselayout",
-                    vec![
-                        ("etc/", b"", 0o755, None),
-                        ("etc/os-release", b"ID=wolfi\nNAME=\"Wolfi\"\n", 0o644, None),
-                    ],
-                ),
-                pkg(
+                Pkg::wolfi_baselayout(),
+                Pkg::stand_in(
                     "ca-certificates-bundle",
                     vec![
                         ("etc/", b"", 0o755, None),

@@ -69,6 +69,30 @@ pub struct Pkg<'a> {
     pub files: Vec<(&'a str, &'a [u8], u32, Option<&'a str>)>,
 }
 
+impl<'a> Pkg<'a> {
+    /// A stand-in package `name` 1.0-r0 holding `files` (for examples whose own repository cannot
+    /// be reached).
+    pub fn stand_in(name: &'a str, files: Vec<(&'a str, &'a [u8], u32, Option<&'a str>)>) -> Self {
+        Pkg {
+            name,
+            version: "1.0-r0",
+            extra: "",
+            files,
+        }
+    }
+
+    /// A stand-in `wolfi-baselayout`: Wolfi's os-release.
+    pub fn wolfi_baselayout() -> Pkg<'static> {
+        Pkg::stand_in(
+            "wolfi-baselayout",
+            vec![
+                ("etc/", b"", 0o755, None),
+                ("etc/os-release", b"ID=wolfi\nNAME=\"Wolfi\"\n", 0o644, None),
+            ],
+        )
+    }
+}
+
 /// Writes a signed APK repository for x86_64 under `root`; returns the public key's path.
 pub fn signed_repo(root: &Path, pkgs: &[Pkg]) -> PathBuf {
     let key = test_key();
