@@ -100,6 +100,10 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         .prefix("whittle-pkg-")
         .tempdir()
         .map_err(io(Path::new("(temporary directory)")))?;
+    // the steps may run as a host uid of their own (whittle as root): they must reach the
+    // workspace and the environment inside, not list what else is here
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o711))
+        .map_err(io(work.path()))?;
     let workspace = work.path().join("workspace");
     let root = work.path().join("root");
     std::fs::create_dir_all(&workspace).map_err(io(&workspace))?;
@@ -135,12 +139,20 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         "SOURCE_DATE_EPOCH".into(),
         opts.source_date_epoch.to_string(),
     );
-    let sb = Sandbox {
-        root: &root,
-        workspace: &workspace,
-        env: env_vars.clone(),
-        verbose: opts.verbose,
-    };
+    let sb = Sandbox::new(
+        &root,
+        &workspace,
+        env_vars.clone(),
+        opts.verbose,
+        recipe.limits,
+    );
+    if needs_env {
+        let (how, warnings) = sb.enforcement();
+        events.step(&format!("limits    {how}"));
+        for w in warnings {
+            events.warn(&w);
+        }
+    }
     let fetcher = whittle_fetch::Fetcher::new(
         whittle_fetch::Cache::open(&opts.cache_dir).map_err(|e| Error::Invalid {
             what: opts.cache_dir.display().to_string(),
@@ -235,12 +247,9 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             "SOURCE_DATE_EPOCH".into(),
             opts.source_date_epoch.to_string(),
         );
-        let tsb = Sandbox {
-            root: &troot,
-            workspace: &test_ws,
-            env: tv,
-            verbose: opts.verbose,
-        };
+        let tsb = Sandbox::new(&troot, &test_ws, tv, opts.verbose, recipe.limits);
+        // `package.timeout` covers the test steps too
+        tsb.spent.set(sb.spent.get());
         run_steps(
             &tsb,
             &test.pipeline,
@@ -378,6 +387,14 @@ fn run_steps(
                     &step.environment,
                     step.network,
                 )?;
+                if let Some(hit) = o.limit {
+                    return Err(Error::Limit {
+                        step: step.label(),
+                        package: package.to_string(),
+                        message: hit.describe(&sb.limits),
+                        tail: o.tail,
+                    });
+                }
                 if !o.success {
                     return Err(Error::Step {
                         step: step.label(),
@@ -809,12 +826,13 @@ mod tests {
             environment: BTreeMap::new(),
             network: false,
         };
-        let sb = Sandbox {
-            root: dir.path(),
-            workspace: &ws,
-            env: BTreeMap::new(),
-            verbose: false,
-        };
+        let sb = Sandbox::new(
+            dir.path(),
+            &ws,
+            BTreeMap::new(),
+            false,
+            crate::limits::Limits::default(),
+        );
         run_steps(&sb, &[step], "p", &ws, &fetcher, &Quiet).unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         assert_eq!(std::fs::read(ws.join("data.bin")).unwrap(), b"payload");

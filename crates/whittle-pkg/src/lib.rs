@@ -1,7 +1,8 @@
 //! Turns a melange-style recipe into signed `.apk` packages and indexes: [`recipe`] parses the
 //! YAML with `file:line:column` errors, [`build`] assembles the environment and runs the
-//! pipeline in a `bwrap` sandbox ([`sandbox`]), [`apk`] writes byte-reproducible packages,
-//! [`index`] writes signed `APKINDEX.tar.gz` files and [`keys`] makes and loads signing keys.
+//! pipeline in a `bwrap` sandbox ([`sandbox`]) within the recipe's [`limits`] (enforced with
+//! [`cgroup`]s where possible), [`apk`] writes byte-reproducible packages, [`index`] writes
+//! signed `APKINDEX.tar.gz` files and [`keys`] makes and loads signing keys.
 //!
 //! Signing uses the `rsa` crate through `whittle-apk` (RUSTSEC-2023-0071 is a timing side
 //! channel on private-key operations observed by a remote party; whittle signs locally only,
@@ -9,9 +10,11 @@
 
 pub mod apk;
 pub mod build;
+pub mod cgroup;
 pub mod elf;
 pub mod index;
 pub mod keys;
+pub mod limits;
 pub mod recipe;
 pub mod sandbox;
 pub mod tarw;
@@ -82,8 +85,21 @@ pub enum Error {
         /// The end of the step's output.
         tail: String,
     },
+    /// A pipeline step reached one of the recipe's limits (`package.timeout`,
+    /// `package.resources`).
+    #[error("step `{step}` of {package} {message}; the last lines of its output:\n{tail}")]
+    Limit {
+        /// The step (`file:line:column: name`).
+        step: String,
+        /// The package being built.
+        package: String,
+        /// Which limit, and how to raise it.
+        message: String,
+        /// The end of the step's output.
+        tail: String,
+    },
     /// The sandbox could not be started.
-    #[error("starting the sandbox (bwrap): {0}; install bubblewrap (`apt-get install bubblewrap`)")]
+    #[error("starting the sandbox (bwrap): {0}")]
     Sandbox(String),
 }
 

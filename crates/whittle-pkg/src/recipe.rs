@@ -12,6 +12,7 @@ use serde::de::{self, IgnoredAny};
 use serde_saphyr::{MessageFormatter as _, Spanned};
 use whittle_config::{Diagnostic, Pos};
 
+use crate::limits::{self, Limits};
 use crate::{Error, Result};
 
 /// Largest recipe file accepted.
@@ -70,6 +71,32 @@ struct RawPackage {
     dependencies: RawDeps,
     #[serde(default)]
     target_architecture: Vec<String>,
+    #[serde(default)]
+    timeout: Option<Spanned<Scalar>>,
+    #[serde(default)]
+    resources: Option<RawResources>,
+}
+
+/// `package.resources`: melange's fields, plus `processes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResources {
+    #[serde(default)]
+    memory: Option<Spanned<Scalar>>,
+    #[serde(default)]
+    processes: Option<Spanned<Scalar>>,
+    /// Accepted for melange compatibility; not enforced.
+    #[serde(default)]
+    #[allow(dead_code)]
+    cpu: Option<Scalar>,
+    /// Accepted for melange compatibility; not enforced.
+    #[serde(default)]
+    #[allow(dead_code)]
+    cpumodel: Option<Scalar>,
+    /// Accepted for melange compatibility; not enforced.
+    #[serde(default)]
+    #[allow(dead_code)]
+    disk: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,6 +329,8 @@ pub struct Recipe {
     pub commit: Option<String>,
     /// `package.target-architecture` (empty or `all` = any).
     pub target_architecture: Vec<String>,
+    /// `package.timeout` and `package.resources`, defaults filled in.
+    pub limits: Limits,
     /// The build environment.
     pub environment: Option<Embedded>,
     /// The main pipeline.
@@ -480,6 +509,7 @@ pub fn parse(origin: &str, text: &str, arch: &str) -> Result<Recipe> {
         );
     }
     let full_version = format!("{version}-r{}", p.epoch);
+    let limits = recipe_limits(&mut ctx, p.timeout.as_ref(), p.resources.as_ref());
     let mut map = BTreeMap::new();
     map.insert("package.name".to_string(), name.clone());
     map.insert("package.version".to_string(), version.clone());
@@ -586,11 +616,68 @@ pub fn parse(origin: &str, text: &str, arch: &str) -> Result<Recipe> {
         licenses: p.copyright.into_iter().map(|c| c.license).collect(),
         commit: p.commit,
         target_architecture: p.target_architecture,
+        limits,
         environment,
         pipeline,
         subpackages,
         test,
     })
+}
+
+/// `package.timeout` and `package.resources`, each checked against its bounds; a bad value is
+/// reported at its position and replaced by the default.
+fn recipe_limits(
+    ctx: &mut Ctx,
+    timeout: Option<&Spanned<Scalar>>,
+    resources: Option<&RawResources>,
+) -> Limits {
+    let mut l = Limits::default();
+    if let Some(t) = timeout {
+        match limits::parse_duration(&t.value.0) {
+            Ok(d) if d <= limits::MAX_TIMEOUT => l.timeout = d,
+            Ok(_) => ctx.err(
+                pos(t),
+                format!("package.timeout `{}` is longer than 30 days", t.value.0),
+                Some("give a shorter duration, e.g. 12h"),
+            ),
+            Err(m) => ctx.err(pos(t), format!("package.timeout: {m}"), None),
+        }
+    }
+    let Some(r) = resources else { return l };
+    if let Some(m) = &r.memory {
+        match limits::parse_bytes(&m.value.0) {
+            Ok(n) if (limits::MIN_MEMORY..=limits::MAX_MEMORY).contains(&n) => l.memory = n,
+            Ok(_) => ctx.err(
+                pos(m),
+                format!(
+                    "package.resources.memory `{}` is outside {}..{}",
+                    m.value.0,
+                    limits::format_bytes(limits::MIN_MEMORY),
+                    limits::format_bytes(limits::MAX_MEMORY)
+                ),
+                Some("give e.g. 4Gi"),
+            ),
+            Err(e) => ctx.err(pos(m), format!("package.resources.memory: {e}"), None),
+        }
+    }
+    if let Some(p) = &r.processes {
+        match p.value.0.parse::<u64>() {
+            Ok(n) if (limits::MIN_PROCESSES..=limits::MAX_PROCESSES).contains(&n) => {
+                l.processes = n
+            }
+            _ => ctx.err(
+                pos(p),
+                format!(
+                    "package.resources.processes `{}` is not a number of processes from {} to {}",
+                    p.value.0,
+                    limits::MIN_PROCESSES,
+                    limits::MAX_PROCESSES
+                ),
+                Some("give e.g. 4096"),
+            ),
+        }
+    }
+    l
 }
 
 fn valid_name(n: &str) -> bool {
@@ -971,6 +1058,49 @@ test:
         assert_eq!(env.text, "contents:\n  packages:\n    - gcc\n");
         assert_eq!((env.line_offset, env.column_offset), (12, 2));
         assert_eq!(r.test.unwrap().pipeline.len(), 1);
+    }
+
+    #[test]
+    fn limits_have_defaults_and_are_read_with_positions() {
+        let r = parse("r.yaml", RECIPE, "x86_64").unwrap();
+        assert_eq!(r.limits, Limits::default());
+        let text = RECIPE.replace(
+            "  epoch: 2\n",
+            "  epoch: 2\n  timeout: 1h30m\n  resources:\n    memory: 512Mi\n    processes: 64\n    cpu: \"4\"\n",
+        );
+        let r = parse("r.yaml", &text, "x86_64").unwrap();
+        assert_eq!(
+            r.limits,
+            Limits {
+                processes: 64,
+                memory: 512 << 20,
+                timeout: std::time::Duration::from_secs(5400),
+            }
+        );
+        for (bad, at, want) in [
+            ("  timeout: 10\n", "r.yaml:5:12: ", "package.timeout"),
+            ("  timeout: soon\n", "r.yaml:5:12: ", "e.g. 90s"),
+            (
+                "  resources:\n    memory: 1Mi\n",
+                "r.yaml:6:13: ",
+                "package.resources.memory",
+            ),
+            (
+                "  resources:\n    memory: 2GB\n",
+                "r.yaml:6:13: ",
+                "unknown unit `GB`",
+            ),
+            (
+                "  resources:\n    processes: 0\n",
+                "r.yaml:6:16: ",
+                "package.resources.processes",
+            ),
+            ("  resources:\n    threads: 4\n", "r.yaml:6:5: ", "threads"),
+        ] {
+            let text = RECIPE.replace("  epoch: 2\n", &format!("  epoch: 2\n{bad}"));
+            let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+            assert!(e.starts_with(at) && e.contains(want), "{bad}: {e}");
+        }
     }
 
     #[test]

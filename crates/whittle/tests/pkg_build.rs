@@ -283,3 +283,229 @@ fn git_checkout_pins_the_commit() {
     assert!(err.contains("unpinned.yaml:9:5"), "{err}");
     assert!(err.contains("expected-commit"), "{err}");
 }
+
+/// A recipe whose build environment is Debian's `busybox-static` from the fixture repository (a
+/// shell and its applets, no network) and whose one step, `probe`, runs `script`; `package`
+/// adds lines under `package:` (limits).
+fn busybox_recipe(fix: &Path, package: &str, script: &str) -> String {
+    let repo = fix.join("deb/bookworm-mini");
+    let script: String = script
+        .trim()
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    format!(
+        "package:\n  name: probe\n  version: 1.0\n  epoch: 0\n  description: sandbox probe\n{package}\
+         environment:\n  contents:\n    repositories:\n      - deb [signed-by={key}] file://{repo} bookworm main\n    packages: [busybox-static]\n\
+         pipeline:\n  - name: probe\n    runs: |\n{script}",
+        key = repo.join("keys/debian-archive-keyring.gpg").display(),
+        repo = repo.display(),
+    )
+}
+
+/// `whittle pkg build probe.yaml` in `d` with `recipe` (one cache for the tests of this file);
+/// its output, and how long it took.
+fn build_probe(d: &Path, recipe: &str) -> (std::process::Output, std::time::Duration) {
+    std::fs::write(d.join("probe.yaml"), recipe).unwrap();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkg-build-cache");
+    let start = std::time::Instant::now();
+    let out = whittle()
+        .current_dir(d)
+        .args([
+            "pkg",
+            "build",
+            "probe.yaml",
+            "--out",
+            "repo",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--source-date-epoch", "1700000000", "-q", "--cache-dir"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    (out, start.elapsed())
+}
+
+/// The build failed; its stderr.
+fn failed(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "the build should have failed; stderr:\n{err}"
+    );
+    err
+}
+
+/// Processes whose command line contains `marker`, after giving a killed sandbox a few seconds
+/// to disappear.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|e| {
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                cmd.contains(marker)
+                    .then(|| format!("{}: {cmd}", e.file_name().to_string_lossy()))
+            })
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    left
+}
+
+/// Issue #12 item 4: a step keeps no capability (even when whittle runs as root), gets no new
+/// privileges, cannot remount the environment read-write nor write into it; what it writes into
+/// the package keeps its mode and is owned by 0:0 in the `.apk`, as before.
+#[test]
+fn sandbox_steps_have_no_capabilities_and_cannot_write_the_environment() {
+    let Some(fix) = fixtures() else { return };
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = r#"
+grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status
+grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status || { echo 'FAIL: capabilities kept'; exit 1; }
+grep -q '^CapPrm:[[:space:]]*0000000000000000$' /proc/self/status || { echo 'FAIL: capabilities kept'; exit 1; }
+grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status || { echo 'FAIL: new privileges allowed'; exit 1; }
+if mount -o remount,bind,rw /; then echo 'FAIL: remounted / read-write'; exit 1; fi
+if echo pwned > /pwned; then echo 'FAIL: wrote into the environment root'; exit 1; fi
+if echo pwned > /usr/pwned; then echo 'FAIL: wrote into the environment'; exit 1; fi
+mkdir -p ${{targets.destdir}}/usr/bin
+printf '#!/bin/sh\necho probe\n' > ${{targets.destdir}}/usr/bin/probe
+chmod 4755 ${{targets.destdir}}/usr/bin/probe
+"#;
+    let (out, _) = build_probe(d, &busybox_recipe(&fix, "", script));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let apk = std::fs::read(d.join("repo/x86_64/probe-1.0-r0.apk")).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("probe", &apk).unwrap();
+    let mut seen = Vec::new();
+    pkg.for_each_data_entry(|e| {
+        seen.push((e.path.to_string(), e.mode, e.uid, e.gid));
+        Ok::<(), whittle_apk::package::Error>(())
+    })
+    .unwrap();
+    assert!(
+        seen.iter().all(|(_, _, uid, gid)| (*uid, *gid) == (0, 0)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(p, mode, _, _)| p == "usr/bin/probe" && *mode == 0o4755),
+        "{seen:?}"
+    );
+}
+
+/// Issue #12 item 5: a (bounded) fork bomb fails the build with an error naming the process
+/// limit and how to raise it, in bounded time, and leaves no process behind.
+#[test]
+fn a_fork_bomb_reaches_the_process_limit() {
+    let Some(fix) = fixtures() else { return };
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 511 shells alive at once without a limit; 2^9 sleeps of 20 s
+    let script = r#"
+: whittle-fork-bomb-marker
+b() { if [ "$1" -gt 0 ]; then b $(($1 - 1)) & b $(($1 - 1)) & wait; else sleep 20; fi; }
+b 8
+"#;
+    let recipe = busybox_recipe(
+        &fix,
+        "  timeout: 15s\n  resources:\n    processes: 64\n",
+        script,
+    );
+    let (out, took) = build_probe(d, &recipe);
+    let err = failed(&out);
+    assert!(
+        err.contains("package.resources.processes") && err.contains("64"),
+        "{err}"
+    );
+    assert!(err.contains("probe.yaml:"), "{err}");
+    assert!(took.as_secs() < 120, "took {took:?}: {err}");
+    assert_eq!(
+        processes_with("whittle-fork-bomb-marker"),
+        Vec::<String>::new()
+    );
+    // the machine still starts processes
+    assert!(
+        std::process::Command::new("true")
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Issue #12 item 5: a step that needs more memory than `package.resources.memory` fails with
+/// an error naming it.
+#[test]
+fn a_step_over_the_memory_limit_fails_clearly() {
+    let Some(fix) = fixtures() else { return };
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // busybox dd allocates its block: 256 MiB, filled from /dev/zero
+    let recipe = busybox_recipe(
+        &fix,
+        "  resources:\n    memory: 64Mi\n",
+        "dd if=/dev/zero of=/dev/null bs=256M count=2",
+    );
+    let (out, _) = build_probe(d, &recipe);
+    let err = failed(&out);
+    assert!(
+        err.contains("package.resources.memory") && err.contains("64Mi"),
+        "{err}"
+    );
+    assert!(err.contains("probe.yaml:"), "{err}");
+}
+
+/// Issue #12 item 5: a step that runs past `package.timeout` is stopped with its whole process
+/// tree, and the error names the field.
+#[test]
+fn a_step_past_the_timeout_is_stopped_with_its_processes() {
+    let Some(fix) = fixtures() else { return };
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = r#"
+: whittle-timeout-marker
+sleep 100 &
+sleep 100
+"#;
+    let (out, took) = build_probe(d, &busybox_recipe(&fix, "  timeout: 2s\n", script));
+    let err = failed(&out);
+    assert!(
+        err.contains("package.timeout") && err.contains("2s"),
+        "{err}"
+    );
+    assert!(err.contains("probe.yaml:"), "{err}");
+    assert!(took.as_secs() < 60, "took {took:?}: {err}");
+    assert_eq!(
+        processes_with("whittle-timeout-marker"),
+        Vec::<String>::new()
+    );
+}
