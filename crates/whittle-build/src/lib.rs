@@ -6,7 +6,6 @@
 pub mod apk;
 pub mod assemble;
 pub mod debian;
-pub mod freshness;
 pub mod image;
 pub mod layers;
 pub mod memory;
@@ -32,33 +31,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The repository's signed index (InRelease, APKINDEX) was refused.
+    /// The repository's InRelease signature was refused.
     #[error(
-        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keys given by {keys}"
+        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keyring given by signed-by="
     )]
     Signature {
         /// The line as written.
         line: String,
         /// What went wrong.
         message: String,
-        /// Where the repository's keys are configured (`signed-by=`, `contents.keyring`).
-        keys: &'static str,
-    },
-    /// The repository's Release is older than one accepted before (see [`freshness`]).
-    #[error(
-        "repository `{line}`: {url} is dated {date}, older than the Release this machine already accepted for this repository (dated {newest}, signed by key {key}); the mirror serves an old Release: it is stale, or an old Release is being replayed to keep packages from being updated. Use an up-to-date mirror; to go back on purpose (e.g. an older snapshot at the same URI), add `allow-older-release=yes` to the repository's options (`deb [allow-older-release=yes signed-by=...] URI SUITE COMPONENT`)"
-    )]
-    OlderRelease {
-        /// The line as written.
-        line: String,
-        /// The InRelease URL.
-        url: String,
-        /// Its `Date` (RFC 3339).
-        date: String,
-        /// The newest `Date` accepted before (RFC 3339).
-        newest: String,
-        /// The fingerprint of the key that signed that Release.
-        key: String,
     },
     /// Dependency resolution failed.
     #[error("cannot resolve the packages for {arch}:\n{source}")]
@@ -213,6 +194,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         debian_repos(&config, opts.insecure_allow_unsigned_repositories)?
     };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
+    clean_stale(fetcher.cache(), &opts.output, events);
 
     let mut images = Vec::new();
     let mut reports = Vec::new();
@@ -223,6 +205,8 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         } else {
             build_arch(&config, opts, &repos, arch, &fetcher, events)
         };
+        cache_warnings(fetcher.cache(), events);
+        let built = built?;
         reports.push(ImageReport {
             arch: arch.clone(),
             manifest_digest: String::new(),
@@ -231,7 +215,6 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
             uncompressed_size: built.uncompressed_size,
         });
         sbom_docs.push(built.sbom);
-    clean_stale(fetcher.cache(), &opts.output, events);
         images.push(built.image);
     }
     let digest = if let whittle_oci::ImageRef::Docker(dest) = &opts.output {
@@ -242,8 +225,6 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         } else {
             &sbom_docs
         };
-        cache_warnings(fetcher.cache(), events);
-        let built = built?;
         let pushed = whittle_registry::push(
             &images,
             dest,
@@ -287,24 +268,6 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     })
 }
 
-fn select_archs(config: &Config, given: &[String]) -> Result<Vec<String>, Error> {
-    if given.is_empty() {
-        return Ok(config
-            .archs
-            .iter()
-            .map(|a| a.debian().to_string())
-            .collect());
-    }
-    given
-        .iter()
-        .map(|a| {
-            whittle_config::Arch::parse(a)
-                .map(|a| a.debian().to_string())
-                .ok_or_else(|| {
-                    Error::Unsupported(format!(
-                        "--arch {a}: unknown architecture; use amd64, arm64, armhf, i386, ppc64el, s390x or riscv64"
-                    ))
-                })
 /// Shows what the cache has to say (entries dropped as bad, a cache used read-only).
 fn cache_warnings(cache: &Cache, events: &dyn Events) {
     for w in cache.take_warnings() {
@@ -410,6 +373,24 @@ fn newest_and_size(path: &Path) -> Option<(std::time::SystemTime, u64)> {
     Some((newest, bytes))
 }
 
+fn select_archs(config: &Config, given: &[String]) -> Result<Vec<String>, Error> {
+    if given.is_empty() {
+        return Ok(config
+            .archs
+            .iter()
+            .map(|a| a.debian().to_string())
+            .collect());
+    }
+    given
+        .iter()
+        .map(|a| {
+            whittle_config::Arch::parse(a)
+                .map(|a| a.debian().to_string())
+                .ok_or_else(|| {
+                    Error::Unsupported(format!(
+                        "--arch {a}: unknown architecture; use amd64, arm64, armhf, i386, ppc64el, s390x or riscv64"
+                    ))
+                })
         })
         .collect()
 }
@@ -465,15 +446,11 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
                     suite: d.suite.clone(),
                     components: d.components.clone(),
                     keyrings,
-                    check_date: d.check_date,
-                    check_valid_until: d.check_valid_until,
-                    allow_older_release: d.allow_older_release,
                 });
             }
             Repository::Apk(a) => {
-                // `apk::is_apk` sends APK configs elsewhere; a mix is refused
                 return Err(Error::Unsupported(format!(
-                    "{}:{}:{}: APK repository {} next to Debian ones: an image is built from one package format",
+                    "{}:{}:{}: APK repository {}: Alpine/Wolfi repositories are not supported yet; use Debian repositories (`deb [signed-by=...] URI SUITE COMPONENT`)",
                     config.origin, a.pos.line, a.pos.column, a.url
                 )));
             }
@@ -589,13 +566,18 @@ fn build_arch(
             sha256: &all[i].sha256,
         })
         .collect();
+    let budget = memory::MemoryBudget::from_env()?;
     assemble::install_all(
         &mut tree,
         &inputs,
         &config.contents,
         fetcher.cache(),
+        &budget,
         &mut out,
     )?;
+    // the packages are in the tree now: their archives need not stay for the layer
+    drop(inputs);
+    drop(debs);
     if let Some(first) = verified.first() {
         assemble::ensure_os_release(&mut tree, &first.release)?;
     }
@@ -607,15 +589,10 @@ fn build_arch(
         events.step(&format!(
             "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",
             out.scripts_skipped.join(", ")
-    let budget = memory::MemoryBudget::from_env()?;
         ));
     }
     for o in &out.overlaps {
         events.warn(&format!("file shipped by two packages: {o}"));
-    }
-        &budget,
-    for w in &out.link_warnings {
-        events.warn(w);
     }
     let mtime = opts.source_date_epoch.unwrap_or(out.newest_mtime);
     events.step(&format!(
