@@ -156,6 +156,7 @@ pub fn load(
         whittle_apk::index::verify_index(&url, &bytes, keyring).map_err(|e| Error::Signature {
             line: repo.line.clone(),
             message: e.to_string(),
+            keys: "`contents.keyring` (APK public keys, named as in the index's signature)",
         })?
     };
     Ok(LoadedApkRepo {
@@ -209,6 +210,8 @@ struct Installed {
     newest: u64,
     /// Entries left out by `path-exclude` (neither in the tree nor in the installed DB).
     dropped: usize,
+    /// One warning per package that ships symlinks pointing above the root.
+    link_warnings: Vec<String>,
 }
 
 /// Extracts verified packages (in order) into `tree`, leaving out what `contents.path-exclude`
@@ -223,6 +226,7 @@ fn install(
     let mut scripts = Vec::new();
     let mut newest = 0u64;
     let mut dropped = 0usize;
+    let mut link_warnings = Vec::new();
     for (entry, tag, bytes) in pkgs {
         let pkg = ApkPackage::open(&entry.name, bytes)
             .map_err(|e| pkg_err(&entry.name, e))?
@@ -238,6 +242,7 @@ fn install(
         newest = newest.max(pkg.pkginfo().builddate.unwrap_or(0));
         let mut dirs = DirsBuilder::new();
         let mut fs_err = None;
+        let mut links = crate::assemble::LinkCheck::default();
         let account = budget.account();
         let mut kept: u64 = 0;
         let walked = pkg.for_each_entry_of(account.reader(pkg.data_reader()), |e| {
@@ -269,8 +274,16 @@ fn install(
                 u32::try_from(e.uid).unwrap_or(0),
                 u32::try_from(e.gid).unwrap_or(0),
             );
-            if let Err(err) = tree.insert(e.path, node, meta) {
-                fs_err.get_or_insert_with(|| pkg_err(&entry.name, format!("/{}: {err}", e.path)));
+            match tree.insert(e.path, node, meta) {
+                Ok(ins) => {
+                    if let EntryKind::Symlink { target } = &e.kind {
+                        links.note(&ins.path, target);
+                    }
+                }
+                Err(err) => {
+                    fs_err
+                        .get_or_insert_with(|| pkg_err(&entry.name, format!("/{}: {err}", e.path)));
+                }
             }
             Ok::<(), whittle_apk::package::Error>(())
         });
@@ -287,6 +300,7 @@ fn install(
         if let Some(e) = fs_err {
             return Err(e);
         }
+        link_warnings.extend(links.warning(&entry.name));
         let mut rec = InstalledPackage::from_pkginfo(
             pkg.pkginfo(),
             &pkg.control_checksum_q1(),
@@ -301,6 +315,7 @@ fn install(
         scripts,
         newest,
         dropped,
+        link_warnings,
     })
 }
 
@@ -568,8 +583,12 @@ pub(crate) fn build_arch(
         scripts,
         newest,
         dropped,
+        link_warnings,
     } = install(&mut tree, &pkgs, &config.contents, &budget)?;
     drop(pkgs); // in the tree now: the archives need not stay for the layer
+    for w in &link_warnings {
+        events.warn(w);
+    }
     match busybox_links(&mut tree, &records)? {
         BusyboxLinks::None => {}
         BusyboxLinks::Made {
@@ -650,7 +669,7 @@ pub(crate) fn build_arch(
         put(&mut tree, &format!("etc/apk/keys/{name}"), pem.clone())?;
     }
     crate::image::apply_accounts(&mut tree, config)?;
-    crate::image::apply_paths(&mut tree, config)?;
+    crate::image::apply_paths(&mut tree, config, &opts.allow_paths)?;
     // `ca-certificates`' trigger (update-ca-certificates) is a script too; `-bundle` packages
     // ship the bundle themselves and are left as they are
     crate::native::apply(&mut tree, &[], events)?;

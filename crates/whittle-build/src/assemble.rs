@@ -27,6 +27,54 @@ pub struct Assembled {
     /// The packages' `update-alternatives --install` calls (from their `postinst`), in install
     /// order; [`crate::native::apply_alternatives`] makes the links.
     pub alternatives: Vec<Alternative>,
+    /// One warning per package that ships symlinks pointing above the root (see [`LinkCheck`]).
+    pub link_warnings: Vec<String>,
+}
+
+/// The symlinks of one package whose target climbs above the root directory
+/// ([`whittle_fs::symlink_climbs_above_root`]): kept as they are (they resolve inside the
+/// image, and nothing is ever read or written outside the tree), but reported, once per package,
+/// since no package needs one. Absolute targets that stay below `/` (`/etc/alternatives/x`) are
+/// normal in packages and not reported.
+#[derive(Debug, Default)]
+pub(crate) struct LinkCheck {
+    first: Option<String>,
+    more: usize,
+}
+
+impl LinkCheck {
+    /// Notes the symlink that landed at the tree path `path` with `target`.
+    pub(crate) fn note(&mut self, path: &str, target: &str) {
+        if !whittle_fs::symlink_climbs_above_root(path, target) {
+            return;
+        }
+        if self.first.is_some() {
+            self.more += 1;
+        } else {
+            let short = |s: &str| -> String {
+                match s.char_indices().nth(160) {
+                    Some((i, _)) => format!("{}...", &s[..i]),
+                    None => s.to_string(),
+                }
+            };
+            self.first = Some(format!("/{} -> {}", short(path), short(target)));
+        }
+    }
+
+    /// The warning for `package`, when one of its links climbs above the root.
+    pub(crate) fn warning(&self, package: &str) -> Option<String> {
+        let first = self.first.as_ref()?;
+        let more = match self.more {
+            0 => String::new(),
+            n => format!(" (and {n} more)"),
+        };
+        Some(format!(
+            "package {package}: symlink {first}{more} points above the image's root directory; \
+             it is kept and resolves inside the image (\"..\" stops at \"/\"), nothing outside the \
+             image is read or written, but packages have no reason to ship such links: check \
+             where this package comes from"
+        ))
+    }
 }
 
 /// Architectures whose Debian 12 systems have a `/lib64 -> usr/lib64` link.
@@ -350,11 +398,19 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     out.docs_dropped += pkg.docs_dropped;
     out.paths_dropped += pkg.paths_dropped;
     out.alternatives.extend(pkg.alternatives);
+    let mut links = LinkCheck::default();
     for (path, node, meta) in pkg.entries {
+        let target = match &node {
+            Node::Symlink(t) => Some(t.clone()),
+            _ => None,
+        };
         let ins = tree.insert(&path, node, meta).map_err(|e| Error::Package {
             package: name.clone(),
             message: format!("/{path}: {e}"),
         })?;
+        if let Some(t) = target {
+            links.note(&ins.path, &t);
+        }
         if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
             && !prev.node.is_dir()
         {
@@ -362,6 +418,7 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
                 .push(format!("/{} (replaced by {name})", ins.path));
         }
     }
+    out.link_warnings.extend(links.warning(&name));
     let dir = "var/lib/dpkg/status.d";
     put_file(
         tree,
@@ -543,6 +600,36 @@ pub fn write_accounts(tree: &mut Tree, users: &[User], groups: &[Group]) -> Resu
             text.push('\n');
         }
     }
+    let check = |account: &str, field: &'static str, value: &str| {
+        if whittle_config::passwd_field_ok(value) {
+            Ok(())
+        } else {
+            Err(Error::AccountField {
+                account: account
+                    .chars()
+                    .take(64)
+                    .flat_map(char::escape_debug)
+                    .collect(),
+                field,
+                value: value
+                    .chars()
+                    .take(80)
+                    .flat_map(char::escape_debug)
+                    .collect(),
+            })
+        }
+    };
+    for u in users {
+        for (field, value) in [("name", &u.name), ("home", &u.home), ("shell", &u.shell)] {
+            check(&u.name, field, value)?;
+        }
+    }
+    for g in groups {
+        check(&g.name, "name", &g.name)?;
+        for m in &g.members {
+            check(&g.name, "member", m)?;
+        }
+    }
     let mut seen = BTreeSet::new();
     for u in users {
         if has_entry(&passwd, &u.name) {
@@ -576,95 +663,6 @@ pub fn tree_path(path: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn md5sums_keep_only_files_the_image_carries() {
-        let sums = "aa  usr/bin/gawk\nbb  usr/share/doc/gawk/NEWS.gz\ncc  usr/lib/x/gconv/A.so\n";
-        let gone: BTreeSet<String> = ["usr/share/doc/gawk/NEWS.gz", "usr/lib/x/gconv/A.so"]
-            .map(String::from)
-            .into();
-        assert_eq!(
-            without_paths(sums, &gone).as_deref(),
-            Some("aa  usr/bin/gawk\n")
-        );
-        assert_eq!(without_paths(sums, &BTreeSet::new()).as_deref(), Some(sums));
-        let all: BTreeSet<String> = [
-            "usr/bin/gawk",
-            "usr/share/doc/gawk/NEWS.gz",
-            "usr/lib/x/gconv/A.so",
-        ]
-        .map(String::from)
-        .into();
-        assert_eq!(without_paths(sums, &all), None);
-    }
-
-    #[test]
-    fn conffiles_join_the_md5sums() {
-        let file = |p: &str, d: &[u8]| {
-            (
-                p.to_string(),
-                Node::file(d.to_vec()),
-                Meta::new(0o644, 0, 0),
-            )
-        };
-        let mut u = Unpacked {
-            name: "gawk".into(),
-            entries: vec![
-                file("etc/profile.d/gawk.sh", b""),
-                file("etc/listed.conf", b"x"),
-                file("usr/bin/gawk", b"elf"),
-            ],
-            control_name: "gawk".into(),
-            status: String::new(),
-            md5sums: Some("0123  usr/bin/gawk\n0456  etc/listed.conf".into()),
-            scripts: vec![],
-            newest_mtime: 0,
-            docs_dropped: 0,
-            paths_dropped: 0,
-            alternatives: Vec::new(),
-        };
-        add_conffile_sums(
-            &mut u,
-            Some("/etc/profile.d/gawk.sh\n/etc/listed.conf\nremove-on-upgrade /etc/gone\n"),
-        );
-        // md5 of the empty file; the already listed one and the missing one are left alone
-        assert_eq!(
-            u.md5sums.as_deref(),
-            Some(
-                "0123  usr/bin/gawk\n0456  etc/listed.conf\n\
-                 d41d8cd98f00b204e9800998ecf8427e  etc/profile.d/gawk.sh\n"
-            )
-        );
-        let mut none = Unpacked { md5sums: None, ..u };
-        add_conffile_sums(&mut none, None);
-        assert_eq!(none.md5sums, None, "no conffiles: nothing to add");
-    }
-
-    #[test]
-    fn docs_are_recognized_but_copyright_kept() {
-        assert!(is_doc("usr/share/doc/gawk/NEWS.gz"));
-        assert!(is_doc("usr/share/doc/gawk/examples/x.awk"));
-        assert!(!is_doc("usr/share/doc/gawk/copyright"));
-        assert!(!is_doc("usr/share/doc/gawk"));
-        assert!(is_doc("usr/share/man/man1/gawk.1.gz"));
-        assert!(is_doc("usr/share/locale/de/LC_MESSAGES/gawk.mo"));
-        assert!(!is_doc("usr/share/awk/ord.awk"));
-        assert!(is_doc("usr/share/man"));
-        assert!(!is_doc("usr/share/manifest"));
-        assert!(!is_doc("usr/bin/gawk"));
-    }
-
-    #[test]
-    fn skeleton_is_merged_usr() {
-        let mut t = skeleton("amd64").unwrap();
-        t.insert("bin/x", Node::file(b"x".to_vec()), Meta::root(0o755))
-            .unwrap();
-        t.insert("lib64/ld.so", Node::file(b"x".to_vec()), Meta::root(0o755))
-            .unwrap();
-        assert!(t.get("usr/bin/x").is_some());
-        assert!(t.get("usr/lib64/ld.so").is_some());
-        assert!(skeleton("arm64").unwrap().get("lib64").is_none());
-    }
 
     /// A `.deb` whose `data.tar.xz` holds `count` files of `size` zero bytes (`path`, `path.1`,
     /// ...), made as a stream (the zeros are never held in memory).
@@ -843,6 +841,95 @@ mod tests {
     }
 
     #[test]
+    fn md5sums_keep_only_files_the_image_carries() {
+        let sums = "aa  usr/bin/gawk\nbb  usr/share/doc/gawk/NEWS.gz\ncc  usr/lib/x/gconv/A.so\n";
+        let gone: BTreeSet<String> = ["usr/share/doc/gawk/NEWS.gz", "usr/lib/x/gconv/A.so"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            without_paths(sums, &gone).as_deref(),
+            Some("aa  usr/bin/gawk\n")
+        );
+        assert_eq!(without_paths(sums, &BTreeSet::new()).as_deref(), Some(sums));
+        let all: BTreeSet<String> = [
+            "usr/bin/gawk",
+            "usr/share/doc/gawk/NEWS.gz",
+            "usr/lib/x/gconv/A.so",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(without_paths(sums, &all), None);
+    }
+
+    #[test]
+    fn conffiles_join_the_md5sums() {
+        let file = |p: &str, d: &[u8]| {
+            (
+                p.to_string(),
+                Node::file(d.to_vec()),
+                Meta::new(0o644, 0, 0),
+            )
+        };
+        let mut u = Unpacked {
+            name: "gawk".into(),
+            entries: vec![
+                file("etc/profile.d/gawk.sh", b""),
+                file("etc/listed.conf", b"x"),
+                file("usr/bin/gawk", b"elf"),
+            ],
+            control_name: "gawk".into(),
+            status: String::new(),
+            md5sums: Some("0123  usr/bin/gawk\n0456  etc/listed.conf".into()),
+            scripts: vec![],
+            newest_mtime: 0,
+            docs_dropped: 0,
+            paths_dropped: 0,
+            alternatives: Vec::new(),
+        };
+        add_conffile_sums(
+            &mut u,
+            Some("/etc/profile.d/gawk.sh\n/etc/listed.conf\nremove-on-upgrade /etc/gone\n"),
+        );
+        // md5 of the empty file; the already listed one and the missing one are left alone
+        assert_eq!(
+            u.md5sums.as_deref(),
+            Some(
+                "0123  usr/bin/gawk\n0456  etc/listed.conf\n\
+                 d41d8cd98f00b204e9800998ecf8427e  etc/profile.d/gawk.sh\n"
+            )
+        );
+        let mut none = Unpacked { md5sums: None, ..u };
+        add_conffile_sums(&mut none, None);
+        assert_eq!(none.md5sums, None, "no conffiles: nothing to add");
+    }
+
+    #[test]
+    fn docs_are_recognized_but_copyright_kept() {
+        assert!(is_doc("usr/share/doc/gawk/NEWS.gz"));
+        assert!(is_doc("usr/share/doc/gawk/examples/x.awk"));
+        assert!(!is_doc("usr/share/doc/gawk/copyright"));
+        assert!(!is_doc("usr/share/doc/gawk"));
+        assert!(is_doc("usr/share/man/man1/gawk.1.gz"));
+        assert!(is_doc("usr/share/locale/de/LC_MESSAGES/gawk.mo"));
+        assert!(!is_doc("usr/share/awk/ord.awk"));
+        assert!(is_doc("usr/share/man"));
+        assert!(!is_doc("usr/share/manifest"));
+        assert!(!is_doc("usr/bin/gawk"));
+    }
+
+    #[test]
+    fn skeleton_is_merged_usr() {
+        let mut t = skeleton("amd64").unwrap();
+        t.insert("bin/x", Node::file(b"x".to_vec()), Meta::root(0o755))
+            .unwrap();
+        t.insert("lib64/ld.so", Node::file(b"x".to_vec()), Meta::root(0o755))
+            .unwrap();
+        assert!(t.get("usr/bin/x").is_some());
+        assert!(t.get("usr/lib64/ld.so").is_some());
+        assert!(skeleton("arm64").unwrap().get("lib64").is_none());
+    }
+
+    #[test]
     fn accounts_files() {
         let mut t = skeleton("amd64").unwrap();
         write_accounts(
@@ -872,6 +959,35 @@ mod tests {
             "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
         );
         assert_eq!(t.get("home/nonroot").unwrap().meta.uid, 65532);
+    }
+
+    #[test]
+    fn account_fields_cannot_add_lines_or_fields() {
+        let user = |home: &str, shell: &str| User {
+            name: "u".into(),
+            uid: 1000,
+            gid: 1000,
+            home: home.into(),
+            shell: shell.into(),
+        };
+        for (home, shell) in [
+            ("/home/u:/x", "/sbin/nologin"),
+            ("/home/u", "/bin/sh\nevil::0:0::/:/bin/sh"),
+            ("/home/u", "/bin/sh\r"),
+        ] {
+            let mut t = skeleton("amd64").unwrap();
+            let err = write_accounts(&mut t, &[user(home, shell)], &[]).unwrap_err();
+            assert!(matches!(err, Error::AccountField { .. }), "{err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+            assert!(t.get("etc/passwd").is_none());
+        }
+        let mut t = skeleton("amd64").unwrap();
+        let group = Group {
+            name: "g".into(),
+            gid: 5,
+            members: vec!["a,root".into()],
+        };
+        assert!(write_accounts(&mut t, &[], &[group]).is_err());
     }
 
     #[test]

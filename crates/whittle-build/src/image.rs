@@ -3,7 +3,7 @@
 
 use crate::Error;
 use crate::assemble::{self, Group, User};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use whittle_config::{Config, PathKind, PathSpec};
 use whittle_fs::{Meta, Node, Tree};
 use whittle_oci::{ContainerConfig, History, Image, ImageConfig, ImageLayer};
@@ -36,9 +36,11 @@ pub fn apply_accounts(tree: &mut Tree, config: &Config) -> Result<(), Error> {
 }
 
 /// Applies the `paths` entries in order, then writes `os-release` (as apko does, after paths).
-pub fn apply_paths(tree: &mut Tree, config: &Config) -> Result<(), Error> {
+/// `local` sources are read only from the config's directory tree or an `allowed` root
+/// ([`whittle_config::confine_local_source`], checked again when the files are read).
+pub fn apply_paths(tree: &mut Tree, config: &Config, allowed: &[PathBuf]) -> Result<(), Error> {
     for spec in &config.paths {
-        apply_path(tree, spec).map_err(|message| Error::Path {
+        apply_path(tree, spec, &config.base_dir, allowed).map_err(|message| Error::Path {
             origin: config.origin.clone(),
             line: spec.pos.line,
             column: spec.pos.column,
@@ -80,7 +82,12 @@ pub fn apply_os_release(tree: &mut Tree, os: &whittle_config::OsRelease) -> Resu
     Ok(())
 }
 
-fn apply_path(tree: &mut Tree, spec: &PathSpec) -> Result<(), String> {
+fn apply_path(
+    tree: &mut Tree,
+    spec: &PathSpec,
+    base_dir: &Path,
+    allowed: &[PathBuf],
+) -> Result<(), String> {
     let path = assemble::tree_path(&spec.path).map_err(|e| e.to_string())?;
     let meta = |default: u32| Meta::new(spec.permissions.unwrap_or(default), spec.uid, spec.gid);
     let fs = |e: whittle_fs::Error| e.to_string();
@@ -131,7 +138,8 @@ fn apply_path(tree: &mut Tree, spec: &PathSpec) -> Result<(), String> {
                 .map_err(fs)?;
         }
         PathKind::Local { source } => {
-            copy_local(tree, &path, &source.resolved, spec)?;
+            let (real, _) = whittle_config::confine_local_source(source, base_dir, allowed)?;
+            copy_local(tree, &path, &real, spec)?;
         }
     }
     Ok(())
@@ -183,7 +191,22 @@ fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Resul
             copy_local(tree, &child_dest, &src.join(&name), &child_spec)?;
         }
     } else if md.is_file() {
-        let data = std::fs::read(src).map_err(|e| format!("{}: {e}", src.display()))?;
+        // bounded before anything is read: the tree refuses more than this anyway
+        if md.len() > crate::MAX_IMAGE_BYTES {
+            return Err(format!(
+                "local source {} is {} bytes, more than an image may hold ({} bytes)",
+                src.display(),
+                md.len(),
+                crate::MAX_IMAGE_BYTES
+            ));
+        }
+        let mut data = Vec::new();
+        std::fs::File::open(src)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(md.len()).read_to_end(&mut data)
+            })
+            .map_err(|e| format!("{}: {e}", src.display()))?;
         tree.insert(
             dest,
             Node::file(data),

@@ -6,6 +6,7 @@
 pub mod apk;
 pub mod assemble;
 pub mod debian;
+pub mod freshness;
 pub mod image;
 pub mod layers;
 pub mod memory;
@@ -31,15 +32,33 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The repository's InRelease signature was refused.
+    /// The repository's signed index (InRelease, APKINDEX) was refused.
     #[error(
-        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keyring given by signed-by="
+        "repository `{line}`: {message}\nthe repository index is not trusted, so nothing from it is used; check the keys given by {keys}"
     )]
     Signature {
         /// The line as written.
         line: String,
         /// What went wrong.
         message: String,
+        /// Where the repository's keys are configured (`signed-by=`, `contents.keyring`).
+        keys: &'static str,
+    },
+    /// The repository's Release is older than one accepted before (see [`freshness`]).
+    #[error(
+        "repository `{line}`: {url} is dated {date}, older than the Release this machine already accepted for this repository (dated {newest}, signed by key {key}); the mirror serves an old Release: it is stale, or an old Release is being replayed to keep packages from being updated. Use an up-to-date mirror; to go back on purpose (e.g. an older snapshot at the same URI), add `allow-older-release=yes` to the repository's options (`deb [allow-older-release=yes signed-by=...] URI SUITE COMPONENT`)"
+    )]
+    OlderRelease {
+        /// The line as written.
+        line: String,
+        /// The InRelease URL.
+        url: String,
+        /// Its `Date` (RFC 3339).
+        date: String,
+        /// The newest `Date` accepted before (RFC 3339).
+        newest: String,
+        /// The fingerprint of the key that signed that Release.
+        key: String,
     },
     /// Dependency resolution failed.
     #[error("cannot resolve the packages for {arch}:\n{source}")]
@@ -89,6 +108,18 @@ pub enum Error {
     /// A setting from the environment is invalid.
     #[error("{0}")]
     Setting(String),
+    /// An account field would break `/etc/passwd` or `/etc/group` into other fields or lines.
+    #[error(
+        "account `{account}`: {field} `{value}` contains `:`, `,`, a line break or another control character; write a plain value"
+    )]
+    AccountField {
+        /// The user or group.
+        account: String,
+        /// The field (`home`, `shell`, `member`, …).
+        field: &'static str,
+        /// The value, escaped and shortened.
+        value: String,
+    },
     /// Writing the SBOM failed.
     #[error("writing the SBOM {path}: {message}")]
     Sbom {
@@ -139,6 +170,9 @@ pub struct BuildOptions {
     pub sbom: SbomDest,
     /// Accept unsigned repositories (loudly).
     pub insecure_allow_unsigned_repositories: bool,
+    /// Host directories outside the config's own directory that `paths` `local` sources may be
+    /// read from (`--allow-path`); each such read is warned about.
+    pub allow_paths: Vec<PathBuf>,
 }
 
 /// What the CLI shows while a build runs.
@@ -178,8 +212,8 @@ pub struct BuildReport {
 /// Runs the whole pipeline.
 pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Error> {
     let config = Config::from_file(&opts.config)?;
-    config.check_files()?;
-    for w in &config.warnings {
+    let file_warnings = config.check_files(&opts.allow_paths)?;
+    for w in config.warnings.iter().chain(&file_warnings) {
         let at = match w.pos {
             Some(p) if p.is_known() => format!("{}:{}:{}", w.origin, p.line, p.column),
             _ => w.origin.clone(),
@@ -446,11 +480,15 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
                     suite: d.suite.clone(),
                     components: d.components.clone(),
                     keyrings,
+                    check_date: d.check_date,
+                    check_valid_until: d.check_valid_until,
+                    allow_older_release: d.allow_older_release,
                 });
             }
             Repository::Apk(a) => {
+                // `apk::is_apk` sends APK configs elsewhere; a mix is refused
                 return Err(Error::Unsupported(format!(
-                    "{}:{}:{}: APK repository {}: Alpine/Wolfi repositories are not supported yet; use Debian repositories (`deb [signed-by=...] URI SUITE COMPONENT`)",
+                    "{}:{}:{}: APK repository {} next to Debian ones: an image is built from one package format",
                     config.origin, a.pos.line, a.pos.column, a.url
                 )));
             }
@@ -582,7 +620,7 @@ fn build_arch(
         assemble::ensure_os_release(&mut tree, &first.release)?;
     }
     image::apply_accounts(&mut tree, config)?;
-    image::apply_paths(&mut tree, config)?;
+    image::apply_paths(&mut tree, config, &opts.allow_paths)?;
     // after `paths`: a link or certificate the config adds is taken into account
     native::apply(&mut tree, &out.alternatives, events)?;
     if !out.scripts_skipped.is_empty() {
@@ -593,6 +631,9 @@ fn build_arch(
     }
     for o in &out.overlaps {
         events.warn(&format!("file shipped by two packages: {o}"));
+    }
+    for w in &out.link_warnings {
+        events.warn(w);
     }
     let mtime = opts.source_date_epoch.unwrap_or(out.newest_mtime);
     events.step(&format!(
@@ -770,15 +811,16 @@ fn sbom_path(
     Some(base.with_file_name(format!("{stem}.{}.spdx.json", archs.get(i)?)))
 }
 
-/// Writes a file atomically (temporary sibling, then rename).
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// Writes a file atomically and world-readable like every output (the one staged-file writer
+/// of `whittle-oci`: temporary sibling, mode 0644, rename).
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), whittle_oci::Error> {
     use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let staged = whittle_oci::StagedFile::new(path)?;
+    let mut f = staged.file();
+    f.write_all(data).map_err(|source| whittle_oci::Error::Io {
+        action: "writing",
+        path: staged.path().to_path_buf(),
+        source,
+    })?;
+    staged.commit()
 }

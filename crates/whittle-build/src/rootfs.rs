@@ -68,6 +68,7 @@ pub fn build_rootfs(
             source_date_epoch: opts.source_date_epoch,
             sbom: SbomDest::None,
             insecure_allow_unsigned_repositories: false,
+            allow_paths: Vec::new(),
         },
         events,
     )?;
