@@ -27,6 +27,12 @@ pub enum RootfsError {
     },
 }
 
+impl From<whittle_oci::ReadError> for RootfsError {
+    fn from(e: whittle_oci::ReadError) -> Self {
+        RootfsError::Read(e.to_string())
+    }
+}
+
 /// What a root filesystem is built from.
 #[derive(Debug, Clone)]
 pub struct RootfsOptions {
@@ -76,12 +82,12 @@ pub fn build_rootfs(
         whittle_oci::read_image(&image, None).map_err(|e| RootfsError::Read(e.to_string()))?;
     let mut overlay = whittle_fs::Overlay::new().with_size_limit(crate::MAX_IMAGE_BYTES);
     for i in 0..read.layers.len() {
-        let layer = read
-            .open_layer(i)
-            .map_err(|e| RootfsError::Read(e.to_string()))?;
-        overlay
-            .apply_layer(layer)
-            .map_err(|e| RootfsError::Read(e.to_string()))?;
+        // verified to the layer's end (digest, size, diff ID), not only to the tar's end
+        read.read_layer(i, |layer| {
+            overlay
+                .apply_layer(layer)
+                .map_err(|e| RootfsError::Read(e.to_string()))
+        })?;
     }
     write_tree(overlay.tree(), dest)
 }
