@@ -3,7 +3,6 @@
 //! the path, instead of landing in the image as `GNUSparseFile.<pid>/<name>`.
 
 use std::io::Write;
-use std::process::Command;
 
 use whittle_apk::package::{ApkPackage, Error};
 
@@ -33,31 +32,9 @@ fn pax_sparse_files_are_refused_naming_package_and_path() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let data = root.join("usr/lib/sparse");
-    std::fs::create_dir_all(&data).unwrap();
-    {
-        use std::io::{Seek, SeekFrom};
-        let mut f = std::fs::File::create(data.join("data.bin")).unwrap();
-        f.set_len(1 << 20).unwrap();
-        f.seek(SeekFrom::Start(500_000)).unwrap();
-        f.write_all(b"hello").unwrap();
-    }
-    for version in ["0.0", "0.1", "1.0"] {
-        let out = dir.path().join(format!("data-{version}.tar"));
-        let status = Command::new("tar")
-            .args(["--sparse", "--format=pax", "--owner=0", "--group=0"])
-            .arg(format!("--sparse-version={version}"))
-            .arg("-C")
-            .arg(&root)
-            .arg("-cf")
-            .arg(&out)
-            .arg("usr")
-            .status()
-            .unwrap();
-        assert!(status.success());
+    for (version, tar) in whittle_testutil::pax_sparse_tars(dir.path()) {
         let mut apk = gzip(&control());
-        apk.extend(gzip(&std::fs::read(&out).unwrap()));
+        apk.extend(gzip(&tar));
         let pkg = ApkPackage::open("sparse-test-1.0-r0.apk", &apk).unwrap();
         let mut seen = Vec::new();
         let err = pkg

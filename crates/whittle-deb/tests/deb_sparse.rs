@@ -2,38 +2,7 @@
 //! `GNU.sparse.*` headers of formats 0.0, 0.1 and 1.0) is refused, naming the package and the
 //! file, instead of landing in the image as `GNUSparseFile.<pid>/<name>`.
 
-use std::path::Path;
-use std::process::Command;
-
 use whittle_deb::deb::{DebArchive, Error};
-
-/// `tar --sparse --format=pax --sparse-version=VERSION` of `root/usr`: a real GNU tar archive.
-fn gnu_tar_sparse(root: &Path, version: &str) -> Vec<u8> {
-    let out = root.join(format!("data-{version}.tar"));
-    let status = Command::new("tar")
-        .args(["--sparse", "--format=pax", "--owner=0", "--group=0"])
-        .arg(format!("--sparse-version={version}"))
-        .arg("-C")
-        .arg(root)
-        .arg("-cf")
-        .arg(&out)
-        .arg("./usr")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read(out).unwrap()
-}
-
-/// A 1 MiB file that is one hole but for 5 bytes in the middle.
-fn sparse_file(root: &Path) {
-    use std::io::{Seek, SeekFrom, Write};
-    let dir = root.join("usr/lib/sparse");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut f = std::fs::File::create(dir.join("data.bin")).unwrap();
-    f.set_len(1 << 20).unwrap();
-    f.seek(SeekFrom::Start(500_000)).unwrap();
-    f.write_all(b"hello").unwrap();
-}
 
 /// The real `netbase` package of the fixture with its data member replaced by `data_tar`
 /// (uncompressed `data.tar`, which dpkg accepts).
@@ -72,9 +41,7 @@ fn pax_sparse_files_are_refused_naming_package_and_path() {
         std::fs::read(fx.join("deb/bookworm-mini/pool/main/n/netbase/netbase_6.4_all.deb"))
             .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    sparse_file(dir.path());
-    for version in ["0.0", "0.1", "1.0"] {
-        let tar = gnu_tar_sparse(dir.path(), version);
+    for (version, tar) in whittle_testutil::pax_sparse_tars(dir.path()) {
         let deb = with_data(&netbase, &tar);
         let archive = DebArchive::open("netbase_6.4_all.deb", &deb).unwrap();
         let mut seen = Vec::new();
