@@ -1,5 +1,5 @@
 #![no_main]
-//! Package databases and os-release found in an image (dpkg status, status.d, apk installed)
+//! Package databases, os-release and release files found in an image (dpkg status, status.d, apk installed)
 //! never panic the catalog, and every package it reports has a name.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for path in [
@@ -7,6 +7,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         "var/lib/dpkg/status.d/pkg",
         "lib/apk/db/installed",
         "etc/os-release",
+        "etc/debian_version",
+        "etc/alpine-release",
     ] {
         let files = std::collections::BTreeMap::from([(path.to_string(), data.to_vec())]);
         let cat = whittle_catalog::catalog_files(&files);

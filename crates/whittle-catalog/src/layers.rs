@@ -13,7 +13,8 @@ use crate::CatalogError;
 
 /// Largest single kept file (the dpkg `status` file or apk installed DB): 128 MiB.
 pub const MAX_FILE_BYTES: u64 = 128 << 20;
-/// Largest `os-release` or `status.d` entry: 1 MiB.
+/// Largest `os-release`, release file (`debian_version`, `alpine-release`) or `status.d` entry:
+/// 1 MiB.
 pub const MAX_SMALL_FILE_BYTES: u64 = 1 << 20;
 /// Largest total of the kept files: 512 MiB.
 pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
@@ -30,7 +31,9 @@ pub enum Want {
 /// Whether the catalog needs the file at `path` (normalized, no leading `/`), and its limit.
 pub fn wanted(path: &str) -> Option<Want> {
     match path {
-        "etc/os-release" | "usr/lib/os-release" => Some(Want::Keep(MAX_SMALL_FILE_BYTES)),
+        "etc/os-release" | "usr/lib/os-release" | "etc/debian_version" | "etc/alpine-release" => {
+            Some(Want::Keep(MAX_SMALL_FILE_BYTES))
+        }
         "var/lib/dpkg/status" | "lib/apk/db/installed" | "usr/lib/apk/db/installed" => {
             Some(Want::Keep(MAX_FILE_BYTES))
         }
@@ -247,6 +250,8 @@ mod tests {
         assert!(wanted("usr/share/doc/gawk/copyright").is_some());
         assert!(wanted("usr/share/doc/gawk/changelog.gz").is_none());
         assert!(wanted("etc/passwd").is_none());
+        assert!(wanted("etc/debian_version").is_some());
+        assert!(wanted("etc/alpine-release").is_some());
     }
 
     #[test]

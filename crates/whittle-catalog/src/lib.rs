@@ -1,7 +1,7 @@
 //! Lists the OS and packages an image holds.
 //!
 //! [`catalog_image`] streams once over an image's layers, keeping only the files it needs
-//! ([`layers::wanted`]: `os-release`, the dpkg `status` file and `status.d/*` entries, the apk
+//! ([`layers::wanted`]: `os-release`, `debian_version`, `alpine-release`, the dpkg `status` file and `status.d/*` entries, the apk
 //! installed database, Debian `copyright` files), applies OCI whiteouts and opaque whiteouts to
 //! them ([`layers::LayerFiles`]), and parses them into a [`Catalog`]. Damaged database records are
 //! skipped and reported as [`whittle_report::Finding`]s in [`Catalog::findings`]; only I/O errors,
@@ -122,7 +122,8 @@ impl Package {
 /// The OS and packages of an image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Catalog {
-    /// The OS from `etc/os-release` (else `usr/lib/os-release`).
+    /// The OS from `etc/os-release` (else `usr/lib/os-release`) and the distribution's release
+    /// file (`etc/debian_version`, `etc/alpine-release`), as [`OsRelease::detect`] reads them.
     pub os: Option<OsRelease>,
     /// The packages, sorted by (name, version, arch, db).
     pub packages: Vec<Package>,
@@ -178,18 +179,10 @@ pub fn catalog_layers<R: Read>(
 /// Catalogs an already merged set of files: path inside the image (no leading `/`) → content.
 /// Paths not needed are ignored.
 pub fn catalog_files(files: &BTreeMap<String, Vec<u8>>) -> Catalog {
-    let mut cat = Catalog::default();
-    let os_file = files
-        .get("etc/os-release")
-        .map(|b| ("etc/os-release", b))
-        .or_else(|| {
-            files
-                .get("usr/lib/os-release")
-                .map(|b| ("usr/lib/os-release", b))
-        });
-    if let Some((_, bytes)) = os_file {
-        cat.os = Some(OsRelease::parse(&String::from_utf8_lossy(bytes)));
-    }
+    let mut cat = Catalog {
+        os: OsRelease::detect(files),
+        ..Catalog::default()
+    };
     let copyright = |pkg: &str| -> Option<String> {
         let text = files.get(&format!("usr/share/doc/{pkg}/copyright"))?;
         whittle_sbom::debian_copyright_license(&String::from_utf8_lossy(text))

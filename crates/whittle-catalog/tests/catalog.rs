@@ -302,3 +302,33 @@ fn a_replaced_layer_blob_is_refused_not_cataloged() {
         );
     }
 }
+
+/// The point release of `/etc/debian_version` joins the os-release family and version (trivy's
+/// and syft's answers), through layers: a later layer's whiteout removes it again.
+#[test]
+fn release_files_are_read_through_layers() {
+    let l1 = layer(&[
+        (
+            "usr/lib/os-release",
+            Some(b"ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"),
+        ),
+        ("etc/debian_version", Some(b"12.12\n")),
+    ]);
+    let c = catalog_layers([l1.as_slice()]).unwrap();
+    let os = c.os.unwrap();
+    assert_eq!(
+        (os.id.as_str(), os.version_id.as_str(), os.release.as_str()),
+        ("debian", "12", "12.12")
+    );
+    let l2 = layer(&[("etc/.wh.debian_version", Some(b""))]);
+    let c = catalog_layers([l1.as_slice(), l2.as_slice()]).unwrap();
+    assert_eq!(c.os.unwrap().release, "");
+    // an oversized release file is refused like an oversized os-release
+    let big = vec![b'1'; (layers::MAX_SMALL_FILE_BYTES + 1) as usize];
+    let l3 = layer(&[("etc/alpine-release", Some(&big))]);
+    let e = catalog_layers([l3.as_slice()]).unwrap_err().to_string();
+    assert!(
+        e.contains("etc/alpine-release") && e.contains("limit"),
+        "{e}"
+    );
+}
