@@ -556,6 +556,7 @@ fn build_arch(
             .iter()
             .cloned()
             .collect::<BTreeSet<_>>(),
+        waive_script_only: !config.contents.include_script_dependencies,
     };
     let resolution =
         whittle_resolve::resolve(&universe, &request).map_err(|source| Error::Resolve {
@@ -574,10 +575,16 @@ fn build_arch(
             .join(" ")
     ));
 
-    for (by, rel) in &resolution.waived {
+    for w in &resolution.waived {
+        let hint = match w.reason {
+            whittle_resolve::WaiveReason::ScriptOnly(_) => {
+                " (to install it anyway, name it in contents.packages)"
+            }
+            whittle_resolve::WaiveReason::Excluded => "",
+        };
         events.step(&format!(
-            "resolve   waived: {} depends on \"{rel}\", which only excluded packages provide",
-            all[*by].name
+            "resolve   waived: {} depends on \"{}\", {}{hint}",
+            all[w.by].name, w.relation, w.reason
         ));
     }
 

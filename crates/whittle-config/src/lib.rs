@@ -243,6 +243,9 @@ pub struct Contents {
     pub exclude: Vec<String>,
     /// `include-docs`: keep `/usr/share/{doc,man,info,locale}` (copyright files are always kept).
     pub include_docs: bool,
+    /// `include-script-dependencies`: install the dependencies that only serve maintainer
+    /// scripts (dpkg, debconf, install-info, ...), which are waived by default (Debian).
+    pub include_script_dependencies: bool,
     /// `path-exclude`: package files left out of the image (whittle extension, dpkg's
     /// `--path-exclude` patterns).
     pub path_exclude: Vec<PathGlob>,

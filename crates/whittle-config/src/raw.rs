@@ -76,6 +76,8 @@ pub(crate) struct RawContents {
     #[serde(default)]
     pub include_docs: Option<bool>,
     #[serde(default)]
+    pub include_script_dependencies: Option<bool>,
+    #[serde(default)]
     pub path_exclude: Vec<S<String>>,
     #[serde(default)]
     pub path_include: Vec<S<String>>,

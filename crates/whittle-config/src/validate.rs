@@ -584,6 +584,7 @@ fn valid_name(s: &str) -> bool {
 fn convert_contents(ctx: &mut Ctx, c: RawContents) -> Contents {
     let mut out = Contents {
         include_docs: c.include_docs.unwrap_or(false),
+        include_script_dependencies: c.include_script_dependencies.unwrap_or(false),
         ..Contents::default()
     };
     for (list, into) in [

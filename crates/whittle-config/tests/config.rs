@@ -16,6 +16,7 @@ contents:
   packages: [gawk, "libc6=2.36-9+deb12u10", "foo>=1.0"]
   exclude: [dpkg]
   include-docs: true
+  include-script-dependencies: true
 entrypoint:
   command: /usr/bin/gawk -f
 cmd: "'BEGIN { print 1 }'"
@@ -109,6 +110,7 @@ fn good_config_parses_into_expected_struct() {
     assert_eq!(c.packages[1].written, "libc6=2.36-9+deb12u10");
     assert_eq!(c.exclude, ["dpkg"]);
     assert!(c.include_docs);
+    assert!(c.include_script_dependencies);
 
     assert_eq!(cfg.entrypoint, ["/usr/bin/gawk", "-f"]);
     assert_eq!(cfg.cmd, ["BEGIN { print 1 }"]);
@@ -216,6 +218,8 @@ fn minimal_config_warns_about_root_and_defaults_arch() {
     .unwrap();
     assert_eq!(cfg.cmd, ["/usr/bin/gawk", "BEGIN { print 1 }"]);
     assert!(cfg.entrypoint.is_empty());
+    // dependencies that only serve maintainer scripts are waived unless asked for
+    assert!(!cfg.contents.include_script_dependencies);
     assert_eq!(cfg.archs, vec![Arch::host().unwrap()]);
     let w: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(w.len(), 1, "{w:?}");
@@ -462,6 +466,16 @@ const BAD: &[(&str, &str, &[&str])] = &[
         "contents:\n  include-docs: maybe\n",
         "bad.yaml:2:17:",
         &["true"],
+    ),
+    (
+        "contents:\n  include-script-dependencies: yes please\n",
+        "bad.yaml:2:",
+        &["true"],
+    ),
+    (
+        "contents:\n  include-script-deps: true\n",
+        "bad.yaml:2:3:",
+        &["include-script-dependencies"],
     ),
     ("contents: [a]\n", "bad.yaml:1:11:", &["mapping"]),
     // fields that land in /etc/passwd and /etc/group cannot add fields or lines (issue 12)

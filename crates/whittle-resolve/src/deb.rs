@@ -29,10 +29,17 @@
 //! - Several packages of one name and version (several repositories): the first given wins.
 //!   At most one version of a name is installed.
 //! - Names in [`DebRequest::exclude`] are never installed. A dependency that only excluded
-//!   packages could meet is *waived*: the user has said the image does without them (the way to
-//!   drop `dpkg (>= 1.15.4) | install-info`, which only serves a maintainer script that never
-//!   runs). Waived dependencies are listed in [`Resolution::waived`]. A *request* for an excluded
-//!   package still fails.
+//!   packages could meet is *waived*: the user has said the image does without them. A
+//!   *request* for an excluded package still fails.
+//! - With [`DebRequest::waive_script_only`], a dependency whose every alternative names a
+//!   package of [`SCRIPT_ONLY`] (for that depender) is waived too: what it provides is used
+//!   only by maintainer scripts, which whittle never runs (`python3-minimal`'s `dpkg`,
+//!   `tzdata`'s `debconf | debconf-2.0`, `readline-common`'s `dpkg | install-info`). Such a
+//!   package is still installed when it is requested, or when another package needs it for
+//!   real (an entry's `used_by`, or a dependency that is not waived); the dependency is then
+//!   met as usual. Among the alternatives of a dependency that is not waived, those names are
+//!   tried last.
+//! - Waived dependencies are listed, with the reason, in [`Resolution::waived`].
 
 use std::collections::BTreeSet;
 
@@ -77,6 +84,109 @@ fn prefix(s: &str) -> u128 {
 fn avoided(name: &str) -> bool {
     AVOIDED.contains(&name)
 }
+
+/// A package that other packages depend on only for their maintainer scripts (see
+/// [`SCRIPT_ONLY`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptOnly {
+    /// The name depended on (a package or a virtual name).
+    pub name: &'static str,
+    /// The dependers whose dependency on `name` is waived; empty: every package.
+    pub only_for: &'static [&'static str],
+    /// Packages that use `name` at runtime: their dependency on it is kept.
+    pub used_by: &'static [&'static str],
+    /// What maintainer scripts use it for, for the build log.
+    pub why: &'static str,
+}
+
+/// Dependencies that serve only maintainer scripts, waived when
+/// [`DebRequest::waive_script_only`] is set. Each entry was decided from the packages' control
+/// files, scripts and data (the evidence is in this crate's README): a dependency belongs here
+/// when nothing but maintainer scripts (or triggers) uses what it provides. `perl-base` is not
+/// here: every package of Debian 12 and 13 that declares it ships Perl code of its own.
+pub const SCRIPT_ONLY: &[ScriptOnly] = &[
+    ScriptOnly {
+        name: "dpkg",
+        only_for: &[],
+        used_by: &[
+            "apt-build",
+            "apticron",
+            "debhelper",
+            "dlocate",
+            "dpkg-repack",
+            "libdpkg-perl",
+            "lintian",
+            "needrestart",
+            "popularity-contest",
+            "wajig",
+        ],
+        why: "the package manager, called by maintainer scripts (dpkg-maintscript-helper, \
+              dpkg-trigger, update-alternatives, py3compile's dpkg -L)",
+    },
+    ScriptOnly {
+        name: "debconf",
+        only_for: &[],
+        used_by: &[
+            "cdebconf",
+            "debconf-i18n",
+            "debconf-utils",
+            "python3-debconf",
+        ],
+        why: "asks the questions of config and postinst scripts (the image keeps each \
+              package's defaults)",
+    },
+    ScriptOnly {
+        name: "debconf-2.0",
+        only_for: &[],
+        used_by: &[
+            "cdebconf",
+            "debconf-i18n",
+            "debconf-utils",
+            "python3-debconf",
+        ],
+        why: "asks the questions of config and postinst scripts (the image keeps each \
+              package's defaults)",
+    },
+    ScriptOnly {
+        name: "cdebconf",
+        only_for: &[],
+        used_by: &[],
+        why: "asks the questions of config and postinst scripts (the image keeps each \
+              package's defaults)",
+    },
+    ScriptOnly {
+        name: "install-info",
+        only_for: &[],
+        used_by: &[],
+        why: "its trigger registers info pages in /usr/share/info/dir; whittle leaves info \
+              pages out",
+    },
+    ScriptOnly {
+        name: "awk",
+        only_for: &["base-files"],
+        used_by: &[],
+        why: "base-files pre-depends on awk only to keep it in Debian's essential set, for \
+              maintainer scripts; no file of base-files runs it",
+    },
+    ScriptOnly {
+        name: "debianutils",
+        only_for: &["bash", "dash"],
+        used_by: &[],
+        why: "its update-shells trigger and add-shell keep /etc/shells; the shell itself runs \
+              nothing of debianutils",
+    },
+    ScriptOnly {
+        name: "util-linux",
+        only_for: &[
+            "openjdk-17-jre-headless",
+            "openjdk-21-jre-headless",
+            "openjdk-25-jre-headless",
+        ],
+        used_by: &[],
+        why: "the postinst checks with mountpoint that /proc is mounted; the JRE runs \
+              nothing of util-linux",
+    },
+];
 
 /// The packages of one or more `Packages` indexes, indexed for one target architecture.
 ///
@@ -222,6 +332,8 @@ pub struct DebRequest {
     pub packages: Vec<String>,
     /// Package names never to install.
     pub exclude: BTreeSet<String>,
+    /// Waive dependencies that only serve maintainer scripts ([`SCRIPT_ONLY`]).
+    pub waive_script_only: bool,
 }
 
 /// Why a package was chosen.
@@ -250,14 +362,62 @@ pub struct Chosen {
     pub reason: ChosenReason,
 }
 
+/// Why a dependency was left unmet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaiveReason {
+    /// Only excluded packages could meet it.
+    Excluded,
+    /// Its alternatives serve only maintainer scripts: the [`SCRIPT_ONLY`] entries that apply
+    /// (an alternative that is also excluded is listed here).
+    ScriptOnly(Vec<&'static ScriptOnly>),
+}
+
+impl std::fmt::Display for WaiveReason {
+    /// `which only excluded packages provide`, or `which only maintainer scripts use (whittle
+    /// runs none): dpkg: the package manager, ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaiveReason::Excluded => f.write_str("which only excluded packages provide"),
+            WaiveReason::ScriptOnly(entries) => {
+                f.write_str("which only maintainer scripts use (whittle runs none): ")?;
+                // entries that share their reason are named together: `debconf, debconf-2.0: …`
+                for (i, e) in entries.iter().enumerate() {
+                    let next_same = entries.get(i + 1).is_some_and(|n| n.why == e.why);
+                    f.write_str(e.name)?;
+                    if next_same {
+                        f.write_str(", ")?;
+                    } else {
+                        write!(f, ": {}", e.why)?;
+                        if i + 1 < entries.len() {
+                            f.write_str("; ")?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A dependency left unmet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waived {
+    /// The depending package, as an index into the slice given to [`DebUniverse::new`].
+    pub by: usize,
+    /// The dependency as written (alternatives for the target architecture), e.g.
+    /// `dpkg (>= 1.13.20)`.
+    pub relation: String,
+    /// Why it is waived.
+    pub reason: WaiveReason,
+}
+
 /// The packages to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
     /// Chosen packages sorted by name.
     pub packages: Vec<Chosen>,
-    /// Dependencies left unmet because only excluded packages could meet them: (index of the
-    /// depending package, the relation as written).
-    pub waived: Vec<(usize, String)>,
+    /// Dependencies of chosen packages left unmet, in the order of `packages`.
+    pub waived: Vec<Waived>,
 }
 
 impl Resolution {
@@ -289,10 +449,23 @@ pub fn resolve_with(
     let problem = Problem {
         u: universe,
         exclude: &request.exclude,
+        waive_script_only: request.waive_script_only,
+        requested: roots.iter().flatten().map(|r| r.name.clone()).collect(),
     };
     let solution = solver::solve(&problem, &roots, options)?;
+    let ids: BTreeSet<usize> = solution.packages.iter().map(|(id, _)| *id).collect();
     let mut packages = Vec::with_capacity(solution.packages.len());
+    let mut waived_by_id = Vec::new();
     for (id, why) in solution.packages {
+        // a waived dependency that a chosen package meets anyway is met, not waived
+        for (alts, reason) in problem.waived_deps(id) {
+            let met = alts
+                .iter()
+                .any(|r| problem.candidates(r).iter().any(|c| ids.contains(c)));
+            if !met {
+                waived_by_id.push((id, join_alts(&alts), reason));
+            }
+        }
         let Some(&index) = universe.ids.get(id) else {
             continue;
         };
@@ -318,11 +491,15 @@ pub fn resolve_with(
             .cmp(&pb.name)
             .then_with(|| pa.version.cmp(&pb.version))
     });
-    let mut waived = Vec::new();
+    let mut waived = Vec::with_capacity(waived_by_id.len());
     for c in &packages {
-        if let Some(id) = universe.ids.iter().position(|&i| i == c.index) {
-            for rel in problem.waived_deps(id) {
-                waived.push((c.index, rel));
+        for (id, relation, reason) in &waived_by_id {
+            if universe.ids.get(*id) == Some(&c.index) {
+                waived.push(Waived {
+                    by: c.index,
+                    relation: relation.clone(),
+                    reason: reason.clone(),
+                });
             }
         }
     }
@@ -397,10 +574,13 @@ fn restriction_allows(rel: &Relation, arch: &str) -> bool {
     }
 }
 
-/// A universe with a request's policy (exclusions) applied.
+/// A universe with a request's policy (exclusions, waivers) applied.
 struct Problem<'u, 'a> {
     u: &'u DebUniverse<'a>,
     exclude: &'u BTreeSet<String>,
+    waive_script_only: bool,
+    /// Names the request asks for.
+    requested: BTreeSet<String>,
 }
 
 /// What an architecture qualifier demands of a candidate.
@@ -433,26 +613,78 @@ impl Problem<'_, '_> {
             .collect()
     }
 
-    /// Whether a dependency is waived: no allowed package can meet it, but an excluded one could.
-    fn waived(&self, alts: &[Relation]) -> bool {
-        !self.exclude.is_empty()
-            && alts.iter().any(|r| {
-                self.matching(r).iter().any(|&id| {
-                    self.u
-                        .pkg(id)
-                        .is_some_and(|p| self.exclude.contains(&p.name))
-                })
+    /// The [`SCRIPT_ONLY`] entry that waives `rel` as a dependency of `depender`, if any. None
+    /// when `rel` or a package meeting it is requested: a requested package is met as usual.
+    fn script_only(&self, depender: &str, rel: &Relation) -> Option<&'static ScriptOnly> {
+        if !self.waive_script_only {
+            return None;
+        }
+        let entry = SCRIPT_ONLY.iter().find(|e| e.name == rel.name)?;
+        if (!entry.only_for.is_empty() && !entry.only_for.contains(&depender))
+            || entry.used_by.contains(&depender)
+            || self.requested.contains(&rel.name)
+            || self.matching(rel).iter().any(|&id| {
+                self.u
+                    .pkg(id)
+                    .is_some_and(|p| self.requested.contains(&p.name))
             })
-            && self.clause_candidates(alts).is_empty()
+        {
+            return None;
+        }
+        Some(entry)
     }
 
-    /// The dependencies of `pkg` waived because of exclusions, as written.
-    fn waived_deps(&self, pkg: usize) -> Vec<String> {
+    /// Why dependency `alts` of `pkg` is waived, if it is: no alternative can be met except by
+    /// a package that serves only maintainer scripts or is excluded, and one of them is (a
+    /// dependency nothing at all can meet is not waived: it fails).
+    fn waived(&self, pkg: usize, alts: &[Relation]) -> Option<WaiveReason> {
+        let scripts_possible = self.waive_script_only
+            && alts
+                .iter()
+                .any(|r| SCRIPT_ONLY.iter().any(|e| e.name == r.name));
+        if self.exclude.is_empty() && !scripts_possible {
+            return None;
+        }
+        let depender = *self.u.names.get(pkg)?;
+        let mut scripts: Vec<&'static ScriptOnly> = Vec::new();
+        let mut excluded = false;
+        for rel in alts {
+            if let Some(entry) = self.script_only(depender, rel) {
+                if !scripts.iter().any(|e| e.name == entry.name) {
+                    scripts.push(entry);
+                }
+                continue;
+            }
+            if !self.candidates(rel).is_empty() {
+                return None;
+            }
+            excluded |= self.matching(rel).iter().any(|&id| {
+                self.u
+                    .pkg(id)
+                    .is_some_and(|p| self.exclude.contains(&p.name))
+            });
+        }
+        if !scripts.is_empty() {
+            Some(WaiveReason::ScriptOnly(scripts))
+        } else if excluded {
+            Some(WaiveReason::Excluded)
+        } else {
+            None
+        }
+    }
+
+    /// The waived dependencies of `pkg` (alternatives for the target architecture) and why.
+    fn waived_deps(&self, pkg: usize) -> Vec<(Vec<Relation>, WaiveReason)> {
         self.arch_deps(pkg)
             .into_iter()
-            .filter(|alts| self.waived(alts))
-            .map(|alts| join_alts(&alts))
+            .filter_map(|alts| self.waived(pkg, &alts).map(|why| (alts, why)))
             .collect()
+    }
+
+    /// Whether alternatives named `name` are tried last: avoided names, and (when waivers are
+    /// on) names that serve only maintainer scripts.
+    fn tried_last(&self, name: &str) -> bool {
+        avoided(name) || (self.waive_script_only && SCRIPT_ONLY.iter().any(|e| e.name == name))
     }
 
     fn qual(&self, rel: &Relation) -> Qual {
@@ -516,7 +748,7 @@ impl Universe for Problem<'_, '_> {
     fn clauses(&self, pkg: usize) -> Vec<Vec<Relation>> {
         self.arch_deps(pkg)
             .into_iter()
-            .filter(|alts| !self.waived(alts))
+            .filter(|alts| self.waived(pkg, alts).is_none())
             .collect()
     }
 
@@ -533,8 +765,8 @@ impl Universe for Problem<'_, '_> {
 
     fn clause_candidates(&self, alternatives: &[Relation]) -> Vec<usize> {
         let mut out = Vec::new();
-        let preferred = alternatives.iter().filter(|r| !avoided(&r.name));
-        let last = alternatives.iter().filter(|r| avoided(&r.name));
+        let preferred = alternatives.iter().filter(|r| !self.tried_last(&r.name));
+        let last = alternatives.iter().filter(|r| self.tried_last(&r.name));
         for rel in preferred.chain(last) {
             for c in self.candidates(rel) {
                 if !out.contains(&c) {

@@ -14,7 +14,10 @@ pub mod solver;
 pub use error::{ResolveError, Unsatisfiable};
 pub mod deb;
 
-pub use deb::{Chosen, ChosenReason, DebRequest, DebUniverse, Resolution, resolve};
+pub use deb::{
+    Chosen, ChosenReason, DebRequest, DebUniverse, Resolution, SCRIPT_ONLY, ScriptOnly,
+    WaiveReason, Waived, resolve,
+};
 pub mod apk;
 
 pub use apk::{

@@ -54,6 +54,7 @@ fn gawk_closure_is_in_the_pool_and_has_no_shell_or_package_manager() {
     let request = DebRequest {
         packages: vec!["gawk".into()],
         exclude: BTreeSet::new(),
+        waive_script_only: false,
     };
     let res = resolve(&universe, &request).unwrap_or_else(|e| panic!("{e}"));
     let total = start.elapsed();
@@ -167,6 +168,7 @@ fn larger_requests_resolve_and_are_consistent() {
         let request = DebRequest {
             packages: names.iter().map(|s| s.to_string()).collect(),
             exclude: BTreeSet::new(),
+            waive_script_only: false,
         };
         let start = Instant::now();
         let res = resolve(&universe, &request).unwrap_or_else(|e| panic!("{names:?}: {e}"));
@@ -231,6 +233,7 @@ fn closure_resolution_equals_full_resolution() {
         let request = DebRequest {
             packages: names.iter().map(|s| s.to_string()).collect(),
             exclude: BTreeSet::new(),
+            waive_script_only: false,
         };
         let expected: Vec<String> = resolve(&full, &request)
             .unwrap()
@@ -256,4 +259,120 @@ fn closure_resolution_equals_full_resolution() {
             .collect();
         assert_eq!(got, expected, "{names:?}");
     }
+}
+
+/// On the real index: python3 with certificates and time zones carries no package manager,
+/// debconf, perl, shell or tar once the dependencies that only maintainer scripts use are
+/// waived; every waiver is reported, and without the waiver they are back.
+#[test]
+fn python3_without_script_only_dependencies() {
+    let Some(fx) = fixtures() else { return };
+    let packages = load(&fx.join("deb/bookworm-mini"));
+    let universe = DebUniverse::new(packages, "amd64");
+    let names = ["python3", "ca-certificates", "tzdata"];
+    let request = DebRequest {
+        packages: names.iter().map(|s| s.to_string()).collect(),
+        exclude: BTreeSet::new(),
+        waive_script_only: true,
+    };
+    let res = resolve(&universe, &request).unwrap_or_else(|e| panic!("{e}"));
+    let chosen: BTreeSet<&str> = res
+        .indices()
+        .iter()
+        .map(|&i| packages[i].name.as_str())
+        .collect();
+    for bad in [
+        "dpkg",
+        "apt",
+        "debconf",
+        "perl-base",
+        "perl",
+        "tar",
+        "dash",
+        "bash",
+        "install-info",
+    ] {
+        assert!(!chosen.contains(bad), "{bad} in {chosen:?}");
+    }
+    for good in [
+        "python3",
+        "python3.11",
+        "libssl3",
+        "openssl",
+        "ca-certificates",
+        "tzdata",
+    ] {
+        assert!(chosen.contains(good), "{good} not in {chosen:?}");
+    }
+    let waived: Vec<(String, String)> = res
+        .waived
+        .iter()
+        .map(|w| (packages[w.by].name.clone(), w.relation.clone()))
+        .collect();
+    let by: BTreeSet<&str> = waived.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        by,
+        [
+            "ca-certificates",
+            "python3-minimal",
+            "readline-common",
+            "tzdata"
+        ]
+        .into(),
+        "{waived:?}"
+    );
+    assert!(
+        res.waived
+            .iter()
+            .all(|w| matches!(w.reason, whittle_resolve::WaiveReason::ScriptOnly(_)))
+    );
+    // Without the waiver: the old closure, with dpkg and tar and debconf.
+    let old = resolve(
+        &universe,
+        &DebRequest {
+            waive_script_only: false,
+            ..request.clone()
+        },
+    )
+    .unwrap();
+    let old: BTreeSet<&str> = old
+        .indices()
+        .iter()
+        .map(|&i| packages[i].name.as_str())
+        .collect();
+    assert!(old.is_superset(&chosen));
+    for back in ["dpkg", "tar", "debconf"] {
+        assert!(old.contains(back), "{back} not in {old:?}");
+    }
+    // A shell (the debug images' business) needs neither debianutils nor awk.
+    let shells = resolve(
+        &universe,
+        &DebRequest {
+            packages: vec!["bash".into(), "dash".into()],
+            ..request.clone()
+        },
+    )
+    .unwrap();
+    let shells: Vec<&str> = shells
+        .indices()
+        .iter()
+        .map(|&i| packages[i].name.as_str())
+        .collect();
+    assert_eq!(
+        shells,
+        [
+            "base-files",
+            "bash",
+            "dash",
+            "gcc-12-base",
+            "libc6",
+            "libgcc-s1",
+            "libtinfo6"
+        ]
+    );
+    println!(
+        "python3 + ca-certificates + tzdata: {} packages, {} without the waiver",
+        chosen.len(),
+        old.len()
+    );
 }

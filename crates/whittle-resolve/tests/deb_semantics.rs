@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use whittle_deb::Package;
 use whittle_deb::packages::parse_packages;
-use whittle_resolve::{ChosenReason, DebRequest, DebUniverse, ResolveError, resolve};
+use whittle_resolve::{ChosenReason, DebRequest, DebUniverse, ResolveError, WaiveReason, resolve};
 
 /// One stanza: `name version arch` plus extra field lines.
 fn stanza(name: &str, version: &str, arch: &str, extra: &str) -> String {
@@ -30,6 +30,7 @@ fn req(names: &[&str]) -> DebRequest {
     DebRequest {
         packages: names.iter().map(|s| s.to_string()).collect(),
         exclude: BTreeSet::new(),
+        waive_script_only: false,
     }
 }
 
@@ -259,8 +260,8 @@ fn exclude_never_installs_and_explains() {
     let names: Vec<&str> = res.indices().iter().map(|&i| p[i].name.as_str()).collect();
     assert_eq!(names, ["gawk", "libreadline8", "readline-common"]);
     assert_eq!(res.waived.len(), 1);
-    assert_eq!(p[res.waived[0].0].name, "readline-common");
-    assert_eq!(res.waived[0].1, "dpkg (>= 1.15.4) | install-info");
+    assert_eq!(p[res.waived[0].by].name, "readline-common");
+    assert_eq!(res.waived[0].relation, "dpkg (>= 1.15.4) | install-info");
     // Excluding only one alternative takes the other.
     let mut r1 = req(&["gawk"]);
     r1.exclude.insert("install-info".into());
@@ -352,4 +353,265 @@ fn invalid_requests() {
         );
     }
     assert_eq!(resolve(&u, &req(&[])).unwrap().packages, vec![]);
+}
+
+/// A synthetic index shaped like Debian 12's packages around dpkg, debconf and install-info
+/// (relations as Debian writes them).
+fn script_only_index() -> Vec<Package> {
+    index(&[
+        stanza(
+            "python3-minimal",
+            "3.11.2-1+b1",
+            "amd64",
+            "Pre-Depends: python3.11-minimal\nDepends: dpkg (>= 1.13.20)",
+        ),
+        stanza("python3.11-minimal", "3.11.2-6", "amd64", "Depends: libc6"),
+        stanza("libc6", "2.36-9", "amd64", ""),
+        stanza("dpkg", "1.21.23", "amd64", "Depends: tar (>= 1.28-1)"),
+        stanza("tar", "1.34+dfsg-1.2", "amd64", ""),
+        stanza(
+            "tzdata",
+            "2024a-0",
+            "all",
+            "Depends: debconf (>= 0.5) | debconf-2.0",
+        ),
+        stanza("debconf", "1.5.82", "all", "Provides: debconf-2.0"),
+        stanza(
+            "debconf-utils",
+            "1.5.82",
+            "all",
+            "Depends: debconf (= 1.5.82)",
+        ),
+        stanza(
+            "readline-common",
+            "8.2-1.3",
+            "all",
+            "Depends: dpkg (>= 1.15.4) | install-info",
+        ),
+        stanza("install-info", "6.8-6+b1", "amd64", "Depends: libc6"),
+        stanza(
+            "libdpkg-perl",
+            "1.21.23",
+            "all",
+            "Depends: dpkg (>= 1.18.11)",
+        ),
+        stanza("base-files", "12.4", "amd64", "Pre-Depends: awk"),
+        stanza("mawk", "1.3.4", "amd64", "Provides: awk\nDepends: libc6"),
+        stanza(
+            "openjdk-17-jre-headless",
+            "17.0.11",
+            "amd64",
+            "Depends: util-linux (>= 2.26.2-4), libc6",
+        ),
+        stanza("util-linux", "2.38.1", "amd64", "Depends: libc6"),
+        stanza("sysstat-like", "1.0", "amd64", "Depends: util-linux"),
+        stanza(
+            "perl-module",
+            "1.0",
+            "amd64",
+            "Depends: perl-base (>= 5.36)",
+        ),
+        stanza(
+            "perl-base",
+            "5.36.0",
+            "amd64",
+            "Pre-Depends: dpkg (>= 1.17.17)",
+        ),
+        stanza("picker", "1.0", "all", "Depends: install-info | mawk"),
+    ])
+}
+
+fn waiving(names: &[&str]) -> DebRequest {
+    DebRequest {
+        waive_script_only: true,
+        ..req(names)
+    }
+}
+
+/// `by: relation` of every waived dependency, and the table entries named as the reason.
+fn waivers(pkgs: &[Package], r: &DebRequest) -> Vec<String> {
+    let u = DebUniverse::new(pkgs, "amd64");
+    let res = resolve(&u, r).unwrap_or_else(|e| panic!("{e}"));
+    res.waived
+        .iter()
+        .map(|w| {
+            let why = match &w.reason {
+                WaiveReason::Excluded => "excluded".to_string(),
+                WaiveReason::ScriptOnly(entries) => {
+                    entries.iter().map(|e| e.name).collect::<Vec<_>>().join("+")
+                }
+            };
+            format!("{}: {} [{why}]", pkgs[w.by].name, w.relation)
+        })
+        .collect()
+}
+
+#[test]
+fn script_only_dependencies_are_waived_by_default() {
+    let p = script_only_index();
+    let r = waiving(&["python3-minimal", "tzdata", "readline-common", "base-files"]);
+    assert_eq!(
+        chosen(&p, &r),
+        [
+            "base-files=12.4",
+            "libc6=2.36-9",
+            "python3-minimal=3.11.2-1+b1",
+            "python3.11-minimal=3.11.2-6",
+            "readline-common=8.2-1.3",
+            "tzdata=2024a-0",
+        ]
+    );
+    assert_eq!(
+        waivers(&p, &r),
+        [
+            "base-files: awk [awk]",
+            "python3-minimal: dpkg (>= 1.13.20) [dpkg]",
+            "readline-common: dpkg (>= 1.15.4) | install-info [dpkg+install-info]",
+            "tzdata: debconf (>= 0.5) | debconf-2.0 [debconf+debconf-2.0]",
+        ]
+    );
+    // The reason says what the scripts use it for.
+    let u = DebUniverse::new(&p, "amd64");
+    let res = resolve(&u, &r).unwrap();
+    let text = res.waived[1].reason.to_string();
+    assert!(
+        text.starts_with(
+            "which only maintainer scripts use (whittle runs none): dpkg: the package manager"
+        ),
+        "{text}"
+    );
+    // An entry limited to some dependers applies to them only: the JRE's util-linux (a
+    // mountpoint call in its postinst) is waived, another package's is not.
+    let r = waiving(&["openjdk-17-jre-headless", "sysstat-like"]);
+    assert_eq!(
+        chosen(&p, &r),
+        [
+            "libc6=2.36-9",
+            "openjdk-17-jre-headless=17.0.11",
+            "sysstat-like=1.0",
+            "util-linux=2.38.1",
+        ]
+    );
+    assert_eq!(waivers(&p, &r), Vec::<String>::new());
+    assert_eq!(
+        waivers(&p, &waiving(&["openjdk-17-jre-headless"])),
+        ["openjdk-17-jre-headless: util-linux (>= 2.26.2-4) [util-linux]"]
+    );
+    // A dependency with a real alternative takes it, even when the script-only one comes first.
+    assert_eq!(
+        chosen(&p, &waiving(&["picker"])),
+        ["libc6=2.36-9", "mawk=1.3.4", "picker=1.0"]
+    );
+}
+
+#[test]
+fn a_named_script_only_package_is_installed_and_met_as_usual() {
+    let p = script_only_index();
+    let r = waiving(&["python3-minimal", "dpkg", "tzdata", "debconf"]);
+    assert_eq!(
+        chosen(&p, &r),
+        [
+            "debconf=1.5.82",
+            "dpkg=1.21.23",
+            "libc6=2.36-9",
+            "python3-minimal=3.11.2-1+b1",
+            "python3.11-minimal=3.11.2-6",
+            "tar=1.34+dfsg-1.2",
+            "tzdata=2024a-0",
+        ]
+    );
+    assert_eq!(waivers(&p, &r), Vec::<String>::new());
+    // The dependency is a requirement again: its version must be met.
+    let old = index(&[
+        stanza(
+            "python3-minimal",
+            "3.11.2-1+b1",
+            "amd64",
+            "Depends: dpkg (>= 1.13.20)",
+        ),
+        stanza("dpkg", "1.10", "amd64", ""),
+    ]);
+    let msg = failure(&old, &waiving(&["python3-minimal", "dpkg"]));
+    assert!(msg.contains("dpkg (>= 1.13.20)"), "{msg}");
+    // A virtual name is named too when its provider is requested.
+    assert_eq!(
+        chosen(&p, &waiving(&["tzdata", "debconf-2.0"])),
+        ["debconf=1.5.82", "tzdata=2024a-0"]
+    );
+}
+
+#[test]
+fn switching_the_waiver_off_restores_the_full_closure() {
+    let p = script_only_index();
+    let names = ["python3-minimal", "tzdata", "readline-common", "base-files"];
+    let r = req(&names);
+    assert!(!r.waive_script_only);
+    assert_eq!(
+        chosen(&p, &r),
+        [
+            "base-files=12.4",
+            "debconf=1.5.82",
+            "dpkg=1.21.23",
+            "libc6=2.36-9",
+            "mawk=1.3.4",
+            "python3-minimal=3.11.2-1+b1",
+            "python3.11-minimal=3.11.2-6",
+            "readline-common=8.2-1.3",
+            "tar=1.34+dfsg-1.2",
+            "tzdata=2024a-0",
+        ]
+    );
+    assert_eq!(waivers(&p, &r), Vec::<String>::new());
+    // Exclusions still waive what only they forbid.
+    let mut r = req(&["readline-common"]);
+    r.exclude = ["dpkg", "install-info"].map(String::from).into();
+    assert_eq!(
+        waivers(&p, &r),
+        ["readline-common: dpkg (>= 1.15.4) | install-info [excluded]"]
+    );
+}
+
+#[test]
+fn a_script_only_package_another_package_really_needs_is_installed() {
+    let p = script_only_index();
+    // libdpkg-perl runs dpkg: its dependency is kept, and python3-minimal's is then met.
+    let r = waiving(&["python3-minimal", "libdpkg-perl"]);
+    assert_eq!(
+        chosen(&p, &r),
+        [
+            "dpkg=1.21.23",
+            "libc6=2.36-9",
+            "libdpkg-perl=1.21.23",
+            "python3-minimal=3.11.2-1+b1",
+            "python3.11-minimal=3.11.2-6",
+            "tar=1.34+dfsg-1.2",
+        ]
+    );
+    assert_eq!(waivers(&p, &r), Vec::<String>::new());
+    let u = DebUniverse::new(&p, "amd64");
+    let res = resolve(&u, &r).unwrap();
+    let dpkg = res
+        .packages
+        .iter()
+        .find(|c| p[c.index].name == "dpkg")
+        .unwrap();
+    match &dpkg.reason {
+        ChosenReason::Required { by, relation } => {
+            assert_eq!(p[*by].name, "libdpkg-perl");
+            assert_eq!(relation, "dpkg (>= 1.18.11)");
+        }
+        other => panic!("{other:?}"),
+    }
+    // debconf-utils runs debconf's tools: tzdata's dependency is met by the same debconf.
+    let r = waiving(&["tzdata", "debconf-utils"]);
+    assert_eq!(
+        chosen(&p, &r),
+        ["debconf=1.5.82", "debconf-utils=1.5.82", "tzdata=2024a-0"]
+    );
+    assert_eq!(waivers(&p, &r), Vec::<String>::new());
+    // perl-base is not script-only (whoever declares it ships Perl code); the package manager
+    // it pre-depends on for its own scripts is.
+    let r = waiving(&["perl-module"]);
+    assert_eq!(chosen(&p, &r), ["perl-base=5.36.0", "perl-module=1.0"]);
+    assert_eq!(waivers(&p, &r), ["perl-base: dpkg (>= 1.17.17) [dpkg]"]);
 }

@@ -104,3 +104,95 @@ fn scripts_native_equivalents_ca_bundle_and_alternatives() {
         assert!(out.contains(&format!("Total found: {shipped}")), "{out}");
     }
 }
+
+/// Dependencies that only serve maintainer scripts are waived: python3 with certificates and
+/// time zones has no package manager, debconf, perl, shell or tar, the build log names each
+/// waived dependency and why, and Python's TLS still sees the CA bundle whittle writes. With
+/// `include-script-dependencies: true` they are installed as before.
+#[test]
+fn python3_without_script_only_dependencies_runs() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let config = |extra: &str| {
+        format!(
+            "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [python3, ca-certificates, tzdata]\n{extra}archs: [amd64]\n"
+        )
+    };
+    std::fs::write(dir.path().join("image.yaml"), config("")).unwrap();
+    let (_, log) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o", "oci:img:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    let names = sbom_packages(&dir.path().join("img.spdx.json"));
+    for bad in [
+        "dpkg",
+        "apt",
+        "debconf",
+        "perl-base",
+        "perl",
+        "tar",
+        "dash",
+        "bash",
+        "install-info",
+    ] {
+        assert!(!names.iter().any(|n| n == bad), "{bad} in {names:?}");
+    }
+    for (by, dep) in [
+        ("python3-minimal", "\"dpkg (>= 1.13.20)\""),
+        ("tzdata", "\"debconf (>= 0.5) | debconf-2.0\""),
+        ("ca-certificates", "\"debconf (>= 0.5) | debconf-2.0\""),
+        ("readline-common", "\"dpkg (>= 1.15.4) | install-info\""),
+    ] {
+        let line = format!("waived: {by} depends on {dep}, which only maintainer scripts use");
+        assert!(log.contains(&line), "{line} not in:\n{log}");
+    }
+    let files = layer_entries(&dir.path().join("img"));
+    for gone in [
+        "usr/bin/sh",
+        "usr/bin/bash",
+        "usr/bin/perl",
+        "usr/bin/tar",
+        "usr/bin/dpkg",
+    ] {
+        assert!(!files.contains_key(gone), "{gone} in the image");
+    }
+    if tool("umoci") && tool("runc") && is_root() {
+        let bundle = dir.path().join("bundle");
+        unpack(&dir.path().join("img"), "t", &bundle);
+        let (code, out, err) = runc(
+            &bundle,
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])",
+            ],
+        );
+        assert_eq!(code, 0, "stderr: {err}");
+        let cas: usize = out.trim().parse().unwrap_or_else(|_| panic!("{out}"));
+        assert!(cas >= 100, "Python's TLS sees {cas} CA certificates");
+    }
+
+    // The switch turns the waiver off: the old closure, from the same cache.
+    std::fs::write(
+        dir.path().join("full.yaml"),
+        config("  include-script-dependencies: true\n"),
+    )
+    .unwrap();
+    let (_, log) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "full.yaml", "-o", "oci:full:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(!log.contains("waived:"), "{log}");
+    let full = sbom_packages(&dir.path().join("full.spdx.json"));
+    for back in ["dpkg", "tar", "debconf"] {
+        assert!(full.iter().any(|n| n == back), "{back} not in {full:?}");
+    }
+    assert!(names.iter().all(|n| full.contains(n)));
+}
