@@ -668,6 +668,26 @@ pub(crate) fn build_arch(
     for (name, pem) in &pems {
         put(&mut tree, &format!("etc/apk/keys/{name}"), pem.clone())?;
     }
+    // the OS files the distribution's release package writes, when it is not installed
+    let indexes: Vec<(&Index, bool)> = loaded
+        .iter()
+        .map(|l| (&l.index, l.repo.tag.is_some()))
+        .collect();
+    let (apk_distro, os_files) = crate::osfiles::apk(&mut tree, &indexes)?;
+    match &apk_distro {
+        Some(d) if !os_files.is_empty() => events.step(&format!(
+            "assemble  OS files as {} writes them (not installed; the signed index lists it): {}",
+            d.package,
+            os_files.join(", ")
+        )),
+        Some(_) => {}
+        None if !crate::image::distro(&tree, "").0.is_empty() => {}
+        None => events.step(
+            "assemble  no repository index lists a distribution's release package \
+             (alpine-release, alpine-base, wolfi-baselayout, chainguard-baselayout): no OS files \
+             written and no package ships os-release: scanners cannot place the image (set `os-release` in the config)",
+        ),
+    }
     crate::image::apply_accounts(&mut tree, config)?;
     crate::image::apply_paths(&mut tree, config, &opts.allow_paths)?;
     // `ca-certificates`' trigger (update-ca-certificates) is a script too; `-bundle` packages
@@ -688,10 +708,10 @@ pub(crate) fn build_arch(
     let uncompressed_size = layer.uncompressed_size;
     let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
     // the distribution from os-release; without one, from the repositories
-    let guess = if loaded.iter().any(|l| l.repo.url.contains("wolfi")) {
-        "wolfi"
-    } else {
-        "alpine"
+    let guess = match &apk_distro {
+        Some(d) => d.id,
+        None if loaded.iter().any(|l| l.repo.url.contains("wolfi")) => "wolfi",
+        None => "alpine",
     };
     let (distro, release) = crate::image::distro(&tree, guess);
     let sbom_packages = records

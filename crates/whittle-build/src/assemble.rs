@@ -1,6 +1,6 @@
 //! Assembly: the image's filesystem tree from verified `.deb` files — merged-/usr, no maintainer
 //! scripts, docs dropped by default — plus the files scanners and runtimes need (`status.d`,
-//! `/etc/passwd`, `/etc/group`, `os-release`).
+//! `/etc/passwd`, `/etc/group`; the OS files are [`crate::osfiles`]).
 
 use crate::Error;
 use crate::memory::{Account, MemoryBudget};
@@ -503,50 +503,6 @@ pub fn install_all(
 pub fn put_file(tree: &mut Tree, path: &str, data: Vec<u8>, mode: u32) -> Result<(), Error> {
     tree.insert(path, Node::file(data), Meta::root(mode))?;
     Ok(())
-}
-
-/// Writes `/usr/lib/os-release` (and the `/etc/os-release` link) from the repository's Release
-/// when no installed package shipped one, so scanners can tell which distribution this is.
-pub fn ensure_os_release(
-    tree: &mut Tree,
-    release: &whittle_deb::release::Release,
-) -> Result<bool, Error> {
-    if tree.get("etc/os-release").is_some() || tree.get("usr/lib/os-release").is_some() {
-        return Ok(false);
-    }
-    if release.origin.as_deref() != Some("Debian") {
-        return Ok(false);
-    }
-    let codename = release.codename.clone().unwrap_or_default();
-    let major = release
-        .version
-        .as_deref()
-        .and_then(|v| v.split('.').next())
-        .unwrap_or("")
-        .to_string();
-    let mut text = String::new();
-    if major.is_empty() {
-        text.push_str("PRETTY_NAME=\"Debian GNU/Linux\"\nNAME=\"Debian GNU/Linux\"\n");
-    } else {
-        text.push_str(&format!(
-            "PRETTY_NAME=\"Debian GNU/Linux {major} ({codename})\"\nNAME=\"Debian GNU/Linux\"\n\
-             VERSION_ID=\"{major}\"\nVERSION=\"{major} ({codename})\"\n"
-        ));
-    }
-    if !codename.is_empty() {
-        text.push_str(&format!("VERSION_CODENAME={codename}\n"));
-    }
-    text.push_str(
-        "ID=debian\nHOME_URL=\"https://www.debian.org/\"\nSUPPORT_URL=\"https://www.debian.org/support\"\n\
-         BUG_REPORT_URL=\"https://bugs.debian.org/\"\n",
-    );
-    put_file(tree, "usr/lib/os-release", text.into_bytes(), 0o644)?;
-    tree.insert(
-        "etc/os-release",
-        Node::symlink("../usr/lib/os-release"),
-        Meta::root(0o777),
-    )?;
-    Ok(true)
 }
 
 /// One account of the image.

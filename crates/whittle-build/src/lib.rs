@@ -11,6 +11,7 @@ pub mod image;
 pub mod layers;
 pub mod memory;
 pub mod native;
+pub mod osfiles;
 pub mod rootfs;
 
 use std::collections::BTreeSet;
@@ -623,8 +624,14 @@ fn build_arch(
     // the packages are in the tree now: their archives need not stay for the layer
     drop(inputs);
     drop(debs);
-    if let Some(first) = verified.first() {
-        assemble::ensure_os_release(&mut tree, &first.release)?;
+    let releases: Vec<&whittle_deb::release::Release> =
+        verified.iter().map(|v| &v.release).collect();
+    let os_files = osfiles::debian(&mut tree, &releases)?;
+    if !os_files.is_empty() {
+        events.step(&format!(
+            "assemble  OS files as base-files writes them (not installed), from the signed Release: {}",
+            os_files.join(", ")
+        ));
     }
     image::apply_accounts(&mut tree, config)?;
     image::apply_paths(&mut tree, config, &opts.allow_paths)?;
