@@ -144,6 +144,11 @@ fn generated(path: &str) -> bool {
         "etc/machine-id",
         "etc/ld.so.cache",
         "etc/os-release",
+        // what a distribution's release package writes; whittle writes them natively when the
+        // package is not installed (so that scanners can place the image)
+        "usr/lib/os-release",
+        "etc/debian_version",
+        "etc/alpine-release",
         "etc/shells",
         "etc/subuid",
         "etc/subgid",
@@ -847,6 +852,8 @@ mod tests {
     fn generated_files_are_not_unowned() {
         assert!(generated("etc/passwd"));
         assert!(generated("var/lib/dpkg/status"));
+        assert!(generated("etc/debian_version"));
+        assert!(generated("usr/lib/os-release"));
         assert!(!generated("app/server"));
     }
 }
