@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod http;
+pub mod peers;
 pub mod registry;
 
 /// Whether tests run under CI (`CI=true`), where a missing fixture or tool is a failure.
@@ -167,6 +168,39 @@ fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
     rest[..end].parse().ok()
 }
 
+/// Real GNU tar archives holding a sparse file in PAX format: `(version, tar)` for each
+/// `--sparse-version` (0.0, 0.1, 1.0), each of `./usr/lib/sparse/data.bin`, a 1 MiB file that is a
+/// hole but for 5 bytes in the middle, owned by 0:0. Made under `dir` with the host's `tar`
+/// (check [`tool`]`("tar")` first).
+pub fn pax_sparse_tars(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    use std::io::{Seek, SeekFrom, Write};
+    let root = dir.join("sparse-root");
+    let data = root.join("usr/lib/sparse");
+    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{}: {e}", data.display()));
+    let mut f = std::fs::File::create(data.join("data.bin")).expect("sparse file");
+    f.set_len(1 << 20).expect("set_len");
+    f.seek(SeekFrom::Start(500_000)).expect("seek");
+    f.write_all(b"hello").expect("write");
+    ["0.0", "0.1", "1.0"]
+        .into_iter()
+        .map(|version| {
+            let out = dir.join(format!("sparse-{version}.tar"));
+            let status = std::process::Command::new("tar")
+                .args(["--sparse", "--format=pax", "--owner=0", "--group=0"])
+                .arg(format!("--sparse-version={version}"))
+                .arg("-C")
+                .arg(&root)
+                .arg("-cf")
+                .arg(&out)
+                .arg("./usr")
+                .status()
+                .expect("tar");
+            assert!(status.success(), "tar --sparse-version={version}");
+            (version, std::fs::read(&out).expect("tar output"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,37 +234,4 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
     }
-}
-
-/// Real GNU tar archives holding a sparse file in PAX format: `(version, tar)` for each
-/// `--sparse-version` (0.0, 0.1, 1.0), each of `./usr/lib/sparse/data.bin`, a 1 MiB file that is a
-/// hole but for 5 bytes in the middle, owned by 0:0. Made under `dir` with the host's `tar`
-/// (check [`tool`]`("tar")` first).
-pub fn pax_sparse_tars(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
-    use std::io::{Seek, SeekFrom, Write};
-    let root = dir.join("sparse-root");
-    let data = root.join("usr/lib/sparse");
-    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{}: {e}", data.display()));
-    let mut f = std::fs::File::create(data.join("data.bin")).expect("sparse file");
-    f.set_len(1 << 20).expect("set_len");
-    f.seek(SeekFrom::Start(500_000)).expect("seek");
-    f.write_all(b"hello").expect("write");
-    ["0.0", "0.1", "1.0"]
-        .into_iter()
-        .map(|version| {
-            let out = dir.join(format!("sparse-{version}.tar"));
-            let status = std::process::Command::new("tar")
-                .args(["--sparse", "--format=pax", "--owner=0", "--group=0"])
-                .arg(format!("--sparse-version={version}"))
-                .arg("-C")
-                .arg(&root)
-                .arg("-cf")
-                .arg(&out)
-                .arg("./usr")
-                .status()
-                .expect("tar");
-            assert!(status.success(), "tar --sparse-version={version}");
-            (version, std::fs::read(&out).expect("tar output"))
-        })
-        .collect()
 }

@@ -1,0 +1,296 @@
+//! The OS is visible to every scanner: trivy and syft (the real static binaries `./dev`
+//! installs, run with the network off) place whittle's images — family and version — and list
+//! exactly the packages `whittle sbom` lists, names and versions; whittle's own catalog reads the
+//! OS the same way (trivy's point release, syft's `VERSION_ID`). One build per image.
+//!
+//! Images: gawk from the real Debian 12 fixture repository; the gawk example from the host's
+//! Debian mirror (gated by `whittle_testutil::mirror()`); Alpine and Wolfi images whose
+//! distribution comes from the real signed Alpine v3.16 and Wolfi indexes in the fixtures.
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use whittle_testutil::peers;
+
+/// `(name, version)` of every package `whittle sbom` lists for `image`.
+fn sbom_set(image: &str) -> BTreeSet<(String, String)> {
+    let out = run(whittle().args(["sbom", image]));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["SPDXID"] != "SPDXRef-Image")
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["versionInfo"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What one image must look like to every scanner.
+struct Expected<'a> {
+    family: &'a str,
+    /// trivy's version: the release file (`12.15`, `3.16.3`) or, for Wolfi, os-release.
+    trivy: &'a str,
+    /// syft's version: os-release's `VERSION_ID`.
+    syft: &'a str,
+}
+
+/// Checks trivy, syft, whittle's catalog and `whittle sbom` against each other on the OCI
+/// layout `layout` (one image, tag `tag`).
+fn check(layout: &Path, tag: &str, work: &Path, want: &Expected<'_>) {
+    let image = format!("oci:{}:{tag}", layout.display());
+    let listed = sbom_set(&image);
+    assert!(!listed.is_empty(), "whittle sbom lists no package");
+    let r = whittle_oci::ImageRef::parse(&image).unwrap();
+    let cat = whittle_catalog::catalog_image(&whittle_oci::read_image(&r, None).unwrap()).unwrap();
+    let os = cat.os.expect("whittle's catalog finds the OS");
+    assert_eq!(os.id, want.family, "{os:?}");
+    assert_eq!(os.version_id, want.syft, "{os:?}");
+    if want.family != "wolfi" {
+        assert_eq!(os.release, want.trivy, "{os:?}");
+    }
+    let Some(trivy) = peers::trivy(layout, &work.join("trivy")) else {
+        return;
+    };
+    assert_eq!(
+        (trivy.family.as_str(), trivy.version.as_str()),
+        (want.family, want.trivy),
+        "trivy's OS"
+    );
+    assert_eq!(trivy.packages, listed, "trivy's packages vs whittle sbom");
+    let Some(syft) = peers::syft(layout, &work.join("syft")) else {
+        return;
+    };
+    assert_eq!(
+        (syft.family.as_str(), syft.version.as_str()),
+        (want.family, want.syft),
+        "syft's OS"
+    );
+    assert_eq!(syft.packages, listed, "syft's packages vs whittle sbom");
+}
+
+/// The `Version:` of a signed Release text (the point release base-files would write).
+fn release_version(inrelease: &str) -> String {
+    inrelease
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn debian_fixture_image_is_placed_by_trivy_and_syft() {
+    let Some(fix) = fixtures() else { return };
+    let inrelease =
+        std::fs::read_to_string(fix.join("deb/bookworm-mini/dists/bookworm/InRelease")).unwrap();
+    let point = release_version(&inrelease);
+    assert!(point.starts_with("12."), "{point}");
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    build(
+        dir.path(),
+        &fixture_config(&fix, "gawk", ""),
+        &format!("oci:{}:gawk", layout.display()),
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+    // what base-files would have written, without base-files
+    let files = layer_files(&layout);
+    assert_eq!(files["etc/debian_version"], format!("{point}\n").as_bytes());
+    assert!(
+        !sbom_set(&format!("oci:{}:gawk", layout.display()))
+            .iter()
+            .any(|(n, _)| n == "base-files")
+    );
+    check(
+        &layout,
+        "gawk",
+        dir.path(),
+        &Expected {
+            family: "debian",
+            trivy: &point,
+            syft: "12",
+        },
+    );
+}
+
+#[test]
+fn host_mirror_example_is_placed_by_trivy_and_syft() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gawk.yaml");
+    let layout = dir.path().join("layout");
+    run(whittle()
+        .args(["build", "-q", "-o"])
+        .arg(format!("oci:{}:gawk", layout.display()))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg(&example));
+    let files = layer_files(&layout);
+    let point = String::from_utf8(files["etc/debian_version"].clone()).unwrap();
+    let point = point.trim();
+    let (major, minor) = point.split_once('.').unwrap();
+    assert!(
+        major == "12" && !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()),
+        "{point}"
+    );
+    check(
+        &layout,
+        "gawk",
+        dir.path(),
+        &Expected {
+            family: "debian",
+            trivy: point,
+            syft: "12",
+        },
+    );
+}
+
+/// Copies a flat fixture index (`DIR/APKINDEX.tar.gz`) into `to/<arch>/`, where a repository
+/// keeps it.
+fn index_repo(from: &Path, to: &Path, arch: &str) {
+    std::fs::create_dir_all(to.join(arch)).unwrap();
+    std::fs::copy(from, to.join(arch).join("APKINDEX.tar.gz")).unwrap();
+}
+
+/// Alpine: the packages of the melange-built fixture repository, next to the real signed
+/// Alpine v3.16 main index, which lists `alpine-base 3.16.3-r0`: whittle writes what that
+/// package would, `/etc/alpine-release` 3.16.3 and os-release.
+#[test]
+fn alpine_image_is_placed_by_trivy_and_syft() {
+    let Some(fix) = fixtures() else { return };
+    let apkfx = fix.join("apk");
+    let dir = tempfile::tempdir().unwrap();
+    let alpine = dir.path().join("alpine-v3.16-main");
+    index_repo(
+        &apkfx.join("alpine-real/v3.16-main-x86_64/APKINDEX.tar.gz"),
+        &alpine,
+        "x86_64",
+    );
+    let melange = apkfx.join("e2e-melange-rsa256");
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {}\n    - {}\n  keyring:\n    - {}\n    - {}\n\
+         \x20 packages: [custom-ca-certs-1, custom-ca-certs-2]\narchs: [x86_64]\n",
+        melange.display(),
+        alpine.display(),
+        melange.join("keys/melange.rsa.pub").display(),
+        apkfx
+            .join("alpine-real/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub")
+            .display(),
+    );
+    let layout = dir.path().join("layout");
+    build(
+        dir.path(),
+        &cfg,
+        &format!("oci:{}:t", layout.display()),
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+    let files = layer_files(&layout);
+    assert_eq!(files["etc/alpine-release"], b"3.16.3\n");
+    check(
+        &layout,
+        "t",
+        dir.path(),
+        &Expected {
+            family: "alpine",
+            trivy: "3.16.3",
+            syft: "3.16.3",
+        },
+    );
+}
+
+/// Wolfi: stand-in packages next to the real Chainguard-signed index, which lists
+/// `wolfi-baselayout 20230201-r15`: whittle writes Wolfi's os-release, version 20230201.
+#[test]
+fn wolfi_image_is_placed_by_trivy_and_syft() {
+    let Some(fix) = fixtures() else { return };
+    let apkfx = fix.join("apk");
+    let dir = tempfile::tempdir().unwrap();
+    let wolfi = dir.path().join("wolfi");
+    index_repo(
+        &apkfx.join("chainguard-multisig/APKINDEX.tar.gz"),
+        &wolfi,
+        "aarch64",
+    );
+    let own = dir.path().join("own");
+    let key = apk::test_key();
+    apk::write_arch(
+        &own,
+        "aarch64",
+        &key,
+        &[apk::Pkg::stand_in(
+            "hello",
+            vec![("usr/share/hello/", b"", 0o755, None)],
+        )],
+    );
+    let own_key = apk::write_public_key(&own, &key);
+    let keys: Vec<String> = std::fs::read_dir(apkfx.join("chainguard-multisig/keys"))
+        .unwrap()
+        .map(|e| format!("    - {}\n", e.unwrap().path().display()))
+        .collect();
+    let cfg = format!(
+        "contents:\n  repositories:\n    - {}\n    - {}\n  keyring:\n    - {}\n{}\
+         \x20 packages: [hello]\narchs: [aarch64]\n",
+        own.display(),
+        wolfi.display(),
+        own_key.display(),
+        keys.concat(),
+    );
+    let layout = dir.path().join("layout");
+    build(
+        dir.path(),
+        &cfg,
+        &format!("oci:{}:t", layout.display()),
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+    let files = layer_files(&layout);
+    let os = String::from_utf8(files["etc/os-release"].clone()).unwrap();
+    assert!(os.starts_with("ID=wolfi\n"), "{os}");
+    check(
+        &layout,
+        "t",
+        dir.path(),
+        &Expected {
+            family: "wolfi",
+            trivy: "20230201",
+            syft: "20230201",
+        },
+    );
+}
+
+/// Not built by whittle: the real `alpine:3.10` image. whittle's catalog and `whittle sbom`
+/// agree with both scanners on an image they were not written for.
+#[test]
+fn real_alpine_image_is_read_as_the_scanners_read_it() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    run(whittle()
+        .arg("copy")
+        .arg(format!(
+            "docker-archive:{}",
+            fix.join("images/docker-archive/trivy-alpine-3.10.tar.gz")
+                .display()
+        ))
+        .arg(format!("oci:{}:t", layout.display())));
+    check(
+        &layout,
+        "t",
+        dir.path(),
+        &Expected {
+            family: "alpine",
+            trivy: "3.10.4",
+            syft: "3.10.4",
+        },
+    );
+}
