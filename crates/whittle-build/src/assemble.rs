@@ -531,6 +531,9 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// The home Debian gives accounts that have none (`nobody`): never created.
+const NO_HOME: &str = "/nonexistent";
+
 /// The text of a regular file of the tree, if it is one and is UTF-8.
 fn file_text(tree: &Tree, path: &str) -> Option<String> {
     match &tree.get(path)?.node {
@@ -546,7 +549,8 @@ fn has_entry(text: &str, name: &str) -> bool {
 
 /// Writes `/etc/passwd` and `/etc/group` and the users' home directories, owned by them. When a
 /// package shipped these files (Alpine's `alpine-baselayout`), the configured accounts are
-/// appended to them; otherwise they hold root plus the configured accounts.
+/// appended to them; otherwise they hold root plus the configured accounts. A home of `/` or
+/// `/nonexistent` (Debian's name for "no home", as `nobody` has) is not created.
 pub fn write_accounts(tree: &mut Tree, users: &[User], groups: &[Group]) -> Result<(), Error> {
     let mut passwd = file_text(tree, "etc/passwd")
         .unwrap_or_else(|| String::from("root:x:0:0:root:/root:/sbin/nologin\n"));
@@ -595,7 +599,7 @@ pub fn write_accounts(tree: &mut Tree, users: &[User], groups: &[Group]) -> Resu
             "{}:x:{}:{}:{}:{}:{}\n",
             u.name, u.uid, u.gid, u.name, u.home, u.shell
         ));
-        if u.home != "/" && seen.insert(u.home.clone()) {
+        if u.home != "/" && u.home != NO_HOME && seen.insert(u.home.clone()) {
             let home = u.home.trim_start_matches('/');
             tree.insert(home, Node::Dir, Meta::new(0o755, u.uid, u.gid))?;
         }
@@ -890,13 +894,22 @@ mod tests {
         let mut t = skeleton("amd64").unwrap();
         write_accounts(
             &mut t,
-            &[User {
-                name: "nonroot".into(),
-                uid: 65532,
-                gid: 65532,
-                home: "/home/nonroot".into(),
-                shell: "/sbin/nologin".into(),
-            }],
+            &[
+                User {
+                    name: "nonroot".into(),
+                    uid: 65532,
+                    gid: 65532,
+                    home: "/home/nonroot".into(),
+                    shell: "/sbin/nologin".into(),
+                },
+                User {
+                    name: "nobody".into(),
+                    uid: 65534,
+                    gid: 65534,
+                    home: "/nonexistent".into(),
+                    shell: "/sbin/nologin".into(),
+                },
+            ],
             &[Group {
                 name: "nonroot".into(),
                 gid: 65532,
@@ -912,9 +925,11 @@ mod tests {
         };
         assert_eq!(
             std::str::from_utf8(data).unwrap(),
-            "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+            "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
         );
         assert_eq!(t.get("home/nonroot").unwrap().meta.uid, 65532);
+        // Debian's "no home" is never made
+        assert!(t.get("nonexistent").is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod apk;
+pub mod scanners;
 
 #[allow(unused_imports)]
 pub use whittle_testutil::{ci, fixtures, skip, tool};
