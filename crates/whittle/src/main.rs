@@ -162,6 +162,9 @@ mod tests {
         let long = "é".repeat(MAX_ERROR_BYTES);
         let cut = bounded_message(&long);
         assert!(cut.len() < MAX_ERROR_BYTES + 100, "{}", cut.len());
-        assert!(cut.ends_with(&format!("({} more bytes of this message left out)", long.len() - MAX_ERROR_BYTES)));
+        assert!(cut.ends_with(&format!(
+            "({} more bytes of this message left out)",
+            long.len() - MAX_ERROR_BYTES
+        )));
     }
 }
