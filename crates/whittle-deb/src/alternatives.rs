@@ -1,7 +1,13 @@
-//! `update-alternatives --install` calls read from a `postinst` script, so that an image gets the
-//! links (`/usr/bin/cc` → `gcc`, `/usr/bin/awk` → `gawk`) that dpkg would have made by running
-//! it. Only literal calls are understood: a call whose arguments use shell variables or command
-//! substitution is skipped, never guessed.
+//! The alternatives dpkg would have registered by running `postinst` scripts, so that an image
+//! gets the links (`/usr/bin/cc` → `gcc`, `/usr/bin/awk` → `gawk`, `/usr/bin/java`) without
+//! running them. Two sources, both package data:
+//!
+//! - literal `update-alternatives --install` calls in a `postinst` ([`parse_postinst`]); a call
+//!   whose arguments use shell variables or command substitution is skipped, never guessed;
+//! - a JVM's `.jinfo` file ([`parse_jinfo`]): Debian's OpenJDK packages register their tools in a
+//!   loop over shell variables (`for i in $jre_tools; do update-alternatives --install
+//!   /usr/bin/$i $i $basedir/bin/$i $priority ...`), and list the same tools, paths and priority
+//!   in `/usr/lib/jvm/.java-1.17.0-openjdk-amd64.jinfo`, the file `update-java-alternatives` reads.
 
 /// Most calls read from one script.
 pub const MAX_CALLS: usize = 256;
@@ -75,16 +81,58 @@ fn parse_call(command: &str) -> Option<Alternative> {
             _ => break,
         }
     }
-    let alt = alt?;
+    alt.filter(valid)
+}
+
+/// Whether every path of `alt` is absolute without `..` and every name a plain file name.
+fn valid(alt: &Alternative) -> bool {
     let absolute = |p: &str| p.starts_with('/') && !p.contains("/../") && !p.ends_with("/..");
-    let ok = absolute(&alt.link)
+    absolute(&alt.link)
         && absolute(&alt.path)
         && valid_name(&alt.name)
         && alt
             .slaves
             .iter()
-            .all(|(l, n, p)| absolute(l) && absolute(p) && valid_name(n));
-    ok.then_some(alt)
+            .all(|(l, n, p)| absolute(l) && absolute(p) && valid_name(n))
+}
+
+/// The kinds of `.jinfo` lines whose tool is registered as `/usr/bin/NAME` (`hl`: the headless
+/// runtime's, `jre`: the GUI runtime's, `jdkhl`/`jdk`: the development kit's, each registered by
+/// the package that ships the tool). `plugin` lines name browser plugins, not commands.
+const JINFO_COMMANDS: [&str; 4] = ["hl", "jre", "jdkhl", "jdk"];
+
+/// The alternatives a JVM's `.jinfo` file lists (`/usr/lib/jvm/.NAME.jinfo`: `priority=N`, then
+/// lines `KIND NAME PATH`): for each command line, `/usr/bin/NAME` → `PATH` at the file's
+/// priority, as the JVM packages' `postinst` registers them (the man page slaves it adds are not
+/// listed there, and not made). A file without a numeric `priority=` gives nothing; lines of
+/// other kinds, malformed lines and relative paths are skipped. At most [`MAX_CALLS`].
+pub fn parse_jinfo(text: &str) -> Vec<Alternative> {
+    let priority = text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("priority=")
+            .and_then(|p| p.trim().parse::<i64>().ok())
+    });
+    let Some(priority) = priority else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (kind, name, path) = (words.next()?, words.next()?, words.next()?);
+            if words.next().is_some() || !JINFO_COMMANDS.contains(&kind) {
+                return None;
+            }
+            Some(Alternative {
+                link: format!("/usr/bin/{name}"),
+                name: name.to_string(),
+                path: path.to_string(),
+                priority,
+                slaves: Vec::new(),
+            })
+        })
+        .filter(valid)
+        .take(MAX_CALLS)
+        .collect()
 }
 
 fn valid_name(n: &str) -> bool {
@@ -196,6 +244,71 @@ mod tests {
         assert_eq!(parse_postinst(q).len(), 1);
     }
 
+    /// openjdk-17-jre-headless's `.jinfo` as bookworm ships it (abridged: the JDK's lines are
+    /// there too, for tools the JRE does not ship).
+    const JINFO_17: &str = "name=java-17-openjdk-amd64\nalias=java-1.17.0-openjdk-amd64\npriority=1711\nsection=main\n\nhl java /usr/lib/jvm/java-17-openjdk-amd64/bin/java\nhl jpackage /usr/lib/jvm/java-17-openjdk-amd64/bin/jpackage\nhl keytool /usr/lib/jvm/java-17-openjdk-amd64/bin/keytool\nhl rmiregistry /usr/lib/jvm/java-17-openjdk-amd64/bin/rmiregistry\nhl jexec /usr/lib/jvm/java-17-openjdk-amd64/lib/jexec\njdkhl jar /usr/lib/jvm/java-17-openjdk-amd64/bin/jar\njdk jconsole /usr/lib/jvm/java-17-openjdk-amd64/bin/jconsole\n";
+
+    #[test]
+    fn reads_the_jvm_tools_of_a_jinfo_file() {
+        let alts = parse_jinfo(JINFO_17);
+        let names: Vec<&str> = alts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "java",
+                "jpackage",
+                "keytool",
+                "rmiregistry",
+                "jexec",
+                "jar",
+                "jconsole"
+            ]
+        );
+        assert_eq!(
+            alts[0],
+            Alternative {
+                link: "/usr/bin/java".into(),
+                name: "java".into(),
+                path: "/usr/lib/jvm/java-17-openjdk-amd64/bin/java".into(),
+                priority: 1711,
+                slaves: Vec::new(),
+            }
+        );
+        // the postinst registers jexec as /usr/bin/jexec too
+        assert_eq!(alts[4].link, "/usr/bin/jexec");
+        assert_eq!(alts[4].path, "/usr/lib/jvm/java-17-openjdk-amd64/lib/jexec");
+        // the postinst's loop is not read: its calls use variables
+        let postinst = "jre_tools='java keytool'\nfor i in $jre_tools; do\n  update-alternatives --install /usr/bin/$i $i $basedir/bin/$i $priority $slave1\ndone\n";
+        assert!(parse_postinst(postinst).is_empty());
+    }
+
+    #[test]
+    fn jinfo_lines_that_are_not_commands_or_not_safe_are_skipped() {
+        for s in [
+            // no priority, or not a number: nothing is guessed
+            "hl java /usr/lib/jvm/x/bin/java\n",
+            "priority=high\nhl java /usr/lib/jvm/x/bin/java\n",
+            // browser plugins, unknown kinds, malformed lines
+            "priority=1\nplugin libnpjp2.so /usr/lib/jvm/x/lib/libnpjp2.so\n",
+            "priority=1\nfoo java /usr/lib/jvm/x/bin/java\n",
+            "priority=1\nhl java\nhl java /a/b extra\n",
+            // names that are not file names, paths that are relative or climb
+            "priority=1\nhl ../../etc/passwd /usr/lib/jvm/x/bin/java\n",
+            "priority=1\nhl sub/java /usr/lib/jvm/x/bin/java\n",
+            "priority=1\nhl java bin/java\n",
+            "priority=1\nhl java /usr/lib/jvm/../../../etc/shadow\n",
+        ] {
+            assert!(parse_jinfo(s).is_empty(), "{s}");
+        }
+        let many = format!(
+            "priority=1\n{}",
+            "hl java /usr/lib/jvm/x/bin/java\n".repeat(MAX_CALLS + 5)
+        );
+        assert_eq!(parse_jinfo(&many).len(), MAX_CALLS);
+        // a negative priority is a priority
+        assert_eq!(parse_jinfo("priority=-5\nhl x /opt/x\n")[0].priority, -5);
+    }
+
     #[test]
     fn at_most_max_calls() {
         let s = "update-alternatives --install /usr/bin/x x /usr/bin/y 1\n".repeat(MAX_CALLS + 10);
@@ -206,6 +319,7 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,200}") {
             let _ = parse_postinst(&s);
+            let _ = parse_jinfo(&s);
         }
 
         #[test]

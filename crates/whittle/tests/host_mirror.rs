@@ -196,3 +196,72 @@ fn python3_without_script_only_dependencies_runs() {
     }
     assert!(names.iter().all(|n| full.contains(n)));
 }
+
+/// The plain `openjdk-17-jre-headless` config gives an image in which Java runs: `/usr/bin/java`
+/// and `/usr/bin/keytool` exist (openjdk's `postinst` registers them in a loop; whittle reads the
+/// JVM's `.jinfo` file), and the trust store `ca-certificates-java` would write holds every
+/// certificate of the image's CA bundle.
+#[test]
+fn openjdk_runs_and_its_trust_store_holds_the_ca_bundle() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [openjdk-17-jre-headless]\narchs: [amd64]\n";
+    std::fs::write(dir.path().join("image.yaml"), config).unwrap();
+    let (_, log) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .args(["build", "image.yaml", "-o", "oci:img:t", "--cache-dir"])
+            .arg(dir.path().join("cache")),
+    );
+    let jvm = "/usr/lib/jvm/java-17-openjdk-amd64";
+    for tool in ["java", "keytool"] {
+        assert!(
+            log.contains(&format!("{tool} -> {jvm}/bin/{tool}")),
+            "{tool} not in:\n{log}"
+        );
+    }
+    if !(tool("umoci") && tool("runc") && is_root()) {
+        return;
+    }
+    let bundle = dir.path().join("bundle");
+    let rootfs = unpack(&dir.path().join("img"), "t", &bundle);
+    let pem = std::fs::read_to_string(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+    let certs = pem.matches("-----BEGIN CERTIFICATE-----").count();
+    assert!(
+        certs >= 100,
+        "the image's CA bundle holds {certs} certificates"
+    );
+    assert!(
+        log.contains(&format!(
+            "assemble  /etc/ssl/certs/java/cacerts with {certs} certificates, as ca-certificates-java would write it\n"
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read_link(rootfs.join("usr/bin/java")).unwrap(),
+        Path::new("/etc/alternatives/java")
+    );
+
+    let (code, out, err) = runc(&bundle, &["/usr/bin/java", "-version"]);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("openjdk version \"17."), "{err}");
+    // the JRE's lib/security/cacerts links to the keystore whittle wrote
+    let (code, out, err) = runc(
+        &bundle,
+        &[
+            "/usr/bin/keytool",
+            "-list",
+            "-cacerts",
+            "-storepass",
+            "changeit",
+        ],
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains(&format!("Your keystore contains {certs} entries")),
+        "{out}"
+    );
+    assert_eq!(out.matches("trustedCertEntry").count(), certs, "{out}");
+}
