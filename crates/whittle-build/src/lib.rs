@@ -6,9 +6,12 @@
 pub mod apk;
 pub mod assemble;
 pub mod debian;
+pub mod elf;
+pub mod etcfiles;
 pub mod freshness;
 pub mod image;
 pub mod layers;
+pub mod ldcache;
 pub mod memory;
 pub mod native;
 pub mod osfiles;

@@ -52,6 +52,10 @@ pub fn apply(
             "/{JAVA_CACERTS} not written: /{CA_BUNDLE} is {size} bytes, more than the {MAX_BUNDLE} read"
         )),
     }
+    // libc-bin's and tzdata's scripts: /etc/nsswitch.conf, the time zone, and (last, once every
+    // library is in) the loader's cache
+    crate::etcfiles::apply(tree, events)?;
+    crate::ldcache::apply(tree, events)?;
     Ok(())
 }
 

@@ -149,6 +149,10 @@ fn generated(path: &str) -> bool {
         "usr/lib/os-release",
         "etc/debian_version",
         "etc/alpine-release",
+        // what libc-bin's and tzdata's maintainer scripts write (whittle writes them natively)
+        "etc/nsswitch.conf",
+        "etc/localtime",
+        "etc/timezone",
         "etc/shells",
         "etc/subuid",
         "etc/subgid",
@@ -854,6 +858,7 @@ mod tests {
         assert!(generated("var/lib/dpkg/status"));
         assert!(generated("etc/debian_version"));
         assert!(generated("usr/lib/os-release"));
+        assert!(generated("etc/nsswitch.conf") && generated("etc/timezone"));
         assert!(!generated("app/server"));
     }
 }

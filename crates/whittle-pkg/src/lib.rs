@@ -11,7 +11,6 @@
 pub mod apk;
 pub mod build;
 pub mod cgroup;
-pub mod elf;
 pub mod index;
 pub mod keys;
 pub mod limits;
@@ -20,6 +19,8 @@ pub mod sandbox;
 pub mod tarw;
 
 pub use whittle_apk::sign::{SigKind, SigningKey};
+/// The ELF reader `so:` metadata comes from (shared with the image build's `ld.so.cache`).
+pub use whittle_build::elf;
 
 /// Errors of package building, signing and indexing; each names the file, step or field it is
 /// about and what to do.

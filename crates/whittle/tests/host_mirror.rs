@@ -265,3 +265,251 @@ fn openjdk_runs_and_its_trust_store_holds_the_ca_bundle() {
     );
     assert_eq!(out.matches("trustedCertEntry").count(), certs, "{out}");
 }
+
+/// Writes the single layer of `layout` as files under `root` (what `ldconfig -r` reads).
+fn materialize(layout: &Path, root: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut hardlinks = Vec::new();
+    for (path, (kind, bytes)) in layer_entries(layout) {
+        let to = root.join(&path);
+        if kind == "dir" {
+            std::fs::create_dir_all(&to).unwrap();
+            continue;
+        }
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        match kind.as_str() {
+            "file" => std::fs::write(&to, bytes).unwrap(),
+            "symlink" => {
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&bytes), &to).unwrap()
+            }
+            _ => hardlinks.push((root.join(std::ffi::OsStr::from_bytes(&bytes)), to)),
+        }
+    }
+    for (from, to) in hardlinks {
+        std::fs::hard_link(from, to).unwrap();
+    }
+}
+
+/// The mode bits of every entry of the single layer of `layout`.
+fn layer_modes(layout: &Path) -> std::collections::BTreeMap<String, u32> {
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let blob = |d: &str| layout.join("blobs/sha256").join(&d[7..]);
+    let index = read(&layout.join("index.json"));
+    let manifest = read(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let layer = std::fs::read(blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let path = e
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string();
+            (path, e.header().mode().unwrap())
+        })
+        .collect()
+}
+
+/// The host's `ldconfig` (libc-bin), the oracle for `/etc/ld.so.cache`.
+fn host_ldconfig() -> Option<&'static str> {
+    let found = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file());
+    if found.is_none() {
+        skip("ldconfig (libc-bin)");
+    }
+    found
+}
+
+/// Sets environment variables of an unpacked bundle's process.
+fn set_env(bundle: &Path, vars: &[&str]) {
+    let path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let env = cfg["process"]["env"].as_array_mut().unwrap();
+    for v in vars {
+        let name = v.split('=').next().unwrap();
+        env.retain(|e| !e.as_str().unwrap().starts_with(&format!("{name}=")));
+        env.push(serde_json::json!(v));
+    }
+    std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+}
+
+/// What libc-bin's and tzdata's maintainer scripts write, done natively: `/etc/ld.so.cache`
+/// byte for byte as the real `ldconfig` writes it (the host's on a Debian 12 image without
+/// libc-bin; the image's own, run in it, on Debian 12 and 13 images with libc-bin), with the
+/// loader using it; none without glibc; `/etc/nsswitch.conf` (distroless's, or libc-bin's
+/// default when it is installed); `/etc/localtime` and `/etc/timezone` (UTC); `/tmp` 1777; and
+/// C.UTF-8, which libc-bin ships, working where it is installed.
+#[test]
+fn ld_so_cache_and_etc_files_as_the_scripts_write_them() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let image = |name: &str, suite: &str, packages: &str| {
+        let work = dir.path().join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(
+            work.join("image.yaml"),
+            format!(
+                "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian {suite} main\n  packages: [{packages}]\narchs: [amd64]\n"
+            ),
+        )
+        .unwrap();
+        let (_, log) = run_both(
+            whittle()
+                .current_dir(&work)
+                .args([
+                    "build",
+                    "image.yaml",
+                    "-o",
+                    "oci:img:t",
+                    "--no-sbom",
+                    "--cache-dir",
+                ])
+                .arg(&cache),
+        );
+        (work.join("img"), log)
+    };
+    let runs = tool("umoci") && tool("runc") && is_root();
+    let utc = (
+        "symlink".to_string(),
+        b"/usr/share/zoneinfo/Etc/UTC".to_vec(),
+    );
+
+    // Debian 12, no libc-bin
+    let (py, log) = image("python", "bookworm", "python3, ca-certificates, tzdata");
+    let files = layer_entries(&py);
+    assert!(log.contains("assemble  /etc/ld.so.cache with "), "{log}");
+    assert!(
+        log.contains("/etc/nsswitch.conf as distroless writes it"),
+        "{log}"
+    );
+    assert!(log.contains("/etc/localtime -> /usr/share/zoneinfo/Etc/UTC, /etc/timezone (Etc/UTC), as tzdata's postinst writes them"), "{log}");
+    assert_eq!(
+        files["etc/nsswitch.conf"],
+        (
+            "file".to_string(),
+            whittle_build::etcfiles::DISTROLESS_NSSWITCH
+                .as_bytes()
+                .to_vec()
+        )
+    );
+    assert_eq!(files["etc/localtime"], utc);
+    assert_eq!(files["etc/timezone"].1, b"Etc/UTC\n");
+    assert_eq!(layer_modes(&py)["tmp"], 0o1777);
+    let ours = files["etc/ld.so.cache"].1.clone();
+    let (entries, generator) = whittle_build::ldcache::decode(&ours).unwrap();
+    assert!(
+        entries.iter().any(|e| e.soname == "libssl.so.3"
+            && e.flags == 0x0303
+            && e.path == "/lib/x86_64-linux-gnu/libssl.so.3"),
+        "{entries:#?}"
+    );
+    if let Some(ldconfig) = host_ldconfig() {
+        let root = dir.path().join("python-root");
+        materialize(&py, &root);
+        std::fs::remove_file(root.join("etc/ld.so.cache")).unwrap();
+        run(std::process::Command::new(ldconfig)
+            .args(["-X", "-r"])
+            .arg(&root)
+            .args(["-C", "/oracle.cache"]));
+        let theirs = std::fs::read(root.join("oracle.cache")).unwrap();
+        let (their_entries, their_generator) = whittle_build::ldcache::decode(&theirs).unwrap();
+        assert_eq!(
+            entries, their_entries,
+            "the same libraries, flags and order"
+        );
+        if generator == their_generator {
+            assert_eq!(ours, theirs, "byte for byte");
+        } else {
+            // the host's glibc is not the mirror's: all but the generator string compared
+            println!("host {their_generator:?}, image {generator:?}: generator strings differ");
+        }
+    }
+    if runs {
+        let bundle = dir.path().join("python-bundle");
+        let rootfs = unpack(&py, "t", &bundle);
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = std::fs::metadata(rootfs.join("tmp")).unwrap();
+        assert_eq!(tmp.permissions().mode() & 0o7777, 0o1777);
+        set_env(&bundle, &["LD_DEBUG=libs"]);
+        let (code, out, err) = runc(
+            &bundle,
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import ssl, sqlite3, time, zoneinfo; print(ssl.create_default_context().cert_store_stats()['x509_ca'], time.tzname[0])",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("search cache=/etc/ld.so.cache"), "{err}");
+        assert!(
+            err.contains("trying file=/lib/x86_64-linux-gnu/libssl.so.3"),
+            "{err}"
+        );
+        let (cas, zone) = out.trim().split_once(' ').unwrap();
+        assert!(cas.parse::<usize>().unwrap() >= 100, "{out}");
+        assert_eq!(zone, "UTC");
+    }
+
+    // no C library: no cache, the /etc files still
+    let (stat, log) = image("static", "bookworm", "base-files, netbase, tzdata");
+    let files = layer_entries(&stat);
+    assert!(!files.contains_key("etc/ld.so.cache"), "{log}");
+    assert!(!log.contains("ld.so.cache"), "{log}");
+    assert_eq!(files["etc/localtime"], utc);
+    assert!(files.contains_key("etc/nsswitch.conf"));
+
+    // with libc-bin, Debian 12 and 13: its nsswitch.conf default, its C.UTF-8 and its ldconfig
+    for suite in ["bookworm", "trixie"] {
+        let (img, log) = image(suite, suite, "python3, libc-bin");
+        let files = layer_entries(&img);
+        assert!(
+            log.contains("/etc/nsswitch.conf as libc-bin's postinst writes it"),
+            "{log}"
+        );
+        assert_eq!(
+            files["etc/nsswitch.conf"],
+            files["usr/share/libc-bin/nsswitch.conf"]
+        );
+        assert!(files.contains_key("usr/lib/locale/C.utf8/LC_CTYPE"));
+        if !runs {
+            continue;
+        }
+        let bundle = dir.path().join(format!("{suite}-bundle"));
+        let rootfs = unpack(&img, "t", &bundle);
+        let (code, _, err) = runc(
+            &bundle,
+            &["/sbin/ldconfig", "-X", "-C", "/tmp/oracle.cache"],
+        );
+        assert_eq!(code, 0, "{err}");
+        let theirs = std::fs::read(rootfs.join("tmp/oracle.cache")).unwrap();
+        let ours = std::fs::read(rootfs.join("etc/ld.so.cache")).unwrap();
+        assert_eq!(
+            whittle_build::ldcache::decode(&ours),
+            whittle_build::ldcache::decode(&theirs)
+        );
+        assert_eq!(
+            ours, theirs,
+            "{suite}: byte for byte what its ldconfig writes"
+        );
+        set_env(&bundle, &["LANG=C.UTF-8"]);
+        let (code, out, err) = runc(
+            &bundle,
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import locale; print(locale.setlocale(locale.LC_ALL, ''))",
+            ],
+        );
+        assert_eq!((code, out.as_str(), err.as_str()), (0, "C.UTF-8\n", ""));
+    }
+}

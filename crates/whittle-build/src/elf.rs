@@ -1,18 +1,31 @@
-//! A small ELF dynamic-section reader: `DT_SONAME` and `DT_NEEDED` of 32/64-bit, little or
-//! big endian files. Everything is bounds-checked; a file that is not a well-formed ELF file
-//! gives `None` (it is packaged as data, without `so:` metadata).
+//! A small ELF reader: the header fields and the dynamic section (`DT_SONAME`, `DT_NEEDED`) of
+//! 32/64-bit, little or big endian files, as `so:` package metadata and `ld.so.cache` need them.
+//! Everything is bounds-checked; a file that is not a well-formed ELF file gives `None`.
 
-/// What the dynamic section says.
+/// What the header and the dynamic section say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dynamic {
     /// `DT_SONAME`, if the file is a shared library with one.
     pub soname: Option<String>,
     /// `DT_NEEDED` entries in order.
     pub needed: Vec<String>,
-    /// Whether the file has a `PT_INTERP` (a dynamically linked program).
-    pub interp: bool,
+    /// The program interpreter (`PT_INTERP`) of a dynamically linked program.
+    pub interpreter: Option<String>,
+    /// Whether the file has a dynamic section whose string table was found (`soname` and
+    /// `needed` are only meaningful then).
+    pub has_dynamic: bool,
+    /// `e_type` (`ET_DYN` = 3 for shared objects and position-independent programs).
+    pub elf_type: u16,
+    /// `e_machine` (`EM_X86_64` = 62, `EM_AARCH64` = 183, ...).
+    pub machine: u16,
+    /// `e_flags` (ABI details on ARM and RISC-V).
+    pub flags: u32,
+    /// ELFCLASS64 (else ELFCLASS32).
+    pub class64: bool,
 }
 
+/// `e_type` of a shared object.
+pub const ET_DYN: u16 = 3;
 const PT_LOAD: u32 = 1;
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
@@ -97,14 +110,25 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
         _ => return None,
     };
     let r = Reader { b, le, wide };
-    let (phoff, phentsize, phnum) = if wide {
-        (r.u64(0x20)?, r.u16(0x36)?, r.u16(0x38)?)
+    let (phoff, phentsize, phnum, flags) = if wide {
+        (r.u64(0x20)?, r.u16(0x36)?, r.u16(0x38)?, r.u32(0x30)?)
     } else {
-        (u64::from(r.u32(0x1c)?), r.u16(0x2a)?, r.u16(0x2c)?)
+        (
+            u64::from(r.u32(0x1c)?),
+            r.u16(0x2a)?,
+            r.u16(0x2c)?,
+            r.u32(0x24)?,
+        )
     };
     let mut loads = Vec::new(); // (vaddr, offset, filesz)
     let mut dyn_seg = None; // (offset, size)
-    let mut out = Dynamic::default();
+    let mut out = Dynamic {
+        elf_type: r.u16(0x10)?,
+        machine: r.u16(0x12)?,
+        flags,
+        class64: wide,
+        ..Dynamic::default()
+    };
     for i in 0..usize::from(phnum).min(MAX_ENTRIES) {
         let ph = phoff.checked_add((i as u64).checked_mul(u64::from(phentsize))?)?;
         let ptype = r.u32(ph)?;
@@ -124,7 +148,10 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
         match ptype {
             PT_LOAD => loads.push((vaddr, offset, filesz)),
             PT_DYNAMIC => dyn_seg = Some((offset, filesz)),
-            PT_INTERP => out.interp = true,
+            // the first one (a crafted file cannot make many 4 KiB reads of it)
+            PT_INTERP if out.interpreter.is_none() => {
+                out.interpreter = Some(r.cstr(offset).unwrap_or_default());
+            }
             _ => {}
         }
     }
@@ -162,6 +189,7 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
     if let Some(s) = soname {
         out.soname = Some(r.cstr(base.checked_add(s)?)?);
     }
+    out.has_dynamic = true;
     Some(out)
 }
 
@@ -179,7 +207,8 @@ mod tests {
             return;
         };
         let d = dynamic(&prog).expect("an ELF program");
-        if d.interp {
+        if let Some(interp) = &d.interpreter {
+            assert!(interp.starts_with('/') && interp.contains("ld"), "{interp}");
             assert!(
                 d.needed.iter().any(|n| n.starts_with("libc.")),
                 "{:?}",
@@ -195,6 +224,8 @@ mod tests {
             if let Ok(b) = std::fs::read(lib) {
                 let d = dynamic(&b).unwrap();
                 assert_eq!(d.soname.as_deref(), Some("libc.so.6"));
+                assert!(d.has_dynamic && d.class64 && d.elf_type == ET_DYN);
+                assert!(d.machine == 62 || d.machine == 183, "{}", d.machine);
                 return;
             }
         }
