@@ -1,6 +1,6 @@
 //! The image catalogue (`images/`): distroless's static, base-nossl, base, cc, python3, java and
 //! nodejs for Debian 12 and Debian 13, each as root, nonroot and debug. Every config is built from
-//! the host's Debian mirror (one package cache shared by the whole test binary) and then:
+//! the host's Debian mirror (one package cache shared by the crate's tests: `mirror_cache`) and then:
 //!
 //! - runs a real program under runc as the image's user: a static C binary (static), a dynamic
 //!   one that reads its user from `/etc/passwd` (base-nossl), a C program that loads the CA bundle
@@ -28,11 +28,6 @@ use std::sync::OnceLock;
 /// The catalogue's directory.
 fn images() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../images")
-}
-
-/// One package cache for every build of this test binary (whittle's cache is safe to share).
-fn cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalogue-cache")
 }
 
 const STATIC_C: &str = r#"
@@ -151,7 +146,7 @@ fn build_image(release: &str, name: &str, work: &Path) -> PathBuf {
     let layout = work.join(name);
     run(whittle()
         .args(["build", "-q", "--cache-dir"])
-        .arg(cache())
+        .arg(mirror_cache())
         .arg(images().join(release).join(format!("{name}.yaml")))
         .arg("-o")
         .arg(format!("oci:{}:t", layout.display())));

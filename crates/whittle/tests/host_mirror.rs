@@ -14,7 +14,7 @@ fn example_builds_from_the_host_mirror_then_offline() {
     }
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gawk.yaml");
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
+    let cache = mirror_cache();
     let layout = dir.path().join("gawk");
     let build = |dest: &str, extra: &[&str]| {
         run(whittle()
@@ -66,13 +66,7 @@ fn scripts_native_equivalents_ca_bundle_and_alternatives() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [ca-certificates, gawk]\n  exclude: [dpkg, install-info]\narchs: [amd64]\n";
-    std::fs::write(dir.path().join("image.yaml"), config).unwrap();
-    let (_, log) = run_both(
-        whittle()
-            .current_dir(dir.path())
-            .args(["build", "image.yaml", "-o", "oci:img:t", "--cache-dir"])
-            .arg(dir.path().join("cache")),
-    );
+    let log = build_logged(dir.path(), "img", config);
     let files = layer_entries(&dir.path().join("img"));
     let shipped = files
         .keys()
@@ -115,19 +109,12 @@ fn python3_without_script_only_dependencies_runs() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
     let config = |extra: &str| {
         format!(
             "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [python3, ca-certificates, tzdata]\n{extra}archs: [amd64]\n"
         )
     };
-    std::fs::write(dir.path().join("image.yaml"), config("")).unwrap();
-    let (_, log) = run_both(
-        whittle()
-            .current_dir(dir.path())
-            .args(["build", "image.yaml", "-o", "oci:img:t", "--cache-dir"])
-            .arg(&cache),
-    );
+    let log = build_logged(dir.path(), "img", &config(""));
     let names = sbom_packages(&dir.path().join("img.spdx.json"));
     for bad in [
         "dpkg",
@@ -178,16 +165,10 @@ fn python3_without_script_only_dependencies_runs() {
     }
 
     // The switch turns the waiver off: the old closure, from the same cache.
-    std::fs::write(
-        dir.path().join("full.yaml"),
-        config("  include-script-dependencies: true\n"),
-    )
-    .unwrap();
-    let (_, log) = run_both(
-        whittle()
-            .current_dir(dir.path())
-            .args(["build", "full.yaml", "-o", "oci:full:t", "--cache-dir"])
-            .arg(&cache),
+    let log = build_logged(
+        dir.path(),
+        "full",
+        &config("  include-script-dependencies: true\n"),
     );
     assert!(!log.contains("waived:"), "{log}");
     let full = sbom_packages(&dir.path().join("full.spdx.json"));
@@ -208,13 +189,7 @@ fn openjdk_runs_and_its_trust_store_holds_the_ca_bundle() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [openjdk-17-jre-headless]\narchs: [amd64]\n";
-    std::fs::write(dir.path().join("image.yaml"), config).unwrap();
-    let (_, log) = run_both(
-        whittle()
-            .current_dir(dir.path())
-            .args(["build", "image.yaml", "-o", "oci:img:t", "--cache-dir"])
-            .arg(dir.path().join("cache")),
-    );
+    let log = build_logged(dir.path(), "img", config);
     let jvm = "/usr/lib/jvm/java-17-openjdk-amd64";
     for tool in ["java", "keytool"] {
         assert!(
@@ -352,29 +327,15 @@ fn ld_so_cache_and_etc_files_as_the_scripts_write_them() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
     let image = |name: &str, suite: &str, packages: &str| {
         let work = dir.path().join(name);
         std::fs::create_dir_all(&work).unwrap();
-        std::fs::write(
-            work.join("image.yaml"),
-            format!(
+        let log = build_logged(
+            &work,
+            "img",
+            &format!(
                 "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian {suite} main\n  packages: [{packages}]\narchs: [amd64]\n"
             ),
-        )
-        .unwrap();
-        let (_, log) = run_both(
-            whittle()
-                .current_dir(&work)
-                .args([
-                    "build",
-                    "image.yaml",
-                    "-o",
-                    "oci:img:t",
-                    "--no-sbom",
-                    "--cache-dir",
-                ])
-                .arg(&cache),
         );
         (work.join("img"), log)
     };

@@ -340,6 +340,29 @@ pub fn build(dir: &Path, config: &str, dest: &str, cache: &Path, extra: &[&str])
     out.trim().to_string()
 }
 
+/// One package cache for every build from the host's Debian mirror, shared by all the test
+/// binaries of this crate (whittle's cache is safe for concurrent builds): each package is
+/// downloaded once per test run.
+pub fn mirror_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("mirror-cache")
+}
+
+/// Writes `config` to `dir/NAME.yaml` and builds it into `oci:dir/NAME:t` (SBOM beside it) with
+/// [`mirror_cache`]; returns the build log.
+pub fn build_logged(dir: &Path, name: &str, config: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.yaml")), config).unwrap();
+    run_both(
+        whittle()
+            .current_dir(dir)
+            .arg("build")
+            .arg(format!("{name}.yaml"))
+            .args(["-o", &format!("oci:{name}:t"), "--cache-dir"])
+            .arg(mirror_cache()),
+    )
+    .1
+}
+
 /// Unpacks `oci:LAYOUT:TAG` with umoci into `bundle` and returns the rootfs path.
 pub fn unpack(layout: &Path, tag: &str, bundle: &Path) -> PathBuf {
     run(Command::new("umoci")
