@@ -99,6 +99,19 @@ pub struct ScriptOnly {
     pub why: &'static str,
 }
 
+/// The packages that run debconf's tools themselves: their dependency on `debconf` (or
+/// `debconf-2.0`) is kept.
+const DEBCONF_USERS: &[&str] = &[
+    "cdebconf",
+    "debconf-i18n",
+    "debconf-utils",
+    "python3-debconf",
+];
+/// Why `debconf`, `debconf-2.0` and `cdebconf` serve only maintainer scripts (one text, so
+/// that [`WaiveReason`]'s message names them together).
+const DEBCONF_WHY: &str = "asks the questions of config and postinst scripts (the image keeps \
+                           each package's defaults)";
+
 /// Dependencies that serve only maintainer scripts, waived when
 /// [`DebRequest::waive_script_only`] is set. Each entry was decided from the packages' control
 /// files, scripts and data (the evidence is in this crate's README): a dependency belongs here
@@ -126,33 +139,20 @@ pub const SCRIPT_ONLY: &[ScriptOnly] = &[
     ScriptOnly {
         name: "debconf",
         only_for: &[],
-        used_by: &[
-            "cdebconf",
-            "debconf-i18n",
-            "debconf-utils",
-            "python3-debconf",
-        ],
-        why: "asks the questions of config and postinst scripts (the image keeps each \
-              package's defaults)",
+        used_by: DEBCONF_USERS,
+        why: DEBCONF_WHY,
     },
     ScriptOnly {
         name: "debconf-2.0",
         only_for: &[],
-        used_by: &[
-            "cdebconf",
-            "debconf-i18n",
-            "debconf-utils",
-            "python3-debconf",
-        ],
-        why: "asks the questions of config and postinst scripts (the image keeps each \
-              package's defaults)",
+        used_by: DEBCONF_USERS,
+        why: DEBCONF_WHY,
     },
     ScriptOnly {
         name: "cdebconf",
         only_for: &[],
         used_by: &[],
-        why: "asks the questions of config and postinst scripts (the image keeps each \
-              package's defaults)",
+        why: DEBCONF_WHY,
     },
     ScriptOnly {
         name: "install-info",
@@ -455,20 +455,24 @@ pub fn resolve_with(
     let solution = solver::solve(&problem, &roots, options)?;
     let ids: BTreeSet<usize> = solution.packages.iter().map(|(id, _)| *id).collect();
     let mut packages = Vec::with_capacity(solution.packages.len());
-    let mut waived_by_id = Vec::new();
+    let mut waived = Vec::new();
     for (id, why) in solution.packages {
+        let Some(&index) = universe.ids.get(id) else {
+            continue;
+        };
         // a waived dependency that a chosen package meets anyway is met, not waived
         for (alts, reason) in problem.waived_deps(id) {
             let met = alts
                 .iter()
                 .any(|r| problem.candidates(r).iter().any(|c| ids.contains(c)));
             if !met {
-                waived_by_id.push((id, join_alts(&alts), reason));
+                waived.push(Waived {
+                    by: index,
+                    relation: join_alts(&alts),
+                    reason,
+                });
             }
         }
-        let Some(&index) = universe.ids.get(id) else {
-            continue;
-        };
         let reason = match why {
             Reason::Requested { request: i } => ChosenReason::Requested {
                 request: request.packages.get(i).cloned().unwrap_or_default(),
@@ -485,24 +489,15 @@ pub fn resolve_with(
         packages.push(Chosen { index, reason });
     }
     let all = universe.packages;
-    packages.sort_by(|a, b| {
-        let (pa, pb) = (&all[a.index], &all[b.index]);
+    let order = |a: usize, b: usize| {
+        let (pa, pb) = (&all[a], &all[b]);
         pa.name
             .cmp(&pb.name)
             .then_with(|| pa.version.cmp(&pb.version))
-    });
-    let mut waived = Vec::with_capacity(waived_by_id.len());
-    for c in &packages {
-        for (id, relation, reason) in &waived_by_id {
-            if universe.ids.get(*id) == Some(&c.index) {
-                waived.push(Waived {
-                    by: c.index,
-                    relation: relation.clone(),
-                    reason: reason.clone(),
-                });
-            }
-        }
-    }
+    };
+    packages.sort_by(|a, b| order(a.index, b.index));
+    // in the order of `packages`; a package's own waivers keep their order (stable sort)
+    waived.sort_by(|a, b| order(a.by, b.by));
     Ok(Resolution { packages, waived })
 }
 

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use whittle_deb::Package;
-use whittle_resolve::{ChosenReason, DebRequest, DebUniverse, resolve};
+use whittle_resolve::{ChosenReason, DebRequest, DebUniverse, Resolution, resolve};
 
 fn fixtures() -> Option<PathBuf> {
     whittle_testutil::fixtures()
@@ -27,6 +27,14 @@ fn parse_index(root: &std::path::Path) -> Vec<Package> {
         .read_to_string(&mut text)
         .unwrap();
     whittle_deb::packages::parse_packages(&path.display().to_string(), &text).unwrap()
+}
+
+/// The names of the chosen packages, sorted by name.
+fn chosen_names<'p>(res: &Resolution, packages: &'p [Package]) -> Vec<&'p str> {
+    res.indices()
+        .iter()
+        .map(|&i| packages[i].name.as_str())
+        .collect()
 }
 
 /// File names of every .deb under `pool/`.
@@ -63,11 +71,7 @@ fn gawk_closure_is_in_the_pool_and_has_no_shell_or_package_manager() {
         packages.len()
     );
 
-    let names: Vec<&str> = res
-        .indices()
-        .iter()
-        .map(|&i| packages[i].name.as_str())
-        .collect();
+    let names: Vec<&str> = chosen_names(&res, packages);
     assert_eq!(
         names,
         [
@@ -122,11 +126,7 @@ fn gawk_closure_is_in_the_pool_and_has_no_shell_or_package_manager() {
     let mut with_dpkg = request.clone();
     with_dpkg.exclude.insert("install-info".into());
     let res = resolve(&universe, &with_dpkg).unwrap_or_else(|e| panic!("{e}"));
-    let names: Vec<&str> = res
-        .indices()
-        .iter()
-        .map(|&i| packages[i].name.as_str())
-        .collect();
+    let names: Vec<&str> = chosen_names(&res, packages);
     assert!(
         names.contains(&"dpkg") && names.contains(&"tar"),
         "{names:?}"
@@ -276,11 +276,7 @@ fn python3_without_script_only_dependencies() {
         waive_script_only: true,
     };
     let res = resolve(&universe, &request).unwrap_or_else(|e| panic!("{e}"));
-    let chosen: BTreeSet<&str> = res
-        .indices()
-        .iter()
-        .map(|&i| packages[i].name.as_str())
-        .collect();
+    let chosen: BTreeSet<&str> = chosen_names(&res, packages).into_iter().collect();
     for bad in [
         "dpkg",
         "apt",
@@ -335,11 +331,7 @@ fn python3_without_script_only_dependencies() {
         },
     )
     .unwrap();
-    let old: BTreeSet<&str> = old
-        .indices()
-        .iter()
-        .map(|&i| packages[i].name.as_str())
-        .collect();
+    let old: BTreeSet<&str> = chosen_names(&old, packages).into_iter().collect();
     assert!(old.is_superset(&chosen));
     for back in ["dpkg", "tar", "debconf"] {
         assert!(old.contains(back), "{back} not in {old:?}");
@@ -353,11 +345,7 @@ fn python3_without_script_only_dependencies() {
         },
     )
     .unwrap();
-    let shells: Vec<&str> = shells
-        .indices()
-        .iter()
-        .map(|&i| packages[i].name.as_str())
-        .collect();
+    let shells: Vec<&str> = chosen_names(&shells, packages);
     assert_eq!(
         shells,
         [
