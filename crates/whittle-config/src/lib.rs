@@ -87,13 +87,14 @@ pub fn confine_local_source(
     allowed: &[PathBuf],
 ) -> Result<(PathBuf, bool), String> {
     let resolved = &source.resolved;
-    let md = std::fs::symlink_metadata(resolved).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         format!(
             "local source `{}` ({}): {e}",
             source.written,
             resolved.display()
         )
-    })?;
+    };
+    let md = std::fs::symlink_metadata(resolved).map_err(unreadable)?;
     let real = match (
         md.file_type().is_symlink(),
         resolved.file_name(),
@@ -102,13 +103,7 @@ pub fn confine_local_source(
         (true, Some(name), Some(parent)) => std::fs::canonicalize(parent).map(|p| p.join(name)),
         _ => std::fs::canonicalize(resolved),
     }
-    .map_err(|e| {
-        format!(
-            "local source `{}` ({}): {e}",
-            source.written,
-            resolved.display()
-        )
-    })?;
+    .map_err(unreadable)?;
     let inside = |root: &Path| std::fs::canonicalize(root).is_ok_and(|r| real.starts_with(r));
     if inside(base_dir) {
         return Ok((real, false));

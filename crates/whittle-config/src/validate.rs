@@ -1249,7 +1249,8 @@ pub(crate) fn check_files(cfg: &Config, allowed: &[PathBuf]) -> Result<Vec<Warni
     for p in &cfg.paths {
         if let PathKind::Local { source } = &p.kind {
             check(&mut ctx, source, p.pos, "local source");
-            if !source.resolved.exists() && std::fs::symlink_metadata(&source.resolved).is_err() {
+            // nothing there at all (a dangling symlink is checked: it is copied as a link)
+            if std::fs::symlink_metadata(&source.resolved).is_err() {
                 continue;
             }
             match crate::confine_local_source(source, &cfg.base_dir, allowed) {

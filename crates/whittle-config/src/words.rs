@@ -65,42 +65,22 @@ pub fn split_words(s: &str) -> Result<Vec<String>, WordsError> {
         while let Some(&(i, c)) = chars.peek() {
             match c {
                 ' ' | '\t' | '\r' | '\n' => break,
-                '\'' => {
+                '\'' | '"' => {
+                    // `'…'` is literal; in `"…"` a backslash takes the next character
                     chars.next();
+                    let unterminated = WordsError::UnterminatedQuote {
+                        quote: c,
+                        offset: i,
+                    };
                     loop {
                         match chars.next() {
-                            Some((_, '\'')) => break,
-                            Some((_, ch)) => cur.push(ch),
-                            None => {
-                                return Err(WordsError::UnterminatedQuote {
-                                    quote: '\'',
-                                    offset: i,
-                                });
-                            }
-                        }
-                    }
-                }
-                '"' => {
-                    chars.next();
-                    loop {
-                        match chars.next() {
-                            Some((_, '"')) => break,
-                            Some((_, '\\')) => match chars.next() {
+                            Some((_, ch)) if ch == c => break,
+                            Some((_, '\\')) if c == '"' => match chars.next() {
                                 Some((_, ch)) => cur.push(ch),
-                                None => {
-                                    return Err(WordsError::UnterminatedQuote {
-                                        quote: '"',
-                                        offset: i,
-                                    });
-                                }
+                                None => return Err(unterminated),
                             },
                             Some((_, ch)) => cur.push(ch),
-                            None => {
-                                return Err(WordsError::UnterminatedQuote {
-                                    quote: '"',
-                                    offset: i,
-                                });
-                            }
+                            None => return Err(unterminated),
                         }
                     }
                 }
