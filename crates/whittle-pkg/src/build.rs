@@ -377,8 +377,11 @@ fn run_steps(
         match &step.action {
             Action::Shell(script) => {
                 let cwd_host = host_path(workspace, &step.working_directory);
-                if let Some(d) = cwd_host {
+                if let Some(d) = cwd_host
+                    && !d.is_dir()
+                {
                     std::fs::create_dir_all(&d).map_err(io(&d))?;
+                    sb.workspace_changed();
                 }
                 let o = sandbox::run(
                     sb,
@@ -411,6 +414,7 @@ fn run_steps(
                 expected_commit,
                 depth,
             } => {
+                sb.workspace_changed();
                 let gerr = |message: String| Error::Fetch {
                     step: step.label(),
                     uri: repository.clone(),
@@ -444,6 +448,7 @@ fn run_steps(
                 strip_components,
                 extract,
             } => {
+                sb.workspace_changed();
                 let ferr = |message: String| Error::Fetch {
                     step: step.label(),
                     uri: uri.clone(),

@@ -6,12 +6,13 @@
 //! A step has no privilege: bwrap drops every capability (`--cap-drop ALL`), sets no new
 //! privileges, and runs in a user namespace as uid 0 mapped to an unprivileged host uid —
 //! the invoking user's, or, when whittle runs as root, an otherwise unused uid of its own
-//! (the workspace is handed to it before each step). It cannot create further user
-//! namespaces (`--disable-userns`, where bwrap has it). Its limits ([`Limits`]) hold for all of
-//! its processes: the process and memory limits through a per-step cgroup where one can be made
-//! ([`crate::cgroup`]), else through `RLIMIT_NPROC` (which the kernel enforces for a non-root
-//! host uid) and `RLIMIT_DATA` (per process); the time limit by killing `bwrap`, whose pid
-//! namespace takes every process of the step with it.
+//! (the workspace is handed to it before a step, when whittle has written into it since the
+//! last step). It cannot create further user namespaces (`--disable-userns`, where bwrap has
+//! it). Its limits ([`Limits`]) hold for all of its processes: the process and memory limits
+//! through a per-step cgroup where one can be made ([`crate::cgroup`]), else through
+//! `RLIMIT_NPROC` (which the kernel enforces for a non-root host uid) and `RLIMIT_DATA` (per
+//! process); the time limit by killing `bwrap`, whose pid namespace takes every process of the
+//! step with it.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -59,6 +60,9 @@ pub struct Sandbox<'a> {
     /// The host uid and gid steps run as when whittle runs as root (`None`: the invoking
     /// user's own, through bwrap's user namespace).
     pub host_uid: Option<u32>,
+    /// Whether whittle wrote into the workspace since it was last handed to `host_uid` (what
+    /// the steps write is theirs already): the next step hands it over first.
+    workspace_stale: Cell<bool>,
 }
 
 impl<'a> Sandbox<'a> {
@@ -81,7 +85,14 @@ impl<'a> Sandbox<'a> {
             limits,
             spent: Cell::new(Duration::ZERO),
             host_uid: root_user.then(sandbox_uid),
+            workspace_stale: Cell::new(true),
         }
+    }
+
+    /// Notes that whittle (not a step) wrote into the workspace: before the next step runs,
+    /// the workspace is handed to the steps' host uid again ([`hand_over`]).
+    pub fn workspace_changed(&self) {
+        self.workspace_stale.set(true);
     }
 
     /// How the limits are enforced on this machine, and warnings where they are weaker than
@@ -298,8 +309,11 @@ pub fn run(
             limit: Some(Hit::Timeout),
         });
     }
-    if let Some(uid) = sb.host_uid {
+    if let Some(uid) = sb.host_uid
+        && sb.workspace_stale.get()
+    {
         hand_over(sb.workspace, uid)?;
+        sb.workspace_stale.set(false);
     }
     let groups = StepGroups::create(&sb.limits).map_err(Error::Sandbox)?;
     let features = bwrap_features();
@@ -572,7 +586,10 @@ fn nproc_limit(sb: &Sandbox<'_>) -> u64 {
     match sb.host_uid {
         Some(_) => sb.limits.processes,
         // SAFETY: getuid(2) cannot fail and has no preconditions.
-        None => sb.limits.processes + tasks_of(unsafe { libc::getuid() }),
+        None => sb
+            .limits
+            .processes
+            .saturating_add(tasks_of(unsafe { libc::getuid() })),
     }
 }
 
