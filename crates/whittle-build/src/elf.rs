@@ -45,33 +45,23 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn bytes<const N: usize>(&self, off: u64) -> Option<[u8; N]> {
+    /// The `N`-byte unsigned number at `off`, in the file's byte order.
+    fn uint<const N: usize>(&self, off: u64) -> Option<u64> {
         let off = usize::try_from(off).ok()?;
-        self.b.get(off..off.checked_add(N)?)?.try_into().ok()
+        let mut b: [u8; N] = self.b.get(off..off.checked_add(N)?)?.try_into().ok()?;
+        if self.le {
+            b.reverse();
+        }
+        Some(b.iter().fold(0, |v, &x| (v << 8) | u64::from(x)))
     }
     fn u16(&self, off: u64) -> Option<u16> {
-        let b = self.bytes::<2>(off)?;
-        Some(if self.le {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
+        self.uint::<2>(off).map(|v| v as u16)
     }
     fn u32(&self, off: u64) -> Option<u32> {
-        let b = self.bytes::<4>(off)?;
-        Some(if self.le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
+        self.uint::<4>(off).map(|v| v as u32)
     }
     fn u64(&self, off: u64) -> Option<u64> {
-        let b = self.bytes::<8>(off)?;
-        Some(if self.le {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        })
+        self.uint::<8>(off)
     }
     /// A word: 8 bytes in ELF64, 4 in ELF32.
     fn word(&self, off: u64) -> Option<u64> {
@@ -120,6 +110,11 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
             r.u32(0x24)?,
         )
     };
+    // the size of an `Elf64_Phdr` / `Elf32_Phdr`, as the loader requires (and as `ldconfig`
+    // reads them): a table of zero-sized entries would be the same bytes read 65535 times
+    if usize::from(phentsize) != if wide { 56 } else { 32 } {
+        return None;
+    }
     let mut loads = Vec::new(); // (vaddr, offset, filesz)
     let mut dyn_seg = None; // (offset, size)
     let mut out = Dynamic {
@@ -161,6 +156,7 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
     let entsize: u64 = if wide { 16 } else { 8 };
     let mut strtab = None;
     let mut needed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut soname = None;
     for i in 0..(dsize / entsize).min(MAX_ENTRIES as u64) {
         let at = doff.checked_add(i * entsize)?;
@@ -170,7 +166,7 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
             DT_NULL => break,
             // one library named many times is one dependency; a crafted file cannot make
             // thousands of 4 KiB names out of one string
-            DT_NEEDED if !needed.contains(&val) && needed.len() < MAX_NEEDED => needed.push(val),
+            DT_NEEDED if needed.len() < MAX_NEEDED && seen.insert(val) => needed.push(val),
             DT_NEEDED => {}
             DT_SONAME => soname = Some(val),
             DT_STRTAB => strtab = Some(val),
@@ -256,6 +252,20 @@ mod tests {
         b[176..184].copy_from_slice(&DT_STRTAB.to_le_bytes());
         b[184..192].copy_from_slice(&1u64.to_le_bytes());
         assert_eq!(dynamic(&b), None);
+    }
+
+    #[test]
+    fn program_headers_of_another_size_are_not_read() {
+        // ELF64 LE with 65535 program headers of size 0: the same bytes, read as many times
+        let mut b = vec![0u8; 64 + 56];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(dynamic(&b), None);
+        // the size of an Elf64_Phdr, one (null) header: an ELF file without a dynamic section
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+        assert!(dynamic(&b).is_some_and(|d| !d.has_dynamic && d.class64));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! The C.UTF-8 locale needs nothing here: Debian 12's and 13's libc-bin ship it compiled
 //! (`/usr/lib/locale/C.utf8`), so it is in the image exactly when libc-bin is.
 
-use crate::ldcache::{file_bytes, lookup};
+use crate::ldcache::{file_bytes, link_target, lookup};
 use crate::{Error, Events};
 use whittle_fs::{Meta, Node, Tree};
 
@@ -138,9 +138,8 @@ pub fn timezone(tree: &mut Tree) -> Result<Vec<String>, Error> {
     let named = match &localtime {
         // tzdata's `config` reads the link's target, made absolute from /etc without resolving
         // links (`realpath -m -s`)
-        Some(Node::Symlink(target)) => normalize(&format!("/etc/{target}"), target)
-            .strip_prefix(ZONEINFO)
-            .map(str::to_string),
+        Some(Node::Symlink(target)) => link_target("etc/localtime", target)
+            .and_then(|p| p.strip_prefix(&ZONEINFO[1..]).map(str::to_string)),
         Some(_) => return Ok(Vec::new()),
         None => match &timezone {
             Some(Node::File(data)) => {
@@ -177,26 +176,6 @@ pub fn timezone(tree: &mut Tree) -> Result<Vec<String>, Error> {
         written.push(format!("/etc/timezone ({zone})"));
     }
     Ok(written)
-}
-
-/// `path` made absolute (`target` itself when it is) with `.` and `..` removed lexically.
-fn normalize(path: &str, target: &str) -> String {
-    let full = if target.starts_with('/') {
-        target
-    } else {
-        path
-    };
-    let mut out: Vec<&str> = Vec::new();
-    for c in full.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            _ => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
 
 #[cfg(test)]

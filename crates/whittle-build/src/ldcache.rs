@@ -302,10 +302,10 @@ pub fn write(tree: &mut Tree) -> Result<Outcome, Error> {
     if tree.get(CACHE).is_some() {
         return Ok(Outcome::Present);
     }
-    let Some(arch) = ARCHES.iter().find(|a| glibc_layout(tree, a)) else {
+    let Some((arch, libc)) = ARCHES.iter().find_map(|a| Some((a, glibc_libc(tree, a)?))) else {
         return Ok(Outcome::NotGlibc);
     };
-    let (bytes, libraries, dirs) = match build(tree, arch) {
+    let (bytes, libraries, dirs) = match build(tree, arch, libc) {
         Ok(b) => b,
         Err(why) => return Ok(Outcome::NotWritten(why)),
     };
@@ -313,27 +313,22 @@ pub fn write(tree: &mut Tree) -> Result<Outcome, Error> {
     Ok(Outcome::Written { libraries, dirs })
 }
 
-/// Whether `tree` holds `arch`'s glibc loader and its multiarch library directory.
-fn glibc_layout(tree: &Tree, arch: &Arch) -> bool {
-    let file =
-        |p: &str| matches!(lookup(tree, p, true), Some((_, e)) if file_bytes(tree, e).is_some());
-    file(arch.loader) && libc_path(tree, arch).is_some()
-}
-
-/// The tree path of the image's `libc.so.6`.
-fn libc_path(tree: &Tree, arch: &Arch) -> Option<String> {
+/// The image's `libc.so.6` (in `/lib/<triplet>` or `/usr/lib/<triplet>`), when `tree` holds
+/// `arch`'s glibc loader and that library.
+fn glibc_libc<'t>(tree: &'t Tree, arch: &Arch) -> Option<&'t [u8]> {
+    let file = |p: &str| lookup(tree, p, true).and_then(|(_, e)| file_bytes(tree, e));
+    file(arch.loader)?;
     ["lib", "usr/lib"]
         .iter()
-        .map(|d| format!("{d}/{}/libc.so.6", arch.triplet))
-        .find(|p| matches!(lookup(tree, p, true), Some((_, e)) if file_bytes(tree, e).is_some()))
+        .find_map(|d| file(&format!("{d}/{}/libc.so.6", arch.triplet)))
 }
 
 /// The cache's bytes, entry count and scanned directories, or why there is none.
-fn build(tree: &Tree, arch: &'static Arch) -> Result<(Vec<u8>, usize, Vec<String>), String> {
-    let libc = libc_path(tree, arch).ok_or("no libc.so.6")?;
-    let libc = lookup(tree, &libc, true)
-        .and_then(|(_, e)| file_bytes(tree, e))
-        .ok_or("libc.so.6 unreadable")?;
+fn build(
+    tree: &Tree,
+    arch: &'static Arch,
+    libc: &[u8],
+) -> Result<(Vec<u8>, usize, Vec<String>), String> {
     let (generator, version) = glibc_banner(libc).ok_or(
         "the image's libc.so.6 has no glibc version banner, so the ldconfig it matches is unknown",
     )?;
@@ -588,6 +583,8 @@ impl Scan<'_> {
             (d.path.clone(), d.real.clone(), d.flag)
         };
         let mut found: Vec<Found> = Vec::new();
+        // where each soname is in `found` (a directory may hold thousands)
+        let mut by_soname: std::collections::HashMap<String, usize> = Default::default();
         for (name, entry) in children(tree, &real) {
             if !is_dso(name) {
                 // before 2.37, a subdirectory with a hardware-capability name is scanned too
@@ -644,7 +641,7 @@ impl Scan<'_> {
             {
                 flag = dir_flag;
             }
-            if let Some(f) = found.iter_mut().find(|f| f.soname == soname) {
+            if let Some(f) = by_soname.get(&soname).map(|&i| &mut found[i]) {
                 let newer = (!is_link && f.is_link)
                     || (is_link == f.is_link && libcmp(&f.name, name, self.arch.signed_char) < 0);
                 if newer {
@@ -659,6 +656,7 @@ impl Scan<'_> {
                     f.is_link = is_link;
                 }
             } else {
+                by_soname.insert(soname.clone(), found.len());
                 found.push(Found {
                     name: name.to_string(),
                     soname,
@@ -814,16 +812,30 @@ fn has_libraries(tree: &Tree, dir: &str) -> bool {
 }
 
 /// The entries directly in the directory at tree path `dir` (`""` is the root), by name.
-fn children<'t>(tree: &'t Tree, dir: &str) -> impl Iterator<Item = (&'t str, &'t Entry)> + 't {
+fn children<'t>(tree: &'t Tree, dir: &str) -> impl Iterator<Item = (&'t str, &'t Entry)> + use<'t> {
     let prefix = if dir.is_empty() {
         String::new()
     } else {
         format!("{dir}/")
     };
-    tree.walk().filter_map(move |(p, e)| {
-        let name = p.strip_prefix(prefix.as_str())?;
+    let skip = prefix.len();
+    under(tree, &prefix).filter_map(move |(p, e)| {
+        let name = &p[skip..];
         (!name.is_empty() && !name.contains('/')).then_some((name, e))
     })
+}
+
+/// The entries whose tree path starts with `prefix` (`usr/lib/jvm/`: everything below that
+/// directory), in byte order. The tree keeps its entries sorted, so these are one run: the walk
+/// skips to it and ends after it.
+pub(crate) fn under<'t>(
+    tree: &'t Tree,
+    prefix: &str,
+) -> impl Iterator<Item = (&'t str, &'t Entry)> + use<'t> {
+    let (start, prefix) = (prefix.to_string(), prefix.to_string());
+    tree.walk()
+        .skip_while(move |(p, _)| *p < start.as_str())
+        .take_while(move |(p, _)| p.starts_with(prefix.as_str()))
 }
 
 /// The content of a regular file entry, following hardlinks.
@@ -836,6 +848,27 @@ pub(crate) fn file_bytes<'t>(tree: &'t Tree, mut e: &'t Entry) -> Option<&'t [u8
         }
     }
     None
+}
+
+/// The tree path a symlink at the tree path `link` pointing to `target` names, read lexically:
+/// an absolute target from the image's root, a relative one from the link's directory, `..`
+/// never above the root. `None` when it names the root.
+pub(crate) fn link_target(link: &str, target: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    if !target.starts_with('/') {
+        parts.extend(link.split('/'));
+        parts.pop();
+    }
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 /// Resolves `path` (absolute or from the root; `.`, `..` and `//` allowed) inside the tree as
@@ -1437,12 +1470,12 @@ mod tests {
                 return None;
             }
         };
-        let arch = if triplet.starts_with("x86") {
+        let debian_arch = if triplet.starts_with("x86") {
             "amd64"
         } else {
             "arm64"
         };
-        let mut t = skeleton(arch).unwrap();
+        let mut t = skeleton(debian_arch).unwrap();
         for lib in [loader, "libc.so.6", "libm.so.6"] {
             let Ok(data) = std::fs::read(format!("/lib/{triplet}/{lib}")) else {
                 whittle_testutil::skip(&format!("/lib/{triplet}/{lib}"));
@@ -1450,7 +1483,7 @@ mod tests {
             };
             put_file(&mut t, &format!("usr/lib/{triplet}/{lib}"), data, 0o644).unwrap();
         }
-        let abi = arch_of(triplet).loader;
+        let abi = arch(triplet).loader;
         t.insert(
             abi,
             Node::symlink(format!("/lib/{triplet}/{loader}")),
@@ -1458,10 +1491,6 @@ mod tests {
         )
         .unwrap();
         Some((t, triplet))
-    }
-
-    fn arch_of(triplet: &str) -> &'static Arch {
-        arch(triplet)
     }
 
     fn ldconfig() -> Option<&'static str> {

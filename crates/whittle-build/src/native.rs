@@ -4,6 +4,7 @@
 //! `update-ca-certificates` writes (Debian's `ca-certificates` postinst, Alpine's trigger), and
 //! Java's trust store `ca-certificates-java` makes from that bundle.
 
+use crate::ldcache::{file_bytes, link_target, lookup, under};
 use crate::{Error, Events};
 use whittle_deb::alternatives::Alternative;
 use whittle_fs::{Meta, Node, Tree};
@@ -124,22 +125,22 @@ pub fn ca_certificates(tree: &mut Tree) -> Result<usize, Error> {
     if tree.get(CA_BUNDLE).is_some() {
         return Ok(0);
     }
-    let mut certs: Vec<(usize, String, Vec<u8>)> = tree
-        .walk()
-        .filter_map(|(path, entry)| {
-            let dir = CA_DIRS.iter().position(|d| path.starts_with(d))?;
-            match &entry.node {
+    let certs: Vec<(usize, String, std::sync::Arc<[u8]>)> = CA_DIRS
+        .iter()
+        .enumerate()
+        .flat_map(|(dir, prefix)| {
+            under(tree, prefix).filter_map(move |(path, entry)| match &entry.node {
                 Node::File(data) if path.ends_with(".crt") => {
-                    Some((dir, path.to_string(), data.to_vec()))
+                    Some((dir, path.to_string(), data.clone()))
                 }
                 _ => None,
-            }
+            })
         })
         .collect();
     if certs.is_empty() {
         return Ok(0);
     }
-    certs.sort();
+    // in byte order of their paths already: the directories in order, each walked in order
     let mut bundle = Vec::new();
     let mut conf = String::from(
         "# Written by whittle as ca-certificates' postinst would: every certificate selected.\n",
@@ -183,11 +184,10 @@ const MAX_JINFO: usize = 64 << 10;
 /// are not UTF-8 or larger than 64 KiB are skipped. Tools the image does not hold are left to
 /// [`apply_alternatives`], which makes links only to installed paths.
 pub fn jvm_alternatives(tree: &Tree) -> Vec<Alternative> {
-    tree.walk()
+    under(tree, JVM_DIR)
         .filter(|(path, _)| {
-            path.strip_prefix(JVM_DIR).is_some_and(|name| {
-                name.starts_with('.') && name.ends_with(".jinfo") && !name.contains('/')
-            })
+            let name = &path[JVM_DIR.len()..];
+            name.starts_with('.') && name.ends_with(".jinfo") && !name.contains('/')
         })
         .filter_map(|(_, entry)| match &entry.node {
             Node::File(data) if data.len() <= MAX_JINFO => std::str::from_utf8(data).ok(),
@@ -206,6 +206,8 @@ pub const JAVA_CACERTS_PASSWORD: &str = "changeit";
 const CA_CERTIFICATES_JAVA: &str = "usr/share/ca-certificates-java/ca-certificates-java.jar";
 /// Largest CA bundle read for Java's trust store (Debian's is about 220 KB).
 pub const MAX_BUNDLE: usize = 32 << 20;
+/// Where `update-ca-certificates` links each certificate as `NAME.pem`.
+const PEM_DIR: &str = "etc/ssl/certs/";
 /// Largest `/etc/ssl/certs/*.pem` file read to name a certificate of the bundle.
 const MAX_PEM_FILE: usize = 1 << 20;
 
@@ -243,34 +245,35 @@ pub fn java_cacerts(tree: &mut Tree) -> Result<JavaCacerts, Error> {
     if tree.get(JAVA_CACERTS).is_some() || !java_cacerts_wanted(tree) {
         return Ok(JavaCacerts::NotWanted);
     }
-    let Some(bundle) = file_data(tree, CA_BUNDLE) else {
+    let Some(bundle) = read_file(tree, CA_BUNDLE) else {
         return Ok(JavaCacerts::NotWanted);
     };
     if bundle.len() > MAX_BUNDLE {
         return Ok(JavaCacerts::BundleTooLarge(bundle.len()));
     }
-    let (certs, left_out) = pem_certificates(&bundle);
-    drop(bundle);
+    let (certs, left_out) = pem_certificates(bundle);
     if certs.is_empty() {
         return Ok(JavaCacerts::NotWanted);
     }
     // the names ca-certificates-java gives: /etc/ssl/certs/NAME.pem holding that certificate
-    // (in name order, for certificates the bundle holds twice)
+    // (in name order, for certificates the bundle holds twice); each file the links lead to is
+    // read once, up to its first certificate
     let mut names: std::collections::BTreeMap<Vec<u8>, Vec<String>> = Default::default();
-    let pems: Vec<String> = tree
-        .walk()
-        .filter_map(|(path, _)| {
-            let name = path.strip_prefix("etc/ssl/certs/")?;
-            (name.ends_with(".pem") && !name.contains('/')).then(|| path.to_string())
-        })
+    let mut first_cert: std::collections::HashMap<String, Option<Vec<u8>>> = Default::default();
+    let pems: Vec<&str> = under(tree, PEM_DIR)
+        .map(|(path, _)| &path[PEM_DIR.len()..])
+        .filter(|name| name.ends_with(".pem") && !name.contains('/'))
         .collect();
-    for path in pems.iter().rev() {
-        let Some(data) = file_data(tree, path).filter(|d| d.len() <= MAX_PEM_FILE) else {
+    for name in pems.into_iter().rev() {
+        let Some((real, entry)) = lookup(tree, &format!("{PEM_DIR}{name}"), true) else {
             continue;
         };
-        if let Some(der) = pem_certificates(&data).0.into_iter().next() {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            names.entry(der).or_default().push(name.to_string());
+        let der = first_cert.entry(real).or_insert_with(|| {
+            let data = file_bytes(tree, entry).filter(|d| d.len() <= MAX_PEM_FILE)?;
+            pem_blocks(data).flatten().next()
+        });
+        if let Some(der) = der {
+            names.entry(der.clone()).or_default().push(name.to_string());
         }
     }
     let mut used = std::collections::BTreeSet::new();
@@ -305,96 +308,75 @@ fn java_cacerts_wanted(tree: &Tree) -> bool {
     let Ok(want) = tree.real_path(JAVA_CACERTS) else {
         return false;
     };
-    tree.walk().any(|(path, entry)| {
-        path.starts_with(JVM_DIR)
-            && path.ends_with("/lib/security/cacerts")
+    under(tree, JVM_DIR).any(|(path, entry)| {
+        path.ends_with("/lib/security/cacerts")
             && matches!(&entry.node, Node::Symlink(t)
                 if link_target(path, t).and_then(|p| tree.real_path(&p).ok()).as_deref()
                     == Some(want.as_str()))
     })
 }
 
-/// The tree path a symlink at the tree path `link` pointing to `target` names, read lexically:
-/// an absolute target from the image's root, a relative one from the link's directory, `..`
-/// never above the root. `None` when it names the root.
-fn link_target(link: &str, target: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    if !target.starts_with('/') {
-        parts.extend(link.split('/'));
-        parts.pop();
-    }
-    for c in target.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-/// The content of the regular file the tree path `path` names, following symlinks (in the
-/// image: absolute targets from its root) and hardlinks, at most
-/// [`whittle_fs::MAX_SYMLINK_HOPS`] of them. `None` when it names no file.
-fn file_data(tree: &Tree, path: &str) -> Option<std::sync::Arc<[u8]>> {
-    let mut path = path.to_string();
-    for _ in 0..=whittle_fs::MAX_SYMLINK_HOPS {
-        let real = tree.real_path(&path).ok()?;
-        match &tree.get(&real)?.node {
-            Node::File(data) => return Some(data.clone()),
-            Node::Hardlink(t) => path = t.clone(),
-            Node::Symlink(t) => path = link_target(&real, t)?,
-            Node::Dir => return None,
-        }
-    }
-    None
+/// The content of the regular file the tree path `path` names, symlinks and hardlinks followed
+/// ([`lookup`]). `None` when it names no file.
+fn read_file<'t>(tree: &'t Tree, path: &str) -> Option<&'t [u8]> {
+    lookup(tree, path, true).and_then(|(_, e)| file_bytes(tree, e))
 }
 
 /// The DER certificates of the PEM text `pem`, in order, and how many of its `-----BEGIN`
-/// blocks are left out: blocks of another kind (`TRUSTED CERTIFICATE`, `X509 CRL`), with bad
-/// base64, whose content is not shaped as an X.509 certificate ([`is_certificate`]), or not
-/// terminated. Text outside the blocks is ignored, as OpenSSL and Java ignore it.
+/// blocks are left out ([`pem_blocks`]).
 fn pem_certificates(pem: &[u8]) -> (Vec<Vec<u8>>, usize) {
-    use base64::Engine;
     let mut certs = Vec::new();
     let mut left_out = 0;
-    // the label and base64 text of the block being read
-    let mut block: Option<(&[u8], Vec<u8>)> = None;
-    for line in pem.split(|&b| b == b'\n') {
-        let line = line.trim_ascii();
-        if let Some(label) = line
-            .strip_prefix(b"-----BEGIN ")
-            .and_then(|l| l.strip_suffix(b"-----"))
-        {
-            if block.is_some() {
-                left_out += 1;
-            }
-            block = Some((label, Vec::new()));
-        } else if let Some(label) = line
-            .strip_prefix(b"-----END ")
-            .and_then(|l| l.strip_suffix(b"-----"))
-        {
-            let Some((begun, text)) = block.take() else {
-                continue;
-            };
-            let der = (begun == label && label == b"CERTIFICATE")
-                .then(|| base64::engine::general_purpose::STANDARD.decode(&text).ok())
-                .flatten()
-                .filter(|der| is_certificate(der));
-            match der {
-                Some(der) => certs.push(der),
-                None => left_out += 1,
-            }
-        } else if let Some((_, text)) = &mut block {
-            text.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
+    for block in pem_blocks(pem) {
+        match block {
+            Some(der) => certs.push(der),
+            None => left_out += 1,
         }
     }
-    if block.is_some() {
-        left_out += 1;
-    }
     (certs, left_out)
+}
+
+/// The `-----BEGIN` blocks of the PEM text `pem`, in order, as they are read: the DER
+/// certificate of each, or `None` for a block left out: of another kind (`TRUSTED
+/// CERTIFICATE`, `X509 CRL`), with bad base64, whose content is not shaped as an X.509
+/// certificate ([`is_certificate`]), or not terminated. Text outside the blocks is ignored, as
+/// OpenSSL and Java ignore it.
+fn pem_blocks(pem: &[u8]) -> impl Iterator<Item = Option<Vec<u8>>> + '_ {
+    use base64::Engine;
+    let mut lines = pem.split(|&b| b == b'\n');
+    // the label and base64 text of the block being read
+    let mut block: Option<(&[u8], Vec<u8>)> = None;
+    std::iter::from_fn(move || {
+        loop {
+            let Some(line) = lines.next() else {
+                // an unterminated block
+                return block.take().map(|_| None);
+            };
+            let line = line.trim_ascii();
+            if let Some(label) = line
+                .strip_prefix(b"-----BEGIN ")
+                .and_then(|l| l.strip_suffix(b"-----"))
+            {
+                if block.replace((label, Vec::new())).is_some() {
+                    return Some(None);
+                }
+            } else if let Some(label) = line
+                .strip_prefix(b"-----END ")
+                .and_then(|l| l.strip_suffix(b"-----"))
+            {
+                let Some((begun, text)) = block.take() else {
+                    continue;
+                };
+                let der = (begun == label && label == b"CERTIFICATE")
+                    .then(|| base64::engine::general_purpose::STANDARD.decode(&text).ok())
+                    .flatten()
+                    .filter(|der| is_certificate(der));
+                return Some(der);
+            } else if let Some((_, text)) = &mut block {
+                text.extend(line.iter().filter(|b| !b.is_ascii_whitespace()));
+            }
+        }
+    })
 }
 
 /// Whether `der` has the shape of an X.509 certificate: one DER `SEQUENCE` of a `SEQUENCE`
