@@ -325,6 +325,24 @@ impl Budget {
         self.until.map(|_| self.left())
     }
 
+    /// A response body read whole, held to this budget ([`Budget::pace`]): more than `limit`
+    /// bytes is [`Stop::TooLong`], a body of exactly `limit` bytes is accepted.
+    pub fn read_body(&self, body: ureq::Body, limit: u64) -> Result<Vec<u8>, Stop> {
+        // ureq refuses a body of exactly its limit: allow one more byte and check
+        let body = body
+            .into_with_config()
+            .limit(limit.saturating_add(1))
+            .reader();
+        let mut out = Vec::new();
+        self.pace(body)
+            .read_to_end(&mut out)
+            .map_err(|e| Stop::from_io(e, &self.limits))?;
+        if out.len() as u64 > limit {
+            return Err(Stop::TooLong);
+        }
+        Ok(out)
+    }
+
     /// `inner` (a response body) held to the deadline and the minimum speed: its reads fail
     /// with a [`Stop`] (see [`Stop::from_io`]) once either is missed.
     pub fn pace<R: Read>(&self, inner: R) -> Paced<R> {

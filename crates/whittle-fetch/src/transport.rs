@@ -120,23 +120,12 @@ impl Transport {
         if status != 200 {
             return Err(Failure::Status(status));
         }
-        // ureq refuses a body of exactly its limit: allow one more byte and check
-        let body = resp
-            .into_body()
-            .into_with_config()
-            .limit(limit.saturating_add(1))
-            .reader();
-        let mut out = Vec::new();
-        budget.pace(body).read_to_end(&mut out).map_err(|e| {
-            match Stop::from_io(e, &self.limits) {
+        budget
+            .read_body(resp.into_body(), limit)
+            .map_err(|stop| match stop {
                 Stop::TooLong => Failure::TooLarge,
                 s => Failure::Stop(s),
-            }
-        })?;
-        if out.len() as u64 > limit {
-            return Err(Failure::TooLarge);
-        }
-        Ok(out)
+            })
     }
 }
 

@@ -71,6 +71,14 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
         .unwrap_or_else(|_| panic!("still running after {limit:?}: it hangs"))
 }
 
+/// The error of fetching the mutable `url` (at most 1 MiB), which must fail within a minute.
+fn mutable_error(f: Fetcher, url: &str) -> Error {
+    let url = url.to_string();
+    within(Duration::from_secs(60), move || {
+        f.fetch_mutable(&url, 1 << 20).unwrap_err()
+    })
+}
+
 /// A server that announces 1 MB and sends one byte every 100 ms.
 fn dripping() -> HttpServer {
     HttpServer::start(|_, s| {
@@ -127,12 +135,7 @@ fn the_deadline_bounds_a_download_whatever_its_speed() {
         "{}/dists/bookworm/main/binary-amd64/Packages.xz",
         server.base
     );
-    let f = fetcher(&cache).with_limits(limits);
-    let u = url.clone();
-    let e = within(Duration::from_secs(60), move || {
-        f.fetch_mutable(&u, 1 << 20).unwrap_err()
-    });
-    let msg = e.to_string();
+    let msg = mutable_error(fetcher(&cache).with_limits(limits), &url).to_string();
     assert!(
         msg.contains(&url) && msg.contains(whittle_fetch::DEADLINE_VAR),
         "{msg}"
@@ -160,12 +163,7 @@ fn a_server_dripping_its_headers_is_dropped_too() {
         ..whittle_fetch::Limits::default()
     };
     let url = format!("{}/dists/bookworm/InRelease", server.base);
-    let f = fetcher(&cache).with_limits(limits);
-    let u = url.clone();
-    let e = within(Duration::from_secs(60), move || {
-        f.fetch_mutable(&u, 1 << 20).unwrap_err()
-    });
-    let msg = e.to_string();
+    let msg = mutable_error(fetcher(&cache).with_limits(limits), &url).to_string();
     assert!(
         msg.contains(&url) && msg.contains(whittle_fetch::STALL_VAR),
         "{msg}"

@@ -679,47 +679,80 @@ fn account_lines(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
     })
 }
 
-/// What is wrong with the accounts of `passwd` (the text of `/etc/passwd`) and `shadow` (of
-/// `/etc/shadow`, when the image has one): accounts other than `root` with uid 0, and accounts
-/// whose password is empty (an empty `/etc/passwd` field, or `x` there and an empty hash in
-/// `/etc/shadow`). A locked (`!`, `*`) or missing password is not empty.
-pub fn account_issues(passwd: &str, shadow: Option<&str>) -> Vec<AccountIssue> {
+/// An account problem before its message is written: a crafted file may hold millions, and
+/// only the first [`MAX_ACCOUNT_FINDINGS`] of each rule are ever written out.
+struct AccountProblem<'a> {
+    rule: &'static str,
+    severity: Severity,
+    file: &'static str,
+    line: usize,
+    name: &'a str,
+    uid0: bool,
+    /// For `empty-password`: what is empty.
+    empty: &'static str,
+}
+
+impl AccountProblem<'_> {
+    fn issue(&self) -> AccountIssue {
+        let (shown, line, file) = (account_name(self.name), self.line, self.file);
+        let message = if self.rule == "uid0-account" {
+            format!(
+                "/etc/passwd line {line}: account `{shown}` has uid 0: a second root, whoever logs in as it is root"
+            )
+        } else {
+            format!(
+                "/{file} line {line}: account `{shown}`{} has {}: anyone can log in as it (su, login) without one",
+                if self.uid0 { " (uid 0)" } else { "" },
+                self.empty
+            )
+        };
+        AccountIssue {
+            rule: self.rule,
+            severity: self.severity,
+            file,
+            line,
+            message,
+        }
+    }
+}
+
+/// The problems of [`account_issues`], in order, without their messages.
+fn account_problems<'a>(
+    passwd: &'a str,
+    shadow: Option<&'a str>,
+) -> impl Iterator<Item = AccountProblem<'a>> + 'a {
     let mut hashes: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
     for (line, f) in shadow.into_iter().flat_map(account_lines) {
         if let (Some(name), Some(hash)) = (f.first(), f.get(1)) {
             hashes.entry(name).or_insert((line, hash));
         }
     }
-    let mut out = Vec::new();
-    for (line, f) in account_lines(passwd) {
-        let (Some(&name), Some(&pw)) = (f.first(), f.get(1)) else {
-            continue;
-        };
-        let uid0 = f.get(2).and_then(|u| u.parse::<u64>().ok()) == Some(0);
-        let shown = account_name(name);
-        if uid0 && name != "root" {
-            out.push(AccountIssue {
+    account_lines(passwd)
+        .flat_map(move |(line, f)| {
+            let (Some(&name), Some(&pw)) = (f.first(), f.get(1)) else {
+                return [None, None];
+            };
+            let uid0 = f.get(2).and_then(|u| u.parse::<u64>().ok()) == Some(0);
+            let second_root = (uid0 && name != "root").then_some(AccountProblem {
                 rule: "uid0-account",
                 severity: Severity::High,
                 file: "etc/passwd",
                 line,
-                message: format!(
-                    "/etc/passwd line {line}: account `{shown}` has uid 0: a second root, whoever logs in as it is root"
-                ),
+                name,
+                uid0,
+                empty: "",
             });
-        }
-        let empty = if pw.is_empty() {
-            Some(("etc/passwd", line, "an empty password field"))
-        } else if pw == "x" {
-            hashes
-                .get(name)
-                .filter(|(_, h)| h.is_empty())
-                .map(|(l, _)| ("etc/shadow", *l, "an empty password hash"))
-        } else {
-            None
-        };
-        if let Some((file, line, what)) = empty {
-            out.push(AccountIssue {
+            let empty = if pw.is_empty() {
+                Some(("etc/passwd", line, "an empty password field"))
+            } else if pw == "x" {
+                hashes
+                    .get(name)
+                    .filter(|(_, h)| h.is_empty())
+                    .map(|(l, _)| ("etc/shadow", *l, "an empty password hash"))
+            } else {
+                None
+            };
+            let empty = empty.map(|(file, line, empty)| AccountProblem {
                 rule: "empty-password",
                 severity: if uid0 {
                     Severity::Critical
@@ -728,14 +761,25 @@ pub fn account_issues(passwd: &str, shadow: Option<&str>) -> Vec<AccountIssue> {
                 },
                 file,
                 line,
-                message: format!(
-                    "/{file} line {line}: account `{shown}`{} has {what}: anyone can log in as it (su, login) without one",
-                    if uid0 { " (uid 0)" } else { "" }
-                ),
+                name,
+                uid0,
+                empty,
             });
-        }
-    }
-    out
+            [second_root, empty]
+        })
+        .flatten()
+}
+
+/// What is wrong with the accounts of `passwd` (the text of `/etc/passwd`) and `shadow` (of
+/// `/etc/shadow`, when the image has one): accounts other than `root` with uid 0, and accounts
+/// whose password is empty (an empty `/etc/passwd` field, or `x` there and an empty hash in
+/// `/etc/shadow`). A locked (`!`, `*`) or missing password is not empty. Issues are made as the
+/// caller takes them: take only as many as it will show.
+pub fn account_issues<'a>(
+    passwd: &'a str,
+    shadow: Option<&'a str>,
+) -> impl Iterator<Item = AccountIssue> + 'a {
+    account_problems(passwd, shadow).map(|p| p.issue())
 }
 
 fn accounts(a: &Analysis, out: &mut Vec<Finding>) {
@@ -743,7 +787,7 @@ fn accounts(a: &Analysis, out: &mut Vec<Finding>) {
     let text = |p: &str| {
         a.merged.get(p).and_then(|e| {
             let c = e.content.as_deref()?;
-            Some((String::from_utf8_lossy(c).into_owned(), e.layer))
+            Some((String::from_utf8_lossy(c), e.layer))
         })
     };
     let Some((passwd, passwd_layer)) = text("etc/passwd") else {
@@ -751,12 +795,13 @@ fn accounts(a: &Analysis, out: &mut Vec<Finding>) {
     };
     let shadow = text("etc/shadow");
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for issue in account_issues(&passwd, shadow.as_ref().map(|(s, _)| s.as_str())) {
-        let n = counts.entry(issue.rule).or_default();
+    for problem in account_problems(&passwd, shadow.as_ref().map(|(s, _)| s.as_ref())) {
+        let n = counts.entry(problem.rule).or_default();
         *n += 1;
         if *n > MAX_ACCOUNT_FINDINGS {
             continue;
         }
+        let issue = problem.issue();
         let layer = match (&shadow, issue.file) {
             (Some((_, l)), "etc/shadow") => *l,
             _ => passwd_layer,
@@ -815,7 +860,6 @@ mod tests {
                       short\n";
         let shadow = "root:!::0:::::\ndaemon:*:::::::\napp::19000:0:99999:7:::\n";
         let got: Vec<(&str, Severity, &str, usize)> = account_issues(passwd, Some(shadow))
-            .iter()
             .map(|i| (i.rule, i.severity, i.file, i.line))
             .collect();
         assert_eq!(
@@ -827,7 +871,8 @@ mod tests {
             ]
         );
         // no /etc/shadow: `x` is no password at all, an empty field is
-        let got = account_issues("root::0:0::/root:/bin/sh\nu:x:5:5::/:/bin/sh\n", None);
+        let got: Vec<_> =
+            account_issues("root::0:0::/root:/bin/sh\nu:x:5:5::/:/bin/sh\n", None).collect();
         assert_eq!(got.len(), 1);
         assert!(
             got[0]
@@ -836,7 +881,8 @@ mod tests {
         );
         // names are bounded and escaped in messages
         for name in ["a".repeat(100_000), "ev\u{1b}[31mil".to_string()] {
-            let got = account_issues(&format!("{name}:x:0:0::/:/bin/sh"), None);
+            let passwd = format!("{name}:x:0:0::/:/bin/sh");
+            let got: Vec<_> = account_issues(&passwd, None).collect();
             assert!(
                 got[0].message.len() < 300 && !got[0].message.contains('\u{1b}'),
                 "{}",

@@ -122,8 +122,7 @@ proptest! {
     /// rule, and a bounded, escaped message; a uid-0 finding is never about `root`.
     #[test]
     fn account_issues_are_sound(passwd in account_text(), shadow in proptest::option::of(account_text())) {
-        let issues = whittle_inspect::audit::account_issues(&passwd, shadow.as_deref());
-        for i in &issues {
+        for i in whittle_inspect::audit::account_issues(&passwd, shadow.as_deref()) {
             let text = if i.file == "etc/passwd" { passwd.as_str() } else { shadow.as_deref().unwrap_or("") };
             prop_assert!(i.line >= 1 && i.line <= text.lines().count());
             prop_assert!(["uid0-account", "empty-password"].contains(&i.rule));

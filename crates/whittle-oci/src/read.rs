@@ -191,6 +191,9 @@ struct LayerSource {
     name: String,
     /// The stored blob's digest and declared size, as far as the source records them.
     expect: Expect,
+    /// When the source records no digest (a compressed `docker save` layer): the stored blob's
+    /// digest and size, found once by a reading checked against the config's diff ID.
+    first_reading: std::sync::OnceLock<(String, u64)>,
 }
 
 /// Where the blobs live.
@@ -303,12 +306,34 @@ impl ReadImage {
         if src.expect.digest.is_some() {
             return Ok(Box::new(self.stored(src, &name)?));
         }
-        let (digest, size) = self.open_layer(i)?.drain()?;
-        let expect = Expect::digest(&digest, "a first reading checked against the config", &name)?
-            .sized(size, "a first reading checked against the config");
+        let (digest, size) = self.first_reading(i, src)?;
+        let expect = Expect::digest(digest, "a first reading checked against the config", &name)?
+            .sized(*size, "a first reading checked against the config");
         let (reader, actual) = self.store.open_sized(&src.member, "a layer")?;
         expect.check_size(actual, &name)?;
         Ok(Box::new(Verified::new(reader, expect, name)))
+    }
+
+    /// The digest of layer `i`'s stored blob, as [`ReadImage::open_raw_layer`] serves it: the
+    /// layer's [`LayerRef::digest`], or for a layer whose source records none (a compressed
+    /// `docker save` layer) the digest a first reading finds, checked against the config's diff
+    /// ID. That reading is done once per image and reused by [`ReadImage::open_raw_layer`].
+    pub fn raw_layer_digest(&self, i: usize) -> ReadResult<String> {
+        let (layer, src) = self.layer(i)?;
+        match &layer.digest {
+            Some(d) => Ok(d.clone()),
+            None => self.first_reading(i, src).map(|(d, _)| d.clone()),
+        }
+    }
+
+    /// The stored blob's digest and size of a layer whose source records no digest, from one
+    /// verified reading of the layer (kept for the image's life).
+    fn first_reading<'s>(&self, i: usize, src: &'s LayerSource) -> ReadResult<&'s (String, u64)> {
+        if let Some(found) = src.first_reading.get() {
+            return Ok(found);
+        }
+        let found = self.open_layer(i)?.drain()?;
+        Ok(src.first_reading.get_or_init(|| found))
     }
 
     /// The stored blob of a layer, checked against what its source records.
@@ -348,34 +373,38 @@ impl ReadImage {
     }
 }
 
-/// How a whole image archive is compressed.
+/// How an image archive or a layer is compressed, as its magic bytes tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
+pub(crate) enum Compression {
     Gzip,
     Zstd,
     Xz,
+    Bzip2,
 }
 
 impl Compression {
+    /// The compression of a stream whose first bytes are `magic`; `None` when it is plain.
+    pub(crate) fn sniff(magic: &[u8]) -> Option<Compression> {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+            Some(Compression::Xz)
+        } else if magic.starts_with(b"BZh") {
+            Some(Compression::Bzip2)
+        } else {
+            None
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
             Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
         }
-    }
-}
-
-/// The compression of an archive whose first bytes are `magic`, if it is compressed.
-fn compressed_archive(magic: &[u8]) -> Option<Compression> {
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        Some(Compression::Gzip)
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(Compression::Zstd)
-    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-        Some(Compression::Xz)
-    } else {
-        None
     }
 }
 
@@ -415,7 +444,7 @@ impl Store {
         let magic = buffered
             .fill_buf()
             .map_err(|e| io_err("reading archive", e))?;
-        let (members, gunzipped) = match compressed_archive(magic) {
+        let (members, gunzipped) = match Compression::sniff(magic) {
             None => (index_members(path, buffered)?, None),
             Some(Compression::Gzip) => {
                 let tmp = gunzip_archive(path, buffered, MAX_GUNZIPPED_ARCHIVE)?;
@@ -1013,6 +1042,7 @@ fn finish_layout(
             member: blob_path(&store, &l.digest)?,
             expect: Expect::digest(&l.digest, "the manifest", &name)?.sized(l.size, "the manifest"),
             name: name.blob,
+            first_reading: Default::default(),
         });
         layers.push(LayerRef {
             digest: Some(l.digest.clone()),
@@ -1159,9 +1189,9 @@ fn read_docker_archive(
             path: store.path().to_path_buf(),
             source: e,
         })?;
-        let magic = magic.get(..n).unwrap_or_default();
-        let gzip = magic.starts_with(&[0x1f, 0x8b]);
-        let zstd = magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        let compression = Compression::sniff(magic.get(..n).unwrap_or_default());
+        let gzip = compression == Some(Compression::Gzip);
+        let zstd = compression == Some(Compression::Zstd);
         let diff_id = config.rootfs.diff_ids.get(i).cloned();
         let layer_name = name(format!("layer {i} (`{}`)", bounded(&member)));
         let (digest, expect) = match member.strip_prefix("blobs/sha256/") {
@@ -1204,6 +1234,7 @@ fn read_docker_archive(
             member,
             expect,
             name: layer_name.blob,
+            first_reading: Default::default(),
         });
     }
     let manifest = Manifest {

@@ -15,7 +15,7 @@ use std::io::{self, BufReader, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::read::ReadError;
+use crate::read::{Compression, ReadError};
 
 /// How a blob differs from what the manifest, index or config says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,22 +347,25 @@ impl Decoder {
             path: member.into(),
             source: e,
         })?;
-        let codec = if magic.starts_with(&[0x1f, 0x8b]) {
-            Codec::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buf)))
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Codec::Zstd(zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| {
-                ReadError::Io {
-                    action: "starting zstd decompression of",
-                    path: member.into(),
-                    source: e,
-                }
-            })?)
-        } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) || magic.starts_with(b"BZh") {
-            return Err(ReadError::Unsupported(format!(
-                "layer `{member}` is xz or bzip2 compressed; only uncompressed, gzip and zstd layers are read"
-            )));
-        } else {
-            Codec::Plain(buf)
+        let codec = match Compression::sniff(magic) {
+            None => Codec::Plain(buf),
+            Some(Compression::Gzip) => {
+                Codec::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buf)))
+            }
+            Some(Compression::Zstd) => {
+                Codec::Zstd(zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| {
+                    ReadError::Io {
+                        action: "starting zstd decompression of",
+                        path: member.into(),
+                        source: e,
+                    }
+                })?)
+            }
+            Some(Compression::Xz | Compression::Bzip2) => {
+                return Err(ReadError::Unsupported(format!(
+                    "layer `{member}` is xz or bzip2 compressed; only uncompressed, gzip and zstd layers are read"
+                )));
+            }
         };
         Ok(Decoder {
             codec,

@@ -169,27 +169,15 @@ impl Client {
         limit: u64,
         what: &str,
     ) -> Result<Vec<u8>> {
-        let body = resp
-            .into_body()
-            .into_with_config()
-            .limit(limit.saturating_add(1))
-            .reader();
-        let mut out = Vec::new();
-        let read = self
-            .budget
-            .pace(body)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut out);
-        let too_large = || Error::TooLarge {
-            what: format!("{what} {url}"),
-            limit,
-        };
-        match read.map_err(|e| Stop::from_io(e, self.budget.limits())) {
-            Err(Stop::TooLong) => Err(too_large()),
-            Err(stop) => Err(self.failed("GET", url, stop)),
-            Ok(_) if out.len() as u64 > limit => Err(too_large()),
-            Ok(_) => Ok(out),
-        }
+        self.budget
+            .read_body(resp.into_body(), limit)
+            .map_err(|stop| match stop {
+                Stop::TooLong => Error::TooLarge {
+                    what: format!("{what} {url}"),
+                    limit,
+                },
+                stop => self.failed("GET", url, stop),
+            })
     }
 
     fn credentials(&self) -> Result<Option<Credential>> {

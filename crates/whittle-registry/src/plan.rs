@@ -6,7 +6,6 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
 use whittle_oci::{
     Descriptor, Image, Index, LooseDescriptor, LoosePlatform, Platform, ReadImage, digest_hex,
     sha256_digest,
@@ -462,29 +461,12 @@ impl BlobSource for ReadImageBlobs<'_> {
 
 /// The plan of a single image read with `read_image` (used for docker-archive sources): the
 /// manifest is the reader's (synthesized) manifest, with the digest of each compressed legacy
-/// layer computed from its bytes.
+/// layer found by one verified reading ([`ReadImage::raw_layer_digest`], kept for the copy).
 pub(crate) fn plan_from_read_image(image: &ReadImage) -> Result<(Plan, ReadImageBlobs<'_>)> {
     let mut manifest = image.manifest.clone();
     let mut layers = HashMap::new();
-    for (i, l) in image.layers.iter().enumerate() {
-        let digest = match &l.digest {
-            Some(d) => d.clone(),
-            None => {
-                let mut h = Sha256::new();
-                let mut r = image.open_raw_layer(i)?;
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = r
-                        .read(&mut buf)
-                        .map_err(Error::io("reading a layer of", image.source()))?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(buf.get(..n).unwrap_or_default());
-                }
-                format!("sha256:{}", hex::encode(h.finalize()))
-            }
-        };
+    for i in 0..image.layers.len() {
+        let digest = image.raw_layer_digest(i)?;
         if let Some(d) = manifest.layers.get_mut(i) {
             d.digest = digest.clone();
         }
