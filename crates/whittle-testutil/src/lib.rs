@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod http;
+pub mod oci;
 pub mod peers;
 pub mod registry;
 

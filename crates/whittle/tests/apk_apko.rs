@@ -10,15 +10,8 @@ use std::path::{Path, PathBuf};
 use common::apk::{Pkg, signed_repo};
 
 fn manifest_and_config(layout: &Path) -> (serde_json::Value, serde_json::Value) {
-    let read = |d: &str| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap())
-            .unwrap()
-    };
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let manifest = read(index["manifests"][0]["digest"].as_str().unwrap());
-    let config = read(manifest["config"]["digest"].as_str().unwrap());
-    (config, manifest)
+    let layout = whittle_testutil::oci::Layout::new(layout);
+    (layout.config(), layout.manifest())
 }
 
 const APPLETS: &[u8] = b"/bin/busybox\n/bin/sh\n/bin/ls\n/bin/gzip\n/sbin/ifconfig\n/usr/bin/awk\n/usr/sbin/crond\n/bin/sh\n";

@@ -306,8 +306,9 @@ fn hostile_configs_cannot_add_accounts_or_read_host_files() {
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("shadow"), b"root:$6$secret:19000::::::\n").unwrap();
     let cfg_path = proj.join("image.yaml");
-    let attempt = |extra: &str, args: &[&str]| {
-        std::fs::write(&cfg_path, fixture_config(&fix, "gawk", extra)).unwrap();
+    // builds the config `text` in `proj`
+    let attempt = |text: &str, args: &[&str]| {
+        std::fs::write(&cfg_path, text).unwrap();
         whittle()
             .current_dir(&proj)
             .arg("build")
@@ -318,17 +319,24 @@ fn hostile_configs_cannot_add_accounts_or_read_host_files() {
             .output()
             .unwrap()
     };
-    let refused = |extra: &str, want: &[&str]| {
-        let out = attempt(extra, &[]);
+    let refused = |text: &str, want: &[&str]| {
+        let out = attempt(text, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{extra}: built anyway:\n{err}");
+        assert!(!out.status.success(), "{text}: built anyway:\n{err}");
         for w in want {
-            assert!(err.contains(w), "{extra}: {w:?} not in:\n{err}");
+            assert!(err.contains(w), "{text}: {w:?} not in:\n{err}");
         }
         assert!(
             !proj.join("out").exists(),
             "no output after a refused config"
         );
+    };
+    let with_paths = |source: &str| {
+        fixture_config(
+            &fix,
+            "gawk",
+            &format!("paths:\n  - {{path: /stolen, type: local, source: \"{source}\"}}\n"),
+        )
     };
     // fixture_config already declares `nonroot`: these are extra users
     let users = |u: &str| {
@@ -347,36 +355,24 @@ fn hostile_configs_cannot_add_accounts_or_read_host_files() {
             "`shell`",
         ),
     ] {
-        std::fs::write(&cfg_path, users(user)).unwrap();
-        let out = whittle()
-            .current_dir(&proj)
-            .arg("build")
-            .arg(&cfg_path)
-            .args(["-o", "oci:out:t", "--cache-dir"])
-            .arg(dir.path().join("cache"))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{user}: built anyway:\n{err}");
-        assert!(err.contains(want) && err.contains("/etc/passwd"), "{err}");
-        assert!(!proj.join("out").exists());
+        refused(&users(user), &[want, "/etc/passwd"]);
     }
     let secret = outside.join("shadow").display().to_string();
-    for source in [secret.clone(), "../host-secrets/shadow".to_string()] {
+    for source in [secret.as_str(), "../host-secrets/shadow"] {
         refused(
-            &format!("paths:\n  - {{path: /stolen, type: local, source: \"{source}\"}}\n"),
+            &with_paths(source),
             &["outside the config's directory", "--allow-path"],
         );
     }
     std::fs::create_dir(proj.join("d")).unwrap();
     std::os::unix::fs::symlink(&outside, proj.join("d/up")).unwrap();
     refused(
-        "paths:\n  - {path: /stolen, type: local, source: d/up/shadow}\n",
+        &with_paths("d/up/shadow"),
         &["outside the config's directory"],
     );
     // the explicit opt-in works, loudly
     let out = attempt(
-        &format!("paths:\n  - {{path: /stolen, type: local, source: \"{secret}\"}}\n"),
+        &with_paths(&secret),
         &["--allow-path", outside.to_str().unwrap()],
     );
     let err = String::from_utf8_lossy(&out.stderr);

@@ -409,9 +409,21 @@ fn debian13_catalogue_builds_runs_and_is_seen_by_every_scanner() {
 /// busybox), the same repositories; nonroot runs as 65532 in its home.
 #[test]
 fn variants_differ_only_in_user_and_busybox() {
+    use whittle_config::Config;
+    let packages = |c: &Config| -> Vec<String> {
+        c.contents
+            .packages
+            .iter()
+            .map(|p| p.written.clone())
+            .collect()
+    };
+    let run_as = |c: &Config| c.accounts.run_as.as_ref().map(|r| r.written.clone());
     for release in ["debian12", "debian13"] {
         let dir = images().join(release);
-        let read = |n: &str| std::fs::read_to_string(dir.join(format!("{n}.yaml"))).unwrap();
+        let read = |n: &str| {
+            Config::from_file(dir.join(format!("{n}.yaml")))
+                .unwrap_or_else(|e| panic!("{release}/{n}: {e}"))
+        };
         for kind in [
             "static",
             "base-nossl",
@@ -422,24 +434,27 @@ fn variants_differ_only_in_user_and_busybox() {
             "nodejs",
         ] {
             let root = read(kind);
-            let packages = |t: &str| -> Vec<String> {
-                t.lines()
-                    .skip_while(|l| *l != "  packages:")
-                    .skip(1)
-                    .take_while(|l| l.starts_with("    - "))
-                    .map(|l| l[6..].to_string())
-                    .collect()
-            };
             let nonroot = read(&format!("{kind}-nonroot"));
             let debug = read(&format!("{kind}-debug"));
             assert_eq!(packages(&root), packages(&nonroot), "{release}/{kind}");
             let mut with_busybox = packages(&root);
             with_busybox.push("busybox-static".into());
             assert_eq!(with_busybox, packages(&debug), "{release}/{kind}");
-            assert!(nonroot.contains("  run-as: nonroot\nwork-dir: /home/nonroot\n"));
-            assert!(root.contains("  run-as: root\n") && debug.contains("  run-as: root\n"));
+            assert_eq!(
+                (run_as(&nonroot).as_deref(), nonroot.work_dir.as_deref()),
+                (Some("nonroot"), Some("/home/nonroot")),
+                "{release}/{kind}-nonroot"
+            );
+            assert_eq!(
+                (run_as(&root).as_deref(), run_as(&debug).as_deref()),
+                (Some("root"), Some("root")),
+                "{release}/{kind}"
+            );
             assert!(
-                debug.contains(":/busybox\n"),
+                debug
+                    .environment
+                    .get("PATH")
+                    .is_some_and(|p| p.ends_with(":/busybox")),
                 "{release}/{kind}-debug: PATH"
             );
         }

@@ -36,14 +36,9 @@ fn apk_examples_build_and_run_their_default_command() {
     let cache = dir.path().join("cache");
 
     // stand-in material, per APK architecture, from Debian's packages
-    let amd64 = host_mirror_entries(
-        dir.path(),
-        &cache,
-        "amd64",
-        "busybox-static, ca-certificates",
-    );
-    let arm64 = host_mirror_entries(dir.path(), &cache, "arm64", "busybox-static");
-    let busybox = |t: &std::collections::BTreeMap<String, (String, Vec<u8>)>| {
+    let amd64 = host_mirror_layer(dir.path(), "amd64", "busybox-static, ca-certificates").entries;
+    let arm64 = host_mirror_layer(dir.path(), "arm64", "busybox-static").entries;
+    let busybox = |t: &Entries| {
         t.get("usr/bin/busybox")
             .expect("busybox-static ships /bin/busybox")
             .1
@@ -139,21 +134,14 @@ fn apk_examples_build_and_run_their_default_command() {
         out
     };
     let manifests = |layout: &Path| {
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-        let listed = index["manifests"].as_array().unwrap().len();
+        let layout = whittle_testutil::oci::Layout::new(layout);
+        let listed = layout.index()["manifests"].as_array().unwrap().len();
         if listed > 1 {
             return listed;
         }
-        let digest = index["manifests"][0]["digest"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let top: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap(),
-        )
-        .unwrap();
-        top["manifests"].as_array().map_or(1, Vec::len)
+        layout.manifest()["manifests"]
+            .as_array()
+            .map_or(1, Vec::len)
     };
     let run_default = |layout: &Path, input: &[u8]| {
         let bundle = layout.with_extension("bundle");

@@ -65,8 +65,13 @@ fn scripts_native_equivalents_ca_bundle_and_alternatives() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [ca-certificates, gawk]\n  exclude: [dpkg, install-info]\narchs: [amd64]\n";
-    let log = build_logged(dir.path(), "img", config);
+    let config = mirror_config(
+        "bookworm",
+        "ca-certificates, gawk",
+        "  exclude: [dpkg, install-info]\n",
+        "amd64",
+    );
+    let log = build_logged(dir.path(), "img", &config);
     let files = layer_entries(&dir.path().join("img"));
     let shipped = files
         .keys()
@@ -110,8 +115,11 @@ fn python3_without_script_only_dependencies_runs() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = |extra: &str| {
-        format!(
-            "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [python3, ca-certificates, tzdata]\n{extra}archs: [amd64]\n"
+        mirror_config(
+            "bookworm",
+            "python3, ca-certificates, tzdata",
+            extra,
+            "amd64",
         )
     };
     let log = build_logged(dir.path(), "img", &config(""));
@@ -188,8 +196,8 @@ fn openjdk_runs_and_its_trust_store_holds_the_ca_bundle() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [openjdk-17-jre-headless]\narchs: [amd64]\n";
-    let log = build_logged(dir.path(), "img", config);
+    let config = mirror_config("bookworm", "openjdk-17-jre-headless", "", "amd64");
+    let log = build_logged(dir.path(), "img", &config);
     let jvm = "/usr/lib/jvm/java-17-openjdk-amd64";
     for tool in ["java", "keytool"] {
         assert!(
@@ -241,12 +249,12 @@ fn openjdk_runs_and_its_trust_store_holds_the_ca_bundle() {
     assert_eq!(out.matches("trustedCertEntry").count(), certs, "{out}");
 }
 
-/// Writes the single layer of `layout` as files under `root` (what `ldconfig -r` reads).
-fn materialize(layout: &Path, root: &Path) {
+/// Writes the entries of a layer as files under `root` (what `ldconfig -r` reads).
+fn materialize(entries: &Entries, root: &Path) {
     use std::os::unix::ffi::OsStrExt;
     let mut hardlinks = Vec::new();
-    for (path, (kind, bytes)) in layer_entries(layout) {
-        let to = root.join(&path);
+    for (path, (kind, bytes)) in entries {
+        let to = root.join(path);
         if kind == "dir" {
             std::fs::create_dir_all(&to).unwrap();
             continue;
@@ -255,39 +263,14 @@ fn materialize(layout: &Path, root: &Path) {
         match kind.as_str() {
             "file" => std::fs::write(&to, bytes).unwrap(),
             "symlink" => {
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&bytes), &to).unwrap()
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(bytes), &to).unwrap()
             }
-            _ => hardlinks.push((root.join(std::ffi::OsStr::from_bytes(&bytes)), to)),
+            _ => hardlinks.push((root.join(std::ffi::OsStr::from_bytes(bytes)), to)),
         }
     }
     for (from, to) in hardlinks {
         std::fs::hard_link(from, to).unwrap();
     }
-}
-
-/// The mode bits of every entry of the single layer of `layout`.
-fn layer_modes(layout: &Path) -> std::collections::BTreeMap<String, u32> {
-    let read = |p: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-    };
-    let blob = |d: &str| layout.join("blobs/sha256").join(&d[7..]);
-    let index = read(&layout.join("index.json"));
-    let manifest = read(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
-    let layer = std::fs::read(blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
-    ar.entries()
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let path = e
-                .path()
-                .unwrap()
-                .to_string_lossy()
-                .trim_end_matches('/')
-                .to_string();
-            (path, e.header().mode().unwrap())
-        })
-        .collect()
 }
 
 /// The host's `ldconfig` (libc-bin), the oracle for `/etc/ld.so.cache`.
@@ -330,13 +313,7 @@ fn ld_so_cache_and_etc_files_as_the_scripts_write_them() {
     let image = |name: &str, suite: &str, packages: &str| {
         let work = dir.path().join(name);
         std::fs::create_dir_all(&work).unwrap();
-        let log = build_logged(
-            &work,
-            "img",
-            &format!(
-                "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian {suite} main\n  packages: [{packages}]\narchs: [amd64]\n"
-            ),
-        );
+        let log = build_logged(&work, "img", &mirror_config(suite, packages, "", "amd64"));
         (work.join("img"), log)
     };
     let runs = tool("umoci") && tool("runc") && is_root();
@@ -347,7 +324,10 @@ fn ld_so_cache_and_etc_files_as_the_scripts_write_them() {
 
     // Debian 12, no libc-bin
     let (py, log) = image("python", "bookworm", "python3, ca-certificates, tzdata");
-    let files = layer_entries(&py);
+    let Layer {
+        entries: files,
+        modes,
+    } = read_layer(&py);
     assert!(log.contains("assemble  /etc/ld.so.cache with "), "{log}");
     assert!(
         log.contains("/etc/nsswitch.conf as distroless writes it"),
@@ -365,7 +345,7 @@ fn ld_so_cache_and_etc_files_as_the_scripts_write_them() {
     );
     assert_eq!(files["etc/localtime"], utc);
     assert_eq!(files["etc/timezone"].1, b"Etc/UTC\n");
-    assert_eq!(layer_modes(&py)["tmp"], 0o1777);
+    assert_eq!(modes["tmp"], 0o1777);
     let ours = files["etc/ld.so.cache"].1.clone();
     let (entries, generator) = whittle_build::ldcache::decode(&ours).unwrap();
     assert!(
@@ -376,7 +356,7 @@ fn ld_so_cache_and_etc_files_as_the_scripts_write_them() {
     );
     if let Some(ldconfig) = host_ldconfig() {
         let root = dir.path().join("python-root");
-        materialize(&py, &root);
+        materialize(&files, &root);
         std::fs::remove_file(root.join("etc/ld.so.cache")).unwrap();
         run(std::process::Command::new(ldconfig)
             .args(["-X", "-r"])

@@ -10,7 +10,8 @@
 mod common;
 use common::scanners::{Expected, check_peers as check, sbom_set};
 use common::*;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The `Version:` of a signed Release text (the point release base-files would write).
 fn release_version(inrelease: &str) -> String {
@@ -22,6 +23,21 @@ fn release_version(inrelease: &str) -> String {
         .to_string()
 }
 
+/// Builds `config` in `dir` into `oci:dir/layout:t` (a cache of its own); the layout and the
+/// files of its layer.
+fn build_layout(dir: &Path, config: &str) -> (PathBuf, BTreeMap<String, Vec<u8>>) {
+    let layout = dir.join("layout");
+    build(
+        dir,
+        config,
+        &format!("oci:{}:t", layout.display()),
+        &dir.join("cache"),
+        &["-q"],
+    );
+    let files = layer_files(&layout);
+    (layout, files)
+}
+
 #[test]
 fn debian_fixture_image_is_placed_by_trivy_and_syft() {
     let Some(fix) = fixtures() else { return };
@@ -30,25 +46,17 @@ fn debian_fixture_image_is_placed_by_trivy_and_syft() {
     let point = release_version(&inrelease);
     assert!(point.starts_with("12."), "{point}");
     let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("layout");
-    build(
-        dir.path(),
-        &fixture_config(&fix, "gawk", ""),
-        &format!("oci:{}:gawk", layout.display()),
-        &dir.path().join("cache"),
-        &["-q"],
-    );
+    let (layout, files) = build_layout(dir.path(), &fixture_config(&fix, "gawk", ""));
     // what base-files would have written, without base-files
-    let files = layer_files(&layout);
     assert_eq!(files["etc/debian_version"], format!("{point}\n").as_bytes());
     assert!(
-        !sbom_set(&format!("oci:{}:gawk", layout.display()))
+        !sbom_set(&format!("oci:{}:t", layout.display()))
             .iter()
             .any(|(n, _)| n == "base-files")
     );
     check(
         &layout,
-        "gawk",
+        "t",
         dir.path(),
         &Expected {
             family: "debian",
@@ -70,7 +78,7 @@ fn host_mirror_example_is_placed_by_trivy_and_syft() {
         .args(["build", "-q", "-o"])
         .arg(format!("oci:{}:gawk", layout.display()))
         .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
+        .arg(mirror_cache())
         .arg(&example));
     let files = layer_files(&layout);
     let point = String::from_utf8(files["etc/debian_version"].clone()).unwrap();
@@ -124,15 +132,7 @@ fn alpine_image_is_placed_by_trivy_and_syft() {
             .join("alpine-real/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub")
             .display(),
     );
-    let layout = dir.path().join("layout");
-    build(
-        dir.path(),
-        &cfg,
-        &format!("oci:{}:t", layout.display()),
-        &dir.path().join("cache"),
-        &["-q"],
-    );
-    let files = layer_files(&layout);
+    let (layout, files) = build_layout(dir.path(), &cfg);
     assert_eq!(files["etc/alpine-release"], b"3.16.3\n");
     check(
         &layout,
@@ -183,15 +183,7 @@ fn wolfi_image_is_placed_by_trivy_and_syft() {
         own_key.display(),
         keys.concat(),
     );
-    let layout = dir.path().join("layout");
-    build(
-        dir.path(),
-        &cfg,
-        &format!("oci:{}:t", layout.display()),
-        &dir.path().join("cache"),
-        &["-q"],
-    );
-    let files = layer_files(&layout);
+    let (layout, files) = build_layout(dir.path(), &cfg);
     let os = String::from_utf8(files["etc/os-release"].clone()).unwrap();
     assert!(os.starts_with("ID=wolfi\n"), "{os}");
     check(

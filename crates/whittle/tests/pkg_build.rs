@@ -303,14 +303,30 @@ fn busybox_recipe(fix: &Path, package: &str, script: &str) -> String {
     )
 }
 
-/// `whittle pkg build probe.yaml` in `d` with `recipe` (one cache for the tests of this file);
-/// its output, and how long it took.
-fn build_probe(d: &Path, recipe: &str) -> (std::process::Output, std::time::Duration) {
-    std::fs::write(d.join("probe.yaml"), recipe).unwrap();
+/// What [`probe`] built: its directory, `whittle pkg build`'s output, and how long it took.
+struct Probe {
+    dir: tempfile::TempDir,
+    out: std::process::Output,
+    took: std::time::Duration,
+}
+
+/// `whittle pkg build` of [`busybox_recipe`]`(package, script)` in a fresh directory (one cache
+/// for the tests of this file); `None` (skipped) without the fixtures or bwrap.
+fn probe(package: &str, script: &str) -> Option<Probe> {
+    let fix = fixtures()?;
+    if !tool("bwrap") {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("probe.yaml"),
+        busybox_recipe(&fix, package, script),
+    )
+    .unwrap();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pkg-build-cache");
     let start = std::time::Instant::now();
     let out = whittle()
-        .current_dir(d)
+        .current_dir(dir.path())
         .args([
             "pkg",
             "build",
@@ -324,7 +340,8 @@ fn build_probe(d: &Path, recipe: &str) -> (std::process::Output, std::time::Dura
         .arg(&cache)
         .output()
         .unwrap();
-    (out, start.elapsed())
+    let took = start.elapsed();
+    Some(Probe { dir, out, took })
 }
 
 /// The build failed; its stderr.
@@ -371,12 +388,6 @@ fn processes_with(marker: &str) -> Vec<String> {
 /// the package keeps its mode and is owned by 0:0 in the `.apk`, as before.
 #[test]
 fn sandbox_steps_have_no_capabilities_and_cannot_write_the_environment() {
-    let Some(fix) = fixtures() else { return };
-    if !tool("bwrap") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     let script = r#"
 grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status
 grep -q '^CapEff:[[:space:]]*0000000000000000$' /proc/self/status || { echo 'FAIL: capabilities kept'; exit 1; }
@@ -389,13 +400,15 @@ mkdir -p ${{targets.destdir}}/usr/bin
 printf '#!/bin/sh\necho probe\n' > ${{targets.destdir}}/usr/bin/probe
 chmod 4755 ${{targets.destdir}}/usr/bin/probe
 "#;
-    let (out, _) = build_probe(d, &busybox_recipe(&fix, "", script));
+    let Some(Probe { dir, out, .. }) = probe("", script) else {
+        return;
+    };
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let apk = std::fs::read(d.join("repo/x86_64/probe-1.0-r0.apk")).unwrap();
+    let apk = std::fs::read(dir.path().join("repo/x86_64/probe-1.0-r0.apk")).unwrap();
     let pkg = whittle_apk::package::ApkPackage::open("probe", &apk).unwrap();
     let mut seen = Vec::new();
     pkg.for_each_data_entry(|e| {
@@ -418,24 +431,17 @@ chmod 4755 ${{targets.destdir}}/usr/bin/probe
 /// limit and how to raise it, in bounded time, and leaves no process behind.
 #[test]
 fn a_fork_bomb_reaches_the_process_limit() {
-    let Some(fix) = fixtures() else { return };
-    if !tool("bwrap") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     // 511 shells alive at once without a limit; 2^9 sleeps of 20 s
     let script = r#"
 : whittle-fork-bomb-marker
 b() { if [ "$1" -gt 0 ]; then b $(($1 - 1)) & b $(($1 - 1)) & wait; else sleep 20; fi; }
 b 8
 "#;
-    let recipe = busybox_recipe(
-        &fix,
-        "  timeout: 15s\n  resources:\n    processes: 64\n",
-        script,
-    );
-    let (out, took) = build_probe(d, &recipe);
+    let Some(Probe { out, took, .. }) =
+        probe("  timeout: 15s\n  resources:\n    processes: 64\n", script)
+    else {
+        return;
+    };
     let err = failed(&out);
     assert!(
         err.contains("package.resources.processes") && err.contains("64"),
@@ -460,19 +466,13 @@ b 8
 /// an error naming it.
 #[test]
 fn a_step_over_the_memory_limit_fails_clearly() {
-    let Some(fix) = fixtures() else { return };
-    if !tool("bwrap") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     // busybox dd allocates its block: 256 MiB, filled from /dev/zero
-    let recipe = busybox_recipe(
-        &fix,
+    let Some(Probe { out, .. }) = probe(
         "  resources:\n    memory: 64Mi\n",
         "dd if=/dev/zero of=/dev/null bs=256M count=2",
-    );
-    let (out, _) = build_probe(d, &recipe);
+    ) else {
+        return;
+    };
     let err = failed(&out);
     assert!(
         err.contains("package.resources.memory") && err.contains("64Mi"),
@@ -485,18 +485,14 @@ fn a_step_over_the_memory_limit_fails_clearly() {
 /// tree, and the error names the field.
 #[test]
 fn a_step_past_the_timeout_is_stopped_with_its_processes() {
-    let Some(fix) = fixtures() else { return };
-    if !tool("bwrap") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     let script = r#"
 : whittle-timeout-marker
 sleep 100 &
 sleep 100
 "#;
-    let (out, took) = build_probe(d, &busybox_recipe(&fix, "  timeout: 2s\n", script));
+    let Some(Probe { out, took, .. }) = probe("  timeout: 2s\n", script) else {
+        return;
+    };
     let err = failed(&out);
     assert!(
         err.contains("package.timeout") && err.contains("2s"),

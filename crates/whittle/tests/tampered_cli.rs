@@ -8,9 +8,10 @@ mod common;
 use common::*;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
+use whittle_testutil::oci::Layout;
 
 /// A secdb for the test (openssl fixed in 1.1.1g-r0), so that `scan` has a database.
 const SECDB: &str = r#"{"distroversion":"v3.10","reponame":"main","packages":[
@@ -75,44 +76,6 @@ fn copy_dir(src: &Path, dest: &Path) {
     }
 }
 
-/// An OCI layout directory, rewritten consistently (each changed blob under its new digest).
-struct Layout(PathBuf);
-
-impl Layout {
-    fn blob(&self, digest: &str) -> PathBuf {
-        self.0
-            .join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    }
-
-    fn read(&self, p: &Path) -> Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-    }
-
-    fn index(&self) -> Value {
-        self.read(&self.0.join("index.json"))
-    }
-
-    fn manifest(&self) -> Value {
-        self.read(&self.blob(self.index()["manifests"][0]["digest"].as_str().unwrap()))
-    }
-
-    fn put(&self, v: &Value) -> (String, u64) {
-        let bytes = serde_json::to_vec(v).unwrap();
-        let d = format!("sha256:{}", sha256(&bytes));
-        std::fs::write(self.blob(&d), &bytes).unwrap();
-        (d, bytes.len() as u64)
-    }
-
-    fn set_manifest(&self, m: &Value) {
-        let (d, n) = self.put(m);
-        let mut idx = self.index();
-        idx["manifests"][0]["digest"] = json!(d);
-        idx["manifests"][0]["size"] = json!(n);
-        std::fs::write(self.0.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
-    }
-}
-
 /// One hostile image: its reference, and what every refusal must say.
 struct Case {
     reference: String,
@@ -136,11 +99,10 @@ fn cases(dir: &Path) -> Vec<Case> {
         .arg(format!("docker-archive:{}", alpine.display()))
         .arg(format!("oci:{}:3.10", layout.display())));
     let good = Layout(layout);
-    let layer = good.manifest()["layers"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let size = good.manifest()["layers"][0]["size"].as_u64().unwrap();
+    let manifest = good.manifest();
+    let first = &manifest["layers"][0];
+    let layer = first["digest"].as_str().unwrap().to_string();
+    let size = first["size"].as_u64().unwrap();
     let mut out = Vec::new();
 
     // docker-archive: layer.tar replaced by a same-size valid layer
@@ -192,13 +154,9 @@ fn cases(dir: &Path) -> Vec<Case> {
     let wrong = format!("sha256:{}", sha256(b"another layer"));
     let diff = Layout(dir.join("oci-diff-id"));
     copy_dir(&good.0, &diff.0);
-    let mut m = diff.manifest();
-    let mut c = diff.read(&diff.blob(m["config"]["digest"].as_str().unwrap()));
+    let mut c = diff.config();
     c["rootfs"]["diff_ids"][0] = json!(wrong);
-    let (d, n) = diff.put(&c);
-    m["config"]["digest"] = json!(d);
-    m["config"]["size"] = json!(n);
-    diff.set_manifest(&m);
+    diff.set_config(&c);
     out.push(Case {
         reference: format!("oci:{}:3.10", diff.0.display()),
         says: vec![layer.clone(), "rootfs.diff_ids names".into(), wrong.clone()],

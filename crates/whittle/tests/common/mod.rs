@@ -347,6 +347,15 @@ pub fn mirror_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("mirror-cache")
 }
 
+/// A config of `packages` (a YAML flow list's items) for `arch` from the host's Debian mirror
+/// (`host:debian` `suite` `main`, signed by Debian's archive keyring); `contents` adds lines
+/// under `contents:` (`"  exclude: [dpkg]\n"`).
+pub fn mirror_config(suite: &str, packages: &str, contents: &str, arch: &str) -> String {
+    format!(
+        "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian {suite} main\n  packages: [{packages}]\n{contents}archs: [{arch}]\n"
+    )
+}
+
 /// Writes `config` to `dir/NAME.yaml` and builds it into `oci:dir/NAME:t` (SBOM beside it) with
 /// [`mirror_cache`]; returns the build log.
 pub fn build_logged(dir: &Path, name: &str, config: &str) -> String {
@@ -492,17 +501,23 @@ pub fn serve_dir(root: &Path) -> String {
     format!("http://{addr}")
 }
 
-/// Every entry of the single layer of an OCI layout (the first manifest): `("file", content)`,
-/// `("symlink", target)`, `("hardlink", target)`, `("dir", "")`.
-pub fn layer_entries(layout: &Path) -> std::collections::BTreeMap<String, (String, Vec<u8>)> {
-    let read = |p: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-    };
-    let blob = |d: &str| layout.join("blobs/sha256").join(&d[7..]);
-    let index = read(&layout.join("index.json"));
-    let manifest = read(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
-    let layer = std::fs::read(blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap();
-    let mut out = std::collections::BTreeMap::new();
+/// Every entry of a layer by path: `("file", content)`, `("symlink", target)`,
+/// `("hardlink", target)`, `("dir", "")`.
+pub type Entries = std::collections::BTreeMap<String, (String, Vec<u8>)>;
+
+/// The single layer of an OCI layout (its first manifest), decompressed once.
+pub struct Layer {
+    /// Every entry: what it is and its bytes.
+    pub entries: Entries,
+    /// The mode bits of every entry.
+    pub modes: std::collections::BTreeMap<String, u32>,
+}
+
+/// Reads the single layer of the OCI layout `layout` (the first manifest).
+pub fn read_layer(layout: &Path) -> Layer {
+    let layer = whittle_testutil::oci::Layout::new(layout).layer(0);
+    let mut entries = Entries::new();
+    let mut modes = std::collections::BTreeMap::new();
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
@@ -527,9 +542,15 @@ pub fn layer_entries(layout: &Path) -> std::collections::BTreeMap<String, (Strin
                 ("file".to_string(), v)
             }
         };
-        out.insert(p, v);
+        modes.insert(p.clone(), e.header().mode().unwrap());
+        entries.insert(p, v);
     }
-    out
+    Layer { entries, modes }
+}
+
+/// The entries of [`read_layer`].
+pub fn layer_entries(layout: &Path) -> Entries {
+    read_layer(layout).entries
 }
 
 /// [`layer_entries`] with each entry's bytes only (file content, link target, or nothing).
@@ -540,55 +561,52 @@ pub fn layer_files(layout: &Path) -> std::collections::BTreeMap<String, Vec<u8>>
         .collect()
 }
 
-/// The files of a Debian image of `packages` for `arch`, built by whittle from the host's Debian
-/// mirror (signed index, verified packages) into `dir/<arch>-tree` with `cache`: the stand-in
-/// material for examples whose own repositories cannot be reached here.
-pub fn host_mirror_entries(
-    dir: &Path,
-    cache: &Path,
-    arch: &str,
-    packages: &str,
-) -> std::collections::BTreeMap<String, (String, Vec<u8>)> {
+/// The single layer of a Debian image of `packages` for `arch`, built by whittle from the host's
+/// Debian mirror (signed index, verified packages) into `dir/<arch>-debian` with [`mirror_cache`]:
+/// the stand-in material for examples whose own repositories cannot be reached here.
+pub fn host_mirror_layer(dir: &Path, arch: &str, packages: &str) -> Layer {
     let work = dir.join(format!("{arch}-debian"));
     std::fs::create_dir_all(&work).unwrap();
     let layout = work.join("layout");
     build(
         &work,
-        &format!(
-            "contents:\n  repositories:\n    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n  packages: [{packages}]\narchs: [{arch}]\n"
-        ),
+        &mirror_config("bookworm", packages, "", arch),
         &format!("oci:{}:t", layout.display()),
-        cache,
+        &mirror_cache(),
         &["--no-sbom", "-q"],
     );
-    layer_entries(&layout)
+    read_layer(&layout)
 }
 
-/// Owned `(path, content, mode, symlink target)` entries of a stand-in package, from
-/// [`layer_entries`]-style entries whose path passes `keep` (directories end in `/`; files are
-/// made 0755 when `exec` says so, else 0644).
+/// Owned `(path, content, mode, symlink target)` entries of a stand-in package: the entries of
+/// `layer` whose path passes `keep`, with their modes (directories end in `/`; a hard link
+/// becomes a copy of its target).
 pub fn stand_in_files(
-    entries: &std::collections::BTreeMap<String, (String, Vec<u8>)>,
+    layer: &Layer,
     keep: impl Fn(&str) -> bool,
-    exec: impl Fn(&str) -> bool,
 ) -> Vec<(String, Vec<u8>, u32, Option<String>)> {
-    entries
+    layer
+        .entries
         .iter()
         .filter(|(p, _)| keep(p))
-        .map(|(p, (kind, bytes))| match kind.as_str() {
-            "dir" => (format!("{p}/"), Vec::new(), 0o755, None),
-            "symlink" => (
-                p.clone(),
-                Vec::new(),
-                0o777,
-                Some(String::from_utf8(bytes.clone()).unwrap()),
-            ),
-            _ => (
-                p.clone(),
-                bytes.clone(),
-                if exec(p) { 0o755 } else { 0o644 },
-                None,
-            ),
+        .map(|(p, (kind, bytes))| {
+            let mode = layer.modes[p];
+            match kind.as_str() {
+                "dir" => (format!("{p}/"), Vec::new(), mode, None),
+                "symlink" => (
+                    p.clone(),
+                    Vec::new(),
+                    0o777,
+                    Some(String::from_utf8(bytes.clone()).unwrap()),
+                ),
+                // a hard link carries its target's content
+                "hardlink" => {
+                    let target = String::from_utf8_lossy(bytes);
+                    let content = &layer.entries[target.trim_end_matches('/')].1;
+                    (p.clone(), content.clone(), mode, None)
+                }
+                _ => (p.clone(), bytes.clone(), mode, None),
+            }
         })
         .collect()
 }
