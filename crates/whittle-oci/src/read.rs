@@ -117,6 +117,16 @@ pub enum ReadError {
         /// The available names, comma-separated.
         choices: String,
     },
+    /// A multi-platform image was given to a command that reads one image, without a platform.
+    #[error(
+        "`{image}` is a multi-platform image; choose one with --platform OS/ARCH[/VARIANT] (available: {choices})"
+    )]
+    PlatformRequired {
+        /// The image reference, archive or layout.
+        image: PathBuf,
+        /// The available platforms, comma-separated.
+        choices: String,
+    },
     /// The requested image or platform is not there.
     #[error("`{source_path}` has no {what} `{wanted}`; available: {choices}")]
     NotFound {
@@ -951,22 +961,47 @@ fn pick_platform(
     index: LooseIndex,
     platform: Option<&Platform>,
 ) -> ReadResult<LooseDescriptor> {
-    // Attestations and other artifacts carry `unknown/unknown`: never images to run.
-    let images: Vec<LooseDescriptor> = index
+    let i = select_platform(&index.manifests, platform, store.path())?;
+    index
         .manifests
         .into_iter()
-        .filter(|m| {
-            m.platform
-                .as_ref()
-                .is_none_or(|p| p.os != "unknown" && p.architecture != "unknown")
-        })
-        .collect();
-    let choices = choice_list(images.iter().map(|m| {
+        .nth(i)
+        .ok_or_else(|| store.invalid("index.json", "image index", "lost entry"))
+}
+
+/// Whether an index entry is an image to run: attestations and other artifacts carry
+/// `unknown/unknown`.
+fn runnable(m: &LooseDescriptor) -> bool {
+    m.platform
+        .as_ref()
+        .is_none_or(|p| p.os != "unknown" && p.architecture != "unknown")
+}
+
+/// The platforms of an index's runnable entries, for a message: `linux/amd64, linux/arm64`.
+pub fn platform_choices(entries: &[LooseDescriptor]) -> String {
+    let images: Vec<&LooseDescriptor> = entries.iter().filter(|m| runnable(m)).collect();
+    choice_list(images.into_iter().map(|m| {
         m.platform
             .as_ref()
             .map_or_else(|| m.digest.clone(), |p| p.to_platform().to_string())
-    }));
-    match platform {
+    }))
+}
+
+/// The one platform selection of every command that reads one image: the position in
+/// `entries` (an index's manifests) of the image for `want` — the exact variant first, then any
+/// variant when none is asked — or, without `want`, of the only runnable image. Several images
+/// and no `want` give [`ReadError::PlatformRequired`], which lists them and names `--platform`;
+/// a `want` that is not there gives [`ReadError::NotFound`]. `image` names the source in
+/// messages.
+pub fn select_platform(
+    entries: &[LooseDescriptor],
+    want: Option<&Platform>,
+    image: &Path,
+) -> ReadResult<usize> {
+    let images: Vec<usize> = (0..entries.len())
+        .filter(|&i| runnable(&entries[i]))
+        .collect();
+    match want {
         Some(want) => {
             let matches = |m: &LooseDescriptor, strict: bool| {
                 m.platform.as_ref().is_some_and(|p| {
@@ -979,32 +1014,30 @@ fn pick_platform(
                         })
                 })
             };
-            let pos = images
+            images
                 .iter()
-                .position(|m| matches(m, true))
-                .or_else(|| images.iter().position(|m| matches(m, false)));
-            match pos {
-                Some(i) => images
-                    .into_iter()
-                    .nth(i)
-                    .ok_or_else(|| store.invalid("index.json", "image index", "lost entry")),
-                None => Err(ReadError::NotFound {
-                    source_path: store.path().to_path_buf(),
+                .copied()
+                .find(|&i| matches(&entries[i], true))
+                .or_else(|| {
+                    images
+                        .iter()
+                        .copied()
+                        .find(|&i| matches(&entries[i], false))
+                })
+                .ok_or_else(|| ReadError::NotFound {
+                    source_path: image.to_path_buf(),
                     what: "platform",
                     wanted: want.to_string(),
-                    choices,
-                }),
-            }
+                    choices: platform_choices(entries),
+                })
         }
-        None if images.len() == 1 => images
-            .into_iter()
-            .next()
-            .ok_or_else(|| store.invalid("index.json", "image index", "lost entry")),
-        None => Err(ReadError::Ambiguous {
-            source_path: store.path().to_path_buf(),
-            what: "platforms",
-            choices,
-        }),
+        None => match images.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(ReadError::PlatformRequired {
+                image: image.to_path_buf(),
+                choices: platform_choices(entries),
+            }),
+        },
     }
 }
 

@@ -250,17 +250,9 @@ fn regclient_layout_multi_platform() {
     let layout = dir.join("oci-layout/regclient-testrepo");
     let r = |tag: &str| ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
     let err = read_image(&r("v1"), None).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ReadError::Ambiguous {
-                what: "platforms",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, ReadError::PlatformRequired { .. }), "{err}");
     assert!(err.to_string().contains("linux/amd64"), "{err}");
+    assert!(err.to_string().contains("--platform"), "{err}");
     let amd64 = Platform {
         architecture: "amd64".into(),
         os: "linux".into(),

@@ -201,12 +201,17 @@ pub fn open(
         let choices: Vec<String> = plan
             .images
             .iter()
-            .filter_map(|d| d.platform.as_ref().map(ToString::to_string))
+            .map(|d| {
+                d.platform
+                    .as_ref()
+                    .map_or_else(|| d.digest.clone(), ToString::to_string)
+            })
             .collect();
-        return Err(Error::Invalid(format!(
-            "{image} is a multi-platform image; choose one with --platform (available: {})",
-            choices.join(", ")
-        )));
+        return Err(whittle_oci::ReadError::PlatformRequired {
+            image: image.to_string().into(),
+            choices: choices.join(", "),
+        }
+        .into());
     }
     let tmp = tempfile::Builder::new()
         .prefix("whittle-pull-")

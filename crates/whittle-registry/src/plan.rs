@@ -250,36 +250,16 @@ pub(crate) fn manifest_blobs(doc: &LooseDoc, what: &str) -> Result<Vec<(String, 
     Ok(out)
 }
 
-/// Choose the index entry for `want` (exact variant first, then any variant when none is asked).
+/// Choose the index entry for `want`: whittle-oci's one platform selection.
 pub(crate) fn pick_platform<'a>(
     entries: &'a [LooseDescriptor],
     want: &Platform,
     what: &str,
 ) -> Result<&'a LooseDescriptor> {
-    let m = |strict: bool| {
-        entries.iter().find(|e| {
-            e.platform.as_ref().is_some_and(|p| {
-                p.os == want.os
-                    && p.architecture == want.architecture
-                    && if strict {
-                        p.variant == want.variant
-                    } else {
-                        want.variant.is_none()
-                    }
-            })
-        })
-    };
-    m(true).or_else(|| m(false)).ok_or_else(|| {
-        let choices: Vec<String> = entries
-            .iter()
-            .filter_map(|e| e.platform.as_ref().map(|p| p.to_platform().to_string()))
-            .collect();
-        Error::Invalid(format!(
-            "{what} has no image for platform {}; available: {}",
-            want,
-            choices.join(", ")
-        ))
-    })
+    let i = whittle_oci::select_platform(entries, Some(want), Path::new(what))?;
+    entries
+        .get(i)
+        .ok_or_else(|| Error::Invalid(format!("{what}: lost index entry")))
 }
 
 /// Read a small file of a layout, bounded, verifying its digest when given.

@@ -39,14 +39,13 @@ pub struct AuditArgs {
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
 
-    /// Platform to pick from a multi-platform image (os/arch[/variant], e.g. linux/arm64).
-    #[arg(long, value_name = "PLATFORM")]
-    platform: Option<String>,
+    #[command(flatten)]
+    platform: crate::source::PlatformArg,
 }
 
 /// Runs `whittle audit`.
 pub fn run(args: AuditArgs) -> Result<ExitCode, Box<dyn Error>> {
-    let a = analyze(&args.image, args.platform.as_deref())?;
+    let a = analyze(&args.image, args.platform.get())?;
     let findings = whittle_inspect::audit(&a);
     let out = crate::render::findings(
         args.format,

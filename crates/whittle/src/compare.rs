@@ -46,9 +46,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     db: Option<PathBuf>,
 
-    /// The platform of multi-platform images (os/arch[/variant]).
-    #[arg(long, value_name = "PLATFORM")]
-    platform: Option<String>,
+    #[command(flatten)]
+    platform: crate::source::PlatformArg,
 
     /// The HTML page's title.
     #[arg(long, default_value = "whittle compare")]
@@ -58,7 +57,7 @@ pub struct CompareArgs {
 /// Measures one image.
 fn row(
     reference: &str,
-    platform: Option<&str>,
+    platform: Option<&whittle_oci::Platform>,
     db: Option<&whittle_vulndb::Db>,
 ) -> Result<whittle_compare::Row, Box<dyn Error>> {
     let opened = crate::source::open(reference, platform)?;
@@ -150,7 +149,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode, Box<dyn Error>> {
     };
     let mut rows = Vec::with_capacity(args.images.len());
     for image in &args.images {
-        rows.push(row(image, args.platform.as_deref(), db.as_ref())?);
+        rows.push(row(image, args.platform.get(), db.as_ref())?);
     }
     let text = match args.format {
         CompareFormat::Text => {

@@ -12,9 +12,10 @@ pub struct CopyArgs {
     /// Where to copy it (same forms).
     dest: String,
 
-    /// Copy only this platform of a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64).
-    #[arg(long, value_name = "PLATFORM")]
-    platform: Option<String>,
+    /// Copy only this platform of a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64);
+    /// without it the whole index is copied.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = crate::source::parse_platform)]
+    platform: Option<whittle_oci::Platform>,
 
     /// Allow plain HTTP to registries that are not on loopback (loopback always may use it).
     #[arg(long)]
@@ -33,18 +34,13 @@ pub struct CopyArgs {
 pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
     let src = whittle_oci::ImageRef::parse(&args.src)?;
     let dest = whittle_oci::ImageRef::parse(&args.dest)?;
-    let platform = args
-        .platform
-        .as_deref()
-        .map(crate::source::parse_platform)
-        .transpose()?;
     let env = whittle_registry::Options::from_env();
     let opts = whittle_registry::Options {
         insecure: args.insecure || env.insecure,
         ..env
     };
     let start = std::time::Instant::now();
-    let report = whittle_registry::copy(&src, &dest, platform.as_ref(), &opts)?;
+    let report = whittle_registry::copy(&src, &dest, args.platform.as_ref(), &opts)?;
     if !args.quiet {
         if let Some(p) = &report.push {
             eprintln!(

@@ -35,9 +35,8 @@ pub struct InspectArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     top: usize,
 
-    /// Platform to pick from a multi-platform image (os/arch[/variant], e.g. linux/arm64).
-    #[arg(long, value_name = "PLATFORM")]
-    platform: Option<String>,
+    #[command(flatten)]
+    platform: crate::source::PlatformArg,
 }
 
 /// Output formats of `whittle inspect`.
@@ -52,7 +51,7 @@ pub enum Format {
 /// Read and analyse an image for `inspect` and `audit`.
 pub fn analyze(
     image: &str,
-    platform: Option<&str>,
+    platform: Option<&whittle_oci::Platform>,
 ) -> Result<whittle_inspect::Analysis, Box<dyn Error>> {
     let opened = crate::source::open(image, platform)?;
     Ok(whittle_inspect::analyze_image(
@@ -64,7 +63,7 @@ pub fn analyze(
 
 /// Runs `whittle inspect`.
 pub fn run(args: InspectArgs) -> Result<ExitCode, Box<dyn Error>> {
-    let a = analyze(&args.image, args.platform.as_deref())?;
+    let a = analyze(&args.image, args.platform.get())?;
     let report = whittle_inspect::inspect_report(&a, args.top);
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",

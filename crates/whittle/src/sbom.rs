@@ -24,6 +24,9 @@ pub struct SbomArgs {
     #[arg(long, value_enum, default_value = "spdx")]
     format: SbomFormat,
 
+    #[command(flatten)]
+    platform: crate::source::PlatformArg,
+
     /// Write to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -37,15 +40,16 @@ pub struct SbomArgs {
 /// Reads an image and catalogs it (shared with `whittle scan`).
 pub fn catalog(
     image: &str,
+    platform: Option<&whittle_oci::Platform>,
 ) -> Result<(whittle_catalog::Catalog, crate::source::Opened), Box<dyn Error>> {
-    let img = crate::source::open(image, None)?;
+    let img = crate::source::open(image, platform)?;
     let cat = whittle_catalog::catalog_image(img.image())?;
     Ok((cat, img))
 }
 
 /// Runs `whittle sbom`.
 pub fn run(args: SbomArgs) -> Result<ExitCode, Box<dyn Error>> {
-    let (cat, img) = catalog(&args.image)?;
+    let (cat, img) = catalog(&args.image, args.platform.get())?;
     for f in &cat.findings {
         eprintln!("warning: {}", f.message);
     }

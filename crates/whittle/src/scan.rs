@@ -33,6 +33,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
 
+    #[command(flatten)]
+    platform: crate::source::PlatformArg,
+
     /// Database directory [default: $WHITTLE_DB_DIR, else ~/.cache/whittle/db].
     #[arg(long, value_name = "DIR")]
     db: Option<PathBuf>,
@@ -60,7 +63,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, Box<dyn Error>> {
             std::fs::read(&args.target).map_err(|e| format!("cannot read {}: {e}", args.target))?;
         whittle_scan::catalog_from_sbom(&args.target, &bytes)?
     } else {
-        crate::sbom::catalog(&args.target)?.0
+        crate::sbom::catalog(&args.target, args.platform.get())?.0
     };
     for f in &cat.findings {
         eprintln!("warning: {}", f.message);

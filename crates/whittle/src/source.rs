@@ -27,31 +27,39 @@ pub fn parse_platform(s: &str) -> Result<whittle_oci::Platform, String> {
                 variant: parts.get(2).map(|v| (*v).to_string()),
             })
         }
-        _ => Err(format!(
-            "--platform {s:?}: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
-        )),
+        _ => Err("expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8".to_string()),
     }
 }
 
-/// Opens the image `reference` names, for `platform` when it is a multi-platform image.
-pub fn open(reference: &str, platform: Option<&str>) -> Result<Opened, Box<dyn Error>> {
-    let r = whittle_oci::ImageRef::parse(reference)?;
-    let platform = platform.map(parse_platform).transpose()?;
-    if let whittle_oci::ImageRef::Docker(_) = r {
-        let (image, pulled) = whittle_registry::open(
-            &r,
-            platform.as_ref(),
-            &whittle_registry::Options::from_env(),
-        )?;
-        return Ok(Opened {
-            image,
-            _pulled: pulled,
-        });
+/// `--platform`, the same for every command that reads one image (and for `copy`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PlatformArg {
+    /// The platform to read from a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64);
+    /// required when the image has several.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = parse_platform)]
+    pub platform: Option<whittle_oci::Platform>,
+}
+
+impl PlatformArg {
+    /// The platform asked for, if any.
+    pub fn get(&self) -> Option<&whittle_oci::Platform> {
+        self.platform.as_ref()
     }
-    // a local multi-platform layout picks its platform in read_image
+}
+
+/// Opens the image `reference` names, for `platform` when it is a multi-platform image (every
+/// kind of reference picks it with `whittle_oci::select_platform`, and fails the same way,
+/// listing the platforms, when several are there and none is given).
+pub fn open(
+    reference: &str,
+    platform: Option<&whittle_oci::Platform>,
+) -> Result<Opened, Box<dyn Error>> {
+    let r = whittle_oci::ImageRef::parse(reference)?;
+    let (image, pulled) =
+        whittle_registry::open(&r, platform, &whittle_registry::Options::from_env())?;
     Ok(Opened {
-        image: whittle_oci::read_image(&r, platform.as_ref())?,
-        _pulled: None,
+        image,
+        _pulled: pulled,
     })
 }
 
