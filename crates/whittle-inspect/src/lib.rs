@@ -3,7 +3,8 @@
 //! One pass over the layers, bottom to top, never extracting to disk: [`walk::scan_layer`] reads
 //! a layer tar keeping only metadata per path and the content facts the checks need (secret
 //! matches, package databases); [`merge::Merged`] applies the OCI whiteout rules and records what
-//! each layer added, changed, removed and hid. From the resulting [`Analysis`],
+//! each layer added, changed, removed and hid, and [`dive::DiveTally`] counts waste as dive does.
+//! From the resulting [`Analysis`],
 //! [`report::inspect_report`] describes the image (`whittle inspect`) and [`audit::audit`] lists
 //! its risks as [`whittle_report::Finding`]s (`whittle audit`).
 //!
@@ -11,6 +12,8 @@
 //! so the pass costs about as much as decompressing the layers.
 
 pub mod audit;
+pub mod ci;
+pub mod dive;
 pub mod merge;
 pub mod packages;
 pub mod report;
@@ -23,6 +26,8 @@ use std::sync::mpsc;
 use whittle_oci::{ImageConfig, ImageRef, LayerRef, Platform, ReadError, ReadImage};
 
 pub use audit::{RULES, audit};
+pub use ci::{CiConfigError, CiOutcome, CiRules};
+pub use dive::{DiveFigures, DiveTally, PathWaste};
 pub use merge::{Entry, Hidden, HiddenBy, LayerDiff, Merged, Resolved};
 pub use packages::{Package, PackageDb};
 pub use report::{InspectReport, inspect_report};
@@ -74,6 +79,8 @@ pub struct Analysis {
     pub diffs: Vec<LayerDiff>,
     /// The final merged tree.
     pub merged: Merged,
+    /// Waste as dive counts it.
+    pub dive: DiveFigures,
     /// Installed packages, when the image has a package database.
     pub packages: Option<PackageDb>,
 }
@@ -91,6 +98,7 @@ pub fn analyze_image(
     opts: &Options,
 ) -> Result<Analysis, InspectError> {
     let mut merged = Merged::new();
+    let mut dive = DiveTally::new();
     let mut diffs = Vec::with_capacity(img.layers.len());
     let mut captured = 0u64;
     for (i, layer) in img.layers.iter().enumerate() {
@@ -113,6 +121,7 @@ pub fn analyze_image(
                 source,
             })
         })?;
+        dive.add_layer(&scan);
         diffs.push(merged.apply(scan));
     }
     let packages = packages::packages(&merged);
@@ -123,6 +132,7 @@ pub fn analyze_image(
         layers: img.layers.clone(),
         diffs,
         merged,
+        dive: dive.figures(),
         packages,
     })
 }

@@ -12,11 +12,12 @@
 //! - A later entry replaces an earlier one; a kind change between directory and non-directory
 //!   replaces the whole subtree.
 //!
-//! Waste is counted exactly: every copy of a file that does not survive into the final tree
-//! (deleted, overwritten, or shadowed by a duplicate in the same layer) is wasted; the surviving
-//! copy is not. `total_bytes == final_bytes + wasted_bytes` always holds.
+//! Every copy of a file that does not survive into the final tree (deleted, overwritten, or
+//! shadowed by a duplicate in the same layer) is recorded in its layer's [`LayerDiff::hidden`]:
+//! `total_bytes == final_bytes + hidden_bytes` always holds. (Waste as dive counts it, the
+//! surviving copy included, is [`crate::dive`]'s.)
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
@@ -105,8 +106,6 @@ pub struct Merged {
     entries: BTreeMap<String, Entry>,
     next_layer: usize,
     total_bytes: u64,
-    wasted_bytes: u64,
-    wasted: HashMap<String, (u64, u64)>,
 }
 
 /// The result of resolving a path through symlinks.
@@ -162,11 +161,6 @@ impl Merged {
         self.total_bytes
     }
 
-    /// Bytes of regular files that did not survive into the tree.
-    pub fn wasted_bytes(&self) -> u64 {
-        self.wasted_bytes
-    }
-
     /// Bytes of the regular files of the tree.
     pub fn final_bytes(&self) -> u64 {
         self.entries
@@ -174,17 +168,6 @@ impl Merged {
             .filter(|e| e.kind == Kind::File)
             .map(|e| e.size)
             .sum()
-    }
-
-    /// Wasted copies per path: `(path, copies, bytes)`, most bytes first.
-    pub fn wasted_paths(&self) -> Vec<(String, u64, u64)> {
-        let mut v: Vec<(String, u64, u64)> = self
-            .wasted
-            .iter()
-            .map(|(p, (c, b))| (p.clone(), *c, *b))
-            .collect();
-        v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-        v
     }
 
     /// Apply the next layer (its index is the number applied so far).
@@ -313,18 +296,12 @@ impl Apply<'_> {
         out
     }
 
-    /// Remove `path` (with `at`) and everything below it, recording hidden entries and waste.
+    /// Remove `path` (with `at`) and everything below it, recording hidden entries.
     fn remove_tree(&mut self, path: &str, at: bool, by: HiddenBy, record_removed: bool) {
         for p in self.subtree(path, at) {
             let Some(e) = self.m.entries.remove(&p) else {
                 continue;
             };
-            if e.kind == Kind::File {
-                self.m.wasted_bytes = self.m.wasted_bytes.saturating_add(e.size);
-                let w = self.m.wasted.entry(p.clone()).or_insert((0, 0));
-                w.0 += 1;
-                w.1 = w.1.saturating_add(e.size);
-            }
             if e.kind != Kind::Dir {
                 self.diff.hidden.push(Hidden {
                     path: p.clone(),
@@ -458,12 +435,16 @@ mod tests {
         }
     }
 
+    fn hidden_bytes(d: &LayerDiff) -> u64 {
+        d.hidden.iter().map(|h| h.size).sum()
+    }
+
     fn paths(m: &Merged) -> Vec<&str> {
         m.entries().keys().map(String::as_str).collect()
     }
 
     #[test]
-    fn whiteout_hides_lower_and_counts_waste() {
+    fn whiteout_hides_lower_and_counts_hidden_bytes() {
         let mut m = Merged::new();
         m.apply(layer(
             vec![file("app/secret.pem", 100), file("app/run", 5)],
@@ -474,7 +455,7 @@ mod tests {
         assert_eq!(d.removed, ["app/secret.pem"]);
         assert_eq!((d.hidden[0].layer, d.hidden[0].by), (0, HiddenBy::Whiteout));
         assert_eq!(
-            (m.total_bytes(), m.wasted_bytes(), m.final_bytes()),
+            (m.total_bytes(), hidden_bytes(&d), m.final_bytes()),
             (105, 100, 5)
         );
     }
@@ -495,7 +476,7 @@ mod tests {
         assert_eq!(m.get("b").map(|e| e.size), Some(3));
         assert_eq!(d.removed, ["a/x"]);
         assert!(d.changed.contains(&"a/y".to_string()) && d.changed.contains(&"b".to_string()));
-        assert_eq!(m.wasted_bytes(), 3);
+        assert_eq!(hidden_bytes(&d), 3);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `whittle inspect`'s report: config, history aligned with layers, per-layer diffs, the largest
-//! files, size by package and wasted bytes (counted correctly: the surviving copy is not waste).
+//! files, size by package, efficiency and waste as dive counts them, and the bytes the final
+//! tree hides.
 
 use std::collections::BTreeMap;
 
@@ -86,29 +87,39 @@ pub struct FileView {
     pub layer: usize,
 }
 
-/// A path whose non-surviving copies waste space.
+/// A path dive counts as wasted: referenced by more than one layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WastedView {
     /// Absolute path.
     pub path: String,
-    /// Copies that did not survive.
-    pub copies: u64,
-    /// Their bytes.
+    /// Layers that reference it (dive's count).
+    pub references: u64,
+    /// Every reference's bytes, the surviving copy included.
     pub bytes: u64,
 }
 
-/// Efficiency: how much of the stored file bytes the final tree uses.
+/// Efficiency and waste as dive 0.13 counts them, and what squashing the layers would save.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Efficiency {
+    /// dive's efficiency: over all paths, the smallest copy over all copies (1.0 without any).
+    pub score: f64,
+    /// dive's wasted bytes: every copy of each path more than one layer references.
+    pub wasted_bytes: u64,
+    /// dive's "user wasted percent" as a ratio: `wasted_bytes / user_size_bytes` (`null` when
+    /// the layers above the first add no bytes).
+    pub user_wasted_ratio: f64,
+    /// The sizes the layers' tar headers claim (dive's image size).
+    pub size_bytes: u64,
+    /// The same, without the first layer.
+    pub user_size_bytes: u64,
     /// File bytes over all layers.
     pub total_bytes: u64,
     /// File bytes of the final tree.
     pub final_bytes: u64,
-    /// Bytes of copies that do not survive.
-    pub wasted_bytes: u64,
-    /// `final_bytes / total_bytes` (1.0 for an empty image).
-    pub score: f64,
-    /// The paths wasting most.
+    /// File bytes the layers store but the final tree hides (`total_bytes - final_bytes`): what
+    /// squashing the layers into one would save.
+    pub hidden_bytes: u64,
+    /// The paths wasting most, as dive lists them.
     pub top_wasted: Vec<WastedView>,
 }
 
@@ -265,24 +276,24 @@ pub fn inspect_report(a: &Analysis, top: usize) -> InspectReport {
     });
     let total = a.merged.total_bytes();
     let final_bytes = a.merged.final_bytes();
+    let d = &a.dive;
     let efficiency = Efficiency {
+        score: d.efficiency,
+        wasted_bytes: d.wasted_bytes,
+        user_wasted_ratio: d.user_wasted_ratio,
+        size_bytes: d.size_bytes,
+        user_size_bytes: d.user_size_bytes,
         total_bytes: total,
         final_bytes,
-        wasted_bytes: a.merged.wasted_bytes(),
-        score: if total == 0 {
-            1.0
-        } else {
-            final_bytes as f64 / total as f64
-        },
-        top_wasted: a
-            .merged
-            .wasted_paths()
-            .into_iter()
+        hidden_bytes: total.saturating_sub(final_bytes),
+        top_wasted: d
+            .paths
+            .iter()
             .take(top)
-            .map(|(p, copies, bytes)| WastedView {
-                path: format!("/{p}"),
-                copies,
-                bytes,
+            .map(|p| WastedView {
+                path: format!("/{}", p.path),
+                references: p.references,
+                bytes: p.bytes,
             })
             .collect(),
     };
@@ -333,6 +344,7 @@ mod tests {
                 .collect(),
             diffs: Vec::new(),
             merged: crate::Merged::new(),
+            dive: crate::DiveTally::new().figures(),
             packages: None,
         }
     }

@@ -180,6 +180,8 @@ pub struct LayerScan {
     pub file_bytes: u64,
     /// Number of tar entries read (metadata entries excluded).
     pub tar_entries: usize,
+    /// Sum of the sizes all entries' headers claim (what dive calls the layer's size).
+    pub tar_bytes: u64,
 }
 
 /// Prefix of a whiteout file's base name.
@@ -279,6 +281,7 @@ pub fn scan_layer(
                 limit: limits.max_entries,
             });
         }
+        scan.tar_bytes = scan.tar_bytes.saturating_add(entry.size());
         let raw = lossy(&entry.path_bytes(), limits.max_path_len)?;
         last = Some(raw.clone());
         if std::str::from_utf8(&entry.path_bytes()).is_err() {

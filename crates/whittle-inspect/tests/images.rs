@@ -64,10 +64,8 @@ fn check_dive(a: &Analysis, script: &str) {
             .removed
             .contains(&"root/example/really/nested".to_string())
     );
-    assert_eq!(
-        a.merged.total_bytes(),
-        a.merged.final_bytes() + a.merged.wasted_bytes()
-    );
+    let hidden: u64 = a.diffs.iter().flat_map(|d| &d.hidden).map(|h| h.size).sum();
+    assert_eq!(a.merged.total_bytes(), a.merged.final_bytes() + hidden);
 }
 
 #[test]
@@ -79,8 +77,25 @@ fn dive_docker_archive() {
             .display()
     ));
     check_dive(&a, "root/.data/test.sh");
-    // waste: somefile1 twice (cp, chmod), somefile2, somefile3, the first saved.txt; 6405 each
-    assert_eq!(a.merged.wasted_bytes(), 5 * 6405);
+    // hidden: somefile1 twice (cp, chmod), somefile2, somefile3, the first saved.txt; 6405 each
+    assert_eq!(a.merged.total_bytes() - a.merged.final_bytes(), 5 * 6405);
+    // dive's waste: paths more than one layer references, every copy counted; a deleted file
+    // adds nothing, a deleted directory (rm -rf /root/example) is one reference of /root/example
+    let waste: Vec<(&str, u64, u64)> = a
+        .dive
+        .paths
+        .iter()
+        .map(|p| (p.path.as_str(), p.references, p.bytes))
+        .collect();
+    assert_eq!(
+        waste,
+        [
+            ("root/example/somefile1.txt", 2, 2 * 6405),
+            ("root/saved.txt", 2, 2 * 6405),
+            ("root/example/somefile3.txt", 2, 6405),
+        ]
+    );
+    assert_eq!(a.dive.wasted_bytes, 5 * 6405);
     assert_eq!(
         a.config.history.iter().filter(|h| !h.empty_layer).count(),
         14
@@ -142,7 +157,9 @@ fn ggcr_overwritten_file() {
         (h.path.as_str(), h.layer, h.by),
         ("foo.txt", 0, HiddenBy::Overwritten)
     );
-    assert_eq!(a.merged.wasted_bytes(), 4);
+    assert_eq!(a.merged.total_bytes() - a.merged.final_bytes(), 4);
+    // dive: foo.txt is referenced by both layers (4 bytes, then a symlink of size 0)
+    assert_eq!((a.dive.wasted_bytes, a.dive.efficiency), (4, 0.5));
 }
 
 #[test]
