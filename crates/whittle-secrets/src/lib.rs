@@ -8,7 +8,7 @@
 //! (`aho-corasick`'s Teddy) over at most [`scan_prefix_limit`] bytes, and only candidates are
 //! looked at closely.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::packed::{self, MatchKind};
 use std::sync::LazyLock;
 
 /// One secret found by [`scan`] or [`secret_assignment`].
@@ -42,113 +42,607 @@ const MIN_ENTROPY: f64 = 3.0;
 /// Minimum length of a generic `password=`/`secret=` value found in file contents.
 const MIN_GENERIC_LEN: usize = 8;
 
+/// One piece of a token's shape: a literal, or a run of `min..=max` bytes of a class.
+#[derive(Clone, Copy)]
+enum Seg {
+    Lit(&'static str),
+    Run(fn(u8) -> bool, usize, usize),
+}
+
+/// The shape of one kind of secret: the rule it reports and the pieces that follow an anchor
+/// (a token's prefix, or the quote that opens a vendor key's value).
+struct Shape {
+    rule: &'static str,
+    segs: &'static [Seg],
+    /// The value stands between quotes (`'…'` or `"…"`).
+    quoted: bool,
+}
+
+const fn shape(rule: &'static str, segs: &'static [Seg]) -> Shape {
+    Shape {
+        rule,
+        segs,
+        quoted: false,
+    }
+}
+
+const fn quoted(rule: &'static str, segs: &'static [Seg]) -> Shape {
+    Shape {
+        rule,
+        segs,
+        quoted: true,
+    }
+}
+
+use Seg::{Lit, Run};
+
 /// What a candidate anchor in [`PATTERNS`] starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Kind {
+    /// A token that starts with the anchor, on a word boundary; the first shape that fits wins.
+    Token(&'static [Shape]),
+    /// A vendor's name in a key (`heroku_api_key = "…"`): a connector, then a value of a shape.
+    Vendor(&'static [Shape]),
     PrivateKey,
-    Aws,
-    GithubClassic,
-    GithubPat,
-    Gitlab,
-    Slack,
-    Stripe,
-    GoogleApi,
+    AwsSecret,
     Jwt,
     NpmAuth,
-    NpmToken,
+    Terraform,
+    GcpServiceAccount,
+    DockerCfg,
+    DockerAuth,
     Keyword,
 }
 
-/// Every anchor, case-sensitive (so the fast packed searcher applies). The keywords come in their
-/// common spellings (`password`, `PASSWORD`, `Password` — the last also catches `dbPassword`).
-const PATTERNS: &[(&str, Kind)] = &[
-    ("PRIVATE KEY-----", Kind::PrivateKey),
-    ("AKIA", Kind::Aws),
-    ("ASIA", Kind::Aws),
-    ("ghp_", Kind::GithubClassic),
-    ("gho_", Kind::GithubClassic),
-    ("ghu_", Kind::GithubClassic),
-    ("ghs_", Kind::GithubClassic),
-    ("ghr_", Kind::GithubClassic),
-    ("github_pat_", Kind::GithubPat),
-    ("glpat-", Kind::Gitlab),
-    ("xoxb-", Kind::Slack),
-    ("xoxa-", Kind::Slack),
-    ("xoxp-", Kind::Slack),
-    ("xoxr-", Kind::Slack),
-    ("xoxs-", Kind::Slack),
-    ("sk_live_", Kind::Stripe),
-    ("AIza", Kind::GoogleApi),
-    ("eyJ", Kind::Jwt),
-    ("_authToken", Kind::NpmAuth),
-    ("npm_", Kind::NpmToken),
-    ("password", Kind::Keyword),
-    ("PASSWORD", Kind::Keyword),
-    ("Password", Kind::Keyword),
-    ("passwd", Kind::Keyword),
-    ("PASSWD", Kind::Keyword),
-    ("secret", Kind::Keyword),
-    ("SECRET", Kind::Keyword),
-    ("Secret", Kind::Keyword),
-    ("token", Kind::Keyword),
-    ("TOKEN", Kind::Keyword),
-    ("Token", Kind::Keyword),
-    ("api_key", Kind::Keyword),
-    ("API_KEY", Kind::Keyword),
-    ("apikey", Kind::Keyword),
-    ("APIKEY", Kind::Keyword),
-    ("apiKey", Kind::Keyword),
-    ("ApiKey", Kind::Keyword),
-    ("api-key", Kind::Keyword),
-    ("access_key", Kind::Keyword),
-    ("ACCESS_KEY", Kind::Keyword),
-    ("accessKey", Kind::Keyword),
+const UUID: &[Seg] = &[
+    Run(hex, 8, 8),
+    Lit("-"),
+    Run(hex, 4, 4),
+    Lit("-"),
+    Run(hex, 4, 4),
+    Lit("-"),
+    Run(hex, 4, 4),
+    Lit("-"),
+    Run(hex, 12, 12),
+];
+const GITHUB: &[Shape] = &[shape("github-pat", &[Run(alnum, 36, 36)])];
+const AWS_ID: &[Shape] = &[shape("aws-access-key-id", &[Run(upper_digit, 16, 16)])];
+const STRIPE_PK: &[Shape] = &[shape("stripe-publishable-token", &[Run(alnum, 10, 32)])];
+const STRIPE_SK: &[Shape] = &[shape("stripe-secret-token", &[Run(alnum, 10, 99)])];
+const SLACK: &[Shape] = &[shape(
+    "slack-access-token",
+    &[Run(slack_char, 10, MAX_VALUE)],
+)];
+const SHOPIFY: &[Shape] = &[shape("shopify-token", &[Run(hex, 32, 32)])];
+
+/// Vendors whose keys are recognised by the vendor's name in the key and the value's shape.
+const VENDORS: &[(&str, &[Shape])] = &[
+    ("heroku", &[quoted("heroku-api-key", UUID)]),
+    ("facebook", &[quoted("facebook-token", &[Run(hex, 32, 32)])]),
+    ("twitter", &[quoted("twitter-token", &[Run(hex, 35, 44)])]),
+    ("adobe", &[quoted("adobe-client-id", &[Run(hex, 32, 32)])]),
+    (
+        "alibaba",
+        &[quoted("alibaba-secret-key", &[Run(alnum, 30, 30)])],
+    ),
+    (
+        "asana",
+        &[
+            quoted("asana-client-id", &[Run(digit, 16, 16)]),
+            quoted("asana-client-secret", &[Run(alnum, 32, 32)]),
+        ],
+    ),
+    (
+        "atlassian",
+        &[quoted("atlassian-api-token", &[Run(alnum, 24, 24)])],
+    ),
+    (
+        "bitbucket",
+        &[
+            quoted("bitbucket-client-id", &[Run(alnum, 32, 32)]),
+            quoted("bitbucket-client-secret", &[Run(token_char, 64, 64)]),
+        ],
+    ),
+    (
+        "beamer",
+        &[quoted(
+            "beamer-api-token",
+            &[Lit("b_"), Run(tok_eq, 44, 44)],
+        )],
+    ),
+    (
+        "contentful",
+        &[quoted(
+            "contentful-delivery-api-token",
+            &[Run(tok_eq, 43, 43)],
+        )],
+    ),
+    (
+        "discord",
+        &[
+            quoted("discord-api-token", &[Run(a_to_h, 64, 64)]),
+            quoted("discord-client-id", &[Run(digit, 18, 18)]),
+            quoted("discord-client-secret", &[Run(tok_eq, 32, 32)]),
+        ],
+    ),
+    (
+        "dropbox",
+        &[
+            quoted("dropbox-api-secret", &[Run(alnum, 15, 15)]),
+            quoted(
+                "dropbox-short-lived-api-token",
+                &[Lit("sl."), Run(tok_eq, 135, 135)],
+            ),
+            quoted(
+                "dropbox-long-lived-api-token",
+                &[Run(alnum, 11, 11), Lit("AAAAAAAAAA"), Run(tok_eq, 43, 43)],
+            ),
+        ],
+    ),
+    (
+        "fastly",
+        &[quoted("fastly-api-token", &[Run(tok_eq, 32, 32)])],
+    ),
+    (
+        "finicity",
+        &[
+            quoted("finicity-client-secret", &[Run(alnum, 20, 20)]),
+            quoted("finicity-api-token", &[Run(hex, 32, 32)]),
+        ],
+    ),
+    ("hubspot", &[quoted("hubspot-api-token", UUID)]),
+    (
+        "intercom",
+        &[
+            quoted("intercom-api-token", &[Run(word_eq, 60, 60)]),
+            quoted("intercom-client-secret", UUID),
+        ],
+    ),
+    (
+        "ionic",
+        &[quoted(
+            "ionic-api-token",
+            &[Lit("ion_"), Run(alnum, 42, 42)],
+        )],
+    ),
+    (
+        "linear",
+        &[quoted("linear-client-secret", &[Run(hex, 32, 32)])],
+    ),
+    (
+        "lob",
+        &[
+            quoted("lob-api-key", &[Lit("live_"), Run(hex, 35, 35)]),
+            quoted("lob-api-key", &[Lit("test_"), Run(hex, 35, 35)]),
+            quoted("lob-pub-api-key", &[Lit("live_pub_"), Run(hex, 31, 31)]),
+            quoted("lob-pub-api-key", &[Lit("test_pub_"), Run(hex, 31, 31)]),
+        ],
+    ),
+    (
+        "mailchimp",
+        &[quoted(
+            "mailchimp-api-key",
+            &[Run(hex, 32, 32), Lit("-us"), Run(digit, 1, 2)],
+        )],
+    ),
+    (
+        "mailgun",
+        &[
+            quoted("mailgun-token", &[Lit("key-"), Run(hex, 32, 32)]),
+            quoted("mailgun-token", &[Lit("pubkey-"), Run(hex, 32, 32)]),
+            quoted(
+                "mailgun-signing-key",
+                &[
+                    Run(hex, 32, 32),
+                    Lit("-"),
+                    Run(hex, 8, 8),
+                    Lit("-"),
+                    Run(hex, 8, 8),
+                ],
+            ),
+        ],
+    ),
+    (
+        "messagebird",
+        &[
+            quoted("messagebird-api-token", &[Run(alnum, 25, 25)]),
+            quoted("messagebird-client-id", UUID),
+        ],
+    ),
+    (
+        "newrelic",
+        &[quoted("new-relic-user-api-id", &[Run(alnum, 64, 64)])],
+    ),
+    (
+        "linkedin",
+        &[
+            quoted("linkedin-client-secret", &[Run(alpha, 16, 16)]),
+            quoted("linkedin-client-id", &[Run(alnum, 14, 14)]),
+        ],
+    ),
+    (
+        "twitch",
+        &[quoted("twitch-api-token", &[Run(alnum, 30, 30)])],
+    ),
+    (
+        "typeform",
+        &[shape(
+            "typeform-api-token",
+            &[Lit("tfp_"), Run(tfp_char, 59, 59)],
+        )],
+    ),
 ];
 
-static SEARCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(PATTERNS.iter().map(|(p, _)| p))
-        .ok()
+/// Every anchor of a token, case-sensitive. Where two anchors start at one place the first
+/// listed wins, so longer anchors come first.
+const PATTERNS: &[(&str, Kind)] = &[
+    ("PRIVATE KEY-----", Kind::PrivateKey),
+    ("PRIVATE KEY BLOCK-----", Kind::PrivateKey),
+    ("AKIA", Kind::Token(AWS_ID)),
+    ("ASIA", Kind::Token(AWS_ID)),
+    ("AGPA", Kind::Token(AWS_ID)),
+    ("AIDA", Kind::Token(AWS_ID)),
+    ("AROA", Kind::Token(AWS_ID)),
+    ("AIPA", Kind::Token(AWS_ID)),
+    ("ANPA", Kind::Token(AWS_ID)),
+    ("ANVA", Kind::Token(AWS_ID)),
+    (
+        "A3T",
+        Kind::Token(&[shape("aws-access-key-id", &[Run(upper_digit, 17, 17)])]),
+    ),
+    ("ghp_", Kind::Token(GITHUB)),
+    (
+        "gho_",
+        Kind::Token(&[shape("github-oauth", &[Run(alnum, 36, 36)])]),
+    ),
+    (
+        "ghu_",
+        Kind::Token(&[shape("github-app-token", &[Run(alnum, 36, 36)])]),
+    ),
+    (
+        "ghs_",
+        Kind::Token(&[shape("github-app-token", &[Run(alnum, 36, 36)])]),
+    ),
+    (
+        "ghr_",
+        Kind::Token(&[shape("github-refresh-token", &[Run(alnum, 36, 76)])]),
+    ),
+    (
+        "github_pat_",
+        Kind::Token(&[shape(
+            "github-fine-grained-pat",
+            &[Run(word, 40, MAX_VALUE)],
+        )]),
+    ),
+    (
+        "glpat-",
+        Kind::Token(&[shape("gitlab-pat", &[Run(token_char, 20, MAX_VALUE)])]),
+    ),
+    (
+        "hf_",
+        Kind::Token(&[shape("hugging-face-access-token", &[Run(alnum, 34, 40)])]),
+    ),
+    ("shpss_", Kind::Token(SHOPIFY)),
+    ("shpat_", Kind::Token(SHOPIFY)),
+    ("shpca_", Kind::Token(SHOPIFY)),
+    ("shppa_", Kind::Token(SHOPIFY)),
+    ("xoxb-", Kind::Token(SLACK)),
+    ("xoxa-", Kind::Token(SLACK)),
+    ("xoxp-", Kind::Token(SLACK)),
+    ("xoxr-", Kind::Token(SLACK)),
+    ("xoxs-", Kind::Token(SLACK)),
+    ("pk_test_", Kind::Token(STRIPE_PK)),
+    ("pk_live_", Kind::Token(STRIPE_PK)),
+    ("sk_test_", Kind::Token(STRIPE_SK)),
+    ("sk_live_", Kind::Token(STRIPE_SK)),
+    (
+        "pypi-AgEIcHlwaS5vcmc",
+        Kind::Token(&[shape("pypi-upload-token", &[Run(token_char, 50, 1000)])]),
+    ),
+    ("\"service_account\"", Kind::GcpServiceAccount),
+    (
+        "https://hooks.slack.com/services/",
+        Kind::Token(&[shape("slack-web-hook", &[Run(b64_no_pad, 44, 48)])]),
+    ),
+    (
+        "SK",
+        Kind::Token(&[shape("twilio-api-key", &[Run(hex, 32, 32)])]),
+    ),
+    (
+        "AGE-SECRET-KEY-1",
+        Kind::Token(&[shape("age-secret-key", &[Run(bech32, 58, 58)])]),
+    ),
+    (
+        "p8e-",
+        Kind::Token(&[shape("adobe-client-secret", &[Run(alnum, 32, 32)])]),
+    ),
+    (
+        "LTAI",
+        Kind::Token(&[shape("alibaba-access-key-id", &[Run(alnum, 20, 20)])]),
+    ),
+    (
+        "CLOJARS_",
+        Kind::Token(&[shape("clojars-api-token", &[Run(alnum, 60, 60)])]),
+    ),
+    (
+        "dapi",
+        Kind::Token(&[shape("databricks-api-token", &[Run(a_to_h_lower, 32, 32)])]),
+    ),
+    (
+        "dp.pt.",
+        Kind::Token(&[shape("doppler-api-token", &[Run(alnum, 43, 43)])]),
+    ),
+    (
+        "duffel_",
+        Kind::Token(&[
+            shape("duffel-api-token", &[Lit("test_"), Run(token_char, 43, 43)]),
+            shape("duffel-api-token", &[Lit("live_"), Run(token_char, 43, 43)]),
+        ]),
+    ),
+    (
+        "dt0c01.",
+        Kind::Token(&[shape(
+            "dynatrace-api-token",
+            &[Run(alnum, 24, 24), Lit("."), Run(alnum, 64, 64)],
+        )]),
+    ),
+    (
+        "EZA",
+        Kind::Token(&[
+            shape("easypost-api-token", &[Lit("K"), Run(alnum, 54, 54)]),
+            shape("easypost-api-token", &[Lit("T"), Run(alnum, 54, 54)]),
+        ]),
+    ),
+    (
+        "FLWSECK_TEST",
+        Kind::Token(&[
+            shape(
+                "flutterwave-public-key",
+                &[Lit("-"), Run(a_to_h, 32, 32), Lit("-X")],
+            ),
+            shape("flutterwave-enc-key", &[Run(a_to_h_lower, 12, 12)]),
+        ]),
+    ),
+    (
+        "FLWPUBK_TEST-",
+        Kind::Token(&[shape(
+            "flutterwave-public-key",
+            &[Run(a_to_h, 32, 32), Lit("-X")],
+        )]),
+    ),
+    (
+        "fio-u-",
+        Kind::Token(&[shape("frameio-api-token", &[Run(tok_eq, 64, 64)])]),
+    ),
+    (
+        "live_",
+        Kind::Token(&[quoted("gocardless-api-token", &[Run(tok_eq, 40, 40)])]),
+    ),
+    (
+        "eyJrIjoi",
+        Kind::Token(&[shape("grafana-api-token", &[Run(tok_eq, 72, 92)])]),
+    ),
+    (".atlasv1.", Kind::Terraform),
+    ("eyJ", Kind::Jwt),
+    (
+        "lin_api_",
+        Kind::Token(&[shape("linear-api-token", &[Run(alnum, 40, 40)])]),
+    ),
+    (
+        "NRAK-",
+        Kind::Token(&[shape("new-relic-user-api-key", &[Run(upper_digit, 27, 27)])]),
+    ),
+    (
+        "NRJS-",
+        Kind::Token(&[shape(
+            "new-relic-browser-api-token",
+            &[Run(hex_lower, 19, 19)],
+        )]),
+    ),
+    ("_authToken", Kind::NpmAuth),
+    (
+        "npm_",
+        Kind::Token(&[shape("npm-access-token", &[Run(alnum, 36, 36)])]),
+    ),
+    (
+        "pscale_",
+        Kind::Token(&[
+            shape("planetscale-password", &[Lit("pw_"), Run(tok_dot, 43, 43)]),
+            shape(
+                "planetscale-api-token",
+                &[Lit("tkn_"), Run(tok_dot, 43, 43)],
+            ),
+        ]),
+    ),
+    (
+        "packagist_",
+        Kind::Token(&[shape(
+            "private-packagist-token",
+            &[
+                Run(o_or_u, 1, 1),
+                Run(r_or_u, 1, 1),
+                Lit("t_"),
+                Run(hex, 68, 68),
+            ],
+        )]),
+    ),
+    (
+        "PMAK-",
+        Kind::Token(&[shape(
+            "postman-api-token",
+            &[Run(hex, 24, 24), Lit("-"), Run(hex, 34, 34)],
+        )]),
+    ),
+    (
+        "pul-",
+        Kind::Token(&[shape("pulumi-api-token", &[Run(hex_lower, 40, 40)])]),
+    ),
+    (
+        "rubygems_",
+        Kind::Token(&[shape("rubygems-api-token", &[Run(hex_lower, 48, 48)])]),
+    ),
+    (
+        "SG.",
+        Kind::Token(&[shape("sendgrid-api-token", &[Run(tok_dot, 66, 66)])]),
+    ),
+    (
+        "xkeysib-",
+        Kind::Token(&[shape(
+            "sendinblue-api-token",
+            &[Run(hex_lower, 64, 64), Lit("-"), Run(alnum, 16, 16)],
+        )]),
+    ),
+    (
+        "shippo_",
+        Kind::Token(&[
+            shape("shippo-api-token", &[Lit("live_"), Run(hex_lower, 40, 40)]),
+            shape("shippo-api-token", &[Lit("test_"), Run(hex_lower, 40, 40)]),
+        ]),
+    ),
+    (
+        "pk.",
+        Kind::Token(&[shape(
+            "mapbox-api-token",
+            &[Run(alnum, 60, 60), Lit("."), Run(alnum, 22, 22)],
+        )]),
+    ),
+    (
+        "AIza",
+        Kind::Token(&[shape("google-api-key", &[Run(token_char, 35, 35)])]),
+    ),
+    (".dockerc", Kind::DockerCfg),
+    ("\"auth\"", Kind::DockerAuth),
+];
+
+/// Anchors matched in any case (they are searched in a lowercased copy of the data): the names
+/// of generic secret keys, `aws` for AWS secret keys, and (after these) every vendor's name.
+const LOWER_PATTERNS: &[(&str, Kind)] = &[
+    ("password", Kind::Keyword),
+    ("passwd", Kind::Keyword),
+    ("secret", Kind::Keyword),
+    ("token", Kind::Keyword),
+    ("api_key", Kind::Keyword),
+    ("apikey", Kind::Keyword),
+    ("api-key", Kind::Keyword),
+    ("access_key", Kind::Keyword),
+    ("accesskey", Kind::Keyword),
+    ("aws", Kind::AwsSecret),
+];
+
+/// The packed (Teddy) searcher takes fewer patterns than this.
+const PACKED_LIMIT: usize = 128;
+
+/// The two searchers: [`PATTERNS`] over the data, [`LOWER_PATTERNS`] then the vendors' names
+/// over its lowercased copy.
+struct Searchers {
+    tokens: packed::Searcher,
+    lower: packed::Searcher,
+}
+
+static SEARCHERS: LazyLock<Option<Searchers>> = LazyLock::new(|| {
+    // Teddy with more than 64 patterns: fewer passes over the data beat emptier buckets
+    let build = |patterns: &[&str]| {
+        (patterns.len() < PACKED_LIMIT).then_some(())?;
+        packed::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .heuristic_pattern_limits(false)
+            .builder()
+            .extend(patterns)
+            .build()
+    };
+    let tokens: Vec<&str> = PATTERNS.iter().map(|(p, _)| *p).collect();
+    let lower: Vec<&str> = LOWER_PATTERNS
+        .iter()
+        .map(|(p, _)| *p)
+        .chain(VENDORS.iter().map(|(name, _)| *name))
+        .collect();
+    Some(Searchers {
+        tokens: build(&tokens)?,
+        lower: build(&lower)?,
+    })
 });
 
 /// Finds secrets in `data` (the first [`scan_prefix_limit`] bytes of it), in the order they
 /// appear. Binary data (many NUL bytes near the start) yields nothing. At most 64 matches.
 ///
-/// Content rules: PEM/OpenSSH private keys, AWS access key ids and secret keys in assignments,
-/// GitHub, GitLab, Slack, Stripe, Google API and npm tokens, JWTs, and `password=`/`secret=`/
-/// `token:` assignments whose value has high entropy and is not a placeholder.
+/// Content rules: every kind of trivy's built-in secret rules (PEM/OpenSSH/PGP private keys, AWS
+/// access key ids and secret keys, GitHub, GitLab, Hugging Face, Slack, Stripe, Twilio, PyPI,
+/// npm, GCP service-account keys and some fifty more SaaS tokens, JWTs, Kubernetes dockercfg
+/// secrets), Google API keys, `auth` entries of Docker `config.json`/`.dockercfg` files, and
+/// `password=`/`secret=`/`token:` assignments whose value has high entropy and is not a
+/// placeholder. [`rules`] lists them.
 pub fn scan(data: &[u8]) -> Vec<SecretMatch> {
     let data = data.get(..SCAN_PREFIX_LIMIT).unwrap_or(data);
     let mut out = Vec::new();
     if looks_binary(data) {
         return out;
     }
-    let Some(ac) = SEARCHER.as_ref() else {
+    let Some(s) = SEARCHERS.as_ref() else {
         return out;
     };
+    // the two searchers' candidates, merged in the order they start
+    LOWERED.with_borrow_mut(|lowered| {
+        lowered.clear();
+        lowered.extend(data.iter().map(u8::to_ascii_lowercase));
+        scan_candidates(data, lowered, s, &mut out);
+    });
+    out
+}
+
+thread_local! {
+    /// The lowercased copy of the data [`scan`] looks at, kept between calls.
+    static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Looks closely at every candidate of both searchers, in order.
+fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<SecretMatch>) {
+    let mut tokens = s.tokens.find_iter(data).peekable();
+    let mut lower = s.lower.find_iter(lowered).peekable();
     let mut lines = LineCounter::default();
     let mut skip_until = 0usize;
-    for m in ac.find_iter(data) {
+    loop {
+        let take_lower = match (tokens.peek(), lower.peek()) {
+            (None, None) => break,
+            (Some(t), Some(v)) => v.start() < t.start(),
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+        };
+        let (m, kind) = if take_lower {
+            let Some(m) = lower.next() else { break };
+            let i = m.pattern().as_usize();
+            let kind = match LOWER_PATTERNS.get(i) {
+                Some((_, kind)) => *kind,
+                None => match i
+                    .checked_sub(LOWER_PATTERNS.len())
+                    .and_then(|v| VENDORS.get(v))
+                {
+                    Some((_, shapes)) => Kind::Vendor(shapes),
+                    None => continue,
+                },
+            };
+            (m, kind)
+        } else {
+            let Some(m) = tokens.next() else { break };
+            let Some((_, kind)) = PATTERNS.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            (m, *kind)
+        };
         let start = m.start();
         if start < skip_until {
             continue;
         }
-        let Some((_, kind)) = PATTERNS.get(m.pattern().as_usize()) else {
-            continue;
-        };
         let found = match kind {
-            Kind::PrivateKey => private_key(data, start),
-            Kind::Aws => fixed_token(data, start, 4, 16, upper_digit, "aws-access-key-id"),
-            Kind::GithubClassic => fixed_token(data, start, 4, 36, alnum, "github-token"),
-            Kind::GithubPat => min_token(data, start, 11, 40, word, "github-token"),
-            Kind::Gitlab => min_token(data, start, 6, 20, token_char, "gitlab-token"),
-            Kind::Slack => min_token(data, start, 5, 10, slack_char, "slack-token"),
-            Kind::Stripe => min_token(data, start, 8, 24, alnum, "stripe-secret-key"),
-            Kind::GoogleApi => fixed_token(data, start, 4, 35, token_char, "google-api-key"),
+            Kind::Token(shapes) => token(data, start, m.end(), shapes),
+            Kind::Vendor(shapes) => vendor(data, start, m.end(), shapes),
+            Kind::PrivateKey => private_key(data, start, m.end()),
+            Kind::AwsSecret => aws_secret(data, start, m.end()),
             Kind::Jwt => jwt(data, start),
             Kind::NpmAuth => npm_auth(data, m.end()),
-            Kind::NpmToken => fixed_token(data, start, 4, 36, alnum, "npm-token"),
+            Kind::Terraform => terraform(data, start, m.end()),
+            Kind::GcpServiceAccount => gcp_service_account(data, start, m.end()),
+            Kind::DockerCfg => docker_cfg(data, m.end()),
+            Kind::DockerAuth => docker_auth(data, m.end()),
             Kind::Keyword => keyword_assignment(data, start, m.end()),
         };
         if let Some((rule, s, e)) = found {
@@ -158,39 +652,148 @@ pub fn scan(data: &[u8]) -> Vec<SecretMatch> {
             out.push(SecretMatch {
                 rule,
                 description: describe(rule),
-                line: lines.line_of(data, start),
+                line: lines.line_of(data, start.min(s)),
                 redacted: if rule == "private-key" {
                     private_key_label(secret)
                 } else {
                     redact(&String::from_utf8_lossy(secret))
                 },
             });
-            skip_until = e;
+            skip_until = e.max(m.end());
             if out.len() >= MAX_MATCHES {
                 break;
             }
         }
     }
-    out
 }
+
+/// Every content rule [`scan`] reports, with its description: trivy's built-in rule ids where
+/// trivy has the rule, whittle's own otherwise.
+pub const RULES: &[(&str, &str)] = &[
+    ("private-key", "private key (PEM/OpenSSH/PGP)"),
+    ("aws-access-key-id", "AWS access key id"),
+    ("aws-secret-access-key", "AWS secret access key"),
+    ("github-pat", "GitHub personal access token"),
+    ("github-oauth", "GitHub OAuth access token"),
+    ("github-app-token", "GitHub App token"),
+    ("github-refresh-token", "GitHub refresh token"),
+    (
+        "github-fine-grained-pat",
+        "GitHub fine-grained personal access token",
+    ),
+    ("gitlab-pat", "GitLab personal access token"),
+    ("hugging-face-access-token", "Hugging Face access token"),
+    ("shopify-token", "Shopify token"),
+    ("slack-access-token", "Slack token"),
+    ("slack-web-hook", "Slack webhook URL"),
+    ("stripe-publishable-token", "Stripe publishable key"),
+    ("stripe-secret-token", "Stripe secret key"),
+    ("pypi-upload-token", "PyPI upload token"),
+    ("gcp-service-account", "Google Cloud service-account key"),
+    ("google-api-key", "Google API key"),
+    ("heroku-api-key", "Heroku API key"),
+    ("twilio-api-key", "Twilio API key"),
+    ("age-secret-key", "age secret key"),
+    ("facebook-token", "Facebook token"),
+    ("twitter-token", "Twitter token"),
+    ("adobe-client-id", "Adobe client id"),
+    ("adobe-client-secret", "Adobe client secret"),
+    ("alibaba-access-key-id", "Alibaba AccessKey id"),
+    ("alibaba-secret-key", "Alibaba secret key"),
+    ("asana-client-id", "Asana client id"),
+    ("asana-client-secret", "Asana client secret"),
+    ("atlassian-api-token", "Atlassian API token"),
+    ("bitbucket-client-id", "Bitbucket client id"),
+    ("bitbucket-client-secret", "Bitbucket client secret"),
+    ("beamer-api-token", "Beamer API token"),
+    ("clojars-api-token", "Clojars API token"),
+    (
+        "contentful-delivery-api-token",
+        "Contentful delivery API token",
+    ),
+    ("databricks-api-token", "Databricks API token"),
+    ("discord-api-token", "Discord API key"),
+    ("discord-client-id", "Discord client id"),
+    ("discord-client-secret", "Discord client secret"),
+    ("doppler-api-token", "Doppler API token"),
+    ("dropbox-api-secret", "Dropbox API secret"),
+    (
+        "dropbox-short-lived-api-token",
+        "Dropbox short-lived API token",
+    ),
+    (
+        "dropbox-long-lived-api-token",
+        "Dropbox long-lived API token",
+    ),
+    ("duffel-api-token", "Duffel API token"),
+    ("dynatrace-api-token", "Dynatrace API token"),
+    ("easypost-api-token", "EasyPost API token"),
+    ("fastly-api-token", "Fastly API token"),
+    ("finicity-client-secret", "Finicity client secret"),
+    ("finicity-api-token", "Finicity API token"),
+    ("flutterwave-public-key", "Flutterwave public or secret key"),
+    ("flutterwave-enc-key", "Flutterwave encryption key"),
+    ("frameio-api-token", "Frame.io API token"),
+    ("gocardless-api-token", "GoCardless API token"),
+    ("grafana-api-token", "Grafana API token"),
+    ("hashicorp-tf-api-token", "Terraform Cloud API token"),
+    ("hubspot-api-token", "HubSpot API token"),
+    ("intercom-api-token", "Intercom API token"),
+    ("intercom-client-secret", "Intercom client secret"),
+    ("ionic-api-token", "Ionic API token"),
+    ("jwt-token", "JSON Web Token"),
+    ("linear-api-token", "Linear API token"),
+    ("linear-client-secret", "Linear client secret"),
+    ("lob-api-key", "Lob API key"),
+    ("lob-pub-api-key", "Lob publishable API key"),
+    ("mailchimp-api-key", "Mailchimp API key"),
+    ("mailgun-token", "Mailgun API key"),
+    ("mailgun-signing-key", "Mailgun webhook signing key"),
+    ("mapbox-api-token", "Mapbox API token"),
+    ("messagebird-api-token", "MessageBird API token"),
+    ("messagebird-client-id", "MessageBird client id"),
+    ("new-relic-user-api-key", "New Relic user API key"),
+    ("new-relic-user-api-id", "New Relic user API id"),
+    (
+        "new-relic-browser-api-token",
+        "New Relic browser ingest token",
+    ),
+    ("npm-access-token", "npm access token"),
+    ("npmrc-auth-token", "npm auth token in .npmrc"),
+    ("planetscale-password", "PlanetScale password"),
+    ("planetscale-api-token", "PlanetScale API token"),
+    ("private-packagist-token", "Private Packagist token"),
+    ("postman-api-token", "Postman API token"),
+    ("pulumi-api-token", "Pulumi API token"),
+    ("rubygems-api-token", "RubyGems API token"),
+    ("sendgrid-api-token", "SendGrid API token"),
+    ("sendinblue-api-token", "Sendinblue API token"),
+    ("shippo-api-token", "Shippo API token"),
+    ("linkedin-client-secret", "LinkedIn client secret"),
+    ("linkedin-client-id", "LinkedIn client id"),
+    ("twitch-api-token", "Twitch API token"),
+    ("typeform-api-token", "Typeform API token"),
+    (
+        "dockerconfig-secret",
+        "Docker registry credentials in a Kubernetes secret",
+    ),
+    (
+        "docker-config-auth",
+        "Docker registry credentials (config.json auth)",
+    ),
+    ("password-assignment", "password assigned in plain text"),
+    (
+        "secret-assignment",
+        "secret or token assigned in plain text",
+    ),
+];
 
 /// The description of each rule id.
 fn describe(rule: &str) -> &'static str {
-    match rule {
-        "private-key" => "private key (PEM/OpenSSH)",
-        "aws-access-key-id" => "AWS access key id",
-        "aws-secret-access-key" => "AWS secret access key",
-        "github-token" => "GitHub token",
-        "gitlab-token" => "GitLab personal access token",
-        "slack-token" => "Slack token",
-        "stripe-secret-key" => "Stripe live secret key",
-        "google-api-key" => "Google API key",
-        "jwt" => "JSON Web Token",
-        "npm-token" => "npm auth token",
-        "password-assignment" => "password assigned in plain text",
-        "secret-assignment" => "secret or token assigned in plain text",
-        _ => "secret",
-    }
+    RULES
+        .iter()
+        .find(|(id, _)| *id == rule)
+        .map_or("secret", |(_, d)| d)
 }
 
 /// Whether data is binary: more than 1 NUL byte in 32 of its first 8 KiB.
@@ -237,6 +840,320 @@ fn base64_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
 }
 
+fn hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+fn hex_lower(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+fn a_to_h(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'h').contains(&b.to_ascii_lowercase())
+}
+fn a_to_h_lower(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'h').contains(&b)
+}
+fn digit(b: u8) -> bool {
+    b.is_ascii_digit()
+}
+fn alpha(b: u8) -> bool {
+    b.is_ascii_alphabetic()
+}
+fn tok_eq(b: u8) -> bool {
+    token_char(b) || b == b'='
+}
+fn word_eq(b: u8) -> bool {
+    word(b) || b == b'='
+}
+fn tok_dot(b: u8) -> bool {
+    token_char(b) || b == b'.'
+}
+fn tfp_char(b: u8) -> bool {
+    tok_dot(b) || b == b'='
+}
+fn b64_no_pad(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+/// The upper-case bech32 alphabet (age keys).
+fn bech32(b: u8) -> bool {
+    b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&b)
+}
+fn o_or_u(b: u8) -> bool {
+    b == b'o' || b == b'u'
+}
+fn r_or_u(b: u8) -> bool {
+    b == b'r' || b == b'u'
+}
+
+/// Where `segs` end when they match from `at`, each run taking as many bytes as it may.
+fn match_segs(data: &[u8], at: usize, segs: &[Seg]) -> Option<usize> {
+    let mut i = at;
+    for seg in segs {
+        match *seg {
+            Lit(s) => {
+                if !data.get(i..)?.starts_with(s.as_bytes()) {
+                    return None;
+                }
+                i += s.len();
+            }
+            Run(class, min, max) => {
+                let n = run_len(data, i, max, class);
+                if n < min {
+                    return None;
+                }
+                i += n;
+            }
+        }
+    }
+    Some(i)
+}
+
+/// A token that starts with its anchor (`start..end`) on a word boundary and ends where a word
+/// does; between quotes when its shape says so. The first shape that fits wins.
+fn token(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    shapes: &[Shape],
+) -> Option<(&'static str, usize, usize)> {
+    if !boundary_before(data, start) {
+        return None;
+    }
+    shapes.iter().find_map(|shape| {
+        let e = match_segs(data, end, shape.segs)?;
+        let ends_word = data.get(e).is_none_or(|b| !b.is_ascii_alphanumeric());
+        let in_quotes = !shape.quoted
+            || (start > 0
+                && matches!(data.get(start - 1), Some(b'"' | b'\''))
+                && matches!(data.get(e), Some(b'"' | b'\'')));
+        (ends_word && in_quotes).then_some((shape.rule, start, e))
+    })
+}
+
+/// A vendor's name (`start..end`) in a key of at most 25 more key characters, a connector
+/// (`=`, `:`, `:=`, `=>`, …), at most 5 bytes on the same line, then a value of one of the
+/// vendor's shapes (between quotes where the shape says so).
+fn vendor(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    shapes: &[Shape],
+) -> Option<(&'static str, usize, usize)> {
+    let mut i = end
+        + run_len(data, end, 25, |b| {
+            b.is_ascii_alphanumeric() || b"_ .-,".contains(&b)
+        });
+    let rest = data.get(i..)?;
+    let connector = [&b"||:"[..], b":=", b"<=", b"=>", b"=", b">", b":"]
+        .into_iter()
+        .find(|c| rest.starts_with(c))?;
+    i += connector.len();
+    let _ = start;
+    for skip in 0..=5 {
+        let at = i + skip;
+        let b = *data.get(at)?;
+        if b == b'\n' {
+            return None;
+        }
+        for shape in shapes {
+            let found = if shape.quoted {
+                if b != b'"' && b != b'\'' {
+                    continue;
+                }
+                match_segs(data, at + 1, shape.segs)
+                    .filter(|e| matches!(data.get(*e), Some(b'"' | b'\'')))
+                    .map(|e| (at + 1, e))
+            } else {
+                match_segs(data, at, shape.segs).map(|e| (at, e))
+            };
+            if let Some((s, e)) = found {
+                return Some((shape.rule, s, e));
+            }
+        }
+    }
+    None
+}
+
+/// An AWS secret access key after an `aws…key` name (`aws_secret_access_key`, `AWS_SECRET_KEY`,
+/// `awsKey`): optional quotes, an optional `=`/`:`/`=>`, then exactly 40 base64 characters that
+/// end the word.
+fn aws_secret(data: &[u8], start: usize, end: usize) -> Option<(&'static str, usize, usize)> {
+    if start > 0
+        && data
+            .get(start - 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let ci = |i: usize, s: &str| {
+        data.get(i..i + s.len())
+            .is_some_and(|d| d.eq_ignore_ascii_case(s.as_bytes()))
+    };
+    let mut i = end;
+    let underscore = |i: &mut usize| {
+        if data.get(*i) == Some(&b'_') {
+            *i += 1;
+        }
+    };
+    underscore(&mut i);
+    if ci(i, "secret") {
+        i += 6;
+    } else if ci(i, "sec") {
+        i += 3;
+    }
+    underscore(&mut i);
+    if ci(i, "access") {
+        i += 6;
+    }
+    underscore(&mut i);
+    if !ci(i, "key") {
+        return None;
+    }
+    i += 3;
+    if matches!(data.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    let spaces = |i: &mut usize| {
+        while matches!(data.get(*i), Some(b' ' | b'\t')) {
+            *i += 1;
+        }
+    };
+    spaces(&mut i);
+    if data.get(i..).is_some_and(|r| r.starts_with(b"=>")) {
+        i += 2;
+    } else if matches!(data.get(i), Some(b'=' | b':')) {
+        i += 1;
+    }
+    spaces(&mut i);
+    if matches!(data.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    let n = run_len(data, i, 41, base64_char);
+    let after = data.get(i + n).copied();
+    let ends = after.is_none_or(|b| b.is_ascii_whitespace() || b"\"',.;".contains(&b));
+    let value = std::str::from_utf8(data.get(i..i + n)?).ok()?;
+    (n == 40 && ends && !is_placeholder(value)).then_some(("aws-secret-access-key", i, i + n))
+}
+
+/// A Terraform Cloud token: 14 alphanumerics, the anchor `.atlasv1.`, then 60 to 70 token
+/// characters.
+fn terraform(data: &[u8], start: usize, end: usize) -> Option<(&'static str, usize, usize)> {
+    let s = start.checked_sub(14)?;
+    if !data
+        .get(s..start)?
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric())
+        || !boundary_before(data, s)
+    {
+        return None;
+    }
+    let e = match_segs(data, end, &[Run(tok_eq, 60, 70)])?;
+    data.get(e)
+        .is_none_or(|b| !b.is_ascii_alphanumeric())
+        .then_some(("hashicorp-tf-api-token", s, e))
+}
+
+/// A Google Cloud service-account key file: `"type": "service_account"` in JSON that also holds
+/// a `"private_key"`.
+fn gcp_service_account(
+    data: &[u8],
+    start: usize,
+    end: usize,
+) -> Option<(&'static str, usize, usize)> {
+    let before = data.get(..start)?;
+    let mut i = before.len();
+    while i > 0 && before.get(i - 1).is_some_and(|b| b.is_ascii_whitespace()) {
+        i -= 1;
+    }
+    if i == 0 || before.get(i - 1) != Some(&b':') {
+        return None;
+    }
+    i -= 1;
+    while i > 0 && before.get(i - 1).is_some_and(|b| b.is_ascii_whitespace()) {
+        i -= 1;
+    }
+    if !before.get(..i)?.ends_with(b"\"type\"") {
+        return None;
+    }
+    memchr::memmem::find(data, b"\"private_key\"")?;
+    Some(("gcp-service-account", start + 1, end - 1))
+}
+
+/// A Kubernetes secret's `.dockerconfigjson:` or `.dockercfg:` value: base64 of JSON (`ey…`/`ew…`).
+fn docker_cfg(data: &[u8], end: usize) -> Option<(&'static str, usize, usize)> {
+    let rest = data.get(end..)?;
+    let mut i = end
+        + if rest.starts_with(b"onfigjson") {
+            9
+        } else if rest.starts_with(b"fg") {
+            2
+        } else {
+            return None;
+        };
+    if data.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while matches!(data.get(i), Some(b' ' | b'\t' | b'\r' | b'\n' | b'|')) {
+        i += 1;
+    }
+    let value = data.get(i..)?;
+    if !(value.starts_with(b"ey") || value.starts_with(b"ew")) {
+        return None;
+    }
+    let n = run_len(data, i, MAX_VALUE, base64_char);
+    (n >= 16).then_some(("dockerconfig-secret", i, i + n))
+}
+
+/// An `"auth": "<base64 of user:password>"` entry of a Docker `config.json` or `.dockercfg`.
+fn docker_auth(data: &[u8], end: usize) -> Option<(&'static str, usize, usize)> {
+    let mut i = end;
+    while matches!(data.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if data.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while matches!(data.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if data.get(i) != Some(&b'"') {
+        return None;
+    }
+    i += 1;
+    let n = run_len(data, i, MAX_VALUE, base64_char);
+    if n < 8 || data.get(i + n) != Some(&b'"') {
+        return None;
+    }
+    let decoded = base64_decode(data.get(i..i + n)?)?;
+    let colon = memchr::memchr(b':', &decoded)?;
+    let password = String::from_utf8_lossy(decoded.get(colon + 1..)?);
+    (colon > 0 && !is_placeholder(&password)).then_some(("docker-config-auth", i, i + n))
+}
+
+/// Decodes standard base64 (padding optional); `None` for anything else.
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3 + 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in s.iter().take_while(|b| **b != b'=') {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
+}
+
 /// Whether the byte before `start` ends a word (so a prefix is not inside a longer token).
 fn boundary_before(data: &[u8], start: usize) -> bool {
     start == 0
@@ -255,43 +1172,13 @@ fn run_len(data: &[u8], from: usize, max: usize, class: fn(u8) -> bool) -> usize
         .count()
 }
 
-/// A prefix of `plen` bytes then exactly `body` bytes of `class`, on word boundaries.
-fn fixed_token(
+/// `-----BEGIN … PRIVATE KEY-----` (or `PRIVATE KEY BLOCK-----`, PGP's) followed by a key body:
+/// base64 lines (newlines may be written `\n`, as in JSON) or PEM headers.
+fn private_key(
     data: &[u8],
-    start: usize,
-    plen: usize,
-    body: usize,
-    class: fn(u8) -> bool,
-    rule: &'static str,
+    anchor: usize,
+    header_end: usize,
 ) -> Option<(&'static str, usize, usize)> {
-    if !boundary_before(data, start) {
-        return None;
-    }
-    let n = run_len(data, start + plen, body + 1, class);
-    let after_ok = data
-        .get(start + plen + n)
-        .is_none_or(|b| !b.is_ascii_alphanumeric());
-    (n == body && after_ok).then_some((rule, start, start + plen + body))
-}
-
-/// A prefix of `plen` bytes then at least `min` bytes of `class` (at most [`MAX_VALUE`]).
-fn min_token(
-    data: &[u8],
-    start: usize,
-    plen: usize,
-    min: usize,
-    class: fn(u8) -> bool,
-    rule: &'static str,
-) -> Option<(&'static str, usize, usize)> {
-    if !boundary_before(data, start) {
-        return None;
-    }
-    let n = run_len(data, start + plen, MAX_VALUE, class);
-    (n >= min).then_some((rule, start, start + plen + n))
-}
-
-/// `-----BEGIN … PRIVATE KEY-----` followed by a key body (base64 or PEM headers).
-fn private_key(data: &[u8], anchor: usize) -> Option<(&'static str, usize, usize)> {
     // the header starts at most 48 bytes before the anchor, on the same line
     let lo = anchor.saturating_sub(48);
     let before = data.get(lo..anchor)?;
@@ -300,17 +1187,20 @@ fn private_key(data: &[u8], anchor: usize) -> Option<(&'static str, usize, usize
         return None;
     }
     let start = lo + begin;
-    let header_end = anchor + "PRIVATE KEY-----".len();
     let mut body = header_end;
-    while matches!(data.get(body), Some(b'\r' | b'\n')) {
-        body += 1;
+    loop {
+        match data.get(body) {
+            Some(b'\r' | b'\n' | b' ' | b'\t') => body += 1,
+            Some(b'\\') if matches!(data.get(body + 1), Some(b'n' | b'r')) => body += 2,
+            _ => break,
+        }
     }
     let rest = data.get(body..)?;
     let looks_pem_headers = rest.starts_with(b"Proc-Type:");
     let b64 = rest
         .iter()
         .take(64)
-        .take_while(|b| base64_char(**b) || **b == b'\n' || **b == b'\r')
+        .take_while(|b| base64_char(**b) || matches!(**b, b'\n' | b'\r' | b'\\'))
         .count();
     (looks_pem_headers || b64 >= 40).then_some(("private-key", start, header_end))
 }
@@ -338,8 +1228,9 @@ fn jwt(data: &[u8], start: usize) -> Option<(&'static str, usize, usize)> {
     if p < 10 || data.get(p_start + p) != Some(&b'.') {
         return None;
     }
+    // the signature may be empty (`alg: none`)
     let s = run_len(data, s_start, 2048, token_char);
-    (s >= 10).then_some(("jwt", start, s_start + s))
+    (s >= 10 || s == 0).then_some(("jwt-token", start, s_start + s))
 }
 
 /// npm's `_authToken=VALUE` (in `.npmrc`), not a `${VAR}` reference.
@@ -362,7 +1253,7 @@ fn npm_auth(data: &[u8], end: usize) -> Option<(&'static str, usize, usize)> {
     if n < 8 || is_placeholder(&String::from_utf8_lossy(value)) {
         return None;
     }
-    Some(("npm-token", i, i + n))
+    Some(("npmrc-auth-token", i, i + n))
 }
 
 fn key_char(b: u8) -> bool {
