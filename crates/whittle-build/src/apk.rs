@@ -567,10 +567,23 @@ pub(crate) fn build_arch(
 
     // fetch (verified)
     let mut pkgs = Vec::new();
+    let mut archives = std::collections::BTreeMap::new();
     for &(r, i) in &chosen {
         let l = &loaded[r];
         let entry = &l.index.entries[i];
         let bytes = fetch_package(&l.repo, apk_arch, entry, &keyring, fetcher)?;
+        use sha2::Digest;
+        archives.insert(
+            (
+                entry.name.clone(),
+                entry.version.to_string(),
+                entry.arch.clone(),
+            ),
+            crate::image::archive_facts(
+                &hex::encode(sha2::Sha256::digest(&bytes)),
+                &format!("{}/{apk_arch}/{}", l.repo.url, entry.filename()),
+            ),
+        );
         pkgs.push((entry, l.repo.tag.as_deref(), bytes));
     }
 
@@ -707,38 +720,8 @@ pub(crate) fn build_arch(
     let layer = crate::layers::layer(&tree, mtime, fetcher.cache())?;
     let uncompressed_size = layer.uncompressed_size;
     let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
-    // the distribution from os-release; without one, from the repositories
-    let guess = match &apk_distro {
-        Some(d) => d.id,
-        None if loaded.iter().any(|l| l.repo.url.contains("wolfi")) => "wolfi",
-        None => "alpine",
-    };
-    let (distro, release) = crate::image::distro(&tree, guess);
-    let sbom_packages = records
-        .iter()
-        .map(|r| whittle_sbom::SbomPackage {
-            name: r.name.clone(),
-            version: r.version.clone(),
-            arch: r.arch.clone().unwrap_or_default(),
-            purl: Some(whittle_sbom::apk_purl(
-                &distro,
-                &r.name,
-                &r.version,
-                r.arch.as_deref().unwrap_or(""),
-                &release,
-            )),
-            source_name: r.origin.clone(),
-            source_version: None,
-            supplier: r.maintainer.clone(),
-            license_declared: None,
-            homepage: (!r.url.is_empty()).then(|| r.url.clone()),
-            download_location: None,
-            checksums: Vec::new(),
-            files_analyzed: false,
-        })
-        .collect();
     let img = crate::image::image(config, arch, mtime, layer, &names, "APK")?;
-    let sbom = crate::image::sbom(config, arch, mtime, &img, sbom_packages)?;
+    let sbom = crate::image::sbom(config, arch, mtime, &img, &tree, archives)?;
     Ok(BuiltArch {
         image: img,
         packages: names.len(),

@@ -302,61 +302,50 @@ pub fn distro(tree: &Tree, default_id: &str) -> (String, String) {
     (id, release)
 }
 
-/// SBOM entries of Debian packages: version, license (from the DEP-5 copyright file in the
-/// image), purl, source package, supplier and checksum.
-pub fn deb_sbom_packages(
-    packages: &[whittle_deb::Package],
-    tree: &Tree,
-) -> Vec<whittle_sbom::SbomPackage> {
-    let (distro, release) = distro(tree, "debian");
-    packages
+/// What the build knows of a package archive: its SHA-256 and the URL it came from (kept only
+/// when it is a `http(s)` or `ftp` URL, without user information: a local repository's path
+/// says nothing to a reader elsewhere, and SPDX allows no `file:` download location).
+pub fn archive_facts(sha256: &str, url: &str) -> whittle_catalog::sbom::Archive {
+    let url = url.trim();
+    let url = ["https://", "http://", "ftp://"]
         .iter()
-        .map(|p| {
-            let copyright = tree
-                .get(&format!("usr/share/doc/{}/copyright", p.name))
-                .and_then(|e| match &e.node {
-                    Node::File(d) => std::str::from_utf8(d).ok(),
-                    _ => None,
-                });
-            let version = p.version.to_string();
-            whittle_sbom::SbomPackage {
-                name: p.name.clone(),
-                purl: Some(whittle_sbom::deb_purl(
-                    &distro,
-                    &p.name,
-                    &version,
-                    &p.architecture,
-                    &release,
-                )),
-                version,
-                arch: p.architecture.clone(),
-                source_name: Some(p.source.clone()),
-                source_version: Some(p.source_version.to_string()),
-                supplier: p.stanza.get("Maintainer").map(str::to_string),
-                license_declared: copyright.and_then(whittle_sbom::debian_copyright_license),
-                homepage: p.stanza.get("Homepage").map(str::to_string),
-                download_location: None,
-                checksums: vec![("SHA256".into(), p.sha256.clone())],
-                files_analyzed: false,
-            }
+        .find_map(|scheme| {
+            let rest = url.strip_prefix(scheme)?;
+            // `user:password@host/…`: credentials never go into an SBOM
+            let (auth, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+            (!host.is_empty()).then(|| format!("{scheme}{host}/{path}"))
         })
-        .collect()
+        .filter(|u| !u.chars().any(|c| c.is_whitespace() || c.is_control()));
+    whittle_catalog::sbom::Archive {
+        sha256: Some(sha256.to_ascii_lowercase())
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        url,
+    }
 }
 
-/// The SPDX 2.3 JSON SBOM of one image.
+/// The SPDX 2.3 JSON SBOM of one image: its packages as `whittle sbom` reads them from an
+/// image (the same catalog over the assembled tree: packages, purls, licences, sources,
+/// dependencies, the OS), with what the build alone knows: each archive's SHA-256 and URL
+/// (`archives`, by `(name, version, arch)`) and the manifest digest.
 pub fn sbom(
     config: &Config,
     arch: &str,
     mtime: u64,
     img: &Image,
-    sbom_packages: Vec<whittle_sbom::SbomPackage>,
+    tree: &Tree,
+    archives: std::collections::BTreeMap<(String, String, String), whittle_catalog::sbom::Archive>,
 ) -> Result<Vec<u8>, Error> {
-    let seed = img
-        .layers
-        .iter()
-        .map(|l| l.digest.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let sbom_err = |message: String| Error::Sbom {
+        path: String::new(),
+        message,
+    };
+    let digest = img
+        .serialize()
+        .map_err(|e| sbom_err(e.to_string()))?
+        .manifest
+        .descriptor()
+        .digest;
     let name = config
         .annotations
         .get("org.opencontainers.image.title")
@@ -367,18 +356,54 @@ pub fn sbom(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "image".into())
         });
-    let input = whittle_sbom::SbomInput {
-        name: format!("{name} ({arch})"),
-        version: None,
-        purl: None,
-        namespace_seed: seed,
-        created_epoch: mtime,
-        tool: concat!("whittle-", env!("CARGO_PKG_VERSION")).into(),
-        packages: sbom_packages,
-        relationships: Vec::new(),
-    };
-    whittle_sbom::to_spdx_json(&input).map_err(|e| Error::Sbom {
-        path: String::new(),
-        message: e.to_string(),
-    })
+    let cat = whittle_catalog::catalog_entries(tree.walk().filter_map(|(path, entry)| {
+        let e = match &entry.node {
+            Node::File(d) => whittle_catalog::TreeEntry::File(d),
+            Node::Symlink(t) => whittle_catalog::TreeEntry::Symlink(t),
+            Node::Hardlink(t) => match &tree.get(t)?.node {
+                Node::File(d) => whittle_catalog::TreeEntry::File(d),
+                _ => return None,
+            },
+            Node::Dir => return None,
+        };
+        Some((path, e))
+    }));
+    if let Some(f) = cat.findings.first() {
+        return Err(sbom_err(f.message.clone()));
+    }
+    let input = whittle_catalog::sbom::image_sbom_input(
+        &cat,
+        &whittle_catalog::sbom::ImageFacts {
+            name: format!("{name} ({arch})"),
+            seed: digest.clone(),
+            digest: Some(digest),
+            epoch: mtime,
+            tool: concat!("whittle-", env!("CARGO_PKG_VERSION")).into(),
+            archives,
+        },
+    );
+    whittle_sbom::to_spdx_json(&input).map_err(|e| sbom_err(e.to_string()))
+}
+
+#[cfg(test)]
+mod sbom_tests {
+    use super::archive_facts;
+
+    #[test]
+    fn archive_urls_lose_credentials_and_local_paths() {
+        let h = "AB".repeat(32);
+        let a = archive_facts(
+            &h,
+            "https://u:p@mirror.example/debian/pool/g/gawk_1_amd64.deb",
+        );
+        assert_eq!(a.sha256.as_deref(), Some("ab".repeat(32).as_str()));
+        assert_eq!(
+            a.url.as_deref(),
+            Some("https://mirror.example/debian/pool/g/gawk_1_amd64.deb")
+        );
+        assert_eq!(archive_facts(&h, "file:///srv/repo/x.deb").url, None);
+        assert_eq!(archive_facts(&h, "/srv/repo/x.apk").url, None);
+        assert_eq!(archive_facts("zz", "http:///x").sha256, None);
+        assert_eq!(archive_facts("zz", "http:///x").url, None);
+    }
 }

@@ -670,13 +670,19 @@ fn build_arch(
     let packages: Vec<whittle_deb::Package> = chosen.iter().map(|&i| all[i].clone()).collect();
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     let img = image::image(config, arch, mtime, layer, &names, "Debian")?;
-    let sbom = image::sbom(
-        config,
-        arch,
-        mtime,
-        &img,
-        image::deb_sbom_packages(&packages, &tree),
-    )?;
+    let archives = packages
+        .iter()
+        .zip(&reqs)
+        .map(|(p, r)| {
+            let key = (
+                p.name.clone(),
+                p.version.to_string(),
+                p.architecture.clone(),
+            );
+            (key, image::archive_facts(&p.sha256, &r.url))
+        })
+        .collect();
+    let sbom = image::sbom(config, arch, mtime, &img, &tree, archives)?;
     Ok(BuiltArch {
         image: img,
         packages: names.len(),

@@ -23,8 +23,25 @@ pub fn read(path: &str, bytes: &[u8], cat: &mut Catalog) {
             format!("{path} line {}: {}", f.line, f.message),
         ));
     }
+    // `name>=1.2`, `so:libc.musl-x86_64.so.1`, `!conflict`: the name only, conflicts left out
+    let names = |list: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = list
+            .iter()
+            .filter(|d| !d.starts_with('!'))
+            .filter_map(|d| {
+                let n = d.split(['=', '<', '>', '~']).next()?.trim();
+                (!n.is_empty()).then(|| n.to_string())
+            })
+            .take(1024)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
     for p in db.packages {
         let source_name = p.origin.filter(|o| !o.is_empty());
+        let depends = names(&p.depends);
+        let provides = names(&p.provides);
         cat.packages.push(Package {
             name: p.name,
             version: p.version,
@@ -33,9 +50,11 @@ pub fn read(path: &str, bytes: &[u8], cat: &mut Catalog) {
             source_version: None,
             db: PackageDb::Apk,
             db_path: path.to_string(),
-            license: (!p.license.is_empty()).then_some(p.license),
+            license: Some(whittle_sbom::apk_license(&p.license)).filter(|l| !l.is_empty()),
             maintainer: p.maintainer,
             homepage: (!p.url.is_empty()).then_some(p.url),
+            depends,
+            provides,
         });
     }
 }

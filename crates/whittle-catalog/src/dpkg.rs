@@ -27,6 +27,21 @@ pub fn parse_source(field: &str) -> (String, Option<String>) {
     }
 }
 
+/// The package names a relationship field (`Depends`, `Pre-Depends`, `Provides`) lists: every
+/// alternative, without version constraints, architecture qualifiers (`:any`) or build
+/// profiles; at most 1024.
+pub fn relation_names(field: &str) -> Vec<String> {
+    field
+        .split([',', '|'])
+        .filter_map(|alt| {
+            let name = alt.trim().split([' ', '(', '[', '<', '\t']).next()?;
+            let name = name.split(':').next()?.trim();
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .take(1024)
+        .collect()
+}
+
 /// Whether a `Status:` value says the package is installed (`install ok installed`; also
 /// `hold ok installed`). Half-installed, config-files and not-installed entries are not.
 pub fn is_installed(status: &str) -> bool {
@@ -64,6 +79,19 @@ pub fn package_from_stanza(
         }
         _ => (None, None),
     };
+    let mut depends: Vec<String> = ["Pre-Depends", "Depends"]
+        .iter()
+        .filter_map(|f| stanza.get(f))
+        .flat_map(relation_names)
+        .collect();
+    depends.sort();
+    depends.dedup();
+    let mut provides = stanza
+        .get("Provides")
+        .map(relation_names)
+        .unwrap_or_default();
+    provides.sort();
+    provides.dedup();
     Ok(Some(Package {
         name: name.to_string(),
         version: version.to_string(),
@@ -75,6 +103,8 @@ pub fn package_from_stanza(
         license: None,
         maintainer: stanza.get("Maintainer").map(str::to_string),
         homepage: stanza.get("Homepage").map(str::to_string),
+        depends,
+        provides,
     }))
 }
 
@@ -154,6 +184,17 @@ mod tests {
         assert_eq!(cat.findings.len(), 2);
         assert_eq!(cat.findings[0].location.line, Some(6));
         assert!(cat.findings[1].message.contains("`e` has no `Version`"));
+    }
+
+    #[test]
+    fn relations() {
+        assert_eq!(
+            relation_names(
+                "libc6 (>= 2.34), libgmp10 (>= 2:6.2.1+dfsg1) | foo:any, libmpfr6 [amd64] <!nocheck>"
+            ),
+            ["libc6", "libgmp10", "foo", "libmpfr6"]
+        );
+        assert!(relation_names(" , |").is_empty());
     }
 
     proptest! {

@@ -53,6 +53,17 @@ pub fn wanted(path: &str) -> Option<Want> {
     }
 }
 
+/// Whether the catalog keeps the target of a symlink at `path`: a package's documentation
+/// directory `usr/share/doc/<pkg>` that links to another package's (`libgcc-s1 → gcc-12-base`),
+/// where its copyright file is. The target is kept as the entry's content.
+pub fn wanted_link(path: &str) -> bool {
+    path.strip_prefix("usr/share/doc/")
+        .is_some_and(|pkg| !pkg.is_empty() && !pkg.contains('/'))
+}
+
+/// Longest kept symlink target.
+const MAX_LINK_BYTES: usize = 4096;
+
 /// Normalizes a tar member path: drops leading `/` and `./`, empty and `.` components and a
 /// trailing `/`. Returns `None` for a path with `..` (it could escape the root) or no component.
 pub fn normalize(path: &str) -> Option<String> {
@@ -157,6 +168,16 @@ impl LayerFiles {
             if let Some(v) = added.remove(&path) {
                 added_total -= v.len() as u64;
             }
+            if kind.is_symlink() && wanted_link(&path) {
+                if let Some(target) = entry
+                    .link_name_bytes()
+                    .filter(|t| t.len() <= MAX_LINK_BYTES)
+                {
+                    added_total += target.len() as u64;
+                    added.insert(path, target.into_owned());
+                }
+                continue;
+            }
             let Some(want) = wanted(&path) else {
                 continue;
             };
@@ -252,6 +273,9 @@ mod tests {
         assert!(wanted("etc/passwd").is_none());
         assert!(wanted("etc/debian_version").is_some());
         assert!(wanted("etc/alpine-release").is_some());
+        assert!(wanted_link("usr/share/doc/libgcc-s1"));
+        assert!(!wanted_link("usr/share/doc/libgcc-s1/copyright"));
+        assert!(!wanted_link("usr/share/doc/"));
     }
 
     #[test]

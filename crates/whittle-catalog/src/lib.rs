@@ -99,12 +99,19 @@ pub struct Package {
     pub db: PackageDb,
     /// Path of the database file inside the image.
     pub db_path: String,
-    /// License as an SPDX expression or the packager's text, when known.
+    /// License as an SPDX expression (Debian: from the package's copyright file; APK: its `L:`
+    /// field made a valid expression), when known.
     pub license: Option<String>,
     /// Maintainer / supplier, when known.
     pub maintainer: Option<String>,
     /// Upstream homepage, when known.
     pub homepage: Option<String>,
+    /// What the package depends on: package names or virtual names (Debian `Pre-Depends` and
+    /// `Depends`, every alternative; APK `D:` without version constraints and conflicts),
+    /// sorted and deduplicated.
+    pub depends: Vec<String>,
+    /// The virtual names the package provides (Debian `Provides`, APK `p:`), without versions.
+    pub provides: Vec<String>,
 }
 
 impl Package {
@@ -176,15 +183,88 @@ pub fn catalog_layers<R: Read>(
     Ok(catalog_files(&files.into_files()))
 }
 
+/// One entry of an image's file tree, for [`catalog_entries`].
+#[derive(Debug, Clone, Copy)]
+pub enum TreeEntry<'a> {
+    /// A regular file and its content.
+    File(&'a [u8]),
+    /// A symbolic link and its target.
+    Symlink(&'a str),
+}
+
+/// Catalogs an image's merged file tree given as `(path, entry)` pairs (path without leading
+/// `/`), e.g. the tree `whittle build` assembles: only the entries [`layers::wanted`] and
+/// [`layers::wanted_link`] name are looked at, with the same size limits as for layers
+/// (a database over its limit is left out with a finding).
+pub fn catalog_entries<'a>(entries: impl IntoIterator<Item = (&'a str, TreeEntry<'a>)>) -> Catalog {
+    let mut files = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for (path, entry) in entries {
+        match entry {
+            TreeEntry::Symlink(target) if layers::wanted_link(path) => {
+                files.insert(path.to_string(), target.as_bytes().to_vec());
+            }
+            TreeEntry::File(data) => match layers::wanted(path) {
+                Some(layers::Want::Keep(max) | layers::Want::KeepSmall(max))
+                    if data.len() as u64 <= max =>
+                {
+                    files.insert(path.to_string(), data.to_vec());
+                }
+                Some(layers::Want::Keep(max)) => skipped.push(finding(
+                    path,
+                    None,
+                    format!(
+                        "{path} is {} bytes, more than the {max}-byte limit: not read",
+                        data.len()
+                    ),
+                )),
+                _ => {}
+            },
+            TreeEntry::Symlink(_) => {}
+        }
+    }
+    if !files.contains_key(apk::INSTALLED_PATH)
+        && let Some(v) = files.remove("usr/lib/apk/db/installed")
+    {
+        files.insert(apk::INSTALLED_PATH.into(), v);
+    }
+    let mut cat = catalog_files(&files);
+    cat.findings.extend(skipped);
+    cat
+}
+
+/// The documentation directory of `pkg` (`usr/share/doc/<pkg>`), following up to 4 symlinks
+/// kept as [`layers::wanted_link`] entries (`libgcc-s1 → gcc-12-base`); `None` when a link
+/// leads outside `usr/share/doc/`.
+fn doc_dir(files: &BTreeMap<String, Vec<u8>>, pkg: &str) -> Option<String> {
+    let mut dir = format!("usr/share/doc/{pkg}");
+    for _ in 0..4 {
+        let Some(target) = files.get(&dir) else {
+            return Some(dir);
+        };
+        let target = String::from_utf8_lossy(target);
+        let joined = match target.strip_prefix('/') {
+            Some(abs) => abs.to_string(),
+            None => format!("usr/share/doc/{target}"),
+        };
+        let norm = layers::normalize(&joined)?;
+        norm.strip_prefix("usr/share/doc/")
+            .filter(|p| !p.contains('/'))?;
+        dir = norm;
+    }
+    None
+}
+
 /// Catalogs an already merged set of files: path inside the image (no leading `/`) → content.
-/// Paths not needed are ignored.
+/// Paths not needed are ignored; a `usr/share/doc/<pkg>` entry is the target of that symlinked
+/// documentation directory ([`layers::wanted_link`]).
 pub fn catalog_files(files: &BTreeMap<String, Vec<u8>>) -> Catalog {
     let mut cat = Catalog {
         os: OsRelease::detect(files),
         ..Catalog::default()
     };
     let copyright = |pkg: &str| -> Option<String> {
-        let text = files.get(&format!("usr/share/doc/{pkg}/copyright"))?;
+        let text = files.get(&format!("{}/copyright", doc_dir(files, pkg)?))?;
         whittle_sbom::debian_copyright_license(&String::from_utf8_lossy(text))
     };
     if let Some(bytes) = files.get(apk::INSTALLED_PATH) {

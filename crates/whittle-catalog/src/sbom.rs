@@ -1,6 +1,8 @@
 //! A [`Catalog`] as the input of the SBOM writers in `whittle-sbom`, with package URLs.
 
-use whittle_sbom::{SbomInput, SbomPackage, purl};
+use std::collections::BTreeMap;
+
+use whittle_sbom::{PackageKind, RelationshipKind, SbomInput, SbomPackage, SbomRelationship, purl};
 
 use crate::{Catalog, Package};
 
@@ -39,20 +41,63 @@ pub fn package_purl(cat: &Catalog, p: &Package) -> String {
     )
 }
 
+/// What the SBOM says about the image beyond its catalog.
+#[derive(Clone, Debug, Default)]
+pub struct ImageFacts {
+    /// The document and root-package name, e.g. the image reference.
+    pub name: String,
+    /// Seed of the document namespace / serial number (e.g. the manifest digest).
+    pub seed: String,
+    /// The image's manifest digest (`sha256:<hex>`), when known.
+    pub digest: Option<String>,
+    /// Creation time, seconds since the Unix epoch (the image config's `created`).
+    pub epoch: u64,
+    /// The creating tool, e.g. `whittle-0.1.0`.
+    pub tool: String,
+    /// What the builder knows of each package, by `(name, version, arch)`: the archive's
+    /// SHA-256 and where it was downloaded from. An image alone holds neither.
+    pub archives: BTreeMap<(String, String, String), Archive>,
+}
+
+/// A package archive (`.deb`, `.apk`) the image was built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Archive {
+    /// SHA-256 of the archive, lowercase hex.
+    pub sha256: Option<String>,
+    /// The archive's URL.
+    pub url: Option<String>,
+}
+
 /// An [`SbomInput`] describing `cat` as the content of image `name` (`seed`: e.g. the manifest
-/// digest, for a stable document namespace; `epoch`: creation time).
+/// digest, for a stable document namespace; `epoch`: creation time). See [`image_sbom_input`].
 pub fn sbom_input(cat: &Catalog, name: &str, seed: &str, epoch: u64, tool: &str) -> SbomInput {
-    SbomInput {
-        name: name.to_string(),
-        version: None,
-        purl: None,
-        namespace_seed: seed.to_string(),
-        created_epoch: epoch,
-        tool: tool.to_string(),
-        packages: cat
-            .packages
-            .iter()
-            .map(|p| SbomPackage {
+    image_sbom_input(
+        cat,
+        &ImageFacts {
+            name: name.to_string(),
+            seed: seed.to_string(),
+            epoch,
+            tool: tool.to_string(),
+            ..ImageFacts::default()
+        },
+    )
+}
+
+/// The one description of an image's packages both `whittle build` and `whittle sbom` write:
+/// every cataloged package with its purl ([`package_purl`]), source package, licence,
+/// supplier, homepage and, where `facts` knows the archive, checksum and download location;
+/// the OS (os-release `ID` and `VERSION_ID`) as an operating-system package; and a
+/// `DEPENDS_ON` relationship for every dependency (or provided name) an installed package
+/// satisfies.
+pub fn image_sbom_input(cat: &Catalog, facts: &ImageFacts) -> SbomInput {
+    let mut packages: Vec<SbomPackage> = cat
+        .packages
+        .iter()
+        .map(|p| {
+            let archive = facts
+                .archives
+                .get(&(p.name.clone(), p.version.clone(), p.arch.clone()));
+            SbomPackage {
                 name: p.name.clone(),
                 version: p.version.clone(),
                 arch: p.arch.clone(),
@@ -60,50 +105,67 @@ pub fn sbom_input(cat: &Catalog, name: &str, seed: &str, epoch: u64, tool: &str)
                 source_name: Some(p.source().to_string()),
                 source_version: Some(p.source_ver().to_string()),
                 supplier: p.maintainer.clone(),
-                license_declared: p.license.as_deref().map(license_expression),
+                license_declared: p.license.clone(),
                 homepage: p.homepage.clone(),
-                download_location: None,
-                checksums: Vec::new(),
+                download_location: archive.and_then(|a| a.url.clone()),
+                checksums: archive
+                    .and_then(|a| a.sha256.clone())
+                    .map(|h| vec![("SHA256".to_string(), h)])
+                    .unwrap_or_default(),
                 files_analyzed: false,
-            })
-            .collect(),
-        relationships: Vec::new(),
-    }
-}
-
-/// Turns an apk `L:` value (`MIT`, `GPL-2.0-only AND MIT`, `BSD-2-Clause OR MIT`, `GPL2+`)
-/// into an SPDX expression: known ids and operators are kept, others become `LicenseRef-…`.
-fn license_expression(l: &str) -> String {
-    let mut out = Vec::new();
-    for tok in l.split_whitespace() {
-        let up = tok.to_ascii_uppercase();
-        if matches!(up.as_str(), "AND" | "OR" | "WITH") {
-            out.push(up);
-        } else {
-            // apk lists several licenses separated by spaces: all of them apply
-            if out
-                .last()
-                .is_some_and(|l| !matches!(l.as_str(), "AND" | "OR" | "WITH") && !l.ends_with('('))
-                && !tok.starts_with(')')
-            {
-                out.push("AND".to_string());
+                kind: PackageKind::Library,
             }
-            let (open, rest) = tok.split_at(tok.len() - tok.trim_start_matches('(').len());
-            let core = rest.trim_end_matches(')');
-            let close = &rest[core.len()..];
-            let already_spdx = (core.ends_with("-only") || core.ends_with("-or-later"))
-                && core
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-            let id = if already_spdx {
-                core.to_string()
-            } else {
-                whittle_sbom::short_name_to_spdx(core)
-            };
-            out.push(format!("{open}{id}{close}"));
+        })
+        .collect();
+    // who satisfies a name: the package of that name, else the packages providing it
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut by_provides: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, p) in cat.packages.iter().enumerate() {
+        by_name.entry(&p.name).or_default().push(i);
+        for v in &p.provides {
+            by_provides.entry(v).or_default().push(i);
         }
     }
-    out.join(" ")
+    let mut relationships = Vec::new();
+    for (i, p) in cat.packages.iter().enumerate() {
+        for d in &p.depends {
+            let to = by_name
+                .get(d.as_str())
+                .or_else(|| by_provides.get(d.as_str()));
+            for &j in to.into_iter().flatten() {
+                if j != i {
+                    relationships.push(SbomRelationship {
+                        from: i,
+                        kind: RelationshipKind::DependsOn,
+                        to: j,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(os) = cat.os.as_ref().filter(|o| !o.id.is_empty()) {
+        packages.push(SbomPackage {
+            name: os.id.clone(),
+            version: if os.version_id.is_empty() {
+                os.release.clone()
+            } else {
+                os.version_id.clone()
+            },
+            kind: PackageKind::OperatingSystem,
+            ..SbomPackage::default()
+        });
+    }
+    SbomInput {
+        name: facts.name.clone(),
+        version: None,
+        purl: None,
+        digest: facts.digest.clone(),
+        namespace_seed: facts.seed.clone(),
+        created_epoch: facts.epoch,
+        tool: facts.tool.clone(),
+        packages,
+        relationships,
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +185,8 @@ mod tests {
             license: None,
             maintainer: None,
             homepage: None,
+            depends: Vec::new(),
+            provides: Vec::new(),
         }
     }
 
@@ -151,23 +215,5 @@ mod tests {
         assert!(package_purl(&cat, &p).ends_with("&upstream=libxcrypt%404.4.33-2"));
         let p = pkg(PackageDb::DpkgStatus, "gawk", "1:5.2.1-2", None);
         assert!(!package_purl(&cat, &p).contains("upstream"));
-    }
-
-    #[test]
-    fn license_expressions() {
-        assert_eq!(license_expression("MIT"), "MIT");
-        assert_eq!(
-            license_expression("MIT and BSD-2-Clause"),
-            "MIT AND BSD-2-Clause"
-        );
-        assert_eq!(license_expression("GPL-2.0-only"), "GPL-2.0-only");
-        assert_eq!(
-            license_expression("MPL-2.0 GPL-2.0-or-later"),
-            "MPL-2.0 AND GPL-2.0-or-later"
-        );
-        assert_eq!(
-            license_expression("(GPL-2.0 OR MIT)"),
-            "(GPL-2.0-only OR MIT)"
-        );
     }
 }

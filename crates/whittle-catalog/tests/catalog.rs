@@ -240,12 +240,82 @@ fn real_alpine_310_image() {
     assert_eq!(musl.version, "1.1.22-r3");
     assert_eq!(musl.license.as_deref(), Some("MIT"));
     let input = sbom::sbom_input(&c, "alpine:3.10", "seed", 0, "whittle-test");
+    let (os, libs): (Vec<_>, Vec<_>) = input
+        .packages
+        .iter()
+        .partition(|p| p.kind == whittle_sbom::PackageKind::OperatingSystem);
+    assert_eq!(libs.len(), 14);
     assert!(
-        input
-            .packages
-            .iter()
+        libs.iter()
             .all(|p| p.purl.as_deref().unwrap().starts_with("pkg:apk/alpine/"))
     );
+    assert_eq!(
+        os.iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect::<Vec<_>>(),
+        [("alpine", "3.10.4")]
+    );
+    // musl's dependents: busybox links against it through `so:libc.musl-x86_64.so.1`
+    let idx = |n: &str| input.packages.iter().position(|p| p.name == n).unwrap();
+    assert!(input.relationships.iter().any(|r| r.from == idx("busybox")
+        && r.to == idx("musl")
+        && r.kind == whittle_sbom::RelationshipKind::DependsOn));
+}
+
+/// A documentation directory that is a symlink to another package's (Debian's `libgcc-s1 ->
+/// gcc-12-base`) gives the package the licence of the copyright file there, through layers
+/// and through an assembled tree alike.
+#[test]
+fn symlinked_doc_dir_gives_the_license() {
+    let status = b"Package: gcc-12-base\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture: amd64\n\n\
+Package: libgcc-s1\nStatus: install ok installed\nVersion: 12.2.0-14\nArchitecture: amd64\nSource: gcc-12\nDepends: gcc-12-base (= 12.2.0-14), libc6 (>= 2.35)\n";
+    let copyright = b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-3+ with GCC-exception\n";
+    let want = Some("GPL-3.0-or-later WITH GCC-exception-3.1");
+    let lay = layer_with_link(status, copyright);
+    let c = catalog_layers([&lay[..]]).unwrap();
+    let lic = |c: &Catalog, n: &str| {
+        c.packages
+            .iter()
+            .find(|p| p.name == n)
+            .unwrap()
+            .license
+            .clone()
+    };
+    assert_eq!(lic(&c, "libgcc-s1").as_deref(), want);
+    assert_eq!(lic(&c, "gcc-12-base").as_deref(), want);
+    let tree = [
+        ("var/lib/dpkg/status", TreeEntry::File(&status[..])),
+        (
+            "usr/share/doc/gcc-12-base/copyright",
+            TreeEntry::File(&copyright[..]),
+        ),
+        ("usr/share/doc/libgcc-s1", TreeEntry::Symlink("gcc-12-base")),
+        ("usr/share/doc/evil", TreeEntry::Symlink("../../../etc")),
+    ];
+    let t = catalog_entries(tree);
+    assert_eq!(lic(&t, "libgcc-s1").as_deref(), want);
+    assert_eq!(t.packages, c.packages);
+}
+
+fn layer_with_link(status: &[u8], copyright: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        ("var/lib/dpkg/status", status),
+        ("usr/share/doc/gcc-12-base/copyright", copyright),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, data).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    b.append_link(&mut h, "usr/share/doc/libgcc-s1", "gcc-12-base")
+        .unwrap();
+    b.into_inner().unwrap()
 }
 
 /// `whittle sbom`'s regression: a layer blob replaced by another valid layer of the same size

@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{SbomError, SbomInput, rfc3339_utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{PackageKind, RelationshipKind, SbomError, SbomInput, rfc3339_utc};
 
 /// The CycloneDX specification version written.
 pub const CYCLONEDX_SPEC_VERSION: &str = "1.6";
@@ -29,12 +31,16 @@ pub fn serial_number(name: &str, seed: &str) -> String {
 
 /// Render `input` as a CycloneDX 1.6 JSON BOM (pretty-printed, trailing newline).
 ///
-/// The image is `metadata.component` (type `container`); each package is a `library`
-/// component with its purl as `bom-ref` (made unique with `#2`, `#3`… when repeated), its
-/// license expression, supplier, and the source package as `pedigree.ancestors` plus the
-/// properties `whittle:source-name` / `whittle:source-version`. Components are sorted like the
-/// SPDX packages, so the output is deterministic.
+/// The image is `metadata.component` (type `container`, its manifest digest as `version` and
+/// hash); each package is a `library` component (the distribution an `operating-system` one)
+/// with its purl as `bom-ref` (made unique with `#2`, `#3`… when repeated), its license
+/// expression, supplier, checksums, and the source package as `pedigree.ancestors` plus the
+/// properties `whittle:source-name` / `whittle:source-version`. `dependencies` holds the image
+/// (depending on every component) and every component with the packages it depends on
+/// ([`RelationshipKind::DependsOn`]). Components are sorted like the SPDX packages, so the
+/// output is deterministic.
 pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
+    crate::check_relationships(input)?;
     let mut order: Vec<usize> = (0..input.packages.len()).collect();
     order.sort_by(|&a, &b| {
         let (pa, pb) = (&input.packages[a], &input.packages[b]);
@@ -49,6 +55,7 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
     used.insert("image".to_string());
     let mut components = Vec::with_capacity(order.len());
     let mut refs = Vec::with_capacity(order.len());
+    let mut ref_of = vec![String::new(); input.packages.len()];
     for &i in &order {
         let p = &input.packages[i];
         let base = p
@@ -62,7 +69,10 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
             n += 1;
         }
         let mut c = json!({
-            "type": "library",
+            "type": match p.kind {
+                PackageKind::Library => "library",
+                PackageKind::OperatingSystem => "operating-system",
+            },
             "bom-ref": bom_ref,
             "name": p.name,
             "version": p.version,
@@ -99,6 +109,26 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
         {
             c["externalReferences"] = json!([{"type": "website", "url": h}]);
         }
+        let hashes: Vec<Value> = crate::checked_checksums(p)?
+            .into_iter()
+            .filter_map(|(alg, hex)| {
+                let alg = match alg {
+                    "SHA1" => "SHA-1",
+                    "SHA256" => "SHA-256",
+                    "SHA384" => "SHA-384",
+                    "SHA512" => "SHA-512",
+                    "MD5" => "MD5",
+                    "SHA3-256" => "SHA3-256",
+                    "SHA3-512" => "SHA3-512",
+                    "BLAKE2b-256" => "BLAKE2b-256",
+                    _ => return None,
+                };
+                Some(json!({"alg": alg, "content": hex}))
+            })
+            .collect();
+        if !hashes.is_empty() {
+            c["hashes"] = Value::Array(hashes);
+        }
         let mut props: Vec<Value> = Vec::new();
         if !p.arch.is_empty() {
             props.push(json!({"name": "whittle:arch", "value": p.arch}));
@@ -112,8 +142,29 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
         if !props.is_empty() {
             c["properties"] = Value::Array(props);
         }
+        ref_of[i] = bom_ref.clone();
         refs.push(bom_ref);
         components.push(c);
+    }
+    let mut depends: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for r in input
+        .relationships
+        .iter()
+        .filter(|r| r.kind == RelationshipKind::DependsOn && r.from != r.to)
+    {
+        depends
+            .entry(&ref_of[r.from])
+            .or_default()
+            .insert(&ref_of[r.to]);
+    }
+    let mut dependencies = vec![json!({"ref": "image", "dependsOn": refs})];
+    for &i in &order {
+        let r = ref_of[i].as_str();
+        let on: Vec<&str> = depends
+            .get(r)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        dependencies.push(json!({"ref": r, "dependsOn": on}));
     }
     let tool = input.tool.trim();
     let (tool_name, tool_version) = match tool.rsplit_once('-') {
@@ -125,8 +176,17 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
         tool_obj["version"] = json!(tool_version);
     }
     let mut image = json!({"type": "container", "bom-ref": "image", "name": input.name});
-    if let Some(v) = &input.version {
+    if let Some(v) = input.version.as_ref().or(input.digest.as_ref()) {
         image["version"] = json!(v);
+    }
+    if let Some(h) = input
+        .digest
+        .as_deref()
+        .and_then(|d| d.strip_prefix("sha256:"))
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        image["hashes"] = json!([{"alg": "SHA-256", "content": h.to_ascii_lowercase()}]);
+        image["properties"] = json!([{"name": "whittle:manifest-digest", "value": input.digest}]);
     }
     if let Some(p) = &input.purl {
         image["purl"] = json!(p);
@@ -142,7 +202,7 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
             "component": image,
         },
         "components": components,
-        "dependencies": [{"ref": "image", "dependsOn": refs}],
+        "dependencies": dependencies,
     });
     let mut out = serde_json::to_vec_pretty(&bom)?;
     out.push(b'\n');

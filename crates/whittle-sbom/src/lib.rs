@@ -12,7 +12,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use cyclonedx::{CYCLONEDX_SPEC_VERSION, serial_number, to_cyclonedx_json};
-pub use license::{MAX_COPYRIGHT_BYTES, debian_copyright_license, license_ref, short_name_to_spdx};
+pub use license::{
+    MAX_COPYRIGHT_BYTES, apk_license, debian_copyright_license, license_ref, short_name_to_spdx,
+};
 pub use purl::{apk_purl, deb_purl, percent_encode, purl};
 
 /// Why an SBOM could not be produced.
@@ -56,6 +58,9 @@ pub struct SbomInput {
     pub version: Option<String>,
     /// The root package's purl (e.g. `pkg:oci/…`), if any.
     pub purl: Option<String>,
+    /// The image's manifest digest (`sha256:<hex>`), if known: the root package's checksum in
+    /// SPDX, `metadata.component`'s hash and `bom-ref` in CycloneDX.
+    pub digest: Option<String>,
     /// Seed of the `documentNamespace` (e.g. the image config digest): same seed, same namespace.
     pub namespace_seed: String,
     /// Creation time, seconds since the Unix epoch (`SOURCE_DATE_EPOCH`).
@@ -95,6 +100,18 @@ pub struct SbomPackage {
     pub checksums: Vec<(String, String)>,
     /// Whether files were analyzed (always `false` for now: no per-file entries are written).
     pub files_analyzed: bool,
+    /// What the package is: a library (default) or the operating system.
+    pub kind: PackageKind,
+}
+
+/// What a package is (SPDX `primaryPackagePurpose`, CycloneDX component `type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PackageKind {
+    /// An installed package: SPDX `LIBRARY`, CycloneDX `library`.
+    #[default]
+    Library,
+    /// The distribution itself: SPDX `OPERATING-SYSTEM`, CycloneDX `operating-system`.
+    OperatingSystem,
 }
 
 /// An SPDX relationship type between two packages.
@@ -262,6 +279,65 @@ pub fn rfc3339_utc(epoch: u64) -> String {
     )
 }
 
+/// Seconds since the Unix epoch of an RFC 3339 time (`2024-01-02T03:04:05Z`,
+/// `2024-01-02T03:04:05.123456789+02:00`, as image configs write `created`); `None` when the
+/// text is not one or is before 1970.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b.len() > 64
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset: i64 = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            let v = oh * 3600 + om * 60;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let t = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    u64::try_from(t).ok()
+}
+
 /// The `documentNamespace` for a document name and seed.
 pub fn document_namespace(name: &str, seed: &str) -> String {
     let h = hex::encode(Sha256::digest(seed.as_bytes()));
@@ -282,18 +358,8 @@ fn supplier(s: &Option<String>) -> Option<String> {
     }
 }
 
-/// `LicenseRef-…` identifiers used in an expression.
-fn license_refs(expr: &str) -> impl Iterator<Item = &str> {
-    expr.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .filter(|t| t.starts_with("LicenseRef-"))
-}
-
-/// Render `input` as an SPDX 2.3 JSON document (pretty-printed, trailing newline).
-///
-/// Packages are sorted by (name, version, arch, purl) so the caller's order does not matter;
-/// SPDXIDs are `SPDXRef-Package-<name>-<version>-<arch>` restricted to `[A-Za-z0-9.-]`, with
-/// `-2`, `-3`, … appended on collision.
-pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
+/// Every relationship names packages that exist.
+pub(crate) fn check_relationships(input: &SbomInput) -> Result<(), SbomError> {
     let count = input.packages.len();
     for (index, r) in input.relationships.iter().enumerate() {
         for package in [r.from, r.to] {
@@ -306,6 +372,56 @@ pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
             }
         }
     }
+    Ok(())
+}
+
+/// A package's checksums with SPDX algorithm names and lowercase hex, sorted by algorithm;
+/// an unknown algorithm or a value of the wrong form is an error.
+pub(crate) fn checked_checksums(p: &SbomPackage) -> Result<Vec<(&'static str, String)>, SbomError> {
+    let mut checksums = Vec::new();
+    for (alg, val) in &p.checksums {
+        let norm = alg.to_ascii_uppercase().replace('_', "-");
+        let norm = if norm == "BLAKE2B-256" {
+            "BLAKE2b-256".to_string()
+        } else {
+            norm
+        };
+        let Some((name, len)) = SPDX_ALGORITHMS.iter().find(|(a, _)| *a == norm) else {
+            return Err(SbomError::BadChecksum {
+                package: p.name.clone(),
+                algorithm: alg.clone(),
+                value: val.clone(),
+                reason: "unknown algorithm",
+            });
+        };
+        if val.len() != *len || !val.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(SbomError::BadChecksum {
+                package: p.name.clone(),
+                algorithm: alg.clone(),
+                value: val.clone(),
+                reason: "not a hex digest of the algorithm's length",
+            });
+        }
+        checksums.push((*name, val.to_ascii_lowercase()));
+    }
+    checksums.sort();
+    Ok(checksums)
+}
+
+/// `LicenseRef-…` identifiers used in an expression.
+fn license_refs(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|t| t.starts_with("LicenseRef-"))
+}
+
+/// Render `input` as an SPDX 2.3 JSON document (pretty-printed, trailing newline).
+///
+/// Packages are sorted by (name, version, arch, purl) so the caller's order does not matter;
+/// SPDXIDs are `SPDXRef-Package-<name>-<version>-<arch>` restricted to `[A-Za-z0-9.-]`, with
+/// `-2`, `-3`, … appended on collision.
+pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
+    check_relationships(input)?;
+    let count = input.packages.len();
     let mut order: Vec<usize> = (0..count).collect();
     order.sort_by(|&a, &b| {
         let (pa, pb) = (&input.packages[a], &input.packages[b]);
@@ -330,7 +446,17 @@ pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
         files_analyzed: false,
         homepage: None,
         source_info: None,
-        checksums: Vec::new(),
+        checksums: input
+            .digest
+            .as_deref()
+            .and_then(|d| d.strip_prefix("sha256:"))
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|h| Checksum {
+                algorithm: "SHA256",
+                checksum_value: h.to_ascii_lowercase(),
+            })
+            .into_iter()
+            .collect(),
         license_concluded: "NOASSERTION",
         license_declared: "NOASSERTION".to_string(),
         copyright_text: "NOASSERTION",
@@ -361,36 +487,13 @@ pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
         }
         ids[i] = id.clone();
 
-        let mut checksums = Vec::new();
-        for (alg, val) in &p.checksums {
-            let norm = alg.to_ascii_uppercase().replace('_', "-");
-            let norm = if norm == "BLAKE2B-256" {
-                "BLAKE2b-256".to_string()
-            } else {
-                norm
-            };
-            let Some((name, len)) = SPDX_ALGORITHMS.iter().find(|(a, _)| *a == norm) else {
-                return Err(SbomError::BadChecksum {
-                    package: p.name.clone(),
-                    algorithm: alg.clone(),
-                    value: val.clone(),
-                    reason: "unknown algorithm",
-                });
-            };
-            if val.len() != *len || !val.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(SbomError::BadChecksum {
-                    package: p.name.clone(),
-                    algorithm: alg.clone(),
-                    value: val.clone(),
-                    reason: "not a hex digest of the algorithm's length",
-                });
-            }
-            checksums.push(Checksum {
-                algorithm: name,
-                checksum_value: val.to_ascii_lowercase(),
-            });
-        }
-        checksums.sort_by(|a, b| a.algorithm.cmp(b.algorithm));
+        let checksums: Vec<Checksum> = checked_checksums(p)?
+            .into_iter()
+            .map(|(algorithm, checksum_value)| Checksum {
+                algorithm,
+                checksum_value,
+            })
+            .collect();
 
         let license_declared = p
             .license_declared
@@ -441,7 +544,10 @@ pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
                 })
                 .into_iter()
                 .collect(),
-            primary_package_purpose: None,
+            primary_package_purpose: Some(match p.kind {
+                PackageKind::Library => "LIBRARY",
+                PackageKind::OperatingSystem => "OPERATING-SYSTEM",
+            }),
         });
     }
 
@@ -491,7 +597,7 @@ pub fn to_spdx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
             .map(|id| ExtractedLicense {
                 name: id["LicenseRef-".len()..].to_string(),
                 extracted_text: format!(
-                    "The license named `{}` in the package's Debian copyright file (/usr/share/doc/PACKAGE/copyright); see that file for its text.",
+                    "The license named `{}` by the package (its Debian copyright file /usr/share/doc/PACKAGE/copyright, or its APK `L:` field); see the package for its text.",
                     &id["LicenseRef-".len()..]
                 ),
                 license_id: id,
@@ -513,6 +619,27 @@ mod tests {
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339_utc(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn parse_dates() {
+        for e in [0, 951_782_400, 1_700_000_000, 4_107_542_399] {
+            assert_eq!(parse_rfc3339(&rfc3339_utc(e)), Some(e));
+        }
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20.123456789+01:00"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_rfc3339("2023-13-14T23:13:20Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}") {
+            let _ = parse_rfc3339(&s);
+        }
     }
 
     #[test]

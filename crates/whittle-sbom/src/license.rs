@@ -5,11 +5,13 @@ use std::collections::BTreeSet;
 /// The largest copyright file examined; beyond it only the first part is read.
 pub const MAX_COPYRIGHT_BYTES: usize = 4 << 20;
 
-/// From a DEP-5 `debian/copyright` text, the `License:` short names of its `Files:` stanzas (and
-/// of the header), mapped to SPDX identifiers where standard (`GPL-2+` → `GPL-2.0-or-later`,
-/// `Expat` → `MIT`, `public-domain` → `LicenseRef-public-domain`, anything unknown →
-/// `LicenseRef-<sanitized>`), deduplicated, sorted and joined with ` AND `.
-/// `None` when the text is not DEP-5 or names no license.
+/// From a Debian `copyright` text, the licences it names as one SPDX expression: for a
+/// machine-readable (DEP-5) file the `License:` short names of all its stanzas (header, `Files:`
+/// and stand-alone licence paragraphs), for any other file the
+/// `/usr/share/common-licenses/<NAME>` files it refers to. Short names are mapped to SPDX identifiers where standard (`GPL-2+` →
+/// `GPL-2.0-or-later`, `Expat` → `MIT`, `public-domain` → `LicenseRef-public-domain`, anything
+/// unknown → `LicenseRef-<sanitized>`), deduplicated, sorted and joined with ` AND `.
+/// `None` when the text names no licence.
 ///
 /// ```
 /// let text = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
@@ -18,28 +20,64 @@ pub const MAX_COPYRIGHT_BYTES: usize = 4 << 20;
 ///     whittle_sbom::debian_copyright_license(text).as_deref(),
 ///     Some("GPL-2.0-or-later AND MIT")
 /// );
+/// let old = "This is gawk, copyright FSF.\nSee /usr/share/common-licenses/GPL-3.\n";
+/// assert_eq!(
+///     whittle_sbom::debian_copyright_license(old).as_deref(),
+///     Some("GPL-3.0-only")
+/// );
 /// ```
 pub fn debian_copyright_license(text: &str) -> Option<String> {
     let text = truncate(text, MAX_COPYRIGHT_BYTES);
-    let stanzas = stanzas(text);
-    let header = stanzas.first()?;
-    if !header.iter().any(|(k, _)| k.eq_ignore_ascii_case("format")) {
-        return None;
-    }
     let mut terms = BTreeSet::new();
-    for (i, st) in stanzas.iter().enumerate() {
-        let has_files = st.iter().any(|(k, _)| k.eq_ignore_ascii_case("files"));
-        if i != 0 && !has_files {
-            continue; // stand-alone license text paragraph
-        }
-        for (k, v) in st {
-            if k.eq_ignore_ascii_case("license")
-                && let Some(expr) = expression(v)
-            {
-                terms.insert(expr);
+    let stanzas = stanzas(text);
+    let dep5 = stanzas
+        .first()
+        .is_some_and(|h| h.iter().any(|(k, _)| k.eq_ignore_ascii_case("format")));
+    if dep5 {
+        for st in &stanzas {
+            for (k, v) in st {
+                if k.eq_ignore_ascii_case("license")
+                    && let Some(expr) = expression(v)
+                {
+                    terms.insert(expr);
+                }
             }
         }
     }
+    // in a DEP-5 file such references only say where a named licence's text is
+    if !dep5 {
+        for name in common_license_refs(text).take(64) {
+            terms.insert(common_license_to_spdx(name));
+        }
+    }
+    join_and(terms)
+}
+
+/// `/usr/share/common-licenses/<NAME>` references in a text (the name up to the first character
+/// outside `[A-Za-z0-9.+-]`, without a trailing `.`).
+fn common_license_refs(text: &str) -> impl Iterator<Item = &str> {
+    const MARK: &str = "/usr/share/common-licenses/";
+    text.match_indices(MARK).filter_map(|(i, _)| {
+        let rest = &text[i + MARK.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_')))
+            .unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches('.');
+        (!name.is_empty()).then_some(name)
+    })
+}
+
+/// The SPDX id of a file in Debian's `/usr/share/common-licenses` (`BSD` there is the
+/// 3-clause text).
+fn common_license_to_spdx(name: &str) -> String {
+    match name {
+        "BSD" => "BSD-3-Clause".to_string(),
+        n => short_name_to_spdx(n),
+    }
+}
+
+/// Joins terms with ` AND `, parenthesizing `OR` expressions when there are several.
+fn join_and(terms: BTreeSet<String>) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
@@ -55,6 +93,117 @@ pub fn debian_copyright_license(text: &str) -> Option<String> {
         })
         .collect();
     Some(parts.join(" AND "))
+}
+
+/// The SPDX licence exceptions whittle recognizes after `WITH`.
+const EXCEPTIONS: &[&str] = &[
+    "Autoconf-exception-2.0",
+    "Autoconf-exception-3.0",
+    "Bison-exception-2.2",
+    "Classpath-exception-2.0",
+    "Font-exception-2.0",
+    "GCC-exception-2.0",
+    "GCC-exception-3.1",
+    "LLVM-exception",
+    "Libtool-exception",
+    "Linux-syscall-note",
+    "OpenSSL-exception",
+    "Qt-GPL-exception-1.0",
+    "Qt-LGPL-exception-1.1",
+    "Universal-FOSS-exception-1.0",
+    "WxWindows-exception-3.1",
+    "eCos-exception-2.0",
+    "openvpn-openssl-exception",
+    "u-boot-exception-2.0",
+];
+
+/// An APK `L:` value (`MIT`, `GPL-2.0-only AND MIT`, `BSD-2-Clause OR MIT`, `GPL2+`,
+/// `MPL-2.0 GPL-2.0-or-later`) as a valid SPDX expression: SPDX ids and operators are kept,
+/// a space-separated list means all apply (`AND`), other names become `LicenseRef-…`, and a
+/// `WITH` whose exception is not an SPDX exception id is folded into one `LicenseRef-…`.
+///
+/// ```
+/// assert_eq!(whittle_sbom::apk_license("MPL-2.0 GPL-2.0-or-later"), "MPL-2.0 AND GPL-2.0-or-later");
+/// assert_eq!(whittle_sbom::apk_license("GPL-2.0 WITH Foo"), "LicenseRef-GPL-2.0-only-WITH-Foo");
+/// ```
+pub fn apk_license(l: &str) -> String {
+    let l = truncate(l, 4096);
+    let mut out: Vec<String> = Vec::new();
+    let is_op = |s: &str| matches!(s, "AND" | "OR" | "WITH");
+    let toks: Vec<&str> = l.split_whitespace().collect();
+    let mut i = 0;
+    while i < toks.len() {
+        let tok = toks[i];
+        i += 1;
+        let up = tok.to_ascii_uppercase();
+        if matches!(up.as_str(), "AND" | "OR") {
+            if out.last().is_some_and(|l| !is_op(l) && !l.ends_with('(')) {
+                out.push(up);
+            }
+            continue;
+        }
+        if up == "WITH" {
+            // `X WITH E`: keep when E is an SPDX exception, else one LicenseRef
+            let Some(next) = toks.get(i) else { continue };
+            i += 1;
+            let core = next.trim_end_matches(')');
+            let close = &next[core.len()..];
+            let prev = out.pop().unwrap_or_default();
+            let (open, base) = prev.split_at(prev.len() - prev.trim_start_matches('(').len());
+            if let Some(e) = EXCEPTIONS.iter().find(|e| e.eq_ignore_ascii_case(core))
+                && !base.starts_with("LicenseRef-")
+                && !base.is_empty()
+            {
+                out.push(format!("{open}{base} WITH {e}{close}"));
+            } else {
+                let base = base.strip_prefix("LicenseRef-").unwrap_or(base);
+                out.push(format!(
+                    "{open}{}{close}",
+                    license_ref(&format!("{base}-WITH-{core}"))
+                ));
+            }
+            continue;
+        }
+        // apk lists several licenses separated by spaces: all of them apply
+        if out.last().is_some_and(|l| !is_op(l) && !l.ends_with('(')) && !tok.starts_with(')') {
+            out.push("AND".to_string());
+        }
+        let (open, rest) = tok.split_at(tok.len() - tok.trim_start_matches('(').len());
+        let core = rest.trim_end_matches(')');
+        let close = &rest[core.len()..];
+        if core.is_empty() {
+            if !open.is_empty() || !close.is_empty() {
+                out.push(format!("{open}{close}"));
+            }
+            continue;
+        }
+        let already_spdx = (core.ends_with("-only") || core.ends_with("-or-later"))
+            && core
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        let id = if already_spdx {
+            core.to_string()
+        } else {
+            short_name_to_spdx(core)
+        };
+        out.push(format!("{open}{id}{close}"));
+    }
+    while out.last().is_some_and(|l| is_op(l)) {
+        out.pop();
+    }
+    let s = out.join(" ");
+    // unbalanced parentheses make an invalid expression: drop them all
+    let depth_ok = s.chars().try_fold(0i32, |d, c| match c {
+        '(' => Some(d + 1),
+        ')' if d == 0 => None,
+        ')' => Some(d - 1),
+        _ => Some(d),
+    }) == Some(0);
+    if depth_ok {
+        s
+    } else {
+        s.replace(['(', ')'], "")
+    }
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -162,16 +311,34 @@ fn term_to_spdx(words: &[&str]) -> String {
         let base = words[..i].join(" ");
         let exc = words[i + 1..].join(" ").to_ascii_lowercase();
         let base_id = short_name_to_spdx(&base);
-        let exc_id = match exc.trim_end_matches(" exception") {
-            "autoconf" if base_id.starts_with("GPL-3") => Some("Autoconf-exception-3.0"),
-            "autoconf" => Some("Autoconf-exception-2.0"),
-            "gcc" | "gcc-runtime" | "gcc runtime library" => Some("GCC-exception-3.1"),
-            "bison" => Some("Bison-exception-2.2"),
-            "libtool" => Some("Libtool-exception"),
-            "classpath" => Some("Classpath-exception-2.0"),
-            "font" => Some("Font-exception-2.0"),
-            _ => None,
-        };
+        let exc_id = EXCEPTIONS
+            .iter()
+            .copied()
+            .find(|e| e.eq_ignore_ascii_case(&exc))
+            .or(
+                match exc
+                    .trim_end_matches(" exception")
+                    .trim_end_matches("-exception")
+                {
+                    "autoconf" if base_id.starts_with("GPL-3") => Some("Autoconf-exception-3.0"),
+                    "autoconf" => Some("Autoconf-exception-2.0"),
+                    "gcc" | "gcc-runtime" | "gcc runtime library" | "gcc-runtime-library"
+                        if base_id.starts_with("GPL-2") =>
+                    {
+                        Some("GCC-exception-2.0")
+                    }
+                    "gcc" | "gcc-runtime" | "gcc runtime library" | "gcc-runtime-library" => {
+                        Some("GCC-exception-3.1")
+                    }
+                    "bison" => Some("Bison-exception-2.2"),
+                    "libtool" => Some("Libtool-exception"),
+                    "classpath" => Some("Classpath-exception-2.0"),
+                    "font" => Some("Font-exception-2.0"),
+                    "openssl" => Some("OpenSSL-exception"),
+                    "llvm" => Some("LLVM-exception"),
+                    _ => None,
+                },
+            );
         return match exc_id {
             Some(e) if !base_id.starts_with("LicenseRef-") => format!("{base_id} WITH {e}"),
             _ => license_ref(&words.join("-")),
@@ -364,6 +531,14 @@ mod tests {
             debian_copyright_license("This is gawk, copyright FSF.\nLicense: GPL-3+\n"),
             None
         );
+        assert_eq!(
+            debian_copyright_license(
+                "libc: see /usr/share/common-licenses/LGPL-2.1, /usr/share/common-licenses/GPL-2.\n\
+                 and /usr/share/common-licenses/BSD"
+            )
+            .as_deref(),
+            Some("BSD-3-Clause AND GPL-2.0-only AND LGPL-2.1-only")
+        );
         assert_eq!(debian_copyright_license(""), None);
     }
 
@@ -372,11 +547,37 @@ mod tests {
         let t = "Format: x\n\nFiles: *\nLicense: GPL-1+ or Artistic\n\nFiles: a\nLicense: Zlib\n\nLicense: Ignored-standalone\n Text.\n";
         assert_eq!(
             debian_copyright_license(t).as_deref(),
-            Some("(GPL-1.0-or-later OR Artistic-1.0-Perl) AND Zlib")
+            Some(
+                "(GPL-1.0-or-later OR Artistic-1.0-Perl) AND LicenseRef-Ignored-standalone AND Zlib"
+            )
         );
     }
 
+    #[test]
+    fn apk_licenses() {
+        assert_eq!(apk_license("MIT"), "MIT");
+        assert_eq!(apk_license("MIT and BSD-2-Clause"), "MIT AND BSD-2-Clause");
+        assert_eq!(apk_license("GPL-2.0-only"), "GPL-2.0-only");
+        assert_eq!(
+            apk_license("MPL-2.0 GPL-2.0-or-later"),
+            "MPL-2.0 AND GPL-2.0-or-later"
+        );
+        assert_eq!(apk_license("(GPL-2.0 OR MIT)"), "(GPL-2.0-only OR MIT)");
+        assert_eq!(
+            apk_license("GPL-2.0-or-later WITH Bison-exception-2.2"),
+            "GPL-2.0-or-later WITH Bison-exception-2.2"
+        );
+        assert_eq!(apk_license("(MIT AND"), "MIT");
+        assert_eq!(apk_license("AND OR"), "");
+    }
+
     proptest! {
+        #[test]
+        fn apk_license_never_panics(s in "[A-Za-z0-9() .+-]{0,60}") {
+            let e = apk_license(&s);
+            prop_assert!(!e.contains("AND AND") && !e.starts_with("AND"));
+        }
+
         #[test]
         fn license_refs_are_valid_ids(s in "\\PC{0,40}") {
             let r = license_ref(&s);

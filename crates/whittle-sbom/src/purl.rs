@@ -1,11 +1,12 @@
 //! Package URLs (purl) for Debian and APK packages.
 
-/// Percent-encode per the purl spec: everything except `A-Z a-z 0-9 . - _ ~` becomes `%XX`
-/// (so `:` → `%3A`, `+` → `%2B`).
+/// Percent-encode per the purl spec's canonical form: everything except `A-Z a-z 0-9 . - _ ~`
+/// and `:` becomes `%XX` (so `+` → `%2B`, `@` → `%40`, while an epoch's `:` stays as it is, as
+/// packageurl-python, packageurl-go and syft write it).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -46,7 +47,7 @@ pub fn purl(
 
 /// `pkg:deb/<distro>/<name>@<version>?arch=<arch>&distro=<distro_release>`, e.g.
 /// `deb_purl("debian", "gawk", "1:5.2.1-2", "amd64", "debian-12")` →
-/// `pkg:deb/debian/gawk@1%3A5.2.1-2?arch=amd64&distro=debian-12`. Empty qualifiers are left out.
+/// `pkg:deb/debian/gawk@1:5.2.1-2?arch=amd64&distro=debian-12`. Empty qualifiers are left out.
 pub fn deb_purl(
     distro: &str,
     name: &str,
@@ -91,7 +92,7 @@ mod tests {
         let cases = [
             (
                 deb_purl("debian", "gawk", "1:5.2.1-2", "amd64", "debian-12"),
-                "pkg:deb/debian/gawk@1%3A5.2.1-2?arch=amd64&distro=debian-12",
+                "pkg:deb/debian/gawk@1:5.2.1-2?arch=amd64&distro=debian-12",
             ),
             (
                 deb_purl("debian", "libc6", "2.36-9+deb12u10", "arm64", "debian-12"),
@@ -111,7 +112,7 @@ mod tests {
             ),
             (
                 apk_purl("wolfi", "so:libc.so.6", "1 2", "aarch64", ""),
-                "pkg:apk/wolfi/so%3Alibc.so.6@1%202?arch=aarch64",
+                "pkg:apk/wolfi/so:libc.so.6@1%202?arch=aarch64",
             ),
         ];
         for (got, want) in cases {
@@ -139,7 +140,7 @@ mod tests {
         #[test]
         fn encoding_roundtrips_and_is_safe(s in "\\PC{0,30}") {
             let e = percent_encode(&s);
-            prop_assert!(e.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_~%".contains(&b)));
+            prop_assert!(e.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_~%:".contains(&b)));
             prop_assert_eq!(decode(&e), s.as_bytes().to_vec());
         }
     }

@@ -28,6 +28,7 @@ fn pkg(name: &str, version: &str, license: Option<&str>) -> SbomPackage {
         download_location: None,
         checksums: vec![("sha256".into(), "ab".repeat(32))],
         files_analyzed: false,
+        kind: Default::default(),
     }
 }
 
@@ -36,6 +37,7 @@ fn sample() -> SbomInput {
         name: "example.org/gawk:latest".into(),
         version: Some("latest".into()),
         purl: None,
+        digest: None,
         namespace_seed: "sha256:0123".into(),
         created_epoch: 1_700_000_000,
         tool: "whittle-0.1.0".into(),
@@ -125,7 +127,7 @@ fn document_structure() {
     assert_eq!(gawk["checksums"][0]["algorithm"], "SHA256");
     assert_eq!(
         gawk["externalRefs"][0]["referenceLocator"],
-        "pkg:deb/debian/gawk@1%3A5.2.1-2?arch=amd64&distro=debian-12"
+        "pkg:deb/debian/gawk@1:5.2.1-2?arch=amd64&distro=debian-12"
     );
     assert_eq!(pkgs[3]["licenseDeclared"], "NOASSERTION");
 

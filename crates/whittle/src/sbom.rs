@@ -8,9 +8,11 @@ use std::process::ExitCode;
 /// SBOM formats.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum SbomFormat {
-    /// SPDX 2.3 JSON.
+    /// SPDX 2.3 JSON (also `spdx-json`, syft's and trivy's name).
+    #[value(alias = "spdx-json")]
     Spdx,
-    /// CycloneDX 1.6 JSON.
+    /// CycloneDX 1.6 JSON (also `cyclonedx-json`, syft's name).
+    #[value(alias = "cyclonedx-json")]
     Cyclonedx,
 }
 
@@ -53,6 +55,12 @@ pub fn run(args: SbomArgs) -> Result<ExitCode, Box<dyn Error>> {
     for f in &cat.findings {
         eprintln!("warning: {}", f.message);
     }
+    let created = img
+        .image()
+        .config
+        .created
+        .as_deref()
+        .and_then(whittle_sbom::parse_rfc3339);
     let epoch = args
         .source_date_epoch
         .or_else(|| {
@@ -60,13 +68,20 @@ pub fn run(args: SbomArgs) -> Result<ExitCode, Box<dyn Error>> {
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
         })
+        .or(created)
         .unwrap_or(0);
-    let input = whittle_catalog::sbom::sbom_input(
+    let digest = img.image().manifest_digest.clone();
+    // an image holds no package archive: no checksum or download location is claimed
+    let input = whittle_catalog::sbom::image_sbom_input(
         &cat,
-        &args.image,
-        &img.image().manifest_digest,
-        epoch,
-        concat!("whittle-", env!("CARGO_PKG_VERSION")),
+        &whittle_catalog::sbom::ImageFacts {
+            name: args.image.clone(),
+            seed: digest.clone(),
+            digest: Some(digest),
+            epoch,
+            tool: concat!("whittle-", env!("CARGO_PKG_VERSION")).into(),
+            archives: Default::default(),
+        },
     );
     let bytes = match args.format {
         SbomFormat::Spdx => whittle_sbom::to_spdx_json(&input)?,
