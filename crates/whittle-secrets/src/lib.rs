@@ -600,6 +600,8 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
     let mut lower = s.lower.find_iter(lowered).peekable();
     let mut lines = LineCounter::default();
     let mut skip_until = 0usize;
+    // the end of the last match when it was a generic assignment
+    let mut generic_until = 0usize;
     loop {
         let take_lower = match (tokens.peek(), lower.peek()) {
             (None, None) => break,
@@ -649,6 +651,15 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
             let Some(secret) = data.get(s..e) else {
                 continue;
             };
+            // a generic `token = …` assignment gives way to a known kind inside its value
+            let generic = matches!(rule, "password-assignment" | "secret-assignment");
+            if start < generic_until {
+                if generic {
+                    continue;
+                }
+                out.pop();
+            }
+            generic_until = if generic { e } else { 0 };
             out.push(SecretMatch {
                 rule,
                 description: describe(rule),
@@ -659,7 +670,7 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
                     redact(&String::from_utf8_lossy(secret))
                 },
             });
-            skip_until = e.max(m.end());
+            skip_until = if generic { s } else { e.max(m.end()) };
             if out.len() >= MAX_MATCHES {
                 break;
             }

@@ -455,3 +455,41 @@ fn prose_paths_and_settings_are_not_secrets() {
         );
     }
 }
+
+#[test]
+fn known_kinds_win_over_generic_assignments() {
+    let pat = fake("ghp_", "FAKE0123456789fake0123456789FAKE0123");
+    assert_eq!(rules(&format!("GH_TOKEN={pat}\n")), ["github-pat"]);
+    let hf = fake("hf_", "FAKEfake0123456789FAKEfake01234567");
+    assert_eq!(
+        rules(&format!("export HF_TOKEN=\"{hf}\"\n")),
+        ["hugging-face-access-token"]
+    );
+    assert_eq!(
+        rules("db_password = \"Zx9vQ2mL7pR4tW8kN\"\n"),
+        ["password-assignment"]
+    );
+}
+
+#[test]
+fn gcp_docker_and_vendor_keys() {
+    let key = pem_key("")
+        .replace("-----BEGIN  ", "-----BEGIN ")
+        .replace("-----END  ", "-----END ");
+    let json = format!(
+        "{{\n  \"type\": \"service_account\",\n  \"project_id\": \"p\",\n  \"private_key\": \"{}\"\n}}\n",
+        key.replace('\n', "\\n")
+    );
+    assert_eq!(rules(&json), ["gcp-service-account", "private-key"]);
+    // a service-account name without a key is not a secret
+    assert!(rules("{\"type\": \"service_account\"}").is_empty());
+    let auth = "{\"auths\": {\"registry.invalid\": {\"auth\": \"dXNlcjpGNGszUGFzc3cwcmQ=\"}}}";
+    assert_eq!(rules(auth), ["docker-config-auth"]);
+    assert!(rules("{\"auth\": \"dXNlcm5hbWU=\"}").is_empty());
+    let uuid = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    assert_eq!(
+        rules(&format!("export HEROKU_API_KEY=\"{uuid}\"\n")),
+        ["heroku-api-key"]
+    );
+    assert!(rules(&format!("heroku_api_key = {uuid}\n")).len() <= 1);
+}
