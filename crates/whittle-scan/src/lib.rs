@@ -190,7 +190,8 @@ pub struct ScanReport {
     pub packages: usize,
     /// The vulnerabilities, worst first, then by package and id.
     pub matches: Vec<VulnMatch>,
-    /// Problems that limit the result (unknown OS, ecosystem missing from the database).
+    /// Problems that limit the result (unknown OS, ecosystem missing from the database, damaged
+    /// package records, SBOM packages that could not be matched).
     pub warnings: Vec<String>,
 }
 
@@ -231,6 +232,8 @@ pub fn scan(target: &str, cat: &Catalog, db: &Db) -> Result<ScanReport, ScanErro
         target: target.to_string(),
         os: cat.os.clone(),
         packages: cat.packages.len(),
+        // what the catalog could not read or match limits the result too
+        warnings: cat.findings.iter().map(|f| f.message.clone()).collect(),
         ..ScanReport::default()
     };
     let ecosystems = cat

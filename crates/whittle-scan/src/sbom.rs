@@ -83,35 +83,272 @@ impl Purl {
     }
 }
 
-fn collect_purls(v: &Value, out: &mut Vec<String>, depth: usize) {
-    if depth > 64 {
-        return;
+/// Reads the SBOM file at `path`, refusing one larger than [`MAX_SBOM_BYTES`] before holding
+/// more than that in memory.
+pub fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, ScanError> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path)
+        .map_err(|e| ScanError::Sbom(format!("cannot read {}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_SBOM_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ScanError::Sbom(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.len() > MAX_SBOM_BYTES {
+        return Err(ScanError::Sbom(format!(
+            "{}: the SBOM is larger than {MAX_SBOM_BYTES} bytes",
+            path.display()
+        )));
     }
-    match v {
-        Value::Object(o) => {
-            if let Some(Value::String(p)) = o.get("purl") {
-                out.push(p.clone());
-            }
-            if o.get("referenceType").and_then(Value::as_str) == Some("purl")
-                && let Some(Value::String(p)) = o.get("referenceLocator")
-            {
-                out.push(p.clone());
-            }
-            for (k, child) in o {
-                // CycloneDX pedigree ancestors describe source packages, not installed ones
-                if k != "pedigree" {
-                    collect_purls(child, out, depth + 1);
+    Ok(bytes)
+}
+
+/// Rule id of the finding that lists SBOM packages `whittle scan` could not match.
+pub const RULE_UNSCANNED: &str = "scan/unscanned-sbom-packages";
+
+/// How many names a finding lists before `and N more`.
+const LISTED: usize = 10;
+
+/// Most components or packages read from one SBOM.
+const MAX_RECORDS: usize = 1_000_000;
+
+/// One package record of an SBOM, whatever its format.
+#[derive(Debug, Default)]
+struct Record {
+    name: String,
+    version: String,
+    purl: Option<String>,
+    /// The source package (name, version) the SBOM records beside the purl: trivy's
+    /// `aquasecurity:trivy:SrcName`/`SrcVersion` properties and SPDX `sourceInfo`, CycloneDX
+    /// `pedigree.ancestors`.
+    source: Option<(String, Option<String>)>,
+}
+
+/// What an SBOM says: its package records and, when it names one, its operating system.
+#[derive(Debug, Default)]
+struct Parsed {
+    records: Vec<Record>,
+    os: Option<OsRelease>,
+}
+
+fn text<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The OS a CycloneDX `operating-system` component or an SPDX `OPERATING-SYSTEM` package
+/// names (`alpine` `3.10.4`, `debian` `12`).
+fn os_named(name: &str, version: &str) -> Option<OsRelease> {
+    let id = name.trim().to_ascii_lowercase();
+    (!id.is_empty()).then(|| OsRelease {
+        id,
+        version_id: version.trim().to_string(),
+        ..OsRelease::default()
+    })
+}
+
+/// CycloneDX: `components` (nested ones too; not `pedigree`, which describes source packages),
+/// the `operating-system` component as the OS, `container`/`file` components skipped.
+fn cyclonedx(v: &Value, out: &mut Parsed) {
+    let mut stack: Vec<(&Value, usize)> = Vec::new();
+    if let Some(m) = v.get("metadata").and_then(|m| m.get("component"))
+        && text(m, "type") == "operating-system"
+    {
+        out.os = os_named(text(m, "name"), text(m, "version"));
+    }
+    if let Some(list) = v.get("components").and_then(Value::as_array) {
+        stack.extend(list.iter().map(|c| (c, 0)));
+    }
+    while let Some((c, depth)) = stack.pop() {
+        if out.records.len() >= MAX_RECORDS || depth > 64 {
+            break;
+        }
+        match text(c, "type") {
+            "operating-system" => {
+                if out.os.is_none() {
+                    out.os = os_named(text(c, "name"), text(c, "version"));
                 }
             }
+            "container" | "file" | "data" => {}
+            _ => out.records.push(Record {
+                name: text(c, "name").to_string(),
+                version: text(c, "version").to_string(),
+                purl: c.get("purl").and_then(Value::as_str).map(str::to_string),
+                source: cyclonedx_source(c),
+            }),
         }
-        Value::Array(a) => a.iter().for_each(|c| collect_purls(c, out, depth + 1)),
-        _ => {}
+        if let Some(list) = c.get("components").and_then(Value::as_array) {
+            stack.extend(list.iter().map(|c| (c, depth + 1)));
+        }
     }
 }
 
-/// The packages of an SBOM (SPDX 2.3 JSON `externalRefs` purls, CycloneDX `components[].purl`):
-/// `deb` and `apk` purls become packages; the OS comes from the `distro` qualifier (`debian-12`,
-/// `alpine-3.10.4`) or, without it, the namespace; the source package from `upstream`.
+/// The source package of a CycloneDX component: trivy's properties, else the first pedigree
+/// ancestor (whittle's form).
+fn cyclonedx_source(c: &Value) -> Option<(String, Option<String>)> {
+    let prop = |name: &str| {
+        c.get("properties")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|p| text(p, "name") == name)
+            .map(|p| text(p, "value").to_string())
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(n) = prop("aquasecurity:trivy:SrcName") {
+        return Some((n, prop("aquasecurity:trivy:SrcVersion")));
+    }
+    let a = c.get("pedigree")?.get("ancestors")?.as_array()?.first()?;
+    let name = text(a, "name");
+    (!name.is_empty()).then(|| {
+        let v = text(a, "version");
+        (name.to_string(), (!v.is_empty()).then(|| v.to_string()))
+    })
+}
+
+/// SPDX 2.x: `packages` with their `purl` external reference; the `OPERATING-SYSTEM` package as
+/// the OS; the described image (`CONTAINER`, or what `documentDescribes` names) skipped.
+fn spdx(v: &Value, out: &mut Parsed) {
+    let mut described: Vec<&str> = v
+        .get("documentDescribes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for r in v
+        .get("relationships")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if text(r, "relationshipType") == "DESCRIBES" {
+            described.push(text(r, "relatedSpdxElement"));
+        }
+    }
+    for p in v
+        .get("packages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(MAX_RECORDS)
+    {
+        match text(p, "primaryPackagePurpose") {
+            "OPERATING-SYSTEM" | "OPERATING_SYSTEM" => {
+                if out.os.is_none() {
+                    out.os = os_named(text(p, "name"), text(p, "versionInfo"));
+                }
+                continue;
+            }
+            "CONTAINER" | "FILE" => continue,
+            _ => {}
+        }
+        if described.contains(&text(p, "SPDXID")) {
+            continue;
+        }
+        let purl = p
+            .get("externalRefs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| text(r, "referenceType") == "purl")
+            .map(|r| text(r, "referenceLocator").to_string());
+        // trivy: `built package from: openssl 1.1.1d-r2`
+        let source = text(p, "sourceInfo")
+            .strip_prefix("built package from: ")
+            .and_then(|s| {
+                let mut it = s.split_whitespace();
+                let name = it.next()?.to_string();
+                Some((name, it.next().map(str::to_string)))
+            });
+        out.records.push(Record {
+            name: text(p, "name").to_string(),
+            version: text(p, "versionInfo").to_string(),
+            purl,
+            source,
+        });
+    }
+}
+
+/// syft's own JSON: `artifacts` with their purls, the OS from `distro`.
+fn syft(v: &Value, out: &mut Parsed) {
+    if let Some(d) = v.get("distro") {
+        out.os = os_named(text(d, "id"), text(d, "versionID"));
+    }
+    for a in v
+        .get("artifacts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(MAX_RECORDS)
+    {
+        out.records.push(Record {
+            name: text(a, "name").to_string(),
+            version: text(a, "version").to_string(),
+            purl: a
+                .get("purl")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+            source: None,
+        });
+    }
+}
+
+/// The OS a purl's `distro` qualifier names: syft and whittle write `alpine-3.10.4`,
+/// `debian-12`; trivy only the version (`3.10.4`), the id being the purl's namespace.
+fn os_of_purl(p: &Purl) -> OsRelease {
+    match p.qualifier("distro") {
+        Some(d) if d.starts_with(|c: char| c.is_ascii_digit()) => OsRelease {
+            id: p.namespace.to_ascii_lowercase(),
+            version_id: d.to_string(),
+            ..OsRelease::default()
+        },
+        Some(d) if !d.is_empty() => OsRelease::from_purl_distro(d),
+        _ => OsRelease {
+            id: p.namespace.to_ascii_lowercase(),
+            ..OsRelease::default()
+        },
+    }
+}
+
+/// `items` for a message: the first [`LISTED`], then `and N more`.
+fn listed(items: &[String]) -> String {
+    let mut s = items
+        .iter()
+        .take(LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > LISTED {
+        s.push_str(&format!(" and {} more", items.len() - LISTED));
+    }
+    s
+}
+
+fn unscanned(origin: &str, message: String, fix: &str) -> whittle_report::Finding {
+    whittle_report::Finding {
+        rule: RULE_UNSCANNED.to_string(),
+        severity: whittle_report::Severity::Low,
+        message,
+        location: whittle_report::Location {
+            artifact: None,
+            layer: None,
+            path: Some(origin.to_string()),
+            line: None,
+            column: None,
+        },
+        fix: Some(fix.to_string()),
+        evidence: None,
+    }
+}
+
+/// The packages of an SBOM: SPDX 2.3 JSON (`externalRefs` purls), CycloneDX JSON
+/// (`components[].purl`) or syft's JSON (`artifacts[].purl`), as syft, trivy and whittle write
+/// them. `deb` and `apk` purls become packages, the source package from `upstream`. The OS
+/// comes from the SBOM's own record of it — the CycloneDX `operating-system` component, the
+/// SPDX `OPERATING-SYSTEM` package, syft's `distro` — else from the purls' `distro` qualifier
+/// (`debian-12`, `alpine-3.10.4`, or trivy's bare `3.10.4` with the namespace as the id).
+/// Packages without a purl, and purls of other ecosystems, cannot be matched: they are listed
+/// in a [`RULE_UNSCANNED`] finding, never dropped silently.
 pub fn catalog_from_sbom(origin: &str, bytes: &[u8]) -> Result<Catalog, ScanError> {
     if bytes.len() > MAX_SBOM_BYTES {
         return Err(ScanError::Sbom(format!(
@@ -120,44 +357,64 @@ pub fn catalog_from_sbom(origin: &str, bytes: &[u8]) -> Result<Catalog, ScanErro
     }
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         ScanError::Sbom(format!(
-            "{origin}: not a JSON SBOM (line {} column {}: {e}); give an SPDX 2.3 or CycloneDX JSON file, or an image reference",
+            "{origin}: not a JSON SBOM (line {} column {}: {e}); give an SPDX 2.3, CycloneDX or syft JSON file, or an image reference",
             e.line(),
             e.column()
         ))
     })?;
-    if v.get("spdxVersion").is_none() && v.get("bomFormat").is_none() {
+    let mut parsed = Parsed::default();
+    if v.get("spdxVersion").is_some() {
+        spdx(&v, &mut parsed);
+    } else if v.get("bomFormat").is_some() {
+        cyclonedx(&v, &mut parsed);
+    } else if v.get("artifacts").is_some_and(Value::is_array) {
+        syft(&v, &mut parsed);
+    } else {
         return Err(ScanError::Sbom(format!(
-            "{origin}: neither SPDX (`spdxVersion`) nor CycloneDX (`bomFormat`) JSON"
+            "{origin}: neither SPDX (`spdxVersion`), CycloneDX (`bomFormat`) nor syft JSON (`artifacts`)"
         )));
     }
-    let mut purls = Vec::new();
-    collect_purls(&v, &mut purls, 0);
-    let mut cat = Catalog::default();
-    for s in purls {
-        let Some(p) = Purl::parse(&s) else { continue };
+    let mut cat = Catalog {
+        os: parsed.os,
+        ..Catalog::default()
+    };
+    let mut no_purl = Vec::new();
+    let mut other: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in parsed.records {
+        let Some(p) = r.purl.as_deref().and_then(Purl::parse) else {
+            no_purl.push(if r.version.is_empty() {
+                r.name
+            } else {
+                format!("{} {}", r.name, r.version)
+            });
+            continue;
+        };
         let db = match p.ty.as_str() {
             "deb" => PackageDb::DpkgStatus,
             "apk" | "alpine" => PackageDb::Apk,
-            _ => continue,
+            // the image itself
+            "oci" | "docker" => continue,
+            t => {
+                *other.entry(t.to_string()).or_default() += 1;
+                continue;
+            }
         };
         if p.name.is_empty() || p.version.is_empty() {
+            no_purl.push(format!("{} (purl without a name or version)", r.name));
             continue;
         }
         if cat.os.is_none() {
-            cat.os = Some(match p.qualifier("distro") {
-                Some(d) if !d.is_empty() => OsRelease::from_purl_distro(d),
-                _ => OsRelease {
-                    id: p.namespace.to_ascii_lowercase(),
-                    ..OsRelease::default()
-                },
-            });
+            cat.os = Some(os_of_purl(&p));
         }
         let (source_name, source_version) = match p.qualifier("upstream") {
             Some(u) if !u.is_empty() => match u.split_once('@') {
                 Some((n, v)) => (Some(n.to_string()), Some(v.to_string())),
                 None => (Some(u.to_string()), None),
             },
-            _ => (None, None),
+            _ => match r.source {
+                Some((n, v)) => (Some(n), v),
+                None => (None, None),
+            },
         };
         cat.packages.push(Package {
             name: p.name.clone(),
@@ -170,12 +427,38 @@ pub fn catalog_from_sbom(origin: &str, bytes: &[u8]) -> Result<Catalog, ScanErro
             license: None,
             maintainer: None,
             homepage: None,
+            depends: Vec::new(),
+            provides: Vec::new(),
         });
     }
     cat.packages
         .sort_by(|a, b| (&a.name, &a.version, &a.arch).cmp(&(&b.name, &b.version, &b.arch)));
     cat.packages
         .dedup_by(|b, a| a.name == b.name && a.version == b.version && a.arch == b.arch);
+    if !no_purl.is_empty() {
+        no_purl.sort();
+        cat.findings.push(unscanned(
+            origin,
+            format!(
+                "{origin}: {} package(s) have no purl and were not scanned: {}",
+                no_purl.len(),
+                listed(&no_purl)
+            ),
+            "write the SBOM with purls (syft, trivy and whittle sbom do)",
+        ));
+    }
+    if !other.is_empty() {
+        let kinds: Vec<String> = other.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        cat.findings.push(unscanned(
+            origin,
+            format!(
+                "{origin}: {} package(s) of ecosystems whittle scan does not match were not scanned: {}",
+                other.values().sum::<usize>(),
+                listed(&kinds)
+            ),
+            "whittle scan matches OS packages (deb, apk); scan language packages with a tool for them",
+        ));
+    }
     Ok(cat)
 }
 
@@ -209,6 +492,63 @@ mod tests {
         assert_eq!(c.packages[0].source(), "libxcrypt");
         assert_eq!(c.packages[0].source_ver(), "4.4.33-2");
         assert!(catalog_from_sbom("x", b"{}").is_err());
+        assert!(c.findings.is_empty(), "{:?}", c.findings);
         assert!(catalog_from_sbom("x", b"nope").is_err());
+    }
+
+    #[test]
+    fn trivy_distro_qualifier_and_os_component() {
+        // trivy: the qualifier holds only the version; the OS component says which OS
+        let cdx = br#"{"bomFormat":"CycloneDX","metadata":{"component":{"type":"container","name":"img"}},"components":[
+            {"type":"operating-system","name":"alpine","version":"3.10.4"},
+            {"type":"library","name":"musl","version":"1.1.22-r3","purl":"pkg:apk/alpine/musl@1.1.22-r3?arch=x86_64&distro=3.10.4"},
+            {"type":"library","name":"mystery","version":"1"},
+            {"type":"library","name":"requests","version":"2.0","purl":"pkg:pypi/requests@2.0"}]}"#;
+        let c = catalog_from_sbom("t.cdx.json", cdx).unwrap();
+        let os = c.os.clone().unwrap();
+        assert_eq!(
+            (os.id.as_str(), os.version_id.as_str()),
+            ("alpine", "3.10.4")
+        );
+        assert_eq!(os.ecosystems(), ["Alpine:v3.10"]);
+        assert_eq!(c.packages.len(), 1);
+        let msgs: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("1 package(s) have no purl") && m.contains("mystery 1")),
+            "{msgs:?}"
+        );
+        assert!(msgs.iter().any(|m| m.contains("pypi 1")), "{msgs:?}");
+        // without the component, the bare version takes the purl's namespace as the id
+        let bare = br#"{"bomFormat":"CycloneDX","components":[{"type":"library","name":"musl","version":"1.1.22-r3","purl":"pkg:apk/alpine/musl@1.1.22-r3?distro=3.10.4"}]}"#;
+        let os = catalog_from_sbom("b", bare).unwrap().os.unwrap();
+        assert_eq!(
+            (os.id.as_str(), os.version_id.as_str()),
+            ("alpine", "3.10.4")
+        );
+    }
+
+    #[test]
+    fn spdx_os_package_and_syft_json_distro() {
+        let spdx = br#"{"spdxVersion":"SPDX-2.3","documentDescribes":["SPDXRef-Image"],"packages":[
+            {"SPDXID":"SPDXRef-Image","name":"img"},
+            {"SPDXID":"SPDXRef-OS","name":"debian","versionInfo":"12.12","primaryPackagePurpose":"OPERATING-SYSTEM"},
+            {"SPDXID":"SPDXRef-a","name":"libc6","versionInfo":"2.36-9","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:deb/debian/libc6@2.36-9?distro=12.12"}]}]}"#;
+        let c = catalog_from_sbom("s", spdx).unwrap();
+        assert_eq!(c.os.unwrap().ecosystems(), ["Debian:12"]);
+        assert_eq!(c.packages.len(), 1);
+        assert!(c.findings.is_empty(), "{:?}", c.findings);
+        let syft = br#"{"artifacts":[{"name":"musl","version":"1.1.22-r3","purl":"pkg:apk/alpine/musl@1.1.22-r3"},{"name":"x","version":"1","purl":""}],"distro":{"id":"alpine","versionID":"3.10.4"}}"#;
+        let c = catalog_from_sbom("y", syft).unwrap();
+        assert_eq!(c.os.unwrap().ecosystems(), ["Alpine:v3.10"]);
+        assert_eq!(c.packages.len(), 1);
+        assert_eq!(c.findings.len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_json_is_read_without_panic(s in "[{}\\[\\]\":,a-z0-9 ]{0,200}") {
+            let _ = catalog_from_sbom("p", s.as_bytes());
+        }
     }
 }

@@ -21,6 +21,8 @@ fn deb(name: &str, source: &str, source_version: &str) -> Package {
         license: None,
         maintainer: None,
         homepage: None,
+        depends: Vec::new(),
+        provides: Vec::new(),
     }
 }
 

@@ -24,6 +24,8 @@ fn pkg(db: PackageDb, name: &str, version: &str, source: Option<&str>) -> Packag
         license: None,
         maintainer: None,
         homepage: None,
+        depends: Vec::new(),
+        provides: Vec::new(),
     }
 }
 

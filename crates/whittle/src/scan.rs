@@ -9,7 +9,8 @@ use whittle_report::Severity;
 /// Output formats.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ScanFormat {
-    /// A table and a summary line.
+    /// A table and a summary line (also `text`).
+    #[value(alias = "text")]
     Table,
     /// JSON: summary and every match.
     Json,
@@ -20,8 +21,8 @@ pub enum ScanFormat {
 /// The arguments of `whittle scan`.
 #[derive(clap::Args)]
 pub struct ScanArgs {
-    /// The image (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE) or an SPDX/CycloneDX
-    /// JSON SBOM file.
+    /// The image (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO:TAG)
+    /// or an SPDX/CycloneDX/syft JSON SBOM file (also sbom:FILE, grype's name).
     target: String,
 
     /// Output format.
@@ -41,9 +42,14 @@ pub struct ScanArgs {
     db: Option<PathBuf>,
 }
 
-fn is_sbom(target: &str) -> bool {
+/// The SBOM file `target` names: `sbom:FILE` (grype's form), or a path with no transport whose
+/// file starts with `{`.
+fn sbom_path(target: &str) -> Option<&str> {
+    if let Some(path) = target.strip_prefix("sbom:") {
+        return Some(path);
+    }
     let p = Path::new(target);
-    !target.contains(':')
+    let json = !target.contains(':')
         && p.is_file()
         && std::fs::File::open(p)
             .and_then(|mut f| {
@@ -51,23 +57,20 @@ fn is_sbom(target: &str) -> bool {
                 let n = std::io::Read::read(&mut f, &mut b)?;
                 Ok(b[..n].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
             })
-            .unwrap_or(false)
+            .unwrap_or(false);
+    json.then_some(target)
 }
 
 /// Runs `whittle scan`.
 pub fn run(args: ScanArgs) -> Result<ExitCode, Box<dyn Error>> {
     let dir = whittle_vulndb::db_dir(args.db.as_deref());
     let db = whittle_vulndb::Db::open(&dir)?;
-    let cat = if is_sbom(&args.target) {
-        let bytes =
-            std::fs::read(&args.target).map_err(|e| format!("cannot read {}: {e}", args.target))?;
-        whittle_scan::catalog_from_sbom(&args.target, &bytes)?
+    let cat = if let Some(path) = sbom_path(&args.target) {
+        let bytes = whittle_scan::sbom::read_bounded(Path::new(path))?;
+        whittle_scan::catalog_from_sbom(path, &bytes)?
     } else {
         crate::sbom::catalog(&args.target, args.platform.get())?.0
     };
-    for f in &cat.findings {
-        eprintln!("warning: {}", f.message);
-    }
     let report = whittle_scan::scan(&args.target, &cat, &db)?;
     match args.format {
         ScanFormat::Table => print!("{}", whittle_scan::to_table(&report)),

@@ -111,3 +111,144 @@ fn every_one_image_command_takes_platform_and_fails_the_same_way_without_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("OS/ARCH[/VARIANT]"));
 }
+
+/// Runs peer `bin` (trivy, syft) with the network off (`unshare -n`) and its caches under
+/// `work`, panicking with its stderr when it fails.
+fn peer_offline(bin: &Path, args: &[&str], work: &Path) {
+    let out = std::process::Command::new("unshare")
+        .arg("-n")
+        .arg(bin)
+        .args(args)
+        .env("XDG_CACHE_HOME", work.join("peer-cache"))
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn scan_reads_the_sboms_syft_and_trivy_write() {
+    let Some(f) = fixtures() else { return };
+    let (Some(syft), Some(trivy)) = (
+        whittle_testutil::peers::peer("syft"),
+        whittle_testutil::peers::peer("trivy"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let db = tiny_db(work);
+    // syft reads no gzip-compressed docker-archive: give both peers the plain tar
+    let gz = f.join("images/docker-archive/trivy-alpine-3.10.tar.gz");
+    let tar = work.join("alpine.tar");
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()),
+        &mut plain,
+    )
+    .unwrap();
+    std::fs::write(&tar, plain).unwrap();
+    let p = |name: &str| work.join(name).to_str().unwrap().to_string();
+    peer_offline(
+        &syft,
+        &[
+            "scan",
+            &format!("docker-archive:{}", tar.display()),
+            "-q",
+            "-o",
+            &format!("cyclonedx-json={}", p("syft.cdx.json")),
+            "-o",
+            &format!("spdx-json={}", p("syft.spdx.json")),
+            "-o",
+            &format!("syft-json={}", p("syft.json")),
+        ],
+        work,
+    );
+    for (format, out) in [
+        ("cyclonedx", "trivy.cdx.json"),
+        ("spdx-json", "trivy.spdx.json"),
+    ] {
+        peer_offline(
+            &trivy,
+            &[
+                "image",
+                "--input",
+                tar.to_str().unwrap(),
+                "--scanners",
+                "license",
+                "--skip-db-update",
+                "--offline-scan",
+                "--skip-version-check",
+                "--disable-telemetry",
+                "-q",
+                "--cache-dir",
+                &p("trivy-cache"),
+                "--format",
+                format,
+                "--output",
+                &p(out),
+            ],
+            work,
+        );
+    }
+    let scan = |target: &str| -> serde_json::Value {
+        let (out, _) = run_both(
+            whittle()
+                .args(["scan", target, "--format", "json", "--db"])
+                .arg(&db),
+        );
+        serde_json::from_str(&out).unwrap()
+    };
+    let image = scan(&format!("docker-archive:{}", gz.display()));
+    assert_eq!(image["os"]["id"], "alpine");
+    assert_eq!(image["ecosystems"], serde_json::json!(["Alpine:v3.10"]));
+    assert!(image["summary"]["total"].as_u64().unwrap() > 0, "{image}");
+    for sbom in [
+        "syft.cdx.json",
+        "syft.spdx.json",
+        "syft.json",
+        "trivy.cdx.json",
+        "trivy.spdx.json",
+    ] {
+        let r = scan(&p(sbom));
+        // the OS from the SBOM's own record, never trivy's bare `distro=3.10.4` as an id
+        assert_eq!(r["os"]["id"], "alpine", "{sbom}: {r}");
+        assert_eq!(r["os"]["version_id"], "3.10.4", "{sbom}: {r}");
+        assert_eq!(r["ecosystems"], image["ecosystems"], "{sbom}");
+        assert_eq!(r["packages"], image["packages"], "{sbom}");
+        assert_eq!(r["summary"], image["summary"], "{sbom}");
+        // every package has a purl in these SBOMs: nothing reported as unscanned
+        assert!(
+            !r["warnings"].to_string().contains("not scanned"),
+            "{sbom}: {}",
+            r["warnings"]
+        );
+        // grype's sbom:FILE form reads the same
+        assert_eq!(scan(&format!("sbom:{}", p(sbom)))["summary"], r["summary"]);
+    }
+    // a package without a purl is reported, not dropped
+    let mut cdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("trivy.cdx.json")).unwrap()).unwrap();
+    let comps = cdx["components"].as_array_mut().unwrap();
+    let lib = comps
+        .iter_mut()
+        .find(|c| c["name"] == "musl")
+        .expect("musl in trivy's SBOM");
+    lib.as_object_mut().unwrap().remove("purl");
+    std::fs::write(p("stripped.cdx.json"), cdx.to_string()).unwrap();
+    let r = scan(&p("stripped.cdx.json"));
+    assert_eq!(
+        r["packages"].as_u64().unwrap() + 1,
+        image["packages"].as_u64().unwrap()
+    );
+    let w = r["warnings"].to_string();
+    assert!(
+        w.contains("1 package(s) have no purl and were not scanned: musl 1.1.22-r3"),
+        "{w}"
+    );
+}
