@@ -10,16 +10,24 @@ use whittle_inspect::report::InspectReport;
 use crate::render::{colour, heading};
 
 /// Show what an image holds: config, history with the command that made each layer, per-layer
-/// size and file changes, the largest files, size by package (dpkg or apk database) and wasted
-/// bytes (every copy of a file that does not survive into the final tree; the surviving copy is
-/// not waste).
+/// size and file changes, the largest files, size by package (dpkg or apk database), and
+/// efficiency and wasted bytes as dive 0.13 counts them (every copy of a path that more than one
+/// layer holds, the surviving copy included), beside the bytes the final tree hides (what
+/// squashing the layers would save).
 ///
-/// The image is read once, streaming; nothing is extracted. Exit codes: 0 done, 1 error.
+/// --ci checks the image against dive's CI rules (lowest-efficiency, highest-wasted-bytes,
+/// highest-user-wasted-percent, or their camelCase names) from --ci-config (default .dive-ci
+/// when it exists, else dive's defaults: efficiency 0.9, user wasted 0.1) and prints each
+/// rule's PASS/FAIL/SKIP as dive does.
+///
+/// The image is read once, streaming; nothing is extracted. Exit codes: 0 done (with --ci:
+/// every rule passed), 1 error (a bad CI config names the file and key), 3 a CI rule failed.
 ///
 /// Examples:
 ///   whittle inspect oci:out/gawk:latest
 ///   whittle inspect docker-archive:app.tar --top 20
 ///   whittle inspect oci-archive:app.tar --format json | jq .efficiency
+///   whittle inspect docker-archive:app.tar --ci --ci-config .dive-ci
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct InspectArgs {
@@ -37,12 +45,22 @@ pub struct InspectArgs {
 
     #[command(flatten)]
     platform: crate::source::PlatformArg,
+
+    /// Check the image against dive's CI rules instead of describing it.
+    #[arg(long)]
+    ci: bool,
+
+    /// dive's CI rules file (YAML, `rules:`); without it, .dive-ci when it exists, else dive's
+    /// defaults.
+    #[arg(long, value_name = "FILE", requires = "ci")]
+    ci_config: Option<std::path::PathBuf>,
 }
 
 /// Output formats of `whittle inspect`.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Tables for people.
+    /// Tables for people (also `table`).
+    #[value(alias = "table")]
     Text,
     /// The full report as JSON.
     Json,
@@ -63,8 +81,37 @@ pub fn analyze(
 
 /// Runs `whittle inspect`.
 pub fn run(args: InspectArgs) -> Result<ExitCode, Box<dyn Error>> {
+    // a bad rules file fails before the image is read
+    let ci = if args.ci {
+        Some(ci_rules(args.ci_config.as_deref())?)
+    } else {
+        None
+    };
     let a = analyze(&args.image, args.platform.get())?;
     let report = whittle_inspect::inspect_report(&a, args.top);
+    if let Some((source, rules)) = ci {
+        let outcome = rules.evaluate(&a.dive);
+        let out = match args.format {
+            Format::Json => {
+                let v = serde_json::json!({
+                    "image": report.image,
+                    "ci_config": source,
+                    "rules_configured": rules,
+                    "efficiency": report.efficiency,
+                    "rules": outcome.rules,
+                    "pass": outcome.pass,
+                });
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
+            Format::Text => render_ci(source.as_deref(), &report, &outcome, colour()),
+        };
+        std::io::stdout().lock().write_all(out.as_bytes())?;
+        return Ok(if outcome.pass {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(crate::render::EXIT_FINDINGS)
+        });
+    }
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Text => render(&report, args.top, colour()),
@@ -259,19 +306,144 @@ pub fn render(r: &InspectReport, top: usize, color: bool) -> String {
     let e = &r.efficiency;
     let _ = writeln!(
         o,
-        "\n{}  {:.1} %  ({} wasted of {} in all layers; {} in the final tree)",
+        "\n{}  {}  ({} wasted: every copy of a path more than one layer holds, as dive counts)",
         heading("Efficiency", color),
-        e.score * 100.0,
+        percent(e.score),
         human(e.wasted_bytes),
+    );
+    let _ = writeln!(
+        o,
+        "  user wasted {} of the {} above the first layer; {} of {} stored in files is hidden in the final tree",
+        percent(e.user_wasted_ratio),
+        human(e.user_size_bytes),
+        human(e.hidden_bytes),
         human(e.total_bytes),
-        human(e.final_bytes)
     );
     if !e.top_wasted.is_empty() {
         let _ = writeln!(o, "  {:>6}  {:>9}  PATH", "COPIES", "WASTED");
         for w in &e.top_wasted {
-            let _ = writeln!(o, "  {:>6}  {:>9}  {}", w.copies, human(w.bytes), w.path);
+            let _ = writeln!(
+                o,
+                "  {:>6}  {:>9}  {}",
+                w.references,
+                human(w.bytes),
+                w.path
+            );
         }
     }
+    o
+}
+
+/// A ratio as dive prints it: `98.4421 %` (`-` when it is not a number).
+fn percent(ratio: f64) -> String {
+    if ratio.is_finite() {
+        format!("{:.4} %", ratio * 100.0)
+    } else if ratio.is_nan() {
+        "-".into()
+    } else {
+        "∞".into()
+    }
+}
+
+/// The CI rules: from `file`, else `.dive-ci` when it exists, else dive's defaults; with the
+/// file they came from.
+fn ci_rules(
+    file: Option<&std::path::Path>,
+) -> Result<(Option<String>, whittle_inspect::CiRules), Box<dyn Error>> {
+    use std::io::Read as _;
+    let default = std::path::Path::new(".dive-ci");
+    let path = match file {
+        Some(f) => f,
+        None if default.is_file() => default,
+        None => return Ok((None, whittle_inspect::CiRules::default())),
+    };
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path)
+        .map_err(|e| format!("{name}: cannot read the CI rules file: {e}"))?;
+    let mut text = String::new();
+    f.take(whittle_inspect::ci::MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{name}: cannot read the CI rules file: {e}"))?;
+    let rules = whittle_inspect::CiRules::parse(&text, &name)?;
+    for k in &rules.unknown_keys {
+        eprintln!(
+            "warning: {name}: `rules.{k}` is not a rule whittle (or dive) checks; ignored (rules: lowest-efficiency, highest-wasted-bytes, highest-user-wasted-percent)"
+        );
+    }
+    Ok((Some(name), rules))
+}
+
+/// The text of `inspect --ci`, laid out as `dive --ci` prints it.
+pub fn render_ci(
+    source: Option<&str>,
+    r: &InspectReport,
+    outcome: &whittle_inspect::CiOutcome,
+    color: bool,
+) -> String {
+    use whittle_inspect::ci::RuleStatus;
+    let mut o = String::new();
+    let e = &r.efficiency;
+    match source {
+        Some(f) => {
+            let _ = writeln!(o, "  Using CI config: {f}");
+        }
+        None => {
+            let _ = writeln!(o, "  Using default CI config");
+        }
+    }
+    let _ = writeln!(o, "{} {}", heading("Image:", color), r.image);
+    let _ = writeln!(o, "  efficiency: {}", percent(e.score));
+    let _ = writeln!(
+        o,
+        "  wastedBytes: {} bytes ({})",
+        e.wasted_bytes,
+        human(e.wasted_bytes)
+    );
+    let _ = writeln!(o, "  userWastedPercent: {}", percent(e.user_wasted_ratio));
+    let _ = writeln!(o, "{}", heading("Inefficient Files:", color));
+    let _ = writeln!(o, "{:>5}  {:>12}  File Path", "Count", "Wasted Space");
+    if e.top_wasted.is_empty() {
+        let _ = writeln!(o, "None");
+    }
+    for w in &e.top_wasted {
+        let _ = writeln!(o, "{:>5}  {:>12}  {}", w.references, human(w.bytes), w.path);
+    }
+    let _ = writeln!(o, "{}", heading("Results:", color));
+    let mut tally = [0usize; 3];
+    for rule in &outcome.rules {
+        let status = match rule.status {
+            RuleStatus::Pass => {
+                tally[0] += 1;
+                rule.status.as_str().to_string()
+            }
+            RuleStatus::Fail => {
+                tally[1] += 1;
+                if color {
+                    format!("\x1b[1;7;31m{}\x1b[0m", rule.status.as_str())
+                } else {
+                    rule.status.as_str().to_string()
+                }
+            }
+            RuleStatus::Skip => {
+                tally[2] += 1;
+                rule.status.as_str().to_string()
+            }
+        };
+        if rule.message.is_empty() {
+            let _ = writeln!(o, "  {status}: {}", rule.rule);
+        } else {
+            let _ = writeln!(o, "  {status}: {}: {}", rule.rule, rule.message);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "Result:{} [Total:{}] [Passed:{}] [Failed:{}] [Warn:0] [Skipped:{}]",
+        if outcome.pass { "PASS" } else { "FAIL" },
+        outcome.rules.len(),
+        tally[0],
+        tally[1],
+        tally[2]
+    );
     o
 }
 
