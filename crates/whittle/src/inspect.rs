@@ -306,21 +306,21 @@ pub fn render(r: &InspectReport, top: usize, color: bool) -> String {
     let e = &r.efficiency;
     let _ = writeln!(
         o,
-        "\n{}  {}  ({} wasted: every copy of a path more than one layer holds, as dive counts)",
+        "\n{}  {}  {} wasted (dive's measure: every copy of each path more than one layer holds)",
         heading("Efficiency", color),
         percent(e.score),
         human(e.wasted_bytes),
     );
     let _ = writeln!(
         o,
-        "  user wasted {} of the {} above the first layer; {} of {} stored in files is hidden in the final tree",
+        "  user wasted {} of the {} above the first layer; squashing would save {} of the {} stored in files",
         percent(e.user_wasted_ratio),
         human(e.user_size_bytes),
         human(e.hidden_bytes),
         human(e.total_bytes),
     );
     if !e.top_wasted.is_empty() {
-        let _ = writeln!(o, "  {:>6}  {:>9}  PATH", "COPIES", "WASTED");
+        let _ = writeln!(o, "  {:>6}  {:>9}  PATH", "COUNT", "WASTED");
         for w in &e.top_wasted {
             let _ = writeln!(
                 o,
