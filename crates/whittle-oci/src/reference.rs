@@ -11,7 +11,7 @@ pub const DOCKER_HUB: &str = "docker.io";
 /// Where an image is read from or written to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageRef {
-    /// `oci:DIR[:TAG]`: an OCI image layout directory.
+    /// `oci:DIR[:TAG]` (syft's `oci-dir:DIR[:TAG]`): an OCI image layout directory.
     Oci {
         /// The layout directory.
         path: PathBuf,
@@ -32,7 +32,8 @@ pub enum ImageRef {
         /// The name recorded in `RepoTags` (never with a digest).
         reference: Option<DockerReference>,
     },
-    /// `docker://HOST/REPO[:TAG|@DIGEST]`, or a bare `HOST/REPO[:TAG]`: a registry.
+    /// `docker://HOST/REPO[:TAG|@DIGEST]`, syft's `registry:HOST/REPO[:TAG|@DIGEST]`, or a bare
+    /// `HOST/REPO[:TAG]`: a registry.
     Docker(DockerReference),
 }
 
@@ -73,7 +74,19 @@ impl ImageRef {
                 |r| bad(&format!("{r} (expected docker://HOST/REPO[:TAG|@DIGEST])")),
             )?));
         }
+        // syft's name for a registry source
+        if let Some(rest) = input.strip_prefix("registry:") {
+            return Ok(ImageRef::Docker(DockerReference::parse(rest).map_err(
+                |r| bad(&format!("{r} (expected registry:HOST/REPO[:TAG|@DIGEST])")),
+            )?));
+        }
         if let Some((transport, rest)) = input.split_once(':') {
+            // `oci-dir:` is syft's name for `oci:`
+            let transport = if transport == "oci-dir" {
+                "oci"
+            } else {
+                transport
+            };
             match transport {
                 "oci" | "oci-archive" => {
                     let (path, tag) = match rest.split_once(':') {
@@ -414,6 +427,19 @@ mod tests {
                 path: "/abs/dir".into(),
                 tag: None
             }
+        );
+        // syft's names
+        assert_eq!(
+            ImageRef::parse("oci-dir:out").unwrap(),
+            ImageRef::parse("oci:out").unwrap()
+        );
+        assert_eq!(
+            ImageRef::parse("oci-dir:out/img:v1").unwrap(),
+            ImageRef::parse("oci:out/img:v1").unwrap()
+        );
+        assert_eq!(
+            ImageRef::parse("registry:localhost:5000/app:1").unwrap(),
+            ImageRef::parse("docker://localhost:5000/app:1").unwrap()
         );
         assert_eq!(
             ImageRef::parse("oci-archive:img.tar:latest").unwrap(),

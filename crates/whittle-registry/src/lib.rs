@@ -245,6 +245,9 @@ pub struct CopyReport {
     pub manifests: Vec<String>,
     /// The push, when the destination is a registry.
     pub push: Option<PushReport>,
+    /// The source's digest when the copy converted Docker media types to OCI ones (writing an
+    /// OCI layout or archive, as skopeo does): `digest` is then the converted one.
+    pub converted_from: Option<String>,
 }
 
 /// Copy an image between any two references (`oci:`, `oci-archive:`, `docker-archive:`,
@@ -315,11 +318,23 @@ fn emit(
     opts: &Options,
     budget: &whittle_fetch::Budget,
 ) -> Result<CopyReport> {
+    // OCI layouts and archives hold OCI media types: skopeo and umoci read nothing else there
+    let mut converted = None;
+    let mut converted_from = None;
+    if matches!(dest, ImageRef::Oci { .. } | ImageRef::OciArchive { .. }) {
+        let mut oci = plan.clone();
+        if plan::to_oci(&mut oci)? {
+            converted_from = Some(plan.top()?.digest.clone());
+            converted = Some(oci);
+        }
+    }
+    let plan = converted.as_ref().unwrap_or(plan);
     let top = plan.top()?;
     let mut report = CopyReport {
         digest: top.digest.clone(),
         manifests: plan.images.iter().map(|d| d.digest.clone()).collect(),
         push: None,
+        converted_from,
     };
     match dest {
         ImageRef::Docker(d) => {

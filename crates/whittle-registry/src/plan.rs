@@ -472,9 +472,172 @@ pub(crate) fn plan_from_read_image(image: &ReadImage) -> Result<(Plan, ReadImage
     ))
 }
 
+/// Docker media types and their OCI equivalents, as skopeo converts them when it writes an OCI
+/// layout. Layer bytes are kept: only the names change.
+const DOCKER_TO_OCI: &[(&str, &str)] = &[
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        OCI_MANIFEST,
+    ),
+    (DOCKER_LIST, OCI_INDEX),
+    (
+        "application/vnd.docker.container.image.v1+json",
+        "application/vnd.oci.image.config.v1+json",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.diff.tar",
+        "application/vnd.oci.image.layer.v1.tar",
+    ),
+    (
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    ),
+];
+
+/// The OCI name of Docker media type `mt` (`None` when it is not a Docker one).
+fn oci_media_type(mt: &str) -> Option<&'static str> {
+    DOCKER_TO_OCI
+        .iter()
+        .find(|(docker, _)| *docker == mt)
+        .map(|(_, oci)| *oci)
+}
+
+/// Renames the Docker media types of one manifest or index document (`mediaType`, `config`,
+/// `layers[]`, `manifests[]`; `children` gives the new digest and size of each converted
+/// child manifest). Returns the new bytes, or `None` when nothing was Docker.
+fn doc_to_oci(
+    doc: &Doc,
+    children: &HashMap<String, (String, u64)>,
+) -> Result<Option<(String, Vec<u8>)>> {
+    let mut v: serde_json::Value = serde_json::from_slice(&doc.bytes)
+        .map_err(|e| Error::Invalid(format!("manifest {}: {e}", doc.digest)))?;
+    let mut changed = false;
+    let mut rename = |d: &mut serde_json::Value| {
+        if let Some(mt) = d.get_mut("mediaType")
+            && let Some(oci) = mt.as_str().and_then(oci_media_type)
+        {
+            *mt = oci.into();
+            changed = true;
+        }
+    };
+    rename(&mut v);
+    if let Some(c) = v.get_mut("config") {
+        rename(c);
+    }
+    for list in ["layers", "manifests"] {
+        if let Some(items) = v.get_mut(list).and_then(|l| l.as_array_mut()) {
+            for d in items {
+                rename(d);
+                let new = d
+                    .get("digest")
+                    .and_then(|x| x.as_str())
+                    .and_then(|x| children.get(x));
+                if let Some((digest, size)) = new {
+                    d["digest"] = digest.clone().into();
+                    d["size"] = (*size).into();
+                }
+            }
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    let mt = v
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .unwrap_or(&doc.media_type)
+        .to_string();
+    let bytes = serde_json::to_vec(&v)
+        .map_err(|e| Error::Invalid(format!("serializing manifest {}: {e}", doc.digest)))?;
+    Ok(Some((mt, bytes)))
+}
+
+/// `plan` with Docker media types converted to OCI ones (manifests, index, config and layer
+/// descriptors; the blobs themselves are unchanged), for writing an OCI layout that every OCI
+/// tool reads. The converted documents get new digests; returns whether anything changed.
+pub(crate) fn to_oci(plan: &mut Plan) -> Result<bool> {
+    let mut children = HashMap::new();
+    for doc in &mut plan.images {
+        if let Some((mt, bytes)) = doc_to_oci(doc, &HashMap::new())? {
+            let digest = sha256_digest(&bytes);
+            children.insert(doc.digest.clone(), (digest.clone(), bytes.len() as u64));
+            doc.digest = digest;
+            doc.media_type = mt;
+            doc.bytes = bytes;
+        }
+    }
+    let mut changed = !children.is_empty();
+    if let Some(index) = &mut plan.index
+        && let Some((mt, bytes)) = doc_to_oci(index, &children)?
+    {
+        index.digest = sha256_digest(&bytes);
+        index.media_type = mt;
+        index.bytes = bytes;
+        changed = true;
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_media_types_become_oci_and_the_index_follows_its_children() {
+        let hex = "a".repeat(64);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:{hex}","size":2}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"sha256:{hex}","size":3}},{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar","digest":"sha256:{hex}","size":3}}]}}"#
+        );
+        let m_digest = sha256_digest(manifest.as_bytes());
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_LIST}","manifests":[{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"{m_digest}","size":{},"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#,
+            manifest.len()
+        );
+        let doc = |bytes: &str, mt: &str| Doc {
+            digest: sha256_digest(bytes.as_bytes()),
+            media_type: mt.into(),
+            bytes: bytes.as_bytes().to_vec(),
+            blobs: Vec::new(),
+            platform: None,
+        };
+        let mut plan = Plan {
+            images: vec![doc(
+                &manifest,
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )],
+            index: Some(doc(&index, DOCKER_LIST)),
+        };
+        assert!(to_oci(&mut plan).unwrap());
+        let m = &plan.images[0];
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        assert_eq!(m.digest, sha256_digest(&m.bytes));
+        let v: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap();
+        assert_eq!(
+            v["config"]["mediaType"],
+            "application/vnd.oci.image.config.v1+json"
+        );
+        assert_eq!(
+            v["layers"][0]["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(
+            v["layers"][1]["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar"
+        );
+        let i = plan.index.as_ref().unwrap();
+        assert_eq!(i.media_type, OCI_INDEX);
+        let v: serde_json::Value = serde_json::from_slice(&i.bytes).unwrap();
+        assert_eq!(v["manifests"][0]["digest"], m.digest.as_str());
+        assert_eq!(v["manifests"][0]["size"], m.bytes.len());
+        assert_eq!(v["manifests"][0]["mediaType"], OCI_MANIFEST);
+        assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
+        // OCI already: nothing changes
+        assert!(!to_oci(&mut plan).unwrap());
+    }
 
     #[test]
     fn index_entries_are_bounded() {

@@ -1,4 +1,5 @@
-//! `whittle copy`: copies an image between any two references, byte-for-byte.
+//! `whittle copy`: copies an image between any two references, byte-for-byte (Docker media
+//! types become OCI ones in an OCI layout or archive, as skopeo does).
 
 use std::path::PathBuf;
 
@@ -50,6 +51,12 @@ pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error:
                 p.skipped,
                 p.mounted,
                 p.sboms.len()
+            );
+        }
+        if let Some(from) = &report.converted_from {
+            eprintln!(
+                "converted Docker media types to OCI (manifest, config, layers; layer bytes unchanged): the digest changes from {from} to {}",
+                report.digest
             );
         }
         eprintln!(

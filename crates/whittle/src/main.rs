@@ -50,8 +50,10 @@ enum Command {
     Pkg(pkg::PkgArgs),
     /// Copy an image between any two references, byte-for-byte (same digest at both ends).
     ///
-    /// Sources and destinations: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// Sources and destinations: oci:DIR[:TAG] (also oci-dir:DIR[:TAG]), oci-archive:FILE[:TAG],
     /// docker-archive:FILE[:NAME:TAG], docker://HOST/REPO[:TAG] (or a bare HOST/REPO:TAG).
+    /// Docker media types become OCI ones in an OCI layout or archive, as skopeo does (the
+    /// layers are kept, the manifest's digest changes; copy says so).
     /// Registry credentials come from $DOCKER_CONFIG/config.json or ~/.docker/config.json.
     ///
     /// Examples:

@@ -252,3 +252,130 @@ fn scan_reads_the_sboms_syft_and_trivy_write() {
         "{w}"
     );
 }
+
+/// The images of a `docker save` archive (plain or gzip-compressed): `FILE:NAME:TAG` for each
+/// `RepoTags` entry, or `FILE` alone for an archive of one untagged image.
+fn docker_archive_refs(file: &Path) -> Vec<String> {
+    let raw = std::fs::read(file).unwrap();
+    let plain = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out).unwrap();
+        out
+    } else {
+        raw
+    };
+    let mut ar = tar::Archive::new(&plain[..]);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("manifest.json") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            let m: serde_json::Value = serde_json::from_str(&s).unwrap();
+            let images = m.as_array().unwrap();
+            if images.len() == 1 {
+                return vec![format!("docker-archive:{}", file.display())];
+            }
+            return images
+                .iter()
+                .map(|i| {
+                    format!(
+                        "docker-archive:{}:{}",
+                        file.display(),
+                        i["RepoTags"][0].as_str().unwrap()
+                    )
+                })
+                .collect();
+        }
+    }
+    panic!("{}: no manifest.json", file.display());
+}
+
+#[test]
+fn copy_into_an_oci_layout_converts_docker_media_types_for_skopeo_and_umoci() {
+    let Some(f) = fixtures() else { return };
+    if !tool("skopeo") || !tool("umoci") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(f.join("images/docker-archive"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.to_str()
+                .is_some_and(|s| s.ends_with(".tar") || s.ends_with(".tar.gz"))
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut n = 0;
+    for file in files {
+        for src in docker_archive_refs(&file) {
+            n += 1;
+            let layout = dir.path().join(format!("img{n}"));
+            let dest = format!("oci:{}:t", layout.display());
+            let (out, err) = run_both(whittle().args(["copy", &src, &dest]));
+            let digest = out.trim();
+            assert!(
+                err.contains("converted Docker media types to OCI")
+                    && err.contains(&format!("to {digest}")),
+                "{src}: {err}"
+            );
+            // nothing Docker is left in the layout's index or manifest
+            let index = std::fs::read_to_string(layout.join("index.json")).unwrap();
+            let manifest =
+                std::fs::read_to_string(layout.join("blobs/sha256").join(&digest[7..])).unwrap();
+            for doc in [&index, &manifest] {
+                assert!(!doc.contains("vnd.docker"), "{src}: {doc}");
+            }
+            let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+            assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+            assert_eq!(
+                m["config"]["mediaType"],
+                "application/vnd.oci.image.config.v1+json"
+            );
+            // skopeo reads it, with the digest whittle printed
+            let sk = std::process::Command::new("skopeo")
+                .args(["inspect", &dest])
+                .output()
+                .unwrap();
+            assert!(
+                sk.status.success(),
+                "{src}: skopeo: {}",
+                String::from_utf8_lossy(&sk.stderr)
+            );
+            let sk: serde_json::Value = serde_json::from_slice(&sk.stdout).unwrap();
+            assert_eq!(sk["Digest"], digest, "{src}");
+            // umoci unpacks it
+            let bundle = dir.path().join(format!("bundle{n}"));
+            let mut umoci = std::process::Command::new("umoci");
+            umoci.arg("unpack");
+            if !is_root() {
+                umoci.arg("--rootless");
+            }
+            let um = umoci
+                .arg("--image")
+                .arg(format!("{}:t", layout.display()))
+                .arg(&bundle)
+                .output()
+                .unwrap();
+            assert!(
+                um.status.success(),
+                "{src}: umoci: {}",
+                String::from_utf8_lossy(&um.stderr)
+            );
+            assert!(bundle.join("rootfs").is_dir());
+            // the same image: the same final tree as whittle reads it from the archive
+            let totals = |r: &str| {
+                let out = run(whittle().args(["inspect", r, "--format", "json"]));
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                v["totals"].clone()
+            };
+            assert_eq!(totals(&src), totals(&dest), "{src}");
+            // an OCI layout copied again is not converted again: byte for byte
+            let again = format!("oci:{}:t", dir.path().join(format!("again{n}")).display());
+            let (out2, err2) = run_both(whittle().args(["copy", &dest, &again]));
+            assert_eq!(out2.trim(), digest);
+            assert!(!err2.contains("converted"), "{err2}");
+        }
+    }
+}
