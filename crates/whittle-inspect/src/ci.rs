@@ -176,13 +176,15 @@ impl CiRules {
         for camel_pass in [false, true] {
             for (key, value) in &map {
                 let lower = key.to_ascii_lowercase();
-                let slot = [EFFICIENCY, WASTED, USER_WASTED].iter().position(|(camel, kebab)| {
-                    if camel_pass {
-                        lower == camel.to_ascii_lowercase()
-                    } else {
-                        lower == *kebab
-                    }
-                });
+                let slot = [EFFICIENCY, WASTED, USER_WASTED]
+                    .iter()
+                    .position(|(camel, kebab)| {
+                        if camel_pass {
+                            lower == camel.to_ascii_lowercase()
+                        } else {
+                            lower == *kebab
+                        }
+                    });
                 let Some(slot) = slot else {
                     continue;
                 };
@@ -305,9 +307,9 @@ fn ratio(text: &str) -> Result<Threshold<f64>, String> {
             value: None,
         });
     }
-    let v: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number; write a ratio between 0 and 1 (like 0.9) or `disabled`"))?;
+    let v: f64 = text.parse().map_err(|_| {
+        format!("`{text}` is not a number; write a ratio between 0 and 1 (like 0.9) or `disabled`")
+    })?;
     if v < 0.0 || v > 1.0 {
         return Err(format!(
             "`{text}` is outside 0–1; write a ratio (0.9 means 90 %) or `disabled`"
@@ -329,7 +331,9 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let (num, unit) = text.split_at(digits);
     let num: String = num.chars().filter(|&c| c != ',').collect();
     let bad = || {
-        format!("`{text}` is not a byte size; write a number with an optional unit (20MB, 1.5GiB, 20000) or `disabled`")
+        format!(
+            "`{text}` is not a byte size; write a number with an optional unit (20MB, 1.5GiB, 20000) or `disabled`"
+        )
     };
     let value: f64 = num.parse().map_err(|_| bad())?;
     let unit = unit.trim().to_ascii_lowercase();
@@ -411,7 +415,11 @@ mod tests {
     #[test]
     fn bad_values_name_file_and_key() {
         let e = CiRules::parse("rules:\n  lowestEfficiency: 1.5\n", "ci.yaml").unwrap_err();
-        assert!(e.to_string().starts_with("ci.yaml: `rules.lowestEfficiency`: `1.5` is outside"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("ci.yaml: `rules.lowestEfficiency`: `1.5` is outside"),
+            "{e}"
+        );
         let e = CiRules::parse("rules:\n  highest-wasted-bytes: lots\n", "ci.yaml").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("highest-wasted-bytes"));
         let e = CiRules::parse("rules:\n  lowest-efficiency: [1]\n", "ci.yaml").unwrap_err();
@@ -433,11 +441,18 @@ mod tests {
         let names: Vec<&str> = ok.rules.iter().map(|r| r.rule).collect();
         assert_eq!(
             names,
-            ["highestUserWastedPercent", "highestWastedBytes", "lowestEfficiency"]
+            [
+                "highestUserWastedPercent",
+                "highestWastedBytes",
+                "lowestEfficiency"
+            ]
         );
         let bad = rules.evaluate(&figures(0.89, 101, 1000));
         let status: Vec<RuleStatus> = bad.rules.iter().map(|r| r.status).collect();
-        assert_eq!(status, [RuleStatus::Fail, RuleStatus::Fail, RuleStatus::Fail]);
+        assert_eq!(
+            status,
+            [RuleStatus::Fail, RuleStatus::Fail, RuleStatus::Fail]
+        );
         assert!(!bad.pass);
         // no bytes above the base layer: 0/0 is NaN and passes, 1/0 is infinite and fails
         assert!(rules.evaluate(&figures(1.0, 0, 0)).pass);

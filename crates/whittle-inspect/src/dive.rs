@@ -173,7 +173,8 @@ impl Tree {
                 Whiteout::Path(victim) => {
                     let (parent, name) = victim.rsplit_once('/').unwrap_or(("", victim));
                     let marker = format!("{WHITEOUT_PREFIX}{name}");
-                    let mut comps: Vec<&str> = parent.split('/').filter(|c| !c.is_empty()).collect();
+                    let mut comps: Vec<&str> =
+                        parent.split('/').filter(|c| !c.is_empty()).collect();
                     comps.push(&marker);
                     t.add(&comps, Some(Info::default()));
                 }
@@ -336,7 +337,10 @@ impl DiveTally {
             }
         }
         paths.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
-        let size_bytes = self.layer_bytes.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        let size_bytes = self
+            .layer_bytes
+            .iter()
+            .fold(0u64, |a, b| a.saturating_add(*b));
         let user_size_bytes = self
             .layer_bytes
             .iter()
