@@ -718,14 +718,14 @@ pub(crate) fn build_arch(
     ));
 
     let layer = crate::layers::layer(&tree, mtime, fetcher.cache())?;
-    let uncompressed_size = layer.uncompressed_size;
+    let unpacked_size = tree.total_size();
     let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
     let img = crate::image::image(config, arch, mtime, layer, &names, "APK")?;
     let sbom = crate::image::sbom(config, arch, mtime, &img, &tree, archives)?;
     Ok(BuiltArch {
         image: img,
         packages: names.len(),
-        uncompressed_size,
+        unpacked_size,
         sbom,
     })
 }

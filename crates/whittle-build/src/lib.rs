@@ -198,8 +198,10 @@ pub struct ImageReport {
     pub packages: usize,
     /// Size of the compressed layer(s).
     pub compressed_size: u64,
-    /// Size of the uncompressed layer(s).
-    pub uncompressed_size: u64,
+    /// The unpacked size: bytes of the regular files of the image's tree, each hard-linked file
+    /// once ([`whittle_fs::Tree::total_size`]), the figure `whittle inspect` and `compare` print
+    /// (not the tar's length, which adds headers and padding).
+    pub unpacked_size: u64,
 }
 
 /// The result of a build.
@@ -250,7 +252,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
             manifest_digest: String::new(),
             packages: built.packages,
             compressed_size: built.image.layers.iter().map(|l| l.size).sum(),
-            uncompressed_size: built.uncompressed_size,
+            unpacked_size: built.unpacked_size,
         });
         sbom_docs.push(built.sbom);
         images.push(built.image);
@@ -511,7 +513,7 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
 pub(crate) struct BuiltArch {
     pub(crate) image: whittle_oci::Image,
     pub(crate) packages: usize,
-    pub(crate) uncompressed_size: u64,
+    pub(crate) unpacked_size: u64,
     pub(crate) sbom: Vec<u8>,
 }
 
@@ -666,7 +668,7 @@ fn build_arch(
 
     // layers + image
     let layer = layers::layer(&tree, mtime, fetcher.cache())?;
-    let uncompressed_size = layer.uncompressed_size;
+    let unpacked_size = tree.total_size();
     let packages: Vec<whittle_deb::Package> = chosen.iter().map(|&i| all[i].clone()).collect();
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     let img = image::image(config, arch, mtime, layer, &names, "Debian")?;
@@ -686,7 +688,7 @@ fn build_arch(
     Ok(BuiltArch {
         image: img,
         packages: names.len(),
-        uncompressed_size,
+        unpacked_size,
         sbom,
     })
 }

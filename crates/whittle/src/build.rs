@@ -179,12 +179,12 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
     for img in &report.images {
         if !args.quiet {
             eprintln!(
-                "image     {} {}: {} packages, {:.2} MB compressed, {:.2} MB unpacked",
+                "image     {} {}: {} packages, {} compressed, {} unpacked",
                 img.arch,
                 img.manifest_digest,
                 img.packages,
-                img.compressed_size as f64 / 1e6,
-                img.uncompressed_size as f64 / 1e6
+                crate::inspect::human(img.compressed_size),
+                crate::inspect::human(img.unpacked_size)
             );
         }
     }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 /// Output formats.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum CompareFormat {
-    /// An aligned table (colour on a terminal).
+    /// An aligned table (colour on a terminal; also `table`).
+    #[value(alias = "table")]
     Text,
     /// A Markdown table.
     Markdown,

@@ -13,7 +13,8 @@ pub const EXIT_FINDINGS: u8 = 3;
 /// Output formats of the commands that report findings.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FindingsFormat {
-    /// Findings for people.
+    /// Findings for people (also `table`, trivy's name).
+    #[value(alias = "table")]
     Text,
     /// whittle's findings JSON.
     Json,

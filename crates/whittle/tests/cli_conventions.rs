@@ -379,3 +379,44 @@ fn copy_into_an_oci_layout_converts_docker_media_types_for_skopeo_and_umoci() {
         }
     }
 }
+
+#[test]
+fn build_inspect_and_compare_give_one_unpacked_size() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("image.yaml");
+    std::fs::write(&cfg, fixture_config(&fix, "gawk", "")).unwrap();
+    let layout = format!("oci:{}:gawk", dir.path().join("layout").display());
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(dir.path())
+            .arg("build")
+            .arg(&cfg)
+            .args(["-o", &layout, "--cache-dir"])
+            .arg(dir.path().join("cache")),
+    );
+    // image     amd64 sha256:…: 10 packages, 3.8 MB compressed, 8.5 MB unpacked
+    let line = err.lines().find(|l| l.starts_with("image ")).unwrap();
+    let built = line
+        .rsplit(", ")
+        .next()
+        .and_then(|s| s.strip_suffix(" unpacked"))
+        .unwrap_or_else(|| panic!("{line}"));
+    // Final tree  N files, … other; 8.5 MB
+    let text = run(whittle().args(["inspect", &layout]));
+    let tree = text.lines().find(|l| l.starts_with("Final tree")).unwrap();
+    let inspected = tree.rsplit("; ").next().unwrap();
+    assert_eq!(built, inspected, "{line}\n{tree}");
+    let json: serde_json::Value = serde_json::from_str(&run(
+        whittle().args(["inspect", &layout, "--format", "json"])
+    ))
+    .unwrap();
+    let bytes = json["totals"]["bytes"].as_u64().unwrap();
+    // compare's "unpacked" column: the same bytes
+    let cmp: serde_json::Value = serde_json::from_str(&run(whittle()
+        .env("WHITTLE_DB_DIR", dir.path().join("no-db"))
+        .args(["compare", &layout, "--format", "json"])))
+    .unwrap();
+    assert_eq!(cmp["images"][0]["unpacked_bytes"].as_u64(), Some(bytes));
+    assert!(bytes > 0);
+}
