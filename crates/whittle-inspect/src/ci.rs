@@ -310,6 +310,8 @@ fn ratio(text: &str) -> Result<Threshold<f64>, String> {
     let v: f64 = text.parse().map_err(|_| {
         format!("`{text}` is not a number; write a ratio between 0 and 1 (like 0.9) or `disabled`")
     })?;
+    // dive's test, under which `NaN` is a valid ratio (and a rule that never fails)
+    #[allow(clippy::manual_range_contains)]
     if v < 0.0 || v > 1.0 {
         return Err(format!(
             "`{text}` is outside 0–1; write a ratio (0.9 means 90 %) or `disabled`"

@@ -1,6 +1,7 @@
 //! Property tests: the streaming merge agrees with whittle-fs's in-memory overlay on random
-//! layers (files, directories, symlinks, whiteouts, opaque markers, in any order), waste is
-//! accounted exactly, and no input panics.
+//! layers (files, directories, symlinks, whiteouts, opaque markers, in any order), hidden bytes
+//! are accounted exactly, dive's figures stay consistent, the `.dive-ci` reader reads dive's
+//! byte sizes, and no input panics.
 
 use proptest::prelude::*;
 use whittle_inspect::{Kind, Limits, analyze_layers};
@@ -132,6 +133,45 @@ proptest! {
             if i.rule == "uid0-account" {
                 prop_assert!(!i.message.contains("account `root`"));
             }
+        }
+    }
+}
+
+proptest! {
+    /// dive's figures on random layers: efficiency at most 1, wasted bytes the sum of the listed
+    /// paths (each referenced at least twice), the size the sum of the layers' tar sizes.
+    #[test]
+    fn dive_figures_are_consistent(layers in proptest::collection::vec(proptest::collection::vec(op(), 0..12), 1..5)) {
+        let mut tally = whittle_inspect::DiveTally::new();
+        let mut sizes = 0u64;
+        let mut captured = 0;
+        for ops in &layers {
+            let t = tar(ops);
+            let scan = whittle_inspect::scan_layer(&t[..], &Limits::default(), &mut captured).unwrap();
+            sizes += scan.tar_bytes;
+            tally.add_layer(&scan);
+        }
+        let f = tally.figures();
+        prop_assert!(f.efficiency <= 1.0, "{}", f.efficiency);
+        prop_assert_eq!(f.wasted_bytes, f.paths.iter().map(|p| p.bytes).sum::<u64>());
+        prop_assert!(f.paths.iter().all(|p| p.references >= 2));
+        prop_assert_eq!(f.size_bytes, sizes);
+    }
+
+    /// dive's byte sizes: a count with any unit spelling reads as count × unit.
+    #[test]
+    fn ci_byte_sizes_scale(n in 0u64..1_000_000, unit in 0usize..8, space in any::<bool>(), upper in any::<bool>()) {
+        let (name, scale) = [("", 1u64), ("b", 1), ("kb", 1000), ("k", 1000), ("kib", 1024), ("mb", 1_000_000), ("mi", 1 << 20), ("gb", 1_000_000_000)][unit];
+        let name = if upper { name.to_ascii_uppercase() } else { name.to_string() };
+        let text = format!("{n}{}{name}", if space { " " } else { "" });
+        prop_assert_eq!(whittle_inspect::ci::parse_bytes(&text), Ok(n * scale));
+    }
+
+    /// The `.dive-ci` reader never panics, and an error always names the file.
+    #[test]
+    fn ci_config_never_panics(text in "(rules:\n)?( {0,2}[a-zA-Z-]{0,30}: ?[-a-zA-Z0-9., \\[\\]{}]{0,12}\n){0,6}") {
+        if let Err(e) = whittle_inspect::CiRules::parse(&text, "f.yaml") {
+            prop_assert!(e.to_string().starts_with("f.yaml: "), "{}", e);
         }
     }
 }
