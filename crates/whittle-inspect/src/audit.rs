@@ -222,7 +222,7 @@ fn hidden(a: &Analysis, out: &mut Vec<Finding>) {
                     Some(abs),
                     "rotate the secret now; never COPY secrets into a build (use build secrets mounts or a multi-stage build), then rebuild without it",
                 );
-                f.evidence = Some(format!("{} at line {}: {}", s.rule, s.line, s.redacted));
+                f.evidence = Some(secret::evidence(&h.secrets));
                 out.push(f);
             } else if let Some(kind) = secret::file_name(&abs) {
                 out.push(finding(
@@ -560,7 +560,7 @@ fn tree(a: &Analysis, out: &mut Vec<Finding>) {
                 Some(abs.clone()),
                 "remove the file from the image and rotate the secret; provide secrets at run time",
             );
-            f.evidence = Some(format!("{} at line {}: {}", s.rule, s.line, s.redacted));
+            f.evidence = Some(secret::evidence(&e.secrets));
             out.push(f);
         } else if e.kind == Kind::File
             && !package_file

@@ -47,3 +47,21 @@ pub fn file_name(path: &str) -> Option<&'static str> {
 pub fn assignment(name: &str, value: &str) -> Option<Secret> {
     whittle_secrets::secret_assignment(name, value).map(Secret::from)
 }
+
+/// The evidence of a file's secrets: the first with its line and redacted value, then the other
+/// kinds found (`private-key at line 3: BEGIN RSA PRIVATE KEY; also jwt-token`).
+pub fn evidence(secrets: &[Secret]) -> String {
+    let Some(first) = secrets.first() else {
+        return String::new();
+    };
+    let mut out = format!("{} at line {}: {}", first.rule, first.line, first.redacted);
+    let mut seen = vec![first.rule];
+    for s in secrets {
+        if !seen.contains(&s.rule) {
+            seen.push(s.rule);
+            out.push_str(if seen.len() == 2 { "; also " } else { ", " });
+            out.push_str(s.rule);
+        }
+    }
+    out
+}

@@ -681,7 +681,7 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
 /// Every content rule [`scan`] reports, with its description: trivy's built-in rule ids where
 /// trivy has the rule, whittle's own otherwise.
 pub const RULES: &[(&str, &str)] = &[
-    ("private-key", "private key (PEM/OpenSSH/PGP)"),
+    ("private-key", "private key (PEM/OpenSSH)"),
     ("aws-access-key-id", "AWS access key id"),
     ("aws-secret-access-key", "AWS secret access key"),
     ("github-pat", "GitHub personal access token"),
