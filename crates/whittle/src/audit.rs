@@ -17,9 +17,6 @@ use crate::render::{FindingsFormat, colour, heading, severity};
 ///
 /// The image is read once, streaming; nothing is extracted.
 ///
-/// Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 3 a finding at or
-/// above --fail-on.
-///
 /// Examples:
 ///   whittle audit oci:out/gawk:latest
 ///   whittle audit docker-archive:app.tar --fail-on high

@@ -20,7 +20,14 @@ use std::process::ExitCode;
 /// whittle builds minimal, secure, reproducible container images from distro packages, without
 /// a container engine, and shows what any image carries that it should not.
 #[derive(Parser)]
-#[command(name = "whittle", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "whittle",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +45,7 @@ enum Command {
     ///   whittle build examples/gawk.yaml -o oci:out/gawk:latest
     ///   whittle build app.yaml -o oci-archive:app.tar --offline
     ///   whittle build app.yaml -o docker-archive:app.tar:app:1.0
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Build(build::BuildArgs),
     /// Build, sign and index APK packages from melange-style YAML recipes.
     ///
@@ -46,7 +53,7 @@ enum Command {
     ///   whittle pkg keygen me
     ///   whittle pkg build hello.yaml --key me.rsa --out packages
     ///   whittle pkg index packages/x86_64 --key me.rsa
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Pkg(pkg::PkgArgs),
     /// Copy an image between any two references, byte-for-byte (same digest at both ends).
     ///
@@ -60,17 +67,13 @@ enum Command {
     ///   whittle copy oci:out/app:latest docker://registry.example.invalid/app:1.0
     ///   whittle copy localhost:5000/app:1.0 oci:pulled/app:1.0 --platform linux/arm64
     ///   whittle copy docker://127.0.0.1:5000/a:1 docker-archive:a.tar:a:1 --digest-file a.digest
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Copy(copy::CopyArgs),
-    #[command(
-        about = "Show what an image holds: config, history, layers, largest files, packages, waste."
-    )]
+    #[command(about = "Show what an image holds: config, history, layers, largest files, packages, waste.", after_help = EXIT_CODES)]
     Inspect(inspect::InspectArgs),
-    #[command(
-        about = "Find what an image hides and risks: hidden secrets, root, shells, caches, setuid."
-    )]
+    #[command(about = "Find what an image hides and risks: hidden secrets, root, shells, caches, setuid.", after_help = EXIT_CODES)]
     Audit(audit::AuditArgs),
-    #[command(about = "Lint Dockerfiles for the footguns that leak secrets and tools into images.")]
+    #[command(about = "Lint Dockerfiles for the footguns that leak secrets and tools into images.", after_help = EXIT_CODES)]
     Lint(lint::LintArgs),
     /// Write the SBOM of any image: OS and packages as SPDX 2.3 or CycloneDX 1.6 JSON.
     ///
@@ -81,7 +84,7 @@ enum Command {
     /// Examples:
     ///   whittle sbom oci:out/gawk:latest
     ///   whittle sbom docker-archive:alpine.tar --format cyclonedx -o alpine.cdx.json
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Sbom(sbom::SbomArgs),
     /// Manage the local vulnerability database used by `whittle scan`.
     ///
@@ -89,7 +92,7 @@ enum Command {
     ///   whittle db update
     ///   whittle db import Debian-all.zip alpine-secdb/ wolfi-advisories.tar.gz
     ///   whittle db status
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Db(db::DbArgs),
     /// List the known vulnerabilities of an image's or an SBOM's packages, offline.
     ///
@@ -101,13 +104,18 @@ enum Command {
     ///   whittle scan oci:out/gawk:latest
     ///   whittle scan image.spdx.json --format json
     ///   whittle scan docker-archive:app.tar --format sarif --fail-on high
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Scan(scan::ScanArgs),
-    #[command(
-        about = "Compare images side by side: size, packages, vulnerabilities, shell, root, secrets."
-    )]
+    #[command(about = "Compare images side by side: size, packages, vulnerabilities, shell, root, secrets.", after_help = EXIT_CODES)]
     Compare(compare::CompareArgs),
 }
+
+/// The exit codes of every command, shown under each `--help` and in the README.
+const EXIT_CODES: &str = "Exit codes:
+  0  success (audit, lint, scan: nothing at or above --fail-on; inspect --ci: every rule passed)
+  1  error: the message names the file, field or reference and what to do
+  2  usage error: an unknown command or option, a missing or malformed argument
+  3  audit, lint, scan: a finding at or above --fail-on; inspect --ci: a CI rule failed";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -420,3 +420,77 @@ fn build_inspect_and_compare_give_one_unpacked_size() {
     assert_eq!(cmp["images"][0]["unpacked_bytes"].as_u64(), Some(bytes));
     assert!(bytes > 0);
 }
+
+#[test]
+fn syft_and_trivy_names_and_documented_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, _) = two_arch_image(dir.path());
+    let syft_layout = layout.replacen("oci:", "oci-dir:", 1);
+    let sbom = |image: &str, format: &str| {
+        run(whittle().env("SOURCE_DATE_EPOCH", "1").args([
+            "sbom",
+            image,
+            "--platform",
+            "linux/amd64",
+            "--format",
+            format,
+        ]))
+    };
+    // syft's and trivy's format names give the same documents; oci-dir: is oci:
+    let spdx = sbom(&layout, "spdx");
+    assert_eq!(sbom(&layout, "spdx-json"), spdx);
+    // the same image, only named as given
+    assert_eq!(
+        sbom(&syft_layout, "spdx-json")
+            .replace("oci-dir:", "oci:")
+            .replace("oci-dir-", "oci-"),
+        spdx
+    );
+    assert_eq!(sbom(&layout, "cyclonedx-json"), sbom(&layout, "cyclonedx"));
+    let copied = dir.path().join("copied");
+    let digest = run(whittle().args([
+        "copy",
+        &syft_layout,
+        &format!("oci-dir:{}:v2", copied.display()),
+        "-q",
+    ]));
+    let index = std::fs::read_to_string(copied.join("index.json")).unwrap();
+    assert!(index.contains(digest.trim()), "{index}");
+    let table = run(whittle().args([
+        "inspect",
+        &layout,
+        "--platform",
+        "linux/amd64",
+        "--format",
+        "table",
+    ]));
+    assert!(table.contains("Final tree"), "{table}");
+
+    // exit codes as documented: 2 for usage errors, 1 for errors
+    let code = |args: &[&str]| whittle().args(args).output().unwrap().status.code();
+    assert_eq!(code(&["no-such-command"]), Some(2));
+    assert_eq!(code(&["sbom"]), Some(2));
+    assert_eq!(code(&["sbom", &layout, "--format", "xml"]), Some(2));
+    assert_eq!(code(&["inspect", &layout, "--platform", "linux"]), Some(2));
+    assert_eq!(code(&["sbom", "oci:/nonexistent/layout"]), Some(1));
+    assert_eq!(code(&["--help"]), Some(0));
+    // every command's --help lists them, and the README lists every one of them
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let top = run(whittle().arg("--help"));
+    let codes = &top[top.find("Exit codes:").expect("exit codes in --help")..];
+    for cmd in [
+        "build", "pkg", "copy", "inspect", "audit", "lint", "sbom", "db", "scan", "compare",
+    ] {
+        let help = run(whittle().args([cmd, "--help"]));
+        assert!(help.ends_with(codes), "{cmd} --help:\n{help}");
+    }
+    for line in codes.lines().skip(1) {
+        let n = line.split_whitespace().next().unwrap();
+        assert!(
+            readme.contains(&format!("| {n} | ")),
+            "README lacks exit code {n}"
+        );
+    }
+}
