@@ -438,14 +438,14 @@ pub fn is_root() -> bool {
     root
 }
 
-/// The package names listed in an SPDX SBOM.
+/// The package names listed in an SPDX SBOM (not the image, not the OS).
 pub fn sbom_packages(path: &Path) -> Vec<String> {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let mut names: Vec<String> = doc["packages"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["SPDXID"] != "SPDXRef-Image")
+        .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
     names.sort();
