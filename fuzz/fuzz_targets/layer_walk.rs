@@ -20,14 +20,22 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         max_total_size: 1 << 30,
         ..Default::default()
     };
-    if let Ok((merged, _diffs)) = whittle_inspect::analyze_layers(layers, &limits) {
+    // dive's count of the same layers
+    let mut dive = whittle_inspect::DiveTally::new();
+    let mut captured = 0;
+    for l in &layers {
+        match whittle_inspect::scan_layer(*l, &limits, &mut captured) {
+            Ok(scan) => dive.add_layer(&scan),
+            Err(_) => break,
+        }
+    }
+    let _ = dive.figures();
+    if let Ok((merged, diffs)) = whittle_inspect::analyze_layers(layers, &limits) {
         let _ = whittle_inspect::packages::packages(&merged);
         for (p, _) in merged.entries().iter().take(1000) {
             let _ = merged.resolve(p, true);
         }
-        assert_eq!(
-            merged.total_bytes(),
-            merged.final_bytes() + merged.wasted_bytes()
-        );
+        let hidden: u64 = diffs.iter().flat_map(|d| &d.hidden).map(|h| h.size).sum();
+        assert_eq!(merged.total_bytes(), merged.final_bytes() + hidden);
     }
 });
