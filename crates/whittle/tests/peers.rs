@@ -3,12 +3,15 @@
 //! exactly the packages `whittle sbom` lists, names and versions; whittle's own catalog reads the
 //! OS the same way (trivy's point release, syft's `VERSION_ID`). One build per image.
 //!
+//! The SBOM each build writes validates and says what `whittle sbom` says of the image, plus
+//! the archives' checksums ([`check_build_sbom`]).
+//!
 //! Images: gawk from the real Debian 12 fixture repository; the gawk example from the host's
 //! Debian mirror (gated by `whittle_testutil::mirror()`); Alpine and Wolfi images whose
 //! distribution comes from the real signed Alpine v3.16 and Wolfi indexes in the fixtures.
 
 mod common;
-use common::scanners::{Expected, check_peers as check, sbom_set};
+use common::scanners::{Expected, check_build_sbom, check_peers as check, sbom_set};
 use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +26,9 @@ fn release_version(inrelease: &str) -> String {
         .to_string()
 }
 
-/// Builds `config` in `dir` into `oci:dir/layout:t` (a cache of its own); the layout and the
-/// files of its layer.
-fn build_layout(dir: &Path, config: &str) -> (PathBuf, BTreeMap<String, Vec<u8>>) {
+/// Builds `config` in `dir` into `oci:dir/layout:t` (a cache of its own); the layout, the
+/// files of its layer and the build SBOM's `DEPENDS_ON` pairs (checked by [`check_build_sbom`]).
+fn build_layout(dir: &Path, config: &str) -> (PathBuf, BTreeMap<String, Vec<u8>>, Deps) {
     let layout = dir.join("layout");
     build(
         dir,
@@ -35,8 +38,12 @@ fn build_layout(dir: &Path, config: &str) -> (PathBuf, BTreeMap<String, Vec<u8>>
         &["-q"],
     );
     let files = layer_files(&layout);
-    (layout, files)
+    let deps = check_build_sbom(&layout, "t", dir);
+    (layout, files, deps)
 }
+
+/// `DEPENDS_ON` pairs by package name.
+type Deps = std::collections::BTreeSet<(String, String)>;
 
 #[test]
 fn debian_fixture_image_is_placed_by_trivy_and_syft() {
@@ -46,7 +53,15 @@ fn debian_fixture_image_is_placed_by_trivy_and_syft() {
     let point = release_version(&inrelease);
     assert!(point.starts_with("12."), "{point}");
     let dir = tempfile::tempdir().unwrap();
-    let (layout, files) = build_layout(dir.path(), &fixture_config(&fix, "gawk", ""));
+    let (layout, files, deps) = build_layout(dir.path(), &fixture_config(&fix, "gawk", ""));
+    // from the installed packages' Depends
+    for (a, b) in [
+        ("gawk", "libc6"),
+        ("gawk", "libmpfr6"),
+        ("libgcc-s1", "gcc-12-base"),
+    ] {
+        assert!(deps.contains(&(a.into(), b.into())), "{a} -> {b}: {deps:?}");
+    }
     // what base-files would have written, without base-files
     assert_eq!(files["etc/debian_version"], format!("{point}\n").as_bytes());
     assert!(
@@ -81,6 +96,7 @@ fn host_mirror_example_is_placed_by_trivy_and_syft() {
         .arg(mirror_cache())
         .arg(&example));
     let files = layer_files(&layout);
+    check_build_sbom(&layout, "gawk", dir.path());
     let point = String::from_utf8(files["etc/debian_version"].clone()).unwrap();
     let point = point.trim();
     let (major, minor) = point.split_once('.').unwrap();
@@ -132,7 +148,7 @@ fn alpine_image_is_placed_by_trivy_and_syft() {
             .join("alpine-real/keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub")
             .display(),
     );
-    let (layout, files) = build_layout(dir.path(), &cfg);
+    let (layout, files, _) = build_layout(dir.path(), &cfg);
     assert_eq!(files["etc/alpine-release"], b"3.16.3\n");
     check(
         &layout,
@@ -183,7 +199,7 @@ fn wolfi_image_is_placed_by_trivy_and_syft() {
         own_key.display(),
         keys.concat(),
     );
-    let (layout, files) = build_layout(dir.path(), &cfg);
+    let (layout, files, _) = build_layout(dir.path(), &cfg);
     let os = String::from_utf8(files["etc/os-release"].clone()).unwrap();
     assert!(os.starts_with("ID=wolfi\n"), "{os}");
     check(

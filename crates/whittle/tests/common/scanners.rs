@@ -265,3 +265,85 @@ pub fn checked_sboms(args: &[&str], work: &Path) -> (serde_json::Value, serde_js
     check_purls(&spdx, Some(&cdx));
     (spdx, cdx)
 }
+
+/// What an SPDX document says of each package, by name, for comparing two documents: version,
+/// purl, licence, source, supplier, homepage, purpose; and its `DEPENDS_ON` pairs by name.
+type SpdxFacts = (
+    BTreeMap<String, Vec<serde_json::Value>>,
+    BTreeSet<(String, String)>,
+);
+
+fn spdx_facts(doc: &serde_json::Value) -> SpdxFacts {
+    let mut names = BTreeMap::new();
+    let mut facts = BTreeMap::new();
+    for p in doc["packages"].as_array().unwrap() {
+        if p["primaryPackagePurpose"] == "CONTAINER" {
+            continue;
+        }
+        let name = p["name"].as_str().unwrap().to_string();
+        names.insert(p["SPDXID"].as_str().unwrap().to_string(), name.clone());
+        let f = [
+            "versionInfo",
+            "externalRefs",
+            "licenseDeclared",
+            "sourceInfo",
+            "supplier",
+            "homepage",
+            "primaryPackagePurpose",
+        ]
+        .iter()
+        .map(|k| p[*k].clone())
+        .collect();
+        assert!(facts.insert(name, f).is_none(), "one package per name");
+    }
+    let deps = doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "DEPENDS_ON")
+        .map(|r| {
+            let n = |k: &str| names[r[k].as_str().unwrap()].clone();
+            (n("spdxElementId"), n("relatedSpdxElement"))
+        })
+        .collect();
+    (facts, deps)
+}
+
+/// The SBOM `whittle build` wrote beside the OCI layout `layout` (`LAYOUT.spdx.json`) validates
+/// and says what `whittle sbom` says of the built image `oci:LAYOUT:TAG` — packages, purls,
+/// licences, sources, suppliers, dependencies, the OS, the creation time and the manifest
+/// digest — plus the SHA-256 of every package archive, which only the build knows. Returns the
+/// `DEPENDS_ON` pairs, by package name.
+pub fn check_build_sbom(layout: &Path, tag: &str, work: &Path) -> BTreeSet<(String, String)> {
+    let built_path = layout.with_extension("spdx.json");
+    validate_sboms(std::slice::from_ref(&built_path), &[]);
+    let built = read_json(&built_path);
+    check_purls(&built, None);
+    let image = format!("oci:{}:{tag}", layout.display());
+    let (read, _) = checked_sboms(&[&image], &work.join("sbom-of-build"));
+    let (bf, bd) = spdx_facts(&built);
+    let (rf, rd) = spdx_facts(&read);
+    assert_eq!(bf, rf, "the build's SBOM and whittle sbom's");
+    assert_eq!(bd, rd, "the build's DEPENDS_ON and whittle sbom's");
+    assert_eq!(built["creationInfo"], read["creationInfo"]);
+    assert_eq!(
+        built["packages"][0]["checksums"],
+        read["packages"][0]["checksums"]
+    );
+    for p in built["packages"].as_array().unwrap() {
+        let checksums = p["checksums"].as_array();
+        if p["primaryPackagePurpose"] == "LIBRARY" {
+            let c = checksums.unwrap_or_else(|| panic!("{}: no checksum", p["name"]));
+            assert_eq!(c[0]["algorithm"], "SHA256", "{p}");
+        }
+    }
+    for p in read["packages"].as_array().unwrap() {
+        if p["primaryPackagePurpose"] == "LIBRARY" {
+            assert!(
+                p.get("checksums").is_none(),
+                "an image holds no archive checksum: {p}"
+            );
+        }
+    }
+    bd
+}
