@@ -20,6 +20,10 @@
 //! kind but keep its children, and opaque markers do nothing); for the first layer it is that
 //! layer's own tree.
 //!
+//! Entries other than regular files count 0 bytes here (their tar size is 0 as every common
+//! writer stores them; dive would count a non-zero one), and paths whittle's walk refuses (`..`)
+//! or drops (reserved `.wh..wh.` names other than the opaque marker) are not counted.
+//!
 //! Memory: one node per tar entry of the layer being counted plus the stacked tree and one
 //! record per distinct leaf path, all bounded by [`crate::Limits::max_entries`] per layer.
 
