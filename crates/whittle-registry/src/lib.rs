@@ -183,6 +183,25 @@ fn summary(plan: &Plan, bytes: u64) -> Result<PulledImage> {
     })
 }
 
+/// The error of every command that reads one image when `image` is multi-platform and no
+/// platform was given: [`whittle_oci::ReadError::PlatformRequired`], listing the platforms.
+fn platform_required(image: &ImageRef, plan: &Plan) -> Error {
+    let choices: Vec<String> = plan
+        .images
+        .iter()
+        .map(|d| {
+            d.platform
+                .as_ref()
+                .map_or_else(|| d.digest.clone(), ToString::to_string)
+        })
+        .collect();
+    whittle_oci::ReadError::PlatformRequired {
+        image: image.to_string().into(),
+        choices: choices.join(", "),
+    }
+    .into()
+}
+
 /// Open any image reference for reading: local references with `whittle_oci::read_image`,
 /// `docker://` ones by pulling `platform`'s image (required for a multi-platform index) into a
 /// temporary OCI layout, returned alongside (the image reads from it until it is dropped).
@@ -198,20 +217,7 @@ pub fn open(
     let client = client::Client::new(&r.registry, opts, &budget)?;
     let plan = pull::plan_from_registry(&client, r, platform)?;
     if plan.index.is_some() {
-        let choices: Vec<String> = plan
-            .images
-            .iter()
-            .map(|d| {
-                d.platform
-                    .as_ref()
-                    .map_or_else(|| d.digest.clone(), ToString::to_string)
-            })
-            .collect();
-        return Err(whittle_oci::ReadError::PlatformRequired {
-            image: image.to_string().into(),
-            choices: choices.join(", "),
-        }
-        .into());
+        return Err(platform_required(image, &plan));
     }
     let tmp = tempfile::Builder::new()
         .prefix("whittle-pull-")
@@ -269,6 +275,10 @@ pub fn copy(
                 blobs: &dyn BlobSource,
                 mount_from: Option<&str>,
                 sboms: &[(String, Vec<u8>)]| {
+        // a docker-archive holds one image: the error every one-image command gives
+        if plan.index.is_some() && matches!(dest, ImageRef::DockerArchive { .. }) {
+            return Err(platform_required(src, plan));
+        }
         emit(plan, blobs, dest, mount_from, sboms, opts, &budget)
     };
     match src {

@@ -66,6 +66,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, Box<dyn Error>> {
     let dir = whittle_vulndb::db_dir(args.db.as_deref());
     let db = whittle_vulndb::Db::open(&dir)?;
     let cat = if let Some(path) = sbom_path(&args.target) {
+        if args.platform.get().is_some() {
+            eprintln!("warning: --platform is for images; an SBOM is read as it is");
+        }
         let bytes = whittle_scan::sbom::read_bounded(Path::new(path))?;
         whittle_scan::catalog_from_sbom(path, &bytes)?
     } else {

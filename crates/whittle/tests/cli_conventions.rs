@@ -81,6 +81,16 @@ fn every_one_image_command_takes_platform_and_fails_the_same_way_without_it() {
                 Some(f) => assert_eq!(&line, f, "{args:?}: the same error everywhere"),
             }
         }
+        // copy into a docker-archive (one image) says the same after naming the source
+        let err = run_fail(whittle().args([
+            "copy",
+            image,
+            &format!("docker-archive:{}", dir.path().join("one.tar").display()),
+        ]));
+        let tail = |l: &str| l[l.find(" is a multi-platform image").unwrap()..].to_string();
+        let copy_line = err.lines().find(|l| l.starts_with("error: ")).unwrap();
+        assert!(copy_line.contains(" is a multi-platform image"), "{err}");
+        assert_eq!(tail(copy_line), tail(first.as_deref().unwrap()));
         // with --platform every command reads the one image
         for args in &commands {
             let mut cmd = whittle();
