@@ -107,12 +107,13 @@ pub enum ReadError {
         /// How it differs.
         problem: Mismatch,
     },
-    /// The reference does not say which of several images (or platforms) to read.
+    /// The reference does not say which of several images to read (several platforms give
+    /// [`ReadError::PlatformRequired`]).
     #[error("`{source_path}` holds several {what}; choose one of: {choices}")]
     Ambiguous {
         /// The archive or layout.
         source_path: PathBuf,
-        /// `images` or `platforms`.
+        /// `images`.
         what: &'static str,
         /// The available names, comma-separated.
         choices: String,
