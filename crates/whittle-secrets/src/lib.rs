@@ -514,52 +514,125 @@ const PATTERNS: &[(&str, Kind)] = &[
     ("\"auth\"", Kind::DockerAuth),
 ];
 
-/// Anchors matched in any case (they are searched in a lowercased copy of the data): the names
-/// of generic secret keys, `aws` for AWS secret keys, and (after these) every vendor's name.
-const LOWER_PATTERNS: &[(&str, Kind)] = &[
-    ("password", Kind::Keyword),
-    ("passwd", Kind::Keyword),
-    ("secret", Kind::Keyword),
-    ("token", Kind::Keyword),
-    ("api_key", Kind::Keyword),
-    ("apikey", Kind::Keyword),
-    ("api-key", Kind::Keyword),
-    ("access_key", Kind::Keyword),
-    ("accesskey", Kind::Keyword),
-    ("aws", Kind::AwsSecret),
+/// Words matched in any case (they are searched in a lowercased copy of the data): the names of
+/// generic secret keys and `aws` for AWS secret keys. Each is found by its rarest part of 4
+/// bytes (few false candidates), then checked whole.
+const LOWER_PATTERNS: &[(&str, &[&str], Kind)] = &[
+    ("password", &["sswo"], Kind::Keyword),
+    ("passwd", &["sswd"], Kind::Keyword),
+    ("secret", &["ecre"], Kind::Keyword),
+    ("token", &["oken"], Kind::Keyword),
+    ("api_key", &["pi_k"], Kind::Keyword),
+    ("apikey", &["ikey"], Kind::Keyword),
+    ("api-key", &["pi-k"], Kind::Keyword),
+    ("access_key", &["ss_k"], Kind::Keyword),
+    ("accesskey", &["sske"], Kind::Keyword),
+    ("aws", &["aws_", "awss", "awsa", "awsk"], Kind::AwsSecret),
+];
+
+/// The parts of 4 bytes each vendor's name (in [`VENDORS`]) is found by; `lob`, shorter, by
+/// itself and what may follow it in a key.
+const VENDOR_PARTS: &[&[&str]] = &[
+    &["erok"],
+    &["aceb"],
+    &["witt"],
+    &["dobe"],
+    &["liba"],
+    &["sana"],
+    &["tlas"],
+    &["tbuc"],
+    &["eame"],
+    &["entf"],
+    &["isco"],
+    &["ropb"],
+    &["astl"],
+    &["inic"],
+    &["ubsp"],
+    &["terc"],
+    &["onic"],
+    &["inea"],
+    &["lob_", "lob-", "lob.", "lob ", "lob=", "lob:", "lob,"],
+    &["ilch"],
+    &["ilgu"],
+    &["ageb"],
+    &["wrel"],
+    &["nked"],
+    &["witc"],
+    &["pefo"],
 ];
 
 /// The packed (Teddy) searcher takes fewer patterns than this.
 const PACKED_LIMIT: usize = 128;
 
-/// The two searchers: [`PATTERNS`] over the data, [`LOWER_PATTERNS`] then the vendors' names
-/// over its lowercased copy.
-struct Searchers {
-    tokens: packed::Searcher,
-    lower: packed::Searcher,
+/// What a searcher's pattern stands for: a kind of secret, and the word the pattern is part of
+/// (checked whole, `back` bytes before the pattern's start).
+#[derive(Clone, Copy)]
+struct Anchor {
+    kind: Kind,
+    word: &'static str,
+    back: usize,
 }
+
+/// One pass over the data (or its lowercased copy) with one Teddy searcher.
+struct Pass {
+    searcher: packed::Searcher,
+    anchors: Vec<Anchor>,
+    lowered: bool,
+}
+
+/// The passes: tokens by anchors of 4 bytes or more, tokens by shorter anchors (kept apart so
+/// they do not weaken the first pass's filter), and words matched in any case.
+struct Searchers([Pass; 3]);
 
 static SEARCHERS: LazyLock<Option<Searchers>> = LazyLock::new(|| {
     // Teddy with more than 64 patterns: fewer passes over the data beat emptier buckets
-    let build = |patterns: &[&str]| {
+    let pass = |patterns: Vec<(&'static str, Anchor)>, lowered: bool| {
         (patterns.len() < PACKED_LIMIT).then_some(())?;
-        packed::Config::new()
+        let searcher = packed::Config::new()
             .match_kind(MatchKind::LeftmostFirst)
             .heuristic_pattern_limits(false)
             .builder()
-            .extend(patterns)
-            .build()
+            .extend(patterns.iter().map(|(p, _)| p))
+            .build()?;
+        Some(Pass {
+            searcher,
+            anchors: patterns.into_iter().map(|(_, a)| a).collect(),
+            lowered,
+        })
     };
-    let tokens: Vec<&str> = PATTERNS.iter().map(|(p, _)| *p).collect();
-    let lower: Vec<&str> = LOWER_PATTERNS
+    let token = |(p, kind): &(&'static str, Kind)| {
+        (
+            *p,
+            Anchor {
+                kind: *kind,
+                word: p,
+                back: 0,
+            },
+        )
+    };
+    let long = PATTERNS.iter().filter(|(p, _)| p.len() >= 4).map(token);
+    let short = PATTERNS.iter().filter(|(p, _)| p.len() < 4).map(token);
+    let words = LOWER_PATTERNS
         .iter()
-        .map(|(p, _)| *p)
-        .chain(VENDORS.iter().map(|(name, _)| *name))
-        .collect();
-    Some(Searchers {
-        tokens: build(&tokens)?,
-        lower: build(&lower)?,
-    })
+        .map(|(w, parts, kind)| (*w, *parts, *kind))
+        .chain(
+            VENDORS
+                .iter()
+                .zip(VENDOR_PARTS)
+                .map(|((name, shapes), parts)| (*name, *parts, Kind::Vendor(shapes))),
+        );
+    let mut lower = Vec::new();
+    for (word, parts, kind) in words {
+        for part in parts {
+            let back = word.find(part).unwrap_or(0);
+            lower.push((*part, Anchor { kind, word, back }));
+        }
+    }
+    Some(Searchers([
+        pass(long.collect(), false)?,
+        pass(short.collect(), false)?,
+        pass(lower, true)?,
+    ]))
 });
 
 /// Finds secrets in `data` (the first [`scan_prefix_limit`] bytes of it), in the order they
@@ -570,7 +643,7 @@ static SEARCHERS: LazyLock<Option<Searchers>> = LazyLock::new(|| {
 /// npm, GCP service-account keys and some fifty more SaaS tokens, JWTs, Kubernetes dockercfg
 /// secrets), Google API keys, `auth` entries of Docker `config.json`/`.dockercfg` files, and
 /// `password=`/`secret=`/`token:` assignments whose value has high entropy and is not a
-/// placeholder. [`rules`] lists them.
+/// placeholder. [`RULES`] lists them.
 pub fn scan(data: &[u8]) -> Vec<SecretMatch> {
     let data = data.get(..SCAN_PREFIX_LIMIT).unwrap_or(data);
     let mut out = Vec::new();
@@ -580,7 +653,6 @@ pub fn scan(data: &[u8]) -> Vec<SecretMatch> {
     let Some(s) = SEARCHERS.as_ref() else {
         return out;
     };
-    // the two searchers' candidates, merged in the order they start
     LOWERED.with_borrow_mut(|lowered| {
         lowered.clear();
         lowered.extend(data.iter().map(u8::to_ascii_lowercase));
@@ -594,58 +666,60 @@ thread_local! {
     static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Looks closely at every candidate of both searchers, in order.
+/// Looks closely at every candidate of the passes, in the order they start.
 fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<SecretMatch>) {
-    let mut tokens = s.tokens.find_iter(data).peekable();
-    let mut lower = s.lower.find_iter(lowered).peekable();
+    let [a, b, c] = &s.0;
+    let hay = |p: &Pass| if p.lowered { lowered } else { data };
+    let mut its = [
+        a.searcher.find_iter(hay(a)).peekable(),
+        b.searcher.find_iter(hay(b)).peekable(),
+        c.searcher.find_iter(hay(c)).peekable(),
+    ];
+    let passes = [a, b, c];
     let mut lines = LineCounter::default();
     let mut skip_until = 0usize;
     // the end of the last match when it was a generic assignment
     let mut generic_until = 0usize;
     loop {
-        let take_lower = match (tokens.peek(), lower.peek()) {
-            (None, None) => break,
-            (Some(t), Some(v)) => v.start() < t.start(),
-            (None, Some(_)) => true,
-            (Some(_), None) => false,
+        let mut next: Option<(usize, usize)> = None;
+        for (i, it) in its.iter_mut().enumerate() {
+            if let Some(m) = it.peek()
+                && next.is_none_or(|(_, at)| m.start() < at)
+            {
+                next = Some((i, m.start()));
+            }
+        }
+        let Some((i, _)) = next else { break };
+        let (Some(m), Some(pass)) = (its.get_mut(i).and_then(|it| it.next()), passes.get(i)) else {
+            break;
         };
-        let (m, kind) = if take_lower {
-            let Some(m) = lower.next() else { break };
-            let i = m.pattern().as_usize();
-            let kind = match LOWER_PATTERNS.get(i) {
-                Some((_, kind)) => *kind,
-                None => match i
-                    .checked_sub(LOWER_PATTERNS.len())
-                    .and_then(|v| VENDORS.get(v))
-                {
-                    Some((_, shapes)) => Kind::Vendor(shapes),
-                    None => continue,
-                },
-            };
-            (m, kind)
-        } else {
-            let Some(m) = tokens.next() else { break };
-            let Some((_, kind)) = PATTERNS.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            (m, *kind)
+        let Some(anchor) = pass.anchors.get(m.pattern().as_usize()) else {
+            continue;
         };
-        let start = m.start();
+        let Some(start) = m.start().checked_sub(anchor.back) else {
+            continue;
+        };
+        let end = start + anchor.word.len();
+        if (anchor.back > 0 || anchor.word.len() > m.end() - m.start())
+            && hay(pass).get(start..end) != Some(anchor.word.as_bytes())
+        {
+            continue;
+        }
         if start < skip_until {
             continue;
         }
-        let found = match kind {
-            Kind::Token(shapes) => token(data, start, m.end(), shapes),
-            Kind::Vendor(shapes) => vendor(data, start, m.end(), shapes),
-            Kind::PrivateKey => private_key(data, start, m.end()),
-            Kind::AwsSecret => aws_secret(data, start, m.end()),
+        let found = match anchor.kind {
+            Kind::Token(shapes) => token(data, start, end, shapes),
+            Kind::Vendor(shapes) => vendor(data, end, shapes),
+            Kind::PrivateKey => private_key(data, start, end),
+            Kind::AwsSecret => aws_secret(data, start, end),
             Kind::Jwt => jwt(data, start),
-            Kind::NpmAuth => npm_auth(data, m.end()),
-            Kind::Terraform => terraform(data, start, m.end()),
-            Kind::GcpServiceAccount => gcp_service_account(data, start, m.end()),
-            Kind::DockerCfg => docker_cfg(data, m.end()),
-            Kind::DockerAuth => docker_auth(data, m.end()),
-            Kind::Keyword => keyword_assignment(data, start, m.end()),
+            Kind::NpmAuth => npm_auth(data, end),
+            Kind::Terraform => terraform(data, start, end),
+            Kind::GcpServiceAccount => gcp_service_account(data, start, end),
+            Kind::DockerCfg => docker_cfg(data, end),
+            Kind::DockerAuth => docker_auth(data, end),
+            Kind::Keyword => keyword_assignment(data, start, end),
         };
         if let Some((rule, s, e)) = found {
             let Some(secret) = data.get(s..e) else {
@@ -670,7 +744,7 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
                     redact(&String::from_utf8_lossy(secret))
                 },
             });
-            skip_until = if generic { s } else { e.max(m.end()) };
+            skip_until = if generic { s } else { e.max(end) };
             if out.len() >= MAX_MATCHES {
                 break;
             }
@@ -940,15 +1014,10 @@ fn token(
     })
 }
 
-/// A vendor's name (`start..end`) in a key of at most 25 more key characters, a connector
+/// A vendor's name (ending at `end`) in a key of at most 25 more key characters, a connector
 /// (`=`, `:`, `:=`, `=>`, …), at most 5 bytes on the same line, then a value of one of the
 /// vendor's shapes (between quotes where the shape says so).
-fn vendor(
-    data: &[u8],
-    start: usize,
-    end: usize,
-    shapes: &[Shape],
-) -> Option<(&'static str, usize, usize)> {
+fn vendor(data: &[u8], end: usize, shapes: &[Shape]) -> Option<(&'static str, usize, usize)> {
     let mut i = end
         + run_len(data, end, 25, |b| {
             b.is_ascii_alphanumeric() || b"_ .-,".contains(&b)
@@ -958,7 +1027,6 @@ fn vendor(
         .into_iter()
         .find(|c| rest.starts_with(c))?;
     i += connector.len();
-    let _ = start;
     for skip in 0..=5 {
         let at = i + skip;
         let b = *data.get(at)?;
@@ -1063,6 +1131,9 @@ fn terraform(data: &[u8], start: usize, end: usize) -> Option<(&'static str, usi
         .then_some(("hashicorp-tf-api-token", s, e))
 }
 
+/// How far from `"type": "service_account"` a key file's `"private_key"` may be.
+const GCP_WINDOW: usize = 8192;
+
 /// A Google Cloud service-account key file: `"type": "service_account"` in JSON that also holds
 /// a `"private_key"`.
 fn gcp_service_account(
@@ -1085,7 +1156,11 @@ fn gcp_service_account(
     if !before.get(..i)?.ends_with(b"\"type\"") {
         return None;
     }
-    memchr::memmem::find(data, b"\"private_key\"")?;
+    // the key file is small: its private key is near (bounded, so that a file of many
+    // `"service_account"` values is not searched whole for each)
+    let near =
+        data.get(start.saturating_sub(GCP_WINDOW)..end.saturating_add(GCP_WINDOW).min(data.len()))?;
+    memchr::memmem::find(near, b"\"private_key\"")?;
     Some(("gcp-service-account", start + 1, end - 1))
 }
 

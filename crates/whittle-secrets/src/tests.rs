@@ -493,3 +493,42 @@ fn gcp_docker_and_vendor_keys() {
     );
     assert!(rules(&format!("heroku_api_key = {uuid}\n")).len() <= 1);
 }
+
+#[test]
+fn every_rule_is_described_once() {
+    let mut ids: Vec<&str> = RULES.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a rule id is listed twice");
+    let mut rules_used: Vec<&str> = Vec::new();
+    let kinds = PATTERNS
+        .iter()
+        .map(|(_, k)| *k)
+        .chain(VENDORS.iter().map(|(_, shapes)| Kind::Vendor(shapes)));
+    for kind in kinds {
+        if let Kind::Token(shapes) | Kind::Vendor(shapes) = kind {
+            rules_used.extend(shapes.iter().map(|s| s.rule));
+        }
+    }
+    for rule in rules_used {
+        assert_ne!(describe(rule), "secret", "{rule} has no description");
+    }
+    assert_eq!(VENDORS.len(), VENDOR_PARTS.len());
+    for ((name, _), parts) in VENDORS.iter().zip(VENDOR_PARTS) {
+        for part in *parts {
+            assert!(
+                name.contains(part) || part.starts_with(name),
+                "{part} is not part of {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn many_service_account_values_stay_linear() {
+    let data = "{\"type\": \"service_account\"}\n".repeat(30_000);
+    let t = std::time::Instant::now();
+    assert!(rules(&data).is_empty());
+    assert!(t.elapsed().as_secs() < 5);
+}
