@@ -589,5 +589,14 @@ mod tests {
         fn never_panics(s in "\\PC{0,300}") {
             let _ = debian_copyright_license(&format!("Format: x\n\n{s}"));
         }
+
+        #[test]
+        fn free_text_never_panics_and_gives_valid_terms(s in "(\\PC|/usr/share/common-licenses/){0,40}") {
+            if let Some(e) = debian_copyright_license(&s) {
+                for t in e.split(" AND ") {
+                    prop_assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'), "{}", t);
+                }
+            }
+        }
     }
 }
