@@ -1788,11 +1788,20 @@ pub fn secret_name(name: &str) -> bool {
 /// Whether a name/value pair (an `ENV`, `ARG` or label) holds a secret: a name containing
 /// PASSWORD/PASSWD/SECRET/TOKEN/API_KEY/PRIVATE_KEY/ACCESS_KEY/CREDENTIAL with a non-empty,
 /// non-placeholder value (names ending in `_FILE`, `_PATH`, `_URL`, … point at a secret, they do
-/// not hold one), or any value [`scan`] flags.
+/// not hold one), or any value [`scan`] flags. A value of a known kind (a GitHub token in
+/// `GH_TOKEN`) is reported as that kind.
 pub fn secret_assignment(name: &str, value: &str) -> Option<SecretMatch> {
     let value = value.trim().trim_matches(['"', '\'']);
     if value.is_empty() || value.len() > SCAN_PREFIX_LIMIT {
         return None;
+    }
+    let found = scan(value.as_bytes());
+    // a known kind of token is named as such, whatever the variable is called
+    if let Some(m) = found
+        .iter()
+        .find(|m| !matches!(m.rule, "password-assignment" | "secret-assignment"))
+    {
+        return Some(m.clone());
     }
     let upper = name.to_ascii_uppercase();
     let named = secret_name(name) && !is_placeholder(value);
@@ -1811,7 +1820,7 @@ pub fn secret_assignment(name: &str, value: &str) -> Option<SecretMatch> {
             redacted: redact(value),
         });
     }
-    scan(value.as_bytes()).into_iter().next()
+    found.into_iter().next()
 }
 
 #[cfg(test)]

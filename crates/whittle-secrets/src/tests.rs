@@ -359,6 +359,12 @@ fn assignments_by_name() {
         secret_assignment("GOOGLE_CREDENTIALS", "{\"x\":1}").map(|m| m.rule),
         Some("secret-assignment")
     );
+    // a known kind wins over the name's generic rule
+    let hf = fake("hf_", "FAKEfake0123456789FAKEfake01234567");
+    assert_eq!(
+        secret_assignment("HF_TOKEN", &hf).map(|m| m.rule),
+        Some("hugging-face-access-token")
+    );
     // any value scan flags, whatever the name
     assert_eq!(
         secret_assignment("BOOTSTRAP", AWS_ID).map(|m| m.rule),

@@ -24,8 +24,12 @@ fn generated(total: usize) -> Vec<Vec<u8>> {
     while size < total {
         let mut f = Vec::with_capacity(64 << 10);
         while f.len() < 64 << 10 {
-            f.extend_from_slice(lines[i % lines.len()].as_bytes());
-            i = i.wrapping_mul(31).wrapping_add(7);
+            // every line, in a pseudo-random order (a multiply-add on the index alone cycles
+            // through two of them)
+            f.extend_from_slice(lines[(i >> 33) % lines.len()].as_bytes());
+            i = i
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
         }
         size += f.len();
         files.push(f);
