@@ -194,3 +194,52 @@ fn cyclonedx_of_alpine() {
     );
     assert_eq!(of(&musl["bom-ref"]), serde_json::json!([]));
 }
+
+/// The build's SBOM names where each `.deb` came from and its SHA-256: built from the Debian
+/// fixture repository served over HTTP, every package's `downloadLocation` is the served
+/// archive's URL and its checksum that file's SHA-256. (pyspdxtools is not run here: its URL
+/// pattern refuses an IP-address host such as the test server's; the host-mirror builds of
+/// `peers.rs` and `catalogue.rs` validate real URLs.)
+#[test]
+fn build_sbom_names_each_archive_url_and_checksum() {
+    let Some(fix) = fixtures() else { return };
+    let repo = fix.join("deb/bookworm-mini");
+    let base = serve_dir(&repo);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "contents:\n  repositories:\n    - deb [signed-by={}] {base} bookworm main\n  packages: [gawk]\narchs: [amd64]\n",
+        repo.join("keys/debian-archive-keyring.gpg").display()
+    );
+    let layout = dir.path().join("layout");
+    build(
+        dir.path(),
+        &cfg,
+        &format!("oci:{}:t", layout.display()),
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+    let doc = read_json(&layout.with_extension("spdx.json"));
+    let libs: Vec<&Value> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
+        .collect();
+    assert_eq!(libs.len(), 10);
+    for p in libs {
+        let url = p["downloadLocation"].as_str().unwrap();
+        let rel = url
+            .strip_prefix(&format!("{base}/"))
+            .unwrap_or_else(|| panic!("{url}"));
+        assert!(
+            rel.starts_with("pool/main/") && rel.ends_with(".deb"),
+            "{url}"
+        );
+        let bytes = std::fs::read(repo.join(rel)).unwrap();
+        assert_eq!(
+            p["checksums"][0]["checksumValue"],
+            sha256(&bytes).as_str(),
+            "{url}"
+        );
+    }
+}
