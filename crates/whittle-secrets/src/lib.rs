@@ -520,44 +520,45 @@ const PATTERNS: &[(&str, Kind)] = &[
 const LOWER_PATTERNS: &[(&str, &[&str], Kind)] = &[
     ("password", &["sswo"], Kind::Keyword),
     ("passwd", &["sswd"], Kind::Keyword),
-    ("secret", &["ecre"], Kind::Keyword),
+    ("secret", &["secr"], Kind::Keyword),
     ("token", &["oken"], Kind::Keyword),
     ("api_key", &["pi_k"], Kind::Keyword),
-    ("apikey", &["ikey"], Kind::Keyword),
+    ("apikey", &["apik"], Kind::Keyword),
     ("api-key", &["pi-k"], Kind::Keyword),
     ("access_key", &["ss_k"], Kind::Keyword),
     ("accesskey", &["sske"], Kind::Keyword),
     ("aws", &["aws_", "awss", "awsa", "awsk"], Kind::AwsSecret),
 ];
 
-/// The parts of 4 bytes each vendor's name (in [`VENDORS`]) is found by; `lob`, shorter, by
-/// itself and what may follow it in a key.
+/// The parts of 4 bytes each vendor's name (in [`VENDORS`]) is found by, the rarest in a sample
+/// of code and documentation; `lob`, shorter, by itself and what may follow it in a key. Two
+/// names may share a part (`twit`).
 const VENDOR_PARTS: &[&[&str]] = &[
-    &["erok"],
-    &["aceb"],
-    &["witt"],
-    &["dobe"],
-    &["liba"],
+    &["roku"],
+    &["cebo"],
+    &["twit"],
+    &["adob"],
+    &["ibab"],
     &["sana"],
     &["tlas"],
     &["tbuc"],
-    &["eame"],
-    &["entf"],
+    &["beam"],
+    &["tful"],
     &["isco"],
     &["ropb"],
     &["astl"],
-    &["inic"],
-    &["ubsp"],
-    &["terc"],
-    &["onic"],
+    &["nici"],
+    &["bspo"],
+    &["rcom"],
+    &["ioni"],
     &["inea"],
     &["lob_", "lob-", "lob.", "lob ", "lob=", "lob:", "lob,"],
     &["ilch"],
     &["ilgu"],
-    &["ageb"],
+    &["ebir"],
     &["wrel"],
-    &["nked"],
-    &["witc"],
+    &["kedi"],
+    &["twit"],
     &["pefo"],
 ];
 
@@ -576,27 +577,41 @@ struct Anchor {
 /// One pass over the data (or its lowercased copy) with one Teddy searcher.
 struct Pass {
     searcher: packed::Searcher,
-    anchors: Vec<Anchor>,
+    /// What each pattern stands for (one or more words).
+    anchors: Vec<Vec<Anchor>>,
     lowered: bool,
 }
 
-/// The passes: tokens by anchors of 4 bytes or more, tokens by shorter anchors (kept apart so
-/// they do not weaken the first pass's filter), and words matched in any case.
-struct Searchers([Pass; 3]);
+/// The passes: tokens by anchors of 4 bytes or more that start with an upper-case letter or a
+/// symbol, those that start lower-case, tokens by shorter anchors, and words matched in any
+/// case. Teddy filters best when the patterns of one pass look alike; each pass is a scan of
+/// the data at several GB/s.
+struct Searchers(Vec<Pass>);
 
 static SEARCHERS: LazyLock<Option<Searchers>> = LazyLock::new(|| {
     // Teddy with more than 64 patterns: fewer passes over the data beat emptier buckets
     let pass = |patterns: Vec<(&'static str, Anchor)>, lowered: bool| {
-        (patterns.len() < PACKED_LIMIT).then_some(())?;
+        let mut parts: Vec<&str> = Vec::new();
+        let mut anchors: Vec<Vec<Anchor>> = Vec::new();
+        for (p, a) in patterns {
+            match parts.iter().position(|q| *q == p) {
+                Some(i) => anchors.get_mut(i)?.push(a),
+                None => {
+                    parts.push(p);
+                    anchors.push(vec![a]);
+                }
+            }
+        }
+        (parts.len() < PACKED_LIMIT).then_some(())?;
         let searcher = packed::Config::new()
             .match_kind(MatchKind::LeftmostFirst)
             .heuristic_pattern_limits(false)
             .builder()
-            .extend(patterns.iter().map(|(p, _)| p))
+            .extend(&parts)
             .build()?;
         Some(Pass {
             searcher,
-            anchors: patterns.into_iter().map(|(_, a)| a).collect(),
+            anchors,
             lowered,
         })
     };
@@ -610,7 +625,14 @@ static SEARCHERS: LazyLock<Option<Searchers>> = LazyLock::new(|| {
             },
         )
     };
-    let long = PATTERNS.iter().filter(|(p, _)| p.len() >= 4).map(token);
+    let lower_led = |p: &str| p.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    let long = |lower: bool| {
+        PATTERNS
+            .iter()
+            .filter(move |(p, _)| p.len() >= 4 && lower_led(p) == lower)
+            .map(token)
+            .collect()
+    };
     let short = PATTERNS.iter().filter(|(p, _)| p.len() < 4).map(token);
     let words = LOWER_PATTERNS
         .iter()
@@ -628,8 +650,9 @@ static SEARCHERS: LazyLock<Option<Searchers>> = LazyLock::new(|| {
             lower.push((*part, Anchor { kind, word, back }));
         }
     }
-    Some(Searchers([
-        pass(long.collect(), false)?,
+    Some(Searchers(vec![
+        pass(long(false), false)?,
+        pass(long(true), false)?,
         pass(short.collect(), false)?,
         pass(lower, true)?,
     ]))
@@ -668,14 +691,12 @@ thread_local! {
 
 /// Looks closely at every candidate of the passes, in the order they start.
 fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<SecretMatch>) {
-    let [a, b, c] = &s.0;
     let hay = |p: &Pass| if p.lowered { lowered } else { data };
-    let mut its = [
-        a.searcher.find_iter(hay(a)).peekable(),
-        b.searcher.find_iter(hay(b)).peekable(),
-        c.searcher.find_iter(hay(c)).peekable(),
-    ];
-    let passes = [a, b, c];
+    let mut its: Vec<_> =
+        s.0.iter()
+            .map(|p| p.searcher.find_iter(hay(p)).peekable())
+            .collect();
+    let passes = &s.0;
     let mut lines = LineCounter::default();
     let mut skip_until = 0usize;
     // the end of the last match when it was a generic assignment
@@ -693,35 +714,27 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
         let (Some(m), Some(pass)) = (its.get_mut(i).and_then(|it| it.next()), passes.get(i)) else {
             break;
         };
-        let Some(anchor) = pass.anchors.get(m.pattern().as_usize()) else {
+        let Some(anchors) = pass.anchors.get(m.pattern().as_usize()) else {
             continue;
         };
-        let Some(start) = m.start().checked_sub(anchor.back) else {
-            continue;
-        };
-        let end = start + anchor.word.len();
-        if (anchor.back > 0 || anchor.word.len() > m.end() - m.start())
-            && hay(pass).get(start..end) != Some(anchor.word.as_bytes())
-        {
-            continue;
+        let mut found = None;
+        for anchor in anchors {
+            let Some(start) = m.start().checked_sub(anchor.back) else {
+                continue;
+            };
+            let end = start + anchor.word.len();
+            if start < skip_until
+                || ((anchor.back > 0 || anchor.word.len() > m.end() - m.start())
+                    && hay(pass).get(start..end) != Some(anchor.word.as_bytes()))
+            {
+                continue;
+            }
+            found = examine(data, anchor.kind, start, end).map(|f| (start, end, f));
+            if found.is_some() {
+                break;
+            }
         }
-        if start < skip_until {
-            continue;
-        }
-        let found = match anchor.kind {
-            Kind::Token(shapes) => token(data, start, end, shapes),
-            Kind::Vendor(shapes) => vendor(data, end, shapes),
-            Kind::PrivateKey => private_key(data, start, end),
-            Kind::AwsSecret => aws_secret(data, start, end),
-            Kind::Jwt => jwt(data, start),
-            Kind::NpmAuth => npm_auth(data, end),
-            Kind::Terraform => terraform(data, start, end),
-            Kind::GcpServiceAccount => gcp_service_account(data, start, end),
-            Kind::DockerCfg => docker_cfg(data, end),
-            Kind::DockerAuth => docker_auth(data, end),
-            Kind::Keyword => keyword_assignment(data, start, end),
-        };
-        if let Some((rule, s, e)) = found {
+        if let Some((start, end, (rule, s, e))) = found {
             let Some(secret) = data.get(s..e) else {
                 continue;
             };
@@ -749,6 +762,28 @@ fn scan_candidates(data: &[u8], lowered: &[u8], s: &Searchers, out: &mut Vec<Sec
                 break;
             }
         }
+    }
+}
+
+/// Whether the candidate `start..end` of `kind` is a secret: its rule and where it is.
+fn examine(
+    data: &[u8],
+    kind: Kind,
+    start: usize,
+    end: usize,
+) -> Option<(&'static str, usize, usize)> {
+    match kind {
+        Kind::Token(shapes) => token(data, start, end, shapes),
+        Kind::Vendor(shapes) => vendor(data, end, shapes),
+        Kind::PrivateKey => private_key(data, start, end),
+        Kind::AwsSecret => aws_secret(data, start, end),
+        Kind::Jwt => jwt(data, start),
+        Kind::NpmAuth => npm_auth(data, end),
+        Kind::Terraform => terraform(data, start, end),
+        Kind::GcpServiceAccount => gcp_service_account(data, start, end),
+        Kind::DockerCfg => docker_cfg(data, end),
+        Kind::DockerAuth => docker_auth(data, end),
+        Kind::Keyword => keyword_assignment(data, start, end),
     }
 }
 
