@@ -3,6 +3,12 @@
 //! (or `bench/secrets.sh`). Set `WHITTLE_SECRETS_BENCH_DIR` to scan the files of a real tree
 //! (e.g. an extracted rootfs) instead of generated text, and `WHITTLE_SECRETS_BENCH_SHOW=1` to
 //! print every match.
+//!
+//! Figures on the 2-core development machine (release, MB/s; before = one Teddy pass of 41
+//! anchors, after = trivy's whole rule set in four passes): generated text 235 → 200; the Rust
+//! sources of `~/.cargo/registry/src` (145 MB) 3000 → 1440; `/usr/share` (548 MB, mostly
+//! compressed, skipped as binary) 11600 → 4300. One pass of all 110 anchors ran at about 220 on
+//! source code: Teddy filters well only with few, alike patterns per pass.
 
 use std::time::Instant;
 
