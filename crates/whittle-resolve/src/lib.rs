@@ -4,11 +4,13 @@
 //! - [`solver`]: the format-independent core ([`solver::Universe`], [`solver::solve`]).
 //! - [`deb`]: Debian semantics ([`deb::DebUniverse`], [`deb::resolve`]).
 //! - [`apk`]: APK (Alpine, Wolfi) semantics ([`apk::ApkUniverse`], [`apk::resolve`]).
+//! - [`lock`]: lockfiles, the output of a resolution and the input of a later fetch.
 //! - [`error`]: [`ResolveError`], whose `Display` explains failures as a chain of requirements.
 
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod lock;
 pub mod solver;
 
 pub use error::{ResolveError, Unsatisfiable};

@@ -1,0 +1,446 @@
+//! Lockfiles: the output of a resolution kept on disk (`<config stem>.lock.json`, apko's naming),
+//! and the input of a later fetch that solves nothing.
+//!
+//! The shape follows apko's lock (`version`, `config` with its checksum, `contents` with
+//! `keyring`, `repositories` and `packages`) so an apko user recognises it; each repository
+//! also records the identity of the signed index it was resolved from, and packages are listed
+//! per image architecture. [`Lock::parse`] refuses a lock that is not one, naming the field.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The one lock version this code reads and writes.
+pub const LOCK_VERSION: &str = "v1";
+
+/// The largest lockfile read: a lock lists packages, not their content.
+pub const MAX_LOCK_BYTES: u64 = 64 << 20;
+
+/// A lockfile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// [`LOCK_VERSION`].
+    pub version: String,
+    /// The config the lock was made from.
+    pub config: LockConfig,
+    /// Keys, repositories and packages.
+    pub contents: LockContents,
+}
+
+/// The config a lock was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockConfig {
+    /// The config's file name.
+    pub name: String,
+    /// `sha256:<hex>` of the config with line endings normalised to `\n`.
+    pub checksum: String,
+}
+
+/// What a lock pins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockContents {
+    /// The keyrings that verified the repositories.
+    pub keyring: Vec<LockKeyring>,
+    /// The repositories, with the identity of their signed index.
+    pub repositories: Vec<LockRepository>,
+    /// Per image architecture (Debian name), the packages in install order.
+    pub packages: BTreeMap<String, Vec<LockPackage>>,
+}
+
+/// One keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockKeyring {
+    /// The keyring as the config names it.
+    pub name: String,
+    /// Upper-case hex fingerprints of the keys that signed the repositories' indexes.
+    pub fingerprints: Vec<String>,
+    /// The keyring file, base64.
+    pub content: String,
+}
+
+/// One repository and the signed index the lock was resolved from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockRepository {
+    /// The repository line as written.
+    pub name: String,
+    /// Its base URL; every package of it lies under `url/`.
+    pub url: String,
+    /// The signed index.
+    pub release: LockRelease,
+}
+
+/// The signed index (`InRelease`) of a Debian repository, and the fields of its Release the
+/// image's OS files are written from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LockRelease {
+    /// `sha256:<hex>` of the verified `InRelease`.
+    pub checksum: String,
+    /// Its `Date` (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// `Origin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// `Codename`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codename: Option<String>,
+    /// `Version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// One locked package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockPackage {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// The package's own architecture (the image's, or `all`).
+    pub architecture: String,
+    /// The `url` of its repository in [`LockContents::repositories`].
+    pub repository: String,
+    /// Where to download it (under `repository`).
+    pub url: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+/// A lock that cannot be used, naming the field and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("lockfile {file}: {field}: {message}")]
+pub struct LockError {
+    /// The lockfile.
+    pub file: String,
+    /// The field (`contents.packages.amd64[2].sha256`), or `(file)`.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Lock {
+    /// Parses and checks a lockfile's text: JSON of this shape, [`LOCK_VERSION`], well-formed
+    /// checksums, every package's URL under its repository's and its architecture the image's
+    /// (or `all`).
+    pub fn parse(file: &str, text: &[u8]) -> Result<Lock, LockError> {
+        let err = |field: &str, message: String| LockError {
+            file: file.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        if text.len() as u64 > MAX_LOCK_BYTES {
+            return Err(err(
+                "(file)",
+                format!("larger than {MAX_LOCK_BYTES} bytes; not a lockfile"),
+            ));
+        }
+        // the version first, so that a lock of another version says so rather than failing on
+        // a field it may not have
+        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
+            err(
+                "(file)",
+                format!("not valid JSON ({e}); remake it with `whittle lock CONFIG`"),
+            )
+        })?;
+        match value.get("version").and_then(|v| v.as_str()) {
+            Some(LOCK_VERSION) => {}
+            Some(v) => {
+                return Err(err(
+                    "version",
+                    format!(
+                        "unknown lock version {:?}; this whittle reads {LOCK_VERSION:?}: remake it with `whittle lock CONFIG`",
+                        v.chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
+            None => {
+                return Err(err(
+                    "version",
+                    format!("missing or not a string; expected {LOCK_VERSION:?}"),
+                ));
+            }
+        }
+        let lock: Lock = serde_json::from_value(value).map_err(|e| {
+            err(
+                "(file)",
+                format!("not a whittle lock ({e}); remake it with `whittle lock CONFIG`"),
+            )
+        })?;
+        lock.check()
+            .map_err(|(field, message)| err(&field, message))?;
+        Ok(lock)
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        if !is_sha256_tagged(&self.config.checksum) {
+            return Err((
+                "config.checksum".into(),
+                format!(
+                    "{:?} is not sha256:<64 hex digits>",
+                    short(&self.config.checksum)
+                ),
+            ));
+        }
+        for (i, r) in self.contents.repositories.iter().enumerate() {
+            if !is_sha256_tagged(&r.release.checksum) {
+                return Err((
+                    format!("contents.repositories[{i}].release.checksum"),
+                    format!(
+                        "{:?} is not sha256:<64 hex digits>",
+                        short(&r.release.checksum)
+                    ),
+                ));
+            }
+        }
+        for (arch, pkgs) in &self.contents.packages {
+            for (i, p) in pkgs.iter().enumerate() {
+                let at = |f: &str| format!("contents.packages.{arch}[{i}].{f}");
+                if !is_sha256_hex(&p.sha256) {
+                    return Err((
+                        at("sha256"),
+                        format!(
+                            "{:?} ({}) is not 64 lowercase hex digits",
+                            short(&p.sha256),
+                            p.name
+                        ),
+                    ));
+                }
+                if p.architecture != *arch && p.architecture != "all" {
+                    return Err((
+                        at("architecture"),
+                        format!(
+                            "{} is a package for {}, listed for {arch}; remake the lock with `whittle lock CONFIG`",
+                            p.name,
+                            short(&p.architecture)
+                        ),
+                    ));
+                }
+                if !self
+                    .contents
+                    .repositories
+                    .iter()
+                    .any(|r| r.url == p.repository)
+                {
+                    return Err((
+                        at("repository"),
+                        format!(
+                            "{:?} is not one of contents.repositories",
+                            short(&p.repository)
+                        ),
+                    ));
+                }
+                let inside = p
+                    .url
+                    .strip_prefix(p.repository.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|rest| {
+                        !rest.is_empty()
+                            && rest
+                                .split('/')
+                                .all(|s| !s.is_empty() && s != "." && s != "..")
+                            && !rest.contains(['?', '#', '\\'])
+                    });
+                if !inside {
+                    return Err((
+                        at("url"),
+                        format!(
+                            "{:?} ({}) is outside its repository {:?}",
+                            short(&p.url),
+                            p.name,
+                            short(&p.repository)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The lock as written to disk: pretty JSON ending in a newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// What changed from `old` to `self`, one line per package and repository index:
+    /// `amd64 gawk 1:5.2.1-2 → 1:5.2.1-3`, `+ amd64 libfoo 1.0`, `- amd64 libbar 2.0`.
+    pub fn changes_from(&self, old: &Lock) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &self.contents.repositories {
+            match old.contents.repositories.iter().find(|o| o.url == r.url) {
+                Some(o) if o.release.checksum != r.release.checksum => out.push(format!(
+                    "repository {}: index {} → {}",
+                    r.url,
+                    o.release.date.as_deref().unwrap_or("?"),
+                    r.release.date.as_deref().unwrap_or("?")
+                )),
+                Some(_) => {}
+                None => out.push(format!("+ repository {}", r.url)),
+            }
+        }
+        let archs: std::collections::BTreeSet<&String> = self
+            .contents
+            .packages
+            .keys()
+            .chain(old.contents.packages.keys())
+            .collect();
+        let empty = Vec::new();
+        for arch in archs {
+            let new: BTreeMap<&str, &LockPackage> = self
+                .contents
+                .packages
+                .get(arch)
+                .unwrap_or(&empty)
+                .iter()
+                .map(|p| (p.name.as_str(), p))
+                .collect();
+            let was: BTreeMap<&str, &LockPackage> = old
+                .contents
+                .packages
+                .get(arch)
+                .unwrap_or(&empty)
+                .iter()
+                .map(|p| (p.name.as_str(), p))
+                .collect();
+            for (name, p) in &new {
+                match was.get(name) {
+                    Some(o) if o.version != p.version => {
+                        out.push(format!("{arch} {name} {} → {}", o.version, p.version));
+                    }
+                    Some(o) if o.sha256 != p.sha256 => {
+                        out.push(format!(
+                            "{arch} {name} {}: rebuilt (SHA-256 {} → {})",
+                            p.version,
+                            &o.sha256[..12.min(o.sha256.len())],
+                            &p.sha256[..12.min(p.sha256.len())]
+                        ));
+                    }
+                    Some(_) => {}
+                    None => out.push(format!("+ {arch} {name} {}", p.version)),
+                }
+            }
+            for (name, o) in &was {
+                if !new.contains_key(name) {
+                    out.push(format!("- {arch} {name} {}", o.version));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn is_sha256_tagged(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(is_sha256_hex)
+}
+
+/// At most 100 characters of an untrusted value, for messages.
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(100).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lock {
+        let repo = "file:///srv/debian".to_string();
+        Lock {
+            version: LOCK_VERSION.into(),
+            config: LockConfig {
+                name: "a.yaml".into(),
+                checksum: format!("sha256:{}", "a".repeat(64)),
+            },
+            contents: LockContents {
+                keyring: vec![],
+                repositories: vec![LockRepository {
+                    name: "deb file:///srv/debian bookworm main".into(),
+                    url: repo.clone(),
+                    release: LockRelease {
+                        checksum: format!("sha256:{}", "b".repeat(64)),
+                        ..LockRelease::default()
+                    },
+                }],
+                packages: BTreeMap::from([(
+                    "amd64".to_string(),
+                    vec![LockPackage {
+                        name: "gawk".into(),
+                        version: "1.0-1".into(),
+                        architecture: "amd64".into(),
+                        repository: repo.clone(),
+                        url: format!("{repo}/pool/main/g/gawk/gawk_1.0-1_amd64.deb"),
+                        size: 10,
+                        sha256: "c".repeat(64),
+                    }],
+                )]),
+            },
+        }
+    }
+
+    fn refused(lock: &Lock) -> String {
+        let text = lock.to_json();
+        match Lock::parse("a.lock.json", &text) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.field,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let l = sample();
+        assert_eq!(Lock::parse("a.lock.json", &l.to_json()).ok(), Some(l));
+    }
+
+    #[test]
+    fn bad_locks_name_the_field() {
+        let e = Lock::parse("a.lock.json", b"{not json")
+            .err()
+            .map(|e| e.field);
+        assert_eq!(e.as_deref(), Some("(file)"));
+        let mut l = sample();
+        l.version = "v9".into();
+        assert_eq!(refused(&l), "version");
+        let mut l = sample();
+        l.contents.packages.get_mut("amd64").unwrap()[0].sha256 = "xyz".into();
+        assert_eq!(refused(&l), "contents.packages.amd64[0].sha256");
+        let mut l = sample();
+        l.contents.packages.get_mut("amd64").unwrap()[0].url =
+            "file:///srv/debian/../etc/passwd".into();
+        assert_eq!(refused(&l), "contents.packages.amd64[0].url");
+        let mut l = sample();
+        l.contents.packages.get_mut("amd64").unwrap()[0].url =
+            "file:///srv/debian-evil/x.deb".into();
+        assert_eq!(refused(&l), "contents.packages.amd64[0].url");
+        let mut l = sample();
+        l.contents.packages.get_mut("amd64").unwrap()[0].architecture = "arm64".into();
+        assert_eq!(refused(&l), "contents.packages.amd64[0].architecture");
+        let mut l = sample();
+        l.config.checksum = "md5:1".into();
+        assert_eq!(refused(&l), "config.checksum");
+    }
+
+    #[test]
+    fn changes_are_listed() {
+        let old = sample();
+        let mut new = sample();
+        new.contents.packages.get_mut("amd64").unwrap()[0].version = "1.0-2".into();
+        assert_eq!(new.changes_from(&old), vec!["amd64 gawk 1.0-1 → 1.0-2"]);
+        assert!(old.changes_from(&old).is_empty());
+    }
+}
