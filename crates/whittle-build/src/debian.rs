@@ -41,6 +41,8 @@ pub struct VerifiedRepo {
     pub repo: DebRepo,
     /// The verified Release.
     pub release: Release,
+    /// SHA-256 (lowercase hex) of the verified `InRelease`: what a lock records of it.
+    pub inrelease_sha256: String,
 }
 
 impl VerifiedRepo {
@@ -154,6 +156,7 @@ pub fn verify(
     Ok(VerifiedRepo {
         repo: repo.clone(),
         release,
+        inrelease_sha256: whittle_fetch::sha256_hex(&bytes),
     })
 }
 

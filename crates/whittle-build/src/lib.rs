@@ -12,6 +12,7 @@ pub mod freshness;
 pub mod image;
 pub mod layers;
 pub mod ldcache;
+pub mod lock;
 pub mod memory;
 pub mod native;
 pub mod osfiles;
@@ -21,6 +22,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use whittle_config::{Config, Repository};
 use whittle_fetch::{Cache, Fetcher, Request};
+use whittle_resolve::lock::LockPackage;
 
 /// Errors of a build, each naming what it is about and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +126,9 @@ pub enum Error {
         /// The value, escaped and shortened.
         value: String,
     },
+    /// The lock beside the config cannot be used.
+    #[error("{0}")]
+    Lock(String),
     /// Writing the SBOM failed.
     #[error("writing the SBOM {path}: {message}")]
     Sbom {
@@ -177,6 +182,8 @@ pub struct BuildOptions {
     /// Host directories outside the config's own directory that `paths` `local` sources may be
     /// read from (`--allow-path`); each such read is warned about.
     pub allow_paths: Vec<PathBuf>,
+    /// Resolve afresh even when a lock lies beside the config (`--ignore-lock`).
+    pub ignore_lock: bool,
 }
 
 /// What the CLI shows while a build runs.
@@ -233,6 +240,11 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     } else {
         debian_repos(&config, opts.insecure_allow_unsigned_repositories)?
     };
+    let locked = if opts.ignore_lock {
+        None
+    } else {
+        lock::Locked::beside(&opts.config, is_apk, events)?
+    };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
     clean_stale(fetcher.cache(), &opts.output, events);
 
@@ -243,7 +255,15 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         let built = if is_apk {
             apk::build_arch(&config, opts, arch, &fetcher, events)
         } else {
-            build_arch(&config, opts, &repos, arch, &fetcher, events)
+            build_arch(
+                &config,
+                opts,
+                &repos,
+                arch,
+                &fetcher,
+                events,
+                locked.as_ref(),
+            )
         };
         cache_warnings(fetcher.cache(), events);
         let built = built?;
@@ -517,6 +537,7 @@ pub(crate) struct BuiltArch {
     pub(crate) sbom: Vec<u8>,
 }
 
+/// Builds one architecture: resolves it (or takes the lock's packages), then installs them.
 fn build_arch(
     config: &Config,
     opts: &BuildOptions,
@@ -524,19 +545,37 @@ fn build_arch(
     arch: &str,
     fetcher: &Fetcher,
     events: &dyn Events,
+    locked: Option<&lock::Locked>,
 ) -> Result<BuiltArch, Error> {
+    let (packages, releases) = match locked {
+        Some(l) => (l.packages(arch)?, l.releases()),
+        None => {
+            let insecure = opts.insecure_allow_unsigned_repositories;
+            let (verified, packages) =
+                resolve_arch(config, insecure, repos, arch, fetcher, events)?;
+            (packages, verified.into_iter().map(|v| v.release).collect())
+        }
+    };
+    install_arch(
+        config, opts, &packages, &releases, arch, fetcher, events, locked,
+    )
+}
+
+/// The resolve step of one architecture: every repository's verified index and the packages
+/// the solver chose, as a lock records them.
+pub(crate) fn resolve_arch(
+    config: &Config,
+    insecure: bool,
+    repos: &[debian::DebRepo],
+    arch: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<(Vec<debian::VerifiedRepo>, Vec<LockPackage>), Error> {
     // resolve: every repository's verified index, the packages reachable from the request,
     // then the solver
     let verified = repos
         .iter()
-        .map(|r| {
-            debian::verify(
-                r,
-                fetcher,
-                opts.insecure_allow_unsigned_repositories,
-                events,
-            )
-        })
+        .map(|r| debian::verify(r, fetcher, insecure, events))
         .collect::<Result<Vec<_>, _>>()?;
     let roots: Vec<&str> = config
         .contents
@@ -594,27 +633,60 @@ fn build_arch(
         ));
     }
 
-    // fetch
-    let reqs: Vec<Request> = chosen
+    let packages = chosen
         .iter()
-        .map(|&i| Request {
-            url: format!("{}/{}", verified[repo_of[i]].repo.uri, all[i].filename),
-            sha256: all[i].sha256.clone(),
-            size: all[i].size,
+        .map(|&i| {
+            let repository = verified[repo_of[i]].repo.uri.clone();
+            LockPackage {
+                name: all[i].name.clone(),
+                version: all[i].version.to_string(),
+                architecture: all[i].architecture.clone(),
+                url: format!("{repository}/{}", all[i].filename),
+                repository,
+                size: all[i].size,
+                sha256: all[i].sha256.clone(),
+            }
         })
         .collect();
-    let debs = fetcher.fetch_all(&reqs, events)?;
+    Ok((verified, packages))
+}
+
+/// Fetches, verifies and installs `packages` for `arch` and makes the image and its SBOM.
+#[allow(clippy::too_many_arguments)]
+fn install_arch(
+    config: &Config,
+    opts: &BuildOptions,
+    packages: &[LockPackage],
+    releases: &[whittle_deb::release::Release],
+    arch: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+    locked: Option<&lock::Locked>,
+) -> Result<BuiltArch, Error> {
+    // fetch
+    let reqs: Vec<Request> = packages
+        .iter()
+        .map(|p| Request {
+            url: p.url.clone(),
+            sha256: p.sha256.clone(),
+            size: p.size,
+        })
+        .collect();
+    let debs = match locked {
+        Some(l) => l.fetch_all(&reqs, fetcher, events)?,
+        None => fetcher.fetch_all(&reqs, events)?,
+    };
 
     // assemble
     let mut tree = assemble::skeleton(arch)?;
     let mut out = assemble::Assembled::default();
-    let inputs: Vec<assemble::DebInput> = chosen
+    let inputs: Vec<assemble::DebInput> = packages
         .iter()
         .zip(&debs)
-        .map(|(&i, d)| assemble::DebInput {
-            name: &all[i].name,
+        .map(|(p, d)| assemble::DebInput {
+            name: &p.name,
             bytes: d,
-            sha256: &all[i].sha256,
+            sha256: &p.sha256,
         })
         .collect();
     let budget = memory::MemoryBudget::from_env()?;
@@ -629,8 +701,7 @@ fn build_arch(
     // the packages are in the tree now: their archives need not stay for the layer
     drop(inputs);
     drop(debs);
-    let releases: Vec<&whittle_deb::release::Release> =
-        verified.iter().map(|v| &v.release).collect();
+    let releases: Vec<&whittle_deb::release::Release> = releases.iter().collect();
     let os_files = osfiles::debian(&mut tree, &releases)?;
     if !os_files.is_empty() {
         events.step(&format!(
@@ -669,18 +740,13 @@ fn build_arch(
     // layers + image
     let layer = layers::layer(&tree, mtime, fetcher.cache())?;
     let unpacked_size = tree.total_size();
-    let packages: Vec<whittle_deb::Package> = chosen.iter().map(|&i| all[i].clone()).collect();
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     let img = image::image(config, arch, mtime, layer, &names, "Debian")?;
     let archives = packages
         .iter()
         .zip(&reqs)
         .map(|(p, r)| {
-            let key = (
-                p.name.clone(),
-                p.version.to_string(),
-                p.architecture.clone(),
-            );
+            let key = (p.name.clone(), p.version.clone(), p.architecture.clone());
             (key, image::archive_facts(&p.sha256, &r.url))
         })
         .collect();

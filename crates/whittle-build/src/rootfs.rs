@@ -75,6 +75,7 @@ pub fn build_rootfs(
             sbom: SbomDest::None,
             insecure_allow_unsigned_repositories: false,
             allow_paths: Vec::new(),
+            ignore_lock: false,
         },
         events,
     )?;

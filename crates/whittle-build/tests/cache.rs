@@ -85,6 +85,7 @@ fn build_into(dir: &Path, cfg: &Path, cache: &Path, name: &str) -> (String, Vec<
             sbom: SbomDest::None,
             insecure_allow_unsigned_repositories: false,
             allow_paths: Vec::new(),
+            ignore_lock: false,
         },
         &events,
     )

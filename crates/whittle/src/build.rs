@@ -59,19 +59,33 @@ pub struct BuildArgs {
     #[arg(long)]
     insecure: bool,
 
+    /// Resolve the packages afresh even when a lock (`<config stem>.lock.json`, written by
+    /// `whittle lock`) lies beside the config.
+    #[arg(long)]
+    ignore_lock: bool,
+
     /// Print only errors and the final digest.
     #[arg(short, long)]
     quiet: bool,
 }
 
 /// Renders build events on stderr: steps, warnings and a download progress bar.
-struct Terminal {
+pub(crate) struct Terminal {
     quiet: bool,
     start: std::time::Instant,
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl Terminal {
+    /// A terminal that shows steps unless `quiet`.
+    pub(crate) fn new(quiet: bool) -> Terminal {
+        Terminal {
+            quiet,
+            start: std::time::Instant::now(),
+            bar: Mutex::new(None),
+        }
+    }
+
     fn line(&self, s: &str) {
         if let Ok(guard) = self.bar.lock() {
             match guard.as_ref() {
@@ -169,12 +183,9 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         },
         insecure_allow_unsigned_repositories: args.insecure_allow_unsigned_repositories,
         allow_paths: args.allow_paths,
+        ignore_lock: args.ignore_lock,
     };
-    let term = Terminal {
-        quiet: args.quiet,
-        start: std::time::Instant::now(),
-        bar: Mutex::new(None),
-    };
+    let term = Terminal::new(args.quiet);
     let report = whittle_build::build(&opts, &term)?;
     for img in &report.images {
         if !args.quiet {

@@ -8,6 +8,7 @@ mod copy;
 mod db;
 mod inspect;
 mod lint;
+mod lock;
 mod pkg;
 mod render;
 mod sbom;
@@ -55,6 +56,16 @@ enum Command {
     ///   whittle pkg index packages/x86_64 --key me.rsa
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Pkg(pkg::PkgArgs),
+    /// Pin every package a config resolves to today in `<config stem>.lock.json` beside it.
+    ///
+    /// `whittle build` then installs exactly those packages (checked against the lock's sizes
+    /// and SHA-256s) without resolving; re-running `whittle lock` prints what changed.
+    ///
+    /// Examples:
+    ///   whittle lock examples/gawk.yaml
+    ///   whittle build examples/gawk.yaml -o oci:out/gawk      # uses examples/gawk.lock.json
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Lock(lock::LockArgs),
     /// Copy an image between any two references, byte-for-byte (same digest at both ends).
     ///
     /// Sources and destinations: oci:DIR[:TAG] (also oci-dir:DIR[:TAG]), oci-archive:FILE[:TAG],
@@ -122,6 +133,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => build::run(args),
         Command::Pkg(args) => pkg::run(args),
+        Command::Lock(args) => lock::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Audit(args) => audit::run(args),

@@ -1,0 +1,334 @@
+//! Lockfiles in the pipeline: `whittle lock` runs the resolve step and writes its output
+//! ([`whittle_resolve::lock::Lock`]) beside the config; `whittle build` finds it there and
+//! feeds it to fetch instead of resolving (config → lock → fetch → assemble → …).
+
+use crate::{Error, Events, debian};
+use base64::Engine as _;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use whittle_config::Config;
+use whittle_deb::release::{Release, fmt_time};
+use whittle_fetch::{Cache, Fetcher, Request};
+use whittle_resolve::lock::{
+    LOCK_VERSION, Lock, LockConfig, LockContents, LockKeyring, LockPackage, LockRelease,
+    LockRepository, MAX_LOCK_BYTES,
+};
+
+/// The lockfile of a config: `<config stem>.lock.json` beside it (apko's naming).
+pub fn lock_path(config: &Path) -> PathBuf {
+    let stem = config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    config.with_file_name(format!("{stem}.lock.json"))
+}
+
+/// `sha256:<hex>` of a config's bytes with `\r\n` (and lone `\r`) line endings made `\n`: the
+/// same config checked out on Windows and Linux has one checksum.
+pub fn config_checksum(bytes: &[u8]) -> String {
+    let mut norm = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' {
+            norm.push(b'\n');
+            if bytes.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            norm.push(bytes[i]);
+        }
+        i += 1;
+    }
+    format!("sha256:{}", whittle_fetch::sha256_hex(&norm))
+}
+
+fn read_config(config: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(config)
+        .map_err(|e| Error::Lock(format!("{}: cannot read the config: {e}", config.display())))
+}
+
+/// A lock read from beside a config and checked against it.
+#[derive(Debug)]
+pub struct Locked {
+    path: PathBuf,
+    config: PathBuf,
+    lock: Lock,
+}
+
+impl Locked {
+    /// The lock beside `config`, if there is one: parsed, checked, and refused when the config
+    /// changed since it was made. APK configs are not locked yet: a lock beside one is left
+    /// alone with a warning.
+    pub fn beside(
+        config: &Path,
+        is_apk: bool,
+        events: &dyn Events,
+    ) -> Result<Option<Locked>, Error> {
+        let path = lock_path(config);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Lock(format!("lockfile {}: {e}", path.display())));
+            }
+        };
+        if is_apk {
+            events.warn(&format!(
+                "{} is not used: whittle does not lock APK configs yet (the packages are resolved from today's index)",
+                path.display()
+            ));
+            return Ok(None);
+        }
+        if meta.len() > MAX_LOCK_BYTES {
+            return Err(Error::Lock(format!(
+                "lockfile {}: larger than {MAX_LOCK_BYTES} bytes; not a lockfile",
+                path.display()
+            )));
+        }
+        let text = std::fs::read(&path)
+            .map_err(|e| Error::Lock(format!("lockfile {}: {e}", path.display())))?;
+        let lock = Lock::parse(&path.display().to_string(), &text)
+            .map_err(|e| Error::Lock(e.to_string()))?;
+        let checksum = config_checksum(&read_config(config)?);
+        if lock.config.checksum != checksum {
+            return Err(Error::Lock(format!(
+                "lockfile {} was made from another version of {} (config.checksum {}, the config is now {checksum}); refresh it with `whittle lock {}`, or build without it with --ignore-lock",
+                path.display(),
+                config.display(),
+                lock.config.checksum,
+                config.display()
+            )));
+        }
+        events.step(&format!(
+            "lock      {}: {} repositories, {} packages pinned; nothing is resolved",
+            path.display(),
+            lock.contents.repositories.len(),
+            lock.contents.packages.values().map(Vec::len).sum::<usize>()
+        ));
+        Ok(Some(Locked {
+            path,
+            config: config.to_path_buf(),
+            lock,
+        }))
+    }
+
+    /// The locked packages of `arch`, in install order.
+    pub fn packages(&self, arch: &str) -> Result<Vec<LockPackage>, Error> {
+        self.lock
+            .contents
+            .packages
+            .get(arch)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Lock(format!(
+                    "lockfile {}: contents.packages has no {arch}; lock that architecture with `whittle lock {}`",
+                    self.path.display(),
+                    self.config.display()
+                ))
+            })
+    }
+
+    /// The Release fields the lock kept (what the image's OS files are written from).
+    pub fn releases(&self) -> Vec<Release> {
+        self.lock
+            .contents
+            .repositories
+            .iter()
+            .map(|r| Release {
+                origin: r.release.origin.clone(),
+                codename: r.release.codename.clone(),
+                version: r.release.version.clone(),
+                ..Release::default()
+            })
+            .collect()
+    }
+
+    /// Fetches the locked packages (the cache first), each checked against the lock's size and
+    /// SHA-256; packages the repository no longer has are listed together, with the way out.
+    pub fn fetch_all(
+        &self,
+        reqs: &[Request],
+        fetcher: &Fetcher,
+        events: &dyn Events,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        match fetcher.fetch_all(reqs, events) {
+            Ok(b) => Ok(b),
+            Err(e) if is_gone(&e) => {
+                // which ones: each is tried alone (what arrives is cached for the next run)
+                let gone: Vec<&str> = reqs
+                    .iter()
+                    .filter(|r| fetcher.fetch(r).as_ref().is_err_and(is_gone))
+                    .map(|r| r.url.as_str())
+                    .collect();
+                if gone.is_empty() {
+                    return Err(e.into());
+                }
+                Err(Error::Lock(format!(
+                    "{} locked package(s) of {} are neither in the cache nor in the repository any more:\n  {}\nmirrors drop old versions: point the repository line at an archive that keeps them (a URL of Debian's snapshot archive for the lock's Release date works as any repository) and run `whittle lock {}`, or refresh the lock to today's versions with `whittle lock {}`",
+                    gone.len(),
+                    self.path.display(),
+                    gone.join("\n  "),
+                    self.config.display(),
+                    self.config.display()
+                )))
+            }
+            Err(whittle_fetch::Error::Mismatch {
+                url,
+                what,
+                expected,
+                actual,
+            }) => Err(Error::Lock(format!(
+                "{url}: {what} mismatch: lockfile {} says {expected}, the download has {actual}; the repository changed a published file or was tampered with — nothing was used",
+                self.path.display()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A download that failed because the file is not there (HTTP 404/410, a missing local file).
+fn is_gone(e: &whittle_fetch::Error) -> bool {
+    match e {
+        whittle_fetch::Error::Status { status, .. } => matches!(status, 404 | 410),
+        whittle_fetch::Error::Local { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// What `whittle lock` needs.
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// The package cache directory.
+    pub cache_dir: PathBuf,
+    /// Use only the cache.
+    pub offline: bool,
+    /// Accept unsigned repositories (loudly).
+    pub insecure_allow_unsigned_repositories: bool,
+}
+
+/// What `whittle lock` did.
+#[derive(Debug)]
+pub struct LockReport {
+    /// The lockfile written.
+    pub path: PathBuf,
+    /// The lock.
+    pub lock: Lock,
+    /// What changed from the lock that was there (`None`: there was none, or it was unreadable).
+    pub changes: Option<Vec<String>>,
+}
+
+/// Resolves every architecture of a config and writes its lock beside it (atomically).
+pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error> {
+    let config = Config::from_file(&opts.config)?;
+    for w in &config.warnings {
+        events.warn(&format!("{}: {}", w.origin, w.message));
+    }
+    if crate::apk::is_apk(&config)? {
+        return Err(Error::Unsupported(format!(
+            "{}: whittle lock supports Debian configs only so far",
+            config.origin
+        )));
+    }
+    let insecure = opts.insecure_allow_unsigned_repositories;
+    let repos = crate::debian_repos(&config, insecure)?;
+    let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
+    let archs = crate::select_archs(&config, &[])?;
+    let mut packages = BTreeMap::new();
+    let mut verified_repos: Vec<debian::VerifiedRepo> = Vec::new();
+    for arch in &archs {
+        let (verified, pkgs) =
+            crate::resolve_arch(&config, insecure, &repos, arch, &fetcher, events)?;
+        for w in fetcher.cache().take_warnings() {
+            events.warn(&w);
+        }
+        packages.insert(arch.clone(), pkgs);
+        if verified_repos.is_empty() {
+            verified_repos = verified;
+        }
+    }
+    let repositories = verified_repos
+        .iter()
+        .map(|v| LockRepository {
+            name: v.repo.line.clone(),
+            url: v.repo.uri.clone(),
+            release: LockRelease {
+                checksum: format!("sha256:{}", v.inrelease_sha256),
+                date: v.release.date.map(fmt_time),
+                origin: v.release.origin.clone(),
+                codename: v.release.codename.clone(),
+                version: v.release.version.clone(),
+            },
+        })
+        .collect();
+    let mut keyring: Vec<LockKeyring> = Vec::new();
+    for v in &verified_repos {
+        for k in &v.repo.keyrings {
+            let name = k.display().to_string();
+            if keyring.iter().any(|e| e.name == name) {
+                continue;
+            }
+            let content =
+                std::fs::read(k).map_err(|e| Error::Lock(format!("keyring {name}: {e}")))?;
+            let in_ring = whittle_deb::release::Keyring::from_bytes(&name, &content)
+                .map(|r| r.fingerprints())
+                .unwrap_or_default();
+            keyring.push(LockKeyring {
+                name,
+                fingerprints: in_ring,
+                content: base64::engine::general_purpose::STANDARD.encode(&content),
+            });
+        }
+    }
+    let bytes = read_config(&opts.config)?;
+    let lock = Lock {
+        version: LOCK_VERSION.into(),
+        config: LockConfig {
+            name: opts
+                .config
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            checksum: config_checksum(&bytes),
+        },
+        contents: LockContents {
+            keyring,
+            repositories,
+            packages,
+        },
+    };
+    let path = lock_path(&opts.config);
+    let changes = std::fs::read(&path)
+        .ok()
+        .and_then(|old| Lock::parse(&path.display().to_string(), &old).ok())
+        .map(|old| lock.changes_from(&old));
+    crate::write_atomic(&path, &lock.to_json())
+        .map_err(|e| Error::Lock(format!("writing lockfile {}: {e}", path.display())))?;
+    Ok(LockReport {
+        path,
+        lock,
+        changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings_do_not_change_the_checksum() {
+        let unix = config_checksum(b"a: 1\nb: 2\n");
+        assert_eq!(config_checksum(b"a: 1\r\nb: 2\r\n"), unix);
+        assert_eq!(config_checksum(b"a: 1\rb: 2\r"), unix);
+        assert_ne!(config_checksum(b"a: 1\nb: 3\n"), unix);
+    }
+
+    #[test]
+    fn lock_path_is_beside_the_config() {
+        assert_eq!(
+            lock_path(Path::new("/x/gawk.yaml")),
+            PathBuf::from("/x/gawk.lock.json")
+        );
+    }
+}
