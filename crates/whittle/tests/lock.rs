@@ -1,0 +1,258 @@
+//! Lockfiles against a generated Debian repository, signed by a test key, that moves on:
+//! `whittle lock`, builds from the lock (the same digest after the repository published a new
+//! version), re-locking, a stale lock refused, `--offline` from a lock, packages gone from the
+//! repository, and bad locks refused naming the field.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const NEXT_DAY: &str = "Sun, 02 Nov 2025 00:00:00 UTC";
+
+fn packages(libx: &'static str) -> Vec<TestPkg> {
+    vec![
+        TestPkg::new("app", "1.0-1", "Depends: libx (>= 1)"),
+        TestPkg::new("libx", libx, ""),
+    ]
+}
+
+fn config(repo: &Repo, packages: &str) -> String {
+    format!(
+        "contents:\n  repositories:\n    - {}\n  packages: [{packages}]\narchs: [amd64]\n",
+        repo.line()
+    )
+}
+
+/// `whittle lock image.yaml` in `dir`; returns stdout.
+fn lock(dir: &Path) -> String {
+    run(whittle()
+        .current_dir(dir)
+        .args(["lock", "image.yaml", "--cache-dir", "cache"]))
+}
+
+/// `whittle build image.yaml` in `dir` with `cache`; returns (digest, stderr).
+fn build_in(dir: &Path, cache: &str, extra: &[&str]) -> (String, String) {
+    let (out, err) = run_both(
+        whittle()
+            .current_dir(dir)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache])
+            .args(extra),
+    );
+    (out.trim().to_string(), err)
+}
+
+fn build_fails(dir: &Path, cache: &str, extra: &[&str]) -> String {
+    run_fail(
+        whittle()
+            .current_dir(dir)
+            .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache])
+            .args(extra),
+    )
+}
+
+fn read_lock(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("image.lock.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_lock_keeps_the_image_while_the_repository_moves_on() {
+    let mut repo = make_repo(&packages("1.0-1"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
+
+    let out = lock(d);
+    assert!(out.contains("locked 2 packages"), "{out}");
+    let l = read_lock(d);
+    assert_eq!(l["version"], "v1");
+    let cfg_sum = format!(
+        "sha256:{}",
+        sha256(&std::fs::read(d.join("image.yaml")).unwrap())
+    );
+    assert_eq!(l["config"]["checksum"], cfg_sum.as_str());
+    let inrelease = std::fs::read(repo.path("dists/stable/InRelease")).unwrap();
+    let r = &l["contents"]["repositories"][0];
+    assert_eq!(r["url"], repo.uri().as_str());
+    assert_eq!(
+        r["release"]["checksum"],
+        format!("sha256:{}", sha256(&inrelease)).as_str()
+    );
+    assert_eq!(r["release"]["date"], "2025-11-01T00:00:00Z");
+    let k = &l["contents"]["keyring"][0];
+    assert_eq!(k["fingerprints"][0], repo.key.fingerprint().as_str());
+    assert!(!k["content"].as_str().unwrap().is_empty());
+    let libx = l["contents"]["packages"]["amd64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libx")
+        .unwrap()
+        .clone();
+    let deb = std::fs::read(repo.path("pool/main/libx_1.0-1_amd64.deb")).unwrap();
+    assert_eq!(libx["version"], "1.0-1");
+    assert_eq!(libx["architecture"], "amd64");
+    assert_eq!(libx["sha256"], sha256(&deb).as_str());
+    assert_eq!(libx["size"], deb.len() as u64);
+    assert_eq!(
+        libx["url"],
+        format!("{}/pool/main/libx_1.0-1_amd64.deb", repo.uri()).as_str()
+    );
+
+    let (d1, err) = build_in(d, "cache", &[]);
+    assert!(
+        err.contains("image.lock.json"),
+        "the build says it uses the lock: {err}"
+    );
+    assert!(d1.starts_with("sha256:"), "{d1}");
+
+    // the repository publishes libx 1.0-2 and re-signs; the lock keeps 1.0-1 (from a cold
+    // cache too: the old file is still in the pool)
+    repo.publish(&packages("1.0-2"), NEXT_DAY);
+    let (again, _) = build_in(d, "cache2", &[]);
+    assert_eq!(again, d1, "the same image from the lock");
+    assert_eq!(sbom_versions(d)["libx"], "1.0-1");
+    let (fresh, _) = build_in(d, "cache2", &["--ignore-lock"]);
+    assert_ne!(fresh, d1, "--ignore-lock resolves today's packages");
+
+    // re-locking prints the change and the build follows it
+    let out = lock(d);
+    assert!(out.contains("amd64 libx 1.0-1 → 1.0-2"), "{out}");
+    assert!(
+        out.contains("index 2025-11-01T00:00:00Z → 2025-11-02T00:00:00Z"),
+        "the signed index moved on: {out}"
+    );
+    assert!(out.contains("2 change(s)"), "nothing else changed: {out}");
+    let (d2, _) = build_in(d, "cache", &[]);
+    assert_eq!(d2, fresh);
+    assert_eq!(sbom_versions(d)["libx"], "1.0-2");
+
+    // --offline from the lock with a warm cache
+    let (offline, _) = build_in(d, "cache", &["--offline"]);
+    assert_eq!(offline, d2);
+
+    // the config changes: the lock is refused, naming it and the command that refreshes it
+    std::fs::write(d.join("image.yaml"), config(&repo, "app, libx")).unwrap();
+    let err = build_fails(d, "cache", &[]);
+    assert!(err.contains("image.lock.json"), "{err}");
+    assert!(err.contains("whittle lock image.yaml"), "{err}");
+    assert!(!d.join("img").exists() || d2 == offline);
+    // line endings alone do not make it stale
+    std::fs::write(
+        d.join("image.yaml"),
+        config(&repo, "app").replace('\n', "\r\n"),
+    )
+    .unwrap();
+    let (crlf, _) = build_in(d, "cache", &["--offline"]);
+    assert_eq!(crlf, d2);
+}
+
+/// Installed package → version, from the SBOM beside `img`.
+fn sbom_versions(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("img.spdx.json")).unwrap()).unwrap();
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["versionInfo"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn packages_gone_from_the_repository_are_listed_and_the_cache_is_tried_first() {
+    let mut repo = make_repo(&packages("1.0-1"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
+    lock(d);
+    let (d1, _) = build_in(d, "cache", &[]);
+    // the mirror moves on and drops the old files
+    repo.publish(&packages("1.0-2"), NEXT_DAY);
+    std::fs::remove_file(repo.path("pool/main/libx_1.0-1_amd64.deb")).unwrap();
+    std::fs::remove_file(repo.path("pool/main/app_1.0-1_amd64.deb")).unwrap();
+    let (warm, _) = build_in(d, "cache", &[]);
+    assert_eq!(warm, d1, "the cache still has them");
+    let err = build_fails(d, "cold", &[]);
+    assert!(err.contains("2 locked package(s)"), "{err}");
+    assert!(err.contains("libx_1.0-1_amd64.deb"), "{err}");
+    assert!(err.contains("app_1.0-1_amd64.deb"), "{err}");
+    assert!(err.contains("snapshot"), "the way out is named: {err}");
+}
+
+#[test]
+fn bad_locks_are_refused_naming_the_field() {
+    let repo = make_repo(&packages("1.0-1"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
+    lock(d);
+    let good = read_lock(d);
+    let refused = |edit: &dyn Fn(&mut serde_json::Value), expect: &[&str]| {
+        let mut l = good.clone();
+        edit(&mut l);
+        std::fs::write(
+            d.join("image.lock.json"),
+            serde_json::to_vec_pretty(&l).unwrap(),
+        )
+        .unwrap();
+        let err = build_fails(d, "cache", &[]);
+        assert!(err.contains("image.lock.json"), "{err}");
+        for e in expect {
+            assert!(err.contains(e), "{e:?} in {err}");
+        }
+    };
+    let libx = |l: &mut serde_json::Value| -> usize {
+        l["contents"]["packages"]["amd64"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|p| p["name"] == "libx")
+            .unwrap()
+    };
+    refused(&|l| l["version"] = "v7".into(), &["version", "v7"]);
+    // a well-formed hash that does not match what the repository serves
+    refused(
+        &|l| {
+            let i = libx(l);
+            l["contents"]["packages"]["amd64"][i]["sha256"] = "0".repeat(64).into();
+        },
+        &["SHA-256 mismatch", "libx_1.0-1_amd64.deb"],
+    );
+    refused(
+        &|l| {
+            let i = libx(l);
+            l["contents"]["packages"]["amd64"][i]["sha256"] = "not-a-hash".into();
+        },
+        &["sha256", "libx"],
+    );
+    refused(
+        &|l| {
+            let i = libx(l);
+            l["contents"]["packages"]["amd64"][i]["url"] = "file:///etc/passwd".into();
+        },
+        &["url", "outside its repository"],
+    );
+    refused(
+        &|l| {
+            let i = libx(l);
+            l["contents"]["packages"]["amd64"][i]["architecture"] = "arm64".into();
+        },
+        &["architecture", "arm64"],
+    );
+    std::fs::write(d.join("image.lock.json"), b"{\"version\": \"v1\", ").unwrap();
+    let err = build_fails(d, "cache", &[]);
+    assert!(
+        err.contains("image.lock.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    // --ignore-lock builds past a bad lock
+    let (digest, _) = build_in(d, "cache", &["--ignore-lock"]);
+    assert!(digest.starts_with("sha256:"), "{digest}");
+}
