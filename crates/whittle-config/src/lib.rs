@@ -12,6 +12,7 @@
 //! assert!(cfg.warnings.iter().any(|w| w.message.contains("run as root")));
 //! ```
 
+mod append;
 mod arch;
 mod error;
 mod glob;
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use append::Append;
 pub use arch::{Arch, UnknownArch};
 pub use error::{ConfigError, Diagnostic, Pos, Warning};
 pub use glob::{MAX_GLOB_LEN, PathGlob};
@@ -86,14 +88,20 @@ pub fn confine_local_source(
     base_dir: &Path,
     allowed: &[PathBuf],
 ) -> Result<(PathBuf, bool), String> {
+    confine("local source", source, base_dir, allowed)
+}
+
+/// [`confine_local_source`]'s rule for any host path a config names (`what` names it in the
+/// message): a relative APK repository directory or keyring too.
+pub(crate) fn confine(
+    what: &str,
+    source: &ConfigPath,
+    base_dir: &Path,
+    allowed: &[PathBuf],
+) -> Result<(PathBuf, bool), String> {
     let resolved = &source.resolved;
-    let unreadable = |e: std::io::Error| {
-        format!(
-            "local source `{}` ({}): {e}",
-            source.written,
-            resolved.display()
-        )
-    };
+    let unreadable =
+        |e: std::io::Error| format!("{what} `{}` ({}): {e}", source.written, resolved.display());
     let md = std::fs::symlink_metadata(resolved).map_err(unreadable)?;
     let real = match (
         md.file_type().is_symlink(),
@@ -112,7 +120,7 @@ pub fn confine_local_source(
         return Ok((real, true));
     }
     Err(format!(
-        "local source `{}` resolves to {}, outside the config's directory {}: a config may only copy files from its own directory tree (it could otherwise copy this machine's secrets into the image); move the file under {}, or, for a config you trust, allow its directory with `whittle build --allow-path {}`",
+        "{what} `{}` resolves to {}, outside the config's directory {}: a config may only read files from its own directory tree (it could otherwise copy this machine's secrets into the image); move it under {}, or, for a config you trust, allow its directory with `whittle build --allow-path {}`",
         source.written,
         real.display(),
         base_dir.display(),

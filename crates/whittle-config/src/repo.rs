@@ -73,8 +73,13 @@ impl DebRepo {
 /// An APK repository: `URL` or `@tag URL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApkRepo {
-    /// The repository URL (or local directory).
+    /// The repository URL, or its local directory (absolute: a relative one is resolved against
+    /// the config file's directory, as apko does).
     pub url: String,
+    /// The local directory as written, when it was written as a relative path (`./packages`,
+    /// `out1`): such a directory must lie inside the config's directory
+    /// ([`crate::Config::check_files`]).
+    pub relative: Option<ConfigPath>,
     /// The pinning tag (`@edge`), without the `@`.
     pub tag: Option<String>,
     /// Where the entry starts in the config.
@@ -122,7 +127,7 @@ pub(crate) fn parse_repository(
             Err(Problem::new("deb822 stanzas are not accepted here")
                 .hint("write a one-line entry: `deb [signed-by=KEYRING] URI SUITE COMPONENT...`"))
         }
-        _ => parse_apk(t, pos),
+        _ => parse_apk(t, pos, base_dir),
     }
 }
 
@@ -289,7 +294,17 @@ fn check_deb_uri(uri: &str) -> Result<String, Problem> {
     Ok(trimmed.to_string())
 }
 
-fn parse_apk(t: &str, pos: Pos) -> Result<Repository, Problem> {
+/// Whether an APK repository entry is a relative directory (`./packages`, `out1`, `../repo`)
+/// rather than a host name without its scheme (`dl.example.org/alpine`).
+fn is_relative_dir(url: &str) -> bool {
+    if url.contains("://") || url.starts_with('/') || url.contains(char::is_whitespace) {
+        return false;
+    }
+    let first = url.split('/').next().unwrap_or("");
+    first == "." || first == ".." || !(first.contains('.') && url.contains('/'))
+}
+
+fn parse_apk(t: &str, pos: Pos, base_dir: &Path) -> Result<Repository, Problem> {
     let mut parts = t.split_whitespace();
     let mut tag = None;
     let mut url = parts.next().unwrap_or("");
@@ -317,6 +332,15 @@ fn parse_apk(t: &str, pos: Pos) -> Result<Repository, Problem> {
         ))
         .hint("Debian entries start with `deb`; APK entries are `URL` or `@TAG URL`"));
     }
+    if is_relative_dir(url) {
+        let path = ConfigPath::resolve(url, base_dir);
+        return Ok(Repository::Apk(ApkRepo {
+            url: path.resolved.display().to_string(),
+            relative: Some(path),
+            tag,
+            pos,
+        }));
+    }
     let ok = ["http://", "https://", "file:/", "/"]
         .iter()
         .any(|p| url.starts_with(p));
@@ -326,13 +350,14 @@ fn parse_apk(t: &str, pos: Pos) -> Result<Repository, Problem> {
             "Debian entries start with `deb `, e.g. `deb [signed-by=KEYRING] URI SUITE main`"
                 .to_string()
         } else {
-            "Debian entries start with `deb`; APK repositories are http(s):// URLs or absolute paths"
+            "Debian entries start with `deb`; APK repositories are http(s):// URLs or directories (relative to the config file); a host name needs its scheme, e.g. `https://`"
                 .to_string()
         });
         return Err(p);
     }
     Ok(Repository::Apk(ApkRepo {
         url: url.trim_end_matches('/').to_string(),
+        relative: None,
         tag,
         pos,
     }))
@@ -406,6 +431,7 @@ mod tests {
             parse("https://dl.example/alpine/v3.20/main").unwrap(),
             Repository::Apk(ApkRepo {
                 url: "https://dl.example/alpine/v3.20/main".into(),
+                relative: None,
                 tag: None,
                 pos: Pos::new(1, 1)
             })
@@ -415,6 +441,33 @@ mod tests {
         };
         assert_eq!(a.tag.as_deref(), Some("edge"));
         assert_eq!(a.url, "https://x.example/edge");
+    }
+
+    #[test]
+    fn apk_relative_directories() {
+        for (written, resolved) in [
+            ("./packages", "/cfg/packages"),
+            ("out1", "/cfg/out1"),
+            ("../repo/", "/cfg/../repo"),
+            ("packages/x", "/cfg/packages/x"),
+        ] {
+            let Repository::Apk(a) = parse(written).unwrap() else {
+                panic!("{written}")
+            };
+            assert_eq!(a.url, resolved, "{written}");
+            assert_eq!(a.relative.unwrap().written, written);
+        }
+        let Repository::Apk(a) = parse("@local ./packages").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (a.tag.as_deref(), a.url.as_str()),
+            (Some("local"), "/cfg/packages")
+        );
+        let Repository::Apk(a) = parse("/srv/apk").unwrap() else {
+            panic!()
+        };
+        assert!(a.relative.is_none());
     }
 
     #[test]

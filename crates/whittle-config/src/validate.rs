@@ -1,7 +1,7 @@
 //! YAML → [`RawConfig`] → validated [`Config`], collecting every problem with its position.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_saphyr::{MessageFormatter, Spanned, UserMessageFormatter};
 
@@ -1234,16 +1234,49 @@ pub(crate) fn check_files(cfg: &Config, allowed: &[PathBuf]) -> Result<Vec<Warni
             );
         }
     };
+    // relative keyrings and repository directories: checked, and confined like `local` sources
+    // (absolute ones name system locations, e.g. /usr/share/keyrings, on purpose)
+    let mut named: Vec<(&ConfigPath, Pos, &str)> = Vec::new();
     for k in &cfg.contents.keyring {
         if let KeyringSource::File(p) = &k.source {
-            check(&mut ctx, p, k.pos, "keyring");
+            named.push((p, k.pos, "keyring"));
         }
     }
-    for r in &cfg.contents.repositories {
-        if let Repository::Deb(d) = r
-            && let Some(p) = &d.signed_by
-        {
-            check(&mut ctx, p, d.pos, "signed-by keyring");
+    for r in cfg
+        .contents
+        .repositories
+        .iter()
+        .chain(&cfg.contents.build_repositories)
+    {
+        match r {
+            Repository::Deb(d) => {
+                if let Some(p) = &d.signed_by {
+                    named.push((p, d.pos, "signed-by keyring"));
+                }
+            }
+            Repository::Apk(a) => {
+                if let Some(p) = &a.relative {
+                    named.push((p, a.pos, "repository directory"));
+                }
+            }
+        }
+    }
+    for (p, at, what) in named {
+        check(&mut ctx, p, at, what);
+        if Path::new(&p.written).is_absolute() || std::fs::symlink_metadata(&p.resolved).is_err() {
+            continue;
+        }
+        match crate::confine(what, p, &cfg.base_dir, allowed) {
+            Ok((real, true)) => ctx.warn(
+                Some(at),
+                format!(
+                    "{what} `{}` is read from {}, outside the config's directory (allowed by --allow-path)",
+                    p.written,
+                    real.display()
+                ),
+            ),
+            Ok((_, false)) => {}
+            Err(message) => ctx.err(at, Problem::new(message)),
         }
     }
     for p in &cfg.paths {

@@ -71,6 +71,7 @@ fn good_config_parses_into_expected_struct() {
         c.repositories[2],
         Repository::Apk(ApkRepo {
             url: "https://apk.example.org/alpine/v3.20/main".into(),
+            relative: None,
             tag: None,
             pos: Pos::new(6, 7)
         })
@@ -662,6 +663,56 @@ fn local_sources_are_confined_to_the_config_directory() {
     );
     assert!(check("dirlink/secret", &allowed).is_ok());
     assert!(check("/etc/passwd", &allowed).is_err());
+}
+
+/// apko's relative `repositories` and `keyring` entries (`./packages`, `./melange.rsa.pub`)
+/// resolve against the config's directory and are confined to it like `local` sources.
+#[test]
+fn relative_repositories_and_keyrings_are_confined() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outside.path().join("repo")).unwrap();
+    std::fs::write(outside.path().join("k.rsa.pub"), b"key").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(proj.join("packages")).unwrap();
+    std::fs::write(proj.join("melange.rsa.pub"), b"key").unwrap();
+    std::os::unix::fs::symlink(outside.path(), proj.join("out")).unwrap();
+    let check = |repo: &str, key: &str, allowed: &[PathBuf]| {
+        let cfg_path = proj.join("apko.yaml");
+        std::fs::write(
+            &cfg_path,
+            format!("contents:\n  repositories: [\"{repo}\"]\n  keyring: [\"{key}\"]\n"),
+        )
+        .unwrap();
+        Config::from_file(&cfg_path).unwrap().check_files(allowed)
+    };
+    assert!(
+        check("./packages", "./melange.rsa.pub", &[])
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        check("packages", "melange.rsa.pub", &[])
+            .unwrap()
+            .is_empty()
+    );
+    for (repo, key, at) in [
+        ("out/repo", "melange.rsa.pub", ":2:18:"),
+        ("packages", "out/k.rsa.pub", ":3:13:"),
+    ] {
+        let err = check(repo, key, &[]).unwrap_err().to_string();
+        assert!(err.contains("outside the config's directory"), "{err}");
+        assert!(err.contains("--allow-path") && err.contains(at), "{err}");
+    }
+    let err = check("./missing", "melange.rsa.pub", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("repository directory `./missing` not found"),
+        "{err}"
+    );
+    let warnings = check("out/repo", "out/k.rsa.pub", &[outside.path().to_path_buf()]).unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
 }
 
 #[test]
