@@ -56,7 +56,7 @@ enum Command {
     ///   whittle pkg index packages/x86_64 --key me.rsa
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Pkg(pkg::PkgArgs),
-    /// Pin every package a config resolves to today in `<config stem>.lock.json` beside it.
+    /// Pin the packages a config resolves to in `<config stem>.lock.json`, for `whittle build`.
     ///
     /// `whittle build` then installs exactly those packages (checked against the lock's sizes
     /// and SHA-256s) without resolving; re-running `whittle lock` prints what changed.
