@@ -262,10 +262,13 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
             },
         })
         .collect();
+    // keyrings named relative to the config when they lie beside it: a lock made on one
+    // machine reads the same on another
+    let base = opts.config.parent().unwrap_or(Path::new(""));
     let mut keyring: Vec<LockKeyring> = Vec::new();
     for v in &verified_repos {
         for k in &v.repo.keyrings {
-            let name = k.display().to_string();
+            let name = k.strip_prefix(base).unwrap_or(k).display().to_string();
             if keyring.iter().any(|e| e.name == name) {
                 continue;
             }

@@ -443,4 +443,24 @@ mod tests {
         assert_eq!(new.changes_from(&old), vec!["amd64 gawk 1.0-1 → 1.0-2"]);
         assert!(old.changes_from(&old).is_empty());
     }
+
+    proptest::proptest! {
+        /// Any bytes, and any edit of a good lock's text, give a lock or an error naming a
+        /// field — never a panic.
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = Lock::parse("x.lock.json", &bytes);
+        }
+
+        #[test]
+        fn edited_locks_are_parsed_or_refused(at in 0usize..2000, byte in proptest::num::u8::ANY) {
+            let mut text = sample().to_json();
+            let i = at % text.len();
+            text[i] = byte;
+            match Lock::parse("x.lock.json", &text) {
+                Ok(l) => proptest::prop_assert_eq!(l.version.as_str(), LOCK_VERSION),
+                Err(e) => proptest::prop_assert!(!e.field.is_empty()),
+            }
+        }
+    }
 }
