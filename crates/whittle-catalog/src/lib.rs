@@ -2,7 +2,8 @@
 //!
 //! [`catalog_image`] streams once over an image's layers, keeping only the files it needs
 //! ([`layers::wanted`]: `os-release`, `debian_version`, `alpine-release`, the dpkg `status` file and `status.d/*` entries, the apk
-//! installed database, Debian `copyright` files), applies OCI whiteouts and opaque whiteouts to
+//! installed database, Debian `copyright` files and documentation directories that are symlinks
+//! to another package's), applies OCI whiteouts and opaque whiteouts to
 //! them ([`layers::LayerFiles`]), and parses them into a [`Catalog`]. Damaged database records are
 //! skipped and reported as [`whittle_report::Finding`]s in [`Catalog::findings`]; only I/O errors,
 //! an unreadable image and oversized files are errors.

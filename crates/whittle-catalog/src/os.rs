@@ -22,7 +22,7 @@ pub const RELEASE_FILES: &[(&str, &str)] = &[
 ];
 
 /// Longest release-file version kept (`12.12`, `bookworm/sid`, `3.21.0_alpha20240606`).
-const MAX_RELEASE_LEN: usize = 64;
+pub const MAX_RELEASE_LEN: usize = 64;
 
 /// The fields of `os-release` a scanner needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
