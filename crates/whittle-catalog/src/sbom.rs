@@ -41,6 +41,13 @@ pub fn package_purl(cat: &Catalog, p: &Package) -> String {
     )
 }
 
+/// At most this many packages are named as satisfying one dependency (a virtual name many
+/// packages provide).
+pub const MAX_PROVIDERS: usize = 32;
+/// At most this many `DEPENDS_ON` relationships are written: a damaged or hostile database
+/// cannot make the SBOM grow without bound.
+pub const MAX_RELATIONSHIPS: usize = 1 << 20;
+
 /// What the SBOM says about the image beyond its catalog.
 #[derive(Clone, Debug, Default)]
 pub struct ImageFacts {
@@ -88,7 +95,7 @@ pub fn sbom_input(cat: &Catalog, name: &str, seed: &str, epoch: u64, tool: &str)
 /// supplier, homepage and, where `facts` knows the archive, checksum and download location;
 /// the OS (os-release `ID` and `VERSION_ID`) as an operating-system package; and a
 /// `DEPENDS_ON` relationship for every dependency (or provided name) an installed package
-/// satisfies.
+/// satisfies (at most [`MAX_PROVIDERS`] per dependency, [`MAX_RELATIONSHIPS`] in all).
 pub fn image_sbom_input(cat: &Catalog, facts: &ImageFacts) -> SbomInput {
     let mut packages: Vec<SbomPackage> = cat
         .packages
@@ -127,12 +134,15 @@ pub fn image_sbom_input(cat: &Catalog, facts: &ImageFacts) -> SbomInput {
         }
     }
     let mut relationships = Vec::new();
-    for (i, p) in cat.packages.iter().enumerate() {
+    'all: for (i, p) in cat.packages.iter().enumerate() {
         for d in &p.depends {
             let to = by_name
                 .get(d.as_str())
                 .or_else(|| by_provides.get(d.as_str()));
-            for &j in to.into_iter().flatten() {
+            for &j in to.into_iter().flatten().take(MAX_PROVIDERS) {
+                if relationships.len() >= MAX_RELATIONSHIPS {
+                    break 'all;
+                }
                 if j != i {
                     relationships.push(SbomRelationship {
                         from: i,
@@ -215,5 +225,21 @@ mod tests {
         assert!(package_purl(&cat, &p).ends_with("&upstream=libxcrypt%404.4.33-2"));
         let p = pkg(PackageDb::DpkgStatus, "gawk", "1:5.2.1-2", None);
         assert!(!package_purl(&cat, &p).contains("upstream"));
+    }
+
+    #[test]
+    fn relationships_are_bounded() {
+        let mut cat = Catalog::default();
+        for i in 0..100 {
+            let mut p = pkg(PackageDb::Apk, &format!("p{i}"), "1", None);
+            p.provides = vec!["virtual".into()];
+            p.depends = vec!["virtual".into(), "p0".into()];
+            cat.packages.push(p);
+        }
+        let input = sbom_input(&cat, "x", "s", 0, "t");
+        // each depends on p0 and on the first MAX_PROVIDERS providers of `virtual`, not itself
+        assert!(input.relationships.len() <= 100 * (MAX_PROVIDERS + 1));
+        assert!(input.relationships.len() >= 99 * MAX_PROVIDERS);
+        assert!(input.relationships.iter().all(|r| r.from != r.to));
     }
 }
