@@ -1,6 +1,5 @@
 //! Reading the packages back from an SBOM (SPDX 2.3 JSON or CycloneDX JSON) by their purls.
 
-use serde_json::Value;
 use whittle_catalog::{Catalog, OsRelease, Package, PackageDb};
 
 use crate::ScanError;
@@ -108,8 +107,245 @@ pub const RULE_UNSCANNED: &str = "scan/unscanned-sbom-packages";
 /// How many names a finding lists before `and N more`.
 const LISTED: usize = 10;
 
-/// Most components or packages read from one SBOM.
-const MAX_RECORDS: usize = 1_000_000;
+/// Most list items (components, packages, properties, relationships…) kept from one SBOM:
+/// each costs a record in memory, so a document of millions of tiny objects is refused rather
+/// than inflated.
+pub const MAX_ITEMS: usize = 2_000_000;
+
+/// Longest text kept of one field (a name, version or purl); longer ones are cut.
+const MAX_FIELD: usize = 4096;
+
+thread_local! {
+    /// List items [`catalog_from_sbom`] may still keep while it reads one document.
+    static ITEMS_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The typed, bounded reading of an SBOM: only the fields whittle uses are kept; everything
+/// else is skipped without being held in memory. Values of the wrong JSON type read as empty.
+mod doc {
+    use serde::Deserialize;
+    use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::{ITEMS_LEFT, MAX_FIELD, MAX_ITEMS};
+
+    /// A JSON string, cut to [`MAX_FIELD`] bytes; any other value reads as `""`.
+    #[derive(Debug, Default)]
+    pub struct Text(pub String);
+
+    impl Text {
+        pub fn as_str(&self) -> &str {
+            &self.0
+        }
+    }
+
+    /// Skips what a lenient field does not want: scalars, and arrays or maps item by item.
+    macro_rules! skip_others {
+        ($value:ty) => {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<$value, E> {
+                Ok(Default::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<$value, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Default::default())
+            }
+        };
+    }
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Text;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Text, E> {
+                    let mut end = s.len().min(MAX_FIELD);
+                    while !s.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    Ok(Text(s.get(..end).unwrap_or("").to_string()))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Text, A::Error> {
+                    while s.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Text::default())
+                }
+                skip_others!(Text);
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// A JSON array whose items count against [`MAX_ITEMS`] for the whole document; any
+    /// other value reads as an empty list that was not an array.
+    #[derive(Debug)]
+    pub struct List<T> {
+        pub items: Vec<T>,
+        /// The value was an array.
+        pub array: bool,
+    }
+
+    impl<T> Default for List<T> {
+        fn default() -> Self {
+            List {
+                items: Vec::new(),
+                array: false,
+            }
+        }
+    }
+
+    impl<T> List<T> {
+        pub fn iter(&self) -> std::slice::Iter<'_, T> {
+            self.items.iter()
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = List<T>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an array")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<List<T>, A::Error> {
+                    let mut items = Vec::new();
+                    loop {
+                        let left = ITEMS_LEFT.get();
+                        if left == 0 {
+                            if s.next_element::<IgnoredAny>()?.is_none() {
+                                break;
+                            }
+                            return Err(de::Error::custom(format!(
+                                "the SBOM has more than {MAX_ITEMS} list items (components, packages, properties, relationships…); whittle scan reads at most that many"
+                            )));
+                        }
+                        ITEMS_LEFT.set(left - 1);
+                        match s.next_element::<T>()? {
+                            Some(t) => items.push(t),
+                            None => {
+                                ITEMS_LEFT.set(left);
+                                break;
+                            }
+                        }
+                    }
+                    Ok(List { items, array: true })
+                }
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<List<T>, E> {
+                    Ok(List::default())
+                }
+                skip_others!(List<T>);
+            }
+            d.deserialize_any(V(std::marker::PhantomData))
+        }
+    }
+
+    /// The top level of any of the three formats.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Document {
+        pub spdx_version: Option<IgnoredAny>,
+        pub bom_format: Option<IgnoredAny>,
+        // CycloneDX
+        pub metadata: Option<Metadata>,
+        pub components: List<Component>,
+        // SPDX
+        pub document_describes: List<Text>,
+        pub relationships: List<Relationship>,
+        pub packages: List<SpdxPackage>,
+        // syft JSON
+        pub artifacts: Option<List<Artifact>>,
+        pub distro: Option<Distro>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Metadata {
+        pub component: Option<Component>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Component {
+        #[serde(rename = "type")]
+        pub ty: Text,
+        pub name: Text,
+        pub version: Text,
+        pub purl: Text,
+        pub properties: List<Property>,
+        pub pedigree: Option<Pedigree>,
+        pub components: List<Component>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Property {
+        pub name: Text,
+        pub value: Text,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Pedigree {
+        pub ancestors: List<Component>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Relationship {
+        pub relationship_type: Text,
+        pub related_spdx_element: Text,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct SpdxPackage {
+        #[serde(rename = "SPDXID")]
+        pub spdx_id: Text,
+        pub name: Text,
+        pub version_info: Text,
+        pub primary_package_purpose: Text,
+        pub source_info: Text,
+        pub external_refs: List<ExternalRef>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct ExternalRef {
+        pub reference_type: Text,
+        pub reference_locator: Text,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct Artifact {
+        pub name: Text,
+        pub version: Text,
+        pub purl: Text,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Distro {
+        pub id: Text,
+        #[serde(rename = "versionID")]
+        pub version_id: Text,
+    }
+}
+
+use doc::{Component, Document};
 
 /// One package record of an SBOM, whatever its format.
 #[derive(Debug, Default)]
@@ -130,10 +366,6 @@ struct Parsed {
     os: Option<OsRelease>,
 }
 
-fn text<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
 /// The OS a CycloneDX `operating-system` component or an SPDX `OPERATING-SYSTEM` package
 /// names (`alpine` `3.10.4`, `debian` `12`).
 fn os_named(name: &str, version: &str) -> Option<OsRelease> {
@@ -147,112 +379,92 @@ fn os_named(name: &str, version: &str) -> Option<OsRelease> {
 
 /// CycloneDX: `components` (nested ones too; not `pedigree`, which describes source packages),
 /// the `operating-system` component as the OS, `container`/`file` components skipped.
-fn cyclonedx(v: &Value, out: &mut Parsed) {
-    let mut stack: Vec<(&Value, usize)> = Vec::new();
-    if let Some(m) = v.get("metadata").and_then(|m| m.get("component"))
-        && text(m, "type") == "operating-system"
+fn cyclonedx(v: Document, out: &mut Parsed) {
+    if let Some(m) = v.metadata.and_then(|m| m.component)
+        && m.ty.as_str() == "operating-system"
     {
-        out.os = os_named(text(m, "name"), text(m, "version"));
+        out.os = os_named(m.name.as_str(), m.version.as_str());
     }
-    if let Some(list) = v.get("components").and_then(Value::as_array) {
-        stack.extend(list.iter().map(|c| (c, 0)));
-    }
-    while let Some((c, depth)) = stack.pop() {
-        if out.records.len() >= MAX_RECORDS || depth > 64 {
-            break;
-        }
-        match text(c, "type") {
+    // the parser bounds the nesting; the walk needs no recursion
+    let mut stack: Vec<Component> = v.components.items;
+    stack.reverse();
+    while let Some(mut c) = stack.pop() {
+        match c.ty.as_str() {
             "operating-system" => {
                 if out.os.is_none() {
-                    out.os = os_named(text(c, "name"), text(c, "version"));
+                    out.os = os_named(c.name.as_str(), c.version.as_str());
                 }
             }
             "container" | "file" | "data" => {}
             _ => out.records.push(Record {
-                name: text(c, "name").to_string(),
-                version: text(c, "version").to_string(),
-                purl: c.get("purl").and_then(Value::as_str).map(str::to_string),
-                source: cyclonedx_source(c),
+                source: cyclonedx_source(&c),
+                name: std::mem::take(&mut c.name.0),
+                version: std::mem::take(&mut c.version.0),
+                purl: Some(std::mem::take(&mut c.purl.0)).filter(|p| !p.is_empty()),
             }),
         }
-        if let Some(list) = c.get("components").and_then(Value::as_array) {
-            stack.extend(list.iter().map(|c| (c, depth + 1)));
-        }
+        stack.extend(c.components.items.into_iter().rev());
     }
 }
 
 /// The source package of a CycloneDX component: trivy's properties, else the first pedigree
 /// ancestor (whittle's form).
-fn cyclonedx_source(c: &Value) -> Option<(String, Option<String>)> {
+fn cyclonedx_source(c: &Component) -> Option<(String, Option<String>)> {
     let prop = |name: &str| {
-        c.get("properties")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|p| text(p, "name") == name)
-            .map(|p| text(p, "value").to_string())
+        c.properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.value.0.clone())
             .filter(|v| !v.is_empty())
     };
     if let Some(n) = prop("aquasecurity:trivy:SrcName") {
         return Some((n, prop("aquasecurity:trivy:SrcVersion")));
     }
-    let a = c.get("pedigree")?.get("ancestors")?.as_array()?.first()?;
-    let name = text(a, "name");
+    let a = c.pedigree.as_ref()?.ancestors.items.first()?;
+    let name = a.name.as_str();
     (!name.is_empty()).then(|| {
-        let v = text(a, "version");
+        let v = a.version.as_str();
         (name.to_string(), (!v.is_empty()).then(|| v.to_string()))
     })
 }
 
 /// SPDX 2.x: `packages` with their `purl` external reference; the `OPERATING-SYSTEM` package as
 /// the OS; the described image (`CONTAINER`, or what `documentDescribes` names) skipped.
-fn spdx(v: &Value, out: &mut Parsed) {
-    let mut described: Vec<&str> = v
-        .get("documentDescribes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+fn spdx(v: Document, out: &mut Parsed) {
+    let described: std::collections::HashSet<&str> = v
+        .document_describes
+        .iter()
+        .map(doc::Text::as_str)
+        .chain(
+            v.relationships
+                .iter()
+                .filter(|r| r.relationship_type.as_str() == "DESCRIBES")
+                .map(|r| r.related_spdx_element.as_str()),
+        )
         .collect();
-    for r in v
-        .get("relationships")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if text(r, "relationshipType") == "DESCRIBES" {
-            described.push(text(r, "relatedSpdxElement"));
-        }
-    }
-    for p in v
-        .get("packages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .take(MAX_RECORDS)
-    {
-        match text(p, "primaryPackagePurpose") {
+    for p in v.packages.iter() {
+        match p.primary_package_purpose.as_str() {
             "OPERATING-SYSTEM" | "OPERATING_SYSTEM" => {
                 if out.os.is_none() {
-                    out.os = os_named(text(p, "name"), text(p, "versionInfo"));
+                    out.os = os_named(p.name.as_str(), p.version_info.as_str());
                 }
                 continue;
             }
             "CONTAINER" | "FILE" => continue,
             _ => {}
         }
-        if described.contains(&text(p, "SPDXID")) {
+        if described.contains(p.spdx_id.as_str()) {
             continue;
         }
         let purl = p
-            .get("externalRefs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|r| text(r, "referenceType") == "purl")
-            .map(|r| text(r, "referenceLocator").to_string());
+            .external_refs
+            .iter()
+            .find(|r| r.reference_type.as_str() == "purl")
+            .map(|r| r.reference_locator.0.clone());
         // trivy: `built package from: openssl 1.1.1d-r2`
-        let source = text(p, "sourceInfo")
+        let source = p
+            .source_info
+            .as_str()
             .strip_prefix("built package from: ")
             .and_then(|s| {
                 let mut it = s.split_whitespace();
@@ -260,8 +472,8 @@ fn spdx(v: &Value, out: &mut Parsed) {
                 Some((name, it.next().map(str::to_string)))
             });
         out.records.push(Record {
-            name: text(p, "name").to_string(),
-            version: text(p, "versionInfo").to_string(),
+            name: p.name.0.clone(),
+            version: p.version_info.0.clone(),
             purl,
             source,
         });
@@ -269,25 +481,15 @@ fn spdx(v: &Value, out: &mut Parsed) {
 }
 
 /// syft's own JSON: `artifacts` with their purls, the OS from `distro`.
-fn syft(v: &Value, out: &mut Parsed) {
-    if let Some(d) = v.get("distro") {
-        out.os = os_named(text(d, "id"), text(d, "versionID"));
+fn syft(v: Document, out: &mut Parsed) {
+    if let Some(d) = v.distro {
+        out.os = os_named(d.id.as_str(), d.version_id.as_str());
     }
-    for a in v
-        .get("artifacts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .take(MAX_RECORDS)
-    {
+    for a in v.artifacts.unwrap_or_default().items {
         out.records.push(Record {
-            name: text(a, "name").to_string(),
-            version: text(a, "version").to_string(),
-            purl: a
-                .get("purl")
-                .and_then(Value::as_str)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string),
+            name: a.name.0,
+            version: a.version.0,
+            purl: Some(a.purl.0).filter(|p| !p.is_empty()),
             source: None,
         });
     }
@@ -355,20 +557,24 @@ pub fn catalog_from_sbom(origin: &str, bytes: &[u8]) -> Result<Catalog, ScanErro
             "{origin}: the SBOM is larger than {MAX_SBOM_BYTES} bytes"
         )));
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ScanError::Sbom(format!(
-            "{origin}: not a JSON SBOM (line {} column {}: {e}); give an SPDX 2.3, CycloneDX or syft JSON file, or an image reference",
-            e.line(),
-            e.column()
-        ))
+    ITEMS_LEFT.set(MAX_ITEMS);
+    let v: Document = serde_json::from_slice(bytes).map_err(|e| {
+        ScanError::Sbom(match e.classify() {
+            serde_json::error::Category::Data => format!("{origin}: {e}"),
+            _ => format!(
+                "{origin}: not a JSON SBOM (line {} column {}: {e}); give an SPDX 2.3, CycloneDX or syft JSON file, or an image reference",
+                e.line(),
+                e.column()
+            ),
+        })
     })?;
     let mut parsed = Parsed::default();
-    if v.get("spdxVersion").is_some() {
-        spdx(&v, &mut parsed);
-    } else if v.get("bomFormat").is_some() {
-        cyclonedx(&v, &mut parsed);
-    } else if v.get("artifacts").is_some_and(Value::is_array) {
-        syft(&v, &mut parsed);
+    if v.spdx_version.is_some() {
+        spdx(v, &mut parsed);
+    } else if v.bom_format.is_some() {
+        cyclonedx(v, &mut parsed);
+    } else if v.artifacts.as_ref().is_some_and(|a| a.array) {
+        syft(v, &mut parsed);
     } else {
         return Err(ScanError::Sbom(format!(
             "{origin}: neither SPDX (`spdxVersion`), CycloneDX (`bomFormat`) nor syft JSON (`artifacts`)"
@@ -543,6 +749,43 @@ mod tests {
         assert_eq!(c.os.unwrap().ecosystems(), ["Alpine:v3.10"]);
         assert_eq!(c.packages.len(), 1);
         assert_eq!(c.findings.len(), 1);
+    }
+
+    #[test]
+    fn millions_of_tiny_items_are_refused_not_inflated() {
+        // 6 MB of `{}`: once each became a JSON tree node (20 GB for 256 MB of such input)
+        let mut doc = String::from(r#"{"bomFormat":"CycloneDX","components":["#);
+        doc.push_str(&vec!["{}"; MAX_ITEMS + 1].join(","));
+        doc.push_str("]}");
+        let e = catalog_from_sbom("big.cdx.json", doc.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("big.cdx.json: the SBOM has more than 2000000 list items"),
+            "{e}"
+        );
+        // items nested in fields whittle does not read are skipped, not counted
+        let mut doc = String::from(r#"{"bomFormat":"CycloneDX","x":["#);
+        doc.push_str(&vec![r#"{"a":{}}"#; MAX_ITEMS + 1].join(","));
+        doc.push_str(r#"],"components":[{"purl":"pkg:apk/alpine/musl@1.1.22-r3"}]}"#);
+        let c = catalog_from_sbom("x", doc.as_bytes()).unwrap();
+        assert_eq!(c.packages.len(), 1);
+        // the budget is per document
+        let small =
+            br#"{"bomFormat":"CycloneDX","components":[{"purl":"pkg:apk/alpine/musl@1.1.22-r3"}]}"#;
+        assert_eq!(catalog_from_sbom("s", small).unwrap().packages.len(), 1);
+    }
+
+    #[test]
+    fn huge_strings_are_cut_and_odd_types_read_as_empty() {
+        let name = "é".repeat(1 << 20);
+        let doc = format!(
+            r#"{{"bomFormat":"CycloneDX","components":[{{"name":"{name}","version":7}},{{"name":["a"],"purl":{{"x":1}},"components":"no"}}]}}"#
+        );
+        let c = catalog_from_sbom("s", doc.as_bytes()).unwrap();
+        let m = &c.findings[0].message;
+        assert!(m.contains("2 package(s) have no purl"), "{m}");
+        assert!(m.len() < 2 * MAX_FIELD, "{}", m.len());
     }
 
     proptest::proptest! {
