@@ -15,7 +15,7 @@ pub use cyclonedx::{CYCLONEDX_SPEC_VERSION, serial_number, to_cyclonedx_json};
 pub use license::{
     MAX_COPYRIGHT_BYTES, apk_license, debian_copyright_license, license_ref, short_name_to_spdx,
 };
-pub use purl::{apk_purl, deb_purl, percent_encode, purl};
+pub use purl::{percent_encode, purl};
 
 /// Why an SBOM could not be produced.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Package URLs (purl) for Debian and APK packages.
+//! Package URLs (purl) in their canonical form.
 
 /// Percent-encode per the purl spec's canonical form: everything except `A-Z a-z 0-9 . - _ ~`
 /// and `:` becomes `%XX` (so `+` → `%2B`, `@` → `%40`, while an epoch's `:` stays as it is, as
@@ -17,7 +17,7 @@ pub fn percent_encode(s: &str) -> String {
 
 /// `pkg:<ty>/<namespace>/<name>@<version>?<qualifiers>`: the namespace lowercased, every
 /// part percent-encoded, empty qualifiers left out and the others sorted by key (the purl
-/// canonical form).
+/// canonical form), e.g. `pkg:deb/debian/gawk@1:5.2.1-2?arch=amd64&distro=debian-12`.
 pub fn purl(
     ty: &str,
     namespace: &str,
@@ -45,47 +45,30 @@ pub fn purl(
     s
 }
 
-/// `pkg:deb/<distro>/<name>@<version>?arch=<arch>&distro=<distro_release>`, e.g.
-/// `deb_purl("debian", "gawk", "1:5.2.1-2", "amd64", "debian-12")` →
-/// `pkg:deb/debian/gawk@1:5.2.1-2?arch=amd64&distro=debian-12`. Empty qualifiers are left out.
-pub fn deb_purl(
-    distro: &str,
-    name: &str,
-    version: &str,
-    arch: &str,
-    distro_release: &str,
-) -> String {
-    purl(
-        "deb",
-        distro,
-        name,
-        version,
-        &[("arch", arch), ("distro", distro_release)],
-    )
-}
-
-/// `pkg:apk/<distro>/<name>@<version>?arch=<arch>&distro=<distro_release>`, e.g.
-/// `pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64&distro=alpine-3.20`.
-pub fn apk_purl(
-    distro: &str,
-    name: &str,
-    version: &str,
-    arch: &str,
-    distro_release: &str,
-) -> String {
-    purl(
-        "apk",
-        distro,
-        name,
-        version,
-        &[("arch", arch), ("distro", distro_release)],
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn deb_purl(ns: &str, name: &str, version: &str, arch: &str, distro: &str) -> String {
+        purl(
+            "deb",
+            ns,
+            name,
+            version,
+            &[("distro", distro), ("arch", arch)],
+        )
+    }
+
+    fn apk_purl(ns: &str, name: &str, version: &str, arch: &str, distro: &str) -> String {
+        purl(
+            "apk",
+            ns,
+            name,
+            version,
+            &[("arch", arch), ("distro", distro)],
+        )
+    }
 
     #[test]
     fn table() {
