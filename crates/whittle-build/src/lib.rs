@@ -184,6 +184,9 @@ pub struct BuildOptions {
     pub allow_paths: Vec<PathBuf>,
     /// Resolve afresh even when a lock lies beside the config (`--ignore-lock`).
     pub ignore_lock: bool,
+    /// What apko's `-k`/`-r`/`-b`/`-p`/`--annotations` flags add to the config (relative paths
+    /// against the current directory).
+    pub append: whittle_config::Append,
 }
 
 /// What the CLI shows while a build runs.
@@ -224,7 +227,12 @@ pub struct BuildReport {
 
 /// Runs the whole pipeline.
 pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Error> {
-    let config = Config::from_file(&opts.config)?;
+    let mut config = Config::from_file(&opts.config)?;
+    if !opts.append.is_empty() {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::Unsupported(format!("the current directory: {e}")))?;
+        config.append(&opts.append, &cwd)?;
+    }
     let file_warnings = config.check_files(&opts.allow_paths)?;
     for w in config.warnings.iter().chain(&file_warnings) {
         let at = match w.pos {
@@ -645,6 +653,10 @@ pub(crate) fn resolve_arch(
                 repository,
                 size: all[i].size,
                 sha256: all[i].sha256.clone(),
+                checksum: None,
+                signature: None,
+                control: None,
+                data: None,
             }
         })
         .collect();

@@ -46,6 +46,9 @@ pub struct RootfsOptions {
     pub arch: String,
     /// Fixed timestamp of the files.
     pub source_date_epoch: Option<u64>,
+    /// What the command line adds to the config (melange's `--keyring-append`,
+    /// `--repository-append`).
+    pub append: whittle_config::Append,
 }
 
 /// Builds `opts.config` for `opts.arch` and writes its merged filesystem into `dest` (created
@@ -76,6 +79,7 @@ pub fn build_rootfs(
             insecure_allow_unsigned_repositories: false,
             allow_paths: Vec::new(),
             ignore_lock: false,
+            append: opts.append.clone(),
         },
         events,
     )?;

@@ -52,12 +52,8 @@ pub fn write(images: &[Image], dest: &ImageRef) -> Result<Written> {
             Ok(layout.written)
         }
         ImageRef::DockerArchive { path, reference } => {
-            if images.len() != 1 {
-                return Err(Error::InvalidImage(format!(
-                    "docker-archive holds one image but {} were given; write a multi-platform image with oci: or oci-archive:",
-                    images.len()
-                )));
-            }
+            // several images (one per platform): one manifest.json entry each, named
+            // `NAME:TAG-ARCH` as apko names them, beside the OCI index
             let layout = Layout::build(images, None, Some(reference.as_ref()))?;
             write_archive(&layout, path)?;
             Ok(layout.written)
@@ -128,12 +124,19 @@ impl<'a> Layout<'a> {
             }
             let config_path = add(&s.config.digest, Cow::Owned(s.config.bytes.clone()))?;
             add(&s.manifest.digest, Cow::Owned(s.manifest.bytes.clone()))?;
+            let repo_tags = match docker.flatten() {
+                Some(r) if images.len() > 1 => {
+                    let mut r = r.clone();
+                    let t = r.tag.take().unwrap_or_else(|| "latest".into());
+                    r.tag = Some(format!("{t}-{}", s.platform.architecture.replace('/', "_")));
+                    vec![r.familiar()]
+                }
+                Some(r) => vec![r.familiar()],
+                None => Vec::new(),
+            };
             docker_entries.push(DockerManifestEntry {
                 config: config_path,
-                repo_tags: docker
-                    .flatten()
-                    .map(|r| vec![r.familiar()])
-                    .unwrap_or_default(),
+                repo_tags,
                 layers: layer_paths,
             });
             let mut d = s.manifest.descriptor();

@@ -46,6 +46,11 @@ pub struct BuildOptions {
     pub verbose: bool,
     /// Run the recipe's `test` section.
     pub run_tests: bool,
+    /// Start from an empty workspace: copy no source directory (melange's `--empty-workspace`).
+    pub empty_workspace: bool,
+    /// What the command line adds to the recipe's `environment` (melange's `--keyring-append`,
+    /// `--repository-append`; relative paths against the current directory).
+    pub environment_append: whittle_config::Append,
 }
 
 /// The result of a build.
@@ -111,6 +116,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         let d = recipe_dir.join(&recipe.package.name);
         d.is_dir().then_some(d)
     });
+    let source = source.filter(|_| !opts.empty_workspace);
     if let Some(src) = &source {
         events.step(&format!("source    {}", src.display()));
         copy_tree(src, &workspace)?;
@@ -352,6 +358,7 @@ fn environment(
             offline: opts.offline,
             arch: deb_arch,
             source_date_epoch: Some(opts.source_date_epoch),
+            append: opts.environment_append.clone(),
         },
         root,
         events,

@@ -5,16 +5,21 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+mod apko;
+
 /// The arguments of `whittle build`.
 #[derive(clap::Args)]
 pub struct BuildArgs {
     /// The image config (YAML).
     config: PathBuf,
 
+    #[command(flatten)]
+    apko: apko::ApkoArgs,
+
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG],
     /// or a registry, docker://HOST[:PORT]/REPO:TAG (credentials from ~/.docker/config.json).
     #[arg(short, long, value_name = "DEST")]
-    output: String,
+    output: Option<String>,
 
     /// Use only the package cache: no network. Fails listing what is missing.
     #[arg(long)]
@@ -154,8 +159,8 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         // concurrently.
         unsafe { std::env::set_var("WHITTLE_INSECURE_REGISTRY", "1") };
     }
-    let output = whittle_oci::ImageRef::parse(&args.output)?;
-    let source_date_epoch = match args.source_date_epoch {
+    let output = args.apko.output(args.output.as_deref())?;
+    let source_date_epoch = match args.source_date_epoch.or(args.apko.build_date()?) {
         Some(s) => Some(s),
         None => match std::env::var("SOURCE_DATE_EPOCH") {
             Ok(v) if !v.trim().is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
@@ -166,7 +171,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
     };
     let opts = whittle_build::BuildOptions {
         config: args.config,
-        output,
+        output: output.clone(),
         cache_dir: args
             .cache_dir
             .unwrap_or_else(whittle_fetch::Cache::default_dir),
@@ -176,7 +181,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         sbom: if args.no_sbom {
             whittle_build::SbomDest::None
         } else {
-            args.sbom.map_or(
+            args.sbom.or(args.apko.sbom_file(&output)).map_or(
                 whittle_build::SbomDest::Beside,
                 whittle_build::SbomDest::File,
             )
@@ -184,6 +189,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         insecure_allow_unsigned_repositories: args.insecure_allow_unsigned_repositories,
         allow_paths: args.allow_paths,
         ignore_lock: args.ignore_lock,
+        append: args.apko.append(),
     };
     let term = Terminal::new(args.quiet);
     let report = whittle_build::build(&opts, &term)?;
@@ -204,6 +210,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
             eprintln!("sbom      {}", p.display());
         }
     }
+    args.apko.push_tags(&output, &report.digest, args.quiet)?;
     println!("{}", report.digest);
     Ok(std::process::ExitCode::SUCCESS)
 }

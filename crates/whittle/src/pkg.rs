@@ -25,8 +25,8 @@ enum PkgCommand {
         /// Path prefix of the key files.
         #[arg(default_value = "whittle")]
         name: PathBuf,
-        /// Key size in bits.
-        #[arg(long, default_value_t = whittle_pkg::keys::DEFAULT_BITS)]
+        /// Key size in bits (melange spells it `--key-size`).
+        #[arg(long, visible_alias = "key-size", default_value_t = whittle_pkg::keys::DEFAULT_BITS)]
         bits: usize,
     },
     /// Build the packages of a melange-style recipe in a sandbox, sign and index them.
@@ -86,17 +86,36 @@ struct BuildArgs {
     /// The recipe (YAML).
     recipe: PathBuf,
     /// The private key (PEM); without it the packages are unsigned and no index is written.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "signing-key", value_name = "FILE")]
     key: Option<PathBuf>,
     /// Output directory; packages go to OUT/ARCH/.
-    #[arg(long, default_value = "packages", value_name = "DIR")]
+    #[arg(long, visible_alias = "out-dir", default_value = "packages", value_name = "DIR")]
     out: PathBuf,
-    /// The apk architecture (only the host's can run).
-    #[arg(long)]
-    arch: Option<String>,
+    /// The architecture, apk's or Debian's name (only the host's can run); melange's
+    /// comma-separated list is accepted when it names only the host's.
+    #[arg(long, value_delimiter = ',')]
+    arch: Vec<String>,
     /// Source directory copied to /home/build [default: RECIPE_DIR/NAME/ when it exists].
     #[arg(long, value_name = "DIR")]
     source_dir: Option<PathBuf>,
+    /// Copy no source directory into /home/build (melange's flag).
+    #[arg(long, conflicts_with = "source_dir")]
+    empty_workspace: bool,
+    /// How the steps run: `bubblewrap` (bwrap), the only runner whittle has (melange's flag).
+    #[arg(long, value_name = "RUNNER", default_value = "bubblewrap")]
+    runner: String,
+    /// Trust this key for the environment's repositories too, as if listed under
+    /// `environment.contents.keyring` (melange's flag). Repeatable, or comma-separated.
+    #[arg(short = 'k', long, value_name = "KEY", value_delimiter = ',')]
+    keyring_append: Vec<String>,
+    /// Add this repository to `environment.contents.repositories` (melange's flag; a directory
+    /// is relative to the current directory). Repeatable, or comma-separated.
+    #[arg(short = 'r', long, value_name = "REPO", value_delimiter = ',')]
+    repository_append: Vec<String>,
+    /// melange's directory of pipeline YAMLs for `uses:`; whittle refuses it with a hint (it
+    /// runs its built-in pipelines only).
+    #[arg(long, value_name = "DIR")]
+    pipeline_dir: Option<PathBuf>,
     /// Package cache directory [default: $WHITTLE_CACHE_DIR, else ~/.cache/whittle].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -142,6 +161,27 @@ impl whittle_build::Events for Log {
     }
 }
 
+/// The one architecture to build: `--arch` (apk's or Debian's name; melange's list when it
+/// names one architecture), else the host's.
+fn build_arch(given: &[String]) -> Result<String, String> {
+    let host = whittle_pkg::build::host_arch();
+    let apk = |a: &str| {
+        whittle_config::Arch::parse(a)
+            .and_then(|x| x.apk())
+            .map_or_else(|| a.to_string(), str::to_string)
+    };
+    let mut archs: Vec<String> = given.iter().map(|a| apk(a.trim())).collect();
+    archs.dedup();
+    match archs.as_slice() {
+        [] => Ok(host),
+        [one] => Ok(one.clone()),
+        _ => Err(format!(
+            "--arch {}: whittle builds for one architecture per run, and only the host's ({host}) can run its steps; run once per architecture on a machine of that architecture",
+            given.join(",")
+        )),
+    }
+}
+
 fn kind(sha1: bool) -> SigKind {
     if sha1 { SigKind::Sha1 } else { SigKind::Sha256 }
 }
@@ -182,18 +222,39 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                 .cache_dir
                 .or_else(|| std::env::var_os("WHITTLE_CACHE_DIR").map(PathBuf::from))
                 .unwrap_or_else(whittle_fetch::Cache::default_dir);
+            if a.runner != "bubblewrap" {
+                return Err(format!(
+                    "--runner {}: whittle runs every step in bubblewrap (bwrap), with no container engine or VM; drop --runner or write --runner bubblewrap",
+                    a.runner
+                )
+                .into());
+            }
+            if let Some(d) = &a.pipeline_dir {
+                return Err(format!(
+                    "--pipeline-dir {}: whittle runs its built-in pipelines only (fetch, autoconf/*, …); write your pipeline's steps into the recipe as `runs:` steps",
+                    d.display()
+                )
+                .into());
+            }
+            let arch = build_arch(&a.arch)?;
             let opts = whittle_pkg::build::BuildOptions {
                 recipe: a.recipe,
                 key,
                 sig: kind(a.sha1),
                 out_dir: a.out,
-                arch: a.arch.unwrap_or_else(whittle_pkg::build::host_arch),
+                arch,
                 source_dir: a.source_dir,
                 cache_dir,
                 offline: a.offline,
                 source_date_epoch: sde,
                 verbose: a.verbose,
                 run_tests: !a.no_test,
+                empty_workspace: a.empty_workspace,
+                environment_append: whittle_config::Append {
+                    keyrings: a.keyring_append,
+                    repositories: a.repository_append,
+                    ..Default::default()
+                },
             };
             let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;
             for p in &out.packages {

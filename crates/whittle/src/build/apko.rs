@@ -1,0 +1,228 @@
+//! apko's spellings of `whittle build`: `build CONFIG TAG OUT.tar`, `-k/--keyring-append`,
+//! `-r/--repository-append`, `-b/--build-repository-append`, `-p/--package-append`,
+//! `--annotations`, `--build-date`, `--sbom-path`, and extra tags on push.
+
+use std::path::PathBuf;
+
+use whittle_oci::ImageRef;
+
+/// apko's arguments and flags, as apko spells them.
+#[derive(clap::Args)]
+pub struct ApkoArgs {
+    /// apko's form: the image's name and tag (`NAME:TAG`), with OUT instead of `-o`.
+    #[arg(value_name = "TAG", requires = "out", conflicts_with = "output")]
+    pub tag: Option<String>,
+
+    /// apko's form: OUT.tar is written as a tarball `docker load` and `podman load` accept
+    /// (docker-archive:OUT.tar:TAG); for several architectures it holds one image per
+    /// architecture named TAG-ARCH (e.g. `app:1.0-amd64`, `app:1.0-arm64`), as apko's does. An
+    /// existing directory OUT gets an OCI layout.
+    #[arg(value_name = "OUT", requires = "tag")]
+    pub out: Option<PathBuf>,
+
+    /// Also tag the pushed image TAG (a `docker://` destination only). Repeatable.
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
+    pub extra_tags: Vec<String>,
+
+    /// Trust this public key (file or http(s):// URL) too, as if listed under
+    /// `contents.keyring` (apko's flag). Repeatable, or comma-separated.
+    #[arg(short = 'k', long, value_name = "KEY", value_delimiter = ',')]
+    pub keyring_append: Vec<String>,
+
+    /// Add this repository to `contents.repositories` (apko's flag; a directory is relative to
+    /// the current directory). Repeatable, or comma-separated.
+    #[arg(short = 'r', long, value_name = "REPO", value_delimiter = ',')]
+    pub repository_append: Vec<String>,
+
+    /// Add this repository for the build only, not written into the image (apko's flag).
+    /// Repeatable, or comma-separated.
+    #[arg(short = 'b', long, value_name = "REPO", value_delimiter = ',')]
+    pub build_repository_append: Vec<String>,
+
+    /// Install this package too, as if listed under `contents.packages` (apko's flag).
+    /// Repeatable, or comma-separated.
+    #[arg(short = 'p', long, value_name = "PKG", value_delimiter = ',')]
+    pub package_append: Vec<String>,
+
+    /// Set this annotation on the image, KEY:VALUE (apko's flag; over the config's own).
+    /// Repeatable, or comma-separated.
+    #[arg(long, value_name = "KEY:VALUE", value_delimiter = ',')]
+    pub annotations: Vec<String>,
+
+    /// The timestamp, as an RFC 3339 date (apko's flag): `--source-date-epoch` spelled as a
+    /// date, e.g. 2024-01-01T00:00:00Z.
+    #[arg(long, value_name = "DATE", conflicts_with = "source_date_epoch")]
+    pub build_date: Option<String>,
+
+    /// Write the SBOM into DIR (apko's flag): DIR/NAME.spdx.json, NAME the output's file name.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["sbom", "no_sbom"])]
+    pub sbom_path: Option<PathBuf>,
+}
+
+impl ApkoArgs {
+    /// The destination: `-o DEST`, or apko's `TAG OUT`.
+    pub fn output(&self, output: Option<&str>) -> Result<ImageRef, String> {
+        match (output, &self.tag, &self.out) {
+            (Some(o), _, _) => ImageRef::parse(o).map_err(|e| e.to_string()),
+            (None, Some(tag), Some(out)) => {
+                let text = if out.is_dir() {
+                    // apko writes an OCI layout into an existing directory
+                    format!("oci:{}", out.display())
+                } else {
+                    format!("docker-archive:{}:{tag}", out.display())
+                };
+                ImageRef::parse(&text).map_err(|e| {
+                    format!("{e} (apko's form is `whittle build CONFIG NAME:TAG OUT.tar`)")
+                })
+            }
+            _ => Err("say where to write the image: `-o DEST` (e.g. `-o oci:out/app:latest`) or apko's form `whittle build CONFIG NAME:TAG OUT.tar`".into()),
+        }
+    }
+
+    /// What the flags add to the config.
+    pub fn append(&self) -> whittle_config::Append {
+        whittle_config::Append {
+            keyrings: self.keyring_append.clone(),
+            repositories: self.repository_append.clone(),
+            build_repositories: self.build_repository_append.clone(),
+            packages: self.package_append.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
+
+    /// `--build-date` in seconds since 1970, if given.
+    pub fn build_date(&self) -> Result<Option<u64>, String> {
+        self.build_date
+            .as_deref()
+            .map(|d| {
+                rfc3339_seconds(d).ok_or_else(|| {
+                    format!("--build-date {d:?} is not an RFC 3339 date after 1970, e.g. 2024-01-01T00:00:00Z")
+                })
+            })
+            .transpose()
+    }
+
+    /// `--sbom-path DIR` as the SBOM file for `output`.
+    pub fn sbom_file(&self, output: &ImageRef) -> Option<PathBuf> {
+        let dir = self.sbom_path.as_ref()?;
+        let name = match output {
+            ImageRef::Oci { path, .. }
+            | ImageRef::OciArchive { path, .. }
+            | ImageRef::DockerArchive { path, .. } => {
+                path.file_name().map(|n| n.to_string_lossy().into_owned())
+            }
+            ImageRef::Docker(r) => r.repository.rsplit('/').next().map(str::to_string),
+        }
+        .unwrap_or_else(|| "sbom".into());
+        Some(dir.join(format!("{name}.spdx.json")))
+    }
+
+    /// Tags the image just pushed to `output` (digest `digest`) with each `--tag` too.
+    pub fn push_tags(&self, output: &ImageRef, digest: &str, quiet: bool) -> Result<(), String> {
+        if self.extra_tags.is_empty() {
+            return Ok(());
+        }
+        let ImageRef::Docker(dest) = output else {
+            return Err(
+                "--tag names more tags on a registry: the destination must be docker://HOST/REPO:TAG"
+                    .into(),
+            );
+        };
+        let opts = whittle_registry::Options::from_env();
+        let src = ImageRef::Docker(whittle_oci::DockerReference {
+            tag: None,
+            digest: Some(digest.to_string()),
+            ..dest.clone()
+        });
+        for t in &self.extra_tags {
+            let to = ImageRef::Docker(whittle_oci::DockerReference {
+                tag: Some(t.clone()),
+                digest: None,
+                ..dest.clone()
+            });
+            whittle_registry::copy(&src, &to, None, &opts)
+                .map_err(|e| format!("tagging {to}: {e}"))?;
+            if !quiet {
+                eprintln!("tagged    {to}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Seconds since 1970 of an RFC 3339 date-time (`2024-01-01T00:00:00Z`, `…+02:00`, fractions
+/// ignored), or a bare date (`2024-01-01`, midnight UTC); `None` if malformed or before 1970.
+pub fn rfc3339_seconds(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (date, time) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let mut d = date.split('-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, day) * 86_400;
+    if let Some(t) = time {
+        let (clock, offset) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
+            (c, 0)
+        } else {
+            let i = t.rfind(['+', '-'])?;
+            let (sign, off) = (if &t[i..=i] == "-" { -1 } else { 1 }, &t[i + 1..]);
+            let (oh, om) = off.split_once(':')?;
+            (&t[..i], sign * (num(oh)? * 3600 + num(om)? * 60))
+        };
+        let clock = clock.split('.').next()?;
+        let mut c = clock.split(':');
+        let (h, mi, se) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
+        if c.next().is_some() || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        secs += h * 3600 + mi * 60 + se - offset;
+    }
+    u64::try_from(secs).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_seconds("2024-01-01T00:00:00Z"), Some(1_704_067_200));
+        assert_eq!(rfc3339_seconds("2024-01-01"), Some(1_704_067_200));
+        assert_eq!(
+            rfc3339_seconds("2024-01-01T02:00:00.5+02:00"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(rfc3339_seconds("2000-02-29T12:34:56Z"), Some(951_827_696));
+        for bad in [
+            "",
+            "2024-13-01",
+            "yesterday",
+            "1969-12-31T00:00:00Z",
+            "2024-01-01T25:00:00Z",
+            "2024-01-01T00:00:00",
+        ] {
+            assert_eq!(rfc3339_seconds(bad), None, "{bad}");
+        }
+    }
+}
