@@ -58,10 +58,10 @@ pub fn to_cyclonedx_json(input: &SbomInput) -> Result<Vec<u8>, SbomError> {
     let mut ref_of = vec![String::new(); input.packages.len()];
     for &i in &order {
         let p = &input.packages[i];
-        let base = p
-            .purl
-            .clone()
-            .unwrap_or_else(|| format!("pkg-{}-{}-{}", p.name, p.version, p.arch));
+        let base = p.purl.clone().unwrap_or_else(|| match p.kind {
+            PackageKind::OperatingSystem => format!("os-{}-{}", p.name, p.version),
+            PackageKind::Library => format!("pkg-{}-{}-{}", p.name, p.version, p.arch),
+        });
         let mut bom_ref = base.clone();
         let mut n = 2;
         while !used.insert(bom_ref.clone()) {
