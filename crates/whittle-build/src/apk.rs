@@ -35,6 +35,8 @@ pub struct LoadedApkRepo {
     pub repo: ApkRepo,
     /// Its verified index.
     pub index: Index,
+    /// SHA-256 (lowercase hex) of the `APKINDEX.tar.gz` it was read from.
+    pub index_sha256: String,
 }
 
 /// Whether the config uses APK repositories (all of them must be APK then).
@@ -162,6 +164,7 @@ pub fn load(
     Ok(LoadedApkRepo {
         repo: repo.clone(),
         index,
+        index_sha256: whittle_fetch::sha256_hex(&bytes),
     })
 }
 
@@ -521,49 +524,19 @@ pub(crate) fn build_arch(
     fetcher: &Fetcher,
     events: &dyn Events,
 ) -> Result<BuiltArch, Error> {
-    let a = whittle_config::Arch::parse(arch)
-        .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
-    let apk_arch = a
-        .apk()
-        .ok_or_else(|| Error::Unsupported(format!("{arch} has no APK architecture")))?;
-    let (keyring, pems) = keyring(config, fetcher)?;
-    let mut loaded = Vec::new();
-    for r in repos(config) {
-        let l = load(
-            &r,
-            apk_arch,
-            &keyring,
-            fetcher,
-            opts.insecure_allow_unsigned_repositories,
-            events,
-        )?;
-        events.step(&format!(
-            "index     {} {apk_arch}: {} packages{}",
-            r.line,
-            l.index.entries.len(),
-            if l.index.verified_by.is_some() {
-                ", signature verified"
-            } else {
-                ""
-            }
-        ));
-        loaded.push(l);
-    }
-
-    // resolve
-    let chosen = resolve(config, &loaded, apk_arch)?;
-    events.step(&format!(
-        "resolve   {} packages: {}",
-        chosen.len(),
-        chosen
-            .iter()
-            .map(|&(r, i)| format!(
-                "{}={}",
-                loaded[r].index.entries[i].name, loaded[r].index.entries[i].version
-            ))
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
+    let Resolved {
+        apk_arch,
+        keyring,
+        pems,
+        loaded,
+        chosen,
+    } = load_and_resolve(
+        config,
+        opts.insecure_allow_unsigned_repositories,
+        arch,
+        fetcher,
+        events,
+    )?;
 
     // fetch (verified)
     let mut pkgs = Vec::new();
@@ -727,6 +700,153 @@ pub(crate) fn build_arch(
         packages: names.len(),
         unpacked_size,
         sbom,
+    })
+}
+
+/// The verified indexes of a config's repositories for one architecture and the packages
+/// resolved over them.
+struct Resolved {
+    apk_arch: &'static str,
+    keyring: Keyring,
+    pems: BTreeMap<String, Vec<u8>>,
+    loaded: Vec<LoadedApkRepo>,
+    /// `(repository, entry)` positions in install order.
+    chosen: Vec<(usize, usize)>,
+}
+
+/// The resolve step of one architecture: keys, verified indexes, the solver.
+fn load_and_resolve(
+    config: &Config,
+    insecure: bool,
+    arch: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<Resolved, Error> {
+    let a = whittle_config::Arch::parse(arch)
+        .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
+    let apk_arch = a
+        .apk()
+        .ok_or_else(|| Error::Unsupported(format!("{arch} has no APK architecture")))?;
+    let (keyring, pems) = keyring(config, fetcher)?;
+    let mut loaded = Vec::new();
+    for r in repos(config) {
+        let l = load(&r, apk_arch, &keyring, fetcher, insecure, events)?;
+        events.step(&format!(
+            "index     {} {apk_arch}: {} packages{}",
+            r.line,
+            l.index.entries.len(),
+            if l.index.verified_by.is_some() {
+                ", signature verified"
+            } else {
+                ""
+            }
+        ));
+        loaded.push(l);
+    }
+
+    // resolve
+    let chosen = resolve(config, &loaded, apk_arch)?;
+    events.step(&format!(
+        "resolve   {} packages: {}",
+        chosen.len(),
+        chosen
+            .iter()
+            .map(|&(r, i)| format!(
+                "{}={}",
+                loaded[r].index.entries[i].name, loaded[r].index.entries[i].version
+            ))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+
+    Ok(Resolved {
+        apk_arch,
+        keyring,
+        pems,
+        loaded,
+        chosen,
+    })
+}
+
+/// What `whittle lock` records of an APK config for one architecture: the repositories with
+/// their index checksums, the keys, and every resolved package (under the APK architecture) — downloaded and verified as a
+/// build does, with the byte ranges and checksums of its streams as apko's lock gives them.
+pub(crate) fn lock_arch(
+    config: &Config,
+    insecure: bool,
+    arch: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<whittle_resolve::lock::LockContents, Error> {
+    use base64::Engine as _;
+    use sha2::Digest;
+    use whittle_resolve::lock::{
+        LockKeyring, LockPackage, LockRelease, LockRepository, RangeAndChecksum,
+    };
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let r = load_and_resolve(config, insecure, arch, fetcher, events)?;
+    let repositories = r
+        .loaded
+        .iter()
+        .map(|l| LockRepository {
+            name: l.repo.line.clone(),
+            url: l.repo.url.clone(),
+            architecture: Some(r.apk_arch.to_string()),
+            release: LockRelease {
+                checksum: format!("sha256:{}", l.index_sha256),
+                ..LockRelease::default()
+            },
+        })
+        .collect();
+    let keyring = r
+        .pems
+        .iter()
+        .map(|(name, pem)| LockKeyring {
+            name: name.clone(),
+            fingerprints: vec![format!("sha256:{}", hex::encode(sha2::Sha256::digest(pem)))],
+            content: b64(pem),
+        })
+        .collect();
+    let mut packages = Vec::new();
+    for &(ri, ei) in &r.chosen {
+        let l = &r.loaded[ri];
+        let entry = &l.index.entries[ei];
+        let bytes = fetch_package(&l.repo, r.apk_arch, entry, &r.keyring, fetcher)?;
+        let url = format!("{}/{}/{}", l.repo.url, r.apk_arch, entry.filename());
+        let pkg = ApkPackage::open(&url, &bytes).map_err(|e| pkg_err(&entry.name, e))?;
+        // the streams are slices of `bytes`: their offsets are where they start in the file
+        let offset = |part: &[u8]| (part.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+        let control = pkg.control_stream();
+        let data = pkg.data_stream();
+        let (c0, d0) = (offset(control), offset(data));
+        let range = |first: usize, len: usize| format!("bytes={first}-{}", first + len.max(1) - 1);
+        packages.push(LockPackage {
+            name: entry.name.clone(),
+            version: entry.version.to_string(),
+            architecture: entry.arch.clone(),
+            repository: l.repo.url.clone(),
+            url,
+            size: bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            checksum: Some(pkg.control_checksum_q1()),
+            signature: (c0 > 0).then(|| RangeAndChecksum {
+                range: range(0, c0),
+                checksum: format!("sha1-{}", b64(&sha1::Sha1::digest(&bytes[..c0]))),
+            }),
+            control: Some(RangeAndChecksum {
+                range: range(c0, control.len()),
+                checksum: format!("sha1-{}", b64(&pkg.control_sha1())),
+            }),
+            data: Some(RangeAndChecksum {
+                range: range(d0, data.len()),
+                checksum: format!("sha256-{}", b64(&sha2::Sha256::digest(data))),
+            }),
+        });
+    }
+    Ok(whittle_resolve::lock::LockContents {
+        keyring,
+        repositories,
+        packages: BTreeMap::from([(r.apk_arch.to_string(), packages)]),
     })
 }
 

@@ -225,21 +225,85 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
     for w in &config.warnings {
         events.warn(&format!("{}: {}", w.origin, w.message));
     }
-    if crate::apk::is_apk(&config)? {
-        return Err(Error::Unsupported(format!(
-            "{}: whittle lock supports Debian configs only so far",
-            config.origin
-        )));
-    }
     let insecure = opts.insecure_allow_unsigned_repositories;
-    let repos = crate::debian_repos(&config, insecure)?;
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
     let archs = crate::select_archs(&config, &[])?;
+    let contents = if crate::apk::is_apk(&config)? {
+        apk_contents(&config, insecure, &archs, &fetcher, events)?
+    } else {
+        debian_contents(&config, opts, &archs, &fetcher, events)?
+    };
+    let bytes = read_config(&opts.config)?;
+    let lock = Lock {
+        version: LOCK_VERSION.into(),
+        config: LockConfig {
+            name: opts
+                .config
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            checksum: config_checksum(&bytes),
+        },
+        contents,
+    };
+    let path = lock_path(&opts.config);
+    let changes = std::fs::read(&path)
+        .ok()
+        .and_then(|old| Lock::parse(&path.display().to_string(), &old).ok())
+        .map(|old| lock.changes_from(&old));
+    crate::write_atomic(&path, &lock.to_json())
+        .map_err(|e| Error::Lock(format!("writing lockfile {}: {e}", path.display())))?;
+    Ok(LockReport {
+        path,
+        lock,
+        changes,
+    })
+}
+
+/// The lock contents of an APK config: per APK architecture, apko's fields.
+fn apk_contents(
+    config: &Config,
+    insecure: bool,
+    archs: &[String],
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<LockContents, Error> {
+    let mut contents = LockContents {
+        keyring: Vec::new(),
+        repositories: Vec::new(),
+        packages: BTreeMap::new(),
+    };
+    for arch in archs {
+        let one = crate::apk::lock_arch(config, insecure, arch, fetcher, events)?;
+        for w in fetcher.cache().take_warnings() {
+            events.warn(&w);
+        }
+        contents.repositories.extend(one.repositories);
+        for k in one.keyring {
+            if !contents.keyring.contains(&k) {
+                contents.keyring.push(k);
+            }
+        }
+        contents.packages.extend(one.packages);
+    }
+    Ok(contents)
+}
+
+/// The lock contents of a Debian config.
+fn debian_contents(
+    config: &Config,
+    opts: &LockOptions,
+    archs: &[String],
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<LockContents, Error> {
+    let insecure = opts.insecure_allow_unsigned_repositories;
+    let repos = crate::debian_repos(config, insecure)?;
     let mut packages = BTreeMap::new();
     let mut verified_repos: Vec<debian::VerifiedRepo> = Vec::new();
-    for arch in &archs {
+    for arch in archs {
         let (verified, pkgs) =
-            crate::resolve_arch(&config, insecure, &repos, arch, &fetcher, events)?;
+            crate::resolve_arch(config, insecure, &repos, arch, fetcher, events)?;
         for w in fetcher.cache().take_warnings() {
             events.warn(&w);
         }
@@ -253,6 +317,7 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
         .map(|v| LockRepository {
             name: v.repo.line.clone(),
             url: v.repo.uri.clone(),
+            architecture: None,
             release: LockRelease {
                 checksum: format!("sha256:{}", v.inrelease_sha256),
                 date: v.release.date.map(fmt_time),
@@ -284,34 +349,10 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
             });
         }
     }
-    let bytes = read_config(&opts.config)?;
-    let lock = Lock {
-        version: LOCK_VERSION.into(),
-        config: LockConfig {
-            name: opts
-                .config
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            checksum: config_checksum(&bytes),
-        },
-        contents: LockContents {
-            keyring,
-            repositories,
-            packages,
-        },
-    };
-    let path = lock_path(&opts.config);
-    let changes = std::fs::read(&path)
-        .ok()
-        .and_then(|old| Lock::parse(&path.display().to_string(), &old).ok())
-        .map(|old| lock.changes_from(&old));
-    crate::write_atomic(&path, &lock.to_json())
-        .map_err(|e| Error::Lock(format!("writing lockfile {}: {e}", path.display())))?;
-    Ok(LockReport {
-        path,
-        lock,
-        changes,
+    Ok(LockContents {
+        keyring,
+        repositories,
+        packages,
     })
 }
 

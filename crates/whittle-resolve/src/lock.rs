@@ -45,7 +45,8 @@ pub struct LockContents {
     pub keyring: Vec<LockKeyring>,
     /// The repositories, with the identity of their signed index.
     pub repositories: Vec<LockRepository>,
-    /// Per image architecture (Debian name), the packages in install order.
+    /// Per image architecture (the package format's name: `amd64` for Debian, `x86_64` for
+    /// APK), the packages in install order.
     pub packages: BTreeMap<String, Vec<LockPackage>>,
 }
 
@@ -69,16 +70,19 @@ pub struct LockRepository {
     pub name: String,
     /// Its base URL; every package of it lies under `url/`.
     pub url: String,
+    /// APK: the architecture of the index (apko's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
     /// The signed index.
     pub release: LockRelease,
 }
 
-/// The signed index (`InRelease`) of a Debian repository, and the fields of its Release the
-/// image's OS files are written from.
+/// The signed index of a repository — Debian: the `InRelease`, and the fields of its Release
+/// the image's OS files are written from; APK: the `APKINDEX.tar.gz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LockRelease {
-    /// `sha256:<hex>` of the verified `InRelease`.
+    /// `sha256:<hex>` of the verified `InRelease` (Debian) or `APKINDEX.tar.gz` (APK).
     pub checksum: String,
     /// Its `Date` (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,7 +106,7 @@ pub struct LockPackage {
     pub name: String,
     /// Version.
     pub version: String,
-    /// The package's own architecture (the image's, or `all`).
+    /// The package's own architecture (the image's, or `all` / `noarch`).
     pub architecture: String,
     /// The `url` of its repository in [`LockContents::repositories`].
     pub repository: String,
@@ -112,6 +116,30 @@ pub struct LockPackage {
     pub size: u64,
     /// SHA-256, lowercase hex.
     pub sha256: String,
+    /// APK: the index's `C:` value (`Q1` + base64 of the control stream's SHA-1), as apko
+    /// writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    /// APK: the signature stream's byte range and SHA-1 (apko's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<RangeAndChecksum>,
+    /// APK: the control stream's byte range and SHA-1 (apko's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<RangeAndChecksum>,
+    /// APK: the data stream's byte range and SHA-256, the package's `datahash` (apko's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<RangeAndChecksum>,
+}
+
+/// A byte range of an `.apk` and its checksum, as apko's lock writes them
+/// (`bytes=FIRST-LAST`, `sha1-<base64>` or `sha256-<base64>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeAndChecksum {
+    /// `bytes=FIRST-LAST` (inclusive).
+    pub range: String,
+    /// `sha1-<base64>` or `sha256-<base64>`.
+    pub checksum: String,
 }
 
 /// A lock that cannot be used, naming the field and what to do.
@@ -213,7 +241,8 @@ impl Lock {
                         ),
                     ));
                 }
-                if p.architecture != *arch && p.architecture != "all" {
+                if p.architecture != *arch && p.architecture != "all" && p.architecture != "noarch"
+                {
                     return Err((
                         at("architecture"),
                         format!(
@@ -372,6 +401,7 @@ mod tests {
                 repositories: vec![LockRepository {
                     name: "deb file:///srv/debian bookworm main".into(),
                     url: repo.clone(),
+                    architecture: None,
                     release: LockRelease {
                         checksum: format!("sha256:{}", "b".repeat(64)),
                         ..LockRelease::default()
@@ -387,6 +417,10 @@ mod tests {
                         url: format!("{repo}/pool/main/g/gawk/gawk_1.0-1_amd64.deb"),
                         size: 10,
                         sha256: "c".repeat(64),
+                        checksum: None,
+                        signature: None,
+                        control: None,
+                        data: None,
                     }],
                 )]),
             },

@@ -256,3 +256,102 @@ fn bad_locks_are_refused_naming_the_field() {
     let (digest, _) = build_in(d, "cache", &["--ignore-lock"]);
     assert!(digest.starts_with("sha256:"), "{digest}");
 }
+
+use common::apk;
+
+/// `bytes=FIRST-LAST` of apko's lock as a slice of `file`.
+fn range<'a>(file: &'a [u8], r: &serde_json::Value) -> &'a [u8] {
+    let (a, b) = r.as_str().unwrap()["bytes=".len()..]
+        .split_once('-')
+        .unwrap();
+    &file[a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()]
+}
+
+#[test]
+fn apk_locks_carry_apkos_fields() {
+    use base64::Engine as _;
+    use sha2::Digest;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = d.join("repo");
+    let key = apk::signed_repo(
+        &repo,
+        &[
+            apk::Pkg {
+                name: "app",
+                version: "1.0-r0",
+                extra: "",
+                files: vec![("usr/", b"", 0o755, None), ("usr/app", b"app", 0o644, None)],
+            },
+            apk::Pkg::stand_in("libx", vec![("usr/libx", b"x", 0o644, None)]),
+        ],
+    );
+    std::fs::write(
+        d.join("image.yaml"),
+        format!(
+            "contents:\n  repositories:\n    - {}\n  keyring:\n    - {}\n  packages: [app, libx]\narchs: [x86_64]\n",
+            repo.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let out = lock(d);
+    assert!(out.contains("locked 2 packages"), "{out}");
+    let l = read_lock(d);
+    let index = std::fs::read(repo.join("x86_64/APKINDEX.tar.gz")).unwrap();
+    let r = &l["contents"]["repositories"][0];
+    assert_eq!(r["architecture"], "x86_64");
+    assert_eq!(
+        r["release"]["checksum"],
+        format!("sha256:{}", sha256(&index)).as_str()
+    );
+    let index_text = {
+        let mut s = String::new();
+        let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(&index[..]));
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_str() == Some("APKINDEX") {
+                std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            }
+        }
+        s
+    };
+    let pkgs = l["contents"]["packages"]["x86_64"].as_array().unwrap();
+    assert_eq!(pkgs.len(), 2);
+    for p in pkgs {
+        let file = std::fs::read(repo.join(format!(
+            "x86_64/{}-{}.apk",
+            p["name"].as_str().unwrap(),
+            p["version"].as_str().unwrap()
+        )))
+        .unwrap();
+        assert_eq!(p["sha256"], sha256(&file).as_str());
+        assert_eq!(p["size"], file.len() as u64);
+        assert_eq!(p["architecture"], "x86_64");
+        // apko's checksum is the index's C:, and its ranges cut the file into its three streams
+        let c = p["checksum"].as_str().unwrap();
+        assert!(index_text.contains(&format!("C:{c}\nP:{}\n", p["name"].as_str().unwrap())));
+        let sig = range(&file, &p["signature"]["range"]);
+        let control = range(&file, &p["control"]["range"]);
+        let data = range(&file, &p["data"]["range"]);
+        assert_eq!(sig.len() + control.len() + data.len(), file.len());
+        assert_eq!(
+            p["signature"]["checksum"],
+            format!("sha1-{}", b64(&sha1::Sha1::digest(sig))).as_str()
+        );
+        assert_eq!(
+            p["control"]["checksum"],
+            format!("sha1-{}", b64(&sha1::Sha1::digest(control))).as_str()
+        );
+        assert_eq!(c, format!("Q1{}", b64(&sha1::Sha1::digest(control))));
+        assert_eq!(
+            p["data"]["checksum"],
+            format!("sha256-{}", b64(&sha2::Sha256::digest(data))).as_str()
+        );
+    }
+    // builds do not use APK locks yet, and say so
+    let (digest, err) = build_in(d, "cache", &[]);
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert!(err.contains("does not lock APK configs yet"), "{err}");
+}
