@@ -15,8 +15,12 @@ use crate::secret::{self, Secret};
 /// Bounds on what one image may make the walker hold or do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Most tar entries in one layer.
+    /// Most tar entries in one layer, counting the parent directories its paths imply without
+    /// an entry of their own (the trees hold one node for each).
     pub max_entries: usize,
+    /// Most bytes of paths one layer may make the trees hold: every entry's path and every
+    /// implied parent directory's (a 4 KiB path 2,000 levels deep implies 4 MB of them).
+    pub max_path_bytes: u64,
     /// Longest entry path or link target, in bytes.
     pub max_path_len: usize,
     /// Most bytes all regular files of one layer may claim in their headers.
@@ -32,6 +36,7 @@ impl Default for Limits {
         Limits {
             max_entries: 2_000_000,
             max_path_len: 4096,
+            max_path_bytes: 256 << 20,
             max_total_size: 256 << 30,
             max_captured: 512 << 20,
             max_secrets_per_file: 16,
@@ -59,6 +64,17 @@ pub enum LayerError {
     TooManyEntries {
         /// The limit.
         limit: usize,
+    },
+    /// The layer's paths and the parent directories they imply exceed
+    /// [`Limits::max_path_bytes`].
+    #[error(
+        "the layer's paths and the parent directories they imply exceed {limit} bytes (at `{start}`); refusing to read further (hostile image?)"
+    )]
+    TooManyPathBytes {
+        /// The first bytes of the path that crossed the limit.
+        start: String,
+        /// The limit.
+        limit: u64,
     },
     /// A path or link target longer than [`Limits::max_path_len`].
     #[error(
@@ -254,6 +270,51 @@ fn lossy(bytes: &[u8], limit: usize) -> Result<String, LayerError> {
     Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
+/// The parent directories a layer's paths imply without an entry of their own, counted as
+/// [`Limits::max_entries`] and [`Limits::max_path_bytes`] count them. Paths are remembered by a
+/// keyed hash, so the count costs no copy of them and no more time than the bytes it counts.
+#[derive(Default)]
+struct ImpliedDirs {
+    seen: std::collections::HashSet<u64>,
+    keys: std::hash::RandomState,
+    dirs: usize,
+    bytes: u64,
+}
+
+impl ImpliedDirs {
+    /// Count `path` and the parents of it not seen yet in this layer.
+    fn add(&mut self, path: &str, entries: usize, limits: &Limits) -> Result<(), LayerError> {
+        use std::hash::BuildHasher as _;
+        let too_many = |bytes: u64| LayerError::TooManyPathBytes {
+            start: path.chars().take(64).collect(),
+            limit: bytes,
+        };
+        self.bytes = self.bytes.saturating_add(path.len() as u64);
+        if self.bytes > limits.max_path_bytes {
+            return Err(too_many(limits.max_path_bytes));
+        }
+        self.seen.insert(self.keys.hash_one(path));
+        let mut rest = path;
+        while let Some((parent, _)) = rest.rsplit_once('/') {
+            if !self.seen.insert(self.keys.hash_one(parent)) {
+                break;
+            }
+            self.dirs += 1;
+            self.bytes = self.bytes.saturating_add(parent.len() as u64);
+            if entries.saturating_add(self.dirs) > limits.max_entries {
+                return Err(LayerError::TooManyEntries {
+                    limit: limits.max_entries,
+                });
+            }
+            if self.bytes > limits.max_path_bytes {
+                return Err(too_many(limits.max_path_bytes));
+            }
+            rest = parent;
+        }
+        Ok(())
+    }
+}
+
 /// Read one uncompressed layer tar to its end (so a digest-verifying reader below sees EOF).
 ///
 /// `captured` counts the package-database bytes kept so far across the image; it is increased
@@ -265,6 +326,7 @@ pub fn scan_layer(
 ) -> Result<LayerScan, LayerError> {
     let mut archive = tar::Archive::new(reader);
     let mut scan = LayerScan::default();
+    let mut implied = ImpliedDirs::default();
     let mut last: Option<String> = None;
     let prefix_limit = secret::prefix_limit();
     let mut buf: Vec<u8> = Vec::with_capacity(prefix_limit.min(1 << 20));
@@ -314,6 +376,7 @@ pub fn scan_layer(
         if path.is_empty() {
             continue; // the root directory itself
         }
+        implied.add(&path, scan.tar_entries, limits)?;
         let (parent, name) = match path.rsplit_once('/') {
             Some((p, n)) => (p, n),
             None => ("", path.as_str()),
@@ -463,6 +526,57 @@ mod tests {
         assert_eq!(norm("./").as_deref(), Some(""));
         assert_eq!(norm("a/../../etc"), None);
         assert!(matches!(normalize("/etc/x"), Norm::Absolute(_)));
+    }
+
+    /// A tar of empty files at `paths` (GNU long names past 100 bytes).
+    fn tar_of(paths: &[String]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for p in paths {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o644);
+            b.append_data(&mut h, p, &[][..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn implied_parent_directories_count_as_entries_and_path_bytes() {
+        // 300 entries 1,000 levels deep: the merged tree and dive's would hold 300,000
+        // directories and 300 MB of their paths (an 8 KB tar entry became 1 MB of memory)
+        let deep: Vec<String> = (0..300)
+            .map(|i| format!("d{i}/{}", vec!["a"; 1000].join("/")))
+            .collect();
+        let tar = tar_of(&deep);
+        let limits = Limits {
+            max_entries: 100_000,
+            ..Limits::default()
+        };
+        let err = scan_layer(&tar[..], &limits, &mut 0).unwrap_err();
+        assert!(
+            matches!(err, LayerError::TooManyEntries { limit: 100_000 }),
+            "{err}"
+        );
+        let limits = Limits {
+            max_path_bytes: 10 << 20,
+            ..Limits::default()
+        };
+        let err = scan_layer(&tar[..], &limits, &mut 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the layer's paths and the parent directories they imply exceed 10485760 bytes (at `d"),
+            "{err}"
+        );
+        // parents listed before their children, or shared, are not counted again
+        let mut flat: Vec<String> = (0..2000).map(|i| format!("usr/share/doc/p{i}")).collect();
+        flat.insert(0, "usr/share/doc".into());
+        let limits = Limits {
+            max_entries: 2003,
+            max_path_bytes: 40_000,
+            ..Limits::default()
+        };
+        let scan = scan_layer(&tar_of(&flat)[..], &limits, &mut 0).unwrap();
+        assert_eq!(scan.entries.len(), 2001);
     }
 
     #[test]
