@@ -251,7 +251,13 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let locked = if opts.ignore_lock {
         None
     } else {
-        lock::Locked::beside(&opts.config, is_apk, events)?
+        lock::Locked::beside(
+            &opts.config,
+            is_apk,
+            &repos,
+            !opts.append.is_empty(),
+            events,
+        )?
     };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
     clean_stale(fetcher.cache(), &opts.output, events);

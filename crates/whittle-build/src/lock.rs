@@ -59,9 +59,15 @@ impl Locked {
     /// The lock beside `config`, if there is one: parsed, checked, and refused when the config
     /// changed since it was made. APK configs are not locked yet: a lock beside one is left
     /// alone with a warning.
+    ///
+    /// `repos` are the config's repositories: a lock naming another is refused. `appended`
+    /// says the command line added to the config (`-p`, `-r`, `-k`): the lock was made from
+    /// the config alone, so it is refused then too.
     pub fn beside(
         config: &Path,
         is_apk: bool,
+        repos: &[debian::DebRepo],
+        appended: bool,
         events: &dyn Events,
     ) -> Result<Option<Locked>, Error> {
         let path = lock_path(config);
@@ -98,6 +104,25 @@ impl Locked {
                 lock.config.checksum,
                 config.display()
             )));
+        }
+        if appended {
+            return Err(Error::Lock(format!(
+                "lockfile {} pins what {} alone resolves to, and the command line adds packages, repositories or keys to it: write them into the config and run `whittle lock {}`, or build without the lock with --ignore-lock",
+                path.display(),
+                config.display(),
+                config.display()
+            )));
+        }
+        for (i, r) in lock.contents.repositories.iter().enumerate() {
+            if !repos.iter().any(|c| c.uri == r.url) {
+                return Err(Error::Lock(format!(
+                    "lockfile {}: contents.repositories[{i}].url: {} is not a repository of {}; refresh the lock with `whittle lock {}`",
+                    path.display(),
+                    r.url.chars().take(200).collect::<String>(),
+                    config.display(),
+                    config.display()
+                )));
+            }
         }
         events.step(&format!(
             "lock      {}: {} repositories, {} packages pinned; nothing is resolved",

@@ -246,6 +246,39 @@ fn bad_locks_are_refused_naming_the_field() {
         },
         &["architecture", "arm64"],
     );
+    // a lock naming another repository than the config's (consistently: URLs under it)
+    {
+        let mut l = good.clone();
+        let evil = "file:///srv/elsewhere";
+        let own = repo.uri();
+        l["contents"]["repositories"][0]["url"] = evil.into();
+        for p in l["contents"]["packages"]["amd64"].as_array_mut().unwrap() {
+            p["repository"] = evil.into();
+            let url = p["url"].as_str().unwrap().replacen(&own, evil, 1);
+            p["url"] = url.into();
+        }
+        std::fs::write(
+            d.join("image.lock.json"),
+            serde_json::to_vec_pretty(&l).unwrap(),
+        )
+        .unwrap();
+        let err = build_fails(d, "cache", &[]);
+        assert!(
+            err.contains("contents.repositories[0].url") && err.contains("not a repository of"),
+            "{err}"
+        );
+    }
+    // the command line adds to the config: the lock made from the config alone is refused
+    std::fs::write(
+        d.join("image.lock.json"),
+        serde_json::to_vec(&good).unwrap(),
+    )
+    .unwrap();
+    let err = build_fails(d, "cache", &["-p", "libx"]);
+    assert!(
+        err.contains("image.lock.json") && err.contains("--ignore-lock"),
+        "{err}"
+    );
     std::fs::write(d.join("image.lock.json"), b"{\"version\": \"v1\", ").unwrap();
     let err = build_fails(d, "cache", &[]);
     assert!(
