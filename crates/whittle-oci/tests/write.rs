@@ -224,18 +224,48 @@ fn docker_archive_manifest_json_points_at_blobs() {
     );
 }
 
+/// Several platforms in a docker-archive: one `manifest.json` entry each, named `NAME:TAG-ARCH`
+/// as apko's tarballs name them, beside the OCI index of all of them.
 #[test]
-fn failures_leave_nothing_behind() {
+fn docker_archive_of_several_platforms_names_each_by_arch() {
     let tmp = tempfile::tempdir().unwrap();
     let two = [tiny_image("amd64"), tiny_image("arm64")];
     let f = tmp.path().join("d.tar");
-    let e = write(&two, &r(format!("docker-archive:{}", f.display()))).unwrap_err();
-    assert!(e.to_string().contains("one image"), "{e}");
+    let w = write(&two, &r(format!("docker-archive:{}:app:1.0", f.display()))).unwrap();
+    assert_eq!(w.manifests.len(), 2);
+    let bytes = std::fs::read(&f).unwrap();
+    let mut ar = tar::Archive::new(&bytes[..]);
+    let mut files = BTreeMap::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.insert(p, data);
+    }
+    let m = json(std::str::from_utf8(&files["manifest.json"]).unwrap());
+    let tags: Vec<&str> = m
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["RepoTags"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["app:1.0-amd64", "app:1.0-arm64"]);
+    let index = json(std::str::from_utf8(&files["index.json"]).unwrap());
+    assert_eq!(index["manifests"][0]["digest"], w.digest.as_str());
+}
 
+#[test]
+fn failures_leave_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
     // Same platform twice.
     let dup = [tiny_image("amd64"), tiny_image("amd64")];
     let e = write(&dup, &r(format!("oci:{}", tmp.path().join("x").display()))).unwrap_err();
     assert!(e.to_string().contains("same platform"), "{e}");
+    let f = tmp.path().join("d.tar");
+    let e = write(&dup, &r(format!("docker-archive:{}:a:1", f.display()))).unwrap_err();
+    assert!(e.to_string().contains("same platform"), "{e}");
+    assert!(!f.exists());
 
     // A bad layer digest is caught before anything is written.
     let mut bad = tiny_image("amd64");

@@ -13,9 +13,6 @@ pub struct BuildArgs {
     /// The image config (YAML).
     config: PathBuf,
 
-    #[command(flatten)]
-    apko: apko::ApkoArgs,
-
     /// Where to write the image: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG],
     /// or a registry, docker://HOST[:PORT]/REPO:TAG (credentials from ~/.docker/config.json).
     #[arg(short, long, value_name = "DEST")]
@@ -72,6 +69,10 @@ pub struct BuildArgs {
     /// Print only errors and the final digest.
     #[arg(short, long)]
     quiet: bool,
+
+    /// apko's arguments and flags.
+    #[command(flatten)]
+    apko: apko::ApkoArgs,
 }
 
 /// Renders build events on stderr: steps, warnings and a download progress bar.

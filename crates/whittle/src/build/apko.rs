@@ -15,7 +15,7 @@ pub struct ApkoArgs {
 
     /// apko's form: OUT.tar is written as a tarball `docker load` and `podman load` accept
     /// (docker-archive:OUT.tar:TAG); for several architectures it holds one image per
-    /// architecture named TAG-ARCH (e.g. `app:1.0-amd64`, `app:1.0-arm64`), as apko's does. An
+    /// architecture named TAG-ARCH (e.g. `app:1.0-amd64`, `app:1.0-arm64`), as apko names them. An
     /// existing directory OUT gets an OCI layout.
     #[arg(value_name = "OUT", requires = "tag")]
     pub out: Option<PathBuf>,
@@ -54,7 +54,8 @@ pub struct ApkoArgs {
     #[arg(long, value_name = "DATE", conflicts_with = "source_date_epoch")]
     pub build_date: Option<String>,
 
-    /// Write the SBOM into DIR (apko's flag): DIR/NAME.spdx.json, NAME the output's file name.
+    /// Write the SBOM into DIR (apko's flag): DIR/NAME.spdx.json, NAME the output's file name
+    /// without its extension (DIR/NAME.ARCH.spdx.json for several architectures).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["sbom", "no_sbom"])]
     pub sbom_path: Option<PathBuf>,
 }
@@ -109,7 +110,7 @@ impl ApkoArgs {
             ImageRef::Oci { path, .. }
             | ImageRef::OciArchive { path, .. }
             | ImageRef::DockerArchive { path, .. } => {
-                path.file_name().map(|n| n.to_string_lossy().into_owned())
+                path.file_stem().map(|n| n.to_string_lossy().into_owned())
             }
             ImageRef::Docker(r) => r.repository.rsplit('/').next().map(str::to_string),
         }

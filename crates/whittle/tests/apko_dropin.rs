@@ -1,0 +1,312 @@
+//! apko's and melange's commands, flags and configs as their users type them (issue 19):
+//! `whittle build CONFIG NAME:TAG OUT.tar` with `./packages` and `./KEY.rsa.pub` relative to the
+//! config, apko's `-k/-r/-p/--annotations/--build-date/--sbom-path`, and the talk's three
+//! commands (`pkg keygen`, `pkg build --signing-key`, `build CONFIG TAG OUT.tar`) end to end.
+
+mod common;
+use common::apk::{KEY_NAME, Pkg, test_key, write_arch, write_public_key};
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// The files of an archive, by name.
+fn tar_files(path: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    let mut out = std::collections::BTreeMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+        out.insert(name, b);
+    }
+    out
+}
+
+/// `manifest.json` of a docker-archive: each entry's `RepoTags`.
+fn repo_tags(path: &Path) -> Vec<Vec<String>> {
+    let files = tar_files(path);
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    m.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["RepoTags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A project directory as apko's users lay it out: `packages/<arch>/` (signed) and the public
+/// key beside `apko.yaml`, which names both relative to itself.
+fn project(dir: &Path, config_extra: &str) -> std::path::PathBuf {
+    let proj = dir.join("proj");
+    let key = test_key();
+    let hello: &[u8] = b"#!/bin/false\n";
+    for arch in ["x86_64", "aarch64"] {
+        write_arch(
+            &proj.join("packages"),
+            arch,
+            &key,
+            &[Pkg::stand_in(
+                "hello",
+                vec![
+                    ("usr/", b"", 0o755, None),
+                    ("usr/bin/", b"", 0o755, None),
+                    ("usr/bin/hello", hello, 0o755, None),
+                ],
+            )],
+        );
+    }
+    write_public_key(&proj, &key);
+    std::fs::write(
+        proj.join("apko.yaml"),
+        format!(
+            "contents:\n  repositories: [./packages]\n  keyring: [./{KEY_NAME}]\n  packages: [hello]\n\
+             entrypoint:\n  command: /usr/bin/hello\narchs: [x86_64]\n{config_extra}"
+        ),
+    )
+    .unwrap();
+    proj
+}
+
+#[test]
+fn apkos_command_form_writes_a_docker_loadable_tarball() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    let cache = dir.path().join("cache");
+    run(whittle()
+        .current_dir(&proj)
+        .args([
+            "build",
+            "./apko.yaml",
+            "vulnerable-awk-playground:apko",
+            "vulnerable-awk-playground.tar",
+            "--cache-dir",
+        ])
+        .arg(&cache));
+    let tar = proj.join("vulnerable-awk-playground.tar");
+    assert_eq!(repo_tags(&tar), [["vulnerable-awk-playground:apko"]]);
+    // the SBOM beside it, as with -o
+    assert!(
+        proj.join("vulnerable-awk-playground.spdx.json")
+            .is_file()
+    );
+    let inspect = run(whittle()
+        .args(["inspect", "--format", "json"])
+        .arg(format!("docker-archive:{}", tar.display())));
+    assert!(inspect.contains("usr/bin/hello"), "{inspect}");
+    if tool("skopeo") {
+        let out = run(Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("docker-archive:{}", tar.display())));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Architecture"], "amd64", "{out}");
+        assert_eq!(v["Layers"].as_array().unwrap().len(), 1, "{out}");
+    }
+
+    // several architectures: one image each, named TAG-ARCH as apko names them
+    run(whittle()
+        .current_dir(&proj)
+        .args([
+            "build",
+            "apko.yaml",
+            "app:1.0",
+            "multi.tar",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--arch", "aarch64", "--cache-dir"])
+        .arg(&cache));
+    let tags = repo_tags(&proj.join("multi.tar"));
+    assert_eq!(tags, [["app:1.0-amd64"], ["app:1.0-arm64"]]);
+
+    // an existing directory gets an OCI layout, as apko writes one
+    std::fs::create_dir(proj.join("layout")).unwrap();
+    run(whittle()
+        .current_dir(&proj)
+        .args(["build", "apko.yaml", "app:1.0", "layout", "--cache-dir"])
+        .arg(&cache));
+    assert!(proj.join("layout/index.json").is_file());
+
+    // a half-given form says what to write
+    let err = run_fail(
+        whittle()
+            .current_dir(&proj)
+            .args(["build", "apko.yaml", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(
+        err.contains("NAME:TAG OUT.tar") && err.contains("-o"),
+        "{err}"
+    );
+    let err = run_fail(whittle().current_dir(&proj).args([
+        "build",
+        "apko.yaml",
+        "app:1",
+        "x.tar",
+        "-o",
+        "oci:x",
+    ]));
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+/// apko's flags add to the config: everything but the entrypoint comes from the command line.
+#[test]
+fn apkos_append_flags_build_date_sbom_path_and_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    std::fs::write(
+        proj.join("bare.yaml"),
+        "entrypoint:\n  command: /usr/bin/hello\narchs: [x86_64]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(proj.join("sboms")).unwrap();
+    run(whittle()
+        .current_dir(&proj)
+        .args(["build", "bare.yaml", "app:2", "app.tar"])
+        .args(["-r", "./packages", "-k", KEY_NAME, "-p", "hello"])
+        .args(["--annotations", "org.example.team:build,org.example.x:y"])
+        .args([
+            "--build-date",
+            "2024-01-01T00:00:00Z",
+            "--sbom-path",
+            "sboms",
+        ])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache")));
+    let files = tar_files(&proj.join("app.tar"));
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &files[&format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))],
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["annotations"]["org.example.team"], "build",
+        "{manifest}"
+    );
+    assert_eq!(manifest["annotations"]["org.example.x"], "y", "{manifest}");
+    let cfg_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(
+        &files[&format!("blobs/sha256/{}", cfg_digest.trim_start_matches("sha256:"))],
+    )
+    .unwrap();
+    assert_eq!(config["created"], "2024-01-01T00:00:00Z", "{config}");
+    assert!(proj.join("sboms/app.spdx.json").is_file());
+
+    let err = run_fail(whittle().current_dir(&proj).args([
+        "build",
+        "bare.yaml",
+        "app:2",
+        "app.tar",
+        "--build-date",
+        "yesterday",
+    ]));
+    assert!(err.contains("RFC 3339"), "{err}");
+    let err = run_fail(whittle().current_dir(&proj).args([
+        "build",
+        "bare.yaml",
+        "app:2",
+        "app.tar",
+        "--annotations",
+        "novalue",
+    ]));
+    assert!(
+        err.contains("--annotations:1:1: `novalue` is not KEY:VALUE"),
+        "{err}"
+    );
+}
+
+/// A relative repository that leaves the config's directory is refused like a `local` source.
+#[test]
+fn relative_repositories_stay_inside_the_configs_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    let sub = proj.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(
+        sub.join("apko.yaml"),
+        format!(
+            "contents:\n  repositories: [../packages]\n  keyring: [../{KEY_NAME}]\n  packages: [hello]\narchs: [x86_64]\n"
+        ),
+    )
+    .unwrap();
+    let err =
+        run_fail(
+            whittle()
+                .current_dir(&sub)
+                .args(["build", "apko.yaml", "app:1", "app.tar"]),
+        );
+    assert!(
+        err.contains("repository directory `../packages` resolves to")
+            && err.contains("outside the config's directory")
+            && err.contains("--allow-path"),
+        "{err}"
+    );
+    run(whittle()
+        .current_dir(&sub)
+        .args(["build", "apko.yaml", "app:1", "app.tar", "--allow-path"])
+        .arg(&proj)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache")));
+}
+
+/// melange's spellings on `whittle pkg`: the ones whittle has under its own names are aliases,
+/// the runners it does not have are refused with what to do.
+#[test]
+fn melanges_flags_are_accepted_or_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(whittle().current_dir(dir.path()).args([
+        "pkg",
+        "keygen",
+        "melange.rsa",
+        "--key-size",
+        "2048",
+    ]));
+    assert!(out.contains("melange.rsa.pub"), "{out}");
+    assert!(dir.path().join("melange.rsa").is_file());
+    // a recipe with no `runs:` step needs no environment: it builds anywhere
+    std::fs::write(
+        dir.path().join("melange.yaml"),
+        "package:\n  name: empty\n  version: 1.0.0\n  epoch: 0\n  description: nothing\n  copyright:\n    - license: MIT\npipeline: []\n",
+    )
+    .unwrap();
+    let out = run(whittle().current_dir(dir.path()).args([
+        "pkg",
+        "build",
+        "melange.yaml",
+        "--signing-key",
+        "melange.rsa",
+        "--out-dir",
+        "out1",
+        "--runner",
+        "bubblewrap",
+        "--empty-workspace",
+        "--arch",
+        std::env::consts::ARCH,
+    ]));
+    assert!(out.contains("empty-1.0.0-r0.apk"), "{out}");
+    let arch_dir = dir.path().join("out1").join(std::env::consts::ARCH);
+    assert!(arch_dir.join("APKINDEX.tar.gz").is_file());
+    for (args, want) in [
+        (&["--runner", "docker"][..], "bubblewrap"),
+        (&["--pipeline-dir", "pipelines"][..], "`runs:` steps"),
+        (
+            &["--arch", "x86_64,aarch64"][..],
+            "one architecture per run",
+        ),
+    ] {
+        let err = run_fail(
+            whittle()
+                .current_dir(dir.path())
+                .args(["pkg", "build", "melange.yaml"])
+                .args(args),
+        );
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
