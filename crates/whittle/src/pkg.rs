@@ -83,8 +83,9 @@ enum PkgCommand {
 
 #[derive(clap::Args)]
 struct BuildArgs {
-    /// The recipe (YAML).
-    recipe: PathBuf,
+    /// The recipe (YAML) [default: as melange, the first of .melange.yaml, .melange.yml,
+    /// melange.yaml, melange.yml in the current directory].
+    recipe: Option<PathBuf>,
     /// The private key (PEM); without it the packages are unsigned and no index is written.
     #[arg(long, visible_alias = "signing-key", value_name = "FILE")]
     key: Option<PathBuf>,
@@ -159,6 +160,21 @@ impl whittle_build::Events for Log {
             eprintln!("warning: {msg}");
         }
     }
+}
+
+/// The recipe melange builds when none is named: the first of its four names that exists here.
+fn default_recipe() -> Result<PathBuf, String> {
+    const NAMES: [&str; 4] = [".melange.yaml", ".melange.yml", "melange.yaml", "melange.yml"];
+    NAMES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no recipe named and none of {} in the current directory: give the recipe, e.g. `whittle pkg build hello.yaml`",
+                NAMES.join(", ")
+            )
+        })
 }
 
 /// The one architecture to build: `--arch` (apk's or Debian's name; melange's list when it
@@ -238,7 +254,10 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
             }
             let arch = build_arch(&a.arch)?;
             let opts = whittle_pkg::build::BuildOptions {
-                recipe: a.recipe,
+                recipe: match a.recipe {
+                    Some(r) => r,
+                    None => default_recipe()?,
+                },
                 key,
                 sig: kind(a.sha1),
                 out_dir: a.out,

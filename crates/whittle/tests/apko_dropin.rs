@@ -92,10 +92,7 @@ fn apkos_command_form_writes_a_docker_loadable_tarball() {
     let tar = proj.join("vulnerable-awk-playground.tar");
     assert_eq!(repo_tags(&tar), [["vulnerable-awk-playground:apko"]]);
     // the SBOM beside it, as with -o
-    assert!(
-        proj.join("vulnerable-awk-playground.spdx.json")
-            .is_file()
-    );
+    assert!(proj.join("vulnerable-awk-playground.spdx.json").is_file());
     let inspect = run(whittle()
         .args(["inspect", "--format", "json"])
         .arg(format!("docker-archive:{}", tar.display())));
@@ -309,4 +306,87 @@ fn melanges_flags_are_accepted_or_refused_with_a_hint() {
         );
         assert!(err.contains(want), "{args:?}: {err}");
     }
+}
+
+/// The talk's recipe: a small C program, its environment from the host's Debian mirror (the
+/// talk's came from Wolfi).
+const TALK_RECIPE: &str = r#"package:
+  name: hello-c
+  version: 1.0.0
+  epoch: 0
+  description: a static C hello
+  copyright:
+    - license: MIT
+environment:
+  contents:
+    repositories:
+      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
+    packages: [dash, coreutils, gcc, libc6-dev, binutils]
+pipeline:
+  - runs: |
+      gcc -static -O2 -o hello hello.c
+      mkdir -p ${{targets.destdir}}/usr/bin
+      cp hello ${{targets.destdir}}/usr/bin/hello
+"#;
+
+/// The talk's apko.yaml: the packages and the key relative to it.
+const TALK_APKO: &str = "contents:\n  repositories: [./packages]\n  keyring: [./melange.rsa.pub]\n  packages: [hello-c]\n\
+    entrypoint:\n  command: /usr/bin/hello\n\
+    accounts:\n  groups: [{groupname: nonroot, gid: 65532}]\n  users: [{username: nonroot, uid: 65532, gid: 65532}]\n  run-as: nonroot\n";
+
+/// Acceptance of issue 19: the talk's three commands, typed as in the talk with `whittle pkg`
+/// for `melange` and `whittle` for `apko` (the key named as melange names it), give a tarball
+/// skopeo reads as a docker-archive with the tag in its manifest.json, and it runs under runc.
+/// Needs the host's Debian mirror (CI=true or WHITTLE_TEST_MIRROR=1), bwrap, skopeo, umoci,
+/// runc and root.
+#[test]
+fn the_talks_three_commands_as_typed() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    if !(tool("bwrap") && tool("skopeo") && tool("umoci") && tool("runc") && is_root()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("hello-c")).unwrap();
+    std::fs::write(
+        d.join("hello-c/hello.c"),
+        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("melange.yaml"), TALK_RECIPE).unwrap();
+    std::fs::write(d.join("apko.yaml"), TALK_APKO).unwrap();
+    let typed = |args: &[&str]| {
+        run(whittle()
+            .current_dir(d)
+            .env("WHITTLE_CACHE_DIR", mirror_cache())
+            .args(args))
+    };
+    typed(&["pkg", "keygen", "melange.rsa"]);
+    typed(&["pkg", "build", "--signing-key", "melange.rsa"]);
+    typed(&[
+        "build",
+        "./apko.yaml",
+        "vulnerable-awk-playground:apko",
+        "vulnerable-awk-playground.tar",
+    ]);
+    let tar = d.join("vulnerable-awk-playground.tar");
+    assert_eq!(repo_tags(&tar), [["vulnerable-awk-playground:apko"]]);
+    let archive = format!("docker-archive:{}", tar.display());
+    let out = run(Command::new("skopeo").args(["inspect", &archive]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Os"], "linux", "{out}");
+    // runc runs an unpacked OCI layout: the tarball copied into one, byte for byte
+    let layout = d.join("layout");
+    run(whittle().args([
+        "copy",
+        "-q",
+        &archive,
+        &format!("oci:{}:t", layout.display()),
+    ]));
+    let bundle = d.join("bundle");
+    unpack(&layout, "t", &bundle);
+    let (code, out, err) = runc(&bundle, &[]);
+    assert_eq!((code, out.as_str()), (0, "hello from hello-c\n"), "{err}");
 }
