@@ -390,3 +390,50 @@ fn the_talks_three_commands_as_typed() {
     let (code, out, err) = runc(&bundle, &[]);
     assert_eq!((code, out.as_str()), (0, "hello from hello-c\n"), "{err}");
 }
+
+/// Several tags on push: `-t` names the pushed image again, each tag serving the same bytes.
+#[test]
+fn push_with_several_tags() {
+    let Some(reg) = whittle_testutil::registry::Registry::start(None) else {
+        return;
+    };
+    if !tool("skopeo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    let host = format!("127.0.0.1:{}", reg.port);
+    let digest = run(whittle()
+        .current_dir(&proj)
+        .args([
+            "build",
+            "apko.yaml",
+            "-o",
+            &format!("docker://{host}/app:1.0"),
+        ])
+        .args(["-t", "latest", "--tag", "1", "--no-sbom", "--cache-dir"])
+        .arg(dir.path().join("cache")));
+    for tag in ["1.0", "latest", "1"] {
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{host}/app:{tag}"))
+            .output()
+            .unwrap();
+        assert!(raw.status.success(), "{tag}");
+        assert_eq!(
+            format!("sha256:{}", sha256(&raw.stdout)),
+            digest.trim(),
+            "{tag}"
+        );
+    }
+    let err = run_fail(whittle().current_dir(&proj).args([
+        "build",
+        "apko.yaml",
+        "app:1",
+        "app.tar",
+        "-t",
+        "latest",
+    ]));
+    assert!(err.contains("docker://"), "{err}");
+    assert!(!proj.join("app.tar").exists(), "refused before building");
+}

@@ -63,6 +63,17 @@ pub struct ApkoArgs {
 impl ApkoArgs {
     /// The destination: `-o DEST`, or apko's `TAG OUT`.
     pub fn output(&self, output: Option<&str>) -> Result<ImageRef, String> {
+        let dest = self.dest(output)?;
+        if !self.extra_tags.is_empty() && !matches!(dest, ImageRef::Docker(_)) {
+            return Err(
+                "--tag names more tags on a registry: the destination must be docker://HOST/REPO:TAG"
+                    .into(),
+            );
+        }
+        Ok(dest)
+    }
+
+    fn dest(&self, output: Option<&str>) -> Result<ImageRef, String> {
         match (output, &self.tag, &self.out) {
             (Some(o), _, _) => ImageRef::parse(o).map_err(|e| e.to_string()),
             (None, Some(tag), Some(out)) => {
@@ -124,10 +135,7 @@ impl ApkoArgs {
             return Ok(());
         }
         let ImageRef::Docker(dest) = output else {
-            return Err(
-                "--tag names more tags on a registry: the destination must be docker://HOST/REPO:TAG"
-                    .into(),
-            );
+            return Ok(()); // refused by `output` before the build
         };
         let opts = whittle_registry::Options::from_env();
         let src = ImageRef::Docker(whittle_oci::DockerReference {
