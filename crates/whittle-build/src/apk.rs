@@ -221,7 +221,7 @@ struct Installed {
 /// names; what they unpack to is drawn from `budget` before it is buffered.
 fn install(
     tree: &mut Tree,
-    pkgs: &[(&IndexEntry, Option<&str>, Vec<u8>)],
+    pkgs: &[(String, Option<String>, Vec<u8>)],
     contents: &whittle_config::Contents,
     budget: &crate::memory::MemoryBudget,
 ) -> Result<Installed, Error> {
@@ -230,9 +230,9 @@ fn install(
     let mut newest = 0u64;
     let mut dropped = 0usize;
     let mut link_warnings = Vec::new();
-    for (entry, tag, bytes) in pkgs {
-        let pkg = ApkPackage::open(&entry.name, bytes)
-            .map_err(|e| pkg_err(&entry.name, e))?
+    for (name, tag, bytes) in pkgs {
+        let pkg = ApkPackage::open(name, bytes)
+            .map_err(|e| pkg_err(name, e))?
             .with_max_data_size(budget.limit());
         if !pkg.scripts().is_empty() {
             let names: Vec<&str> = pkg
@@ -240,7 +240,7 @@ fn install(
                 .iter()
                 .map(|s| s.name.trim_start_matches('.'))
                 .collect();
-            scripts.push(format!("{} ({})", entry.name, names.join(", ")));
+            scripts.push(format!("{} ({})", name, names.join(", ")));
         }
         newest = newest.max(pkg.pkginfo().builddate.unwrap_or(0));
         let mut dirs = DirsBuilder::new();
@@ -256,7 +256,7 @@ fn install(
             kept = kept.saturating_add(e.data.len() as u64);
             if !account.grow_to(kept) {
                 return Err(whittle_apk::package::Error::TooLarge {
-                    origin: entry.name.clone(),
+                    origin: name.clone(),
                     stream: whittle_apk::package::Stream::Data,
                     limit: budget.limit(),
                 });
@@ -284,8 +284,7 @@ fn install(
                     }
                 }
                 Err(err) => {
-                    fs_err
-                        .get_or_insert_with(|| pkg_err(&entry.name, format!("/{}: {err}", e.path)));
+                    fs_err.get_or_insert_with(|| pkg_err(name, format!("/{}: {err}", e.path)));
                 }
             }
             Ok::<(), whittle_apk::package::Error>(())
@@ -293,24 +292,24 @@ fn install(
         match walked {
             Ok(()) => {}
             Err(_) if account.exceeded() => {
-                return Err(account.refused(&entry.name, bytes.len() as u64));
+                return Err(account.refused(name, bytes.len() as u64));
             }
             Err(whittle_apk::package::Error::TooLarge { .. }) => {
-                return Err(account.refused(&entry.name, bytes.len() as u64));
+                return Err(account.refused(name, bytes.len() as u64));
             }
-            Err(e) => return Err(pkg_err(&entry.name, e)),
+            Err(e) => return Err(pkg_err(name, e)),
         }
         if let Some(e) = fs_err {
             return Err(e);
         }
-        link_warnings.extend(links.warning(&entry.name));
+        link_warnings.extend(links.warning(name));
         let mut rec = InstalledPackage::from_pkginfo(
             pkg.pkginfo(),
             &pkg.control_checksum_q1(),
             bytes.len() as u64,
             dirs.finish(),
         );
-        rec.repository_tag = tag.map(str::to_string);
+        rec.repository_tag = tag.clone();
         records.push(rec);
     }
     Ok(Installed {
@@ -523,42 +522,26 @@ pub(crate) fn build_arch(
     arch: &str,
     fetcher: &Fetcher,
     events: &dyn Events,
+    locked: Option<&crate::lock::Locked>,
 ) -> Result<BuiltArch, Error> {
-    let Resolved {
+    // resolve and fetch, or fetch what the lock pins
+    let Fetched {
         apk_arch,
-        keyring,
         pems,
-        loaded,
-        chosen,
-    } = load_and_resolve(
-        config,
-        opts.insecure_allow_unsigned_repositories,
-        arch,
-        fetcher,
-        events,
-    )?;
-
-    // fetch (verified)
-    let mut pkgs = Vec::new();
-    let mut archives = std::collections::BTreeMap::new();
-    for &(r, i) in &chosen {
-        let l = &loaded[r];
-        let entry = &l.index.entries[i];
-        let bytes = fetch_package(&l.repo, apk_arch, entry, &keyring, fetcher)?;
-        use sha2::Digest;
-        archives.insert(
-            (
-                entry.name.clone(),
-                entry.version.to_string(),
-                entry.arch.clone(),
-            ),
-            crate::image::archive_facts(
-                &hex::encode(sha2::Sha256::digest(&bytes)),
-                &format!("{}/{apk_arch}/{}", l.repo.url, entry.filename()),
-            ),
-        );
-        pkgs.push((entry, l.repo.tag.as_deref(), bytes));
-    }
+        pkgs,
+        archives,
+        repo_lines,
+        distro,
+    } = match locked {
+        Some(l) => fetch_locked(config, arch, l, fetcher, events)?,
+        None => resolve_and_fetch(
+            config,
+            opts.insecure_allow_unsigned_repositories,
+            arch,
+            fetcher,
+            events,
+        )?,
+    };
 
     // assemble
     let mut tree = crate::image_tree();
@@ -640,10 +623,8 @@ pub(crate) fn build_arch(
         "etc/apk/arch",
         format!("{apk_arch}\n").into_bytes(),
     )?;
-    let lines: Vec<String> = loaded
-        .iter()
-        .filter(|l| l.repo.in_image)
-        .map(|l| l.repo.line.clone())
+    let lines: Vec<String> = repo_lines
+        .into_iter()
         .chain(config.contents.runtime_repositories.iter().cloned())
         .collect();
     put(
@@ -655,11 +636,7 @@ pub(crate) fn build_arch(
         put(&mut tree, &format!("etc/apk/keys/{name}"), pem.clone())?;
     }
     // the OS files the distribution's release package writes, when it is not installed
-    let indexes: Vec<(&Index, bool)> = loaded
-        .iter()
-        .map(|l| (&l.index, l.repo.tag.is_some()))
-        .collect();
-    let (apk_distro, os_files) = crate::osfiles::apk(&mut tree, &indexes)?;
+    let (apk_distro, os_files) = crate::osfiles::apk_files(&mut tree, distro)?;
     match &apk_distro {
         Some(d) if !os_files.is_empty() => events.step(&format!(
             "assemble  OS files as {} writes them (not installed; the signed index lists it): {}",
@@ -700,6 +677,152 @@ pub(crate) fn build_arch(
         packages: names.len(),
         unpacked_size,
         sbom,
+    })
+}
+
+/// The verified packages of one architecture, in install order, and what the image needs to
+/// know of the repositories they came from.
+struct Fetched {
+    apk_arch: &'static str,
+    /// The trusted keys' PEM text by name, for `etc/apk/keys`.
+    pems: BTreeMap<String, Vec<u8>>,
+    /// `(name, repository tag, .apk bytes)`.
+    pkgs: Vec<(String, Option<String>, Vec<u8>)>,
+    /// SBOM facts by `(name, version, arch)`.
+    archives: BTreeMap<(String, String, String), whittle_catalog::sbom::Archive>,
+    /// The repository lines the image lists in `etc/apk/repositories`.
+    repo_lines: Vec<String>,
+    /// The distribution the indexes give (for the OS files).
+    distro: Option<crate::osfiles::ApkDistro>,
+}
+
+/// Resolves over today's verified indexes and fetches the chosen packages, each verified
+/// against the index.
+fn resolve_and_fetch(
+    config: &Config,
+    insecure: bool,
+    arch: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<Fetched, Error> {
+    let Resolved {
+        apk_arch,
+        keyring,
+        pems,
+        loaded,
+        chosen,
+    } = load_and_resolve(config, insecure, arch, fetcher, events)?;
+    let mut pkgs = Vec::new();
+    let mut archives = BTreeMap::new();
+    for &(r, i) in &chosen {
+        let l = &loaded[r];
+        let entry = &l.index.entries[i];
+        let bytes = fetch_package(&l.repo, apk_arch, entry, &keyring, fetcher)?;
+        use sha2::Digest;
+        archives.insert(
+            (
+                entry.name.clone(),
+                entry.version.to_string(),
+                entry.arch.clone(),
+            ),
+            crate::image::archive_facts(
+                &hex::encode(sha2::Sha256::digest(&bytes)),
+                &format!("{}/{apk_arch}/{}", l.repo.url, entry.filename()),
+            ),
+        );
+        pkgs.push((entry.name.clone(), l.repo.tag.clone(), bytes));
+    }
+    let indexes: Vec<(&Index, bool)> = loaded
+        .iter()
+        .map(|l| (&l.index, l.repo.tag.is_some()))
+        .collect();
+    Ok(Fetched {
+        apk_arch,
+        pems,
+        pkgs,
+        archives,
+        repo_lines: in_image_lines(config),
+        distro: crate::osfiles::apk_distro(&indexes),
+    })
+}
+
+/// The lines of the repositories the image lists (`repositories`, not `build_repositories`).
+fn in_image_lines(config: &Config) -> Vec<String> {
+    repos(config)
+        .into_iter()
+        .filter(|r| r.in_image)
+        .map(|r| r.line)
+        .collect()
+}
+
+/// The base URLs of the config's APK repositories (what a lock's repositories must be).
+pub(crate) fn repo_urls(config: &Config) -> Vec<String> {
+    repos(config).into_iter().map(|r| r.url).collect()
+}
+
+/// Fetches the packages a lock pins for `arch` (the cache first), each checked against the
+/// lock's size and SHA-256 and verified as from an index (the lock's `C:` checksum, the
+/// package's signature by a trusted key, `datahash`); nothing is resolved.
+fn fetch_locked(
+    config: &Config,
+    arch: &str,
+    locked: &crate::lock::Locked,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<Fetched, Error> {
+    let apk_arch = whittle_config::Arch::parse(arch)
+        .and_then(|a| a.apk())
+        .ok_or_else(|| Error::Unsupported(format!("{arch} has no APK architecture")))?;
+    let (keyring, pems) = keyring(config, fetcher)?;
+    let packages = locked.packages(apk_arch)?;
+    let reqs: Vec<whittle_fetch::Request> = packages
+        .iter()
+        .map(|p| whittle_fetch::Request {
+            url: p.url.clone(),
+            sha256: p.sha256.clone(),
+            size: p.size,
+        })
+        .collect();
+    let bytes = locked.fetch_all(&reqs, fetcher, events)?;
+    let repos = repos(config);
+    let tag_of = |url: &str| {
+        repos
+            .iter()
+            .find(|r| r.url == url)
+            .and_then(|r| r.tag.clone())
+    };
+    let mut pkgs = Vec::new();
+    let mut archives = BTreeMap::new();
+    for (p, b) in packages.iter().zip(bytes) {
+        let pkg = ApkPackage::open(&p.url, &b).map_err(|e| pkg_err(&p.name, e))?;
+        pkg.verify(&keyring, p.checksum.as_deref())
+            .map_err(|e| pkg_err(&p.name, e))?;
+        archives.insert(
+            (p.name.clone(), p.version.clone(), p.architecture.clone()),
+            crate::image::archive_facts(&p.sha256, &p.url),
+        );
+        pkgs.push((p.name.clone(), tag_of(&p.repository), b));
+    }
+    let distro = crate::osfiles::first_distro(
+        locked
+            .repositories()
+            .iter()
+            .filter(|r| r.architecture.as_deref() == Some(apk_arch))
+            .map(|r| {
+                let d = r.release.os_package.as_deref().and_then(|s| {
+                    let (name, version) = s.split_once(' ')?;
+                    crate::osfiles::distro_of_package(name, version)
+                });
+                (d, tag_of(&r.url).is_some())
+            }),
+    );
+    Ok(Fetched {
+        apk_arch,
+        pems,
+        pkgs,
+        archives,
+        repo_lines: in_image_lines(config),
+        distro,
     })
 }
 
@@ -794,6 +917,7 @@ pub(crate) fn lock_arch(
             architecture: Some(r.apk_arch.to_string()),
             release: LockRelease {
                 checksum: format!("sha256:{}", l.index_sha256),
+                os_package: crate::osfiles::index_distro(&l.index).map(|d| d.package),
                 ..LockRelease::default()
             },
         })
@@ -813,6 +937,9 @@ pub(crate) fn lock_arch(
         let entry = &l.index.entries[ei];
         let bytes = fetch_package(&l.repo, r.apk_arch, entry, &r.keyring, fetcher)?;
         let url = format!("{}/{}/{}", l.repo.url, r.apk_arch, entry.filename());
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        // kept under its SHA-256, as a build from the lock looks it up (`--offline` too)
+        fetcher.cache().put(&sha256, &bytes)?;
         let pkg = ApkPackage::open(&url, &bytes).map_err(|e| pkg_err(&entry.name, e))?;
         // the streams are slices of `bytes`: their offsets are where they start in the file
         let offset = |part: &[u8]| (part.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
@@ -827,7 +954,7 @@ pub(crate) fn lock_arch(
             repository: l.repo.url.clone(),
             url,
             size: bytes.len() as u64,
-            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            sha256,
             checksum: Some(pkg.control_checksum_q1()),
             signature: (c0 > 0).then(|| RangeAndChecksum {
                 range: range(0, c0),

@@ -251,13 +251,12 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let locked = if opts.ignore_lock {
         None
     } else {
-        lock::Locked::beside(
-            &opts.config,
-            is_apk,
-            &repos,
-            !opts.append.is_empty(),
-            events,
-        )?
+        let urls: Vec<String> = if is_apk {
+            apk::repo_urls(&config)
+        } else {
+            repos.iter().map(|r| r.uri.clone()).collect()
+        };
+        lock::Locked::beside(&opts.config, &urls, !opts.append.is_empty(), events)?
     };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
     clean_stale(fetcher.cache(), &opts.output, events);
@@ -267,7 +266,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let mut sbom_docs = Vec::new();
     for arch in &archs {
         let built = if is_apk {
-            apk::build_arch(&config, opts, arch, &fetcher, events)
+            apk::build_arch(&config, opts, arch, &fetcher, events, locked.as_ref())
         } else {
             build_arch(
                 &config,

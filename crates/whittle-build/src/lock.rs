@@ -57,16 +57,14 @@ pub struct Locked {
 
 impl Locked {
     /// The lock beside `config`, if there is one: parsed, checked, and refused when the config
-    /// changed since it was made. APK configs are not locked yet: a lock beside one is left
-    /// alone with a warning.
+    /// changed since it was made.
     ///
-    /// `repos` are the config's repositories: a lock naming another is refused. `appended`
+    /// `repo_urls` are the config's repositories: a lock naming another is refused. `appended`
     /// says the command line added to the config (`-p`, `-r`, `-k`): the lock was made from
     /// the config alone, so it is refused then too.
     pub fn beside(
         config: &Path,
-        is_apk: bool,
-        repos: &[debian::DebRepo],
+        repo_urls: &[String],
         appended: bool,
         events: &dyn Events,
     ) -> Result<Option<Locked>, Error> {
@@ -78,13 +76,6 @@ impl Locked {
                 return Err(Error::Lock(format!("lockfile {}: {e}", path.display())));
             }
         };
-        if is_apk {
-            events.warn(&format!(
-                "{} is not used: whittle does not lock APK configs yet (the packages are resolved from today's index)",
-                path.display()
-            ));
-            return Ok(None);
-        }
         if meta.len() > MAX_LOCK_BYTES {
             return Err(Error::Lock(format!(
                 "lockfile {}: larger than {MAX_LOCK_BYTES} bytes; not a lockfile",
@@ -114,7 +105,7 @@ impl Locked {
             )));
         }
         for (i, r) in lock.contents.repositories.iter().enumerate() {
-            if !repos.iter().any(|c| c.uri == r.url) {
+            if !repo_urls.contains(&r.url) {
                 return Err(Error::Lock(format!(
                     "lockfile {}: contents.repositories[{i}].url: {} is not a repository of {}; refresh the lock with `whittle lock {}`",
                     path.display(),
@@ -151,6 +142,11 @@ impl Locked {
                     self.config.display()
                 ))
             })
+    }
+
+    /// The repositories the lock names.
+    pub fn repositories(&self) -> &[LockRepository] {
+        &self.lock.contents.repositories
     }
 
     /// The Release fields the lock kept (what the image's OS files are written from).
@@ -349,6 +345,7 @@ fn debian_contents(
                 origin: v.release.origin.clone(),
                 codename: v.release.codename.clone(),
                 version: v.release.version.clone(),
+                os_package: None,
             },
         })
         .collect();

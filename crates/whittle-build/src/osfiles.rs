@@ -222,28 +222,51 @@ pub const APK_RELEASE_PACKAGES: &[(&str, &str)] = &[
 /// [`APK_RELEASE_PACKAGES`], with that package's highest `pkgver` there. `None` when no index
 /// lists one (or its version is not a plain version).
 pub fn apk_distro(indexes: &[(&whittle_apk::index::Index, bool)]) -> Option<ApkDistro> {
-    let untagged = indexes.iter().filter(|(_, tagged)| !tagged);
-    let tagged = indexes.iter().filter(|(_, tagged)| *tagged);
-    untagged.chain(tagged).find_map(|(index, _)| {
-        APK_RELEASE_PACKAGES.iter().find_map(|(name, id)| {
-            let newest = index
-                .entries
-                .iter()
-                .filter(|e| e.name == *name)
-                .max_by(|a, b| a.version.cmp(&b.version))?;
-            let full = newest.version.as_str();
-            // `3.20.3-r0` → `3.20.3`: the `-rN` is the package's own release
-            let pkgver = match full.rsplit_once("-r") {
-                Some((v, r)) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => v,
-                _ => full,
-            };
-            clean_version(pkgver).then(|| ApkDistro {
-                id,
-                version: pkgver.to_string(),
-                package: format!("{name} {full}"),
-            })
-        })
+    first_distro(
+        indexes
+            .iter()
+            .map(|(index, tagged)| (index_distro(index), *tagged)),
+    )
+}
+
+/// The distribution one index gives: the first of [`APK_RELEASE_PACKAGES`] it lists (with a
+/// plain version), at its highest version.
+pub fn index_distro(index: &whittle_apk::index::Index) -> Option<ApkDistro> {
+    APK_RELEASE_PACKAGES.iter().find_map(|(name, _)| {
+        let newest = index
+            .entries
+            .iter()
+            .filter(|e| e.name == *name)
+            .max_by(|a, b| a.version.cmp(&b.version))?;
+        distro_of_package(name, newest.version.as_str())
     })
+}
+
+/// The distribution release package `name` at version `full` (`3.20.3-r0`) stands for.
+pub fn distro_of_package(name: &str, full: &str) -> Option<ApkDistro> {
+    let id = APK_RELEASE_PACKAGES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, id)| *id)?;
+    // `3.20.3-r0` → `3.20.3`: the `-rN` is the package's own release
+    let pkgver = match full.rsplit_once("-r") {
+        Some((v, r)) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => v,
+        _ => full,
+    };
+    clean_version(pkgver).then(|| ApkDistro {
+        id,
+        version: pkgver.to_string(),
+        package: format!("{name} {full}"),
+    })
+}
+
+/// The first distribution of untagged repositories, else of tagged ones (`(found, tagged)` in
+/// config order).
+pub fn first_distro(found: impl Iterator<Item = (Option<ApkDistro>, bool)>) -> Option<ApkDistro> {
+    let found: Vec<(Option<ApkDistro>, bool)> = found.collect();
+    let untagged = found.iter().filter(|(_, tagged)| !tagged);
+    let tagged = found.iter().filter(|(_, tagged)| *tagged);
+    untagged.chain(tagged).find_map(|(d, _)| d.clone())
 }
 
 /// The `/etc/os-release` the distribution's release package writes.
@@ -279,8 +302,16 @@ pub fn apk(
     tree: &mut Tree,
     indexes: &[(&whittle_apk::index::Index, bool)],
 ) -> Result<(Option<ApkDistro>, Written), Error> {
+    apk_files(tree, apk_distro(indexes))
+}
+
+/// Writes the OS files of distribution `distro` (see [`apk`]).
+pub fn apk_files(
+    tree: &mut Tree,
+    distro: Option<ApkDistro>,
+) -> Result<(Option<ApkDistro>, Written), Error> {
     let mut written = Vec::new();
-    let Some(d) = apk_distro(indexes) else {
+    let Some(d) = distro else {
         return Ok((None, written));
     };
     if !has_os_release(tree) {

@@ -96,6 +96,10 @@ pub struct LockRelease {
     /// `Version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// APK: the distribution's release package the index lists, `NAME VERSION`
+    /// (`alpine-base 3.20.3-r0`): what the image's OS files are written from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_package: Option<String>,
 }
 
 /// One locked package.

@@ -308,18 +308,27 @@ fn apk_locks_carry_apkos_fields() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let repo = d.join("repo");
-    let key = apk::signed_repo(
-        &repo,
-        &[
+    let signing = apk::test_key();
+    let apk_pkgs = |libx: &'static str, content: &'static [u8]| {
+        vec![
             apk::Pkg {
                 name: "app",
                 version: "1.0-r0",
                 extra: "",
                 files: vec![("usr/", b"", 0o755, None), ("usr/app", b"app", 0o644, None)],
             },
-            apk::Pkg::stand_in("libx", vec![("usr/libx", b"x", 0o644, None)]),
-        ],
-    );
+            apk::Pkg {
+                name: "libx",
+                version: libx,
+                extra: "",
+                files: vec![("usr/libx", content, 0o644, None)],
+            },
+            // listed, not installed: the OS files are written from it
+            apk::Pkg::wolfi_baselayout(),
+        ]
+    };
+    apk::write_arch(&repo, "x86_64", &signing, &apk_pkgs("1.0-r0", b"x"));
+    let key = apk::write_public_key(&repo, &signing);
     std::fs::write(
         d.join("image.yaml"),
         format!(
@@ -383,8 +392,46 @@ fn apk_locks_carry_apkos_fields() {
             format!("sha256-{}", b64(&sha2::Sha256::digest(data))).as_str()
         );
     }
-    // builds do not use APK locks yet, and say so
-    let (digest, err) = build_in(d, "cache", &[]);
-    assert!(digest.starts_with("sha256:"), "{digest}");
-    assert!(err.contains("does not lock APK configs yet"), "{err}");
+    // the build uses the lock, and keeps its image while the repository moves on
+    let (d1, err) = build_in(d, "cache", &[]);
+    assert!(err.contains("image.lock.json"), "{err}");
+    let (fresh, _) = build_in(d, "cache", &["--ignore-lock"]);
+    assert_eq!(d1, fresh, "the lock gives what resolving gives");
+    let os = layer_files(&d.join("img"));
+    assert!(
+        String::from_utf8_lossy(&os["etc/os-release"]).contains("ID=wolfi"),
+        "OS files from the lock's release package"
+    );
+    apk::write_arch(&repo, "x86_64", &signing, &apk_pkgs("1.0-r1", b"y"));
+    let (again, _) = build_in(d, "cold", &[]);
+    assert_eq!(
+        again, d1,
+        "the same image from the lock after the repository moved on"
+    );
+    let (moved, _) = build_in(d, "cache", &["--ignore-lock"]);
+    assert_ne!(moved, d1);
+    let out = lock(d);
+    assert!(out.contains("x86_64 libx 1.0-r0 → 1.0-r1"), "{out}");
+    let (relocked, _) = build_in(d, "cache", &["--offline"]);
+    assert_eq!(relocked, moved);
+    // a package changed under the same name and version is refused by its SHA-256
+    let l = read_lock(d);
+    let p = l["contents"]["packages"]["x86_64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "app")
+        .unwrap()
+        .clone();
+    let path = repo.join("x86_64/app-1.0-r0.apk");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 5] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let err = build_fails(d, "cold2", &[]);
+    assert!(
+        err.contains("SHA-256 mismatch") && err.contains("image.lock.json"),
+        "{err}"
+    );
+    assert!(err.contains(p["url"].as_str().unwrap()), "{err}");
 }
