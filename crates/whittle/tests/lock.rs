@@ -435,3 +435,99 @@ fn apk_locks_carry_apkos_fields() {
     );
     assert!(err.contains(p["url"].as_str().unwrap()), "{err}");
 }
+
+/// A tarball of one file `usr/bin/hello` printing `version`; returns its URI and SHA-256.
+fn hello_tarball(dir: &Path, version: &str) -> (String, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    let data = format!("#!/bin/sh\necho hello {version}\n");
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o755);
+    h.set_cksum();
+    b.append_data(
+        &mut h,
+        format!("hello-{version}/usr/bin/hello"),
+        data.as_bytes(),
+    )
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+    let bytes = gz.finish().unwrap();
+    let path = dir.join(format!("hello-{version}.tar.gz"));
+    std::fs::write(&path, &bytes).unwrap();
+    (format!("file://{}", path.display()), sha256(&bytes))
+}
+
+/// `whittle pkg build` of hello `version` into `d/repo` (signed and indexed with `test.rsa`).
+fn pkg_build_hello(d: &Path, version: &str) {
+    let (uri, sha) = hello_tarball(d, version);
+    std::fs::write(
+        d.join("hello.yaml"),
+        format!(
+            "package:\n  name: hello\n  version: {version}\n  epoch: 0\n  description: says hello\n  copyright:\n    - license: MIT\n\
+             pipeline:\n  - uses: fetch\n    working-directory: melange-out/hello\n    with:\n      uri: {uri}\n      expected-sha256: {sha}\n      strip-components: 1\n"
+        ),
+    )
+    .unwrap();
+    run(whittle().current_dir(d).args([
+        "pkg",
+        "build",
+        "hello.yaml",
+        "--key",
+        "test.rsa",
+        "--out",
+        "repo",
+        "--arch",
+        "x86_64",
+        "--source-date-epoch",
+        "1700000000",
+        "--cache-dir",
+        "cache",
+        "-q",
+    ]));
+}
+
+#[test]
+fn a_lock_keeps_the_image_while_a_whittle_pkg_repository_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "keygen", "test", "--bits", "2048"]));
+    pkg_build_hello(d, "1.0");
+    std::fs::write(
+        d.join("image.yaml"),
+        format!(
+            "contents:\n  repositories:\n    - {}\n  keyring:\n    - {}\n  packages: [hello]\narchs: [x86_64]\n",
+            d.join("repo").display(),
+            d.join("test.rsa.pub").display()
+        ),
+    )
+    .unwrap();
+    let out = lock(d);
+    assert!(out.contains("locked 1 packages"), "{out}");
+    let (d1, err) = build_in(d, "cache", &[]);
+    assert!(err.contains("image.lock.json"), "{err}");
+    // the repository publishes hello 1.1 (and indexes it beside 1.0)
+    pkg_build_hello(d, "1.1");
+    let (again, _) = build_in(d, "cache2", &[]);
+    assert_eq!(again, d1, "the same image from the lock");
+    let (fresh, _) = build_in(d, "cache", &["--ignore-lock"]);
+    assert_ne!(fresh, d1);
+    let out = lock(d);
+    assert!(out.contains("x86_64 hello 1.0-r0 → 1.1-r0"), "{out}");
+    let (relocked, _) = build_in(d, "cache", &[]);
+    assert_eq!(relocked, fresh);
+    // the config changes: refused, naming the lockfile and the command
+    let cfg = std::fs::read_to_string(d.join("image.yaml")).unwrap();
+    std::fs::write(
+        d.join("image.yaml"),
+        cfg.replace("packages: [hello]", "packages: [hello=1.0-r0]"),
+    )
+    .unwrap();
+    let err = build_fails(d, "cache", &[]);
+    assert!(
+        err.contains("image.lock.json") && err.contains("whittle lock image.yaml"),
+        "{err}"
+    );
+}
