@@ -312,6 +312,66 @@ fn throwaway_key() -> Result<SigningKey> {
     Ok(KEY.get_or_init(|| k).clone())
 }
 
+/// What building the environment shows: only what concerns the recipe. Warnings about the
+/// environment's config as an image (nothing to run, runs as root: whole-config warnings, with no
+/// position) are dropped, since the user wrote a build environment, not an image; the others
+/// are moved to the recipe's lines. The image build's steps show with `--verbose` only, and
+/// never the internal image it writes.
+struct EnvironmentEvents<'a> {
+    inner: &'a dyn whittle_build::Events,
+    /// The temporary config file's name, as whittle-build's warnings start with it.
+    config: String,
+    recipe: String,
+    line_offset: u64,
+    column_offset: u64,
+    verbose: bool,
+}
+
+impl EnvironmentEvents<'_> {
+    /// The warning `msg` as the user should see it, or `None` when it concerns only the
+    /// environment's config as an image.
+    fn relocate(&self, msg: &str) -> Option<String> {
+        let Some(rest) = msg.strip_prefix(self.config.as_str()) else {
+            return Some(msg.to_string());
+        };
+        if rest.starts_with(": ") {
+            return None;
+        }
+        let mut parts = rest.strip_prefix(':')?.splitn(3, ':');
+        let line: u64 = parts.next()?.parse().ok()?;
+        let column: u64 = parts.next()?.parse().ok()?;
+        Some(format!(
+            "{}:{}:{}:{} (in `environment`)",
+            self.recipe,
+            line + self.line_offset,
+            column + self.column_offset,
+            parts.next()?
+        ))
+    }
+}
+
+impl whittle_fetch::Progress for EnvironmentEvents<'_> {
+    fn start(&self, count: usize, bytes: u64, cached: usize) {
+        self.inner.start(count, bytes, cached);
+    }
+    fn done(&self, url: &str, bytes: u64, from_cache: bool) {
+        self.inner.done(url, bytes, from_cache);
+    }
+}
+
+impl whittle_build::Events for EnvironmentEvents<'_> {
+    fn step(&self, msg: &str) {
+        if self.verbose && !msg.starts_with("write ") {
+            self.inner.step(msg);
+        }
+    }
+    fn warn(&self, msg: &str) {
+        if let Some(m) = self.relocate(msg) {
+            self.inner.warn(&m);
+        }
+    }
+}
+
 /// Builds an embedded image config into `root` and returns its `environment:` variables.
 fn environment(
     recipe: &Recipe,
@@ -351,6 +411,14 @@ fn environment(
         "environment {} packages",
         config.contents.packages.len()
     ));
+    let env_events = EnvironmentEvents {
+        inner: events,
+        config: tmp.path().display().to_string(),
+        recipe: recipe.origin.clone(),
+        line_offset: env.line_offset,
+        column_offset: env.column_offset,
+        verbose: opts.verbose,
+    };
     whittle_build::rootfs::build_rootfs(
         &whittle_build::rootfs::RootfsOptions {
             config: tmp.path().to_path_buf(),
@@ -361,7 +429,7 @@ fn environment(
             append: opts.environment_append.clone(),
         },
         root,
-        events,
+        &env_events,
     )
     .map_err(|source| Error::Environment {
         recipe: recipe.origin.clone(),
@@ -768,6 +836,58 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Seen(std::sync::Mutex<Vec<String>>);
+    impl whittle_fetch::Progress for Seen {
+        fn start(&self, _: usize, _: u64, _: usize) {}
+        fn done(&self, _: &str, _: u64, _: bool) {}
+    }
+    impl whittle_build::Events for Seen {
+        fn step(&self, msg: &str) {
+            self.0.lock().unwrap().push(format!("step {msg}"));
+        }
+        fn warn(&self, msg: &str) {
+            self.0.lock().unwrap().push(format!("warn {msg}"));
+        }
+    }
+
+    /// The environment's image-wide warnings are dropped, the others moved to the recipe.
+    #[test]
+    fn environment_events_show_only_what_concerns_the_recipe() {
+        let seen = Seen(std::sync::Mutex::new(Vec::new()));
+        let ev = EnvironmentEvents {
+            inner: &seen,
+            config: "/r/.whittle-environment-x.yaml".into(),
+            recipe: "hello.yaml".into(),
+            line_offset: 10,
+            column_offset: 2,
+            verbose: false,
+        };
+        use whittle_build::Events;
+        ev.warn("/r/.whittle-environment-x.yaml: no `entrypoint` or `cmd`: the image has nothing to run by default");
+        ev.warn("/r/.whittle-environment-x.yaml: no `accounts.run-as`: the image will run as root");
+        ev.warn("/r/.whittle-environment-x.yaml:2:20: package `dash` is listed twice");
+        ev.warn("cache: dropped a bad entry");
+        ev.step("resolve   56 packages");
+        ev.step("write     oci:/tmp/x/img");
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                "warn hello.yaml:12:22: package `dash` is listed twice (in `environment`)",
+                "warn cache: dropped a bad entry",
+            ]
+        );
+        let verbose = EnvironmentEvents {
+            verbose: true,
+            ..ev
+        };
+        verbose.step("resolve   56 packages");
+        verbose.step("write     oci:/tmp/x/img");
+        assert_eq!(
+            seen.0.lock().unwrap().last().unwrap(),
+            "step resolve   56 packages"
+        );
+    }
 
     #[test]
     fn host_paths_stay_in_the_workspace() {

@@ -364,7 +364,23 @@ fn the_talks_three_commands_as_typed() {
             .args(args))
     };
     typed(&["pkg", "keygen", "melange.rsa"]);
-    typed(&["pkg", "build", "--signing-key", "melange.rsa"]);
+    let (_, log) = run_both(
+        whittle()
+            .current_dir(d)
+            .env("WHITTLE_CACHE_DIR", mirror_cache())
+            .args(["pkg", "build", "--signing-key", "melange.rsa"]),
+    );
+    // only what concerns the recipe: nothing about the environment as an image (issue 19, 6)
+    for internal in [
+        "warning",
+        "whittle-environment",
+        "entrypoint",
+        "root",
+        "oci:",
+    ] {
+        assert!(!log.contains(internal), "{internal}: {log}");
+    }
+    assert!(log.contains("hello-c-1.0.0-r0.apk"), "{log}");
     typed(&[
         "build",
         "./apko.yaml",
