@@ -531,3 +531,46 @@ fn a_lock_keeps_the_image_while_a_whittle_pkg_repository_moves_on() {
         "{err}"
     );
 }
+
+#[test]
+fn every_architecture_is_locked_and_changes_are_shown() {
+    let mut repo = make_repo_archs(&packages("1.0-1"), &["amd64", "arm64"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("image.yaml"),
+        config(&repo, "app").replace("archs: [amd64]", "archs: [amd64, arm64]"),
+    )
+    .unwrap();
+    lock(d);
+    let l = read_lock(d);
+    for arch in ["amd64", "arm64"] {
+        let pkgs = l["contents"]["packages"][arch].as_array().unwrap();
+        assert_eq!(pkgs.len(), 2, "{arch}");
+        assert!(pkgs.iter().all(|p| p["architecture"] == arch), "{arch}");
+    }
+    let (d1, _) = build_in(d, "cache", &[]);
+    // one architecture of the build, from the same lock
+    let (one, _) = build_in(d, "cache", &["--arch", "arm64"]);
+    assert_ne!(one, d1);
+    // the repository moves on: libx 1.0-2, and app gains a dependency; `publish` writes amd64
+    // only, so arm64 is gone from the index
+    let mut next = packages("1.0-2");
+    next[0] = TestPkg::new("app", "1.0-1", "Depends: libx (>= 1), extra");
+    next.push(TestPkg::new("extra", "1.0", ""));
+    repo.publish(&next, NEXT_DAY);
+    let err =
+        run_fail(
+            whittle()
+                .current_dir(d)
+                .args(["lock", "image.yaml", "--cache-dir", "cache"]),
+        );
+    assert!(
+        err.contains("arm64"),
+        "a lock needs every architecture: {err}"
+    );
+    assert_eq!(read_lock(d), l, "a failed lock leaves the old one");
+    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
+    let out = lock(d).replace(&repo.uri(), "REPO");
+    insta::assert_snapshot!("relock_changes", out);
+}
