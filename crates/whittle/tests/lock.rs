@@ -574,3 +574,29 @@ fn every_architecture_is_locked_and_changes_are_shown() {
     let out = lock(d).replace(&repo.uri(), "REPO");
     insta::assert_snapshot!("relock_changes", out);
 }
+
+/// The real Debian 12 fixture repository (signed by Debian's key): the image built from its lock
+/// is the one resolving gives, OS files (from the Release the lock kept) included.
+#[test]
+fn the_real_debian_fixture_builds_the_same_from_its_lock() {
+    let Some(fx) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("image.yaml"), fixture_config(&fx, "gawk", "")).unwrap();
+    let out = lock(d);
+    assert!(out.contains("locked"), "{out}");
+    let l = read_lock(d);
+    let r = &l["contents"]["repositories"][0]["release"];
+    assert_eq!(r["origin"], "Debian");
+    assert_eq!(r["codename"], "bookworm");
+    assert!(r["version"].as_str().unwrap().starts_with("12."), "{r}");
+    let inrelease = std::fs::read(fx.join("deb/bookworm-mini/dists/bookworm/InRelease")).unwrap();
+    assert_eq!(
+        r["checksum"],
+        format!("sha256:{}", sha256(&inrelease)).as_str()
+    );
+    let (resolved, _) = build_in(d, "cache", &["--ignore-lock"]);
+    let (locked, err) = build_in(d, "cache", &["--offline"]);
+    assert!(err.contains("image.lock.json"), "{err}");
+    assert_eq!(locked, resolved);
+}
