@@ -46,6 +46,8 @@ pub struct BuildOptions {
     pub verbose: bool,
     /// Run the recipe's `test` section.
     pub run_tests: bool,
+    /// Directories of the user's own pipelines for `uses:` (melange's `--pipeline-dir`).
+    pub pipeline_dirs: Vec<PathBuf>,
     /// Start from an empty workspace: copy no source directory (melange's `--empty-workspace`).
     pub empty_workspace: bool,
     /// What the command line adds to the recipe's `environment` (melange's `--keyring-append`,
@@ -81,7 +83,7 @@ pub fn host_arch() -> String {
 
 /// Runs the whole build.
 pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<BuildOutput> {
-    let recipe = crate::recipe::from_file(&opts.recipe, &opts.arch)?;
+    let recipe = crate::recipe::from_file(&opts.recipe, &opts.arch, &opts.pipeline_dirs)?;
     if !recipe.target_architecture.is_empty()
         && !recipe
             .target_architecture

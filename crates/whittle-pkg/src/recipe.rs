@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny};
@@ -345,6 +345,8 @@ struct Ctx<'a> {
     origin: String,
     lines: Vec<&'a str>,
     diags: Vec<Diagnostic>,
+    /// Directories of the user's own pipeline YAMLs (melange's `--pipeline-dir`).
+    pipeline_dirs: &'a [PathBuf],
 }
 
 impl Ctx<'_> {
@@ -445,7 +447,7 @@ impl Vars {
 }
 
 /// Reads and parses the recipe at `path` for architecture `arch` (apk name, e.g. `x86_64`).
-pub fn from_file(path: &Path, arch: &str) -> Result<Recipe> {
+pub fn from_file(path: &Path, arch: &str, pipeline_dirs: &[PathBuf]) -> Result<Recipe> {
     let io = |source| Error::Io {
         path: path.display().to_string(),
         source,
@@ -462,15 +464,27 @@ pub fn from_file(path: &Path, arch: &str) -> Result<Recipe> {
         what: path.display().to_string(),
         message: format!("not UTF-8 text: {e}"),
     })?;
-    parse(&path.display().to_string(), &text, arch)
+    parse_with(&path.display().to_string(), &text, arch, pipeline_dirs)
 }
 
 /// Parses recipe `text` (`origin` names it in errors) for architecture `arch`.
 pub fn parse(origin: &str, text: &str, arch: &str) -> Result<Recipe> {
+    parse_with(origin, text, arch, &[])
+}
+
+/// [`parse`], with `uses:` also naming the user's own pipelines: `NAME.yaml` in one of
+/// `pipeline_dirs` (melange's `--pipeline-dir`), looked up in order after the built-ins.
+pub fn parse_with(
+    origin: &str,
+    text: &str,
+    arch: &str,
+    pipeline_dirs: &[PathBuf],
+) -> Result<Recipe> {
     let mut ctx = Ctx {
         origin: origin.to_string(),
         lines: text.lines().collect(),
         diags: Vec::new(),
+        pipeline_dirs,
     };
     let mut opts = serde_saphyr::Options::default();
     opts.with_snippet = false;
@@ -782,7 +796,13 @@ fn step(ctx: &mut Ctx, vars: &Vars, s: &Spanned<RawStep>, pkg: &str) -> Option<S
         }
         (Some(uses), None) => {
             let name = r.name.clone().unwrap_or_else(|| uses.value.clone());
-            let action = builtin(ctx, &uses.value, pos(uses), at_pos, &with, pkg)?;
+            let action = if BUILTINS.contains(&uses.value.as_str()) {
+                builtin(ctx, &uses.value, pos(uses), at_pos, &with, pkg)?
+            } else if let Some(file) = own_pipeline(ctx, &uses.value) {
+                Action::Shell(own_pipeline_script(ctx, vars, &file, pos(uses), &with)?)
+            } else {
+                builtin(ctx, &uses.value, pos(uses), at_pos, &with, pkg)?
+            };
             (name, action)
         }
     };
@@ -794,6 +814,152 @@ fn step(ctx: &mut Ctx, vars: &Vars, s: &Spanned<RawStep>, pkg: &str) -> Option<S
         environment,
         network: r.network,
     })
+}
+
+/// The largest pipeline YAML read from a `--pipeline-dir`.
+const MAX_PIPELINE_BYTES: u64 = 256 << 10;
+
+/// melange's pipeline file: its `inputs` and its `runs:` steps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    needs: Option<IgnoredAny>,
+    #[serde(default)]
+    inputs: BTreeMap<String, RawInput>,
+    #[serde(default)]
+    pipeline: Vec<RawPipelineStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    default: Option<Scalar>,
+    #[serde(default)]
+    required: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipelineStep {
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default)]
+    runs: Option<String>,
+    #[serde(default)]
+    uses: Option<String>,
+}
+
+/// The file of the user's pipeline `uses` (`NAME.yaml` under a `--pipeline-dir`), if there is
+/// one; `uses` must be a relative name without `..`.
+fn own_pipeline(ctx: &Ctx, uses: &str) -> Option<PathBuf> {
+    let ok = !uses.is_empty()
+        && !uses.starts_with('/')
+        && uses
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && uses
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if !ok {
+        return None;
+    }
+    ctx.pipeline_dirs
+        .iter()
+        .map(|d| d.join(format!("{uses}.yaml")))
+        .find(|f| f.is_file())
+}
+
+/// The user's pipeline `file` as one script: its `runs:` steps in order, each in a subshell,
+/// with `${{inputs.NAME}}` from `with` (or the input's default) and the recipe's substitutions.
+fn own_pipeline_script(
+    ctx: &mut Ctx,
+    vars: &Vars,
+    file: &Path,
+    uses_pos: Pos,
+    with: &BTreeMap<String, (String, Pos)>,
+) -> Option<String> {
+    let shown = file.display().to_string();
+    let text = match std::fs::metadata(file) {
+        Ok(m) if m.len() > MAX_PIPELINE_BYTES => Err(format!(
+            "larger than {MAX_PIPELINE_BYTES} bytes; is this a pipeline?"
+        )),
+        Ok(_) => std::fs::read_to_string(file).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let raw: std::result::Result<RawPipeline, String> = text.and_then(|t| {
+        serde_saphyr::from_str(&t).map_err(|e| {
+            serde_saphyr::UserMessageFormatter
+                .format_message(e.without_snippet())
+                .into_owned()
+        })
+    });
+    let raw = match raw {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.err(uses_pos, format!("pipeline {shown}: {e}"), None);
+            return None;
+        }
+    };
+    let mut map = vars.map.clone();
+    for (k, (_, p)) in with {
+        if !raw.inputs.contains_key(k) {
+            let known: Vec<&str> = raw.inputs.keys().map(String::as_str).collect();
+            ctx.err(
+                *p,
+                format!("pipeline {shown} has no input `{k}`"),
+                Some(&format!("its inputs: {}", known.join(", "))),
+            );
+            return None;
+        }
+    }
+    for (k, input) in &raw.inputs {
+        let value = match (with.get(k), &input.default) {
+            (Some((v, _)), _) => v.clone(),
+            (None, Some(d)) => d.0.clone(),
+            (None, None) if input.required => {
+                ctx.err(uses_pos, format!("pipeline {shown} needs `with.{k}`"), None);
+                return None;
+            }
+            (None, None) => String::new(),
+        };
+        map.insert(format!("inputs.{k}"), value);
+    }
+    let inputs = vars.with_map(map);
+    let mut script = String::new();
+    for (i, st) in raw.pipeline.iter().enumerate() {
+        let runs = match (&st.runs, &st.uses) {
+            (Some(r), None) => r,
+            _ => {
+                ctx.err(
+                    uses_pos,
+                    format!(
+                        "pipeline {shown}, step {}: only `runs:` steps are supported in your own pipelines",
+                        i + 1
+                    ),
+                    Some("write the nested pipeline's steps into this one as `runs:` steps"),
+                );
+                return None;
+            }
+        };
+        match inputs.expand(runs) {
+            Ok(x) => script.push_str(&format!("(\n{x}\n)\n")),
+            Err(m) => {
+                ctx.err(uses_pos, format!("pipeline {shown}: {m}"), None);
+                return None;
+            }
+        }
+    }
+    Some(script)
 }
 
 fn builtin(
@@ -829,7 +995,10 @@ fn builtin(
             ctx.err(
                 uses_pos,
                 format!("unknown pipeline `{other}`"),
-                Some(&format!("built-in pipelines: {}", BUILTINS.join(", "))),
+                Some(&format!(
+                    "built-in pipelines: {}; your own pipeline `{other}` is found as {other}.yaml in a directory given with `--pipeline-dir`",
+                    BUILTINS.join(", ")
+                )),
             );
             return None;
         }
@@ -1028,6 +1197,60 @@ test:
   pipeline:
     - runs: hello
 ";
+
+    /// `--pipeline-dir`: `uses: NAME` runs the user's NAME.yaml with its inputs substituted.
+    #[test]
+    fn own_pipelines_from_a_pipeline_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("greet")).unwrap();
+        std::fs::write(
+            dir.path().join("greet/hello.yaml"),
+            "name: hello\ninputs:\n  who:\n    required: true\n  greeting:\n    default: hi\npipeline:\n  - runs: echo ${{inputs.greeting}} ${{inputs.who}}\n  - runs: mkdir -p ${{targets.destdir}}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("nested.yaml"),
+            "pipeline:\n  - uses: greet/hello\n",
+        )
+        .unwrap();
+        let recipe = |step: &str| {
+            format!(
+                "package:\n  name: p\n  version: 1\n  epoch: 0\n  description: d\npipeline:\n  - {step}\n"
+            )
+        };
+        let dirs = [dir.path().to_path_buf()];
+        let r = parse_with(
+            "r.yaml",
+            &recipe("uses: greet/hello\n    with:\n      who: world"),
+            "x86_64",
+            &dirs,
+        )
+        .unwrap();
+        assert_eq!(
+            r.pipeline[0].action,
+            Action::Shell(format!("(\necho hi world\n)\n(\nmkdir -p {OUT_DIR}/p\n)\n"))
+        );
+        assert_eq!(r.pipeline[0].name, "greet/hello");
+        for (step, want) in [
+            ("uses: greet/hello", "needs `with.who`"),
+            (
+                "uses: greet/hello\n    with:\n      whom: x",
+                "has no input `whom`",
+            ),
+            ("uses: nested", "only `runs:` steps"),
+            ("uses: ../greet/hello", "unknown pipeline"),
+        ] {
+            let err = parse_with("r.yaml", &recipe(step), "x86_64", &dirs)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{step}: {err}");
+        }
+        // without the directory: unknown, with the hint naming the flag
+        let err = parse("r.yaml", &recipe("uses: greet/hello"), "x86_64")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--pipeline-dir"), "{err}");
+    }
 
     #[test]
     fn parses_and_substitutes() {

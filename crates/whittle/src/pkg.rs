@@ -90,7 +90,12 @@ struct BuildArgs {
     #[arg(long, visible_alias = "signing-key", value_name = "FILE")]
     key: Option<PathBuf>,
     /// Output directory; packages go to OUT/ARCH/.
-    #[arg(long, visible_alias = "out-dir", default_value = "packages", value_name = "DIR")]
+    #[arg(
+        long,
+        visible_alias = "out-dir",
+        default_value = "packages",
+        value_name = "DIR"
+    )]
     out: PathBuf,
     /// The architecture, apk's or Debian's name (only the host's can run); melange's
     /// comma-separated list is accepted when it names only the host's.
@@ -113,10 +118,10 @@ struct BuildArgs {
     /// is relative to the current directory). Repeatable, or comma-separated.
     #[arg(short = 'r', long, value_name = "REPO", value_delimiter = ',')]
     repository_append: Vec<String>,
-    /// melange's directory of pipeline YAMLs for `uses:`; whittle refuses it with a hint (it
-    /// runs its built-in pipelines only).
+    /// A directory of your own pipelines (melange's flag): `uses: NAME` runs NAME.yaml from
+    /// it (its `inputs` and `runs:` steps) when NAME is not built in. Repeatable.
     #[arg(long, value_name = "DIR")]
-    pipeline_dir: Option<PathBuf>,
+    pipeline_dir: Vec<PathBuf>,
     /// Package cache directory [default: $WHITTLE_CACHE_DIR, else ~/.cache/whittle].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -164,7 +169,12 @@ impl whittle_build::Events for Log {
 
 /// The recipe melange builds when none is named: the first of its four names that exists here.
 fn default_recipe() -> Result<PathBuf, String> {
-    const NAMES: [&str; 4] = [".melange.yaml", ".melange.yml", "melange.yaml", "melange.yml"];
+    const NAMES: [&str; 4] = [
+        ".melange.yaml",
+        ".melange.yml",
+        "melange.yaml",
+        "melange.yml",
+    ];
     NAMES
         .iter()
         .map(PathBuf::from)
@@ -245,13 +255,6 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                 )
                 .into());
             }
-            if let Some(d) = &a.pipeline_dir {
-                return Err(format!(
-                    "--pipeline-dir {}: whittle runs its built-in pipelines only (fetch, autoconf/*, …); write your pipeline's steps into the recipe as `runs:` steps",
-                    d.display()
-                )
-                .into());
-            }
             let arch = build_arch(&a.arch)?;
             let opts = whittle_pkg::build::BuildOptions {
                 recipe: match a.recipe {
@@ -269,6 +272,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                 verbose: a.verbose,
                 run_tests: !a.no_test,
                 empty_workspace: a.empty_workspace,
+                pipeline_dirs: a.pipeline_dir,
                 environment_append: whittle_config::Append {
                     keyrings: a.keyring_append,
                     repositories: a.repository_append,

@@ -292,7 +292,6 @@ fn melanges_flags_are_accepted_or_refused_with_a_hint() {
     assert!(arch_dir.join("APKINDEX.tar.gz").is_file());
     for (args, want) in [
         (&["--runner", "docker"][..], "bubblewrap"),
-        (&["--pipeline-dir", "pipelines"][..], "`runs:` steps"),
         (
             &["--arch", "x86_64,aarch64"][..],
             "one architecture per run",
@@ -306,6 +305,25 @@ fn melanges_flags_are_accepted_or_refused_with_a_hint() {
         );
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // --pipeline-dir: `uses:` finds the user's pipelines there (run with the mirror in
+    // whittle-pkg's own tests of them); one that is not there is named with the flag
+    std::fs::create_dir(dir.path().join("pipelines")).unwrap();
+    std::fs::write(
+        dir.path().join("uses.yaml"),
+        "package:\n  name: u\n  version: 1\n  epoch: 0\n  description: d\npipeline:\n  - uses: my/step\n",
+    )
+    .unwrap();
+    let err = run_fail(whittle().current_dir(dir.path()).args([
+        "pkg",
+        "build",
+        "uses.yaml",
+        "--pipeline-dir",
+        "pipelines",
+    ]));
+    assert!(
+        err.contains("unknown pipeline `my/step`") && err.contains("--pipeline-dir"),
+        "{err}"
+    );
 }
 
 /// The talk's recipe: a small C program, its environment from the host's Debian mirror (the
@@ -452,4 +470,61 @@ fn push_with_several_tags() {
     ]));
     assert!(err.contains("docker://"), "{err}");
     assert!(!proj.join("app.tar").exists(), "refused before building");
+}
+
+/// melange's `--pipeline-dir`: the user's own pipeline runs in the sandbox with its inputs.
+/// Needs the host's Debian mirror (CI=true or WHITTLE_TEST_MIRROR=1) and bwrap.
+#[test]
+fn own_pipelines_run_from_the_pipeline_dir() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("pipelines/text")).unwrap();
+    std::fs::write(
+        d.join("pipelines/text/write.yaml"),
+        "name: write a text file\ninputs:\n  text:\n    required: true\n  path:\n    default: usr/share/doc/note\npipeline:\n  - runs: mkdir -p \"$(dirname ${{targets.destdir}}/${{inputs.path}})\"\n  - runs: printf '%s\\n' '${{inputs.text}}' > ${{targets.destdir}}/${{inputs.path}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("melange.yaml"),
+        "package:\n  name: note\n  version: 1.0.0\n  epoch: 0\n  description: a note\n  copyright:\n    - license: MIT\n\
+         environment:\n  contents:\n    repositories:\n      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n    packages: [dash, coreutils]\n\
+         pipeline:\n  - uses: text/write\n    with:\n      text: written by ${{package.name}}\n",
+    )
+    .unwrap();
+    run(whittle()
+        .current_dir(d)
+        .env("WHITTLE_CACHE_DIR", mirror_cache())
+        .args([
+            "pkg",
+            "build",
+            "--pipeline-dir",
+            "pipelines",
+            "--out-dir",
+            "out",
+        ]));
+    let apk = std::fs::read(
+        d.join("out")
+            .join(std::env::consts::ARCH)
+            .join("note-1.0.0-r0.apk"),
+    )
+    .unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("note", &apk).unwrap();
+    let mut data = tar::Archive::new(flate2::read::GzDecoder::new(pkg.data_stream()));
+    let note = data
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap() == Path::new("usr/share/doc/note"))
+        .map(|mut e| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            s
+        });
+    assert_eq!(note.as_deref(), Some("written by note\n"));
 }
