@@ -184,6 +184,8 @@ pub struct BuildOptions {
     pub allow_paths: Vec<PathBuf>,
     /// Resolve afresh even when a lock lies beside the config (`--ignore-lock`).
     pub ignore_lock: bool,
+    /// Use this lockfile instead of the one beside the config (`--lockfile`, apko's flag).
+    pub lock_file: Option<PathBuf>,
     /// What apko's `-k`/`-r`/`-b`/`-p`/`--annotations` flags add to the config (relative paths
     /// against the current directory).
     pub append: whittle_config::Append,
@@ -256,7 +258,13 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         } else {
             repos.iter().map(|r| r.uri.clone()).collect()
         };
-        lock::Locked::beside(&opts.config, &urls, !opts.append.is_empty(), events)?
+        lock::Locked::beside(
+            &opts.config,
+            opts.lock_file.as_deref(),
+            &urls,
+            !opts.append.is_empty(),
+            events,
+        )?
     };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
     clean_stale(fetcher.cache(), &opts.output, events);

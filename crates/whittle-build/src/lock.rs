@@ -62,16 +62,21 @@ impl Locked {
     /// `repo_urls` are the config's repositories: a lock naming another is refused. `appended`
     /// says the command line added to the config (`-p`, `-r`, `-k`): the lock was made from
     /// the config alone, so it is refused then too.
+    ///
+    /// `explicit` names another lockfile (apko's `--lockfile`); it must exist.
     pub fn beside(
         config: &Path,
+        explicit: Option<&Path>,
         repo_urls: &[String],
         appended: bool,
         events: &dyn Events,
     ) -> Result<Option<Locked>, Error> {
-        let path = lock_path(config);
+        let path = explicit.map_or_else(|| lock_path(config), Path::to_path_buf);
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                return Ok(None);
+            }
             Err(e) => {
                 return Err(Error::Lock(format!("lockfile {}: {e}", path.display())));
             }

@@ -79,6 +79,7 @@ pub fn build_rootfs(
             insecure_allow_unsigned_repositories: false,
             allow_paths: Vec::new(),
             ignore_lock: false,
+            lock_file: None,
             append: opts.append.clone(),
         },
         events,

@@ -86,6 +86,7 @@ fn build_into(dir: &Path, cfg: &Path, cache: &Path, name: &str) -> (String, Vec<
             insecure_allow_unsigned_repositories: false,
             allow_paths: Vec::new(),
             ignore_lock: false,
+            lock_file: None,
             append: Default::default(),
         },
         &events,

@@ -66,6 +66,10 @@ pub struct BuildArgs {
     #[arg(long)]
     ignore_lock: bool,
 
+    /// Use this lockfile instead of `<config stem>.lock.json` beside the config (apko's flag).
+    #[arg(long, value_name = "FILE", conflicts_with = "ignore_lock")]
+    lockfile: Option<PathBuf>,
+
     /// Print only errors and the final digest.
     #[arg(short, long)]
     quiet: bool,
@@ -190,6 +194,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         insecure_allow_unsigned_repositories: args.insecure_allow_unsigned_repositories,
         allow_paths: args.allow_paths,
         ignore_lock: args.ignore_lock,
+        lock_file: args.lockfile,
         append: args.apko.append(),
     };
     let term = Terminal::new(args.quiet);

@@ -127,6 +127,15 @@ fn a_lock_keeps_the_image_while_the_repository_moves_on() {
     assert_eq!(d2, fresh);
     assert_eq!(sbom_versions(d)["libx"], "1.0-2");
 
+    // apko's --lockfile: another lock, used as the one beside the config would be
+    std::fs::rename(d.join("image.lock.json"), d.join("pinned.json")).unwrap();
+    let (named, err) = build_in(d, "cache", &["--lockfile", "pinned.json"]);
+    assert!(err.contains("pinned.json"), "{err}");
+    assert_eq!(named, d2);
+    let err = build_fails(d, "cache", &["--lockfile", "missing.json"]);
+    assert!(err.contains("missing.json"), "{err}");
+    std::fs::rename(d.join("pinned.json"), d.join("image.lock.json")).unwrap();
+
     // --offline from the lock with a warm cache
     let (offline, _) = build_in(d, "cache", &["--offline"]);
     assert_eq!(offline, d2);
