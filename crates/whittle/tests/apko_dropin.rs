@@ -128,7 +128,37 @@ fn apkos_command_form_writes_a_docker_loadable_tarball() {
         .current_dir(&proj)
         .args(["build", "apko.yaml", "app:1.0", "layout", "--cache-dir"])
         .arg(&cache));
-    assert!(proj.join("layout/index.json").is_file());
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(proj.join("layout/index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "1.0"
+    );
+
+    // a registry name with a port, a file name with a colon: taken as they are
+    run(whittle()
+        .current_dir(&proj)
+        .args([
+            "build",
+            "apko.yaml",
+            "localhost:5000/team/app:1.0",
+            "out:1.tar",
+        ])
+        .arg("--cache-dir")
+        .arg(&cache));
+    assert_eq!(
+        repo_tags(&proj.join("out:1.tar")),
+        [["localhost:5000/team/app:1.0"]]
+    );
+    let err = run_fail(
+        whittle()
+            .current_dir(&proj)
+            .args(["build", "apko.yaml", "App:1", "x.tar"]),
+    );
+    assert!(
+        err.contains("image name `App:1`") && err.contains("NAME:TAG OUT.tar"),
+        "{err}"
+    );
 
     // a half-given form says what to write
     let err = run_fail(

@@ -77,14 +77,27 @@ impl ApkoArgs {
         match (output, &self.tag, &self.out) {
             (Some(o), _, _) => ImageRef::parse(o).map_err(|e| e.to_string()),
             (None, Some(tag), Some(out)) => {
-                let text = if out.is_dir() {
-                    // apko writes an OCI layout into an existing directory
-                    format!("oci:{}", out.display())
-                } else {
-                    format!("docker-archive:{}:{tag}", out.display())
+                let bad = |why: String| {
+                    format!(
+                        "image name `{tag}`: {why} (apko's form is `whittle build CONFIG NAME:TAG OUT.tar`)"
+                    )
                 };
-                ImageRef::parse(&text).map_err(|e| {
-                    format!("{e} (apko's form is `whittle build CONFIG NAME:TAG OUT.tar`)")
+                let reference = whittle_oci::DockerReference::parse(tag).map_err(bad)?;
+                if reference.digest.is_some() {
+                    return Err(bad("a name with a digest cannot be given to an image".into()));
+                }
+                Ok(if out.is_dir() {
+                    // apko writes an OCI layout into an existing directory, its index
+                    // naming the image by its tag
+                    ImageRef::Oci {
+                        path: out.clone(),
+                        tag: Some(reference.tag.unwrap_or_else(|| "latest".into())),
+                    }
+                } else {
+                    ImageRef::DockerArchive {
+                        path: out.clone(),
+                        reference: Some(reference),
+                    }
                 })
             }
             _ => Err("say where to write the image: `-o DEST` (e.g. `-o oci:out/app:latest`) or apko's form `whittle build CONFIG NAME:TAG OUT.tar`".into()),
