@@ -26,7 +26,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
-    /// Build only these architectures (overrides `archs` in the config). Repeatable.
+    /// Build only these architectures (overrides `archs` in the config). Repeatable, or
+    /// comma-separated as apko takes them; `host` is this machine's.
     #[arg(long = "arch", value_name = "ARCH")]
     archs: Vec<String>,
 
@@ -181,7 +182,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
             .cache_dir
             .unwrap_or_else(whittle_fetch::Cache::default_dir),
         offline: args.offline,
-        archs: args.archs,
+        archs: apko::archs(&args.archs),
         source_date_epoch,
         sbom: if args.no_sbom {
             whittle_build::SbomDest::None

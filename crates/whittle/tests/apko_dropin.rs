@@ -115,9 +115,9 @@ fn apkos_command_form_writes_a_docker_loadable_tarball() {
             "app:1.0",
             "multi.tar",
             "--arch",
-            "x86_64",
+            "x86_64,aarch64",
         ])
-        .args(["--arch", "aarch64", "--cache-dir"])
+        .arg("--cache-dir")
         .arg(&cache));
     let tags = repo_tags(&proj.join("multi.tar"));
     assert_eq!(tags, [["app:1.0-amd64"], ["app:1.0-arm64"]]);

@@ -172,6 +172,23 @@ impl ApkoArgs {
     }
 }
 
+/// `--arch` values as apko takes them: comma-separated lists, and `host` for this machine's.
+pub fn archs(given: &[String]) -> Vec<String> {
+    given
+        .iter()
+        .flat_map(|a| a.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            if a == "host" {
+                std::env::consts::ARCH.to_string()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Seconds since 1970 of an RFC 3339 date-time (`2024-01-01T00:00:00Z`, `…+02:00`, fractions
 /// ignored), or a bare date (`2024-01-01`, midnight UTC); `None` if malformed or before 1970.
 pub fn rfc3339_seconds(s: &str) -> Option<u64> {
@@ -225,6 +242,12 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apkos_arch_lists() {
+        let given = ["x86_64,aarch64".to_string(), "host".into(), " ".into()];
+        assert_eq!(archs(&given), ["x86_64", "aarch64", std::env::consts::ARCH]);
+    }
 
     #[test]
     fn rfc3339() {
