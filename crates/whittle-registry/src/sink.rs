@@ -123,6 +123,14 @@ pub(crate) fn read_error(
             expected: digest.to_string(),
             actual: actual.clone(),
         },
+        // a local source's own check (a docker-archive layer against its diff ID): the bytes
+        // are wrong, another reading will not mend them, and no registry is involved
+        None if e.kind() == io::ErrorKind::InvalidData
+            && e.get_ref()
+                .is_some_and(|i| !i.is::<whittle_fetch::Stop>() && !i.is::<ureq::Error>()) =>
+        {
+            Error::Invalid(format!("{}: {e}", what()))
+        }
         None => match whittle_fetch::Stop::from_io(e, budget.limits()) {
             whittle_fetch::Stop::TooLong => Error::BlobSize {
                 what: what(),
@@ -404,6 +412,19 @@ mod tests {
             let msg = e.to_string();
             (read_error(e, "there", &d, 5, &budget), msg)
         };
+        // a local reader's verdict (whittle-oci's diff ID check) is final, not a network fault
+        let local = read_error(
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "`docker-archive:x.tar`: layer 1 is corrupt or was tampered with",
+            ),
+            "the local image",
+            &d,
+            5,
+            &budget,
+        );
+        assert!(!local.is_transient(), "{local}");
+        assert!(!local.to_string().contains("registry"), "{local}");
         let (e, msg) = fail(b"hellx");
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
         assert!(msg.contains("tampered") && msg.contains(&d), "{msg}");
