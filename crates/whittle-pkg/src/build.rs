@@ -347,8 +347,27 @@ impl EnvironmentEvents<'_> {
             self.recipe,
             line + self.line_offset,
             column + self.column_offset,
-            parts.next()?
+            self.shift_lines(parts.next()?)
         ))
+    }
+
+    /// `text` with every `line N` it mentions (another place in the same config) moved to the
+    /// recipe's numbering.
+    fn shift_lines(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find("line ") {
+            let (head, tail) = rest.split_at(i + "line ".len());
+            out.push_str(head);
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            match tail[..digits].parse::<u64>() {
+                Ok(n) => out.push_str(&(n + self.line_offset).to_string()),
+                Err(_) => out.push_str(&tail[..digits]),
+            }
+            rest = &tail[digits..];
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -868,14 +887,16 @@ mod tests {
         use whittle_build::Events;
         ev.warn("/r/.whittle-environment-x.yaml: no `entrypoint` or `cmd`: the image has nothing to run by default");
         ev.warn("/r/.whittle-environment-x.yaml: no `accounts.run-as`: the image will run as root");
-        ev.warn("/r/.whittle-environment-x.yaml:2:20: package `dash` is listed twice");
+        ev.warn(
+            "/r/.whittle-environment-x.yaml:2:20: package `dash` is listed twice (first at line 1)",
+        );
         ev.warn("cache: dropped a bad entry");
         ev.step("resolve   56 packages");
         ev.step("write     oci:/tmp/x/img");
         assert_eq!(
             *seen.0.lock().unwrap(),
             [
-                "warn hello.yaml:12:22: package `dash` is listed twice (in `environment`)",
+                "warn hello.yaml:12:22: package `dash` is listed twice (first at line 11) (in `environment`)",
                 "warn cache: dropped a bad entry",
             ]
         );
