@@ -121,6 +121,16 @@ fn apkos_command_form_writes_a_docker_loadable_tarball() {
         .arg(&cache));
     let tags = repo_tags(&proj.join("multi.tar"));
     assert_eq!(tags, [["app:1.0-amd64"], ["app:1.0-arm64"]]);
+    if tool("skopeo") {
+        for (tag, arch) in [("app:1.0-amd64", "amd64"), ("app:1.0-arm64", "arm64")] {
+            let out = run(Command::new("skopeo").arg("inspect").arg(format!(
+                "docker-archive:{}:{tag}",
+                proj.join("multi.tar").display()
+            )));
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["Architecture"], arch, "{out}");
+        }
+    }
 
     // an existing directory gets an OCI layout, as apko writes one
     std::fs::create_dir(proj.join("layout")).unwrap();
