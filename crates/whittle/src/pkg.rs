@@ -167,6 +167,38 @@ impl whittle_build::Events for Log {
     }
 }
 
+/// The signing key at `path`; a missing one is named with the keys that are there (melange's
+/// `melange keygen` writes melange.rsa, `whittle pkg keygen` whittle.rsa unless named).
+fn load_key(path: &std::path::Path) -> Result<whittle_pkg::SigningKey, Box<dyn Error>> {
+    if !path.exists() {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let mut here: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .take(10_000)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".rsa"))
+            .collect();
+        here.sort();
+        here.truncate(5);
+        let seen = if here.is_empty() {
+            String::new()
+        } else {
+            format!(" (keys there: {})", here.join(", "))
+        };
+        return Err(format!(
+            "signing key {} not found{seen}; `whittle pkg keygen NAME.rsa` writes NAME.rsa and NAME.rsa.pub",
+            path.display()
+        )
+        .into());
+    }
+    Ok(whittle_pkg::keys::load(path)?)
+}
+
 /// The recipe melange builds when none is named: the first of its four names that exists here.
 fn default_recipe() -> Result<PathBuf, String> {
     const NAMES: [&str; 4] = [
@@ -233,7 +265,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
             println!("{}", files.public.display());
         }
         PkgCommand::Build(a) => {
-            let key = a.key.as_deref().map(whittle_pkg::keys::load).transpose()?;
+            let key = a.key.as_deref().map(load_key).transpose()?;
             let sde = match a.source_date_epoch {
                 Some(s) => s,
                 None => match std::env::var("SOURCE_DATE_EPOCH") {
@@ -291,7 +323,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
             description,
             output,
         } => {
-            let key = whittle_pkg::keys::load(&key)?;
+            let key = load_key(&key)?;
             let (bytes, n) = whittle_pkg::index::index_dir(&dir, &description, &key, kind(sha1))?;
             let path = output.unwrap_or_else(|| dir.join("APKINDEX.tar.gz"));
             write(&path, &bytes)?;
@@ -299,7 +331,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
             println!("{}", path.display());
         }
         PkgCommand::Sign { files, key, sha1 } => {
-            let key = whittle_pkg::keys::load(&key)?;
+            let key = load_key(&key)?;
             for f in files {
                 let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
                 let origin = f.display().to_string();

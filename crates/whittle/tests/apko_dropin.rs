@@ -345,6 +345,19 @@ fn melanges_flags_are_accepted_or_refused_with_a_hint() {
         );
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // the key melange's keygen would have written, when whittle's wrote another name
+    let err = run_fail(whittle().current_dir(dir.path()).args([
+        "pkg",
+        "build",
+        "melange.yaml",
+        "--signing-key",
+        "whittle.rsa",
+    ]));
+    assert!(
+        err.contains("signing key whittle.rsa not found (keys there: melange.rsa)")
+            && err.contains("whittle pkg keygen NAME.rsa"),
+        "{err}"
+    );
     // --pipeline-dir: `uses:` finds the user's pipelines there (run with the mirror in
     // whittle-pkg's own tests of them); one that is not there is named with the flag
     std::fs::create_dir(dir.path().join("pipelines")).unwrap();
