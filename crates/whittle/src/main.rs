@@ -46,6 +46,7 @@ enum Command {
     ///   whittle build examples/gawk.yaml -o oci:out/gawk:latest
     ///   whittle build app.yaml -o oci-archive:app.tar --offline
     ///   whittle build app.yaml -o docker-archive:app.tar:app:1.0
+    ///   whittle build ./apko.yaml app:1.0 app.tar      (apko's form; docker load < app.tar)
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Build(build::BuildArgs),
     /// Build, sign and index APK packages from melange-style YAML recipes.
@@ -54,6 +55,7 @@ enum Command {
     ///   whittle pkg keygen me
     ///   whittle pkg build hello.yaml --key me.rsa --out packages
     ///   whittle pkg index packages/x86_64 --key me.rsa
+    ///   whittle pkg build --signing-key melange.rsa     (melange's spelling: melange.yaml)
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Pkg(pkg::PkgArgs),
     /// Pin the packages a config resolves to in `<config stem>.lock.json`, for `whittle build`.
