@@ -72,9 +72,14 @@ fn repos(config: &Config) -> Vec<ApkRepo> {
         .filter_map(|(r, in_image)| match r {
             Repository::Apk(a) => Some(ApkRepo {
                 in_image,
-                line: match &a.tag {
-                    Some(t) => format!("@{t} {}", a.url),
-                    None => a.url.clone(),
+                // a directory relative to the config as written: the image (and a lock) must not
+                // depend on where the config was checked out
+                line: {
+                    let written = a.relative.as_ref().map_or(&a.url, |p| &p.written);
+                    match &a.tag {
+                        Some(t) => format!("@{t} {written}"),
+                        None => written.clone(),
+                    }
                 },
                 url: a.url.trim_end_matches('/').to_string(),
                 tag: a.tag.clone(),

@@ -581,3 +581,43 @@ fn own_pipelines_run_from_the_pipeline_dir() {
         });
     assert_eq!(note.as_deref(), Some("written by note\n"));
 }
+
+/// A relative repository is written into the image's /etc/apk/repositories as the config
+/// writes it: the same config checked out elsewhere gives the same image.
+#[test]
+fn relative_repositories_keep_the_image_independent_of_the_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    let moved = dir.path().join("elsewhere/checkout");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    run(Command::new("cp").arg("-a").arg(&proj).arg(&moved));
+    let build = |at: &Path| {
+        run(whittle()
+            .current_dir(at)
+            .args([
+                "build",
+                "apko.yaml",
+                "app:1",
+                "app.tar",
+                "-q",
+                "--cache-dir",
+            ])
+            .arg(dir.path().join("cache")))
+    };
+    assert_eq!(build(&proj), build(&moved));
+    let files = tar_files(&moved.join("app.tar"));
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let layer = &files[m[0]["Layers"][0].as_str().unwrap()];
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(&layer[..]));
+    let repos = a
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap() == Path::new("etc/apk/repositories"))
+        .map(|mut e| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            s
+        });
+    assert_eq!(repos.as_deref(), Some("./packages\n"));
+}
