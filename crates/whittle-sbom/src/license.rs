@@ -5,6 +5,14 @@ use std::collections::BTreeSet;
 /// The largest copyright file examined; beyond it only the first part is read.
 pub const MAX_COPYRIGHT_BYTES: usize = 4 << 20;
 
+/// Most distinct licences taken from one copyright file (the largest real files name a few
+/// dozen): a file of thousands of made-up `License:` stanzas made one package's expression
+/// megabytes long, and the SPDX document one `LicenseRef` record per name.
+const MAX_TERMS: usize = 256;
+
+/// Longest `License:` value read as a short-name expression (real ones are a few words).
+const MAX_EXPRESSION: usize = 256;
+
 /// From a Debian `copyright` text, the licences it names as one SPDX expression: for a
 /// machine-readable (DEP-5) file the `License:` short names of all its stanzas (header, `Files:`
 /// and stand-alone licence paragraphs), for any other file the
@@ -36,6 +44,9 @@ pub fn debian_copyright_license(text: &str) -> Option<String> {
     if dep5 {
         for st in &stanzas {
             for (k, v) in st {
+                if terms.len() >= MAX_TERMS {
+                    break;
+                }
                 if k.eq_ignore_ascii_case("license")
                     && let Some(expr) = expression(v)
                 {
@@ -246,7 +257,7 @@ fn stanzas(text: &str) -> Vec<Vec<(&str, &str)>> {
 fn expression(v: &str) -> Option<String> {
     let v = v.trim();
     // Free text on a License: line is not a short-name expression.
-    if v.is_empty() || v.split_whitespace().count() > 10 {
+    if v.is_empty() || v.len() > MAX_EXPRESSION || v.split_whitespace().count() > 10 {
         return None;
     }
     // Split into terms on the `or` / `and` keywords (and `,` used as `and`).
@@ -521,6 +532,21 @@ mod tests {
             None
         );
         assert_eq!(expression(""), None);
+    }
+
+    #[test]
+    fn hostile_dep5_files_give_bounded_expressions() {
+        let mut text = String::from("Format: x\n\n");
+        for i in 0..10_000 {
+            text.push_str(&format!("License: L{i} or M{i}\n\n"));
+        }
+        let e = debian_copyright_license(&text).unwrap();
+        assert_eq!(e.split(" AND ").count(), MAX_TERMS, "{}", e.len());
+        let long = format!(
+            "Format: x\n\nLicense: {}\n\nLicense: MIT\n",
+            "A".repeat(1 << 20)
+        );
+        assert_eq!(debian_copyright_license(&long).as_deref(), Some("MIT"));
     }
 
     #[test]
