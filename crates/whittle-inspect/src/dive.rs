@@ -382,17 +382,7 @@ mod tests {
     use crate::walk::RawEntry;
 
     fn entry(path: &str, kind: Kind, size: u64) -> RawEntry {
-        RawEntry {
-            path: path.into(),
-            kind,
-            size,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            link: None,
-            secrets: Vec::new(),
-            content: None,
-        }
+        RawEntry::for_test(path, kind, size)
     }
 
     fn layer(entries: Vec<RawEntry>, whiteouts: Vec<Whiteout>) -> LayerScan {

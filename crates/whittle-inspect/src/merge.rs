@@ -412,17 +412,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, size: u64) -> RawEntry {
-        RawEntry {
-            path: path.into(),
-            kind: Kind::File,
-            size,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            link: None,
-            secrets: Vec::new(),
-            content: None,
-        }
+        RawEntry::for_test(path, Kind::File, size)
     }
 
     fn layer(entries: Vec<RawEntry>, whiteouts: Vec<Whiteout>) -> LayerScan {

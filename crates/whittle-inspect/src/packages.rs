@@ -202,15 +202,9 @@ mod tests {
 
     fn entry(path: &str, kind: Kind, size: u64, content: Option<&str>) -> RawEntry {
         RawEntry {
-            path: path.into(),
-            kind,
-            size,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
             link: (kind == Kind::Symlink).then(|| "usr/bin".to_string()),
-            secrets: Vec::new(),
             content: content.map(|c| c.as_bytes().to_vec()),
+            ..RawEntry::for_test(path, kind, size)
         }
     }
 

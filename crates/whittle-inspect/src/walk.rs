@@ -163,6 +163,24 @@ pub struct RawEntry {
     pub content: Option<Vec<u8>>,
 }
 
+#[cfg(test)]
+impl RawEntry {
+    /// A test entry: mode `0644`, owned by root, no link, secrets or content.
+    pub(crate) fn for_test(path: &str, kind: Kind, size: u64) -> RawEntry {
+        RawEntry {
+            path: path.into(),
+            kind,
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            link: None,
+            secrets: Vec::new(),
+            content: None,
+        }
+    }
+}
+
 /// A layer entry that is not an ordinary file: a whiteout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Whiteout {
