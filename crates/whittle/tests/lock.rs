@@ -158,19 +158,8 @@ fn a_lock_keeps_the_image_while_the_repository_moves_on() {
 
 /// Installed package → version, from the SBOM beside `img`.
 fn sbom_versions(dir: &Path) -> std::collections::BTreeMap<String, String> {
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("img.spdx.json")).unwrap()).unwrap();
-    doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_string(),
-                p["versionInfo"].as_str().unwrap().to_string(),
-            )
-        })
+    spdx_libraries(&std::fs::read(dir.join("img.spdx.json")).unwrap())
+        .into_iter()
         .collect()
 }
 

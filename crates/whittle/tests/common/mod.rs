@@ -466,6 +466,23 @@ pub fn is_root() -> bool {
     root
 }
 
+/// `(name, version)` of every package an SPDX SBOM's text lists (not the image, not the OS).
+pub fn spdx_libraries(text: &[u8]) -> Vec<(String, String)> {
+    let doc: serde_json::Value = serde_json::from_slice(text).unwrap();
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["versionInfo"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The package names listed in an SPDX SBOM (not the image, not the OS).
 pub fn sbom_packages(path: &Path) -> Vec<String> {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();

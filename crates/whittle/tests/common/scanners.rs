@@ -13,19 +13,7 @@ use whittle_testutil::peers;
 /// `(name, version)` of every package `whittle sbom` lists for `image`.
 pub fn sbom_set(image: &str) -> BTreeSet<(String, String)> {
     let out = run(whittle().args(["sbom", image]));
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["primaryPackagePurpose"] == "LIBRARY")
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_string(),
-                p["versionInfo"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    spdx_libraries(out.as_bytes()).into_iter().collect()
 }
 
 /// What one image must look like to every scanner.
