@@ -436,24 +436,16 @@ fn apk_locks_carry_apkos_fields() {
 
 /// A tarball of one file `usr/bin/hello` printing `version`; returns its URI and SHA-256.
 fn hello_tarball(dir: &Path, version: &str) -> (String, String) {
-    let mut b = tar::Builder::new(Vec::new());
     let data = format!("#!/bin/sh\necho hello {version}\n");
-    let mut h = tar::Header::new_gnu();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o755);
-    h.set_cksum();
-    b.append_data(
-        &mut h,
-        format!("hello-{version}/usr/bin/hello"),
-        data.as_bytes(),
+    tar_gz_file(
+        dir,
+        &format!("hello-{version}.tar.gz"),
+        &[(
+            &format!("hello-{version}/usr/bin/hello"),
+            data.as_bytes(),
+            0o755,
+        )],
     )
-    .unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
-    let bytes = gz.finish().unwrap();
-    let path = dir.join(format!("hello-{version}.tar.gz"));
-    std::fs::write(&path, &bytes).unwrap();
-    (format!("file://{}", path.display()), sha256(&bytes))
 }
 
 /// `whittle pkg build` of hello `version` into `d/repo` (signed and indexed with `test.rsa`).
@@ -467,22 +459,7 @@ fn pkg_build_hello(d: &Path, version: &str) {
         ),
     )
     .unwrap();
-    run(whittle().current_dir(d).args([
-        "pkg",
-        "build",
-        "hello.yaml",
-        "--key",
-        "test.rsa",
-        "--out",
-        "repo",
-        "--arch",
-        "x86_64",
-        "--source-date-epoch",
-        "1700000000",
-        "--cache-dir",
-        "cache",
-        "-q",
-    ]));
+    pkg_build_hello_yaml(d, "repo");
 }
 
 #[test]

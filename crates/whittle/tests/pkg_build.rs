@@ -7,31 +7,22 @@ use common::*;
 use std::path::Path;
 
 fn tarball(dir: &Path) -> (String, String) {
-    let mut b = tar::Builder::new(Vec::new());
-    for (p, data, mode) in [
-        (
-            "hello-1.0/usr/bin/hello",
-            &b"#!/bin/sh\necho hello\n"[..],
-            0o755,
-        ),
-        (
-            "hello-1.0/usr/share/doc/hello/README",
-            &b"read me\n"[..],
-            0o644,
-        ),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_cksum();
-        b.append_data(&mut h, p, data).unwrap();
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
-    let bytes = gz.finish().unwrap();
-    let path = dir.join("hello-1.0.tar.gz");
-    std::fs::write(&path, &bytes).unwrap();
-    (format!("file://{}", path.display()), sha256(&bytes))
+    tar_gz_file(
+        dir,
+        "hello-1.0.tar.gz",
+        &[
+            (
+                "hello-1.0/usr/bin/hello",
+                &b"#!/bin/sh\necho hello\n"[..],
+                0o755,
+            ),
+            (
+                "hello-1.0/usr/share/doc/hello/README",
+                &b"read me\n"[..],
+                0o644,
+            ),
+        ],
+    )
 }
 
 fn recipe(uri: &str, sha: &str) -> String {
@@ -52,26 +43,8 @@ fn pkg_keygen_build_index_and_image() {
     assert!(d.join("test.rsa").is_file() && d.join("test.rsa.pub").is_file());
     let (uri, sha) = tarball(d);
     std::fs::write(d.join("hello.yaml"), recipe(&uri, &sha)).unwrap();
-    let build = |out: &str| {
-        run(whittle().current_dir(d).args([
-            "pkg",
-            "build",
-            "hello.yaml",
-            "--key",
-            "test.rsa",
-            "--out",
-            out,
-            "--arch",
-            "x86_64",
-            "--source-date-epoch",
-            "1700000000",
-            "--cache-dir",
-            "cache",
-            "-q",
-        ]))
-    };
-    build("repo");
-    build("again");
+    pkg_build_hello_yaml(d, "repo");
+    pkg_build_hello_yaml(d, "again");
     let apk = std::fs::read(d.join("repo/x86_64/hello-1.0-r0.apk")).unwrap();
     assert_eq!(
         apk,

@@ -466,6 +466,45 @@ pub fn is_root() -> bool {
     root
 }
 
+/// Writes a gzip tarball of `entries` (path, content, mode) to `dir/name`; returns its
+/// `file://` URI and SHA-256.
+pub fn tar_gz_file(dir: &Path, name: &str, entries: &[(&str, &[u8], u32)]) -> (String, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    for &(p, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, p, data).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+    let bytes = gz.finish().unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).unwrap();
+    (format!("file://{}", path.display()), sha256(&bytes))
+}
+
+/// `whittle pkg build hello.yaml` in `d`, signed with `test.rsa`, for x86_64, into `out`.
+pub fn pkg_build_hello_yaml(d: &Path, out: &str) -> String {
+    run(whittle().current_dir(d).args([
+        "pkg",
+        "build",
+        "hello.yaml",
+        "--key",
+        "test.rsa",
+        "--out",
+        out,
+        "--arch",
+        "x86_64",
+        "--source-date-epoch",
+        "1700000000",
+        "--cache-dir",
+        "cache",
+        "-q",
+    ]))
+}
+
 /// `(name, version)` of every package an SPDX SBOM's text lists (not the image, not the OS).
 pub fn spdx_libraries(text: &[u8]) -> Vec<(String, String)> {
     let doc: serde_json::Value = serde_json::from_slice(text).unwrap();
