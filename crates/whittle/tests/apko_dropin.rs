@@ -420,12 +420,7 @@ fn the_talks_three_commands_as_typed() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("hello-c")).unwrap();
-    std::fs::write(
-        d.join("hello-c/hello.c"),
-        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
-    )
-    .unwrap();
+    write_hello_c(d);
     std::fs::write(d.join("melange.yaml"), TALK_RECIPE).unwrap();
     std::fs::write(d.join("apko.yaml"), TALK_APKO).unwrap();
     let typed = |args: &[&str]| {

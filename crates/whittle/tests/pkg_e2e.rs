@@ -123,12 +123,7 @@ fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
     }
     let (dir, cache) = workdir();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("hello-c")).unwrap();
-    std::fs::write(
-        d.join("hello-c/hello.c"),
-        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
-    )
-    .unwrap();
+    write_hello_c(d);
     std::fs::write(d.join("hello.yaml"), RECIPE).unwrap();
     build_and_open(d, &cache, ("hello-c", "1.0.0-r0"), "hello", None);
     let arch = String::from_utf8(

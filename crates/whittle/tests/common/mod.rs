@@ -466,6 +466,16 @@ pub fn is_root() -> bool {
     root
 }
 
+/// Writes `dir/hello-c/hello.c`: a C program printing `hello from hello-c`.
+pub fn write_hello_c(dir: &Path) {
+    std::fs::create_dir_all(dir.join("hello-c")).unwrap();
+    std::fs::write(
+        dir.join("hello-c/hello.c"),
+        "#include <stdio.h>\nint main(void){puts(\"hello from hello-c\");return 0;}\n",
+    )
+    .unwrap();
+}
+
 /// Writes a gzip tarball of `entries` (path, content, mode) to `dir/name`; returns its
 /// `file://` URI and SHA-256.
 pub fn tar_gz_file(dir: &Path, name: &str, entries: &[(&str, &[u8], u32)]) -> (String, String) {
