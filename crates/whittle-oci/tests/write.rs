@@ -89,6 +89,21 @@ fn r(s: String) -> ImageRef {
     ImageRef::parse(&s).unwrap()
 }
 
+/// The files of the tar archive at `path`, by name.
+fn tar_files(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut ar = tar::Archive::new(&bytes[..]);
+    let mut files = BTreeMap::new();
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.insert(p, data);
+    }
+    files
+}
+
 fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -198,16 +213,7 @@ fn docker_archive_manifest_json_points_at_blobs() {
         &r(format!("docker-archive:{}:alpine:3", f.display())),
     )
     .unwrap();
-    let bytes = std::fs::read(&f).unwrap();
-    let mut ar = tar::Archive::new(&bytes[..]);
-    let mut files = BTreeMap::new();
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        files.insert(p, data);
-    }
+    let files = tar_files(&f);
     let m = json(std::str::from_utf8(&files["manifest.json"]).unwrap());
     assert_eq!(m[0]["RepoTags"][0], "alpine:3");
     let layer_path = m[0]["Layers"][0].as_str().unwrap();
@@ -233,16 +239,7 @@ fn docker_archive_of_several_platforms_names_each_by_arch() {
     let f = tmp.path().join("d.tar");
     let w = write(&two, &r(format!("docker-archive:{}:app:1.0", f.display()))).unwrap();
     assert_eq!(w.manifests.len(), 2);
-    let bytes = std::fs::read(&f).unwrap();
-    let mut ar = tar::Archive::new(&bytes[..]);
-    let mut files = BTreeMap::new();
-    for e in ar.entries().unwrap() {
-        let mut e = e.unwrap();
-        let p = String::from_utf8(e.path_bytes().to_vec()).unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        files.insert(p, data);
-    }
+    let files = tar_files(&f);
     let m = json(std::str::from_utf8(&files["manifest.json"]).unwrap());
     let tags: Vec<&str> = m
         .as_array()
