@@ -323,6 +323,15 @@ fn release(release: &str, major: &str) {
             .iter()
             .filter_map(|f| f["rule"].as_str())
             .collect();
+        // the distribution's own files hold no secret (issue 14: rules as wide as trivy's, and
+        // no false finding on real packages)
+        let secrets: Vec<&serde_json::Value> = audit["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| matches!(f["rule"].as_str(), Some("secret-in-file" | "hidden-secret")))
+            .collect();
+        assert!(secrets.is_empty(), "{name}: secret findings: {secrets:#?}");
         for rule in ["shell", "package-manager", "setuid-file"] {
             let found = rules.contains(&rule);
             if debug && rule == "shell" {
