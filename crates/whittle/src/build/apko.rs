@@ -190,53 +190,14 @@ pub fn archs(given: &[String]) -> Vec<String> {
 }
 
 /// Seconds since 1970 of an RFC 3339 date-time (`2024-01-01T00:00:00Z`, `…+02:00`, fractions
-/// ignored), or a bare date (`2024-01-01`, midnight UTC); `None` if malformed or before 1970.
+/// ignored: [`whittle_sbom::parse_rfc3339`], the reader of image configs' `created`), or a bare
+/// date (`2024-01-01`, midnight UTC); `None` if malformed or before 1970.
 pub fn rfc3339_seconds(s: &str) -> Option<u64> {
     let s = s.trim();
-    let num = |t: &str| -> Option<i64> {
-        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| t.parse().ok())
-            .flatten()
-    };
-    let (date, time) = match s.find(['T', 't', ' ']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let mut d = date.split('-');
-    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
+    if s.len() == 10 {
+        return whittle_sbom::parse_rfc3339(&format!("{s}T00:00:00Z"));
     }
-    let mut secs = days_from_civil(y, m, day) * 86_400;
-    if let Some(t) = time {
-        let (clock, offset) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
-            (c, 0)
-        } else {
-            let i = t.rfind(['+', '-'])?;
-            let (sign, off) = (if &t[i..=i] == "-" { -1 } else { 1 }, &t[i + 1..]);
-            let (oh, om) = off.split_once(':')?;
-            (&t[..i], sign * (num(oh)? * 3600 + num(om)? * 60))
-        };
-        let clock = clock.split('.').next()?;
-        let mut c = clock.split(':');
-        let (h, mi, se) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
-        if c.next().is_some() || h > 23 || mi > 59 || se > 60 {
-            return None;
-        }
-        secs += h * 3600 + mi * 60 + se - offset;
-    }
-    u64::try_from(secs).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    whittle_sbom::parse_rfc3339(s)
 }
 
 #[cfg(test)]
