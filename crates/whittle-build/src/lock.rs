@@ -14,6 +14,18 @@ use whittle_resolve::lock::{
     LockRepository, MAX_LOCK_BYTES,
 };
 
+/// The bytes of the lockfile at `path`, at most one more than [`MAX_LOCK_BYTES`] (so that
+/// [`Lock::parse`] refuses an oversized one by name): a lock path that is a device, a pipe or a
+/// huge file cannot exhaust memory.
+fn read_lock_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_LOCK_BYTES + 1)
+        .read_to_end(&mut text)?;
+    Ok(text)
+}
+
 /// The lockfile of a config: `<config stem>.lock.json` beside it (apko's naming).
 pub fn lock_path(config: &Path) -> PathBuf {
     let stem = config
@@ -72,8 +84,8 @@ impl Locked {
         events: &dyn Events,
     ) -> Result<Option<Locked>, Error> {
         let path = explicit.map_or_else(|| lock_path(config), Path::to_path_buf);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
+        let text = match read_lock_bytes(&path) {
+            Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
                 return Ok(None);
             }
@@ -81,14 +93,6 @@ impl Locked {
                 return Err(Error::Lock(format!("lockfile {}: {e}", path.display())));
             }
         };
-        if meta.len() > MAX_LOCK_BYTES {
-            return Err(Error::Lock(format!(
-                "lockfile {}: larger than {MAX_LOCK_BYTES} bytes; not a lockfile",
-                path.display()
-            )));
-        }
-        let text = std::fs::read(&path)
-            .map_err(|e| Error::Lock(format!("lockfile {}: {e}", path.display())))?;
         let lock = Lock::parse(&path.display().to_string(), &text)
             .map_err(|e| Error::Lock(e.to_string()))?;
         let checksum = config_checksum(&read_config(config)?);
@@ -273,7 +277,7 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
         contents,
     };
     let path = lock_path(&opts.config);
-    let changes = std::fs::read(&path)
+    let changes = read_lock_bytes(&path)
         .ok()
         .and_then(|old| Lock::parse(&path.display().to_string(), &old).ok())
         .map(|old| lock.changes_from(&old));
@@ -393,6 +397,18 @@ mod tests {
         assert_eq!(config_checksum(b"a: 1\r\nb: 2\r\n"), unix);
         assert_eq!(config_checksum(b"a: 1\rb: 2\r"), unix);
         assert_ne!(config_checksum(b"a: 1\nb: 3\n"), unix);
+    }
+
+    #[test]
+    fn a_lock_path_that_never_ends_is_read_bounded() {
+        // e.g. a lockfile that is a link to /dev/zero: read up to the limit, then refused by name
+        if !Path::new("/dev/zero").exists() {
+            return;
+        }
+        let text = read_lock_bytes(Path::new("/dev/zero")).unwrap();
+        assert_eq!(text.len() as u64, MAX_LOCK_BYTES + 1);
+        let e = Lock::parse("x.lock.json", &text).unwrap_err().to_string();
+        assert!(e.contains("x.lock.json") && e.contains("larger than"), "{e}");
     }
 
     #[test]
