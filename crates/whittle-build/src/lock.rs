@@ -408,7 +408,10 @@ mod tests {
         let text = read_lock_bytes(Path::new("/dev/zero")).unwrap();
         assert_eq!(text.len() as u64, MAX_LOCK_BYTES + 1);
         let e = Lock::parse("x.lock.json", &text).unwrap_err().to_string();
-        assert!(e.contains("x.lock.json") && e.contains("larger than"), "{e}");
+        assert!(
+            e.contains("x.lock.json") && e.contains("larger than"),
+            "{e}"
+        );
     }
 
     #[test]
