@@ -32,7 +32,7 @@ fn get_manifest(
 }
 
 /// [`get_manifest`], with `None` when the registry has no such manifest (404).
-fn find_manifest(
+pub(crate) fn find_manifest(
     client: &Client,
     repo: &str,
     reference: &str,
@@ -317,7 +317,12 @@ fn check_declared(
 
 /// A blob of exactly `size` bytes read into memory, verified against its digest (retried
 /// like every transfer).
-fn fetch_small_blob(client: &Client, repo: &str, digest: &str, size: u64) -> Result<Vec<u8>> {
+pub(crate) fn fetch_small_blob(
+    client: &Client,
+    repo: &str,
+    digest: &str,
+    size: u64,
+) -> Result<Vec<u8>> {
     let src = RegistryBlobs { client, repo };
     client.budget().retry(Error::is_transient, |_| {
         let mut out = Vec::new();
