@@ -65,6 +65,22 @@ pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error:
             start.elapsed().as_secs_f64()
         );
     }
+    // cosign's signatures and attestations (`sha256-<hex>.sig`/`.att`) travel with the image,
+    // unless a conversion changed the digests they sign
+    if report.converted_from.is_none() {
+        let mut digests = report.manifests.clone();
+        if !digests.contains(&report.digest) {
+            digests.push(report.digest.clone());
+        }
+        let carried = whittle_sign::store::carry(&src, &dest, &digests, &opts)?;
+        if !args.quiet && !carried.is_empty() {
+            eprintln!(
+                "carried   {} signature/attestation manifest(s): {}",
+                carried.len(),
+                carried.join(", ")
+            );
+        }
+    }
     if let Some(f) = &args.digest_file {
         std::fs::write(f, format!("{}\n", report.digest))
             .map_err(|e| format!("writing the digest to {}: {e}", f.display()))?;

@@ -13,6 +13,7 @@ mod pkg;
 mod render;
 mod sbom;
 mod scan;
+mod sign;
 mod source;
 
 use clap::{Parser, Subcommand};
@@ -121,6 +122,45 @@ enum Command {
     Scan(scan::ScanArgs),
     #[command(about = "Compare images side by side: size, packages, vulnerabilities, shell, root, secrets.", after_help = EXIT_CODES)]
     Compare(compare::CompareArgs),
+    /// Generate a key pair in cosign's format: cosign.key (encrypted with COSIGN_PASSWORD), cosign.pub.
+    ///
+    /// An ECDSA P-256 key, the private half as `ENCRYPTED SIGSTORE PRIVATE KEY` PEM (scrypt and
+    /// NaCl secretbox), as `cosign generate-key-pair` writes it.
+    ///
+    /// Examples:
+    ///   COSIGN_PASSWORD=... whittle generate-key-pair
+    ///   COSIGN_PASSWORD= whittle generate-key-pair --output-key-prefix ci   (no password)
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    GenerateKeyPair(sign::GenerateKeyPairArgs),
+    /// Sign an image with a key as cosign does: a `sha256-<hex>.sig` manifest beside it.
+    ///
+    /// The signature (cosign's simple-signing payload for the manifest digest) is stored in the
+    /// image's registry repository or OCI layout; `whittle copy` carries it along.
+    ///
+    /// Examples:
+    ///   COSIGN_PASSWORD=... whittle sign localhost:5000/app:1.0 --key cosign.key
+    ///   whittle sign oci:out/app:latest --key cosign.key
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Sign(sign::SignArgs),
+    /// Attest a predicate (SBOM, provenance) about an image as cosign does: `sha256-<hex>.att`.
+    ///
+    /// The predicate goes in an in-toto v1 statement about the manifest digest, signed in a DSSE
+    /// envelope.
+    ///
+    /// Examples:
+    ///   whittle attest localhost:5000/app:1.0 --key cosign.key --predicate app.spdx.json --type spdxjson
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Attest(sign::AttestArgs),
+    /// Verify an image's signature (and attestation) with a public key, for exactly its digest.
+    ///
+    /// Exits 0 only when a signature (and, with --attestation, an attestation of that type) by
+    /// the key verifies for the digest the reference names; says why otherwise.
+    ///
+    /// Examples:
+    ///   whittle verify localhost:5000/app:1.0 --key cosign.pub
+    ///   whittle verify oci:out/app:latest --key cosign.pub --attestation slsaprovenance1
+    #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
+    Verify(sign::VerifyArgs),
 }
 
 /// The exit codes of every command, shown under each `--help` and in the README.
@@ -144,6 +184,10 @@ fn main() -> ExitCode {
         Command::Db(args) => db::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::GenerateKeyPair(args) => sign::generate_key_pair(args),
+        Command::Sign(args) => sign::sign(args),
+        Command::Attest(args) => sign::attest(args),
+        Command::Verify(args) => sign::verify(args),
     };
     match result {
         Ok(code) => code,
