@@ -2,7 +2,8 @@
 //! YAML with `file:line:column` errors, [`build`] assembles the environment and runs the
 //! pipeline in a `bwrap` sandbox ([`sandbox`]) within the recipe's [`limits`] (enforced with
 //! [`cgroup`]s where possible), [`apk`] writes byte-reproducible packages, [`index`] writes
-//! signed `APKINDEX.tar.gz` files and [`keys`] makes and loads signing keys.
+//! signed `APKINDEX.tar.gz` files and [`keys`] makes and loads signing keys. [`lint`] runs
+//! melange's package linters over built packages (and after every build).
 //!
 //! Signing uses the `rsa` crate through `whittle-apk` (RUSTSEC-2023-0071 is a timing side
 //! channel on private-key operations observed by a remote party; whittle signs locally only,
@@ -14,6 +15,7 @@ pub mod cgroup;
 pub mod index;
 pub mod keys;
 pub mod limits;
+pub mod lint;
 pub mod recipe;
 pub mod sandbox;
 pub mod tarw;
@@ -98,6 +100,16 @@ pub enum Error {
         message: String,
         /// The end of the step's output.
         tail: String,
+    },
+    /// A required linter tripped on a package the build made (nothing was written).
+    #[error("{package}: required linter {} failed:\n{report}", .linters.join(", "))]
+    Lint {
+        /// The package.
+        package: String,
+        /// The linters that tripped.
+        linters: Vec<String>,
+        /// Their findings, as `whittle pkg lint` prints them.
+        report: String,
     },
     /// The sandbox could not be started.
     #[error("starting the sandbox (bwrap): {0}")]

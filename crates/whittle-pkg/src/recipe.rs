@@ -75,6 +75,16 @@ struct RawPackage {
     timeout: Option<Spanned<Scalar>>,
     #[serde(default)]
     resources: Option<RawResources>,
+    #[serde(default)]
+    checks: RawChecks,
+}
+
+/// `checks`: linters downgraded from required to warn for this package (melange's field).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    #[serde(default)]
+    disabled: Vec<Spanned<String>>,
 }
 
 /// `package.resources`: melange's fields, plus `processes`.
@@ -157,6 +167,8 @@ struct RawSubpackage {
     dependencies: RawDeps,
     #[serde(default)]
     pipeline: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    checks: RawChecks,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,6 +300,8 @@ pub struct PackageInfo {
     pub replaces: Vec<String>,
     /// `dependencies.provider-priority`.
     pub provider_priority: Option<u64>,
+    /// `checks.disabled`: linters that only warn for this package.
+    pub checks_disabled: Vec<String>,
 }
 
 /// A subpackage: its metadata and the steps that fill its directory.
@@ -571,6 +585,7 @@ pub fn parse_with(
         provides: p.dependencies.provides.clone(),
         replaces: p.dependencies.replaces.clone(),
         provider_priority,
+        checks_disabled: checks(&mut ctx, &p.checks),
     };
     let pipeline = steps(&mut ctx, &vars, &raw.pipeline, &name);
     let mut subpackages = Vec::new();
@@ -605,6 +620,7 @@ pub fn parse_with(
                 provides: s.dependencies.provides.clone(),
                 replaces: s.dependencies.replaces.clone(),
                 provider_priority: None,
+                checks_disabled: checks(&mut ctx, &s.checks),
             },
             pipeline,
         });
@@ -692,6 +708,24 @@ fn recipe_limits(
         }
     }
     l
+}
+
+/// `checks.disabled`, every name a linter whittle has (or a melange linter it lacks).
+fn checks(ctx: &mut Ctx, c: &RawChecks) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in &c.disabled {
+        let n = d.value.trim();
+        if crate::lint::LINTERS.iter().any(|l| l.name == n) {
+            out.push(n.to_string());
+        } else if !crate::lint::NOT_IMPLEMENTED.contains(&n) {
+            ctx.err(
+                pos(d),
+                format!("checks.disabled: unknown linter `{n}`"),
+                Some("name one of the linters `whittle pkg lint --help` lists"),
+            );
+        }
+    }
+    out
 }
 
 fn valid_name(n: &str) -> bool {
