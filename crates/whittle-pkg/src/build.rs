@@ -53,6 +53,9 @@ pub struct BuildOptions {
     /// What the command line adds to the recipe's `environment` (melange's `--keyring-append`,
     /// `--repository-append`; relative paths against the current directory).
     pub environment_append: whittle_config::Append,
+    /// The linters run over every package made (melange's `--lint-require`/`--lint-warn`;
+    /// `Policy::default()` is melange's defaults); a required one that trips fails the build.
+    pub lint: crate::lint::Policy,
 }
 
 /// The result of a build.
@@ -194,6 +197,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
     let infos = std::iter::once(&recipe.package).chain(recipe.subpackages.iter().map(|s| &s.info));
     for info in infos {
         let entries = collect_dir(&out_dir(&workspace, &info.name)?)?;
+        lint_package(&recipe, info, &entries, opts, events)?;
         let meta = PackageMeta {
             name: info.name.clone(),
             version: recipe.full_version.clone(),
@@ -288,6 +292,49 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         out.index = Some(path);
     }
     Ok(out)
+}
+
+/// Runs the linters of `opts.lint` (those the recipe's `checks.disabled` names only warn) over
+/// the files of package `info` before it is written: warnings are shown, a required linter
+/// that trips fails the build.
+fn lint_package(
+    recipe: &Recipe,
+    info: &crate::recipe::PackageInfo,
+    entries: &[crate::apk::FileEntry],
+    opts: &BuildOptions,
+    events: &dyn whittle_build::Events,
+) -> Result<()> {
+    use crate::lint;
+    let pkg = lint::Package::from_entries(&info.name, entries, Some(&recipe.text));
+    let artifact = format!("{}-{}.apk", info.name, recipe.full_version);
+    let findings = lint::lint(
+        &pkg,
+        &artifact,
+        &opts.lint.with_disabled(&info.checks_disabled),
+    );
+    for f in findings.iter().filter(|f| f.severity < lint::REQUIRED) {
+        let paths = f
+            .evidence
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        events.warn(&format!(
+            "{}: lint {}: {}{paths}",
+            info.name, f.rule, f.message
+        ));
+    }
+    if lint::failed(&findings) {
+        let required: Vec<_> = findings
+            .into_iter()
+            .filter(|f| f.severity >= lint::REQUIRED)
+            .collect();
+        return Err(Error::Lint {
+            package: info.name.clone(),
+            linters: required.iter().map(|f| f.rule.clone()).collect(),
+            report: lint::text(&[(artifact, info.name.clone(), required)]),
+        });
+    }
+    Ok(())
 }
 
 /// A package without signature stream (control + data only).

@@ -14,6 +14,8 @@ pub struct PkgArgs {
 }
 
 #[derive(clap::Subcommand)]
+// parsed once per run: the size of `Build` does not matter
+#[allow(clippy::large_enum_variant)]
 enum PkgCommand {
     /// Generate an RSA 4096 signing key pair: NAME.rsa (mode 0600) and NAME.rsa.pub.
     ///
@@ -62,6 +64,32 @@ enum PkgCommand {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Run melange's package linters over built .apk files.
+    ///
+    /// Each linter is required (a finding fails: exit code 3) or warn (reported only), by
+    /// melange's defaults unless --lint-require/--lint-warn name them. The linters: dev,
+    /// documentation, opt, object, maninfo, sbom, setuidgid, srv, tempdir, usrlocal, varempty,
+    /// worldwrite, strip, infodir, empty, python/docs, python/multiple, python/test, pkgconf,
+    /// lddcheck, usrmerge, staticarchive, libtool/la-files. `whittle pkg build` runs them too.
+    ///
+    /// Exit codes: 0 no required linter tripped, 1 error (e.g. an unreadable package), 3 a
+    /// required linter tripped.
+    ///
+    /// Examples:
+    ///   whittle pkg lint packages/x86_64/hello-1.0-r0.apk
+    ///   whittle pkg lint packages/x86_64/*.apk --lint-require dev,setuidgid --lint-warn strip
+    ///   whittle pkg lint hello-1.0-r0.apk --format sarif > lint.sarif
+    #[command(verbatim_doc_comment)]
+    Lint {
+        /// The packages.
+        #[arg(required = true, value_name = "PKG.apk")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        lint: LintFlags,
+        /// Output format: text for people, json, or sarif (2.1.0) for code-scanning UIs.
+        #[arg(long, value_enum, default_value_t = crate::render::FindingsFormat::Text)]
+        format: crate::render::FindingsFormat,
+    },
     /// Sign (or re-sign) an existing .apk or APKINDEX.tar.gz in place.
     ///
     /// Examples:
@@ -79,6 +107,25 @@ enum PkgCommand {
         #[arg(long)]
         sha1: bool,
     },
+}
+
+/// melange's linter flags (`whittle pkg lint`, `whittle pkg build`).
+#[derive(clap::Args)]
+struct LintFlags {
+    /// Linters whose findings fail, comma-separated [default: melange's: dev, infodir,
+    /// libtool/la-files, setuidgid, tempdir, usrmerge, varempty, worldwrite].
+    #[arg(long, value_name = "LINTERS", value_delimiter = ',')]
+    lint_require: Option<Vec<String>>,
+    /// Linters whose findings are only shown, comma-separated [default: melange's: the others
+    /// but documentation and empty].
+    #[arg(long, value_name = "LINTERS", value_delimiter = ',')]
+    lint_warn: Option<Vec<String>>,
+}
+
+impl LintFlags {
+    fn policy(self) -> Result<whittle_pkg::lint::Policy, whittle_pkg::Error> {
+        whittle_pkg::lint::Policy::new(self.lint_require, self.lint_warn)
+    }
 }
 
 #[derive(clap::Args)]
@@ -134,6 +181,8 @@ struct BuildArgs {
     /// Sign with RSA/SHA-1 (.SIGN.RSA.) instead of RSA/SHA-256.
     #[arg(long)]
     sha1: bool,
+    #[command(flatten)]
+    lint: LintFlags,
     /// Do not run the recipe's test section.
     #[arg(long)]
     no_test: bool,
@@ -310,6 +359,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                     repositories: a.repository_append,
                     ..Default::default()
                 },
+                lint: a.lint.policy()?,
             };
             let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;
             for p in &out.packages {
@@ -330,6 +380,11 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
             eprintln!("{n} packages indexed");
             println!("{}", path.display());
         }
+        PkgCommand::Lint {
+            files,
+            lint,
+            format,
+        } => return lint_files(&files, lint.policy()?, format),
         PkgCommand::Sign { files, key, sha1 } => {
             let key = load_key(&key)?;
             for f in files {
@@ -349,4 +404,31 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `whittle pkg lint`: every package's findings, then the exit code.
+fn lint_files(
+    files: &[PathBuf],
+    policy: whittle_pkg::lint::Policy,
+    format: crate::render::FindingsFormat,
+) -> Result<ExitCode, Box<dyn Error>> {
+    use whittle_pkg::lint;
+    let mut per_package = Vec::new();
+    for f in files {
+        let pkg = lint::read_apk(f)?;
+        let artifact = f.display().to_string();
+        let findings = lint::lint(&pkg, &artifact, &policy);
+        per_package.push((artifact, pkg.name, findings));
+    }
+    let all: Vec<_> = per_package.iter().flat_map(|p| p.2.clone()).collect();
+    let target: Vec<&str> = per_package.iter().map(|p| p.0.as_str()).collect();
+    let out = crate::render::findings(
+        format,
+        "whittle pkg lint",
+        &target.join(", "),
+        &lint::rules(),
+        &all,
+        || lint::text(&per_package),
+    )?;
+    Ok(crate::render::finish(&out, &all, Some(lint::REQUIRED))?)
 }
