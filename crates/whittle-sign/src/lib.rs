@@ -12,6 +12,7 @@
 mod error;
 pub mod key;
 pub mod payload;
+pub mod provenance;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -511,6 +511,72 @@ fn write_blobs(dir: &Path, artifact: &Artifact) -> Result<()> {
     Ok(())
 }
 
+/// The config blob of the image manifest `digest` at `place` (at most [`MAX_MANIFEST`] bytes,
+/// verified against its digest).
+pub fn image_config(
+    place: &Place,
+    digest: &str,
+    opts: &whittle_registry::Options,
+) -> Result<Vec<u8>> {
+    let what = format!("{}@{digest}", place.name());
+    match place {
+        Place::Registry(r) => {
+            let reference = DockerReference {
+                tag: None,
+                digest: Some(digest.into()),
+                ..r.clone()
+            };
+            let (manifest, _) = whittle_registry::find_manifest(&reference, opts)?
+                .ok_or_else(|| Error::format(&what, "no such manifest"))?;
+            let config = config_of(&manifest, &what)?;
+            Ok(whittle_registry::fetch_blob(
+                &reference,
+                &config.digest,
+                config.size,
+                opts,
+            )?)
+        }
+        Place::Layout(dir) => {
+            let blob = |d: &str, limit: u64| -> Result<Vec<u8>> {
+                let hex = digest_hex(d).ok_or_else(|| {
+                    Error::format(&what, format!("`{d}` is not a sha256:<hex> digest"))
+                })?;
+                let bytes = read_bounded(&dir.join("blobs/sha256").join(hex), limit)?;
+                if sha256_digest(&bytes) != d {
+                    return Err(Error::format(
+                        &what,
+                        format!("blob {d} does not match its digest"),
+                    ));
+                }
+                Ok(bytes)
+            };
+            let config = config_of(&blob(digest, MAX_MANIFEST)?, &what)?;
+            blob(&config.digest, config.size)
+        }
+    }
+}
+
+/// The config descriptor of an image manifest, its size at most [`MAX_MANIFEST`].
+fn config_of(manifest: &[u8], what: &str) -> Result<Descriptor> {
+    #[derive(serde::Deserialize)]
+    struct ConfigOnly {
+        config: Descriptor,
+    }
+    let c: ConfigOnly = serde_json::from_slice(manifest)
+        .map_err(|e| Error::format(what, format!("not an image manifest: {e}")))?;
+    if c.config.size > MAX_MANIFEST || digest_hex(&c.config.digest).is_none() {
+        return Err(Error::format(
+            what,
+            format!(
+                "config descriptor {} ({} bytes) is not a small sha256 blob",
+                c.config.digest.chars().take(80).collect::<String>(),
+                c.config.size
+            ),
+        ));
+    }
+    Ok(c.config)
+}
+
 /// Copy the `.sig` and `.att` artifacts of each of `digests` from `src` to `dest` (registries
 /// and OCI layouts; other kinds have none). Returns the tags copied.
 pub fn carry(

@@ -78,6 +78,9 @@ pub struct BuildArgs {
     /// apko's arguments and flags.
     #[command(flatten)]
     apko: apko::ApkoArgs,
+
+    #[command(flatten)]
+    sign: crate::sign::BuildSignArgs,
 }
 
 /// Renders build events on stderr: steps, warnings and a download progress bar.
@@ -166,6 +169,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         unsafe { std::env::set_var("WHITTLE_INSECURE_REGISTRY", "1") };
     }
     let output = args.apko.output(args.output.as_deref())?;
+    let signer = args.sign.signer(&output)?;
     let source_date_epoch = match args.source_date_epoch.or(args.apko.build_date()?) {
         Some(s) => Some(s),
         None => match std::env::var("SOURCE_DATE_EPOCH") {
@@ -218,6 +222,9 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         }
     }
     args.apko.push_tags(&output, &report.digest, args.quiet)?;
+    if let Some(signer) = &signer {
+        signer.sign_build(&opts.config, &report, args.quiet)?;
+    }
     println!("{}", report.digest);
     Ok(std::process::ExitCode::SUCCESS)
 }

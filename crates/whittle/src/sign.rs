@@ -185,19 +185,7 @@ pub fn attest(args: AttestArgs) -> Result<ExitCode> {
 
 /// A JSON file, at most [`MAX_PREDICATE`] bytes.
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(MAX_PREDICATE + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if buf.len() as u64 > MAX_PREDICATE {
-        return Err(format!(
-            "{} is larger than {MAX_PREDICATE} bytes, the most one attestation carries",
-            path.display()
-        )
-        .into());
-    }
+    let buf = read_bounded(path, MAX_PREDICATE)?;
     serde_json::from_slice(&buf).map_err(|e| {
         format!(
             "{} is not JSON ({e}); a predicate is a JSON document",
@@ -233,4 +221,171 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     }
     println!("{}", v.digest);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `whittle build`'s signing flag.
+#[derive(clap::Args)]
+pub struct BuildSignArgs {
+    /// Sign every built manifest and the index with this cosign key (COSIGN_PASSWORD), and
+    /// attest each image's SPDX SBOM and a SLSA v1 provenance (every installed package, the
+    /// config; dated by SOURCE_DATE_EPOCH). Needs an oci: or docker:// output.
+    #[arg(long, value_name = "KEY")]
+    sign_key: Option<PathBuf>,
+}
+
+/// The key a build signs with, loaded before the build so a wrong password fails at once.
+pub struct BuildSigner {
+    key: SigningKey,
+    place: whittle_sign::Place,
+}
+
+impl BuildSignArgs {
+    /// The signer, when `--sign-key` is given and `output` can hold signatures.
+    pub fn signer(&self, output: &whittle_oci::ImageRef) -> Result<Option<BuildSigner>> {
+        let Some(path) = &self.sign_key else {
+            return Ok(None);
+        };
+        let place = whittle_sign::Place::of(output).ok_or_else(|| {
+            format!(
+                "--sign-key: signatures are stored in registries and OCI layouts; {output} is neither (use -o oci:DIR[:TAG] or docker://HOST/REPO:TAG)"
+            )
+        })?;
+        Ok(Some(BuildSigner {
+            key: SigningKey::load(path)?,
+            place,
+        }))
+    }
+}
+
+impl BuildSigner {
+    /// Sign and attest what `report` says the build wrote from `config`.
+    pub fn sign_build(
+        &self,
+        config: &Path,
+        report: &whittle_build::BuildReport,
+        quiet: bool,
+    ) -> Result<()> {
+        let opts = whittle_registry::Options::from_env();
+        let config_bytes = read_bounded(config, MAX_PREDICATE)?;
+        let config_name = config
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = |digest: &str| whittle_sign::Target {
+            place: self.place.clone(),
+            digest: digest.to_string(),
+        };
+        let mut signed = 0;
+        let mut attested = 0;
+        for img in &report.images {
+            let t = target(&img.manifest_digest);
+            whittle_sign::sign(&t, &self.key, &opts)?;
+            signed += 1;
+            let sbom = self.sbom(&img.manifest_digest, &img.arch, report, &opts)?;
+            if let Some(sbom) = &sbom {
+                let doc: serde_json::Value = serde_json::from_slice(sbom)
+                    .map_err(|e| format!("the build's SBOM of {}: {e}", img.arch))?;
+                whittle_sign::attest(&t, &self.key, "https://spdx.dev/Document", doc, &opts)?;
+                attested += 1;
+            }
+            let created = created_of(&whittle_sign::store::image_config(
+                &self.place,
+                &img.manifest_digest,
+                &opts,
+            )?)?;
+            let predicate =
+                whittle_sign::provenance::predicate(&whittle_sign::provenance::Build {
+                    config_name: &config_name,
+                    config: &config_bytes,
+                    sbom: sbom.as_deref(),
+                    created,
+                    arch: &img.arch,
+                    builder_version: env!("CARGO_PKG_VERSION"),
+                })?;
+            whittle_sign::attest(
+                &t,
+                &self.key,
+                whittle_sign::provenance::PREDICATE_TYPE,
+                predicate,
+                &opts,
+            )?;
+            attested += 1;
+        }
+        if !report
+            .images
+            .iter()
+            .any(|i| i.manifest_digest == report.digest)
+        {
+            whittle_sign::sign(&target(&report.digest), &self.key, &opts)?;
+            signed += 1;
+        }
+        if !quiet {
+            eprintln!(
+                "signed    {signed} manifest(s) with key sha256:{}, {attested} attestation(s) (SPDX, SLSA v1 provenance)",
+                self.key.public_key().fingerprint()
+            );
+        }
+        Ok(())
+    }
+
+    /// The build's SPDX SBOM of the image `digest`: the `sha256-<hex>.sbom` artifact the push
+    /// attached, or the file written beside a local output.
+    fn sbom(
+        &self,
+        digest: &str,
+        arch: &str,
+        report: &whittle_build::BuildReport,
+        opts: &whittle_registry::Options,
+    ) -> Result<Option<Vec<u8>>> {
+        if let whittle_sign::Place::Registry(_) = &self.place {
+            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+            let tag = format!("sha256-{hex}.sbom");
+            let found = whittle_sign::store::read(
+                &self.place,
+                &tag,
+                whittle_sign::payload::MAX_PAYLOAD as u64,
+                opts,
+            )?;
+            return Ok(found.and_then(|a| {
+                a.layers
+                    .into_iter()
+                    .find(|(d, _)| d.media_type == whittle_registry::MEDIA_TYPE_SPDX)
+                    .map(|(_, b)| b)
+            }));
+        }
+        let file = match report.sboms.as_slice() {
+            [one] if report.images.len() == 1 => Some(one),
+            many => many.iter().find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(&format!(".{arch}.spdx.json")))
+            }),
+        };
+        file.map(|f| read_bounded(f, MAX_PREDICATE)).transpose()
+    }
+}
+
+/// The `created` time of an image config, in seconds since 1970.
+fn created_of(config: &[u8]) -> Result<u64> {
+    let v: serde_json::Value = serde_json::from_slice(config)?;
+    let created = v
+        .get("created")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default();
+    whittle_sbom::parse_rfc3339(created).ok_or_else(|| {
+        format!("the built image's config has no readable `created` time ({created:?})").into()
+    })
+}
+
+/// A file, at most `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    if buf.len() as u64 > limit {
+        return Err(format!("{} is larger than {limit} bytes", path.display()).into());
+    }
+    Ok(buf)
 }
