@@ -20,6 +20,9 @@ pub struct DebRepo {
     pub line: String,
     /// Base URI (`http(s)://`, `file://` or a path), without a trailing slash.
     pub uri: String,
+    /// The URI as a lock records it: as written (`host:debian` stays symbolic), without a
+    /// trailing slash.
+    pub lock_uri: String,
     /// The suite (`bookworm`).
     pub suite: String,
     /// Components (`main`).

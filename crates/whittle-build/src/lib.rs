@@ -186,6 +186,9 @@ pub struct BuildOptions {
     pub ignore_lock: bool,
     /// Use this lockfile instead of the one beside the config (`--lockfile`, apko's flag).
     pub lock_file: Option<PathBuf>,
+    /// The file `whittle lock` takes when it is not `config` (a recipe whose `environment:`
+    /// is `config`): the lock's messages and refresh command name it.
+    pub lock_made_from: Option<PathBuf>,
     /// What apko's `-k`/`-r`/`-b`/`-p`/`--annotations` flags add to the config (relative paths
     /// against the current directory).
     pub append: whittle_config::Append,
@@ -253,13 +256,21 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let locked = if opts.ignore_lock {
         None
     } else {
-        let urls: Vec<String> = if is_apk {
+        // (as a lock names each repository, where it is fetched from)
+        let urls: Vec<(String, String)> = if is_apk {
             apk::repo_urls(&config)
+                .into_iter()
+                .map(|u| (u.clone(), u))
+                .collect()
         } else {
-            repos.iter().map(|r| r.uri.clone()).collect()
+            repos
+                .iter()
+                .map(|r| (r.lock_uri.clone(), r.uri.clone()))
+                .collect()
         };
         lock::Locked::beside(
             &opts.config,
+            opts.lock_made_from.as_deref(),
             opts.lock_file.as_deref(),
             &urls,
             !opts.append.is_empty(),
@@ -524,6 +535,7 @@ fn debian_repos(config: &Config, insecure: bool) -> Result<Vec<debian::DebRepo>,
                 out.push(debian::DebRepo {
                     line: d.written.clone(),
                     uri: uri.trim_end_matches('/').to_string(),
+                    lock_uri: d.uri.trim_end_matches('/').to_string(),
                     suite: d.suite.clone(),
                     components: d.components.clone(),
                     keyrings,

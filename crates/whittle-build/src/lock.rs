@@ -63,27 +63,36 @@ fn read_config(config: &Path) -> Result<Vec<u8>, Error> {
 #[derive(Debug)]
 pub struct Locked {
     path: PathBuf,
+    /// What `whittle lock` takes to refresh it: the config, or the recipe it came from.
     config: PathBuf,
     lock: Lock,
+    /// Where each repository of the lock is fetched from (a symbolic one: this machine's
+    /// mirror).
+    bases: BTreeMap<String, String>,
 }
 
 impl Locked {
     /// The lock beside `config`, if there is one: parsed, checked, and refused when the config
     /// changed since it was made.
     ///
-    /// `repo_urls` are the config's repositories: a lock naming another is refused. `appended`
+    /// `repos` are the config's repositories, as a lock names each (`host:debian` stays
+    /// symbolic) and where it is fetched from: a lock naming another is refused. `appended`
     /// says the command line added to the config (`-p`, `-r`, `-k`): the lock was made from
     /// the config alone, so it is refused then too.
     ///
+    /// `made_from` is the file the lock was made from when it is not `config` (a recipe whose
+    /// environment `config` is): the lock lies beside it, and messages name it.
     /// `explicit` names another lockfile (apko's `--lockfile`); it must exist.
     pub fn beside(
         config: &Path,
+        made_from: Option<&Path>,
         explicit: Option<&Path>,
-        repo_urls: &[String],
+        repos: &[(String, String)],
         appended: bool,
         events: &dyn Events,
     ) -> Result<Option<Locked>, Error> {
-        let path = explicit.map_or_else(|| lock_path(config), Path::to_path_buf);
+        let source = made_from.unwrap_or(config);
+        let path = explicit.map_or_else(|| lock_path(source), Path::to_path_buf);
         let text = match read_lock_bytes(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
@@ -98,31 +107,36 @@ impl Locked {
         let checksum = config_checksum(&read_config(config)?);
         if lock.config.checksum != checksum {
             return Err(Error::Lock(format!(
-                "lockfile {} was made from another version of {} (config.checksum {}, the config is now {checksum}); refresh it with `whittle lock {}`, or build without it with --ignore-lock",
+                "lockfile {} was made from another version of {} (config.checksum {}, now {checksum}); refresh it with `whittle lock {}`, or build without it with --ignore-lock",
                 path.display(),
-                config.display(),
+                match made_from {
+                    Some(_) => format!("the `environment:` of {}", source.display()),
+                    None => source.display().to_string(),
+                },
                 lock.config.checksum,
-                config.display()
+                source.display()
             )));
         }
         if appended {
             return Err(Error::Lock(format!(
                 "lockfile {} pins what {} alone resolves to, and the command line adds packages, repositories or keys to it: write them into the config and run `whittle lock {}`, or build without the lock with --ignore-lock",
                 path.display(),
-                config.display(),
-                config.display()
+                source.display(),
+                source.display()
             )));
         }
+        let mut bases = BTreeMap::new();
         for (i, r) in lock.contents.repositories.iter().enumerate() {
-            if !repo_urls.contains(&r.url) {
+            let Some((_, base)) = repos.iter().find(|(named, _)| *named == r.url) else {
                 return Err(Error::Lock(format!(
                     "lockfile {}: contents.repositories[{i}].url: {} is not a repository of {}; refresh the lock with `whittle lock {}`",
                     path.display(),
                     r.url.chars().take(200).collect::<String>(),
-                    config.display(),
-                    config.display()
+                    source.display(),
+                    source.display()
                 )));
-            }
+            };
+            bases.insert(r.url.clone(), base.clone());
         }
         events.step(&format!(
             "lock      {}: {} repositories, {} packages pinned; nothing is resolved",
@@ -132,18 +146,30 @@ impl Locked {
         ));
         Ok(Some(Locked {
             path,
-            config: config.to_path_buf(),
+            config: source.to_path_buf(),
             lock,
+            bases,
         }))
     }
 
-    /// The locked packages of `arch`, in install order.
+    /// The locked packages of `arch`, in install order, each `url` where it is fetched from
+    /// (a symbolic repository's packages: under this machine's mirror).
     pub fn packages(&self, arch: &str) -> Result<Vec<LockPackage>, Error> {
         self.lock
             .contents
             .packages
             .get(arch)
-            .cloned()
+            .map(|pkgs| {
+                pkgs.iter()
+                    .map(|p| {
+                        let mut p = p.clone();
+                        if let Some(base) = self.bases.get(&p.repository) {
+                            p.url = p.url_from(base);
+                        }
+                        p
+                    })
+                    .collect()
+            })
             .ok_or_else(|| {
                 Error::Lock(format!(
                     "lockfile {}: contents.packages has no {arch}; lock that architecture with `whittle lock {}`",
@@ -236,6 +262,9 @@ pub struct LockOptions {
     pub offline: bool,
     /// Accept unsigned repositories (loudly).
     pub insecure_allow_unsigned_repositories: bool,
+    /// The file the config was taken from, when it is not a config itself (a recipe whose
+    /// `environment:` is `config`): the lock is written beside it and named after it.
+    pub made_from: Option<PathBuf>,
 }
 
 /// What `whittle lock` did.
@@ -264,11 +293,11 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
         debian_contents(&config, opts, &archs, &fetcher, events)?
     };
     let bytes = read_config(&opts.config)?;
+    let source = opts.made_from.as_deref().unwrap_or(&opts.config);
     let lock = Lock {
         version: LOCK_VERSION.into(),
         config: LockConfig {
-            name: opts
-                .config
+            name: source
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -276,7 +305,7 @@ pub fn lock(opts: &LockOptions, events: &dyn Events) -> Result<LockReport, Error
         },
         contents,
     };
-    let path = lock_path(&opts.config);
+    let path = lock_path(source);
     let changes = read_lock_bytes(&path)
         .ok()
         .and_then(|old| Lock::parse(&path.display().to_string(), &old).ok())
@@ -342,11 +371,27 @@ fn debian_contents(
             verified_repos = verified;
         }
     }
+    // a symbolic repository (`host:debian`) is kept as written and its packages' URLs relative
+    // to it: the lock holds on a machine with another mirror
+    for pkgs in packages.values_mut() {
+        for p in pkgs.iter_mut() {
+            let Some(v) = verified_repos
+                .iter()
+                .find(|v| v.repo.uri == p.repository && v.repo.lock_uri != v.repo.uri)
+            else {
+                continue;
+            };
+            if let Some(rest) = p.relative_url().map(str::to_string) {
+                p.repository = v.repo.lock_uri.clone();
+                p.url = rest;
+            }
+        }
+    }
     let repositories = verified_repos
         .iter()
         .map(|v| LockRepository {
             name: v.repo.line.clone(),
-            url: v.repo.uri.clone(),
+            url: v.repo.lock_uri.clone(),
             architecture: None,
             release: LockRelease {
                 checksum: format!("sha256:{}", v.inrelease_sha256),

@@ -49,6 +49,18 @@ pub struct RootfsOptions {
     /// What the command line adds to the config (melange's `--keyring-append`,
     /// `--repository-append`).
     pub append: whittle_config::Append,
+    /// Install exactly the packages of this lock instead of resolving (refused when stale).
+    pub lock: Option<RootfsLock>,
+}
+
+/// The lock a root filesystem is installed from.
+#[derive(Debug, Clone)]
+pub struct RootfsLock {
+    /// The lockfile.
+    pub file: PathBuf,
+    /// The file `whittle lock` made it from (a recipe whose `environment:` is the config): its
+    /// messages and refresh command name it.
+    pub made_from: PathBuf,
 }
 
 /// Builds `opts.config` for `opts.arch` and writes its merged filesystem into `dest` (created
@@ -78,8 +90,9 @@ pub fn build_rootfs(
             sbom: SbomDest::None,
             insecure_allow_unsigned_repositories: false,
             allow_paths: Vec::new(),
-            ignore_lock: false,
-            lock_file: None,
+            ignore_lock: opts.lock.is_none(),
+            lock_file: opts.lock.as_ref().map(|l| l.file.clone()),
+            lock_made_from: opts.lock.as_ref().map(|l| l.made_from.clone()),
             append: opts.append.clone(),
         },
         events,

@@ -87,6 +87,7 @@ fn build_into(dir: &Path, cfg: &Path, cache: &Path, name: &str) -> (String, Vec<
             allow_paths: Vec::new(),
             ignore_lock: false,
             lock_file: None,
+            lock_made_from: None,
             append: Default::default(),
         },
         &events,

@@ -53,6 +53,10 @@ pub struct BuildOptions {
     /// What the command line adds to the recipe's `environment` (melange's `--keyring-append`,
     /// `--repository-append`; relative paths against the current directory).
     pub environment_append: whittle_config::Append,
+    /// Resolve the environment afresh even when a lock lies beside the recipe.
+    pub ignore_lock: bool,
+    /// Install the environment from this lockfile instead of `<recipe stem>.lock.json`.
+    pub lock_file: Option<PathBuf>,
     /// The linters run over every package made (melange's `--lint-require`/`--lint-warn`;
     /// `Policy::default()` is melange's defaults); a required one that trips fails the build.
     pub lint: crate::lint::Policy,
@@ -101,11 +105,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             ),
         });
     }
-    let recipe_dir = opts
-        .recipe
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let recipe_dir = recipe_dir(&opts.recipe);
     let work = tempfile::Builder::new()
         .prefix("whittle-pkg-")
         .tempdir()
@@ -144,7 +144,15 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             what: recipe.origin.clone(),
             message: "the recipe has `runs:` steps but no `environment:`; add one (contents.repositories and contents.packages, e.g. a shell and a compiler)".into(),
         })?;
-        env_vars = environment(&recipe, env, &recipe_dir, &root, opts, events)?;
+        env_vars = environment(
+            &recipe,
+            env,
+            &recipe_dir,
+            &root,
+            opts,
+            environment_lock(opts),
+            events,
+        )?;
     }
     env_vars.insert(
         "SOURCE_DATE_EPOCH".into(),
@@ -238,7 +246,8 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         let (troot, tvars) = match &test.environment {
             Some(env) => (
                 test_root.clone(),
-                environment(&recipe, env, &recipe_dir, &test_root, opts, events)?,
+                // resolved afresh: a recipe's lock pins its build environment
+                environment(&recipe, env, &recipe_dir, &test_root, opts, None, events)?,
             ),
             None => {
                 if !needs_env {
@@ -429,7 +438,8 @@ impl whittle_fetch::Progress for EnvironmentEvents<'_> {
 
 impl whittle_build::Events for EnvironmentEvents<'_> {
     fn step(&self, msg: &str) {
-        if self.verbose && !msg.starts_with("write ") {
+        // which lock the environment is installed from is always said
+        if (self.verbose || msg.starts_with("lock ")) && !msg.starts_with("write ") {
             self.inner.step(msg);
         }
     }
@@ -440,16 +450,90 @@ impl whittle_build::Events for EnvironmentEvents<'_> {
     }
 }
 
-/// Builds an embedded image config into `root` and returns its `environment:` variables.
-fn environment(
+/// The lock the build environment is installed from: `--lockfile`, else
+/// `<recipe stem>.lock.json` when there is one; none with `--ignore-lock`.
+fn environment_lock(opts: &BuildOptions) -> Option<whittle_build::rootfs::RootfsLock> {
+    if opts.ignore_lock {
+        return None;
+    }
+    let file = match &opts.lock_file {
+        Some(f) => f.clone(),
+        None => Some(whittle_build::lock::lock_path(&opts.recipe)).filter(|p| p.exists())?,
+    };
+    Some(whittle_build::rootfs::RootfsLock {
+        file,
+        made_from: opts.recipe.clone(),
+    })
+}
+
+/// What `whittle lock RECIPE` needs.
+#[derive(Debug, Clone)]
+pub struct LockOptions {
+    /// The recipe file.
+    pub recipe: PathBuf,
+    /// apk architecture of the builds the lock is for (the host's).
+    pub arch: String,
+    /// Directories of the user's own pipelines for `uses:`.
+    pub pipeline_dirs: Vec<PathBuf>,
+    /// The package cache.
+    pub cache_dir: PathBuf,
+    /// Use only the cache.
+    pub offline: bool,
+}
+
+/// `whittle lock RECIPE`: resolves the recipe's `environment:` and writes its lock beside the
+/// recipe (`<recipe stem>.lock.json`), which `whittle pkg build` then installs the environment
+/// from. The lock's `config.checksum` is that of the `environment:` section as whittle reads it
+/// (dedented, line endings normalised): the rest of the recipe may change without making the
+/// lock stale. A `test.environment` is not locked.
+pub fn lock(
+    opts: &LockOptions,
+    events: &dyn whittle_build::Events,
+) -> Result<whittle_build::lock::LockReport> {
+    let recipe = crate::recipe::from_file(&opts.recipe, &opts.arch, &opts.pipeline_dirs)?;
+    let env = recipe.environment.as_ref().ok_or_else(|| Error::Invalid {
+        what: recipe.origin.clone(),
+        message: "the recipe has no `environment:` to lock".into(),
+    })?;
+    let (tmp, _) = environment_config(&recipe, env, &recipe_dir(&opts.recipe))?;
+    whittle_build::lock::lock(
+        &whittle_build::lock::LockOptions {
+            config: tmp.path().to_path_buf(),
+            cache_dir: opts.cache_dir.clone(),
+            offline: opts.offline,
+            insecure_allow_unsigned_repositories: false,
+            made_from: Some(opts.recipe.clone()),
+        },
+        &EnvironmentEvents {
+            inner: events,
+            config: tmp.path().display().to_string(),
+            recipe: recipe.origin.clone(),
+            line_offset: env.line_offset,
+            column_offset: env.column_offset,
+            verbose: true,
+        },
+    )
+    .map_err(|e| Error::Environment {
+        recipe: recipe.origin.clone(),
+        source: Box::new(whittle_build::rootfs::RootfsError::Build(e)),
+    })
+}
+
+/// The directory of a recipe (`.` for a bare file name).
+fn recipe_dir(recipe: &Path) -> PathBuf {
+    recipe
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The recipe's `environment:` as an image config file beside the recipe (so that its relative
+/// paths mean the same), and the config read from it; its errors point into the recipe.
+fn environment_config(
     recipe: &Recipe,
     env: &Embedded,
     recipe_dir: &Path,
-    root: &Path,
-    opts: &BuildOptions,
-    events: &dyn whittle_build::Events,
-) -> Result<BTreeMap<String, String>> {
-    // the config is written beside the recipe so that its relative paths mean the same
+) -> Result<(tempfile::NamedTempFile, whittle_config::Config)> {
     let tmp = tempfile::Builder::new()
         .prefix(".whittle-environment-")
         .suffix(".yaml")
@@ -472,6 +556,21 @@ fn environment(
             Error::Recipe(diags)
         }
     })?;
+    Ok((tmp, config))
+}
+
+/// Builds an embedded image config into `root` (from `lock` when given) and returns its
+/// `environment:` variables.
+fn environment(
+    recipe: &Recipe,
+    env: &Embedded,
+    recipe_dir: &Path,
+    root: &Path,
+    opts: &BuildOptions,
+    lock: Option<whittle_build::rootfs::RootfsLock>,
+    events: &dyn whittle_build::Events,
+) -> Result<BTreeMap<String, String>> {
+    let (tmp, config) = environment_config(recipe, env, recipe_dir)?;
     let deb_arch = whittle_config::Arch::parse(&opts.arch)
         .map(|a| a.debian().to_string())
         .unwrap_or_else(|| opts.arch.clone());
@@ -495,6 +594,7 @@ fn environment(
             arch: deb_arch,
             source_date_epoch: Some(opts.source_date_epoch),
             append: opts.environment_append.clone(),
+            lock,
         },
         root,
         &env_events,

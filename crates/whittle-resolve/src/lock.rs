@@ -68,7 +68,9 @@ pub struct LockKeyring {
 pub struct LockRepository {
     /// The repository line as written.
     pub name: String,
-    /// Its base URL; every package of it lies under `url/`.
+    /// Its base URL; every package of it lies under `url/`. A symbolic repository
+    /// (`host:debian`: the mirror of the machine that builds, see [`is_symbolic`]) is kept as
+    /// written, so that a lock is the same on machines with different mirrors.
     pub url: String,
     /// APK: the architecture of the index (apko's field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,7 +116,9 @@ pub struct LockPackage {
     pub architecture: String,
     /// The `url` of its repository in [`LockContents::repositories`].
     pub repository: String,
-    /// Where to download it (under `repository`).
+    /// Where to download it: a URL under `repository`, or, when the repository is symbolic
+    /// ([`is_symbolic`]), a path relative to it (`pool/main/g/gawk/gawk_…_amd64.deb`); see
+    /// [`LockPackage::url_from`].
     pub url: String,
     /// Size in bytes.
     pub size: u64,
@@ -270,17 +274,13 @@ impl Lock {
                         ),
                     ));
                 }
-                let inside = p
-                    .url
-                    .strip_prefix(p.repository.as_str())
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .is_some_and(|rest| {
-                        !rest.is_empty()
-                            && rest
-                                .split('/')
-                                .all(|s| !s.is_empty() && s != "." && s != "..")
-                            && !rest.contains(['?', '#', '\\'])
-                    });
+                let inside = p.relative_url().is_some_and(|rest| {
+                    !rest.is_empty()
+                        && rest
+                            .split('/')
+                            .all(|s| !s.is_empty() && s != "." && s != "..")
+                        && !rest.contains(['?', '#', '\\'])
+                });
                 if !inside {
                     return Err((
                         at("url"),
@@ -368,6 +368,37 @@ impl Lock {
             }
         }
         out
+    }
+}
+
+/// Whether a repository URL is symbolic: `host:debian`, `host:debian-security` (the mirror the
+/// building machine's apt uses). Its packages' URLs are kept relative to it.
+pub fn is_symbolic(repository: &str) -> bool {
+    repository.starts_with("host:")
+}
+
+impl LockPackage {
+    /// The package's path under its repository: the rest of its URL, or the URL itself when
+    /// the repository is symbolic. `None` when the URL is not under the repository.
+    pub fn relative_url(&self) -> Option<&str> {
+        if is_symbolic(&self.repository) {
+            Some(self.url.as_str())
+        } else {
+            self.url
+                .strip_prefix(self.repository.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+        }
+    }
+
+    /// Where to download the package when its repository is served from `base` (for a symbolic
+    /// repository, the URL it stands for on this machine; else its own URL).
+    pub fn url_from(&self, base: &str) -> String {
+        match self.relative_url() {
+            Some(rest) if is_symbolic(&self.repository) => {
+                format!("{}/{rest}", base.trim_end_matches('/'))
+            }
+            _ => self.url.clone(),
+        }
     }
 }
 
@@ -471,6 +502,35 @@ mod tests {
         let mut l = sample();
         l.config.checksum = "md5:1".into();
         assert_eq!(refused(&l), "config.checksum");
+    }
+
+    #[test]
+    fn symbolic_repositories_keep_relative_urls() {
+        let mut l = sample();
+        l.contents.repositories[0].url = "host:debian".into();
+        let p = &mut l.contents.packages.get_mut("amd64").unwrap()[0];
+        p.repository = "host:debian".into();
+        p.url = "pool/main/g/gawk/gawk_1.0-1_amd64.deb".into();
+        let back = Lock::parse("a.lock.json", &l.to_json()).unwrap();
+        assert_eq!(
+            back.contents.packages["amd64"][0].url_from("http://mirror.example/debian/"),
+            "http://mirror.example/debian/pool/main/g/gawk/gawk_1.0-1_amd64.deb"
+        );
+        // still nothing outside the repository: no absolute URL, no way up
+        for url in [
+            "file:///etc/passwd",
+            "../etc/passwd",
+            "/etc/passwd",
+            "pool/../../x.deb",
+        ] {
+            let mut bad = l.clone();
+            bad.contents.packages.get_mut("amd64").unwrap()[0].url = url.into();
+            assert_eq!(refused(&bad), "contents.packages.amd64[0].url", "{url}");
+        }
+        // a package of a real URL is where its URL says
+        let s = sample();
+        let p = &s.contents.packages["amd64"][0];
+        assert_eq!(p.url_from("http://elsewhere"), p.url);
     }
 
     #[test]

@@ -200,6 +200,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         allow_paths: args.allow_paths,
         ignore_lock: args.ignore_lock,
         lock_file: args.lockfile,
+        lock_made_from: None,
         append: args.apko.append(),
     };
     let term = Terminal::new(args.quiet);

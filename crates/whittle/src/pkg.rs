@@ -175,6 +175,13 @@ struct BuildArgs {
     /// Use only the cache: no network for the environment and sources.
     #[arg(long)]
     offline: bool,
+    /// Resolve the environment afresh even when `<recipe stem>.lock.json` (written by
+    /// `whittle lock RECIPE`) lies beside the recipe.
+    #[arg(long)]
+    ignore_lock: bool,
+    /// Install the environment from this lockfile instead of the one beside the recipe.
+    #[arg(long, value_name = "FILE", conflicts_with = "ignore_lock")]
+    lockfile: Option<PathBuf>,
     /// builddate and file times [default: $SOURCE_DATE_EPOCH, else 0].
     #[arg(long, value_name = "SECONDS")]
     source_date_epoch: Option<u64>,
@@ -359,6 +366,8 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                     repositories: a.repository_append,
                     ..Default::default()
                 },
+                ignore_lock: a.ignore_lock,
+                lock_file: a.lockfile,
                 lint: a.lint.policy()?,
             };
             let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;

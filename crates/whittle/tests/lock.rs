@@ -575,3 +575,224 @@ fn the_real_debian_fixture_builds_the_same_from_its_lock() {
     assert!(err.contains("image.lock.json"), "{err}");
     assert_eq!(locked, resolved);
 }
+
+/// A recipe whose build environment is Debian's `busybox-static` from the fixture repository
+/// and `libx` from `repo`; its one step copies libx's marker file (`libx VERSION`) into the
+/// package, so the package says which libx its environment held.
+fn env_recipe(fix: &Path, repo: &Repo, packages: &str, script: &str) -> String {
+    let deb = fix.join("deb/bookworm-mini");
+    format!(
+        "package:\n  name: envver\n  version: 1.0\n  epoch: 0\n  description: which libx the environment held\n  copyright:\n    - license: MIT\n\
+         environment:\n  contents:\n    repositories:\n      - deb [signed-by={key}] file://{deb} bookworm main\n      - {line}\n    packages: [{packages}]\n\
+         pipeline:\n  - runs: |\n      mkdir -p ${{{{targets.destdir}}}}/usr/share/envver\n      cat /usr/share/whittle-test/marker > ${{{{targets.destdir}}}}/usr/share/envver/version\n      {script}\n",
+        key = deb.join("keys/debian-archive-keyring.gpg").display(),
+        deb = deb.display(),
+        line = repo.line(),
+    )
+}
+
+/// `whittle pkg build envver.yaml` in `d` with `cache` (and `extra`); returns what the built
+/// package's `usr/share/envver/version` says and the build's stderr.
+fn pkg_build_envver(d: &Path, cache: &str, extra: &[&str]) -> (String, String) {
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(d)
+            .args([
+                "pkg",
+                "build",
+                "envver.yaml",
+                "--out",
+                "out",
+                "--arch",
+                "x86_64",
+            ])
+            .args(["--source-date-epoch", "1700000000", "--cache-dir", cache])
+            .args(extra),
+    );
+    let apk = std::fs::read(d.join("out/x86_64/envver-1.0-r0.apk")).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("envver", &apk).unwrap();
+    let mut data = tar::Archive::new(flate2::read::MultiGzDecoder::new(pkg.data_stream()));
+    for e in data.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("usr/share/envver/version") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            return (s.trim().to_string(), err);
+        }
+    }
+    panic!("the package has no usr/share/envver/version; stderr:\n{err}");
+}
+
+/// `whittle pkg build` environments take a lock (`whittle lock RECIPE`): the package is built
+/// in an environment holding the locked libx after the repository published a newer one;
+/// re-locking moves it on; a changed environment is refused, a changed pipeline is not.
+#[test]
+fn a_recipe_lock_keeps_the_build_environment_while_the_repository_moves_on() {
+    let Some(fx) = fixtures() else { return };
+    if !tool("bwrap") {
+        return;
+    }
+    if std::env::consts::ARCH != "x86_64" {
+        println!("SKIPPED: the fixture environment is amd64 and runs only on an x86_64 host");
+        return;
+    }
+    let mut repo = make_repo(&[TestPkg::new("libx", "1.0-1", "")]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let recipe = |repo: &Repo, packages: &str, script: &str| {
+        std::fs::write(
+            d.join("envver.yaml"),
+            env_recipe(&fx, repo, packages, script),
+        )
+        .unwrap();
+    };
+    recipe(&repo, "busybox-static, libx", "true");
+    let lock_recipe = || {
+        run(whittle()
+            .current_dir(d)
+            .args(["lock", "envver.yaml", "--cache-dir", "cache"]))
+    };
+    let out = lock_recipe();
+    assert!(out.contains("envver.lock.json"), "{out}");
+    let l: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("envver.lock.json")).unwrap()).unwrap();
+    assert_eq!(l["config"]["name"], "envver.yaml");
+    let libx = l["contents"]["packages"]["amd64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libx")
+        .unwrap()
+        .clone();
+    assert_eq!(libx["version"], "1.0-1");
+
+    // the repository publishes libx 1.0-2; the lock keeps 1.0-1, from a cold cache too
+    repo.publish(&[TestPkg::new("libx", "1.0-2", "")], NEXT_DAY);
+    let (held, err) = pkg_build_envver(d, "cache2", &[]);
+    assert!(err.contains("envver.lock.json"), "the build says so: {err}");
+    assert_eq!(held, "libx 1.0-1");
+    let (fresh, _) = pkg_build_envver(d, "cache2", &["--ignore-lock"]);
+    assert_eq!(fresh, "libx 1.0-2");
+
+    // the pipeline changes: the environment's lock still holds
+    recipe(&repo, "busybox-static, libx", "echo changed");
+    let (held, _) = pkg_build_envver(d, "cache2", &[]);
+    assert_eq!(held, "libx 1.0-1");
+
+    // re-locking prints the change, and the build follows it
+    let out = lock_recipe();
+    assert!(out.contains("amd64 libx 1.0-1 → 1.0-2"), "{out}");
+    let (moved, _) = pkg_build_envver(d, "cache2", &["--offline"]);
+    assert_eq!(moved, "libx 1.0-2");
+
+    // --lockfile names another lock; a missing one is an error naming it
+    std::fs::rename(d.join("envver.lock.json"), d.join("pinned.json")).unwrap();
+    let (named, err) = pkg_build_envver(d, "cache2", &["--lockfile", "pinned.json"]);
+    assert!(err.contains("pinned.json"), "{err}");
+    assert_eq!(named, "libx 1.0-2");
+    let err = run_fail(whittle().current_dir(d).args([
+        "pkg",
+        "build",
+        "envver.yaml",
+        "--out",
+        "out",
+        "--cache-dir",
+        "cache2",
+        "--lockfile",
+        "missing.json",
+    ]));
+    assert!(err.contains("missing.json"), "{err}");
+    std::fs::rename(d.join("pinned.json"), d.join("envver.lock.json")).unwrap();
+
+    // the environment changes: the lock is refused, naming it and the command that refreshes it
+    recipe(&repo, "libx, busybox-static", "true");
+    let err = run_fail(whittle().current_dir(d).args([
+        "pkg",
+        "build",
+        "envver.yaml",
+        "--out",
+        "out",
+        "--cache-dir",
+        "cache2",
+    ]));
+    assert!(
+        err.contains("envver.lock.json") && err.contains("whittle lock envver.yaml"),
+        "{err}"
+    );
+}
+
+/// A lock of a `host:debian` repository keeps `host:debian` as written and its packages' URLs
+/// relative to it: the same lock builds the same image on a machine whose mirror is elsewhere.
+#[test]
+fn a_host_mirror_lock_holds_on_a_machine_with_another_mirror() {
+    let repo = make_repo(&packages("1.0-1"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("image.yaml"),
+        format!(
+            "contents:\n  repositories:\n    - deb [signed-by={}] host:debian stable main\n  packages: [app]\narchs: [amd64]\n",
+            repo.keyring.display()
+        ),
+    )
+    .unwrap();
+    let mirror = |uri: &str| {
+        let mut c = whittle();
+        c.current_dir(d)
+            .env("WHITTLE_DEBIAN_MIRROR", uri)
+            .env_remove("SOURCE_DATE_EPOCH");
+        c
+    };
+    run(mirror(&repo.uri()).args(["lock", "image.yaml", "--cache-dir", "cache"]));
+    let l = read_lock(d);
+    assert_eq!(l["contents"]["repositories"][0]["url"], "host:debian");
+    for p in l["contents"]["packages"]["amd64"].as_array().unwrap() {
+        assert_eq!(p["repository"], "host:debian");
+        let url = p["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("pool/main/"),
+            "relative to the mirror: {url}"
+        );
+    }
+    let build = |uri: &str, cache: &str| {
+        run(mirror(uri).args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache]))
+            .trim()
+            .to_string()
+    };
+    let here = build(&repo.uri(), "cache");
+    // another machine: the same archive served from another place, nothing cached
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("debian");
+    std::fs::create_dir(&copy).unwrap();
+    for sub in ["dists", "pool"] {
+        let st = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(repo.path(sub))
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let there = build(&format!("file://{}", copy.display()), "cold");
+    assert_eq!(
+        there, here,
+        "the same image from the lock on another mirror"
+    );
+    // a lock's package URL still cannot leave the repository
+    let mut bad = l.clone();
+    bad["contents"]["packages"]["amd64"][0]["url"] = "../../etc/passwd".into();
+    std::fs::write(
+        d.join("image.lock.json"),
+        serde_json::to_vec_pretty(&bad).unwrap(),
+    )
+    .unwrap();
+    let err = run_fail(mirror(&repo.uri()).args([
+        "build",
+        "image.yaml",
+        "-o",
+        "oci:img",
+        "--cache-dir",
+        "cache",
+    ]));
+    assert!(err.contains("outside its repository"), "{err}");
+}
