@@ -62,11 +62,13 @@ enum Command {
     /// Pin the packages a config resolves to in `<config stem>.lock.json`, for `whittle build`.
     ///
     /// `whittle build` then installs exactly those packages (checked against the lock's sizes
-    /// and SHA-256s) without resolving; re-running `whittle lock` prints what changed.
+    /// and SHA-256s) without resolving; re-running `whittle lock` prints what changed. Given a
+    /// `whittle pkg build` recipe, it locks the recipe's `environment:` for `whittle pkg build`.
     ///
     /// Examples:
     ///   whittle lock examples/gawk.yaml
     ///   whittle build examples/gawk.yaml -o oci:out/gawk      # uses examples/gawk.lock.json
+    ///   whittle lock hello.yaml                               # a recipe: hello.lock.json
     #[command(verbatim_doc_comment, after_help = EXIT_CODES)]
     Lock(lock::LockArgs),
     /// Copy an image between any two references, byte-for-byte (same digest at both ends).

@@ -36,11 +36,13 @@ enum PkgCommand {
     /// The recipe's `environment` is built by whittle into a root filesystem; every pipeline
     /// step runs in bwrap with that root (read-only), the source directory at /home/build and no
     /// network unless the step says `network: true`. Packages go to OUT/ARCH/ with a signed
-    /// APKINDEX.tar.gz beside them.
+    /// APKINDEX.tar.gz beside them. A lock beside the recipe (`whittle lock RECIPE` writes
+    /// RECIPE_STEM.lock.json) pins the environment's packages.
     ///
     /// Examples:
     ///   whittle pkg build hello.yaml --key whittle.rsa
     ///   whittle pkg build hello.yaml --key whittle.rsa --out packages --source-date-epoch 0
+    ///   whittle lock hello.yaml && whittle pkg build hello.yaml --key whittle.rsa
     #[command(verbatim_doc_comment)]
     Build(BuildArgs),
     /// Write a signed APKINDEX.tar.gz for the .apk files of a directory.
