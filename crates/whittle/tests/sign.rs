@@ -287,10 +287,7 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
             assert!(
                 deps.iter()
                     .any(|dep| dep["digest"]["sha256"] == want.as_str()
-                        && dep["uri"]
-                            .as_str()
-                            .unwrap()
-                            .starts_with(&format!("pkg:deb/"))
+                        && dep["uri"].as_str().unwrap().starts_with("pkg:deb/")
                         && dep["uri"]
                             .as_str()
                             .unwrap()
