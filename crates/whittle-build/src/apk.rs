@@ -2,10 +2,13 @@
 //! repository, verified `.apk` files, extraction without running scripts, and the files apk-tools
 //! and scanners read (`lib/apk/db/installed`, `etc/apk/{world,arch,repositories,keys}`).
 
-use crate::{BuiltArch, Error, Events};
+use crate::source::{Installed, PackageFiles};
+use crate::{Error, Events};
 use std::collections::BTreeMap;
 use whittle_apk::index::{Index, IndexEntry};
-use whittle_apk::package::installed::{DirsBuilder, InstalledPackage, installed_db};
+use whittle_apk::package::installed::{
+    DirsBuilder, InstalledPackage, installed_db, installed_db_entry,
+};
 use whittle_apk::package::{ApkPackage, EntryKind};
 use whittle_apk::sign::Keyring;
 use whittle_config::{Config, KeyringSource, Repository};
@@ -209,9 +212,11 @@ fn pkg_err(name: &str, e: impl std::fmt::Display) -> Error {
 }
 
 /// What [`install`] did.
-struct Installed {
+struct Unpacked {
     /// The installed-DB records, in install order.
     records: Vec<InstalledPackage>,
+    /// What each package wrote, in install order (for layering).
+    packages: Vec<PackageFiles>,
     /// Packages whose scripts were not run, with the scripts' names.
     scripts: Vec<String>,
     /// The newest build date or file time seen.
@@ -229,8 +234,9 @@ fn install(
     pkgs: &[(String, Option<String>, Vec<u8>)],
     contents: &whittle_config::Contents,
     budget: &crate::memory::MemoryBudget,
-) -> Result<Installed, Error> {
+) -> Result<Unpacked, Error> {
     let mut records = Vec::new();
+    let mut packages = Vec::new();
     let mut scripts = Vec::new();
     let mut newest = 0u64;
     let mut dropped = 0usize;
@@ -247,7 +253,8 @@ fn install(
                 .collect();
             scripts.push(format!("{} ({})", name, names.join(", ")));
         }
-        newest = newest.max(pkg.pkginfo().builddate.unwrap_or(0));
+        let mut pkg_newest = pkg.pkginfo().builddate.unwrap_or(0);
+        let mut paths = Vec::new();
         let mut dirs = DirsBuilder::new();
         let mut fs_err = None;
         let mut links = crate::assemble::LinkCheck::default();
@@ -270,7 +277,7 @@ fn install(
             if e.path.is_empty() {
                 return Ok(());
             }
-            newest = newest.max(e.mtime);
+            pkg_newest = pkg_newest.max(e.mtime);
             let node = match &e.kind {
                 EntryKind::Dir => Node::Dir,
                 EntryKind::File => Node::file(e.data),
@@ -286,6 +293,9 @@ fn install(
                 Ok(ins) => {
                     if let EntryKind::Symlink { target } = &e.kind {
                         links.note(&ins.path, target);
+                    }
+                    if ins.outcome != whittle_fs::Outcome::KeptSymlink {
+                        paths.push(ins.path);
                     }
                 }
                 Err(err) => {
@@ -315,10 +325,19 @@ fn install(
             dirs.finish(),
         );
         rec.repository_tag = tag.clone();
+        newest = newest.max(pkg_newest);
+        packages.push(PackageFiles {
+            name: rec.name.clone(),
+            origin: rec.origin.clone().unwrap_or_else(|| rec.name.clone()),
+            paths,
+            db_entry: Some(installed_db_entry(&rec)),
+            newest_mtime: pkg_newest,
+        });
         records.push(rec);
     }
-    Ok(Installed {
+    Ok(Unpacked {
         records,
+        packages,
         scripts,
         newest,
         dropped,
@@ -520,15 +539,17 @@ pub fn busybox_links(tree: &mut Tree, records: &[InstalledPackage]) -> Result<Bu
     })
 }
 
-/// Builds the image of one architecture from APK repositories.
-pub(crate) fn build_arch(
+/// The APK package source of one architecture: resolves (or takes what the lock pins), fetches
+/// and verifies the packages, installs them into a fresh tree with busybox's applet links, and
+/// writes apk-tools' database (`lib/apk/db/installed`, `etc/apk/{world,arch,repositories,keys}`).
+pub(crate) fn install_arch(
     config: &Config,
     opts: &crate::BuildOptions,
     arch: &str,
     fetcher: &Fetcher,
     events: &dyn Events,
     locked: Option<&crate::lock::Locked>,
-) -> Result<BuiltArch, Error> {
+) -> Result<Installed, Error> {
     // resolve and fetch, or fetch what the lock pins
     let Fetched {
         apk_arch,
@@ -552,8 +573,9 @@ pub(crate) fn build_arch(
     let mut tree = crate::image_tree();
     tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
     let budget = crate::memory::MemoryBudget::from_env()?;
-    let Installed {
+    let Unpacked {
         records,
+        packages,
         scripts,
         newest,
         dropped,
@@ -640,48 +662,18 @@ pub(crate) fn build_arch(
     for (name, pem) in &pems {
         put(&mut tree, &format!("etc/apk/keys/{name}"), pem.clone())?;
     }
-    // the OS files the distribution's release package writes, when it is not installed
-    let (apk_distro, os_files) = crate::osfiles::apk_files(&mut tree, distro)?;
-    match &apk_distro {
-        Some(d) if !os_files.is_empty() => events.step(&format!(
-            "assemble  OS files as {} writes them (not installed; the signed index lists it): {}",
-            d.package,
-            os_files.join(", ")
-        )),
-        Some(_) => {}
-        None if !crate::image::distro(&tree, "").0.is_empty() => {}
-        None => events.step(
-            "assemble  no repository index lists a distribution's release package \
-             (alpine-release, alpine-base, wolfi-baselayout, chainguard-baselayout): no OS files \
-             written and no package ships os-release: scanners cannot place the image (set `os-release` in the config)",
-        ),
-    }
-    crate::image::apply_accounts(&mut tree, config)?;
-    crate::image::apply_paths(&mut tree, config, &opts.allow_paths)?;
-    // `ca-certificates`' trigger (update-ca-certificates) is a script too; `-bundle` packages
-    // ship the bundle themselves and are left as they are
-    crate::native::apply(&mut tree, &[], events)?;
-    let mtime = opts.source_date_epoch.unwrap_or(newest);
-    events.step(&format!(
-        "assemble  {} entries, {:.2} MB{}, timestamp {mtime}",
-        tree.len(),
-        tree.total_size() as f64 / 1e6,
-        match dropped {
+    Ok(Installed {
+        tree,
+        packages,
+        newest_mtime: newest,
+        archives,
+        alternatives: Vec::new(),
+        os: crate::source::OsSource::Apk(distro),
+        format: "APK",
+        left_out: match dropped {
             0 => String::new(),
             n => format!(", {n} entries left out by path-exclude"),
-        }
-    ));
-
-    let layer = crate::layers::layer(&tree, mtime, fetcher.cache())?;
-    let unpacked_size = tree.total_size();
-    let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
-    let img = crate::image::image(config, arch, mtime, layer, &names, "APK")?;
-    let sbom = crate::image::sbom(config, arch, mtime, &img, &tree, archives)?;
-    Ok(BuiltArch {
-        image: img,
-        packages: names.len(),
-        unpacked_size,
-        sbom,
+        },
     })
 }
 

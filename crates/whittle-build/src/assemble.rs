@@ -29,6 +29,8 @@ pub struct Assembled {
     pub alternatives: Vec<Alternative>,
     /// One warning per package that ships symlinks pointing above the root (see [`LinkCheck`]).
     pub link_warnings: Vec<String>,
+    /// Per package, in install order: the paths it wrote and its origin (for layering).
+    pub packages: Vec<crate::source::PackageFiles>,
 }
 
 /// The symlinks of one package whose target climbs above the root directory
@@ -399,6 +401,12 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     out.paths_dropped += pkg.paths_dropped;
     out.alternatives.extend(pkg.alternatives);
     let mut links = LinkCheck::default();
+    let mut files = crate::source::PackageFiles {
+        origin: crate::source::deb_origin(&pkg.status, &name),
+        name: name.clone(),
+        newest_mtime: pkg.newest_mtime,
+        ..Default::default()
+    };
     for (path, node, meta) in pkg.entries {
         let target = match &node {
             Node::Symlink(t) => Some(t.clone()),
@@ -411,6 +419,9 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
         if let Some(t) = target {
             links.note(&ins.path, &t);
         }
+        if ins.outcome != whittle_fs::Outcome::KeptSymlink {
+            files.paths.push(ins.path.clone());
+        }
         if let whittle_fs::Outcome::Replaced(prev) = ins.outcome
             && !prev.node.is_dir()
         {
@@ -420,20 +431,15 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     }
     out.link_warnings.extend(links.warning(&name));
     let dir = "var/lib/dpkg/status.d";
-    put_file(
-        tree,
-        &format!("{dir}/{}", pkg.control_name),
-        pkg.status.into_bytes(),
-        0o644,
-    )?;
+    let status = format!("{dir}/{}", pkg.control_name);
+    put_file(tree, &status, pkg.status.into_bytes(), 0o644)?;
+    files.paths.push(status);
     if let Some(md5) = pkg.md5sums {
-        put_file(
-            tree,
-            &format!("{dir}/{}.md5sums", pkg.control_name),
-            md5.into_bytes(),
-            0o644,
-        )?;
+        let sums = format!("{dir}/{}.md5sums", pkg.control_name);
+        put_file(tree, &sums, md5.into_bytes(), 0o644)?;
+        files.paths.push(sums);
     }
+    out.packages.push(files);
     Ok(())
 }
 

@@ -17,11 +17,12 @@ pub mod memory;
 pub mod native;
 pub mod osfiles;
 pub mod rootfs;
+pub mod source;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use whittle_config::{Config, Repository};
-use whittle_fetch::{Cache, Fetcher, Request};
+use whittle_fetch::{Cache, Fetcher};
 use whittle_resolve::lock::LockPackage;
 
 /// Errors of a build, each naming what it is about and what to do.
@@ -247,26 +248,27 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         events.warn(&format!("{at}: {}", w.message));
     }
     let archs = select_archs(&config, &opts.archs)?;
-    let is_apk = apk::is_apk(&config)?;
-    let repos = if is_apk {
-        Vec::new()
+    let source = if apk::is_apk(&config)? {
+        source::Source::Apk
     } else {
-        debian_repos(&config, opts.insecure_allow_unsigned_repositories)?
+        source::Source::Debian(debian_repos(
+            &config,
+            opts.insecure_allow_unsigned_repositories,
+        )?)
     };
     let locked = if opts.ignore_lock {
         None
     } else {
         // (as a lock names each repository, where it is fetched from)
-        let urls: Vec<(String, String)> = if is_apk {
-            apk::repo_urls(&config)
+        let urls: Vec<(String, String)> = match &source {
+            source::Source::Apk => apk::repo_urls(&config)
                 .into_iter()
                 .map(|u| (u.clone(), u))
-                .collect()
-        } else {
-            repos
+                .collect(),
+            source::Source::Debian(repos) => repos
                 .iter()
                 .map(|r| (r.lock_uri.clone(), r.uri.clone()))
-                .collect()
+                .collect(),
         };
         lock::Locked::beside(
             &opts.config,
@@ -284,19 +286,15 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     let mut reports = Vec::new();
     let mut sbom_docs = Vec::new();
     for arch in &archs {
-        let built = if is_apk {
-            apk::build_arch(&config, opts, arch, &fetcher, events, locked.as_ref())
-        } else {
-            build_arch(
-                &config,
-                opts,
-                &repos,
-                arch,
-                &fetcher,
-                events,
-                locked.as_ref(),
-            )
-        };
+        let built = build_arch(
+            &config,
+            opts,
+            &source,
+            arch,
+            &fetcher,
+            events,
+            locked.as_ref(),
+        );
         cache_warnings(fetcher.cache(), events);
         let built = built?;
         reports.push(ImageReport {
@@ -570,28 +568,91 @@ pub(crate) struct BuiltArch {
     pub(crate) sbom: Vec<u8>,
 }
 
-/// Builds one architecture: resolves it (or takes the lock's packages), then installs them.
+/// Builds one architecture: the package source installs the packages into a tree, then the
+/// steps every format shares: OS files, accounts, `paths`, what scripts would have done, the
+/// layer(s), the image and its SBOM.
 fn build_arch(
     config: &Config,
     opts: &BuildOptions,
-    repos: &[debian::DebRepo],
+    source: &source::Source,
     arch: &str,
     fetcher: &Fetcher,
     events: &dyn Events,
     locked: Option<&lock::Locked>,
 ) -> Result<BuiltArch, Error> {
-    let (packages, releases) = match locked {
-        Some(l) => (l.packages(arch)?, l.releases()),
-        None => {
-            let insecure = opts.insecure_allow_unsigned_repositories;
-            let (verified, packages) =
-                resolve_arch(config, insecure, repos, arch, fetcher, events)?;
-            (packages, verified.into_iter().map(|v| v.release).collect())
+    let source::Installed {
+        mut tree,
+        packages,
+        newest_mtime,
+        archives,
+        alternatives,
+        os,
+        format,
+        left_out,
+    } = source.install(config, opts, arch, fetcher, events, locked)?;
+    os_files(&mut tree, os, events)?;
+    image::apply_accounts(&mut tree, config)?;
+    image::apply_paths(&mut tree, config, &opts.allow_paths)?;
+    // after `paths`: a link or certificate the config adds is taken into account
+    native::apply(&mut tree, &alternatives, events)?;
+    let mtime = opts.source_date_epoch.unwrap_or(newest_mtime);
+    events.step(&format!(
+        "assemble  {} entries, {:.2} MB{left_out}, timestamp {mtime}",
+        tree.len(),
+        tree.total_size() as f64 / 1e6,
+    ));
+
+    // layers + image
+    let layer = layers::layer(&tree, mtime, fetcher.cache())?;
+    let unpacked_size = tree.total_size();
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let img = image::image(config, arch, mtime, layer, &names, format)?;
+    let sbom = image::sbom(config, arch, mtime, &img, &tree, archives)?;
+    Ok(BuiltArch {
+        image: img,
+        packages: names.len(),
+        unpacked_size,
+        sbom,
+    })
+}
+
+/// Writes the OS files the distribution's release package would (when no package shipped
+/// them) and says so in the build log.
+fn os_files(
+    tree: &mut whittle_fs::Tree,
+    os: source::OsSource,
+    events: &dyn Events,
+) -> Result<(), Error> {
+    match os {
+        source::OsSource::Debian(releases) => {
+            let releases: Vec<&whittle_deb::release::Release> = releases.iter().collect();
+            let written = osfiles::debian(tree, &releases)?;
+            if !written.is_empty() {
+                events.step(&format!(
+                    "assemble  OS files as base-files writes them (not installed), from the signed Release: {}",
+                    written.join(", ")
+                ));
+            }
         }
-    };
-    install_arch(
-        config, opts, &packages, &releases, arch, fetcher, events, locked,
-    )
+        source::OsSource::Apk(distro) => {
+            let (distro, written) = osfiles::apk_files(tree, distro)?;
+            match &distro {
+                Some(d) if !written.is_empty() => events.step(&format!(
+                    "assemble  OS files as {} writes them (not installed; the signed index lists it): {}",
+                    d.package,
+                    written.join(", ")
+                )),
+                Some(_) => {}
+                None if !image::distro(tree, "").0.is_empty() => {}
+                None => events.step(
+                    "assemble  no repository index lists a distribution's release package \
+                     (alpine-release, alpine-base, wolfi-baselayout, chainguard-baselayout): no OS files \
+                     written and no package ships os-release: scanners cannot place the image (set `os-release` in the config)",
+                ),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The resolve step of one architecture: every repository's verified index and the packages
@@ -686,114 +747,6 @@ pub(crate) fn resolve_arch(
         })
         .collect();
     Ok((verified, packages))
-}
-
-/// Fetches, verifies and installs `packages` for `arch` and makes the image and its SBOM.
-#[allow(clippy::too_many_arguments)]
-fn install_arch(
-    config: &Config,
-    opts: &BuildOptions,
-    packages: &[LockPackage],
-    releases: &[whittle_deb::release::Release],
-    arch: &str,
-    fetcher: &Fetcher,
-    events: &dyn Events,
-    locked: Option<&lock::Locked>,
-) -> Result<BuiltArch, Error> {
-    // fetch
-    let reqs: Vec<Request> = packages
-        .iter()
-        .map(|p| Request {
-            url: p.url.clone(),
-            sha256: p.sha256.clone(),
-            size: p.size,
-        })
-        .collect();
-    let debs = match locked {
-        Some(l) => l.fetch_all(&reqs, fetcher, events)?,
-        None => fetcher.fetch_all(&reqs, events)?,
-    };
-
-    // assemble
-    let mut tree = assemble::skeleton(arch)?;
-    let mut out = assemble::Assembled::default();
-    let inputs: Vec<assemble::DebInput> = packages
-        .iter()
-        .zip(&debs)
-        .map(|(p, d)| assemble::DebInput {
-            name: &p.name,
-            bytes: d,
-            sha256: &p.sha256,
-        })
-        .collect();
-    let budget = memory::MemoryBudget::from_env()?;
-    assemble::install_all(
-        &mut tree,
-        &inputs,
-        &config.contents,
-        fetcher.cache(),
-        &budget,
-        &mut out,
-    )?;
-    // the packages are in the tree now: their archives need not stay for the layer
-    drop(inputs);
-    drop(debs);
-    let releases: Vec<&whittle_deb::release::Release> = releases.iter().collect();
-    let os_files = osfiles::debian(&mut tree, &releases)?;
-    if !os_files.is_empty() {
-        events.step(&format!(
-            "assemble  OS files as base-files writes them (not installed), from the signed Release: {}",
-            os_files.join(", ")
-        ));
-    }
-    image::apply_accounts(&mut tree, config)?;
-    image::apply_paths(&mut tree, config, &opts.allow_paths)?;
-    // after `paths`: a link or certificate the config adds is taken into account
-    native::apply(&mut tree, &out.alternatives, events)?;
-    if !out.scripts_skipped.is_empty() {
-        events.step(&format!(
-            "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",
-            out.scripts_skipped.join(", ")
-        ));
-    }
-    for o in &out.overlaps {
-        events.warn(&format!("file shipped by two packages: {o}"));
-    }
-    for w in &out.link_warnings {
-        events.warn(w);
-    }
-    let mtime = opts.source_date_epoch.unwrap_or(out.newest_mtime);
-    events.step(&format!(
-        "assemble  {} entries, {:.2} MB, {} documentation files left out{}, timestamp {mtime}",
-        tree.len(),
-        tree.total_size() as f64 / 1e6,
-        out.docs_dropped,
-        match out.paths_dropped {
-            0 => String::new(),
-            n => format!(", {n} entries left out by path-exclude"),
-        }
-    ));
-
-    // layers + image
-    let layer = layers::layer(&tree, mtime, fetcher.cache())?;
-    let unpacked_size = tree.total_size();
-    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
-    let img = image::image(config, arch, mtime, layer, &names, "Debian")?;
-    let archives = packages
-        .iter()
-        .zip(&reqs)
-        .map(|(p, r)| {
-            let key = (p.name.clone(), p.version.clone(), p.architecture.clone());
-            (key, image::archive_facts(&p.sha256, &r.url))
-        })
-        .collect();
-    let sbom = image::sbom(config, arch, mtime, &img, &tree, archives)?;
-    Ok(BuiltArch {
-        image: img,
-        packages: names.len(),
-        unpacked_size,
-        sbom,
-    })
 }
 
 /// The packages a resolution of `roots` could consider (see [`whittle_deb::index::closure`]),
