@@ -92,6 +92,11 @@ impl Locked {
         events: &dyn Events,
     ) -> Result<Option<Locked>, Error> {
         let source = made_from.unwrap_or(config);
+        // what the lock was made from, for messages
+        let what = match made_from {
+            Some(_) => format!("the `environment:` of {}", source.display()),
+            None => source.display().to_string(),
+        };
         let path = explicit.map_or_else(|| lock_path(source), Path::to_path_buf);
         let text = match read_lock_bytes(&path) {
             Ok(t) => t,
@@ -109,19 +114,19 @@ impl Locked {
             return Err(Error::Lock(format!(
                 "lockfile {} was made from another version of {} (config.checksum {}, now {checksum}); refresh it with `whittle lock {}`, or build without it with --ignore-lock",
                 path.display(),
-                match made_from {
-                    Some(_) => format!("the `environment:` of {}", source.display()),
-                    None => source.display().to_string(),
-                },
+                what,
                 lock.config.checksum,
                 source.display()
             )));
         }
         if appended {
             return Err(Error::Lock(format!(
-                "lockfile {} pins what {} alone resolves to, and the command line adds packages, repositories or keys to it: write them into the config and run `whittle lock {}`, or build without the lock with --ignore-lock",
+                "lockfile {} pins what {what} alone resolves to, and the command line adds packages, repositories or keys to it: write them into {} and run `whittle lock {}`, or build without the lock with --ignore-lock",
                 path.display(),
-                source.display(),
+                match made_from {
+                    Some(_) => "the environment",
+                    None => "the config",
+                },
                 source.display()
             )));
         }

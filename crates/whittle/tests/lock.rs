@@ -703,6 +703,18 @@ fn a_recipe_lock_keeps_the_build_environment_while_the_repository_moves_on() {
     ]));
     assert!(err.contains("missing.json"), "{err}");
     std::fs::rename(d.join("pinned.json"), d.join("envver.lock.json")).unwrap();
+    // melange's --keyring-append adds to the environment the lock was made from: refused
+    let err = run_fail(
+        whittle()
+            .current_dir(d)
+            .args(["pkg", "build", "envver.yaml", "--out", "out"])
+            .args(["--cache-dir", "cache2", "--keyring-append"])
+            .arg(&repo.keyring),
+    );
+    assert!(
+        err.contains("envver.lock.json") && err.contains("--ignore-lock"),
+        "{err}"
+    );
 
     // the environment changes: the lock is refused, naming it and the command that refreshes it
     recipe(&repo, "libx, busybox-static", "true");
