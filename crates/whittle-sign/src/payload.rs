@@ -26,12 +26,12 @@ pub const MAX_PAYLOAD: usize = 64 << 20;
 const MAX_ENVELOPE_SIGNATURES: usize = 64;
 
 /// The predicate type URI of a `--type` name, as cosign maps them (`spdxjson`, `spdx`,
-/// `cyclonedx`, `slsaprovenance` (v0.2), `slsaprovenance02`, `slsaprovenance1`, `vuln`,
-/// `link`, `custom`), or the URI itself when one is given.
+/// `cyclonedx`, `cyclonedxxml`, `slsaprovenance` (v0.2), `slsaprovenance02`,
+/// `slsaprovenance1`, `vuln`, `link`, `custom`), or the URI itself when one is given.
 pub fn predicate_type(name: &str) -> Result<String> {
     let uri = match name {
         "spdxjson" | "spdx" => "https://spdx.dev/Document",
-        "cyclonedx" => "https://cyclonedx.org/bom",
+        "cyclonedx" | "cyclonedxxml" => "https://cyclonedx.org/bom",
         "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
         "slsaprovenance1" => "https://slsa.dev/provenance/v1",
         "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
@@ -88,6 +88,33 @@ pub struct ImageDigest {
     /// `sha256:<hex>` of the signed manifest.
     #[serde(rename = "docker-manifest-digest")]
     pub docker_manifest_digest: String,
+}
+
+/// URI of cosign's `custom` predicate type: the predicate is `{"Data": <the file's text>,
+/// "Timestamp": <RFC 3339>}`.
+pub const PREDICATE_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
+
+/// The predicate cosign puts in a statement of `type_name` (a `--type` value) for a predicate
+/// file's bytes: `custom` wraps the text with a timestamp (seconds since 1970), `spdx` and
+/// `cyclonedxxml` keep the text as a string, everything else must be a JSON document.
+pub fn predicate_value(type_name: &str, file: &[u8], timestamp: u64) -> Result<serde_json::Value> {
+    let text = || {
+        String::from_utf8(file.to_vec())
+            .map_err(|_| Error::format("predicate", "is not UTF-8 text"))
+    };
+    match type_name {
+        "custom" => Ok(serde_json::json!({
+            "Data": text()?,
+            "Timestamp": whittle_oci::rfc3339(timestamp),
+        })),
+        "spdx" | "cyclonedxxml" => Ok(serde_json::Value::String(text()?)),
+        _ => serde_json::from_slice(file).map_err(|e| {
+            Error::format(
+                "predicate",
+                format!("is not JSON ({e}); a `{type_name}` predicate is a JSON document"),
+            )
+        }),
+    }
 }
 
 /// The simple-signing payload of `digest` in `docker_reference`, serialized as cosign does.
@@ -378,6 +405,25 @@ mod tests {
             "https://x.example/p"
         );
         assert!(predicate_type("sbom").is_err());
+    }
+
+    #[test]
+    fn predicates_are_what_cosign_puts_in_statements() {
+        let custom = predicate_value("custom", b"hello", 0).unwrap();
+        assert_eq!(
+            custom,
+            serde_json::json!({"Data": "hello", "Timestamp": "1970-01-01T00:00:00Z"})
+        );
+        assert_eq!(
+            predicate_value("spdx", b"SPDXVersion: SPDX-2.3", 0).unwrap(),
+            "SPDXVersion: SPDX-2.3"
+        );
+        assert_eq!(
+            predicate_value("spdxjson", br#"{"a":1}"#, 0).unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        let e = predicate_value("slsaprovenance1", b"not json", 0).unwrap_err();
+        assert!(e.to_string().contains("JSON"), "{e}");
     }
 
     proptest::proptest! {

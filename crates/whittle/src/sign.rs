@@ -54,11 +54,12 @@ pub struct AttestArgs {
     /// The private key (cosign.key; an encrypted one takes its password from COSIGN_PASSWORD).
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
-    /// The predicate: a JSON file (an SPDX or CycloneDX SBOM, a SLSA provenance predicate…).
+    /// The predicate file: JSON (an SPDX or CycloneDX SBOM, a SLSA provenance predicate…); for
+    /// `custom` and `spdx` any text, as cosign takes them.
     #[arg(long, value_name = "FILE")]
     predicate: PathBuf,
-    /// The predicate type: spdxjson, cyclonedx, slsaprovenance (v0.2), slsaprovenance1, vuln,
-    /// link, custom, or a URI (cosign's names).
+    /// The predicate type: spdxjson, spdx, cyclonedx, slsaprovenance (v0.2), slsaprovenance1,
+    /// vuln, link, custom (cosign's default: the text wrapped with a timestamp), or a URI.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     predicate_type: String,
     #[command(flatten)]
@@ -162,7 +163,18 @@ const MAX_PREDICATE: u64 = whittle_sign::payload::MAX_PAYLOAD as u64 / 2;
 pub fn attest(args: AttestArgs) -> Result<ExitCode> {
     let predicate_type = whittle_sign::predicate_type(&args.predicate_type)?;
     let key = SigningKey::load(&args.key)?;
-    let predicate = read_json(&args.predicate)?;
+    let file = read_bounded(&args.predicate, MAX_PREDICATE)?;
+    // cosign dates `custom` predicates; SOURCE_DATE_EPOCH keeps a re-run identical
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    let predicate = whittle_sign::payload::predicate_value(&args.predicate_type, &file, now)
+        .map_err(|e| format!("{}: {e}", args.predicate.display()))?;
     let opts = args.registry.options();
     let target = target(&args.image, &opts)?;
     let stored = whittle_sign::attest(&target, &key, &predicate_type, predicate, &opts)?;
@@ -181,18 +193,6 @@ pub fn attest(args: AttestArgs) -> Result<ExitCode> {
     );
     println!("{}", target.digest);
     Ok(ExitCode::SUCCESS)
-}
-
-/// A JSON file, at most [`MAX_PREDICATE`] bytes.
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let buf = read_bounded(path, MAX_PREDICATE)?;
-    serde_json::from_slice(&buf).map_err(|e| {
-        format!(
-            "{} is not JSON ({e}); a predicate is a JSON document",
-            path.display()
-        )
-        .into()
-    })
 }
 
 /// Runs `whittle verify`.
