@@ -32,6 +32,12 @@ pub const BUILTINS: &[&str] = &[
     "autoconf/make-install",
     "cargo/build",
     "strip",
+    "patch",
+    "split/dev",
+    "split/static",
+    "split/locales",
+    "split/manpages",
+    "split/infodir",
 ];
 
 // ---- raw schema -------------------------------------------------------------------------
@@ -48,8 +54,32 @@ struct RawRecipe {
     subpackages: Vec<RawSubpackage>,
     #[serde(default)]
     vars: BTreeMap<String, Scalar>,
+    #[serde(default, rename = "var-transforms")]
+    var_transforms: Vec<Spanned<RawVarTransform>>,
+    #[serde(default)]
+    data: Vec<RawData>,
     #[serde(default)]
     test: Option<RawTest>,
+}
+
+/// `var-transforms`: `vars.TO` is `FROM` with every match of the regular expression `match`
+/// replaced by `replace` (`$1`, `${name}` name groups), as melange.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVarTransform {
+    from: String,
+    #[serde(rename = "match")]
+    pattern: Spanned<String>,
+    replace: String,
+    to: String,
+}
+
+/// `data`: named item maps that `range` subpackages iterate over.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    name: String,
+    items: BTreeMap<String, Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +171,8 @@ struct RawDeps {
 struct RawStep {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default, rename = "if")]
+    condition: Option<Spanned<String>>,
     #[serde(default)]
     uses: Option<Spanned<String>>,
     #[serde(default)]
@@ -159,6 +191,8 @@ struct RawStep {
 #[serde(deny_unknown_fields)]
 struct RawSubpackage {
     name: Spanned<String>,
+    #[serde(default)]
+    range: Option<Spanned<String>>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -257,6 +291,35 @@ pub enum Action {
         /// `depth` of the clone; full history when `None`.
         depth: Option<u32>,
     },
+    /// Move files from package `from`'s directory into package `to`'s (melange's `split/*`
+    /// pipelines, done by whittle on the host side).
+    Split {
+        /// Which files.
+        kind: Split,
+        /// The package the files leave.
+        from: String,
+        /// The package they go to.
+        to: String,
+    },
+}
+
+/// What a `split/*` pipeline moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Split {
+    /// `split/dev`: headers, pkg-config and CMake files, `*-config` scripts, static libraries,
+    /// `.so` development symlinks, …, under `prefix` (no leading `/`, `usr` by default).
+    Dev {
+        /// The installation prefix.
+        prefix: String,
+    },
+    /// `split/static`: `*.a` under `lib/` and `usr/`.
+    Static,
+    /// `split/locales`: `usr/share/locale`.
+    Locales,
+    /// `split/manpages`: `usr/share/man`, `usr/local/share/man`, `usr/man` → `usr/share/man`.
+    Manpages,
+    /// `split/infodir`: `usr/share/info` (its `dir` index removed).
+    Infodir,
 }
 
 /// One pipeline step, substitutions applied.
@@ -361,6 +424,8 @@ struct Ctx<'a> {
     diags: Vec<Diagnostic>,
     /// Directories of the user's own pipeline YAMLs (melange's `--pipeline-dir`).
     pipeline_dirs: &'a [PathBuf],
+    /// The main package's name (whose directory `split/*` moves files out of by default).
+    main: String,
 }
 
 impl Ctx<'_> {
@@ -499,6 +564,7 @@ pub fn parse_with(
         lines: text.lines().collect(),
         diags: Vec::new(),
         pipeline_dirs,
+        main: String::new(),
     };
     let mut opts = serde_saphyr::Options::default();
     opts.with_snippet = false;
@@ -521,6 +587,7 @@ pub fn parse_with(
     };
     let p = raw.package;
     let name = p.name.value.clone();
+    ctx.main = name.clone();
     let version = p.version.value.0.clone();
     if !valid_name(&name) {
         ctx.err(
@@ -565,6 +632,11 @@ pub fn parse_with(
             map.insert(format!("vars.{k}"), x);
         }
     }
+    for t in &raw.var_transforms {
+        if let Some((k, v)) = var_transform(&mut ctx, &snapshot.with_map(map.clone()), t) {
+            map.insert(k, v);
+        }
+    }
     let vars = snapshot.with_map(map);
     let provider_priority = p.dependencies.provider_priority.as_ref().and_then(|s| {
         let n = s.0.parse().ok();
@@ -590,7 +662,34 @@ pub fn parse_with(
     let pipeline = steps(&mut ctx, &vars, &raw.pipeline, &name);
     let mut subpackages = Vec::new();
     let mut seen = std::collections::BTreeSet::from([name.clone()]);
+    let data: BTreeMap<&str, &BTreeMap<String, Scalar>> = raw
+        .data
+        .iter()
+        .map(|d| (d.name.as_str(), &d.items))
+        .collect();
+    // every subpackage, a `range` one once per item of its data (sorted by key, as melange)
+    let mut expanded = Vec::new();
     for s in &raw.subpackages {
+        let Some(range) = &s.range else {
+            expanded.push((s, vars.with_map(vars.map.clone())));
+            continue;
+        };
+        let Some(items) = data.get(range.value.as_str()) else {
+            ctx.err(
+                pos(range),
+                format!("range `{}` is not defined", range.value),
+                Some("define it under `data:` (name and items)"),
+            );
+            continue;
+        };
+        for (k, v) in items.iter() {
+            let mut sv = vars.with_map(vars.map.clone());
+            sv.map.insert("range.key".into(), k.clone());
+            sv.map.insert("range.value".into(), v.0.clone());
+            expanded.push((s, sv));
+        }
+    }
+    for (s, vars) in expanded {
         let sname = match vars.expand(&s.name.value) {
             Ok(n) => n,
             Err(m) => {
@@ -614,10 +713,20 @@ pub fn parse_with(
         subpackages.push(Subpackage {
             info: PackageInfo {
                 name: sname,
-                description: s.description.clone().unwrap_or_default(),
+                description: expand_or_keep(&vars, s.description.as_deref().unwrap_or_default()),
                 url: s.url.clone().unwrap_or_else(|| p.url.clone()),
-                runtime: s.dependencies.runtime.clone(),
-                provides: s.dependencies.provides.clone(),
+                runtime: s
+                    .dependencies
+                    .runtime
+                    .iter()
+                    .map(|d| expand_or_keep(&vars, d))
+                    .collect(),
+                provides: s
+                    .dependencies
+                    .provides
+                    .iter()
+                    .map(|d| expand_or_keep(&vars, d))
+                    .collect(),
                 replaces: s.dependencies.replaces.clone(),
                 provider_priority: None,
                 checks_disabled: checks(&mut ctx, &s.checks),
@@ -766,7 +875,192 @@ fn embedded(lines: &[&str], p: Pos) -> Embedded {
 }
 
 fn steps(ctx: &mut Ctx, vars: &Vars, raw: &[Spanned<RawStep>], pkg: &str) -> Vec<Step> {
-    raw.iter().filter_map(|s| step(ctx, vars, s, pkg)).collect()
+    let mut out = Vec::new();
+    for s in raw {
+        // `if:` false: the step does not run (and is not checked further), as in melange
+        if let Some(c) = &s.value.condition {
+            match condition(&c.value, vars) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(m) => {
+                    ctx.err(
+                        pos(c),
+                        format!("if: {m}"),
+                        Some("write e.g. `if: ${{build.arch}} == 'x86_64'`: quoted strings and `${{…}}` compared with == or !=, joined with && and ||, grouped with ( )"),
+                    );
+                    continue;
+                }
+            }
+        }
+        out.extend(step(ctx, vars, s, pkg));
+    }
+    out
+}
+
+/// `s` with its substitutions, or as written when one is unknown (melange substitutes the
+/// subpackage fields that are not steps the same way).
+fn expand_or_keep(vars: &Vars, s: &str) -> String {
+    vars.expand(s).unwrap_or_else(|_| s.to_string())
+}
+
+/// Most nested parentheses of an `if:`.
+const MAX_CONDITION_DEPTH: usize = 32;
+
+/// Evaluates melange's step condition `expr`: quoted strings (`'…'`, `"…"`, with `\\` escapes)
+/// and `${{name}}` substitutions compared with `==` or `!=`, combined left to right with `&&`
+/// and `||`, grouped with parentheses.
+fn condition(expr: &str, vars: &Vars) -> std::result::Result<bool, String> {
+    struct P<'a> {
+        s: &'a [u8],
+        i: usize,
+        vars: &'a Vars,
+    }
+    impl P<'_> {
+        fn ws(&mut self) {
+            while self.s.get(self.i).is_some_and(|c| c.is_ascii_whitespace()) {
+                self.i += 1;
+            }
+        }
+        fn eat(&mut self, t: &str) -> bool {
+            self.ws();
+            if self
+                .s
+                .get(self.i..)
+                .is_some_and(|r| r.starts_with(t.as_bytes()))
+            {
+                self.i += t.len();
+                true
+            } else {
+                false
+            }
+        }
+        fn value(&mut self) -> std::result::Result<String, String> {
+            self.ws();
+            match self.s.get(self.i) {
+                Some(&q @ (b'\'' | b'"')) => {
+                    self.i += 1;
+                    let mut out = Vec::new();
+                    loop {
+                        match self.s.get(self.i) {
+                            None => return Err("a string is not closed".into()),
+                            Some(&c) if c == q => break,
+                            Some(b'\\') if self.i + 1 < self.s.len() => {
+                                self.i += 1;
+                                match self.s[self.i] {
+                                    c @ (b'\\' | b'\'' | b'"') => out.push(c),
+                                    b'n' => out.push(b'\n'),
+                                    b't' => out.push(b'\t'),
+                                    c => out.extend([b'\\', c]),
+                                }
+                            }
+                            Some(&c) => out.push(c),
+                        }
+                        self.i += 1;
+                    }
+                    self.i += 1;
+                    Ok(String::from_utf8_lossy(&out).into_owned())
+                }
+                Some(b'$') if self.s[self.i..].starts_with(b"${{") => {
+                    let rest = std::str::from_utf8(&self.s[self.i..]).map_err(|e| e.to_string())?;
+                    let end = rest.find("}}").ok_or("`${{` without a closing `}}`")?;
+                    self.i += end + 2;
+                    self.vars.expand(&rest[..end + 2])
+                }
+                Some(&c) => Err(format!(
+                    "unexpected `{}` at column {}: expected a quoted string or `${{{{…}}}}`",
+                    c as char,
+                    self.i + 1
+                )),
+                None => Err("the condition ends too early".into()),
+            }
+        }
+        fn atom(&mut self, depth: usize) -> std::result::Result<bool, String> {
+            if self.eat("(") {
+                if depth >= MAX_CONDITION_DEPTH {
+                    return Err(format!(
+                        "more than {MAX_CONDITION_DEPTH} nested parentheses"
+                    ));
+                }
+                let r = self.expr(depth + 1)?;
+                if !self.eat(")") {
+                    return Err(format!("expected `)` at column {}", self.i + 1));
+                }
+                return Ok(r);
+            }
+            let lhs = self.value()?;
+            let eq = if self.eat("==") {
+                true
+            } else if self.eat("!=") {
+                false
+            } else {
+                return Err(format!("expected == or != at column {}", self.i + 1));
+            };
+            let rhs = self.value()?;
+            Ok((lhs == rhs) == eq)
+        }
+        fn expr(&mut self, depth: usize) -> std::result::Result<bool, String> {
+            let mut r = self.atom(depth)?;
+            loop {
+                if self.eat("&&") {
+                    let b = self.atom(depth)?;
+                    r = r && b;
+                } else if self.eat("||") {
+                    let b = self.atom(depth)?;
+                    r = r || b;
+                } else {
+                    return Ok(r);
+                }
+            }
+        }
+    }
+    let mut p = P {
+        s: expr.as_bytes(),
+        i: 0,
+        vars,
+    };
+    let r = p.expr(0)?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(format!("unexpected text at column {}", p.i + 1));
+    }
+    Ok(r)
+}
+
+/// Most compiled size of a `var-transforms` regular expression.
+const MAX_REGEX_BYTES: usize = 1 << 20;
+
+/// One `var-transforms` entry: `(vars.TO, value)`.
+fn var_transform(
+    ctx: &mut Ctx,
+    vars: &Vars,
+    t: &Spanned<RawVarTransform>,
+) -> Option<(String, String)> {
+    let v = &t.value;
+    let from = match vars.expand(&v.from) {
+        Ok(f) => f,
+        Err(m) => {
+            ctx.err(pos(t), format!("var-transforms: {m}"), None);
+            return None;
+        }
+    };
+    let re = match regex::RegexBuilder::new(&v.pattern.value)
+        .size_limit(MAX_REGEX_BYTES)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.err(
+                pos(&v.pattern),
+                format!("var-transforms: `match` is not a regular expression: {e}"),
+                None,
+            );
+            return None;
+        }
+    };
+    Some((
+        format!("vars.{}", v.to),
+        re.replace_all(&from, v.replace.as_str()).into_owned(),
+    ))
 }
 
 fn step(ctx: &mut Ctx, vars: &Vars, s: &Spanned<RawStep>, pkg: &str) -> Option<Step> {
@@ -1025,6 +1319,9 @@ fn builtin(
         "autoconf/make-install" => &["dir", "opts"],
         "cargo/build" => &["output", "opts", "modroot", "prefix", "install-dir"],
         "strip" => &["opts"],
+        "patch" => &["patches", "series", "strip-components", "fuzz"],
+        "split/dev" => &["package", "prefix"],
+        "split/static" | "split/locales" | "split/manpages" | "split/infodir" => &["package"],
         other => {
             ctx.err(
                 uses_pos,
@@ -1171,12 +1468,139 @@ fn builtin(
                 bin = get("install-dir", "bin"),
             )
         }
+        "patch" => return patch(ctx, step_pos, with),
+        s if s.starts_with("split/") => {
+            let kind = match s {
+                "split/dev" => {
+                    let prefix = get("prefix", "/usr").trim_start_matches('/').to_string();
+                    if prefix.split('/').any(|c| c == "..") {
+                        ctx.err(step_pos, "`split/dev`: `prefix` may not contain `..`", None);
+                        return None;
+                    }
+                    Split::Dev { prefix }
+                }
+                "split/static" => Split::Static,
+                "split/locales" => Split::Locales,
+                "split/manpages" => Split::Manpages,
+                _ => Split::Infodir,
+            };
+            let from = match with.get("package") {
+                Some((p, _)) if !p.is_empty() => p.clone(),
+                _ => ctx.main.clone(),
+            };
+            if from == pkg {
+                ctx.err(
+                    step_pos,
+                    format!("`{s}` in package `{pkg}` would move its files into itself"),
+                    Some("run it in a subpackage's pipeline, or name the package to split from with `with.package`"),
+                );
+                return None;
+            }
+            if !valid_name(&from) {
+                ctx.err(
+                    step_pos,
+                    format!("`{s}`: `package` `{from}` is not a package name"),
+                    None,
+                );
+                return None;
+            }
+            return Some(Action::Split {
+                kind,
+                from,
+                to: pkg.to_string(),
+            });
+        }
         "strip" => format!(
             "find '{dest}' -type f -exec sh -c 'for f; do case \"$(head -c 4 \"$f\" | od -An -c | tr -d \" \")\" in 177ELF*) strip {opts} \"$f\";; esac; done' _ {{}} +\n",
             opts = get("opts", "--strip-unneeded"),
         ),
         _ => return None,
     };
+    Some(Action::Shell(script))
+}
+
+/// melange's `patch` pipeline: each file of `patches` (whitespace-separated) or of the quilt
+/// `series` file (blank and `#` lines skipped) applied with `patch -pN` in the working
+/// directory; `--fuzz` is passed when it is not patch's default 2. Needs `patch` in the
+/// environment.
+fn patch(ctx: &mut Ctx, step_pos: Pos, with: &BTreeMap<String, (String, Pos)>) -> Option<Action> {
+    let number = |ctx: &mut Ctx, k: &str, d: &str| -> Option<String> {
+        let (v, p) = with.get(k).map_or((d, step_pos), |(v, p)| (v.trim(), *p));
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            ctx.err(
+                p,
+                format!("`patch`: `{k}` must be a non-negative integer, not `{v}`"),
+                None,
+            );
+            return None;
+        }
+        Some(v.to_string())
+    };
+    let strip = number(ctx, "strip-components", "1")?;
+    let fuzz = number(ctx, "fuzz", "2")?;
+    let fuzz = if fuzz == "2" {
+        String::new()
+    } else {
+        format!(" --fuzz={fuzz}")
+    };
+    // names go into the script single-quoted: refuse the quote itself (and melange's list)
+    let bad = |n: &str| {
+        ["'", "`", "$(", "${", ";", "|", "&", ">", "<"]
+            .iter()
+            .any(|m| n.contains(m))
+    };
+    let series = with
+        .get("series")
+        .map(|(s, p)| (s.trim(), *p))
+        .filter(|(s, _)| !s.is_empty());
+    let patches: Vec<&str> = with
+        .get("patches")
+        .map(|(s, _)| s.split_whitespace().collect())
+        .unwrap_or_default();
+    let mut script = String::from("set -e\n");
+    match (series, patches.is_empty()) {
+        (Some((s, p)), _) => {
+            if bad(s) {
+                ctx.err(
+                    p,
+                    "`patch`: the series path contains shell characters",
+                    None,
+                );
+                return None;
+            }
+            script.push_str(&format!(
+                "[ -f '{s}' ] || {{ echo 'series file does not exist: {s}' >&2; exit 1; }}\n\
+                 grep -v -E '^(#|$)' '{s}' | while IFS= read -r p || [ -n \"$p\" ]; do\n\
+                 \x20 echo \"applying patch file $p\"\n\
+                 \x20 patch -p{strip}{fuzz} < \"$p\"\n\
+                 done\n"
+            ));
+        }
+        (None, false) => {
+            for f in &patches {
+                if bad(f) {
+                    let p = with.get("patches").map_or(step_pos, |(_, p)| *p);
+                    ctx.err(
+                        p,
+                        format!("`patch`: the patch path `{f}` contains shell characters"),
+                        None,
+                    );
+                    return None;
+                }
+                script.push_str(&format!(
+                    "echo 'applying patch file {f}'\npatch -p{strip}{fuzz} < '{f}'\n"
+                ));
+            }
+        }
+        (None, true) => {
+            ctx.err(
+                step_pos,
+                "`patch` needs `with.patches` (files, whitespace-separated) or `with.series`",
+                None,
+            );
+            return None;
+        }
+    }
     Some(Action::Shell(script))
 }
 
@@ -1284,6 +1708,175 @@ test:
             .unwrap_err()
             .to_string();
         assert!(err.contains("--pipeline-dir"), "{err}");
+    }
+
+    fn shell(r: &Recipe) -> Vec<String> {
+        r.pipeline
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Shell(x) => Some(x.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn if_conditions_select_steps_as_melange() {
+        let text = "package:\n  name: hello\n  version: 1\n  epoch: 0\npipeline:\n\
+                    \x20 - if: ${{build.arch}} == 'x86_64'\n    runs: echo x86\n\
+                    \x20 - if: ${{build.arch}} == \"aarch64\"\n    uses: not/a-pipeline-whittle-has\n\
+                    \x20 - if: ${{package.name}} != 'hello' || (${{build.arch}} == 'x86_64' && 'a' == 'a')\n    runs: echo grouped\n\
+                    \x20 - if: ${{package.name}} != 'hello'\n    runs: echo never\n";
+        let r = parse("r.yaml", text, "x86_64").unwrap();
+        assert_eq!(shell(&r), ["echo x86", "echo grouped"]);
+        let r = parse("r.yaml", text, "aarch64").unwrap_err().to_string();
+        assert!(
+            r.contains("r.yaml:9:11: unknown pipeline `not/a-pipeline-whittle-has`"),
+            "{r}"
+        );
+        // melange's operators are left to right: false || true && false is false
+        let vars = Vars::new(BTreeMap::new());
+        assert_eq!(
+            condition("'a' == 'b' || 'a' == 'a' && 'a' == 'b'", &vars),
+            Ok(false)
+        );
+        assert_eq!(condition(r"'it\'s' == 'it\'s'", &vars), Ok(true));
+        for bad in [
+            "x86_64 == 'x'",
+            "'a' = 'a'",
+            "('a' == 'a'",
+            "'a' == 'a' junk",
+            "'a",
+            "",
+        ] {
+            assert!(condition(bad, &vars).is_err(), "{bad}");
+        }
+        let deep = format!("{}'a' == 'a'{}", "(".repeat(100), ")".repeat(100));
+        assert!(condition(&deep, &vars).unwrap_err().contains("nested"));
+        let bad = text.replace(
+            "== 'x86_64'\n    runs: echo x86",
+            "= 'x86_64'\n    runs: echo x86",
+        );
+        let e = parse("r.yaml", &bad, "x86_64").unwrap_err().to_string();
+        assert!(e.contains("r.yaml:6:9: if: expected == or !="), "{e}");
+    }
+
+    #[test]
+    fn var_transforms_and_range_subpackages() {
+        let text = "package:\n  name: py\n  version: 1.2.3\n  epoch: 0\n\
+                    var-transforms:\n  - from: ${{package.version}}\n    match: \\.(\\d+)$\n    replace: _$1\n    to: mangled\n\
+                    data:\n  - name: pythons\n    items:\n      '3.12': '312'\n      '3.11': '311'\n\
+                    pipeline:\n  - runs: echo ${{vars.mangled}}\n\
+                    subpackages:\n  - range: pythons\n    name: py${{range.value}}-x\n    description: for python ${{range.key}}\n\
+                    \x20   pipeline:\n      - runs: echo ${{range.key}} ${{targets.subpkgdir}}\n";
+        let r = parse("r.yaml", text, "x86_64").unwrap();
+        assert_eq!(shell(&r), ["echo 1.2_3"]);
+        let subs: Vec<(&str, &str)> = r
+            .subpackages
+            .iter()
+            .map(|s| (s.info.name.as_str(), s.info.description.as_str()))
+            .collect();
+        assert_eq!(
+            subs,
+            [
+                ("py311-x", "for python 3.11"),
+                ("py312-x", "for python 3.12")
+            ]
+        );
+        assert_eq!(
+            r.subpackages[1].pipeline[0].action,
+            Action::Shell("echo 3.12 /home/build/melange-out/py312-x".into())
+        );
+        let e = parse(
+            "r.yaml",
+            &text.replace("range: pythons", "range: pythonz"),
+            "x86_64",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("r.yaml:18:12: range `pythonz` is not defined"),
+            "{e}"
+        );
+        let e = parse("r.yaml", &text.replace("\\.(\\d+)$", "(unclosed"), "x86_64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("r.yaml:7:12: var-transforms: `match` is not a regular expression"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn split_and_patch_pipelines() {
+        let text = "package:\n  name: lib\n  version: 1\n  epoch: 0\npipeline:\n\
+                    \x20 - uses: patch\n    with:\n      patches: fix-1.patch  fix-2.patch\n      strip-components: 0\n\
+                    subpackages:\n  - name: lib-dev\n    pipeline:\n      - uses: split/dev\n\
+                    \x20 - name: lib-doc\n    pipeline:\n      - uses: split/manpages\n        with:\n          package: lib-dev\n";
+        let r = parse("r.yaml", text, "x86_64").unwrap();
+        assert_eq!(
+            shell(&r),
+            [
+                "set -e\necho 'applying patch file fix-1.patch'\npatch -p0 < 'fix-1.patch'\necho 'applying patch file fix-2.patch'\npatch -p0 < 'fix-2.patch'\n"
+            ]
+        );
+        assert_eq!(
+            r.subpackages[0].pipeline[0].action,
+            Action::Split {
+                kind: Split::Dev {
+                    prefix: "usr".into()
+                },
+                from: "lib".into(),
+                to: "lib-dev".into()
+            }
+        );
+        assert_eq!(
+            r.subpackages[1].pipeline[0].action,
+            Action::Split {
+                kind: Split::Manpages,
+                from: "lib-dev".into(),
+                to: "lib-doc".into()
+            }
+        );
+        let series = text.replace(
+            "patches: fix-1.patch  fix-2.patch\n      strip-components: 0",
+            "series: debian/patches/series\n      fuzz: 3",
+        );
+        let r = parse("r.yaml", &series, "x86_64").unwrap();
+        assert!(
+            shell(&r)[0].contains("patch -p1 --fuzz=3 < \"$p\""),
+            "{:?}",
+            shell(&r)
+        );
+        for (from, to, want) in [
+            (
+                "fix-2.patch",
+                "x';rm -rf /'",
+                "r.yaml:8:16: `patch`: the patch path",
+            ),
+            (
+                "strip-components: 0",
+                "strip-components: -1",
+                "r.yaml:9:25: `patch`: `strip-components` must be",
+            ),
+            (
+                "      - uses: split/dev\n",
+                "      - uses: split/dev\n        with:\n          package: lib-dev\n",
+                "would move its files into itself",
+            ),
+        ] {
+            let e = parse("r.yaml", &text.replace(from, to), "x86_64")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let main =
+            "package:\n  name: lib\n  version: 1\n  epoch: 0\npipeline:\n  - uses: split/dev\n";
+        let e = parse("r.yaml", main, "x86_64").unwrap_err().to_string();
+        assert!(
+            e.contains("`split/dev` in package `lib` would move its files into itself"),
+            "{e}"
+        );
     }
 
     #[test]
