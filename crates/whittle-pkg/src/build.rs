@@ -650,6 +650,15 @@ fn run_steps(
                     });
                 }
             }
+            Action::Split { kind, from, to } => {
+                sb.workspace_changed();
+                let src = out_dir(workspace, from)?;
+                let dst = out_dir(workspace, to)?;
+                crate::split::split(kind, &src, &dst).map_err(|e| Error::Invalid {
+                    what: step.label(),
+                    message: format!("moving files from {from} to {to}: {e}"),
+                })?;
+            }
             Action::GitCheckout {
                 repository,
                 destination,
