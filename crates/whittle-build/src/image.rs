@@ -222,14 +222,22 @@ fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Resul
     Ok(())
 }
 
-/// The OCI image for one architecture: entrypoint, cmd, env, user, workdir, labels.
+/// What the image history says of a layer holding `packages` of `format` (`Debian`, `APK`).
+pub fn created_by(format: &str, packages: &[String]) -> String {
+    format!(
+        "whittle build: {} {format} packages ({})",
+        packages.len(),
+        packages.join(" ")
+    )
+}
+
+/// The OCI image for one architecture: entrypoint, cmd, env, user, workdir, labels; `layers`
+/// bottom first, each with what its history entry says made it (see [`created_by`]).
 pub fn image(
     config: &Config,
     arch: &str,
     mtime: u64,
-    layer: whittle_fs::Layer,
-    packages: &[String],
-    distro: &str,
+    layers: Vec<(whittle_fs::Layer, String)>,
 ) -> Result<Image, Error> {
     let a = whittle_config::Arch::parse(arch)
         .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
@@ -258,18 +266,21 @@ pub fn image(
             ..Default::default()
         },
         rootfs: Default::default(),
-        history: vec![History {
-            created: Some(created),
-            created_by: Some(format!(
-                "whittle build: {} {distro} packages ({})",
-                packages.len(),
-                packages.join(" ")
-            )),
-            comment: Some("whittle".into()),
-            ..Default::default()
-        }],
+        history: layers
+            .iter()
+            .map(|(_, by)| History {
+                created: Some(created.clone()),
+                created_by: Some(by.clone()),
+                comment: Some("whittle".into()),
+                ..Default::default()
+            })
+            .collect(),
     };
-    let mut img = Image::new(cfg, vec![ImageLayer::from(layer)]);
+    let layers = layers
+        .into_iter()
+        .map(|(l, _)| ImageLayer::from(l))
+        .collect();
+    let mut img = Image::new(cfg, layers);
     img.annotations = config.annotations.clone();
     Ok(img)
 }

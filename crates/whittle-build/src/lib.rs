@@ -10,6 +10,7 @@ pub mod elf;
 pub mod etcfiles;
 pub mod freshness;
 pub mod image;
+pub mod layering;
 pub mod layers;
 pub mod ldcache;
 pub mod lock;
@@ -603,10 +604,24 @@ fn build_arch(
     ));
 
     // layers + image
-    let layer = layers::layer(&tree, mtime, fetcher.cache())?;
-    let unpacked_size = tree.total_size();
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
-    let img = image::image(config, arch, mtime, layer, &names, format)?;
+    let layers = match config.layering {
+        None => vec![(
+            layers::layer(&tree, mtime, fetcher.cache())?,
+            image::created_by(format, &names),
+        )],
+        Some(l) => layered(
+            &tree,
+            &packages,
+            l.budget,
+            (mtime, opts.source_date_epoch.is_some()),
+            format,
+            fetcher,
+            events,
+        )?,
+    };
+    let unpacked_size = tree.total_size();
+    let img = image::image(config, arch, mtime, layers)?;
     let sbom = image::sbom(config, arch, mtime, &img, &tree, archives)?;
     Ok(BuiltArch {
         image: img,
@@ -614,6 +629,42 @@ fn build_arch(
         unpacked_size,
         sbom,
     })
+}
+
+/// The layers of `layering: {strategy: origin, budget}` (see [`layering`]), bottom first, each
+/// with its history line; `mtime` is the image's timestamp and whether it was given.
+fn layered(
+    tree: &whittle_fs::Tree,
+    packages: &[source::PackageFiles],
+    budget: u32,
+    (mtime, fixed): (u64, bool),
+    format: &str,
+    fetcher: &Fetcher,
+    events: &dyn Events,
+) -> Result<Vec<(whittle_fs::Layer, String)>, Error> {
+    let groups = layering::groups(packages, tree, budget);
+    let plans = layering::split(tree, packages, &groups, mtime, fixed)?;
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let layer = layers::layer(&plan.tree, plan.mtime, fetcher.cache())?;
+        let by = if plan.packages.is_empty() {
+            "whittle build: files no package owns (directories, accounts, paths, OS and native files, package databases)".to_string()
+        } else {
+            image::created_by(format, &plan.packages)
+        };
+        events.step(&format!(
+            "layer     {} {:.2} MB: {}",
+            &layer.digest[..layer.digest.len().min(19)],
+            layer.size as f64 / 1e6,
+            if plan.packages.is_empty() {
+                "top (what no package owns)".to_string()
+            } else {
+                plan.packages.join(" ")
+            }
+        ));
+        out.push((layer, by));
+    }
+    Ok(out)
 }
 
 /// Writes the OS files the distribution's release package would (when no package shipped

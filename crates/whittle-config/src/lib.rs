@@ -160,8 +160,24 @@ pub struct Config {
     pub volumes: Vec<String>,
     /// `os-release`: the `/etc/os-release` to write (replacing a package's), if given.
     pub os_release: Option<OsRelease>,
+    /// `layering`: how the image is split into layers; `None` is one layer.
+    pub layering: Option<Layering>,
     /// Problems worth printing that do not stop the build.
     pub warnings: Vec<Warning>,
+}
+
+/// apko's `layering: {strategy: origin, budget: N}`: the packages are grouped by origin, the
+/// `budget - 1` largest groups (at least one) get a layer each, the remaining packages share one
+/// more, and the files no package owns go in a top layer: at most `budget + 1` layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layering {
+    /// The most layers the packages are spread over (the top layer comes on top of them).
+    pub budget: u32,
+}
+
+impl Layering {
+    /// The largest budget accepted: containerd refuses images of more than 127 layers.
+    pub const MAX_BUDGET: u32 = 126;
 }
 
 /// apko's `os-release`: the fields of `/etc/os-release` (os-release(5)); only those given are

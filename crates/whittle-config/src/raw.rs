@@ -38,6 +38,18 @@ pub(crate) struct RawConfig {
     pub vcs_url: Option<S<String>>,
     #[serde(default)]
     pub os_release: Option<S<RawOsRelease>>,
+    #[serde(default)]
+    pub layering: Option<S<RawLayering>>,
+}
+
+/// apko's `layering`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawLayering {
+    #[serde(default)]
+    pub strategy: Option<S<String>>,
+    #[serde(default)]
+    pub budget: Option<S<u32>>,
 }
 
 /// apko's `os-release`.

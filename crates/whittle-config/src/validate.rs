@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::{MessageFormatter, Spanned, UserMessageFormatter};
 
 use crate::raw::{
-    IntOrString, RawAccounts, RawConfig, RawContents, RawOsRelease, RawPath, RawPathType,
-    StringOrList,
+    IntOrString, RawAccounts, RawConfig, RawContents, RawLayering, RawOsRelease, RawPath,
+    RawPathType, StringOrList,
 };
 use crate::repo::{Repository, parse_repository};
 use crate::suggest::{closest, did_you_mean};
@@ -19,14 +19,10 @@ use crate::{
 
 /// apko fields whittle does not implement, with what to do instead, so the error names the
 /// field and the way forward instead of suggesting a typo.
-const APKO_UNSUPPORTED: [(&str, &str); 9] = [
+const APKO_UNSUPPORTED: [(&str, &str); 8] = [
     (
         "include",
         "apko's deprecated `include` (merging another config) is not supported; copy the included fields into this file",
-    ),
-    (
-        "layering",
-        "whittle writes one layer per image; remove `layering`",
     ),
     (
         "options",
@@ -367,6 +363,7 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
     }
 
     let os_release = raw.os_release.map(|o| convert_os_release(ctx, o));
+    let layering = raw.layering.and_then(|l| convert_layering(ctx, l));
 
     let accounts = convert_accounts(ctx, raw.accounts);
     let paths = convert_paths(ctx, raw.paths);
@@ -432,8 +429,50 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
         stop_signal,
         volumes,
         os_release,
+        layering,
         warnings: std::mem::take(&mut ctx.warnings),
     }
+}
+
+/// apko's `layering`: `{}` is one layer (as apko reads it); otherwise `strategy: origin` (the
+/// one strategy) and a budget up to [`crate::Layering::MAX_BUDGET`].
+fn convert_layering(ctx: &mut Ctx, raw: Spanned<RawLayering>) -> Option<crate::Layering> {
+    let at = pos(&raw);
+    let RawLayering { strategy, budget } = raw.value;
+    if strategy.is_none() && budget.as_ref().is_none_or(|b| b.value == 0) {
+        return None;
+    }
+    match &strategy {
+        Some(s) if s.value == "origin" => {}
+        Some(s) => {
+            ctx.err(
+                pos(s),
+                Problem::new(format!("unknown layering strategy `{}`", s.value))
+                    .hint("the one strategy is `origin` (packages grouped by the source they were built from)"),
+            );
+            return None;
+        }
+        None => {
+            ctx.err(
+                at,
+                Problem::new("`layering` without `strategy`")
+                    .hint("write `layering: {strategy: origin, budget: 10}`"),
+            );
+            return None;
+        }
+    }
+    let budget = budget.map_or(0, |b| b.value);
+    if budget > crate::Layering::MAX_BUDGET {
+        ctx.err(
+            at,
+            Problem::new(format!("layering budget {budget} is too large")).hint(format!(
+                "container runtimes refuse images of more than 127 layers; give a budget up to {} (10 is a good start)",
+                crate::Layering::MAX_BUDGET
+            )),
+        );
+        return None;
+    }
+    Some(crate::Layering { budget })
 }
 
 fn convert_os_release(ctx: &mut Ctx, raw: Spanned<RawOsRelease>) -> OsRelease {

@@ -211,6 +211,27 @@ fn example_gawk_config_parses() {
 }
 
 #[test]
+fn layering_reads_as_apko_reads_it() {
+    let read = |yaml: &str| {
+        Config::from_str("l.yaml", &format!("contents:\n  packages: []\n{yaml}"))
+            .unwrap()
+            .layering
+    };
+    assert_eq!(read(""), None);
+    // apko: an empty `layering` is one layer
+    assert_eq!(read("layering: {}\n"), None);
+    assert_eq!(
+        read("layering:\n  strategy: origin\n  budget: 10\n"),
+        Some(Layering { budget: 10 })
+    );
+    // budget 0 is apko's one package layer (and the top layer)
+    assert_eq!(
+        read("layering: {strategy: origin}\n"),
+        Some(Layering { budget: 0 })
+    );
+}
+
+#[test]
 fn minimal_config_warns_about_root_and_defaults_arch() {
     let cfg = Config::from_str(
         "m.yaml",
@@ -252,6 +273,26 @@ fn warnings_for_root_trusted_duplicates() {
 
 /// (config text, expected `file:line:col`, expected fragments of message/hint)
 const BAD: &[(&str, &str, &[&str])] = &[
+    (
+        "layering:\n  strategy: size\n  budget: 3\n",
+        "bad.yaml:2:13:",
+        &["unknown layering strategy `size`", "`origin`"],
+    ),
+    (
+        "layering:\n  budget: 3\n",
+        "bad.yaml:2:3:",
+        &["`layering` without `strategy`"],
+    ),
+    (
+        "layering: {strategy: origin, budget: 127}\n",
+        "bad.yaml:1:",
+        &["layering budget 127 is too large", "up to 126"],
+    ),
+    (
+        "layering: {strategy: origin, budget: -1}\n",
+        "bad.yaml:1:",
+        &["budget"],
+    ),
     (
         "entrypoin:\n  command: /x\n",
         "bad.yaml:1:1:",
@@ -562,7 +603,7 @@ impl ErrText for Result<String, ConfigError> {
 fn errors_show_source_line_and_caret() {
     let err = Config::from_str("x.yaml", "cmd: a\nentrypoin:\n  command: /x\n").unwrap_err();
     insta::assert_snapshot!(err.to_string(), @r"
-    x.yaml:2:1: unknown field `entrypoin`, expected one of contents, entrypoint, cmd, work-dir, environment, accounts, paths, annotations, archs, stop-signal, volumes, vcs-url, os-release
+    x.yaml:2:1: unknown field `entrypoin`, expected one of contents, entrypoint, cmd, work-dir, environment, accounts, paths, annotations, archs, stop-signal, volumes, vcs-url, os-release, layering
      2 | entrypoin:
        | ^
       hint: did you mean `entrypoint`?
