@@ -114,11 +114,6 @@ pub fn is_artifact_tag(tag: &str) -> bool {
 
 /// Resolve `image` (`docker://` or `oci:`) to the digest its reference names.
 pub fn resolve(image: &ImageRef, opts: &whittle_registry::Options) -> Result<Target> {
-    let place = Place::of(image).ok_or_else(|| {
-        Error::Unsupported(format!(
-            "{image}: signatures are stored in registries (docker://HOST/REPO[:TAG]) and OCI layouts (oci:DIR[:TAG]); copy the image to one of them first (whittle copy)"
-        ))
-    })?;
     let digest = match image {
         ImageRef::Docker(r) => {
             let (_, digest) = whittle_registry::find_manifest(r, opts)?.ok_or_else(|| {
@@ -129,8 +124,13 @@ pub fn resolve(image: &ImageRef, opts: &whittle_registry::Options) -> Result<Tar
             digest
         }
         ImageRef::Oci { path, tag } => layout_entry(path, tag.as_deref())?.digest,
-        _ => unreachable!("Place::of accepted only docker:// and oci:"),
+        _ => {
+            return Err(Error::Unsupported(format!(
+                "{image}: signatures are stored in registries (docker://HOST/REPO[:TAG]) and OCI layouts (oci:DIR[:TAG]); copy the image to one of them first (whittle copy)"
+            )));
+        }
     };
+    let place = Place::of(image).ok_or_else(|| Error::Unsupported(format!("{image}")))?;
     Ok(Target { place, digest })
 }
 

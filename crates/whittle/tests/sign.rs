@@ -408,6 +408,25 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
         .arg("-q"));
     check_signature(&host, "relayed/app", "signed/app", &index_digest, &public);
 
+    // a signature of another digest moved to this digest's tag is refused for what it is
+    let (digest1, _) = &manifests[1];
+    let moved = get_manifest(&host, "copied/app", &cosign_tag(digest0, "sig")).unwrap();
+    let (status, _) = http(
+        &host,
+        "PUT",
+        &format!("/v2/copied/app/manifests/{}", cosign_tag(digest1, "sig")),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &serde_json::to_vec(&moved).unwrap(),
+    );
+    assert_eq!(status, 201);
+    let no = verify(&format!("{host}/copied/app@{digest1}"), &pubkey, &[]);
+    assert_eq!(no.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&no.stderr);
+    assert!(
+        err.contains("another digest") && err.contains(digest0.as_str()),
+        "{err}"
+    );
+
     // a hostile signature manifest: 10,000 layers (of a blob the repository has) is refused
     // before any of them is fetched
     let sig = get_manifest(&host, "copied/app", &cosign_tag(&index_digest, "sig")).unwrap();
