@@ -234,3 +234,143 @@ fn layering_is_checked_like_apko() {
     );
     assert!(err.contains("layering budget 500 is too large"), "{err}");
 }
+
+/// The stanzas' package names (`P:`) of an APK installed database.
+fn installed_names(db: &[u8]) -> BTreeSet<String> {
+    String::from_utf8_lossy(db)
+        .lines()
+        .filter_map(|l| l.strip_prefix("P:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The bytes of `path` in each layer of `oci:LAYOUT:TAG` (bottom first), `None` where absent.
+fn file_in_layers(layout: &Path, tag: &str, path: &str) -> Vec<Option<Vec<u8>>> {
+    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    (0..img.layers.len())
+        .map(|i| {
+            img.read_layer(
+                i,
+                |l| -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
+                    let mut a = tar::Archive::new(l);
+                    for e in a.entries()? {
+                        let mut e = e?;
+                        if e.path()?.to_string_lossy() == path {
+                            let mut data = Vec::new();
+                            std::io::Read::read_to_end(&mut e, &mut data)?;
+                            return Ok(Some(data));
+                        }
+                    }
+                    Ok(None)
+                },
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn apk_layers_carry_their_packages_installed_db_stanzas() {
+    use common::apk::{Pkg, signed_repo};
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    let big = vec![7u8; 20_000];
+    let key = signed_repo(
+        &repo,
+        &[
+            Pkg {
+                name: "musl",
+                version: "1.2.4-r0",
+                extra: "origin = musl\n",
+                files: vec![
+                    ("usr/", b"", 0o755, None),
+                    ("usr/lib/", b"", 0o755, None),
+                    ("usr/lib/ld-musl-x86_64.so.1", &big, 0o755, None),
+                ],
+            },
+            Pkg {
+                name: "musl-utils",
+                version: "1.2.4-r0",
+                extra: "origin = musl\n",
+                files: vec![
+                    ("usr/", b"", 0o755, None),
+                    ("usr/bin/", b"", 0o755, None),
+                    ("usr/bin/ldd", b"#!/bin/false\n", 0o755, None),
+                ],
+            },
+            Pkg {
+                name: "app",
+                version: "2-r0",
+                extra: "origin = app\n",
+                files: vec![
+                    ("usr/", b"", 0o755, None),
+                    ("usr/bin/", b"", 0o755, None),
+                    ("usr/bin/app", b"app\n", 0o755, None),
+                ],
+            },
+            Pkg::wolfi_baselayout(),
+        ],
+    );
+    let config = |layering: &str| {
+        format!(
+            "contents:\n  keyring:\n    - {}\n  repositories:\n    - {}\n  packages: [app, musl, musl-utils, wolfi-baselayout]\narchs: [x86_64]\n{layering}",
+            key.display(),
+            repo.display()
+        )
+    };
+    let cache = d.path().join("cache");
+    let one = d.path().join("one");
+    let layered = d.path().join("layered");
+    build(
+        d.path(),
+        &config(""),
+        &format!("oci:{}:t", one.display()),
+        &cache,
+        &[],
+    );
+    build(
+        d.path(),
+        &config(LAYERING),
+        &format!("oci:{}:t", layered.display()),
+        &cache,
+        &[],
+    );
+
+    // musl and musl-utils (one origin) share the largest layer, then app and the baselayout;
+    // each package layer's database names its packages only, the top layer's all of them
+    let dbs = file_in_layers(&layered, "t", "lib/apk/db/installed");
+    let names: Vec<BTreeSet<String>> = dbs
+        .iter()
+        .map(|db| installed_names(db.as_deref().expect("every layer has lib/apk/db/installed")))
+        .collect();
+    let set = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names[0], set(&["musl", "musl-utils"]));
+    assert_eq!(
+        names[1..3].iter().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([set(&["app"]), set(&["wolfi-baselayout"])])
+    );
+    assert_eq!(
+        names[3],
+        set(&["app", "musl", "musl-utils", "wolfi-baselayout"])
+    );
+    // the top layer's database is the one-layer image's
+    assert_eq!(dbs[3], file_in_layers(&one, "t", "lib/apk/db/installed")[0]);
+    let listed: BTreeSet<String> = sbom_set(&format!("oci:{}:t", layered.display()))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(listed, names[3]);
+
+    if tool("umoci") && is_root() {
+        let v1 = tree_view(&unpack(&one, "t", &d.path().join("b1")));
+        let v2 = tree_view(&unpack(&layered, "t", &d.path().join("b2")));
+        assert_eq!(
+            v1, v2,
+            "the layered APK image unpacks to the one-layer tree"
+        );
+    } else if !is_root() {
+        skip("root (umoci keeps owners only as root)");
+    }
+}
