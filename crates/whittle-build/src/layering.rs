@@ -347,23 +347,91 @@ mod tests {
             let tar = whittle_fs::tar_layer(&plan.tree, plan.mtime).unwrap();
             overlay.apply_layer(&tar.tar[..]).unwrap();
         }
-        // hard links as what they lead to (which path of a group is the file is the tar's choice)
-        let flat = |t: &Tree| -> Vec<(String, String, Meta)> {
-            t.walk()
-                .map(|(p, e)| {
-                    let e = match &e.node {
-                        Node::Hardlink(target) => t.get(hardlink_file(t, target)).unwrap(),
-                        _ => e,
-                    };
-                    let what = match &e.node {
-                        Node::File(d) => format!("file {}", d.len()),
-                        n => format!("{n:?}"),
-                    };
-                    (p.to_string(), what, e.meta)
-                })
-                .collect()
-        };
         let (merged, want) = (flat(overlay.tree()), flat(&t));
         assert!(merged == want, "{merged:?}\n{want:?}");
+    }
+
+    /// Every entry of `t`, hard links as what they lead to (which path of a group is the file is
+    /// the tar's choice).
+    fn flat(t: &Tree) -> Vec<(String, String, Meta)> {
+        t.walk()
+            .map(|(p, e)| {
+                let e = match &e.node {
+                    Node::Hardlink(target) => t.get(hardlink_file(t, target)).unwrap(),
+                    _ => e,
+                };
+                let what = match &e.node {
+                    Node::File(d) => format!("file {:?}", &d[..]),
+                    n => format!("{n:?}"),
+                };
+                (p.to_string(), what, e.meta)
+            })
+            .collect()
+    }
+
+    /// The tree the layers unpack to, applied bottom first.
+    fn merged(plans: &[LayerPlan]) -> Tree {
+        let mut overlay = whittle_fs::Overlay::new();
+        for plan in plans {
+            let tar = whittle_fs::tar_layer(&plan.tree, plan.mtime).unwrap();
+            overlay.apply_layer(&tar.tar[..]).unwrap();
+        }
+        overlay.tree().clone()
+    }
+
+    proptest::proptest! {
+        /// Whatever the packages own and the budget, the layers unpack to the tree, and every
+        /// file is in one layer.
+        #[test]
+        fn layers_always_unpack_to_the_tree(
+            files in proptest::collection::btree_map(
+                (0usize..4, 0usize..6),
+                (0usize..5, 1usize..50, proptest::bool::ANY),
+                1..24,
+            ),
+            dir_modes in proptest::collection::vec((0o700u32..0o1000, 0u32..3), 4),
+            origins in proptest::collection::vec(0usize..3, 4),
+            budget in 0u32..6,
+        ) {
+            let dirs = ["usr/lib", "usr/bin", "etc/x", "var/lib/y"];
+            let mut t = Tree::new();
+            for (d, (mode, owner)) in dirs.iter().zip(&dir_modes) {
+                t.insert(d, Node::Dir, Meta::new(*mode, *owner, *owner)).unwrap();
+            }
+            let mut packages: Vec<PackageFiles> = (0..4)
+                .map(|i| PackageFiles {
+                    name: format!("p{i}"),
+                    origin: format!("o{}", origins[i]),
+                    newest_mtime: i as u64,
+                    ..Default::default()
+                })
+                .collect();
+            let mut first: Option<String> = None;
+            for ((d, f), (owner, size, link)) in &files {
+                let path = format!("{}/f{f}", dirs[*d]);
+                match (&first, link) {
+                    (Some(target), true) => {
+                        t.insert(&path, Node::hardlink(target.clone()), Meta::root(0o644)).unwrap();
+                    }
+                    _ => {
+                        t.insert(&path, Node::file(vec![*f as u8; *size]), Meta::root(0o644)).unwrap();
+                        first.get_or_insert(path.clone());
+                    }
+                }
+                if let Some(p) = packages.get_mut(*owner) {
+                    p.paths.push(path);
+                }
+            }
+            let g = groups(&packages, &t, budget);
+            proptest::prop_assert!(g.len() <= budget.max(1) as usize);
+            let plans = split(&t, &packages, &g, 9, false).unwrap();
+            proptest::prop_assert_eq!(flat(&merged(&plans)), flat(&t));
+            for (path, e) in t.walk() {
+                if !e.node.is_dir() {
+                    let n = plans.iter().filter(|p| p.tree.get(path).is_some()).count();
+                    proptest::prop_assert_eq!(n, 1, "{}", path);
+                }
+            }
+        }
     }
 }
