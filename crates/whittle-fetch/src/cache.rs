@@ -53,6 +53,8 @@ pub struct Cache {
     root: PathBuf,
     seal: Seal,
     shared: Arc<Shared>,
+    /// The shared tier (`--cache-from`/`--cache-to`) installed in this process, if any.
+    remote: Option<Arc<crate::remote::Remote>>,
 }
 
 /// The key derived entries are sealed with, or why there is none.
@@ -132,6 +134,7 @@ impl Cache {
             root,
             seal,
             shared: Arc::default(),
+            remote: crate::remote::installed(),
         };
         if let Seal::Missing(why) = &cache.seal {
             cache.notice(format!(
@@ -197,6 +200,7 @@ impl Cache {
             Ok(mut n) => std::mem::take(&mut *n),
             Err(_) => Vec::new(),
         };
+        out.extend(self.remote.iter().flat_map(|r| r.take_warnings()));
         let foreign = self.shared.foreign.swap(0, Ordering::Relaxed);
         if foreign > 0 {
             out.push(format!(
@@ -337,10 +341,14 @@ impl Cache {
                     text.clear();
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.derived_from_remote(key),
             Err(_) => return None,
         }
         match self.check_record(&text, key, id) {
-            Ok(found) => Some(found),
+            Ok(found) => {
+                self.note(Some(key), &found.0, found.1);
+                Some(found)
+            }
             Err(Reject::Foreign) => {
                 self.shared.foreign.fetch_add(1, Ordering::Relaxed);
                 let _ = std::fs::remove_file(&path);
@@ -397,7 +405,42 @@ impl Cache {
         Ok((sha.to_ascii_lowercase(), size))
     }
 
+    /// Notes an entry used or made, for `--cache-to`.
+    pub(crate) fn note(&self, key: Option<&str>, sha256: &str, size: u64) {
+        if let Some(r) = &self.remote {
+            r.note(key, sha256, size);
+        }
+    }
+
+    /// The blob `sha256` of `size` bytes from the shared tier on a local miss, verified and kept
+    /// here; `None` without a shared tier, or when it does not have (a good copy of) it.
+    pub(crate) fn from_remote(&self, sha256: &str, size: u64) -> Option<Vec<u8>> {
+        let bytes = self.remote.as_ref()?.blob(sha256, size)?;
+        self.put(sha256, &bytes).ok()?;
+        Some(bytes)
+    }
+
+    /// The derived entry `key` from the shared tier's index: its blob (from here when present,
+    /// else from the shared tier, verified) and a record sealed with this machine's key.
+    fn derived_from_remote(&self, key: &str) -> Option<(String, u64)> {
+        let (sha, size) = self.remote.as_ref()?.lookup(key)?;
+        let here = self
+            .get(&sha)
+            .ok()
+            .flatten()
+            .is_some_and(|b| b.len() as u64 == size);
+        if !here {
+            self.from_remote(&sha, size)?;
+        }
+        if !self.contains(&sha) {
+            return None; // a read-only cache: nothing kept
+        }
+        self.write_record(key, &sha, size);
+        Some((sha, size))
+    }
+
     fn write_record(&self, key: &str, sha256: &str, size: u64) {
+        self.note(Some(key), sha256, size);
         let (Some(mac), Seal::Key { id, .. }) = (self.seal_of(key, sha256, size), &self.seal)
         else {
             return;

@@ -4,6 +4,7 @@
 
 mod budget;
 mod cache;
+pub mod remote;
 mod transport;
 
 pub use budget::{
@@ -196,6 +197,7 @@ impl Fetcher {
 
     fn fetch_within(&self, req: &Request, budget: &Budget) -> Result<Vec<u8>, Error> {
         if let Some(bytes) = self.cache.get(&req.sha256)? {
+            self.cache.note(None, &req.sha256, req.size);
             return Ok(bytes);
         }
         if self.offline {
@@ -204,9 +206,16 @@ impl Fetcher {
                 missing: vec![req.url.clone()],
             });
         }
-        let bytes = self.transport.get_within(&req.url, req.size, budget)?;
-        verify(req, &bytes)?;
-        self.cache.put(&req.sha256, &bytes)?;
+        let bytes = match self.cache.from_remote(&req.sha256, req.size) {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = self.transport.get_within(&req.url, req.size, budget)?;
+                verify(req, &bytes)?;
+                self.cache.put(&req.sha256, &bytes)?;
+                bytes
+            }
+        };
+        self.cache.note(None, &req.sha256, req.size);
         Ok(bytes)
     }
 

@@ -10,6 +10,7 @@
 //! [`Options::insecure`] is set; everything else is HTTPS.
 
 mod auth;
+pub mod cache;
 mod client;
 mod error;
 mod plan;

@@ -154,6 +154,36 @@ pub(crate) fn push_plan(
     Ok(report)
 }
 
+/// Push the blobs `blobs` (HEAD first: only those the registry lacks are uploaded) and then
+/// `doc` under `reference` to `repo`: one artifact and what it names (the shared build cache).
+pub(crate) fn push_docs(
+    client: &Client,
+    repo: &str,
+    blobs: &[(String, u64)],
+    source: &dyn BlobSource,
+    doc: &Doc,
+    reference: &str,
+) -> Result<PushReport> {
+    let scope = push_scope(repo, None);
+    let mut report = PushReport::default();
+    let results = parallel(blobs, client.options().jobs, |(digest, size)| {
+        ensure_blob(client, repo, &scope, source, digest, *size, None)
+    })?;
+    for r in results {
+        match r {
+            Outcome::Uploaded(n) => {
+                report.uploaded += 1;
+                report.bytes_uploaded += n;
+            }
+            Outcome::Skipped | Outcome::Mounted => report.skipped += 1,
+        }
+    }
+    put_manifest(client, repo, &scope, doc, reference)?;
+    report.digest = doc.digest.clone();
+    report.media_type = doc.media_type.clone();
+    Ok(report)
+}
+
 /// Run `f` over `items` on up to `jobs` threads; the first error stops the rest.
 pub(crate) fn parallel<T: Sync, R: Send>(
     items: &[T],

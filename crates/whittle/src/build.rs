@@ -81,6 +81,9 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     sign: crate::sign::BuildSignArgs,
+
+    #[command(flatten)]
+    shared_cache: crate::shared_cache::SharedCacheArgs,
 }
 
 /// Renders build events on stderr: steps, warnings and a download progress bar.
@@ -204,7 +207,11 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         append: args.apko.append(),
     };
     let term = Terminal::new(args.quiet);
+    let shared = args.shared_cache.start()?;
     let report = whittle_build::build(&opts, &term)?;
+    if let Some(s) = &shared {
+        s.finish(&opts.cache_dir, args.quiet);
+    }
     for img in &report.images {
         if !args.quiet {
             eprintln!(

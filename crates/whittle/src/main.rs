@@ -13,6 +13,7 @@ mod pkg;
 mod render;
 mod sbom;
 mod scan;
+mod shared_cache;
 mod sign;
 mod source;
 

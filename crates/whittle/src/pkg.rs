@@ -201,6 +201,8 @@ struct BuildArgs {
     /// Print only errors.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    shared_cache: crate::shared_cache::SharedCacheArgs,
 }
 
 struct Log {
@@ -372,7 +374,11 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                 lock_file: a.lockfile,
                 lint: a.lint.policy()?,
             };
+            let shared = a.shared_cache.start()?;
             let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;
+            if let Some(s) = &shared {
+                s.finish(&opts.cache_dir, a.quiet);
+            }
             for p in &out.packages {
                 println!("{}", p.display());
             }

@@ -1,0 +1,347 @@
+//! whittle's build cache shared through a registry repository (`--cache-from` / `--cache-to`).
+//!
+//! Layout, all in one repository:
+//! - every cache entry's blob is a registry blob under its own SHA-256 (the digest the local
+//!   cache files it by), so a package is read with one `GET /v2/<repo>/blobs/sha256:<hex>`;
+//! - each build that writes the cache pushes one OCI artifact manifest (artifact type
+//!   [`ARTIFACT_TYPE`]) listing every entry it used as a layer, derived entries carrying their
+//!   key in the [`KEY_ANNOTATION`] annotation, tagged `cache-YYYYMMDD-<16 hex>` (the UTC date of
+//!   the push and the start of the manifest's digest). Writers never overwrite one another:
+//!   blobs are content-addressed and each manifest has its own tag (equal content, equal tag).
+//! - a reader lists the tags, takes the [`MAX_INDEXES`] newest `cache-` ones and merges their
+//!   entries (the newest wins for a key).
+//!
+//! Garbage collection: everything is referenced only through the dated tags, so a retention
+//! policy that deletes `cache-*` tags older than N days, followed by the registry's own garbage
+//! collection, removes what no recent build used; an entry still used is pushed again under a
+//! newer tag by the next build that writes the cache.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use whittle_fetch::remote::{RemoteEntry, RemoteError, RemoteStore};
+use whittle_oci::{DockerReference, sha256_digest};
+
+use crate::Options;
+use crate::client::{Client, status_error};
+use crate::error::{Error, Result};
+use crate::plan::{DirBlobs, Doc, OCI_MANIFEST};
+
+/// The artifact type of a cache manifest.
+pub const ARTIFACT_TYPE: &str = "application/vnd.whittle.cache.v1";
+/// The media type of a cache entry's blob.
+pub const BLOB_TYPE: &str = "application/vnd.whittle.cache.blob.v1";
+/// The annotation naming a derived entry's key.
+pub const KEY_ANNOTATION: &str = "dev.whittle.cache.key";
+/// The tag prefix of cache manifests.
+pub const TAG_PREFIX: &str = "cache-";
+/// How many of the newest cache manifests a reader merges.
+pub const MAX_INDEXES: usize = 16;
+/// The largest tag list read.
+const MAX_TAG_LIST: u64 = 8 << 20;
+/// The OCI 1.1 empty descriptor's media type (the config of an artifact).
+const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
+/// The largest derived entry read from a cache repository.
+const MAX_ENTRY: u64 = 4 << 30;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    schema_version: u32,
+    media_type: String,
+    #[serde(default)]
+    artifact_type: String,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+/// The cache manifest listing `entries` (sorted, so equal sets give equal bytes).
+fn manifest(entries: &[RemoteEntry]) -> Result<Vec<u8>> {
+    let mut entries = entries.to_vec();
+    entries.sort();
+    entries.dedup();
+    let layers = entries
+        .iter()
+        .map(|e| Descriptor {
+            media_type: BLOB_TYPE.into(),
+            digest: format!("sha256:{}", e.sha256),
+            size: e.size,
+            data: None,
+            annotations: e
+                .key
+                .iter()
+                .map(|k| (KEY_ANNOTATION.to_string(), k.clone()))
+                .collect(),
+        })
+        .collect();
+    let m = Manifest {
+        schema_version: 2,
+        media_type: OCI_MANIFEST.into(),
+        artifact_type: ARTIFACT_TYPE.into(),
+        config: Descriptor {
+            media_type: EMPTY_TYPE.into(),
+            digest: sha256_digest(b"{}"),
+            size: 2,
+            data: Some("e30=".into()),
+            annotations: Default::default(),
+        },
+        layers,
+    };
+    serde_json::to_vec(&m).map_err(|e| Error::Invalid(format!("serializing a cache manifest: {e}")))
+}
+
+/// The entries a cache manifest lists; anything malformed is skipped.
+fn entries_of(bytes: &[u8]) -> Vec<RemoteEntry> {
+    let Ok(m) = serde_json::from_slice::<Manifest>(bytes) else {
+        return Vec::new();
+    };
+    if m.artifact_type != ARTIFACT_TYPE {
+        return Vec::new();
+    }
+    m.layers
+        .into_iter()
+        .filter_map(|d| {
+            let hex = d.digest.strip_prefix("sha256:")?;
+            let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            ok.then(|| RemoteEntry {
+                key: d.annotations.get(KEY_ANNOTATION).cloned(),
+                sha256: hex.to_string(),
+                size: d.size,
+            })
+        })
+        .collect()
+}
+
+/// `YYYYMMDD` of a time in seconds since 1970 (UTC).
+fn date(secs: u64) -> String {
+    // days to civil date (Howard Hinnant's algorithm)
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}")
+}
+
+/// A registry repository holding whittle's shared cache, read on local misses.
+pub struct RegistryCache {
+    client: Client,
+    repo: String,
+}
+
+impl RegistryCache {
+    /// The cache in `reference`'s repository (its tag or digest is ignored). `opts.limits`
+    /// bound the whole run's reads: past its deadline the cache is given up on.
+    pub fn new(reference: &DockerReference, opts: &Options) -> Result<Self> {
+        let budget = opts.start()?;
+        Ok(RegistryCache {
+            client: Client::new(&reference.registry, opts, &budget)?,
+            repo: reference.repository.clone(),
+        })
+    }
+
+    fn scope(&self) -> String {
+        format!("repository:{}:pull", self.repo)
+    }
+
+    fn tags(&self) -> Result<Vec<String>> {
+        let url = self.client.url(&format!("{}/tags/list", self.repo));
+        let resp = self
+            .client
+            .send("GET", &url, &self.scope(), &[], None, true)?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Ok(Vec::new()), // no such repository yet
+            _ => return Err(status_error("GET", &url, resp, "listing the cache's tags")),
+        }
+        let body = self
+            .client
+            .read_body(&url, resp, MAX_TAG_LIST, "tag list")?;
+        #[derive(Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let t: Tags = serde_json::from_slice(&body)
+            .map_err(|e| Error::Invalid(format!("{url}: not a tag list: {e}")))?;
+        Ok(t.tags.unwrap_or_default())
+    }
+}
+
+/// Whether an error means the store is unusable (as opposed to one bad blob).
+fn classify(e: Error) -> RemoteError {
+    match e {
+        Error::DigestMismatch { .. } | Error::BlobSize { .. } => RemoteError::Bad(e.to_string()),
+        e => RemoteError::Down(e.to_string()),
+    }
+}
+
+impl RemoteStore for RegistryCache {
+    fn name(&self) -> String {
+        format!("docker://{}/{}", self.client.registry(), self.repo)
+    }
+
+    fn index(&self) -> std::result::Result<Vec<RemoteEntry>, RemoteError> {
+        let mut tags: Vec<String> = self
+            .tags()
+            .map_err(classify)?
+            .into_iter()
+            .filter(|t| t.starts_with(TAG_PREFIX))
+            .collect();
+        tags.sort_unstable_by(|a, b| b.cmp(a));
+        tags.truncate(MAX_INDEXES);
+        let mut out = Vec::new();
+        for t in tags {
+            // a manifest deleted meanwhile (retention) is simply absent
+            if let Some((bytes, _, _)) =
+                crate::pull::find_manifest(&self.client, &self.repo, &t, None).map_err(classify)?
+            {
+                out.extend(entries_of(&bytes));
+            }
+        }
+        Ok(out)
+    }
+
+    fn blob(&self, sha256: &str, size: u64) -> std::result::Result<Option<Vec<u8>>, RemoteError> {
+        if size > MAX_ENTRY {
+            return Ok(None);
+        }
+        let digest = format!("sha256:{sha256}");
+        match crate::pull::fetch_small_blob(&self.client, &self.repo, &digest, size) {
+            Ok(b) => Ok(Some(b)),
+            Err(Error::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// What [`push_cache`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePush {
+    /// The tag of the cache manifest.
+    pub tag: String,
+    /// Entries listed.
+    pub entries: usize,
+    /// Blobs uploaded (the others were there already).
+    pub uploaded: usize,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+}
+
+/// Writes `entries` of the local cache rooted at `cache_root` (`blobs/sha256/<hex>`) to
+/// `dest`'s repository: each blob the registry lacks is uploaded (HEAD first, its digest checked
+/// while it is read), then one cache manifest listing them is pushed under a dated tag. Entries
+/// whose blob is no longer in the local cache are left out.
+pub fn push_cache(
+    dest: &DockerReference,
+    cache_root: &Path,
+    entries: &[RemoteEntry],
+    opts: &Options,
+) -> Result<CachePush> {
+    let entries: Vec<RemoteEntry> = entries
+        .iter()
+        .filter(|e| cache_root.join("blobs/sha256").join(&e.sha256).is_file())
+        .cloned()
+        .collect();
+    let bytes = manifest(&entries)?;
+    let digest = sha256_digest(&bytes);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let tag = format!(
+        "{TAG_PREFIX}{}-{}",
+        date(now),
+        digest.trim_start_matches("sha256:").get(..16).unwrap_or("")
+    );
+    let mut blobs: Vec<(String, u64)> = entries
+        .iter()
+        .map(|e| (format!("sha256:{}", e.sha256), e.size))
+        .collect();
+    blobs.sort();
+    blobs.dedup();
+    let doc = Doc {
+        digest,
+        media_type: OCI_MANIFEST.into(),
+        bytes,
+        blobs: blobs.clone(),
+        platform: None,
+    };
+    let client = Client::new(&dest.registry, opts, &opts.start()?)?;
+    let report = crate::push::push_docs(
+        &client,
+        &dest.repository,
+        &blobs,
+        &DirBlobs(cache_root.to_path_buf()),
+        &doc,
+        &tag,
+    )?;
+    Ok(CachePush {
+        tag,
+        entries: entries.len(),
+        uploaded: report.uploaded,
+        bytes_uploaded: report.bytes_uploaded,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(key: Option<&str>, c: char, size: u64) -> RemoteEntry {
+        RemoteEntry {
+            key: key.map(str::to_string),
+            sha256: c.to_string().repeat(64),
+            size,
+        }
+    }
+
+    #[test]
+    fn manifests_round_trip_and_equal_sets_give_equal_bytes() {
+        let a = vec![e(Some("layer x"), 'a', 3), e(None, 'b', 4)];
+        let b = vec![e(None, 'b', 4), e(Some("layer x"), 'a', 3), e(None, 'b', 4)];
+        let m = manifest(&a).unwrap();
+        assert_eq!(m, manifest(&b).unwrap());
+        let mut back = entries_of(&m);
+        back.sort();
+        let mut want = a.clone();
+        want.sort();
+        assert_eq!(back, want);
+        let v: serde_json::Value = serde_json::from_slice(&m).unwrap();
+        assert_eq!(v["artifactType"], ARTIFACT_TYPE);
+    }
+
+    #[test]
+    fn other_manifests_and_bad_digests_give_nothing() {
+        assert!(entries_of(b"{}").is_empty());
+        assert!(entries_of(b"not json").is_empty());
+        let m = String::from_utf8(manifest(&[e(None, 'a', 1)]).unwrap()).unwrap();
+        let other = m.replace(ARTIFACT_TYPE, "application/spdx+json");
+        assert!(entries_of(other.as_bytes()).is_empty());
+        let bad = m.replace(&"a".repeat(64), "../../etc/passwd");
+        assert!(entries_of(bad.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(date(0), "19700101");
+        assert_eq!(date(951_782_400), "20000229");
+        assert_eq!(date(1_796_515_199), "20261205");
+        assert_eq!(date(1_796_515_200), "20261206");
+    }
+}
