@@ -216,3 +216,36 @@ fn a_sandboxed_build_installing_into_bin_fails_on_usrmerge() {
     assert!(err.contains("bin/probe"), "{err}");
     assert!(!d.join("repo").exists() || std::fs::read_dir(d.join("repo")).unwrap().count() == 0);
 }
+
+/// Real packages: Wolfi's hello-wolfi passes melange's required linters with one `maninfo`
+/// warning (what melange's own test of its linters expects of this package), Alpine's
+/// alpine-baselayout (not usr-merged) fails `usrmerge`.
+#[test]
+fn real_wolfi_and_alpine_packages_lint_as_melange_lints_them() {
+    let Some(fix) = fixtures() else {
+        return;
+    };
+    let hello = fix.join("apk/wolfi-real/hello-wolfi-2.12-r1.apk");
+    let json = run(whittle()
+        .args(["pkg", "lint", "--format", "json"])
+        .arg(&hello));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rules: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap(),
+                f["location"]["path"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rules, [("maninfo", "/usr/share/info/hello.info")]);
+    let base = fix.join("apk/alpine-real/v3.16-main-aarch64/alpine-baselayout-3.2.0-r23.apk");
+    let out = whittle().args(["pkg", "lint"]).arg(&base).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("required  usrmerge"), "{stdout}");
+    assert!(stdout.contains("sbin/mkmntdirs"), "{stdout}");
+}
