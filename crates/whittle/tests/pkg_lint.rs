@@ -249,3 +249,18 @@ fn real_wolfi_and_alpine_packages_lint_as_melange_lints_them() {
     assert!(stdout.contains("required  usrmerge"), "{stdout}");
     assert!(stdout.contains("sbin/mkmntdirs"), "{stdout}");
 }
+
+/// `--help` names every linter and melange's required ones as whittle has them.
+#[test]
+fn help_lists_the_linters_and_the_required_defaults() {
+    let help = run(whittle().args(["pkg", "lint", "--help"]));
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for l in whittle_pkg::lint::LINTERS {
+        assert!(flat.contains(l.name), "{} missing from:\n{help}", l.name);
+    }
+    let required = whittle_pkg::lint::Policy::default().require.join(", ");
+    assert!(
+        flat.contains(&format!("[default: melange's: {required}]")),
+        "{help}"
+    );
+}
