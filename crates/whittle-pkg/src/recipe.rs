@@ -2050,6 +2050,23 @@ test:
 
     proptest! {
         #[test]
+        fn conditions_never_panic(s in "[()'\"=!&|$\\{} a-z]{0,200}") {
+            let v = Vars::new(BTreeMap::from([("a".to_string(), "x".to_string())]));
+            let _ = condition(&s, &v);
+        }
+
+        #[test]
+        fn a_condition_compares_as_written(
+            a in "[a-z0-9_.]{0,8}",
+            b in "[a-z0-9_.]{0,8}",
+            c in "[a-z0-9_.]{0,8}",
+        ) {
+            let v = Vars::new(BTreeMap::from([("build.arch".to_string(), a.clone())]));
+            let e = format!("${{{{build.arch}}}} == '{b}' || \"{c}\" != '{a}'");
+            prop_assert_eq!(condition(&e, &v), Ok(a == b || c != a));
+        }
+
+        #[test]
         fn expansion_without_markers_is_identity(s in "[^$]{0,200}") {
             let v = Vars::new(BTreeMap::new());
             prop_assert_eq!(v.expand(&s).unwrap(), s);
