@@ -188,7 +188,8 @@ impl Remote {
             Ok(None) => None,
             Err(RemoteError::Bad(why)) => {
                 self.notice(format!(
-                    "shared cache {}: blob sha256:{sha256} {why}; it was not used",
+                    "shared cache {}: blob sha256:{sha256} does not match its digest; it was not \
+                     used ({why})",
                     store.name()
                 ));
                 None

@@ -25,7 +25,7 @@ use whittle_oci::{DockerReference, sha256_digest};
 use crate::Options;
 use crate::client::{Client, status_error};
 use crate::error::{Error, Result};
-use crate::plan::{DirBlobs, Doc, OCI_MANIFEST};
+use crate::plan::{BlobSource, DirBlobs, Doc, OCI_MANIFEST};
 
 /// The artifact type of a cache manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.whittle.cache.v1";
@@ -92,8 +92,8 @@ fn manifest(entries: &[RemoteEntry]) -> Result<Vec<u8>> {
         artifact_type: ARTIFACT_TYPE.into(),
         config: Descriptor {
             media_type: EMPTY_TYPE.into(),
-            digest: sha256_digest(b"{}"),
-            size: 2,
+            digest: sha256_digest(EMPTY),
+            size: EMPTY.len() as u64,
             data: Some("e30=".into()),
             annotations: Default::default(),
         },
@@ -231,6 +231,25 @@ impl RemoteStore for RegistryCache {
     }
 }
 
+/// The content of an artifact's empty config.
+const EMPTY: &[u8] = b"{}";
+
+/// The blobs of a local cache directory, and the empty config.
+struct CacheBlobs(DirBlobs);
+
+impl BlobSource for CacheBlobs {
+    fn open(&self, digest: &str, size: u64) -> Result<Box<dyn std::io::Read + Send + '_>> {
+        if digest == sha256_digest(EMPTY) {
+            return Ok(Box::new(EMPTY));
+        }
+        self.0.open(digest, size)
+    }
+
+    fn name(&self, digest: &str) -> String {
+        self.0.name(digest)
+    }
+}
+
 /// What [`push_cache`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachePush {
@@ -282,12 +301,14 @@ pub fn push_cache(
         blobs: blobs.clone(),
         platform: None,
     };
+    // the manifest's config, the empty JSON object, is a blob too
+    blobs.push((sha256_digest(EMPTY), EMPTY.len() as u64));
     let client = Client::new(&dest.registry, opts, &opts.start()?)?;
     let report = crate::push::push_docs(
         &client,
         &dest.repository,
         &blobs,
-        &DirBlobs(cache_root.to_path_buf()),
+        &CacheBlobs(DirBlobs(cache_root.to_path_buf())),
         &doc,
         &tag,
     )?;

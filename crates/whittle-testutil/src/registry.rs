@@ -115,6 +115,12 @@ impl Registry {
         })
     }
 
+    /// The registry's storage directory (`docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data`
+    /// holds each blob), for tests that alter what it serves.
+    pub fn storage(&self) -> std::path::PathBuf {
+        self._dir.path().join("storage")
+    }
+
     /// `IP:PORT` (IPv6 in brackets), as a registry host in an image reference.
     pub fn host(&self) -> String {
         std::net::SocketAddr::new(self.ip, self.port).to_string()
