@@ -414,7 +414,7 @@ impl Cache {
 
     /// The blob `sha256` of `size` bytes from the shared tier on a local miss, verified and kept
     /// here; `None` without a shared tier, or when it does not have (a good copy of) it.
-    pub(crate) fn from_remote(&self, sha256: &str, size: u64) -> Option<Vec<u8>> {
+    pub(crate) fn get_remote(&self, sha256: &str, size: u64) -> Option<Vec<u8>> {
         let bytes = self.remote.as_ref()?.blob(sha256, size)?;
         self.put(sha256, &bytes).ok()?;
         Some(bytes)
@@ -430,7 +430,7 @@ impl Cache {
             .flatten()
             .is_some_and(|b| b.len() as u64 == size);
         if !here {
-            self.from_remote(&sha, size)?;
+            self.get_remote(&sha, size)?;
         }
         if !self.contains(&sha) {
             return None; // a read-only cache: nothing kept

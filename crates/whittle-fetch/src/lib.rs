@@ -206,7 +206,7 @@ impl Fetcher {
                 missing: vec![req.url.clone()],
             });
         }
-        let bytes = match self.cache.from_remote(&req.sha256, req.size) {
+        let bytes = match self.cache.get_remote(&req.sha256, req.size) {
             Some(bytes) => bytes,
             None => {
                 let bytes = self.transport.get_within(&req.url, req.size, budget)?;
