@@ -157,6 +157,13 @@ impl Cache {
         Ok(cache)
     }
 
+    /// This cache with `remote` as its shared tier instead of the one installed in the process
+    /// ([`crate::remote::install`]).
+    pub fn with_remote(mut self, remote: Option<Arc<crate::remote::Remote>>) -> Self {
+        self.remote = remote;
+        self
+    }
+
     /// The default location: `$WHITTLE_CACHE_DIR`, else the user's cache directory + `whittle`.
     pub fn default_dir() -> PathBuf {
         if let Some(d) = std::env::var_os("WHITTLE_CACHE_DIR") {
@@ -895,6 +902,60 @@ mod tests {
         assert!(!r.finish());
         assert!(cache.open_derived("big").unwrap().is_none(), "dropped");
         assert_eq!(cache.take_warnings().len(), 1);
+    }
+
+    /// A shared store in memory holding `blobs` and the derived entries `index`.
+    struct Store {
+        blobs: Vec<Vec<u8>>,
+        index: Vec<crate::remote::RemoteEntry>,
+    }
+
+    impl crate::remote::RemoteStore for Store {
+        fn name(&self) -> String {
+            "test store".into()
+        }
+        fn index(&self) -> Result<Vec<crate::remote::RemoteEntry>, crate::remote::RemoteError> {
+            Ok(self.index.clone())
+        }
+        fn blob(
+            &self,
+            sha256: &str,
+            _size: u64,
+        ) -> Result<Option<Vec<u8>>, crate::remote::RemoteError> {
+            // the store may lie: it answers by position, whatever was asked
+            Ok(self
+                .index
+                .iter()
+                .position(|e| e.sha256 == sha256)
+                .and_then(|i| self.blobs.get(i).cloned()))
+        }
+    }
+
+    #[test]
+    fn derived_entries_from_the_shared_tier_are_verified_and_kept_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |key: &str, data: &[u8]| crate::remote::RemoteEntry {
+            key: Some(key.into()),
+            sha256: sha256_hex(data),
+            size: data.len() as u64,
+        };
+        let store = Store {
+            // "bad" names the digest of "claimed" but the store gives other bytes
+            blobs: vec![b"layer".to_vec(), b"altered".to_vec()],
+            index: vec![entry("good", b"layer"), entry("bad", b"claimed")],
+        };
+        let remote = Arc::new(crate::remote::Remote::new(Some(Box::new(store))));
+        let cache = open(dir.path()).with_remote(Some(remote.clone()));
+        assert_eq!(cache.get_derived("good").unwrap().unwrap(), b"layer");
+        assert!(cache.get_derived("bad").unwrap().is_none());
+        let w = cache.take_warnings();
+        assert!(w.len() == 1 && w[0].contains("does not match"), "{w:?}");
+        assert_eq!(remote.hits(), (1, 5));
+        // kept here under this machine's seal: a cache without the shared tier has it
+        let alone = open(dir.path());
+        assert_eq!(alone.get_derived("good").unwrap().unwrap(), b"layer");
+        assert!(alone.get_derived("bad").unwrap().is_none());
+        assert_eq!(remote.used().len(), 1, "only what was used is written back");
     }
 
     #[test]
