@@ -374,3 +374,38 @@ fn apk_layers_carry_their_packages_installed_db_stanzas() {
         skip("root (umoci keeps owners only as root)");
     }
 }
+
+#[test]
+fn layered_python_and_gawk_from_the_mirror_share_glibc_and_python_runs() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    for (name, packages) in [("py", "python3"), ("gk", "gawk")] {
+        let config = format!(
+            "{}entrypoint:\n  command: /usr/bin/{packages}\n{LAYERING}",
+            mirror_config("bookworm", packages, "", "amd64")
+        );
+        build_logged(d.path(), name, &config);
+    }
+    let glibc = |name: &str| {
+        layers(&d.path().join(name), "t")
+            .into_iter()
+            .find(|(_, p)| status_entries(p).contains("libc6"))
+            .map(|(digest, _)| digest)
+            .expect("a layer holds libc6")
+    };
+    assert_eq!(
+        glibc("py"),
+        glibc("gk"),
+        "python3 and gawk share the glibc blob"
+    );
+    if tool("umoci") && tool("runc") && is_root() {
+        let bundle = d.path().join("bundle");
+        unpack(&d.path().join("py"), "t", &bundle);
+        let (code, out, err) = runc(&bundle, &["/usr/bin/python3", "-c", "print(6*7)"]);
+        assert_eq!((code, out.trim()), (0, "42"), "{err}");
+    } else if !is_root() {
+        skip("root (runc)");
+    }
+}
