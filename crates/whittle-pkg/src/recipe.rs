@@ -38,6 +38,7 @@ pub const BUILTINS: &[&str] = &[
     "split/locales",
     "split/manpages",
     "split/infodir",
+    "split/debug",
 ];
 
 // ---- raw schema -------------------------------------------------------------------------
@@ -320,6 +321,9 @@ pub enum Split {
     Manpages,
     /// `split/infodir`: `usr/share/info` (its `dir` index removed).
     Infodir,
+    /// `split/debug`: the debug information of every ELF shared object and position-independent
+    /// program, as `usr/lib/debug/PATH.debug` (`objcopy` in the sandbox; needs binutils).
+    Debug,
 }
 
 /// One pipeline step, substitutions applied.
@@ -1321,7 +1325,9 @@ fn builtin(
         "strip" => &["opts"],
         "patch" => &["patches", "series", "strip-components", "fuzz"],
         "split/dev" => &["package", "prefix"],
-        "split/static" | "split/locales" | "split/manpages" | "split/infodir" => &["package"],
+        "split/static" | "split/locales" | "split/manpages" | "split/infodir" | "split/debug" => {
+            &["package"]
+        }
         other => {
             ctx.err(
                 uses_pos,
@@ -1482,7 +1488,8 @@ fn builtin(
                 "split/static" => Split::Static,
                 "split/locales" => Split::Locales,
                 "split/manpages" => Split::Manpages,
-                _ => Split::Infodir,
+                "split/infodir" => Split::Infodir,
+                _ => Split::Debug,
             };
             let from = match with.get("package") {
                 Some((p, _)) if !p.is_empty() => p.clone(),
@@ -1504,6 +1511,9 @@ fn builtin(
                 );
                 return None;
             }
+            if kind == Split::Debug {
+                return Some(Action::Shell(split_debug(&from, pkg)));
+            }
             return Some(Action::Split {
                 kind,
                 from,
@@ -1517,6 +1527,40 @@ fn builtin(
         _ => return None,
     };
     Some(Action::Shell(script))
+}
+
+/// `split/debug`'s script (run in the sandbox, with `objcopy`): like melange's, with the ELF
+/// type read by `od` instead of `scanelf`. `from` and `to` are package names (checked).
+fn split_debug(from: &str, to: &str) -> String {
+    format!(
+        r#"F='{OUT_DIR}/{from}'
+T='{OUT_DIR}/{to}'
+[ -d "$F" ] || exit 0
+mkdir -p "$F/.dbg-tmp"
+find "$F" -path "$F/.dbg-tmp" -prune -o -type f -print | while IFS= read -r src; do
+  [ "$(od -An -c -N4 "$src" | tr -d ' 
+')" = '177ELF' ] || continue
+  # e_type ET_DYN (3), in either byte order
+  case "$(od -An -tu1 -j16 -N2 "$src" | tr -s ' 
+' ' ')" in
+    ' 3 0 '|' 0 3 ') ;;
+    *) continue ;;
+  esac
+  dst="$T/usr/lib/debug/${{src#"$F"/}}.debug"
+  mkdir -p "${{dst%/*}}"
+  ino=$(stat -c %i "$src")
+  if ! [ -e "$F/.dbg-tmp/$ino" ]; then
+    tmp="$F/.dbg-tmp/${{src##*/}}"
+    objcopy --only-keep-debug "$src" "$dst"
+    objcopy --add-gnu-debuglink="$dst" --strip-unneeded -R .comment "$src" "$tmp"
+    cat "$tmp" > "$src"
+    rm "$tmp"
+    ln "$dst" "$F/.dbg-tmp/$ino"
+  fi
+done
+rm -r "$F/.dbg-tmp"
+"#
+    )
 }
 
 /// melange's `patch` pipeline: each file of `patches` (whitespace-separated) or of the quilt
@@ -1870,6 +1914,18 @@ test:
                 .to_string();
             assert!(e.contains(want), "{e}");
         }
+        let dbg = text.replace("uses: split/manpages", "uses: split/debug");
+        let r = parse("r.yaml", &dbg, "x86_64").unwrap();
+        let Action::Shell(script) = &r.subpackages[1].pipeline[0].action else {
+            panic!("split/debug runs in the sandbox");
+        };
+        assert!(
+            script.contains(
+                "F='/home/build/melange-out/lib-dev'\nT='/home/build/melange-out/lib-doc'\n"
+            ),
+            "{script}"
+        );
+        assert!(script.contains("objcopy --only-keep-debug"), "{script}");
         let main =
             "package:\n  name: lib\n  version: 1\n  epoch: 0\npipeline:\n  - uses: split/dev\n";
         let e = parse("r.yaml", main, "x86_64").unwrap_err().to_string();

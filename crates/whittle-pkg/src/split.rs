@@ -61,6 +61,10 @@ pub fn split(kind: &Split, src: &Path, dst: &Path) -> io::Result<()> {
             }
             Ok(())
         }
+        // run in the sandbox (objcopy): never a host-side split
+        Split::Debug => Err(io::Error::other(
+            "split/debug runs in the sandbox, not on the host",
+        )),
         Split::Infodir => {
             if real_dir(src, "usr/share/info") {
                 let index = src.join("usr/share/info/dir");
