@@ -321,3 +321,65 @@ fn an_unreachable_cache_is_one_warning_and_the_build_goes_on() {
     let (plain, _) = build(d, "b", &[]);
     assert_eq!(plain, digest);
 }
+
+/// `whittle pkg build` takes the same flags: its build environment (Debian's busybox-static from
+/// the fixture repository and libx from the served one) comes from the registry cache once the
+/// mirror is down, and the package is byte-identical.
+#[test]
+fn pkg_build_environments_come_from_the_registry_cache() {
+    let Some(fx) = fixtures() else { return };
+    if !tool("bwrap") {
+        return;
+    }
+    if std::env::consts::ARCH != "x86_64" {
+        println!("SKIPPED: the fixture environment is amd64 and runs only on an x86_64 host");
+        return;
+    }
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let server = PackageServer::start(&[TestPkg::new("libx", "1.0-1", "")]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let deb = fx.join("deb/bookworm-mini");
+    std::fs::write(
+        d.join("envver.yaml"),
+        format!(
+            "package:\n  name: envver\n  version: 1.0\n  epoch: 0\n  description: which libx the environment held\n  copyright:\n    - license: MIT\n\
+             environment:\n  contents:\n    repositories:\n      - deb [signed-by={key}] file://{deb} bookworm main\n      - {line}\n    packages: [busybox-static, libx]\n\
+             pipeline:\n  - runs: |\n      mkdir -p ${{{{targets.destdir}}}}/usr/share/envver\n      cat /usr/share/whittle-test/marker > ${{{{targets.destdir}}}}/usr/share/envver/version\n",
+            key = deb.join("keys/debian-archive-keyring.gpg").display(),
+            deb = deb.display(),
+            line = server.line,
+        ),
+    )
+    .unwrap();
+    run(whittle()
+        .current_dir(d)
+        .env("WHITTLE_CACHE_KEY", d.join("lock.key"))
+        .args(["lock", "envver.yaml", "--cache-dir", "lock-cache"]));
+    let cache = format!("{}/ci/whittle-cache", reg.host());
+    let pkg_build = |name: &str, flag: &str| {
+        run_both(
+            whittle()
+                .current_dir(d)
+                .env_remove("WHITTLE_CACHE_FROM")
+                .env_remove("WHITTLE_CACHE_TO")
+                .env("WHITTLE_CACHE_KEY", d.join(format!("{name}.key")))
+                .args(["pkg", "build", "envver.yaml", "--arch", "x86_64"])
+                .args(["--source-date-epoch", "1700000000", "--out"])
+                .arg(format!("{name}-out"))
+                .args(["--cache-dir", &format!("{name}-cache"), flag, &cache]),
+        );
+        std::fs::read(d.join(format!("{name}-out/x86_64/envver-1.0-r0.apk"))).unwrap()
+    };
+    let a = pkg_build("a", "--cache-to");
+    server.stop();
+    let before = server.requests();
+    let b = pkg_build("b", "--cache-from");
+    assert_eq!(
+        a, b,
+        "the same package from an environment out of the cache"
+    );
+    assert_eq!(server.requests(), before, "nothing asked of the mirror");
+}
