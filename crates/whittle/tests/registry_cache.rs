@@ -383,3 +383,48 @@ fn pkg_build_environments_come_from_the_registry_cache() {
     );
     assert_eq!(server.requests(), before, "nothing asked of the mirror");
 }
+
+/// Credentials come from the Docker config as for pushes: with them the cache is written and
+/// read; without them it is one warning and the build fetches from the mirror.
+#[test]
+fn credentials_are_those_of_pushes() {
+    use base64::Engine;
+    let Some(reg) = Registry::start(Some(("ci", "s3cret"))) else {
+        return;
+    };
+    let server = PackageServer::start(&packages());
+    let dir = locked_config(&server);
+    let d = dir.path();
+    let cache = format!("{}/ci/whittle-cache", reg.host());
+    let config = d.join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.json"),
+        format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
+            reg.host(),
+            base64::engine::general_purpose::STANDARD.encode("ci:s3cret")
+        ),
+    )
+    .unwrap();
+    let with = |name: &str, f: &str, docker: &Path| {
+        run_both(
+            runner(d, name, &flag(f, &cache))
+                .env("DOCKER_CONFIG", docker)
+                .env("WHITTLE_TRANSFER_STALL", "5s"),
+        )
+    };
+    let (a, err) = with("a", "--cache-to", &config);
+    assert!(err.contains("written to docker://"), "{err}");
+
+    // no credentials: refused, reported once, the mirror serves the build
+    let (b, err) = with("b", "--cache-from", &d.join("no-docker-config"));
+    assert_eq!(a, b);
+    assert_eq!(err.matches("shared cache").count(), 1, "{err}");
+    assert!(err.contains("credentials"), "{err}");
+
+    server.stop();
+    let (c, err) = with("c", "--cache-from", &config);
+    assert_eq!(a, c);
+    assert!(!err.contains("shared cache"), "{err}");
+}
