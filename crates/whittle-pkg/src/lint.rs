@@ -10,7 +10,7 @@
 //!
 //! Where whittle differs from melange on purpose: `strip` also trips on the DWARF sections
 //! compilers write today (`.debug_info`, `.zdebug_*`), not only on sections named exactly
-//! `.debug`/`.zdebug`; `python/multiple` names a module by what precedes its first `.`
+//! `.debug`/`.zdebug`, and so leaves the separate debug files under `usr/lib/debug/` alone; `python/multiple` names a module by what precedes its first `.`
 //! (`foo.cpython-312-x86_64-linux-gnu.so` and `foo/` are one package); an ELF file whose section
 //! table cannot be read is not reported by `strip` (melange fails the linter).
 
@@ -950,7 +950,12 @@ fn strip(p: &Package) -> Option<Trip> {
     let found: Vec<String> = p
         .entries
         .iter()
-        .filter(|e| e.unstripped && !e.path.starts_with("var/lib/db/sbom/"))
+        .filter(|e| {
+            // separate debug files (`split/debug`) hold the debug sections on purpose
+            e.unstripped
+                && !e.path.starts_with("var/lib/db/sbom/")
+                && !e.path.starts_with("usr/lib/debug/")
+        })
         .map(|e| e.path.clone())
         .collect();
     trip_paths(found, |n| {
@@ -1394,7 +1399,19 @@ mod tests {
                     "p",
                     vec![entry("usr/bin/x", Kind::File, 0o755, &unstripped)],
                 ),
-                ("p", vec![entry("usr/bin/x", Kind::File, 0o755, &stripped)]),
+                (
+                    "p",
+                    vec![
+                        entry("usr/bin/x", Kind::File, 0o755, &stripped),
+                        // split/debug's file keeps the debug sections
+                        entry(
+                            "usr/lib/debug/usr/bin/x.debug",
+                            Kind::File,
+                            0o755,
+                            &unstripped,
+                        ),
+                    ],
+                ),
             ),
             (
                 "infodir",

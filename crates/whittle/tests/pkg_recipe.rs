@@ -152,3 +152,60 @@ fn patch_pipeline_applies_patches_in_the_sandbox() {
     .unwrap();
     assert_eq!(text.as_deref(), Some("hello, patched\n"));
 }
+
+/// `split/debug`: a C program built with `-g` lands stripped in the main package, its debug
+/// information in the subpackage as `usr/lib/debug/usr/bin/hello.debug` (objcopy in the
+/// sandbox, as melange). Needs the host's Debian mirror (CI=true or WHITTLE_TEST_MIRROR=1) and
+/// bwrap.
+#[test]
+fn split_debug_moves_debug_information_into_the_subpackage() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_hello_c(d);
+    std::fs::write(
+        d.join("hello.yaml"),
+        "package:\n  name: hello-c\n  version: 1.0.0\n  epoch: 0\n  description: hello with debug info\n  copyright:\n    - license: MIT\n\
+         environment:\n  contents:\n    repositories:\n      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n    packages: [dash, coreutils, findutils, gcc, libc6-dev, binutils]\n\
+         pipeline:\n  - runs: |\n      gcc -g -O2 -o hello hello.c\n      mkdir -p ${{targets.destdir}}/usr/bin\n      cp hello ${{targets.destdir}}/usr/bin/hello\n\
+         subpackages:\n  - name: hello-c-dbg\n    pipeline:\n      - uses: split/debug\n",
+    )
+    .unwrap();
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(d)
+            .env("WHITTLE_CACHE_DIR", mirror_cache())
+            .args(["pkg", "build", "hello.yaml", "--out", "out"]),
+    );
+    // unsplit, `strip` would warn about usr/bin/hello
+    assert!(!err.contains("lint strip"), "{err}");
+    let arch = whittle_pkg::build::host_arch();
+    let main = d.join(format!("out/{arch}/hello-c-1.0.0-r0.apk"));
+    let dbg = d.join(format!("out/{arch}/hello-c-dbg-1.0.0-r0.apk"));
+    assert_eq!(files_of(&main), ["usr/bin/hello"]);
+    assert_eq!(files_of(&dbg), ["usr/lib/debug/usr/bin/hello.debug"]);
+    // the stripped program and its split debug information, as the linter reads them
+    let lint = |p: &Path| {
+        let pkg = whittle_pkg::lint::read_apk(p).unwrap();
+        let policy = whittle_pkg::lint::Policy::new(Some(vec![]), Some(vec!["strip".into()]));
+        whittle_pkg::lint::lint(&pkg, "x", &policy.unwrap())
+    };
+    assert!(lint(&main).is_empty());
+    let bytes = std::fs::read(&dbg).unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("dbg", &bytes).unwrap();
+    let mut debug = false;
+    pkg.for_each_data_entry(|e| {
+        if e.path.ends_with("hello.debug") {
+            debug =
+                e.data.starts_with(b"\x7fELF") && e.data.windows(11).any(|w| w == b".debug_info");
+        }
+        Ok::<(), whittle_apk::package::Error>(())
+    })
+    .unwrap();
+    assert!(debug, "hello.debug holds the DWARF sections");
+}
