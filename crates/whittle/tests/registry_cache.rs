@@ -428,3 +428,29 @@ fn credentials_are_those_of_pushes() {
     assert_eq!(a, c);
     assert!(!err.contains("shared cache"), "{err}");
 }
+
+/// A registry that accepts connections and never answers costs a bounded time (the stall limit,
+/// one retry), is reported once, and the build fetches normally.
+#[test]
+fn a_silent_registry_is_given_up_on_within_the_stall_limit() {
+    let server = PackageServer::start(&packages());
+    let dir = locked_config(&server);
+    let d = dir.path();
+    let silent = HttpServer::start(|_, _| std::thread::sleep(std::time::Duration::from_secs(120)));
+    let started = std::time::Instant::now();
+    let (digest, err) = run_both(
+        runner(
+            d,
+            "a",
+            &flag("--cache-from", &format!("{}/ci/whittle-cache", silent.host)),
+        )
+        .env("WHITTLE_TRANSFER_STALL", "2s"),
+    );
+    let took = started.elapsed();
+    assert!(digest.trim().starts_with("sha256:"), "{digest}");
+    assert_eq!(err.matches("shared cache").count(), 1, "{err}");
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}\n{err}");
+    // the two packages are asked for at once, each tried twice; nothing after the first failure
+    let asked = silent.hits().len();
+    assert!((2..=4).contains(&asked), "{:?}", silent.hits());
+}
