@@ -21,8 +21,8 @@ pub use model::{
     MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, Manifest, Platform, RootFs, rfc3339,
 };
 pub use read::{
-    LayerRef, LooseDescriptor, LoosePlatform, ReadError, ReadImage, ReadResult, platform_choices,
-    read_image, select_platform,
+    LayerRef, LooseDescriptor, LoosePlatform, ReadError, ReadImage, ReadResult, is_artifact_tag,
+    platform_choices, read_image, select_platform,
 };
 pub use reference::{DOCKER_HUB, DockerReference, ImageRef};
 pub use verify::{LayerReader, Mismatch, RawLayer, Verified};

@@ -227,6 +227,20 @@ enum Member {
     Link(String),
 }
 
+/// Whether a layout tag names what is attached to an image rather than an image: cosign's
+/// signatures and attestations and whittle's SBOMs, `sha256-<hex>.sig`, `.att`, `.sbom`.
+pub fn is_artifact_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let Some((hex, kind)) = rest.split_once('.') else {
+        return false;
+    };
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(kind, "sig" | "att" | "sbom")
+}
+
 /// Read the image `image` names. `platform` picks from a multi-platform index (required when the
 /// index holds several images); a `docker://` reference is an [`ReadError::Unsupported`] error.
 pub fn read_image(image: &ImageRef, platform: Option<&Platform>) -> ReadResult<ReadImage> {
@@ -913,14 +927,23 @@ fn read_layout(
                 })?
         }
         None => {
-            if index.manifests.len() != 1 {
+            // signatures, attestations and SBOMs tagged beside an image are not images to choose
+            let choices = names(&index.manifests);
+            let mut ms = index.manifests;
+            if ms.len() > 1 {
+                ms.retain(|m| {
+                    !m.annotations
+                        .get(crate::ANNOTATION_REF_NAME)
+                        .is_some_and(|t| is_artifact_tag(t))
+                });
+            }
+            if ms.len() != 1 {
                 return Err(ReadError::Ambiguous {
                     source_path: store.path().to_path_buf(),
                     what: "images",
-                    choices: names(&index.manifests),
+                    choices,
                 });
             }
-            let mut ms = index.manifests;
             ms.pop()
                 .ok_or_else(|| store.invalid("index.json", "image index", "no manifests"))?
         }

@@ -311,6 +311,11 @@ pub(crate) fn plan_from_layout(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let is_image = |e: &LooseDescriptor| {
+        !e.annotations
+            .get(whittle_oci::ANNOTATION_REF_NAME)
+            .is_some_and(|t| whittle_oci::is_artifact_tag(t))
+    };
     let chosen = match tag {
         Some(t) => entries
             .iter()
@@ -330,6 +335,11 @@ pub(crate) fn plan_from_layout(
             })?,
         None if entries.len() == 1 => entries
             .first()
+            .ok_or_else(|| Error::Invalid("empty index.json".into()))?,
+        // one image with signatures, attestations or SBOMs tagged beside it
+        None if entries.iter().filter(|e| is_image(e)).count() == 1 => entries
+            .iter()
+            .find(|e| is_image(e))
             .ok_or_else(|| Error::Invalid("empty index.json".into()))?,
         None => {
             return Err(Error::Invalid(format!(

@@ -106,12 +106,6 @@ pub struct Target {
     pub digest: String,
 }
 
-/// Whether a layout tag names a signature, attestation or SBOM artifact rather than an image.
-pub fn is_artifact_tag(tag: &str) -> bool {
-    tag.starts_with("sha256-")
-        && (tag.ends_with(".sig") || tag.ends_with(".att") || tag.ends_with(".sbom"))
-}
-
 /// Resolve `image` (`docker://` or `oci:`) to the digest its reference names.
 pub fn resolve(image: &ImageRef, opts: &whittle_registry::Options) -> Result<Target> {
     let digest = match image {
@@ -188,7 +182,7 @@ fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
             .collect(),
         None => entries
             .iter()
-            .filter(|e| !ref_name(e).is_some_and(is_artifact_tag))
+            .filter(|e| !ref_name(e).is_some_and(whittle_oci::is_artifact_tag))
             .collect(),
     };
     match found.as_slice() {

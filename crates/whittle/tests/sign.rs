@@ -401,6 +401,24 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
+    // the tags beside the image do not make the layout ambiguous to whittle's readers
+    let index_json: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index_json["manifests"].as_array().unwrap().len(),
+        1 + 1 + 2 * 2
+    );
+    let shown = run(whittle()
+        .arg("inspect")
+        .arg(format!("oci:{}", layout.display()))
+        .args(["--platform", "linux/amd64"]));
+    assert!(shown.contains("digest"), "{shown}");
+    let ok = verify(&format!("oci:{}", layout.display()), &pubkey, &[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     run(whittle()
         .arg("copy")
         .arg(format!("oci:{}:1", layout.display()))
