@@ -1,5 +1,6 @@
 //! The build pipeline, one step per module, in the order data flows:
-//! config → [`debian`] (resolve sources) → resolve → fetch → [`assemble`] → layers → [`image`] → sink.
+//! config → [`source`] (Debian: [`debian`], [`assemble`]; APK: [`apk`]: resolve, fetch, install)
+//! → OS files, accounts, `paths`, [`native`] → [`layers`] (or [`layering`]) → [`image`] → sink.
 //!
 //! [`build`] runs it for every architecture of a config and writes the image(s) and SBOM(s).
 
