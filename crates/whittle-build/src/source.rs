@@ -1,7 +1,7 @@
 //! The package source of a build: one part with one job — resolve (or take the lock's
 //! packages), fetch and verify, install into a fresh tree — for each package format
-//! ([`Source::Debian`], [`Source::Apk`]). What it hands back ([`Installed`]) is all the rest of
-//! the pipeline needs: [`crate::build_arch`] does everything after it (OS files, accounts,
+//! (`Source::Debian`, `Source::Apk`). What it hands back (`Installed`) is all the rest of
+//! the pipeline needs: `build_arch` does everything after it (OS files, accounts,
 //! `paths`, native files, layers, image, SBOM) once for both formats.
 
 use crate::{Error, Events, assemble, debian, lock, memory, osfiles};
