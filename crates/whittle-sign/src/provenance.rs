@@ -1,5 +1,6 @@
 //! A SLSA v1 provenance predicate for a whittle build: the build config and every installed
-//! package (its package URL and SHA-256, from the build's SPDX SBOM) as resolved dependencies,
+//! package (its package URL and SHA-256, from the build's SPDX SBOM; where it was downloaded
+//! from, from the build's lock) as resolved dependencies,
 //! timestamps from the image's own creation time (SOURCE_DATE_EPOCH), so a rebuild gives the
 //! same statement.
 
@@ -29,6 +30,9 @@ pub struct Build<'a> {
     pub arch: &'a str,
     /// whittle's version.
     pub builder_version: &'a str,
+    /// Where each package was downloaded from, by its SHA-256 (from the build's lock, when
+    /// there is one): each dependency with a known SHA-256 gets its `downloadLocation`.
+    pub downloads: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// The packages of an SPDX document as SLSA resource descriptors: its package URL (purl) as
@@ -77,7 +81,15 @@ pub fn predicate(build: &Build<'_>) -> Result<Value> {
         "name": "config",
     })];
     if let Some(sbom) = build.sbom {
-        deps.extend(packages_from_spdx(sbom)?);
+        for mut d in packages_from_spdx(sbom)? {
+            let url = d["digest"]["sha256"]
+                .as_str()
+                .and_then(|h| build.downloads.get(h));
+            if let Some(url) = url {
+                d["downloadLocation"] = url.as_str().into();
+            }
+            deps.push(d);
+        }
     }
     let time = whittle_oci::rfc3339(build.created);
     Ok(json!({
@@ -122,6 +134,11 @@ mod tests {
             created: 1_700_000_000,
             arch: "amd64",
             builder_version: "0.1.0",
+            downloads: &[(
+                "ab".to_string(),
+                "https://deb.example.invalid/gawk.deb".to_string(),
+            )]
+            .into(),
         })
         .unwrap();
         let deps = p["buildDefinition"]["resolvedDependencies"]
@@ -130,6 +147,10 @@ mod tests {
         assert_eq!(deps.len(), 2);
         assert_eq!(deps[1]["uri"], "pkg:deb/debian/gawk@5");
         assert_eq!(deps[1]["digest"]["sha256"], "ab");
+        assert_eq!(
+            deps[1]["downloadLocation"],
+            "https://deb.example.invalid/gawk.deb"
+        );
         assert_eq!(
             p["runDetails"]["metadata"]["startedOn"],
             "2023-11-14T22:13:20Z"

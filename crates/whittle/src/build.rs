@@ -231,7 +231,7 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
     }
     args.apko.push_tags(&output, &report.digest, args.quiet)?;
     if let Some(signer) = &signer {
-        signer.sign_build(&opts.config, &report, args.quiet)?;
+        signer.sign_build(&opts, &report, args.quiet)?;
     }
     println!("{}", report.digest);
     Ok(std::process::ExitCode::SUCCESS)

@@ -209,6 +209,10 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
         repo.line()
     );
     std::fs::write(d.join("image.yaml"), &cfg).unwrap();
+    // a lock: the provenance names where each package was downloaded from
+    run(whittle()
+        .current_dir(d)
+        .args(["lock", "image.yaml", "--cache-dir", "cache", "-q"]));
     let (key, public) = keypair(d, "cosign");
     keypair(d, "other");
 
@@ -295,6 +299,19 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
                 "{arch}: {} {} (sha256 {want}) not in {deps:?}",
                 p.name,
                 p.version
+            );
+            let url = format!(
+                "{}/pool/main/{}_{}_{deb_arch}.deb",
+                repo.uri(),
+                p.name,
+                p.version
+            );
+            assert!(
+                deps.iter()
+                    .any(|dep| dep["digest"]["sha256"] == want.as_str()
+                        && dep["downloadLocation"] == url.as_str()),
+                "{arch}: {url} is not the download location of {} in {deps:?}",
+                p.name
             );
         }
         let config = deps.iter().find(|dep| dep["name"] == "config").unwrap();
