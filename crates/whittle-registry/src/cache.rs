@@ -23,7 +23,7 @@ use whittle_fetch::remote::{RemoteEntry, RemoteError, RemoteStore};
 use whittle_oci::{DockerReference, sha256_digest};
 
 use crate::Options;
-use crate::client::{Client, status_error};
+use crate::client::{Client, header, status_error};
 use crate::error::{Error, Result};
 use crate::plan::{BlobSource, DirBlobs, Doc, OCI_MANIFEST};
 
@@ -37,8 +37,10 @@ pub const KEY_ANNOTATION: &str = "dev.whittle.cache.key";
 pub const TAG_PREFIX: &str = "cache-";
 /// How many of the newest cache manifests a reader merges.
 pub const MAX_INDEXES: usize = 16;
-/// The largest tag list read.
+/// The largest page of a tag list read.
 const MAX_TAG_LIST: u64 = 8 << 20;
+/// The most pages of a tag list read.
+const MAX_TAG_PAGES: usize = 64;
 /// The OCI 1.1 empty descriptor's media type (the config of an artifact).
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// The largest derived entry read from a cache repository.
@@ -160,28 +162,53 @@ impl RegistryCache {
         format!("repository:{}:pull", self.repo)
     }
 
+    /// Every tag of the repository, following `Link: <…>; rel="next"` pages (registries that
+    /// paginate), at most [`MAX_TAG_PAGES`] pages of [`MAX_TAG_LIST`] bytes.
     fn tags(&self) -> Result<Vec<String>> {
-        let url = self.client.url(&format!("{}/tags/list", self.repo));
-        let resp = self
-            .client
-            .send("GET", &url, &self.scope(), &[], None, true)?;
-        match resp.status().as_u16() {
-            200 => {}
-            404 => return Ok(Vec::new()), // no such repository yet
-            _ => return Err(status_error("GET", &url, resp, "listing the cache's tags")),
-        }
-        let body = self
-            .client
-            .read_body(&url, resp, MAX_TAG_LIST, "tag list")?;
         #[derive(Deserialize)]
         struct Tags {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let t: Tags = serde_json::from_slice(&body)
-            .map_err(|e| Error::Invalid(format!("{url}: not a tag list: {e}")))?;
-        Ok(t.tags.unwrap_or_default())
+        let mut out = Vec::new();
+        let mut url = self.client.url(&format!("{}/tags/list?n=1000", self.repo));
+        for _ in 0..MAX_TAG_PAGES {
+            let resp = self
+                .client
+                .send("GET", &url, &self.scope(), &[], None, true)?;
+            match resp.status().as_u16() {
+                200 => {}
+                404 => return Ok(out), // no such repository yet
+                _ => return Err(status_error("GET", &url, resp, "listing the cache's tags")),
+            }
+            let next = header(&resp, "link")
+                .and_then(next_link)
+                .map(|l| self.client.resolve(l));
+            let body = self
+                .client
+                .read_body(&url, resp, MAX_TAG_LIST, "tag list")?;
+            let t: Tags = serde_json::from_slice(&body)
+                .map_err(|e| Error::Invalid(format!("{url}: not a tag list: {e}")))?;
+            out.extend(t.tags.unwrap_or_default());
+            match next {
+                Some(n) => url = n,
+                None => break,
+            }
+        }
+        Ok(out)
     }
+}
+
+/// The target of a `Link` header's `rel="next"` entry (`<…/tags/list?n=1000&last=x>; rel="next"`).
+fn next_link(link: &str) -> Option<&str> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        next.then(|| target.trim().strip_prefix('<')?.strip_suffix('>'))
+            .flatten()
+    })
 }
 
 /// Whether an error means the store is unusable (as opposed to one bad blob).
@@ -356,6 +383,20 @@ mod tests {
         assert!(entries_of(other.as_bytes()).is_empty());
         let bad = m.replace(&"a".repeat(64), "../../etc/passwd");
         assert!(entries_of(bad.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn next_pages_are_found_in_link_headers() {
+        assert_eq!(
+            next_link("</v2/r/tags/list?n=2&last=b>; rel=\"next\""),
+            Some("/v2/r/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_link("<https://a/prev>; rel=\"prev\", <https://a/next>; rel=\"next\""),
+            Some("https://a/next")
+        );
+        assert_eq!(next_link("<https://a/prev>; rel=\"prev\""), None);
+        assert_eq!(next_link("garbage"), None);
     }
 
     #[test]

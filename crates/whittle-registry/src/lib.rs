@@ -5,6 +5,7 @@
 //! registry's digest equals the local one, multi-platform indexes, SBOMs as OCI 1.1 referrers or
 //! `sha256-<hex>.sbom` tags), and pulls images into OCI layout directories with every blob
 //! verified against its digest, so every reader in whittle can open `docker://` references.
+//! [`cache`] keeps whittle's build cache in a repository (`--cache-from` / `--cache-to`).
 //!
 //! Plain HTTP is used only for loopback registries (`localhost`, `127.0.0.0/8`, `::1`) or when
 //! [`Options::insecure`] is set; everything else is HTTPS.
@@ -141,6 +142,19 @@ pub fn push(
     sboms: &[Vec<u8>],
     opts: &Options,
 ) -> Result<PushReport> {
+    push_from(images, dest, sboms, None, opts)
+}
+
+/// [`push`], mounting the blobs the registry lacks in `dest`'s repository from `mount_from`, a
+/// repository of the same registry (an image built on a base image pushed there mounts the
+/// base's layers instead of uploading them); a blob `mount_from` does not have is uploaded.
+pub fn push_from(
+    images: &[Image],
+    dest: &DockerReference,
+    sboms: &[Vec<u8>],
+    mount_from: Option<&str>,
+    opts: &Options,
+) -> Result<PushReport> {
     let (plan, blobs) = plan::plan_from_images(images)?;
     let attach: Vec<(String, Vec<u8>)> = plan
         .images
@@ -149,7 +163,7 @@ pub fn push(
         .map(|(d, s)| (d.digest.clone(), s.clone()))
         .collect();
     let client = client::Client::new(&dest.registry, opts, &opts.start()?)?;
-    push::push_plan(&client, &plan, &blobs, dest, None, &attach)
+    push::push_plan(&client, &plan, &blobs, dest, mount_from, &attach)
 }
 
 /// Pull `reference` into an OCI layout directory `dest` (atomic; an existing layout there is
