@@ -21,13 +21,14 @@ pub struct Build<'a> {
     pub config_name: &'a str,
     /// The config's bytes.
     pub config: &'a [u8],
-    /// The image's SPDX SBOM (JSON), when one was written.
-    pub sbom: Option<&'a [u8]>,
+    /// The SPDX SBOMs (JSON) of the images the statement is about (one image, or every image
+    /// of an index); none when no SBOM was written.
+    pub sboms: &'a [&'a [u8]],
     /// The image's creation time, seconds since 1970 (SOURCE_DATE_EPOCH, or the newest
     /// package's time).
     pub created: u64,
-    /// The architecture built.
-    pub arch: &'a str,
+    /// The architectures built.
+    pub archs: &'a [&'a str],
     /// whittle's version.
     pub builder_version: &'a str,
     /// Where each package was downloaded from, by its SHA-256 (from the build's lock, when
@@ -68,7 +69,6 @@ pub fn packages_from_spdx(sbom: &[u8]) -> Result<Vec<Value>> {
             out.push(d);
         }
     }
-    out.sort_by(|a, b| a["uri"].as_str().cmp(&b["uri"].as_str()));
     Ok(out)
 }
 
@@ -80,16 +80,21 @@ pub fn predicate(build: &Build<'_>) -> Result<Value> {
         "digest": {"sha256": hex::encode(sha2::Sha256::digest(build.config))},
         "name": "config",
     })];
-    if let Some(sbom) = build.sbom {
-        for mut d in packages_from_spdx(sbom)? {
-            let url = d["digest"]["sha256"]
-                .as_str()
-                .and_then(|h| build.downloads.get(h));
-            if let Some(url) = url {
-                d["downloadLocation"] = url.as_str().into();
-            }
-            deps.push(d);
+    let mut packages = Vec::new();
+    for sbom in build.sboms {
+        packages.extend(packages_from_spdx(sbom)?);
+    }
+    // by package URL; an `all`/`noarch` package of several architectures once
+    packages.sort_by_key(|d| (d["uri"].to_string(), d["digest"].to_string()));
+    packages.dedup();
+    for mut d in packages {
+        let url = d["digest"]["sha256"]
+            .as_str()
+            .and_then(|h| build.downloads.get(h));
+        if let Some(url) = url {
+            d["downloadLocation"] = url.as_str().into();
         }
+        deps.push(d);
     }
     let time = whittle_oci::rfc3339(build.created);
     Ok(json!({
@@ -97,7 +102,7 @@ pub fn predicate(build: &Build<'_>) -> Result<Value> {
             "buildType": BUILD_TYPE,
             "externalParameters": {
                 "config": build.config_name,
-                "arch": build.arch,
+                "archs": build.archs,
             },
             "internalParameters": {
                 "sourceDateEpoch": build.created,
@@ -130,9 +135,9 @@ mod tests {
         let p = predicate(&Build {
             config_name: "app.yaml",
             config: b"x",
-            sbom: Some(sbom),
+            sboms: &[sbom, sbom],
             created: 1_700_000_000,
-            arch: "amd64",
+            archs: &["amd64"],
             builder_version: "0.1.0",
             downloads: &[(
                 "ab".to_string(),

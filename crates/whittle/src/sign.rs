@@ -279,6 +279,27 @@ impl BuildSigner {
         };
         let mut signed = 0;
         let mut attested = 0;
+        let mut all_sboms = Vec::new();
+        let mut created = 0;
+        let provenance = |digest: &str, sboms: &[&[u8]], archs: &[&str], created: u64| {
+            let predicate =
+                whittle_sign::provenance::predicate(&whittle_sign::provenance::Build {
+                    config_name: &config_name,
+                    config: &config_bytes,
+                    sboms,
+                    created,
+                    archs,
+                    builder_version: env!("CARGO_PKG_VERSION"),
+                    downloads: &downloads,
+                })?;
+            whittle_sign::attest(
+                &target(digest),
+                &self.key,
+                whittle_sign::provenance::PREDICATE_TYPE,
+                predicate,
+                &opts,
+            )
+        };
         for img in &report.images {
             let t = target(&img.manifest_digest);
             whittle_sign::sign(&t, &self.key, &opts)?;
@@ -290,30 +311,18 @@ impl BuildSigner {
                 whittle_sign::attest(&t, &self.key, "https://spdx.dev/Document", doc, &opts)?;
                 attested += 1;
             }
-            let created = created_of(&whittle_sign::store::image_config(
+            created = created_of(&whittle_sign::store::image_config(
                 &self.place,
                 &img.manifest_digest,
                 &opts,
             )?)?;
-            let predicate =
-                whittle_sign::provenance::predicate(&whittle_sign::provenance::Build {
-                    config_name: &config_name,
-                    config: &config_bytes,
-                    sbom: sbom.as_deref(),
-                    created,
-                    arch: &img.arch,
-                    builder_version: env!("CARGO_PKG_VERSION"),
-                    downloads: &downloads,
-                })?;
-            whittle_sign::attest(
-                &t,
-                &self.key,
-                whittle_sign::provenance::PREDICATE_TYPE,
-                predicate,
-                &opts,
-            )?;
+            let sboms: Vec<&[u8]> = sbom.iter().map(Vec::as_slice).collect();
+            provenance(&img.manifest_digest, &sboms, &[&img.arch], created)?;
             attested += 1;
+            all_sboms.extend(sbom);
         }
+        // a multi-platform image: the index too, and its provenance lists every platform's
+        // packages (a policy that checks the tag's digest finds it)
         if !report
             .images
             .iter()
@@ -321,6 +330,10 @@ impl BuildSigner {
         {
             whittle_sign::sign(&target(&report.digest), &self.key, &opts)?;
             signed += 1;
+            let sboms: Vec<&[u8]> = all_sboms.iter().map(Vec::as_slice).collect();
+            let archs: Vec<&str> = report.images.iter().map(|i| i.arch.as_str()).collect();
+            provenance(&report.digest, &sboms, &archs, created)?;
+            attested += 1;
         }
         if !quiet {
             eprintln!(

@@ -322,6 +322,18 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
         );
     }
 
+    // the index's provenance lists every platform's packages
+    let statements = check_attestations(&host, "signed/app", &index_digest, &public);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0]["predicateType"],
+        "https://slsa.dev/provenance/v1"
+    );
+    let deps = statements[0]["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    assert_eq!(deps.len(), 1 + pkgs.len() * manifests.len(), "{deps:?}");
+
     // a rebuild signs and attests the same way: nothing new is added
     let again = build_to(
         &format!("{host}/signed/app:1"),
@@ -353,6 +365,16 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), index_digest);
+    let ok = verify(
+        &format!("{host}/signed/app:1"),
+        &pubkey,
+        &["--attestation", "slsaprovenance1"],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     for t in ["spdxjson", "slsaprovenance1"] {
         let ok = verify(
             &format!("{host}/signed/app@{digest0}"),
@@ -423,7 +445,7 @@ fn signed_builds_verify_with_cosigns_formats_and_travel_with_copy() {
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     assert_eq!(
         index_json["manifests"].as_array().unwrap().len(),
-        1 + 1 + 2 * 2
+        1 + 2 + 2 * 2
     );
     let shown = run(whittle()
         .arg("inspect")
