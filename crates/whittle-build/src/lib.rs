@@ -608,13 +608,13 @@ fn build_arch(
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     let layers = match config.layering {
         None => vec![(
-            layers::layer(&tree, mtime, fetcher.cache())?,
+            layers::layer(&tree, mtime, config.layer_compression, fetcher.cache())?,
             image::created_by(format, &names),
         )],
         Some(l) => layered(
             &tree,
             &packages,
-            l.budget,
+            (l.budget, config.layer_compression),
             (mtime, opts.source_date_epoch.is_some()),
             format,
             fetcher,
@@ -637,7 +637,7 @@ fn build_arch(
 fn layered(
     tree: &whittle_fs::Tree,
     packages: &[source::PackageFiles],
-    budget: u32,
+    (budget, compression): (u32, whittle_config::LayerCompression),
     (mtime, fixed): (u64, bool),
     format: &str,
     fetcher: &Fetcher,
@@ -647,7 +647,7 @@ fn layered(
     let plans = layering::split(tree, packages, &groups, mtime, fixed)?;
     let mut out = Vec::with_capacity(plans.len());
     for plan in plans {
-        let layer = layers::layer(&plan.tree, plan.mtime, fetcher.cache())?;
+        let layer = layers::layer(&plan.tree, plan.mtime, compression, fetcher.cache())?;
         let by = if plan.packages.is_empty() {
             "whittle build: files no package owns (directories, accounts, paths, OS and native files, package databases)".to_string()
         } else {

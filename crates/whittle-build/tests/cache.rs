@@ -234,7 +234,7 @@ fn a_compressed_layer_entry_pointing_at_a_plain_tar_is_detected() {
     let cache = Cache::open(&cache_dir).unwrap();
     point_record(
         &cache,
-        &whittle_build::layers::cache_key(&diff_id),
+        &whittle_build::layers::cache_key(&diff_id, whittle_config::LayerCompression::Gzip),
         &plain_hex,
         &cache_dir,
     );

@@ -162,8 +162,22 @@ pub struct Config {
     pub os_release: Option<OsRelease>,
     /// `layering`: how the image is split into layers; `None` is one layer.
     pub layering: Option<Layering>,
+    /// `layer-compression`: how layers are compressed (gzip when not set).
+    pub layer_compression: LayerCompression,
     /// Problems worth printing that do not stop the build.
     pub warnings: Vec<Warning>,
+}
+
+/// `layer-compression: gzip | zstd`: the codec of the image's layers (OCI media types
+/// `tar+gzip` and `tar+zstd`). zstd layers are smaller and decompress faster, but older runtimes
+/// (containerd before 1.5, Docker before 23) cannot pull them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LayerCompression {
+    /// gzip, read by every runtime.
+    #[default]
+    Gzip,
+    /// zstd.
+    Zstd,
 }
 
 /// apko's `layering: {strategy: origin, budget: N}`: the packages are grouped by origin, the

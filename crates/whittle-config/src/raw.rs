@@ -40,6 +40,8 @@ pub(crate) struct RawConfig {
     pub os_release: Option<S<RawOsRelease>>,
     #[serde(default)]
     pub layering: Option<S<RawLayering>>,
+    #[serde(default)]
+    pub layer_compression: Option<S<String>>,
 }
 
 /// apko's `layering`.

@@ -364,6 +364,21 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
 
     let os_release = raw.os_release.map(|o| convert_os_release(ctx, o));
     let layering = raw.layering.and_then(|l| convert_layering(ctx, l));
+    let layer_compression = match raw.layer_compression {
+        None => crate::LayerCompression::Gzip,
+        Some(c) => match c.value.trim() {
+            "gzip" => crate::LayerCompression::Gzip,
+            "zstd" => crate::LayerCompression::Zstd,
+            other => {
+                ctx.err(
+                    pos(&c),
+                    Problem::new(format!("unknown layer-compression `{other}`"))
+                        .hint("use `gzip` (every runtime reads it) or `zstd` (smaller, faster; containerd 1.5+, Docker 23+, podman)"),
+                );
+                crate::LayerCompression::Gzip
+            }
+        },
+    };
 
     let accounts = convert_accounts(ctx, raw.accounts);
     let paths = convert_paths(ctx, raw.paths);
@@ -430,6 +445,7 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
         volumes,
         os_release,
         layering,
+        layer_compression,
         warnings: std::mem::take(&mut ctx.warnings),
     }
 }

@@ -232,6 +232,18 @@ fn layering_reads_as_apko_reads_it() {
 }
 
 #[test]
+fn layer_compression_is_gzip_or_zstd() {
+    let read = |yaml: &str| {
+        Config::from_str("c.yaml", &format!("contents:\n  packages: []\n{yaml}"))
+            .unwrap()
+            .layer_compression
+    };
+    assert_eq!(read(""), LayerCompression::Gzip);
+    assert_eq!(read("layer-compression: gzip\n"), LayerCompression::Gzip);
+    assert_eq!(read("layer-compression: zstd\n"), LayerCompression::Zstd);
+}
+
+#[test]
 fn minimal_config_warns_about_root_and_defaults_arch() {
     let cfg = Config::from_str(
         "m.yaml",
@@ -273,6 +285,11 @@ fn warnings_for_root_trusted_duplicates() {
 
 /// (config text, expected `file:line:col`, expected fragments of message/hint)
 const BAD: &[(&str, &str, &[&str])] = &[
+    (
+        "layer-compression: xz\n",
+        "bad.yaml:1:20:",
+        &["unknown layer-compression `xz`", "`gzip`", "`zstd`"],
+    ),
     (
         "layering:\n  strategy: size\n  budget: 3\n",
         "bad.yaml:2:13:",
@@ -603,7 +620,7 @@ impl ErrText for Result<String, ConfigError> {
 fn errors_show_source_line_and_caret() {
     let err = Config::from_str("x.yaml", "cmd: a\nentrypoin:\n  command: /x\n").unwrap_err();
     insta::assert_snapshot!(err.to_string(), @r"
-    x.yaml:2:1: unknown field `entrypoin`, expected one of contents, entrypoint, cmd, work-dir, environment, accounts, paths, annotations, archs, stop-signal, volumes, vcs-url, os-release, layering
+    x.yaml:2:1: unknown field `entrypoin`, expected one of contents, entrypoint, cmd, work-dir, environment, accounts, paths, annotations, archs, stop-signal, volumes, vcs-url, os-release, layering, layer-compression
      2 | entrypoin:
        | ^
       hint: did you mean `entrypoint`?

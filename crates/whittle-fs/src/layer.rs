@@ -1,12 +1,12 @@
-//! Deterministic layer tarballs (tar + gzip) with their digests.
+//! Deterministic layer tarballs (tar + gzip or zstd) with their digests.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::compress::{Codec, compress, threads};
+use crate::error::Result;
 use crate::tree::{Entry, Node, Tree};
 use crate::ustar::{Header, Kind, TarWriter};
 
@@ -14,9 +14,6 @@ use crate::ustar::{Header, Kind, TarWriter};
 pub const MEDIA_TYPE_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// OCI media type of an uncompressed layer.
 pub const MEDIA_TYPE_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-
-/// The gzip header's OS byte: 255, "unknown", as Go's compress/gzip writes it.
-const GZIP_OS_UNKNOWN: u8 = 255;
 
 /// How to write a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +36,10 @@ impl Default for LayerOptions {
 /// A compressed layer and its identities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
-    /// The gzip stream.
+    /// The compressed tar.
     pub blob: Vec<u8>,
+    /// Its OCI media type ([`MEDIA_TYPE_TAR_GZIP`] or [`crate::MEDIA_TYPE_TAR_ZSTD`]).
+    pub media_type: &'static str,
     /// `sha256:<hex>` of `blob` (the descriptor digest).
     pub digest: String,
     /// `sha256:<hex>` of the uncompressed tar (the config's `rootfs.diff_ids` entry).
@@ -176,49 +175,34 @@ pub fn tar_layer(tree: &Tree, mtime: u64) -> Result<LayerTar> {
     Ok(LayerTar { tar, diff_id })
 }
 
-/// Gzip a layer tar (no file name, mtime 0, OS byte 255) at `gzip_level` (0-9).
-/// The same tar and level always give the same bytes (for a given flate2/zlib-rs version).
-pub fn compress_layer(tar: &LayerTar, gzip_level: u32) -> Result<Layer> {
-    check_level(gzip_level)?;
-    // The deflate stream depends on how input is handed to the compressor, not only on the
-    // input: the whole tar is written in one call so that the bytes depend on the tar alone.
-    let mut gz = GzBuilder::new()
-        .mtime(0)
-        .operating_system(GZIP_OS_UNKNOWN)
-        .write(
-            HashingWriter::new(Vec::with_capacity(tar.tar.len() / 3 + 4096)),
-            Compression::new(gzip_level),
-        );
-    gz.write_all(&tar.tar)?;
-    let (blob, digest, size) = gz.finish()?.finish();
+/// Compress a layer tar with `codec` at `level` on `threads` threads (see [`crate::compress`]):
+/// the same tar, codec and level always give the same bytes, whatever the thread count (for a
+/// given flate2/zlib-rs and zstd version).
+pub fn compress_layer(tar: &LayerTar, codec: Codec, level: i32, threads: usize) -> Result<Layer> {
+    let blob = compress(&tar.tar, codec, level, threads)?;
     Ok(Layer {
+        digest: format!("sha256:{}", hex::encode(Sha256::digest(&blob))),
+        size: blob.len() as u64,
         blob,
-        digest,
+        media_type: codec.media_type(),
         diff_id: tar.diff_id.clone(),
-        size,
         uncompressed_size: tar.tar.len() as u64,
     })
 }
 
-fn check_level(gzip_level: u32) -> Result<()> {
-    if gzip_level > 9 {
-        return Err(Error::InvalidOption(format!(
-            "gzip_level {gzip_level} is out of range: use 0 (store) to 9 (best)"
-        )));
-    }
-    Ok(())
-}
-
 /// Write `tree` as a gzip-compressed layer: [`tar_layer`] then [`compress_layer`].
-/// The same tree and options always give the same bytes (for a given flate2/zlib-rs version).
+/// The same tree and options always give the same bytes (for a given flate2/zlib-rs version),
+/// on [`threads`] threads.
 pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<Layer> {
-    check_level(opts.gzip_level)?;
-    compress_layer(&tar_layer(tree, opts.mtime)?, opts.gzip_level)
+    let level = i32::try_from(opts.gzip_level).unwrap_or(i32::MAX);
+    Codec::Gzip.check_level(level)?;
+    compress_layer(&tar_layer(tree, opts.mtime)?, Codec::Gzip, level, threads())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::tree::Meta;
 
     fn small_tree() -> Tree {

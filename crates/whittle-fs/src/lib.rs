@@ -19,14 +19,16 @@
 //! extended header only for a path or link name that does not fit ustar (or is not ASCII), a size
 //! of 8 GiB or more, or an owner id above 2097151. In a group of hardlinked paths, the first in tar
 //! order carries the content (with the file's metadata) and the others are hardlink entries to it.
-//! The tar is gzipped with no file name, mtime 0 and OS byte 255; both streams are hashed while
-//! written.
+//! The tar is compressed in fixed-size independent blocks on several threads, with bytes that do
+//! not depend on the thread count ([`compress`]): gzip with no file name, mtime 0 and OS byte 255,
+//! or zstd; both streams are hashed.
 //!
 //! # Package archives
 //! [`archive::walk_tar`] walks a package's data tar (Debian and APK) with normalized, confined
 //! paths and a size cap.
 
 pub mod archive;
+pub mod compress;
 mod error;
 mod layer;
 mod overlay;
@@ -34,6 +36,7 @@ mod path;
 mod tree;
 pub mod ustar;
 
+pub use compress::{Codec, MEDIA_TYPE_TAR_ZSTD, THREADS_ENV, threads};
 pub use error::{Error, Result};
 pub use layer::{
     HashingWriter, Layer, LayerOptions, LayerTar, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP,

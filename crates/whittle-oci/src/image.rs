@@ -13,7 +13,7 @@ use crate::model::{
 /// A layer blob with its identities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageLayer {
-    /// Media type (`application/vnd.oci.image.layer.v1.tar+gzip`).
+    /// Media type (`application/vnd.oci.image.layer.v1.tar+gzip` or `…tar+zstd`).
     pub media_type: String,
     /// `sha256:<hex>` of `blob`.
     pub digest: String,
@@ -28,7 +28,7 @@ pub struct ImageLayer {
 impl From<whittle_fs::Layer> for ImageLayer {
     fn from(l: whittle_fs::Layer) -> Self {
         ImageLayer {
-            media_type: whittle_fs::MEDIA_TYPE_TAR_GZIP.to_string(),
+            media_type: l.media_type.to_string(),
             digest: l.digest,
             diff_id: l.diff_id,
             size: l.size,
