@@ -74,11 +74,14 @@ impl Place {
     }
 
     /// The name signatures give the image: `host/repo` (cosign's docker-reference), or the
-    /// layout's directory.
+    /// layout directory's name (not its path: what is signed does not depend on where it was).
     pub fn name(&self) -> String {
         match self {
             Place::Registry(r) => format!("{}/{}", r.registry, r.repository),
-            Place::Layout(p) => p.display().to_string(),
+            Place::Layout(p) => p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
         }
     }
 
