@@ -215,7 +215,8 @@ pub struct BuiltApk {
 
 /// The provides and depends the files imply: `so:SONAME=VER` for shared libraries,
 /// `cmd:NAME=VERSION` for executables in `bin`/`sbin` dirs, and `so:NEEDED` for libraries the
-/// package needs but does not carry itself.
+/// package needs but does not carry itself; plus `pc:` provides and depends and script
+/// interpreters' `cmd:` depends ([`crate::sca::scan`]).
 pub fn scan_entries(entries: &[FileEntry], version: &str) -> (Vec<String>, Vec<String>) {
     let mut provides = BTreeSet::new();
     let mut needed = BTreeSet::new();
@@ -243,10 +244,13 @@ pub fn scan_entries(entries: &[FileEntry], version: &str) -> (Vec<String>, Vec<S
         }
         needed.extend(d.needed);
     }
+    let (pc_provides, other_depends) = crate::sca::scan(entries, version);
+    provides.extend(pc_provides);
     let depends = needed
         .into_iter()
         .filter(|n| !sonames.contains(n))
         .map(|n| format!("so:{n}"))
+        .chain(other_depends)
         .collect();
     (provides.into_iter().collect(), depends)
 }

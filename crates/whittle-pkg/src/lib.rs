@@ -18,6 +18,7 @@ pub mod limits;
 pub mod lint;
 pub mod recipe;
 pub mod sandbox;
+pub mod sca;
 pub mod split;
 pub mod tarw;
 

@@ -31,8 +31,19 @@ pub const BUILTINS: &[&str] = &[
     "autoconf/make",
     "autoconf/make-install",
     "cargo/build",
+    "cmake/configure",
+    "cmake/build",
+    "cmake/install",
+    "meson/configure",
+    "meson/compile",
+    "meson/install",
+    "go/build",
+    "go/install",
+    "python/build-wheel",
+    "python/install",
     "strip",
     "patch",
+    "git-am",
     "split/dev",
     "split/static",
     "split/locales",
@@ -1322,6 +1333,38 @@ fn builtin(
         "autoconf/make" => &["dir", "opts"],
         "autoconf/make-install" => &["dir", "opts"],
         "cargo/build" => &["output", "opts", "modroot", "prefix", "install-dir"],
+        "cmake/configure" | "cmake/build" | "meson/configure" | "meson/compile" => {
+            &["output-dir", "opts"]
+        }
+        "cmake/install" | "meson/install" => &["output-dir"],
+        "go/build" => &[
+            "packages",
+            "output",
+            "tags",
+            "ldflags",
+            "modroot",
+            "prefix",
+            "install-dir",
+            "vendor",
+            "subpackage",
+            "deps",
+            "go-package",
+        ],
+        "go/install" => &[
+            "package",
+            "version",
+            "prefix",
+            "install-dir",
+            "ldflags",
+            "strip",
+            "tags",
+            "experiments",
+            "amd64",
+            "arm64",
+            "go-package",
+        ],
+        "python/build-wheel" | "python/install" => &[],
+        "git-am" => &["patches"],
         "strip" => &["opts"],
         "patch" => &["patches", "series", "strip-components", "fuzz"],
         "split/dev" => &["package", "prefix"],
@@ -1474,6 +1517,116 @@ fn builtin(
                 bin = get("install-dir", "bin"),
             )
         }
+        "cmake/configure" => format!(
+            "cmake -B {out} -G Ninja -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_BUILD_TYPE=MinSizeRel {opts}\n",
+            out = sq(&get("output-dir", "output")),
+            opts = get("opts", ""),
+        ),
+        "cmake/build" => format!(
+            "VERBOSE=1 cmake --build {out} {opts}\n",
+            out = sq(&get("output-dir", "output")),
+            opts = get("opts", ""),
+        ),
+        "cmake/install" => format!(
+            "DESTDIR={dest} cmake --install {out}\n",
+            dest = sq(&dest),
+            out = sq(&get("output-dir", "output")),
+        ),
+        "meson/configure" => format!(
+            "meson setup . {out} --prefix=/usr --wrap-mode=nodownload {opts}\n",
+            out = sq(&get("output-dir", "output")),
+            opts = get("opts", ""),
+        ),
+        "meson/compile" => format!(
+            "meson compile -C {out} -j \"$(nproc 2>/dev/null || echo 2)\" {opts}\n",
+            out = sq(&get("output-dir", "output")),
+            opts = get("opts", ""),
+        ),
+        "meson/install" => format!(
+            "DESTDIR={dest} meson install -C {out}\n",
+            dest = sq(&dest),
+            out = sq(&get("output-dir", "output")),
+        ),
+        "go/build" => {
+            let (Some((packages, _)), Some((output, _))) =
+                (with.get("packages"), with.get("output"))
+            else {
+                ctx.err(
+                    step_pos,
+                    "`go/build` needs `with.packages` (what to compile, e.g. `.` or `./cmd/tool`) and `with.output` (the binary's name)",
+                    None,
+                );
+                return None;
+            };
+            let deps = get("deps", "");
+            let deps = if deps.trim().is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "for dep in {deps}; do go get \"$dep\"; done\ngo mod tidy\n{vendor}",
+                    vendor = if get("vendor", "false") == "true" {
+                        "go mod vendor\n"
+                    } else {
+                        ""
+                    }
+                )
+            };
+            format!(
+                "{GO_ENV}cd {root}\n{deps}go build -o {dest}/{prefix}/{bin}/{output} -tags {tags} -ldflags {ldflags} -trimpath {packages}\n",
+                root = sq(&get("modroot", ".")),
+                dest = sq(&dest),
+                prefix = sq(&get("prefix", "usr")),
+                bin = sq(&get("install-dir", "bin")),
+                output = sq(output),
+                tags = sq(&get("tags", "")),
+                ldflags = sq(&get("ldflags", "")),
+            )
+        }
+        "go/install" => {
+            let Some((package, _)) = with.get("package") else {
+                ctx.err(
+                    step_pos,
+                    "`go/install` needs `with.package` (the import path to install)",
+                    None,
+                );
+                return None;
+            };
+            let version = get("version", "");
+            let at = if version.is_empty() {
+                String::new()
+            } else {
+                format!("@{version}")
+            };
+            format!(
+                "{GO_ENV}GOBIN=$(mktemp -d)\nexport GOBIN\nGOAMD64={amd64} GOARM64={arm64} GOEXPERIMENT={exp} go install -tags {tags} -ldflags {ldflags} {pkg}\nmkdir -p {dest}/{prefix}/{bin}\nfor f in \"$GOBIN\"/*; do mv \"$f\" {dest}/{prefix}/{bin}/; done\n",
+                amd64 = sq(&get("amd64", "v2")),
+                arm64 = sq(&get("arm64", "v8.0")),
+                exp = sq(&get("experiments", "")),
+                tags = sq(&get("tags", "")),
+                ldflags = sq(format!("{} {}", get("strip", "-s -w"), get("ldflags", "")).trim()),
+                pkg = sq(&format!("{package}{at}")),
+                dest = sq(&dest),
+                prefix = sq(&get("prefix", "usr")),
+                bin = sq(&get("install-dir", "bin")),
+            )
+        }
+        "python/build-wheel" | "python/install" => python_wheel(uses, &dest),
+        "git-am" => {
+            let Some((patches, _)) = with.get("patches").filter(|(p, _)| !p.trim().is_empty())
+            else {
+                ctx.err(
+                    step_pos,
+                    "`git-am` needs `with.patches` (patch files relative to the workspace, separated by spaces)",
+                    None,
+                );
+                return None;
+            };
+            let files: Vec<String> = patches.split_whitespace().map(sq).collect();
+            format!(
+                "git -c user.name=\"${{GIT_COMMITTER_NAME:-whittle}}\" -c user.email=\"${{GIT_COMMITTER_EMAIL:-whittle@localhost}}\" am {}\n",
+                files.join(" ")
+            )
+        }
         "patch" => return patch(ctx, step_pos, with),
         s if s.starts_with("split/") => {
             let kind = match s {
@@ -1527,6 +1680,39 @@ fn builtin(
         _ => return None,
     };
     Some(Action::Shell(script))
+}
+
+/// `go/*`'s environment: the module cache and build cache in the sandbox's `/tmp` unless the
+/// recipe's environment says otherwise, no module downloads unless `GOPROXY` is set, and the
+/// toolchain the environment has (never a downloaded one).
+const GO_ENV: &str = "export GOPATH=\"${GOPATH:-/tmp/go}\" GOCACHE=\"${GOCACHE:-/tmp/go-cache}\" GOPROXY=\"${GOPROXY:-off}\" GOTOOLCHAIN=local GOFLAGS=\"${GOFLAGS:--buildvcs=false}\"\n";
+
+/// `python/build-wheel` and `python/install`: melange's build-then-install with Debian's
+/// `python3-build` (without build isolation, which would download the build backend) and
+/// `python3-installer`, installing into `/usr` (Debian's `deb_system` scheme, not its default
+/// `/usr/local`); compiled `.pyc` files are removed as melange does. `python/install` installs
+/// the wheels already in `dist/` and builds one only when there is none.
+fn python_wheel(uses: &str, dest: &str) -> String {
+    let build = "\"$PY\" -m build --wheel --no-isolation\n";
+    let build = if uses == "python/install" {
+        format!("ls dist/*.whl >/dev/null 2>&1 || {build}")
+    } else {
+        build.to_string()
+    };
+    format!(
+        r#"PY=$(command -v python3 || command -v python) || {{ echo '{uses}: no python3 in the build environment (add python3, python3-build, python3-installer and the build backend, e.g. python3-setuptools python3-wheel)' >&2; exit 1; }}
+export DEB_PYTHON_INSTALL_LAYOUT=deb
+{build}"$PY" -m installer -d {dest} dist/*.whl
+find {dest} -name __pycache__ -prune -exec rm -rf {{}} +
+find {dest} -name '*.pyc' -exec rm -f {{}} +
+"#,
+        dest = sq(dest)
+    )
+}
+
+/// `s` single-quoted for the shell.
+fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// `split/debug`'s script (run in the sandbox, with `objcopy`): like melange's, with the ELF
@@ -2066,6 +2252,99 @@ test:
                 .to_string();
             assert!(e.contains(want), "{w}: {e}");
         }
+    }
+
+    #[test]
+    fn language_pipelines_have_melanges_inputs_and_defaults() {
+        let step = |uses: &str, with: &str| -> std::result::Result<String, String> {
+            let text = format!(
+                "package:\n  name: x\n  version: 1\n  epoch: 0\npipeline:\n  - uses: {uses}\n{with}"
+            );
+            match parse("r.yaml", &text, "x86_64") {
+                Ok(r) => match &r.pipeline[0].action {
+                    Action::Shell(s) => Ok(s.clone()),
+                    other => Err(format!("{other:?}")),
+                },
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let dest = format!("'{OUT_DIR}/x'");
+        for (uses, with, want) in [
+            (
+                "cmake/configure",
+                "",
+                "cmake -B 'output' -G Ninja -DCMAKE_INSTALL_PREFIX=/usr",
+            ),
+            (
+                "cmake/configure",
+                "    with:\n      output-dir: b\n      opts: -DX=1\n",
+                "-B 'b' -G Ninja",
+            ),
+            ("cmake/build", "", "cmake --build 'output'"),
+            (
+                "cmake/install",
+                "",
+                &format!("DESTDIR={dest} cmake --install 'output'"),
+            ),
+            (
+                "meson/configure",
+                "",
+                "meson setup . 'output' --prefix=/usr --wrap-mode=nodownload",
+            ),
+            ("meson/compile", "", "meson compile -C 'output'"),
+            (
+                "meson/install",
+                "",
+                &format!("DESTDIR={dest} meson install -C 'output'"),
+            ),
+            (
+                "go/build",
+                "    with:\n      packages: ./cmd/x\n      output: x\n",
+                &format!(
+                    "go build -o {dest}/'usr'/'bin'/'x' -tags '' -ldflags '' -trimpath ./cmd/x"
+                ),
+            ),
+            (
+                "go/install",
+                "    with:\n      package: example.org/x\n      version: v1\n",
+                "-ldflags '-s -w' 'example.org/x@v1'",
+            ),
+            ("python/build-wheel", "", "-m build --wheel --no-isolation"),
+            ("python/install", "", "ls dist/*.whl"),
+            (
+                "git-am",
+                "    with:\n      patches: a.patch b.patch\n",
+                "am 'a.patch' 'b.patch'",
+            ),
+        ] {
+            let script = step(uses, with).unwrap_or_else(|e| panic!("{uses}: {e}"));
+            assert!(script.contains(want), "{uses}: {script}");
+        }
+        assert!(
+            step("cmake/configure", "    with:\n      opts: -DX=1\n")
+                .unwrap()
+                .contains("MinSizeRel -DX=1")
+        );
+        for (uses, with, want) in [
+            (
+                "go/build",
+                "    with:\n      packages: .\n",
+                "needs `with.packages`",
+            ),
+            ("go/install", "", "needs `with.package`"),
+            ("git-am", "", "needs `with.patches`"),
+            (
+                "meson/install",
+                "    with:\n      opts: x\n",
+                "has no input `opts`",
+            ),
+        ] {
+            let e = step(uses, with).unwrap_err();
+            assert!(e.contains(want), "{uses}: {e}");
+        }
+        // inputs are quoted for the shell
+        let s = step("cmake/build", "    with:\n      output-dir: \"it's\"\n").unwrap();
+        assert!(s.contains(r"'it'\''s'"), "{s}");
     }
 
     #[test]
