@@ -6,6 +6,7 @@
 
 pub mod apk;
 pub mod assemble;
+pub mod base;
 pub mod debian;
 pub mod elf;
 pub mod etcfiles;
@@ -132,6 +133,16 @@ pub enum Error {
     /// The lock beside the config cannot be used.
     #[error("{0}")]
     Lock(String),
+    /// The base image (`contents.baseimage`) cannot be used.
+    #[error("{at}: base image {image}: {message}")]
+    Base {
+        /// Where the config names it (`FILE:LINE:COLUMN`).
+        at: String,
+        /// The reference as written.
+        image: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Writing the SBOM failed.
     #[error("writing the SBOM {path}: {message}")]
     Sbom {
@@ -317,17 +328,28 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         } else {
             &sbom_docs
         };
-        let pushed = whittle_registry::push(
+        // a base image in the same registry: its layers are mounted, not uploaded
+        let mount_from = config.contents.base_image.as_ref().and_then(|b| {
+            match whittle_oci::ImageRef::parse(&b.resolved) {
+                Ok(whittle_oci::ImageRef::Docker(r)) if r.registry == dest.registry => {
+                    Some(r.repository)
+                }
+                _ => None,
+            }
+        });
+        let pushed = whittle_registry::push_from(
             &images,
             dest,
             attach,
+            mount_from.as_deref(),
             &whittle_registry::Options::from_env(),
         )?;
         events.step(&format!(
-            "pushed    {} blobs uploaded ({:.1} MB), {} already there, {} SBOM(s) attached",
+            "pushed    {} blobs uploaded ({:.1} MB), {} already there, {} mounted, {} SBOM(s) attached",
             pushed.uploaded,
             pushed.bytes_uploaded as f64 / 1e6,
-            pushed.skipped + pushed.mounted,
+            pushed.skipped,
+            pushed.mounted,
             pushed.sboms.len()
         ));
         for (r, d) in reports.iter_mut().zip(&pushed.manifests) {
@@ -582,6 +604,16 @@ fn build_arch(
     events: &dyn Events,
     locked: Option<&lock::Locked>,
 ) -> Result<BuiltArch, Error> {
+    let base = base::open(config, arch)?;
+    if let Some(b) = &base {
+        events.step(&format!(
+            "base      {} {}: {} layers, {} packages installed",
+            b.name,
+            b.digest,
+            b.layers.len(),
+            b.debs.len()
+        ));
+    }
     let source::Installed {
         mut tree,
         packages,
@@ -591,7 +623,7 @@ fn build_arch(
         os,
         format,
         left_out,
-    } = source.install(config, opts, arch, fetcher, events, locked)?;
+    } = source.install(config, opts, (arch, base.as_ref()), fetcher, events, locked)?;
     os_files(&mut tree, os, events)?;
     image::apply_accounts(&mut tree, config)?;
     image::apply_paths(&mut tree, config, &opts.allow_paths)?;
@@ -604,15 +636,19 @@ fn build_arch(
         tree.total_size() as f64 / 1e6,
     ));
 
-    // layers + image
+    // layers + image (on a base: of what differs from it)
     let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    let new_tree = match &base {
+        Some(b) => std::borrow::Cow::Owned(base::diff(&tree, &b.tree)?),
+        None => std::borrow::Cow::Borrowed(&tree),
+    };
     let layers = match config.layering {
         None => vec![(
-            layers::layer(&tree, mtime, config.layer_compression, fetcher.cache())?,
+            layers::layer(&new_tree, mtime, config.layer_compression, fetcher.cache())?,
             image::created_by(format, &names),
         )],
         Some(l) => layered(
-            &tree,
+            &new_tree,
             &packages,
             (l.budget, config.layer_compression),
             (mtime, opts.source_date_epoch.is_some()),
@@ -622,7 +658,10 @@ fn build_arch(
         )?,
     };
     let unpacked_size = tree.total_size();
-    let img = image::image(config, arch, mtime, layers)?;
+    let mut img = image::image(config, arch, mtime, layers)?;
+    if let Some(b) = &base {
+        img = base::stack(img, b, config);
+    }
     let sbom = image::sbom(config, arch, mtime, &img, &tree, archives)?;
     Ok(BuiltArch {
         image: img,

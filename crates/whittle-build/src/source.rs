@@ -67,17 +67,22 @@ pub(crate) struct Installed {
 
 impl Source {
     /// Resolves (or takes what `locked` pins), fetches, verifies and installs the packages of
-    /// `arch` into a fresh tree.
+    /// `arch` into a fresh tree, or into the tree of `base` (whose installed packages are not
+    /// installed again).
     pub(crate) fn install(
         &self,
         config: &Config,
         opts: &crate::BuildOptions,
-        arch: &str,
+        (arch, base): (&str, Option<&crate::base::Base>),
         fetcher: &Fetcher,
         events: &dyn Events,
         locked: Option<&lock::Locked>,
     ) -> Result<Installed, Error> {
         match self {
+            Source::Apk if base.is_some() => Err(Error::Unsupported(format!(
+                "{}: contents.baseimage: building on a base image is supported for Debian packages only so far",
+                config.origin
+            ))),
             Source::Apk => crate::apk::install_arch(config, opts, arch, fetcher, events, locked),
             Source::Debian(repos) => {
                 let (packages, releases) = match locked {
@@ -89,7 +94,19 @@ impl Source {
                         (packages, verified.into_iter().map(|v| v.release).collect())
                     }
                 };
-                install_debs(config, &packages, releases, arch, fetcher, events, locked)
+                let packages = match base {
+                    Some(b) => without_base_packages(packages, b, events)?,
+                    None => packages,
+                };
+                install_debs(
+                    config,
+                    &packages,
+                    releases,
+                    (arch, base),
+                    fetcher,
+                    events,
+                    locked,
+                )
             }
         }
     }
@@ -106,12 +123,48 @@ pub(crate) fn deb_origin(status: &str, name: &str) -> String {
         .to_string()
 }
 
-/// Fetches, verifies and installs the `.deb` files of `packages` for `arch`.
+/// The resolved `packages` the base image does not have installed; a package the base has in
+/// another version is refused (its files would be replaced under the base's database).
+fn without_base_packages(
+    packages: Vec<LockPackage>,
+    base: &crate::base::Base,
+    events: &dyn Events,
+) -> Result<Vec<LockPackage>, Error> {
+    let mut kept = Vec::new();
+    let mut there = Vec::new();
+    for p in packages {
+        match base.debs.get(&p.name) {
+            None => kept.push(p),
+            Some(v) if *v == p.version => there.push(p.name),
+            Some(v) => {
+                return Err(Error::Base {
+                    at: "contents.baseimage".into(),
+                    image: base.name.clone(),
+                    message: format!(
+                        "it has {} {v} installed, the repositories resolve {} {}; build the base from the same repositories (or pin `{}={v}` in contents.packages)",
+                        p.name, p.name, p.version, p.name
+                    ),
+                });
+            }
+        }
+    }
+    if !there.is_empty() {
+        events.step(&format!(
+            "base      {} packages already installed in the base image, not installed again: {}",
+            there.len(),
+            there.join(" ")
+        ));
+    }
+    Ok(kept)
+}
+
+/// Fetches, verifies and installs the `.deb` files of `packages` for `arch`, into the base
+/// image's tree when there is one.
 fn install_debs(
     config: &Config,
     packages: &[LockPackage],
     releases: Vec<whittle_deb::release::Release>,
-    arch: &str,
+    (arch, base): (&str, Option<&crate::base::Base>),
     fetcher: &Fetcher,
     events: &dyn Events,
     locked: Option<&lock::Locked>,
@@ -130,6 +183,16 @@ fn install_debs(
     };
 
     let mut tree = assemble::skeleton(arch)?;
+    if let Some(b) = base {
+        // the base's tree, with what the skeleton has and the base lacks
+        let mut on_base = b.tree.clone();
+        for (path, e) in tree.walk() {
+            if on_base.get(path).is_none() {
+                on_base.insert(path, e.node.clone(), e.meta)?;
+            }
+        }
+        tree = on_base;
+    }
     let mut out = assemble::Assembled::default();
     let inputs: Vec<assemble::DebInput> = packages
         .iter()

@@ -284,6 +284,21 @@ pub struct Contents {
     pub path_exclude: Vec<PathGlob>,
     /// `path-include`: exceptions to `path-exclude` (dpkg's `--path-include`).
     pub path_include: Vec<PathGlob>,
+    /// `baseimage` (apko's `contents.baseimage`): the image this one is built on top of.
+    pub base_image: Option<BaseImage>,
+}
+
+/// `contents.baseimage`: the image a build puts its layers on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseImage {
+    /// The reference as written: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
+    /// `docker-archive:FILE`, or a registry reference (`registry/repo:tag`, `docker://…`).
+    pub image: String,
+    /// A local reference's path made absolute against the config's directory (the reference
+    /// as written otherwise).
+    pub resolved: String,
+    /// Where it was written.
+    pub pos: Pos,
 }
 
 impl Contents {

@@ -95,6 +95,18 @@ pub(crate) struct RawContents {
     pub path_exclude: Vec<S<String>>,
     #[serde(default)]
     pub path_include: Vec<S<String>>,
+    #[serde(default)]
+    pub baseimage: Option<S<RawBaseImage>>,
+}
+
+/// apko's `contents.baseimage`: `{image: REF}` (apko's `apkindex` is accepted and not needed:
+/// whittle reads the base's installed packages from its layers).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RawBaseImage {
+    pub image: S<String>,
+    #[serde(default)]
+    pub apkindex: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::{MessageFormatter, Spanned, UserMessageFormatter};
 
 use crate::raw::{
-    IntOrString, RawAccounts, RawConfig, RawContents, RawLayering, RawOsRelease, RawPath,
-    RawPathType, StringOrList,
+    IntOrString, RawAccounts, RawBaseImage, RawConfig, RawContents, RawLayering, RawOsRelease,
+    RawPath, RawPathType, StringOrList,
 };
 use crate::repo::{Repository, parse_repository};
 use crate::suggest::{closest, did_you_mean};
@@ -30,7 +30,7 @@ const APKO_UNSUPPORTED: [(&str, &str); 8] = [
     ),
     (
         "baseimage",
-        "building on top of a base image is not supported; list the base image's packages in `contents.packages` instead",
+        "`baseimage` goes under `contents`: `contents: {baseimage: {image: oci:DIR}}`",
     ),
     (
         "type",
@@ -636,6 +636,42 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// `contents.baseimage`: a local reference's path is made absolute against the config's
+/// directory; apko's `apkindex` is not needed (the base's own package database is read).
+fn convert_base_image(ctx: &mut Ctx, b: &Spanned<RawBaseImage>) -> Option<crate::BaseImage> {
+    if let Some(a) = &b.value.apkindex {
+        ctx.warn(
+            Some(pos(a)),
+            "`apkindex` is not needed: whittle reads the base image's installed packages from its layers; remove it",
+        );
+    }
+    let image = b.value.image.value.trim();
+    let at = pos(&b.value.image);
+    if image.is_empty() || image.len() > 4096 || image.chars().any(char::is_control) {
+        ctx.err(
+            at,
+            Problem::new(format!("invalid base image reference `{}`", shown(image)))
+                .hint("give `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE` or a registry reference such as `registry.example/base:1`"),
+        );
+        return None;
+    }
+    let resolved = ["oci:", "oci-archive:", "docker-archive:"]
+        .iter()
+        .find_map(|scheme| {
+            let rest = image.strip_prefix(scheme)?;
+            if rest.starts_with('/') {
+                return Some(image.to_string());
+            }
+            Some(format!("{scheme}{}", ctx.base_dir.join(rest).display()))
+        })
+        .unwrap_or_else(|| image.to_string());
+    Some(crate::BaseImage {
+        image: image.to_string(),
+        resolved,
+        pos: at,
+    })
+}
+
 fn convert_contents(ctx: &mut Ctx, c: RawContents) -> Contents {
     let mut out = Contents {
         include_docs: c.include_docs.unwrap_or(false),
@@ -748,6 +784,9 @@ fn convert_contents(ctx: &mut Ctx, c: RawContents) -> Contents {
                 ),
             }
         }
+    }
+    if let Some(b) = &c.baseimage {
+        out.base_image = convert_base_image(ctx, b);
     }
     if out.path_exclude.is_empty() && !out.path_include.is_empty() {
         ctx.warn(

@@ -352,9 +352,9 @@ const BAD: &[(&str, &str, &[&str])] = &[
         &["unknown field `image`", "org.opencontainers.image.version"],
     ),
     (
-        "contents:\n  baseimage: {image: x}\n",
-        "bad.yaml:2:3:",
-        &["unknown field `baseimage`", "not supported"],
+        "baseimage: {image: x}\n",
+        "bad.yaml:1:1:",
+        &["unknown field `baseimage`", "goes under `contents`"],
     ),
     (
         "certificates:\n  additional: []\n",

@@ -1,0 +1,429 @@
+//! Building on a base image (apko's `contents.baseimage`, ko's base image): the base's layers
+//! are kept byte for byte at the bottom of the new image, its config is the default the config
+//! overrides, and its installed packages count as installed.
+//!
+//! The base is untrusted input: it is read through `whittle_oci` (every blob checked against its
+//! digest, every layer against its diff ID) and merged with the OCI whiteout rules into a tree
+//! bounded by [`crate::MAX_IMAGE_BYTES`], whose paths and hard links cannot leave the image.
+//! The build installs the missing packages into that tree; what differs from the base is the
+//! new layer(s) ([`diff`]).
+
+use crate::Error;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use whittle_config::{BaseImage, Config};
+use whittle_fs::{Entry, Meta, Node, Tree};
+use whittle_oci::{History, ImageConfig, ImageLayer, ImageRef, Platform};
+
+/// Most layers a base image may have.
+const MAX_BASE_LAYERS: usize = 256;
+
+/// Most bytes of package database read from the base (`status`, `status.d`, APK `installed`).
+const MAX_DB_BYTES: usize = 64 << 20;
+
+/// Manifest annotation naming the base image (OCI image spec, `annotations.md`).
+pub const ANNOTATION_BASE_NAME: &str = "org.opencontainers.image.base.name";
+/// Manifest annotation with the base image's manifest digest.
+pub const ANNOTATION_BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// A base image read for one architecture.
+pub(crate) struct Base {
+    /// The reference as the config writes it.
+    pub(crate) name: String,
+    /// The digest of its manifest.
+    pub(crate) digest: String,
+    /// Its image config.
+    pub(crate) config: ImageConfig,
+    /// Its layers, bottom first, with their stored bytes.
+    pub(crate) layers: Vec<ImageLayer>,
+    /// Its merged filesystem.
+    pub(crate) tree: Tree,
+    /// Its installed Debian packages: name → version.
+    pub(crate) debs: BTreeMap<String, String>,
+}
+
+fn err(b: &BaseImage, origin: &str, message: impl std::fmt::Display) -> Error {
+    Error::Base {
+        at: format!("{origin}:{}:{}", b.pos.line, b.pos.column),
+        image: b.image.clone(),
+        message: message.to_string(),
+    }
+}
+
+/// The OCI platform of a Debian architecture name.
+fn platform(arch: &str) -> Result<Platform, Error> {
+    let a = whittle_config::Arch::parse(arch)
+        .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
+    Ok(Platform {
+        architecture: a.oci_architecture().to_string(),
+        os: "linux".into(),
+        variant: a.oci_variant().map(str::to_string),
+    })
+}
+
+/// Reads the base image of `config` for `arch` (from a multi-platform base, the image for
+/// `arch`): its layers, config, merged tree and installed packages.
+pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
+    let Some(b) = &config.contents.base_image else {
+        return Ok(None);
+    };
+    let origin = &config.origin;
+    let reference = ImageRef::parse(&b.resolved).map_err(|e| err(b, origin, e))?;
+    let want = platform(arch)?;
+    let opts = whittle_registry::Options::from_env();
+    let (img, _tmp) = whittle_registry::open(&reference, Some(&want), &opts)
+        .map_err(|e| err(b, origin, format!("{e}; give an existing image (`oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE` or a registry reference)")))?;
+    if img.config.architecture != want.architecture || img.config.os != want.os {
+        return Err(err(
+            b,
+            origin,
+            format!(
+                "the base image is for {}/{}, the build is for {want}; give a base image for {want} (or a multi-platform one)",
+                img.config.os, img.config.architecture
+            ),
+        ));
+    }
+    if img.layers.len() > MAX_BASE_LAYERS {
+        return Err(err(
+            b,
+            origin,
+            format!(
+                "the base image has {} layers, more than {MAX_BASE_LAYERS}",
+                img.layers.len()
+            ),
+        ));
+    }
+    let stored: u64 = img.layers.iter().map(|l| l.size).sum();
+    if stored > crate::MAX_IMAGE_BYTES {
+        return Err(err(
+            b,
+            origin,
+            format!(
+                "the base image's layers are {stored} bytes, more than an image may hold ({} bytes)",
+                crate::MAX_IMAGE_BYTES
+            ),
+        ));
+    }
+    let mut layers = Vec::with_capacity(img.layers.len());
+    let mut tree = crate::image_tree();
+    for (i, l) in img.layers.iter().enumerate() {
+        let media_type = oci_layer_type(&l.media_type).ok_or_else(|| {
+            err(
+                b,
+                origin,
+                format!(
+                    "layer {i} has media type {}, which whittle cannot put in an OCI image (a tar, gzip or zstd layer is needed)",
+                    l.media_type
+                ),
+            )
+        })?;
+        let diff_id = l.diff_id.clone().ok_or_else(|| {
+            err(
+                b,
+                origin,
+                format!("layer {i} has no diff ID in the image config"),
+            )
+        })?;
+        let digest = img.raw_layer_digest(i).map_err(|e| err(b, origin, e))?;
+        let mut blob = Vec::new();
+        img.open_raw_layer(i)
+            .map_err(|e| err(b, origin, e))?
+            .take(l.size.saturating_add(1))
+            .read_to_end(&mut blob)
+            .map_err(|e| err(b, origin, format!("reading layer {i}: {e}")))?;
+        // verified as it is read: a tampered blob is reported as such, not as the tar error
+        // it causes
+        let mut r = img.open_layer(i).map_err(|e| err(b, origin, e))?;
+        if let Err(e) = whittle_fs::apply_layer(&mut tree, i, &mut r) {
+            return Err(match r.stored_failure() {
+                Some(bad) => err(b, origin, bad),
+                None => err(b, origin, format!("layer {i} ({digest}): {e}")),
+            });
+        }
+        r.finish().map_err(|e| err(b, origin, e))?;
+        layers.push(ImageLayer {
+            media_type: media_type.to_string(),
+            digest,
+            diff_id,
+            size: blob.len() as u64,
+            blob,
+        });
+    }
+    let debs = installed_debs(&tree).map_err(|m| err(b, origin, m))?;
+    Ok(Some(Base {
+        name: b.image.clone(),
+        digest: img.manifest_digest.clone(),
+        config: img.config.clone(),
+        layers,
+        tree,
+        debs,
+    }))
+}
+
+/// The OCI media type of a layer stored as `media_type` (Docker's names map to OCI's, the
+/// bytes being the same); `None` for what an OCI image cannot hold (foreign layers).
+fn oci_layer_type(media_type: &str) -> Option<&'static str> {
+    match media_type {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+        | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            Some("application/vnd.oci.image.layer.v1.tar+gzip")
+        }
+        "application/vnd.oci.image.layer.v1.tar"
+        | "application/vnd.docker.image.rootfs.diff.tar" => {
+            Some("application/vnd.oci.image.layer.v1.tar")
+        }
+        "application/vnd.oci.image.layer.v1.tar+zstd" => {
+            Some("application/vnd.oci.image.layer.v1.tar+zstd")
+        }
+        _ => None,
+    }
+}
+
+/// The installed Debian packages of a tree: `var/lib/dpkg/status` (entries whose `Status` ends
+/// in `installed`) and distroless' `var/lib/dpkg/status.d/NAME`.
+fn installed_debs(tree: &Tree) -> Result<BTreeMap<String, String>, String> {
+    let mut texts: Vec<(String, &[u8])> = Vec::new();
+    for (path, e) in tree.walk() {
+        let is_db = path == "var/lib/dpkg/status"
+            || whittle_deb::status::is_status_d_entry(path)
+                && path.starts_with("var/lib/dpkg/status.d/");
+        if !is_db {
+            continue;
+        }
+        if let Node::File(d) = &e.node {
+            texts.push((path.to_string(), d));
+        }
+    }
+    let total: usize = texts.iter().map(|(_, d)| d.len()).sum();
+    if total > MAX_DB_BYTES {
+        return Err(format!(
+            "its dpkg database is {total} bytes, more than {MAX_DB_BYTES}"
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (path, data) in texts {
+        let text = String::from_utf8_lossy(data);
+        for stanza in text.split("\n\n") {
+            let field = |name: &str| {
+                stanza.lines().find_map(|l| {
+                    l.strip_prefix(name)
+                        .and_then(|r| r.strip_prefix(':'))
+                        .map(str::trim)
+                })
+            };
+            let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
+                continue;
+            };
+            // the status file lists removed packages too; status.d holds installed ones
+            if path == "var/lib/dpkg/status"
+                && !field("Status").is_some_and(|s| s.ends_with(" installed"))
+            {
+                continue;
+            }
+            out.insert(name.to_string(), version.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The entries of `top` that `base` does not hold as they are, as a tree a layer is written
+/// from: changed and new entries (with their parent directories as `top` has them), hard-link
+/// targets of those, and a whiteout (`.wh.NAME`) for each base path `top` no longer has.
+pub(crate) fn diff(top: &Tree, base: &Tree) -> Result<Tree, Error> {
+    let mut out = crate::image_tree();
+    let mut links = Vec::new();
+    let add = |out: &mut Tree, path: &str, e: &Entry| -> Result<(), Error> {
+        // parents first, with top's metadata (a parent `top` lacks is a plain directory)
+        let mut at = 0;
+        while let Some(i) = path[at..].find('/') {
+            let parent = &path[..at + i];
+            if out.get(parent).is_none() {
+                let meta = top.get(parent).map_or(Meta::DIR, |p| p.meta);
+                out.insert(parent, Node::Dir, meta)?;
+            }
+            at += i + 1;
+        }
+        out.insert(path, e.node.clone(), e.meta)?;
+        Ok(())
+    };
+    for (path, e) in top.walk() {
+        if base.get(path) == Some(e) {
+            continue;
+        }
+        if let Node::Hardlink(t) = &e.node {
+            links.push(t.clone());
+        }
+        add(&mut out, path, e)?;
+    }
+    // a hard link in the new layer needs its target in the same layer
+    for t in links {
+        if out.get(&t).is_none()
+            && let Some(e) = top.get(&t)
+        {
+            add(&mut out, &t, e)?;
+        }
+    }
+    // whiteouts: the topmost base paths the new tree does not have
+    let gone: BTreeSet<&str> = base
+        .walk()
+        .map(|(p, _)| p)
+        .filter(|p| top.get(p).is_none())
+        .collect();
+    for p in &gone {
+        let (parent, name) = p.rsplit_once('/').unwrap_or(("", p));
+        if !parent.is_empty() && gone.contains(parent) {
+            continue;
+        }
+        let wh = if parent.is_empty() {
+            format!(".wh.{name}")
+        } else {
+            format!("{parent}/.wh.{name}")
+        };
+        let e = Entry {
+            node: Node::file(Vec::new()),
+            meta: Meta::root(0o644),
+        };
+        add(&mut out, &wh, &e)?;
+    }
+    Ok(out)
+}
+
+/// Puts `img` (the new layers, made from `config`) on `base`: the base's layers and history
+/// below, its container config as the default of what `config` leaves unset, and the
+/// `org.opencontainers.image.base.*` annotations.
+pub(crate) fn stack(
+    mut img: whittle_oci::Image,
+    base: &Base,
+    config: &Config,
+) -> whittle_oci::Image {
+    let b = &base.config.config;
+    let c = &mut img.config.config;
+    // env: the base's, then the config's by name; the default PATH only when neither sets it
+    let mut env: Vec<String> = b.env.clone();
+    for (k, v) in &config.environment {
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(n, _)| n) != k.as_str());
+        env.push(format!("{k}={v}"));
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.extend(c.env.iter().filter(|e| e.starts_with("PATH=")).cloned());
+    }
+    c.env = env;
+    if c.user.is_none() {
+        c.user.clone_from(&b.user);
+    }
+    if c.entrypoint.is_empty() {
+        c.entrypoint.clone_from(&b.entrypoint);
+        if c.cmd.is_empty() {
+            c.cmd.clone_from(&b.cmd);
+        }
+    }
+    if c.working_dir.is_none() {
+        c.working_dir.clone_from(&b.working_dir);
+    }
+    if c.stop_signal.is_none() {
+        c.stop_signal.clone_from(&b.stop_signal);
+    }
+    let mut labels = b.labels.clone();
+    labels.append(&mut c.labels);
+    c.labels = labels;
+    c.volumes.extend(b.volumes.iter().cloned());
+    c.exposed_ports.extend(b.exposed_ports.iter().cloned());
+
+    // history: the base's when it describes its layers, else one line per base layer
+    let base_history: Vec<History> = if base
+        .config
+        .history
+        .iter()
+        .filter(|h| !h.empty_layer)
+        .count()
+        == base.layers.len()
+    {
+        base.config.history.clone()
+    } else {
+        base.layers
+            .iter()
+            .map(|_| History {
+                created_by: Some(format!("base image {}", base.name)),
+                ..Default::default()
+            })
+            .collect()
+    };
+    let mut history = base_history;
+    history.append(&mut img.config.history);
+    img.config.history = history;
+    img.config.rootfs.diff_ids.clear();
+    let mut layers = base.layers.clone();
+    layers.append(&mut img.layers);
+    img.layers = layers;
+    img.annotations
+        .insert(ANNOTATION_BASE_NAME.into(), base.name.clone());
+    img.annotations
+        .insert(ANNOTATION_BASE_DIGEST.into(), base.digest.clone());
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(entries: &[(&str, Node)]) -> Tree {
+        let mut t = Tree::new();
+        for (p, n) in entries {
+            t.insert(p, n.clone(), Meta::root(0o755)).unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn diff_keeps_what_changed_with_parents_and_whiteouts() {
+        let base = tree(&[
+            ("usr/bin", Node::Dir),
+            ("usr/bin/a", Node::file(b"a".to_vec())),
+            ("usr/bin/b", Node::file(b"b".to_vec())),
+            ("etc/gone/x", Node::file(b"x".to_vec())),
+        ]);
+        let mut top = base.clone();
+        top.insert("usr/bin/c", Node::file(b"c".to_vec()), Meta::root(0o755))
+            .unwrap();
+        top.insert("usr/bin/b", Node::file(b"B".to_vec()), Meta::root(0o755))
+            .unwrap();
+        top.remove("etc/gone").unwrap();
+        let d = diff(&top, &base).unwrap();
+        let paths: Vec<&str> = d.walk().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "etc",
+                "etc/.wh.gone",
+                "usr",
+                "usr/bin",
+                "usr/bin/b",
+                "usr/bin/c"
+            ]
+        );
+    }
+
+    #[test]
+    fn installed_debs_reads_status_and_status_d() {
+        let t = tree(&[
+            (
+                "var/lib/dpkg/status",
+                Node::file(
+                    b"Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: r\nStatus: deinstall ok config-files\nVersion: 2\n".to_vec(),
+                ),
+            ),
+            (
+                "var/lib/dpkg/status.d/libc6",
+                Node::file(b"Package: libc6\nVersion: 2.36-9\n".to_vec()),
+            ),
+        ]);
+        let got = installed_debs(&t).unwrap();
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            [
+                ("a".to_string(), "1".to_string()),
+                ("libc6".to_string(), "2.36-9".to_string())
+            ]
+        );
+    }
+}

@@ -1,0 +1,309 @@
+//! `contents.baseimage` (apko's spelling): an app config (gawk) built on a whittle-built base
+//! (libc6) from the Debian fixture repository (`deb/bookworm-mini`): the base's layers stay
+//! byte for byte at the bottom, the base's packages are not installed again, the base's config
+//! is the default, the `org.opencontainers.image.base.*` annotations are set, `whittle sbom`
+//! lists base and app packages, runc runs gawk, and a push to a docker-registry where the base
+//! was pushed mounts the base's layers and uploads only the new ones. Bad bases are refused.
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use whittle_testutil::registry::Registry;
+
+/// A config of `packages` from the fixture repository; `contents` adds lines under `contents:`
+/// and `rest` top-level lines.
+fn config(fix: &Path, packages: &str, contents: &str, rest: &str) -> String {
+    let repo = fix.join("deb/bookworm-mini");
+    format!(
+        "contents:\n  repositories:\n    - deb [signed-by={key}] file://{repo} bookworm main\n  packages: [{packages}]\n{contents}archs: [amd64]\n{rest}",
+        key = repo.join("keys/debian-archive-keyring.gpg").display(),
+        repo = repo.display(),
+    )
+}
+
+const BASE_REST: &str = "environment:\n  BASE_VAR: from-base\n  SHARED: base\nwork-dir: /home/nonroot\naccounts:\n  groups: [{groupname: nonroot, gid: 65532}]\n  users: [{username: nonroot, uid: 65532, gid: 65532}]\n  run-as: nonroot\n";
+const APP_REST: &str = "entrypoint:\n  command: /usr/bin/gawk\nenvironment:\n  SHARED: app\n";
+
+/// The parsed manifest and config of `oci:LAYOUT:TAG`.
+fn manifest_and_config(layout: &Path, tag: &str) -> (String, serde_json::Value, serde_json::Value) {
+    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    let manifest = serde_json::to_value(&img.manifest).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&img.config_raw).unwrap();
+    (img.manifest_digest.clone(), manifest, config)
+}
+
+fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The paths of the top layer of `oci:LAYOUT:TAG`.
+fn top_layer_paths(layout: &Path, tag: &str) -> BTreeSet<String> {
+    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    img.read_layer(
+        img.layers.len() - 1,
+        |l| -> Result<BTreeSet<String>, Box<dyn std::error::Error>> {
+            let mut out = BTreeSet::new();
+            for e in tar::Archive::new(l).entries()? {
+                out.insert(
+                    e?.path()?
+                        .to_string_lossy()
+                        .trim_end_matches('/')
+                        .to_string(),
+                );
+            }
+            Ok(out)
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn app_on_a_whittle_built_base_keeps_its_layers_and_merges_the_database() {
+    let Some(fix) = fixtures() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let base = d.path().join("base");
+    build(
+        d.path(),
+        &config(&fix, "libc6", "", BASE_REST),
+        &format!("oci:{}:t", base.display()),
+        &cache,
+        &[],
+    );
+    // a relative `oci:` reference is read against the config's directory
+    let app_cfg = config(
+        &fix,
+        "gawk",
+        "  baseimage:\n    image: oci:base:t\n",
+        APP_REST,
+    );
+    std::fs::write(d.path().join("app.yaml"), &app_cfg).unwrap();
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(d.path())
+            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(
+        err.contains("already installed in the base image, not installed again:")
+            && err.contains(" libc6"),
+        "{err}"
+    );
+    let app = d.path().join("app");
+
+    let (base_digest, base_m, base_c) = manifest_and_config(&base, "t");
+    let (_, app_m, app_c) = manifest_and_config(&app, "t");
+    // the base's layers, byte for byte, at the bottom; one new layer above
+    let base_layers = layer_digests(&base_m);
+    let app_layers = layer_digests(&app_m);
+    assert_eq!(app_layers.len(), base_layers.len() + 1);
+    assert_eq!(app_layers[..base_layers.len()], base_layers[..]);
+    let diff_ids = |c: &serde_json::Value| c["rootfs"]["diff_ids"].as_array().unwrap().clone();
+    assert_eq!(diff_ids(&app_c)[..base_layers.len()], diff_ids(&base_c)[..]);
+    assert_eq!(app_c["history"].as_array().unwrap().len(), app_layers.len());
+    // annotations
+    assert_eq!(
+        app_m["annotations"]["org.opencontainers.image.base.name"],
+        "oci:base:t"
+    );
+    assert_eq!(
+        app_m["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
+    // the base's config is the default; the app's wins where it sets something
+    let env: BTreeSet<&str> = app_c["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(env.contains("BASE_VAR=from-base"), "{env:?}");
+    assert!(
+        env.contains("SHARED=app") && !env.contains("SHARED=base"),
+        "{env:?}"
+    );
+    assert_eq!(app_c["config"]["User"], base_c["config"]["User"]);
+    assert_eq!(app_c["config"]["WorkingDir"], "/home/nonroot");
+    assert_eq!(app_c["config"]["Entrypoint"][0], "/usr/bin/gawk");
+
+    // the new layer carries the new packages' database entries, not the base's
+    let top = top_layer_paths(&app, "t");
+    assert!(top.contains("var/lib/dpkg/status.d/gawk"), "{top:?}");
+    assert!(!top.contains("var/lib/dpkg/status.d/libc6"), "{top:?}");
+    assert!(
+        !top.iter()
+            .any(|p| p.starts_with("usr/lib/x86_64-linux-gnu/libc.so"))
+    );
+
+    // the SBOM of the image lists the base's and the app's packages
+    let sbom = d.path().join("app.spdx.json");
+    run(whittle()
+        .args(["sbom", &format!("oci:{}:t", app.display()), "-o"])
+        .arg(&sbom));
+    let names = sbom_packages(&sbom);
+    assert!(
+        names.iter().any(|n| n == "libc6") && names.iter().any(|n| n == "gawk"),
+        "{names:?}"
+    );
+
+    if tool("umoci") && tool("runc") && is_root() {
+        let bundle = d.path().join("bundle");
+        unpack(&app, "t", &bundle);
+        let (code, out, err) = runc(&bundle, &["/usr/bin/gawk", "BEGIN { print 6*7 }"]);
+        assert_eq!((code, out.trim()), (0, "42"), "{err}");
+    } else if !is_root() {
+        skip("root (runc)");
+    }
+}
+
+/// `pushed    N blobs uploaded (…), S already there, M mounted, …` → `(N, S, M)`.
+fn push_counts(stderr: &str) -> (usize, usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("blobs uploaded"))
+        .unwrap_or_else(|| panic!("no push report in {stderr}"));
+    let nums: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .filter(|w| !w.is_empty() && !w.contains('.'))
+        .map(|w| w.parse().unwrap())
+        .collect();
+    (nums[0], nums[1], nums[2])
+}
+
+#[test]
+fn push_on_a_base_in_the_same_registry_uploads_only_the_new_layers() {
+    let Some(fix) = fixtures() else { return };
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let host = reg.host();
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let base_ref = format!("{host}/base/glibc:1");
+    build(
+        d.path(),
+        &config(&fix, "libc6", "", BASE_REST),
+        &base_ref,
+        &cache,
+        &[],
+    );
+    let app_cfg = config(
+        &fix,
+        "gawk",
+        &format!("  baseimage: {{image: {base_ref}}}\n"),
+        APP_REST,
+    );
+    std::fs::write(d.path().join("app.yaml"), &app_cfg).unwrap();
+    let push = |dest: &str| {
+        run_both(
+            whittle()
+                .current_dir(d.path())
+                .env("WHITTLE_INSECURE_REGISTRY", "1")
+                .args(["build", "app.yaml", "--no-sbom", "-o", dest, "--cache-dir"])
+                .arg(&cache),
+        )
+        .1
+    };
+    // another repository: the base's layer is mounted, the new layer and config uploaded
+    let err = push(&format!("{host}/apps/gawk:1"));
+    assert_eq!(push_counts(&err), (2, 0, 1), "{err}");
+    // again: everything is there
+    let err = push(&format!("{host}/apps/gawk:1"));
+    assert_eq!(push_counts(&err), (0, 3, 0), "{err}");
+}
+
+#[test]
+fn bad_base_images_are_refused_clearly() {
+    let Some(fix) = fixtures() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let try_build = |image: &str| {
+        let cfg = config(
+            &fix,
+            "gawk",
+            &format!("  baseimage: {{image: \"{image}\"}}\n"),
+            "",
+        );
+        std::fs::write(d.path().join("app.yaml"), cfg).unwrap();
+        run_fail(
+            whittle()
+                .current_dir(d.path())
+                .args(["build", "app.yaml", "-o", "oci:out:t", "--cache-dir"])
+                .arg(&cache),
+        )
+    };
+    // missing
+    let err = try_build("oci:nowhere:t");
+    assert!(
+        err.contains("app.yaml:5:") && err.contains("base image oci:nowhere:t"),
+        "{err}"
+    );
+    // a layer whose path climbs out of the image
+    let evil = d.path().join("evil");
+    write_layout(&evil, &tar_escaping("../../etc/x"));
+    let err = try_build(&format!("oci:{}:t", evil.display()));
+    assert!(
+        err.contains("base image oci:") && err.contains("layer 0"),
+        "{err}"
+    );
+    assert!(!d.path().join("out").exists());
+}
+
+/// An uncompressed layer tar holding one file at `path` as written (the tar crate refuses
+/// `..` in names, so the name is put in the header directly).
+fn tar_escaping(path: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.as_ustar_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut out = h.as_bytes().to_vec();
+    out.extend_from_slice(b"x");
+    out.resize(1024, 0);
+    out.resize(1024 + 1024, 0);
+    out
+}
+
+/// An OCI layout `DIR` tagged `t` holding one amd64 image of the uncompressed layer `blob`.
+fn write_layout(dir: &Path, blob: &[u8]) {
+    let blob = blob.to_vec();
+    let diff_id = format!("sha256:{}", sha256(&blob));
+    let layer_digest = format!("sha256:{}", sha256(&blob));
+    let cfg = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "config": {}
+    });
+    let cfg = serde_json::to_vec(&cfg).unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{}", sha256(&cfg)), "size": cfg.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest, "size": blob.len()}]
+    }))
+    .unwrap();
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for b in [&blob, &cfg, &manifest] {
+        std::fs::write(blobs.join(sha256(b)), b).unwrap();
+    }
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": format!("sha256:{}", sha256(&manifest)), "size": manifest.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "t"}}]
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
