@@ -412,11 +412,44 @@ impl Cache {
         Ok((sha.to_ascii_lowercase(), size))
     }
 
-    /// Notes an entry used or made, for `--cache-to`.
+    /// Notes an entry used or made, for `--cache-to` (a derived entry with its seal; without a
+    /// seal key nothing derived is shared).
     pub(crate) fn note(&self, key: Option<&str>, sha256: &str, size: u64) {
-        if let Some(r) = &self.remote {
-            r.note(key, sha256, size);
+        let Some(r) = &self.remote else { return };
+        match key {
+            None => r.note(None, sha256, size, None),
+            Some(k) => {
+                if let Some(seal) = self.seal_text(k, sha256, size) {
+                    r.note(Some(k), sha256, size, Some(seal));
+                }
+            }
         }
+    }
+
+    /// `<key id>:<HMAC hex>`: the seal of a derived entry's fields, as a shared cache carries it.
+    fn seal_text(&self, key: &str, sha256: &str, size: u64) -> Option<String> {
+        let (Some(mac), Seal::Key { id, .. }) = (self.seal_of(key, sha256, size), &self.seal)
+        else {
+            return None;
+        };
+        Some(format!("{id}:{}", hex::encode(mac.finalize().into_bytes())))
+    }
+
+    /// Whether `seal` (`<key id>:<HMAC hex>`) is this machine's key's seal of the fields.
+    fn seal_verifies(&self, key: &str, sha256: &str, size: u64, seal: &str) -> bool {
+        let Seal::Key { id, .. } = &self.seal else {
+            return false;
+        };
+        let Some((by, mac)) = seal.split_once(':') else {
+            return false;
+        };
+        let Ok(mac) = hex::decode(mac) else {
+            return false;
+        };
+        by == id
+            && self
+                .seal_of(key, sha256, size)
+                .is_some_and(|m| m.verify_slice(&mac).is_ok())
     }
 
     /// The blob `sha256` of `size` bytes from the shared tier on a local miss, verified and kept
@@ -427,10 +460,22 @@ impl Cache {
         Some(bytes)
     }
 
-    /// The derived entry `key` from the shared tier's index: its blob (from here when present,
-    /// else from the shared tier, verified) and a record sealed with this machine's key.
+    /// The derived entry `key` from the shared tier's index, when its writer's seal verifies
+    /// under this machine's key: its blob (from here when present, else from the shared tier,
+    /// verified) and a record sealed with this machine's key.
     fn derived_from_remote(&self, key: &str) -> Option<(String, u64)> {
-        let (sha, size) = self.remote.as_ref()?.lookup(key)?;
+        let remote = self.remote.as_ref()?;
+        let candidates = remote.lookup(key);
+        let Some(c) = candidates
+            .iter()
+            .find(|c| self.seal_verifies(key, &c.sha256, c.size, &c.seal))
+        else {
+            if !candidates.is_empty() {
+                remote.foreign();
+            }
+            return None;
+        };
+        let (sha, size) = (c.sha256.clone(), c.size);
         let here = self
             .get(&sha)
             .ok()
@@ -934,22 +979,47 @@ mod tests {
     #[test]
     fn derived_entries_from_the_shared_tier_are_verified_and_kept_sealed() {
         let dir = tempfile::tempdir().unwrap();
-        let entry = |key: &str, data: &[u8]| crate::remote::RemoteEntry {
+        // the writer: another runner holding the same key
+        let writer =
+            Cache::open_with_key(dir.path().join("w"), Some(&dir.path().join("key"))).unwrap();
+        let stranger =
+            Cache::open_with_key(dir.path().join("s"), Some(&dir.path().join("k2"))).unwrap();
+        let entry = |by: &Cache, key: &str, data: &[u8]| crate::remote::RemoteEntry {
             key: Some(key.into()),
             sha256: sha256_hex(data),
             size: data.len() as u64,
+            seal: by.seal_text(key, &sha256_hex(data), data.len() as u64),
         };
+        let mut moved = entry(&writer, "layer", b"layer");
+        moved.key = Some("moved".into());
         let store = Store {
             // "bad" names the digest of "claimed" but the store gives other bytes
-            blobs: vec![b"layer".to_vec(), b"altered".to_vec()],
-            index: vec![entry("good", b"layer"), entry("bad", b"claimed")],
+            blobs: vec![
+                b"layer".to_vec(),
+                b"altered".to_vec(),
+                b"layer".to_vec(),
+                b"layer".to_vec(),
+            ],
+            index: vec![
+                entry(&writer, "good", b"layer"),
+                entry(&writer, "bad", b"claimed"),
+                entry(&stranger, "foreign", b"layer"),
+                moved,
+            ],
         };
         let remote = Arc::new(crate::remote::Remote::new(Some(Box::new(store))));
         let cache = open(dir.path()).with_remote(Some(remote.clone()));
         assert_eq!(cache.get_derived("good").unwrap().unwrap(), b"layer");
         assert!(cache.get_derived("bad").unwrap().is_none());
+        assert!(cache.get_derived("foreign").unwrap().is_none());
+        assert!(
+            cache.get_derived("moved").unwrap().is_none(),
+            "a seal moved to another key"
+        );
         let w = cache.take_warnings();
-        assert!(w.len() == 1 && w[0].contains("does not match"), "{w:?}");
+        assert!(w.len() == 2, "{w:?}");
+        assert!(w[0].contains("does not match"), "{w:?}");
+        assert!(w[1].contains("2 derived entries had no seal"), "{w:?}");
         assert_eq!(remote.hits(), (1, 5));
         // kept here under this machine's seal: a cache without the shared tier has it
         let alone = open(dir.path());

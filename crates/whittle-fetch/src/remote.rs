@@ -7,10 +7,13 @@
 //!   re-hashed: a blob that does not match is reported and ignored, the package is fetched from
 //!   its repository;
 //! - a derived entry (decompressed package data, a compressed layer, a resolution) is found by
-//!   its key in the store's index, its blob re-hashed against the digest the index gives, then
-//!   kept locally sealed with this machine's key. The store's index is trusted as the registry's
-//!   write access is: give push rights to the cache repository only to the builders you trust
-//!   with your images.
+//!   its key in the store's index together with the seal its writer made: the HMAC-SHA256 over
+//!   key, SHA-256 and size that local records carry, under the writer's cache key. It is used
+//!   only when that seal verifies under this machine's key — that is, when the runners share one
+//!   cache key (`WHITTLE_CACHE_KEY`, a CI secret) — and its blob is re-hashed against the
+//!   digest; then it is kept locally as any entry. Whoever can push to the store but does not
+//!   hold the key can withhold entries, never change what one gives. Entries sealed with another
+//!   key are counted and reported once; packages are still shared.
 //!
 //! A store that fails, refuses or is too slow is reported once and not asked again in this
 //! process: the build goes on fetching normally. Every entry the process used or made is noted,
@@ -32,6 +35,8 @@ pub struct RemoteEntry {
     pub sha256: String,
     /// Size of the blob in bytes.
     pub size: u64,
+    /// A derived entry's seal, `<key id>:<HMAC hex>` (see [`crate::Cache`]); `None` for blobs.
+    pub seal: Option<String>,
 }
 
 /// Why a shared store did not answer.
@@ -59,7 +64,8 @@ pub trait RemoteStore: Send + Sync {
 /// is given) and which entries the process used (for writing them back after the build).
 pub struct Remote {
     from: Option<Box<dyn RemoteStore>>,
-    index: OnceLock<HashMap<String, (String, u64)>>,
+    index: OnceLock<HashMap<String, Vec<Candidate>>>,
+    foreign: AtomicUsize,
     down: AtomicBool,
     notices: Mutex<Vec<String>>,
     used: Mutex<BTreeSet<RemoteEntry>>,
@@ -77,6 +83,17 @@ impl std::fmt::Debug for Remote {
 }
 
 static INSTALLED: OnceLock<Arc<Remote>> = OnceLock::new();
+
+/// The most blobs kept per derived key from a store's index (writers with other keys).
+const MAX_CANDIDATES: usize = 8;
+
+/// A blob the store's index gives for a derived key, with its writer's seal.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) seal: String,
+}
 
 /// Installs the shared tier for every [`crate::Cache`] opened from now on in this process;
 /// `from` is read on local misses (`None`: only note what is used, for `--cache-to`). Only the
@@ -98,6 +115,7 @@ impl Remote {
         Remote {
             from,
             index: OnceLock::new(),
+            foreign: AtomicUsize::new(0),
             down: AtomicBool::new(false),
             notices: Mutex::new(Vec::new()),
             used: Mutex::new(BTreeSet::new()),
@@ -124,19 +142,40 @@ impl Remote {
 
     /// Warnings since the last call (a store that failed, blobs that did not verify).
     pub fn take_warnings(&self) -> Vec<String> {
-        self.notices
+        let mut out = self
+            .notices
             .lock()
             .map(|mut n| std::mem::take(&mut *n))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let foreign = self.foreign.swap(0, Ordering::Relaxed);
+        if foreign > 0
+            && let Some(store) = &self.from
+        {
+            out.push(format!(
+                "shared cache {}: {foreign} derived entr{} no seal this machine's cache key \
+                 verifies (written by runners with another cache key, or altered), not used: \
+                 made here instead, packages were still shared; give every runner the same \
+                 WHITTLE_CACHE_KEY, kept as a CI secret, to share them",
+                store.name(),
+                if foreign == 1 { "y had" } else { "ies had" }
+            ));
+        }
+        out
+    }
+
+    /// Counts a derived entry found with no seal this machine's key verifies.
+    pub(crate) fn foreign(&self) {
+        self.foreign.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Notes that the process used (or made) an entry.
-    pub(crate) fn note(&self, key: Option<&str>, sha256: &str, size: u64) {
+    pub(crate) fn note(&self, key: Option<&str>, sha256: &str, size: u64, seal: Option<String>) {
         if let Ok(mut u) = self.used.lock() {
             u.insert(RemoteEntry {
                 key: key.map(str::to_string),
                 sha256: sha256.to_ascii_lowercase(),
                 size,
+                seal,
             });
         }
     }
@@ -201,16 +240,26 @@ impl Remote {
         }
     }
 
-    /// The blob the store's index gives for derived entry `key`.
-    pub(crate) fn lookup(&self, key: &str) -> Option<(String, u64)> {
-        let store = self.store()?;
+    /// The blobs the store's index gives for derived entry `key` with their seals, newest
+    /// first (at most [`MAX_CANDIDATES`]).
+    pub(crate) fn lookup(&self, key: &str) -> Vec<Candidate> {
+        let Some(store) = self.store() else {
+            return Vec::new();
+        };
         let index = self.index.get_or_init(|| match store.index() {
             Ok(entries) => {
-                let mut map = HashMap::new();
+                let mut map: HashMap<String, Vec<Candidate>> = HashMap::new();
                 for e in entries {
-                    if let Some(k) = e.key {
-                        map.entry(k)
-                            .or_insert((e.sha256.to_ascii_lowercase(), e.size));
+                    let (Some(k), Some(seal)) = (e.key, e.seal) else {
+                        continue;
+                    };
+                    let c = map.entry(k).or_default();
+                    if c.len() < MAX_CANDIDATES {
+                        c.push(Candidate {
+                            sha256: e.sha256.to_ascii_lowercase(),
+                            size: e.size,
+                            seal,
+                        });
                     }
                 }
                 map
@@ -220,7 +269,7 @@ impl Remote {
                 HashMap::new()
             }
         });
-        index.get(key).cloned()
+        index.get(key).cloned().unwrap_or_default()
     }
 }
 
@@ -268,11 +317,19 @@ mod tests {
                 key: Some("k".into()),
                 sha256: sha256_hex(&good),
                 size: 4,
+                seal: Some("id:aa".into()),
             },
             RemoteEntry {
                 key: Some("k".into()),
                 sha256: sha256_hex(b"older"),
                 size: 5,
+                seal: Some("id:bb".into()),
+            },
+            RemoteEntry {
+                key: Some("unsealed".into()),
+                sha256: sha256_hex(&good),
+                size: 4,
+                seal: None,
             },
         ];
         (
@@ -290,8 +347,15 @@ mod tests {
     fn blobs_are_verified_and_the_newest_entry_of_a_key_wins() {
         let (m, _) = mem(false);
         let r = Remote::new(Some(Box::new(m)));
-        assert_eq!(r.lookup("k"), Some((sha256_hex(b"good"), 4)));
-        assert_eq!(r.lookup("other"), None);
+        let k = r.lookup("k");
+        assert_eq!(k.len(), 2);
+        assert_eq!(
+            (k[0].sha256.as_str(), k[0].size),
+            (&*sha256_hex(b"good"), 4)
+        );
+        assert_eq!(k[0].seal, "id:aa");
+        assert!(r.lookup("other").is_empty());
+        assert!(r.lookup("unsealed").is_empty(), "never used without a seal");
         assert_eq!(r.blob(&sha256_hex(b"good"), 4).unwrap(), b"good");
         assert!(r.blob(&sha256_hex(b"claimed"), 7).is_none(), "altered blob");
         let w = r.take_warnings();
@@ -305,7 +369,7 @@ mod tests {
         let r = Remote::new(Some(Box::new(m)));
         for _ in 0..3 {
             assert!(r.blob(&sha256_hex(b"good"), 4).is_none());
-            assert!(r.lookup("k").is_none());
+            assert!(r.lookup("k").is_empty());
         }
         assert_eq!(asked.load(Ordering::Relaxed), 1);
         let w = r.take_warnings();
@@ -315,9 +379,9 @@ mod tests {
     #[test]
     fn used_entries_are_noted_once() {
         let r = Remote::new(None);
-        r.note(None, "AB", 1);
-        r.note(None, "ab", 1);
-        r.note(Some("k"), "cd", 2);
+        r.note(None, "AB", 1, None);
+        r.note(None, "ab", 1, None);
+        r.note(Some("k"), "cd", 2, Some("id:00".into()));
         assert_eq!(r.used().len(), 2);
         assert!(r.blob("ab", 1).is_none(), "no store: nothing read");
     }

@@ -5,7 +5,8 @@
 //!   cache files it by), so a package is read with one `GET /v2/<repo>/blobs/sha256:<hex>`;
 //! - each build that writes the cache pushes one OCI artifact manifest (artifact type
 //!   [`ARTIFACT_TYPE`]) listing every entry it used as a layer, derived entries carrying their
-//!   key in the [`KEY_ANNOTATION`] annotation, tagged `cache-YYYYMMDD-<16 hex>` (the UTC date of
+//!   key in the [`KEY_ANNOTATION`] annotation and their seal in [`SEAL_ANNOTATION`] (readers use
+//!   a derived entry only when the seal verifies under their own cache key), tagged `cache-YYYYMMDD-<16 hex>` (the UTC date of
 //!   the push and the start of the manifest's digest). Writers never overwrite one another:
 //!   blobs are content-addressed and each manifest has its own tag (equal content, equal tag).
 //! - a reader lists the tags, takes the [`MAX_INDEXES`] newest `cache-` ones and merges their
@@ -33,6 +34,9 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.whittle.cache.v1";
 pub const BLOB_TYPE: &str = "application/vnd.whittle.cache.blob.v1";
 /// The annotation naming a derived entry's key.
 pub const KEY_ANNOTATION: &str = "dev.whittle.cache.key";
+/// The annotation carrying a derived entry's seal (`<key id>:<HMAC-SHA256 hex>` under the
+/// writer's cache key; readers with the same key verify it).
+pub const SEAL_ANNOTATION: &str = "dev.whittle.cache.seal";
 /// The tag prefix of cache manifests.
 pub const TAG_PREFIX: &str = "cache-";
 /// How many of the newest cache manifests a reader merges.
@@ -85,6 +89,11 @@ fn manifest(entries: &[RemoteEntry]) -> Result<Vec<u8>> {
                 .key
                 .iter()
                 .map(|k| (KEY_ANNOTATION.to_string(), k.clone()))
+                .chain(
+                    e.seal
+                        .iter()
+                        .map(|s| (SEAL_ANNOTATION.to_string(), s.clone())),
+                )
                 .collect(),
         })
         .collect();
@@ -119,6 +128,7 @@ fn entries_of(bytes: &[u8]) -> Vec<RemoteEntry> {
             let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
             ok.then(|| RemoteEntry {
                 key: d.annotations.get(KEY_ANNOTATION).cloned(),
+                seal: d.annotations.get(SEAL_ANNOTATION).cloned(),
                 sha256: hex.to_string(),
                 size: d.size,
             })
@@ -356,6 +366,7 @@ mod tests {
             key: key.map(str::to_string),
             sha256: c.to_string().repeat(64),
             size,
+            seal: key.map(|k| format!("id:{}", k.len())),
         }
     }
 
