@@ -545,7 +545,7 @@ pub fn busybox_links(tree: &mut Tree, records: &[InstalledPackage]) -> Result<Bu
 pub(crate) fn install_arch(
     config: &Config,
     opts: &crate::BuildOptions,
-    arch: &str,
+    (arch, base): (&str, Option<&crate::base::Base>),
     fetcher: &Fetcher,
     events: &dyn Events,
     locked: Option<&crate::lock::Locked>,
@@ -569,9 +569,28 @@ pub(crate) fn install_arch(
         )?,
     };
 
+    // on a base image: what it has installed is not installed again
+    let pkgs = match base {
+        Some(b) => b.missing(
+            pkgs,
+            &b.apks,
+            |p| {
+                let version = archives.keys().find(|k| k.0 == p.0).map(|k| k.1.clone());
+                (p.0.clone(), version)
+            },
+            events,
+        )?,
+        None => pkgs,
+    };
+
     // assemble
-    let mut tree = crate::image_tree();
-    tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
+    let mut tree = match base {
+        Some(b) => b.tree.clone(),
+        None => crate::image_tree(),
+    };
+    if tree.get("tmp").is_none() {
+        tree.insert("tmp", Node::Dir, Meta::root(0o1777))?;
+    }
     let budget = crate::memory::MemoryBudget::from_env()?;
     let Unpacked {
         records,
@@ -627,16 +646,29 @@ pub(crate) fn install_arch(
         ));
     }
     let put = |t: &mut Tree, p: &str, d: Vec<u8>| crate::assemble::put_file(t, p, d, 0o644);
-    put(
-        &mut tree,
-        "lib/apk/db/installed",
-        installed_db(&records).into_bytes(),
-    )?;
+    // the base's database as stored, the new packages' entries after it
+    let mut db = base.map(|b| b.apk_db.clone()).unwrap_or_default();
+    while !db.is_empty() && !db.ends_with("\n\n") {
+        db.push('\n');
+    }
+    db.push_str(&installed_db(&records));
+    put(&mut tree, "lib/apk/db/installed", db.into_bytes())?;
+    let base_world = match tree.get("etc/apk/world").map(|e| &e.node) {
+        Some(Node::File(d)) if base.is_some() => String::from_utf8_lossy(d).into_owned(),
+        _ => String::new(),
+    };
     let mut world: Vec<String> = config
         .contents
         .packages
         .iter()
         .map(|p| p.written.clone())
+        .chain(
+            base_world
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        )
         .collect();
     world.sort();
     world.dedup();

@@ -40,6 +40,60 @@ pub(crate) struct Base {
     pub(crate) tree: Tree,
     /// Its installed Debian packages: name → version.
     pub(crate) debs: BTreeMap<String, String>,
+    /// Its installed APK packages: name → version.
+    pub(crate) apks: BTreeMap<String, String>,
+    /// Its APK installed database (`lib/apk/db/installed`) as stored, which the new image's
+    /// database extends.
+    pub(crate) apk_db: String,
+}
+
+impl Base {
+    /// How many packages it has installed.
+    pub(crate) fn package_count(&self) -> usize {
+        self.debs.len() + self.apks.len()
+    }
+
+    /// The resolved `packages` (each with its name and version, by `id`) that `installed`
+    /// (the base's [`Base::debs`] or [`Base::apks`]) lacks: the rest are not installed again. A
+    /// package the base has in another version is refused (its files would change under the
+    /// base's database).
+    pub(crate) fn missing<T>(
+        &self,
+        packages: Vec<T>,
+        installed: &BTreeMap<String, String>,
+        id: impl Fn(&T) -> (String, Option<String>),
+        events: &dyn crate::Events,
+    ) -> Result<Vec<T>, Error> {
+        let mut kept = Vec::new();
+        let mut there = Vec::new();
+        for p in packages {
+            let (name, version) = id(&p);
+            let Some(have) = installed.get(&name) else {
+                kept.push(p);
+                continue;
+            };
+            match version {
+                Some(v) if v != *have => {
+                    return Err(Error::Base {
+                        at: "contents.baseimage".into(),
+                        image: self.name.clone(),
+                        message: format!(
+                            "it has {name} {have} installed, the repositories resolve {name} {v}; build the base from the same repositories (or pin `{name}={have}` in contents.packages)"
+                        ),
+                    });
+                }
+                _ => there.push(name),
+            }
+        }
+        if !there.is_empty() {
+            events.step(&format!(
+                "base      {} packages already installed in the base image, not installed again: {}",
+                there.len(),
+                there.join(" ")
+            ));
+        }
+        Ok(kept)
+    }
 }
 
 fn err(b: &BaseImage, origin: &str, message: impl std::fmt::Display) -> Error {
@@ -150,6 +204,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         });
     }
     let debs = installed_debs(&tree).map_err(|m| err(b, origin, m))?;
+    let (apks, apk_db) = installed_apks(&tree).map_err(|m| err(b, origin, m))?;
     Ok(Some(Base {
         name: b.image.clone(),
         digest: img.manifest_digest.clone(),
@@ -157,6 +212,8 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         layers,
         tree,
         debs,
+        apks,
+        apk_db,
     }))
 }
 
@@ -224,6 +281,21 @@ fn installed_debs(tree: &Tree) -> Result<BTreeMap<String, String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The installed APK packages of a tree (`lib/apk/db/installed`) and the database's text.
+fn installed_apks(tree: &Tree) -> Result<(BTreeMap<String, String>, String), String> {
+    let Some(Node::File(d)) = tree.get("lib/apk/db/installed").map(|e| &e.node) else {
+        return Ok(Default::default());
+    };
+    let db = whittle_apk::package::installed::parse_installed("lib/apk/db/installed", d)
+        .map_err(|e| e.to_string())?;
+    let names = db
+        .packages
+        .into_iter()
+        .map(|p| (p.name, p.version))
+        .collect();
+    Ok((names, String::from_utf8_lossy(d).into_owned()))
 }
 
 /// The entries of `top` that `base` does not hold as they are, as a tree a layer is written

@@ -611,7 +611,7 @@ fn build_arch(
             b.name,
             b.digest,
             b.layers.len(),
-            b.debs.len()
+            b.package_count()
         ));
     }
     let source::Installed {

@@ -79,11 +79,9 @@ impl Source {
         locked: Option<&lock::Locked>,
     ) -> Result<Installed, Error> {
         match self {
-            Source::Apk if base.is_some() => Err(Error::Unsupported(format!(
-                "{}: contents.baseimage: building on a base image is supported for Debian packages only so far",
-                config.origin
-            ))),
-            Source::Apk => crate::apk::install_arch(config, opts, arch, fetcher, events, locked),
+            Source::Apk => {
+                crate::apk::install_arch(config, opts, (arch, base), fetcher, events, locked)
+            }
             Source::Debian(repos) => {
                 let (packages, releases) = match locked {
                     Some(l) => (l.packages(arch)?, l.releases()),
@@ -95,7 +93,12 @@ impl Source {
                     }
                 };
                 let packages = match base {
-                    Some(b) => without_base_packages(packages, b, events)?,
+                    Some(b) => b.missing(
+                        packages,
+                        &b.debs,
+                        |p| (p.name.clone(), Some(p.version.clone())),
+                        events,
+                    )?,
                     None => packages,
                 };
                 install_debs(
@@ -121,41 +124,6 @@ pub(crate) fn deb_origin(status: &str, name: &str) -> String {
         .and_then(|s| s.split_whitespace().next())
         .unwrap_or(name)
         .to_string()
-}
-
-/// The resolved `packages` the base image does not have installed; a package the base has in
-/// another version is refused (its files would be replaced under the base's database).
-fn without_base_packages(
-    packages: Vec<LockPackage>,
-    base: &crate::base::Base,
-    events: &dyn Events,
-) -> Result<Vec<LockPackage>, Error> {
-    let mut kept = Vec::new();
-    let mut there = Vec::new();
-    for p in packages {
-        match base.debs.get(&p.name) {
-            None => kept.push(p),
-            Some(v) if *v == p.version => there.push(p.name),
-            Some(v) => {
-                return Err(Error::Base {
-                    at: "contents.baseimage".into(),
-                    image: base.name.clone(),
-                    message: format!(
-                        "it has {} {v} installed, the repositories resolve {} {}; build the base from the same repositories (or pin `{}={v}` in contents.packages)",
-                        p.name, p.name, p.version, p.name
-                    ),
-                });
-            }
-        }
-    }
-    if !there.is_empty() {
-        events.step(&format!(
-            "base      {} packages already installed in the base image, not installed again: {}",
-            there.len(),
-            there.join(" ")
-        ));
-    }
-    Ok(kept)
 }
 
 /// Fetches, verifies and installs the `.deb` files of `packages` for `arch`, into the base

@@ -307,3 +307,96 @@ fn write_layout(dir: &Path, blob: &[u8]) {
     });
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 }
+
+/// The files of the top layer of `oci:LAYOUT:TAG` by path.
+fn top_layer_files(layout: &Path, tag: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    img.read_layer(
+        img.layers.len() - 1,
+        |l| -> Result<_, Box<dyn std::error::Error>> {
+            let mut out = std::collections::BTreeMap::new();
+            for e in tar::Archive::new(l).entries()? {
+                let mut e = e?;
+                let path = e.path()?.to_string_lossy().to_string();
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut data)?;
+                out.insert(path, data);
+            }
+            Ok(out)
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn apk_app_on_an_apk_base_extends_its_installed_database() {
+    let Some(fix) = fixtures() else { return };
+    let repo = fix.join("apk/e2e-melange-rsa256");
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let cfg = |packages: &str, contents: &str| {
+        format!(
+            "contents:\n  repositories: [{repo}]\n  keyring: [{key}]\n  packages: [{packages}]\n{contents}archs: [x86_64]\n",
+            repo = repo.display(),
+            key = repo.join("keys/melange.rsa.pub").display(),
+        )
+    };
+    let base = d.path().join("base");
+    build(
+        d.path(),
+        &cfg("replayout", ""),
+        &format!("oci:{}:t", base.display()),
+        &cache,
+        &[],
+    );
+    std::fs::write(
+        d.path().join("app.yaml"),
+        cfg(
+            "replayout, custom-ca-certs-1",
+            "  baseimage: {image: oci:base:t}\n",
+        ),
+    )
+    .unwrap();
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(d.path())
+            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(
+        err.contains("already installed in the base image, not installed again:")
+            && err.contains("replayout"),
+        "{err}"
+    );
+    let app = d.path().join("app");
+    let (base_digest, base_m, _) = manifest_and_config(&base, "t");
+    let (_, app_m, _) = manifest_and_config(&app, "t");
+    let base_layers = layer_digests(&base_m);
+    let app_layers = layer_digests(&app_m);
+    assert_eq!(app_layers.len(), base_layers.len() + 1);
+    assert_eq!(app_layers[..base_layers.len()], base_layers[..]);
+    assert_eq!(
+        app_m["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
+    // the top layer's database: the base's packages, then the new one, each once, readable
+    let files = top_layer_files(&app, "t");
+    let db = &files["lib/apk/db/installed"];
+    let parsed = whittle_apk::package::installed::parse_installed("installed", db).unwrap();
+    assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+    let names: Vec<&str> = parsed.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["pretend-baselayout", "replayout", "custom-ca-certs-1"],
+        "{}",
+        String::from_utf8_lossy(db)
+    );
+    let world = String::from_utf8(files["etc/apk/world"].clone()).unwrap();
+    assert_eq!(world, "custom-ca-certs-1\nreplayout\n");
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.contains("replayout") && !p.starts_with("lib/apk"))
+    );
+}
