@@ -17,8 +17,10 @@ pub const CACHE_TO_VAR: &str = "WHITTLE_CACHE_TO";
 #[derive(clap::Args, Debug, Default)]
 pub struct SharedCacheArgs {
     /// On a local cache miss, read the entry from this registry repository (HOST/REPO or
-    /// docker://HOST/REPO; credentials as for pushes), verified as local entries are; a registry
-    /// that fails or is slow is given up on with a warning [default: $WHITTLE_CACHE_FROM].
+    /// docker://HOST/REPO; credentials as for pushes), verified as local entries are: packages
+    /// by their signed SHA-256, derived entries by a seal under the cache key, so runners share
+    /// them only when they share $WHITTLE_CACHE_KEY; a registry that fails or is slow is given up
+    /// on with a warning [default: $WHITTLE_CACHE_FROM].
     #[arg(long, value_name = "REF")]
     cache_from: Option<String>,
 
