@@ -248,12 +248,29 @@ fn bad_base_images_are_refused_clearly() {
     );
     // a layer whose path climbs out of the image
     let evil = d.path().join("evil");
-    write_layout(&evil, &tar_escaping("../../etc/x"));
+    write_layout(&evil, &tar_escaping("../../etc/x"), None);
     let err = try_build(&format!("oci:{}:t", evil.display()));
     assert!(
         err.contains("base image oci:") && err.contains("layer 0"),
         "{err}"
     );
+    // a hard link to a file outside the image
+    let linked = d.path().join("linked");
+    write_layout(
+        &linked,
+        &tar_escaping_link("x", "../../../etc/passwd"),
+        None,
+    );
+    let err = try_build(&format!("oci:{}:t", linked.display()));
+    assert!(
+        err.contains("base image oci:") && err.contains("layer 0"),
+        "{err}"
+    );
+    // a layer declared larger than an image may be: refused before anything is read
+    let huge = d.path().join("huge");
+    write_layout(&huge, &tar_escaping("ok"), Some(9 << 30));
+    let err = try_build(&format!("oci:{}:t", huge.display()));
+    assert!(err.contains("more than an image may hold"), "{err}");
     assert!(!d.path().join("out").exists());
 }
 
@@ -273,8 +290,24 @@ fn tar_escaping(path: &str) -> Vec<u8> {
     out
 }
 
-/// An OCI layout `DIR` tagged `t` holding one amd64 image of the uncompressed layer `blob`.
-fn write_layout(dir: &Path, blob: &[u8]) {
+/// An uncompressed layer tar holding one hard link `path` to `target`, both as written.
+fn tar_escaping_link(path: &str, target: &str) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    let u = h.as_ustar_mut().unwrap();
+    u.name[..path.len()].copy_from_slice(path.as_bytes());
+    u.linkname[..target.len()].copy_from_slice(target.as_bytes());
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_cksum();
+    let mut out = h.as_bytes().to_vec();
+    out.resize(512 + 1024, 0);
+    out
+}
+
+/// An OCI layout `DIR` tagged `t` holding one amd64 image of the uncompressed layer `blob`
+/// (its manifest declaring `declared` bytes when given).
+fn write_layout(dir: &Path, blob: &[u8], declared: Option<u64>) {
     let blob = blob.to_vec();
     let diff_id = format!("sha256:{}", sha256(&blob));
     let layer_digest = format!("sha256:{}", sha256(&blob));
@@ -290,7 +323,7 @@ fn write_layout(dir: &Path, blob: &[u8]) {
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": format!("sha256:{}", sha256(&cfg)), "size": cfg.len()},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": layer_digest, "size": blob.len()}]
+                    "digest": layer_digest, "size": declared.unwrap_or(blob.len() as u64)}]
     }))
     .unwrap();
     let blobs = dir.join("blobs/sha256");
