@@ -1,0 +1,3 @@
+module example.com/greet-go
+
+go 1.19
