@@ -343,4 +343,27 @@ mod tests {
         let one = one.finish().unwrap().len();
         assert!(blocks * 100 <= one * 102, "{blocks} vs {one}");
     }
+
+    /// Catches any change of the block format or of the compressors' output (a flate2/zlib-rs
+    /// or zstd upgrade, another block size): if this fails, layer digests change for users.
+    /// (Introduced with the block format, issue 18: layers were one level-9 gzip stream before,
+    /// so every layer over 1 MiB, and every layer whittle build made at level 9, changed digest.)
+    #[test]
+    fn golden_block_digests() {
+        use sha2::{Digest, Sha256};
+        let data = sample(2 * BLOCK_SIZE + 100);
+        let digest = |codec| {
+            hex::encode(Sha256::digest(
+                compress(&data, codec, codec.default_level(), 2).unwrap(),
+            ))
+        };
+        assert_eq!(
+            digest(Codec::Gzip),
+            "e43fdad934b1d1bff5096066299ae112b952d3da4535aa12fd956927c90b3b7f"
+        );
+        assert_eq!(
+            digest(Codec::Zstd),
+            "1f2a31d5d863fbc3013a1e8bd2953f558794ea2bf3d941ea8e90b56b8859ef82"
+        );
+    }
 }
