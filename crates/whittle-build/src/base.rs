@@ -40,6 +40,8 @@ pub(crate) struct Base {
     pub(crate) tree: Tree,
     /// Its installed Debian packages: name → version.
     pub(crate) debs: BTreeMap<String, String>,
+    /// Their `status` stanzas, as the base stores them.
+    pub(crate) deb_stanzas: Vec<String>,
     /// Its installed APK packages: name → version.
     pub(crate) apks: BTreeMap<String, String>,
     /// Its APK installed database (`lib/apk/db/installed`) as stored, which the new image's
@@ -48,6 +50,37 @@ pub(crate) struct Base {
 }
 
 impl Base {
+    /// Its installed Debian packages as the solver sees candidates (from their `status`
+    /// stanzas, with a placeholder `Filename`, `Size` and `SHA256`: they are never fetched); a
+    /// stanza the solver cannot read is left out (the package is still not installed again).
+    pub(crate) fn deb_candidates(&self) -> Vec<whittle_deb::Package> {
+        let mut out = Vec::new();
+        for text in &self.deb_stanzas {
+            let body: String = text
+                .lines()
+                .filter(|l| !l.starts_with("Status:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let name = body
+                .lines()
+                .find_map(|l| l.strip_prefix("Package:"))
+                .map_or("", str::trim);
+            let text = format!(
+                "{body}Filename: base-image/{name}.deb\nSize: 0\nSHA256: {}\n",
+                "0".repeat(64)
+            );
+            let Ok(parsed) = whittle_deb::control::parse_stanzas("base image", &text) else {
+                continue;
+            };
+            out.extend(
+                parsed.into_iter().filter_map(|st| {
+                    whittle_deb::Package::from_owned_stanza("base image", st).ok()
+                }),
+            );
+        }
+        out
+    }
+
     /// How many packages it has installed.
     pub(crate) fn package_count(&self) -> usize {
         self.debs.len() + self.apks.len()
@@ -203,7 +236,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             blob,
         });
     }
-    let debs = installed_debs(&tree).map_err(|m| err(b, origin, m))?;
+    let (debs, deb_stanzas) = installed_debs(&tree).map_err(|m| err(b, origin, m))?;
     let (apks, apk_db) = installed_apks(&tree).map_err(|m| err(b, origin, m))?;
     Ok(Some(Base {
         name: b.image.clone(),
@@ -212,6 +245,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         layers,
         tree,
         debs,
+        deb_stanzas,
         apks,
         apk_db,
     }))
@@ -238,7 +272,7 @@ fn oci_layer_type(media_type: &str) -> Option<&'static str> {
 
 /// The installed Debian packages of a tree: `var/lib/dpkg/status` (entries whose `Status` ends
 /// in `installed`) and distroless' `var/lib/dpkg/status.d/NAME`.
-fn installed_debs(tree: &Tree) -> Result<BTreeMap<String, String>, String> {
+fn installed_debs(tree: &Tree) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
     let mut texts: Vec<(String, &[u8])> = Vec::new();
     for (path, e) in tree.walk() {
         let is_db = path == "var/lib/dpkg/status"
@@ -258,6 +292,7 @@ fn installed_debs(tree: &Tree) -> Result<BTreeMap<String, String>, String> {
         ));
     }
     let mut out = BTreeMap::new();
+    let mut stanzas = Vec::new();
     for (path, data) in texts {
         let text = String::from_utf8_lossy(data);
         for stanza in text.split("\n\n") {
@@ -278,9 +313,10 @@ fn installed_debs(tree: &Tree) -> Result<BTreeMap<String, String>, String> {
                 continue;
             }
             out.insert(name.to_string(), version.to_string());
+            stanzas.push(stanza.trim().to_string());
         }
     }
-    Ok(out)
+    Ok((out, stanzas))
 }
 
 /// The installed APK packages of a tree (`lib/apk/db/installed`) and the database's text.
@@ -489,7 +525,8 @@ mod tests {
                 Node::file(b"Package: libc6\nVersion: 2.36-9\n".to_vec()),
             ),
         ]);
-        let got = installed_debs(&t).unwrap();
+        let (got, stanzas) = installed_debs(&t).unwrap();
+        assert_eq!(stanzas.len(), 2);
         assert_eq!(
             got.into_iter().collect::<Vec<_>>(),
             [

@@ -747,12 +747,14 @@ fn os_files(
 }
 
 /// The resolve step of one architecture: every repository's verified index and the packages
-/// the solver chose, as a lock records them.
+/// the solver chose, as a lock records them. `installed` (a base image's packages) are
+/// candidates pinned as requested: the solver keeps them and they are not among the packages
+/// returned.
 pub(crate) fn resolve_arch(
     config: &Config,
     insecure: bool,
     repos: &[debian::DebRepo],
-    arch: &str,
+    (arch, installed): (&str, Vec<whittle_deb::Package>),
     fetcher: &Fetcher,
     events: &dyn Events,
 ) -> Result<(Vec<debian::VerifiedRepo>, Vec<LockPackage>), Error> {
@@ -762,13 +764,21 @@ pub(crate) fn resolve_arch(
         .iter()
         .map(|r| debian::verify(r, fetcher, insecure, events))
         .collect::<Result<Vec<_>, _>>()?;
+    // (a base's packages too: what they need and the base lacks comes from the repositories)
     let roots: Vec<&str> = config
         .contents
         .packages
         .iter()
         .map(|p| p.name.as_str())
+        .chain(installed.iter().map(|p| p.name.as_str()))
         .collect();
-    let (all, repo_of) = reachable_packages(&verified, arch, &roots, fetcher, events)?;
+    let (mut all, repo_of) = reachable_packages(&verified, arch, &roots, fetcher, events)?;
+    let from_repos = all.len();
+    let pinned: Vec<String> = installed
+        .iter()
+        .map(|p| format!("{}={}", p.name, p.version))
+        .collect();
+    all.extend(installed);
     let universe = whittle_resolve::DebUniverse::new(&all, arch);
     let request = whittle_resolve::DebRequest {
         packages: config
@@ -779,6 +789,7 @@ pub(crate) fn resolve_arch(
                 None => p.name.clone(),
                 Some(c) => format!("{}{}{}", p.name, deb_op(c.op), c.version),
             })
+            .chain(pinned)
             .collect(),
         exclude: config
             .contents
@@ -788,12 +799,28 @@ pub(crate) fn resolve_arch(
             .collect::<BTreeSet<_>>(),
         waive_script_only: !config.contents.include_script_dependencies,
     };
-    let resolution =
-        whittle_resolve::resolve(&universe, &request).map_err(|source| Error::Resolve {
-            arch: arch.to_string(),
-            source,
-        })?;
-    let chosen: Vec<usize> = resolution.indices();
+    let on_base = from_repos < all.len();
+    let resolution = whittle_resolve::resolve(&universe, &request).map_err(|source| {
+        match config.contents.base_image.as_ref().filter(|_| on_base) {
+            Some(b) => Error::Base {
+                at: format!("{}:{}:{}", config.origin, b.pos.line, b.pos.column),
+                image: b.image.clone(),
+                message: format!(
+                    "cannot resolve the packages for {arch} on it: its installed packages stay at their installed versions (\"requested\" below)\n{source}"
+                ),
+            },
+            None => Error::Resolve {
+                arch: arch.to_string(),
+                source,
+            },
+        }
+    })?;
+    // (what the base has installed stays out)
+    let chosen: Vec<usize> = resolution
+        .indices()
+        .into_iter()
+        .filter(|&i| i < from_repos)
+        .collect();
 
     events.step(&format!(
         "resolve   {} packages: {}",

@@ -366,8 +366,14 @@ fn debian_contents(
     let mut packages = BTreeMap::new();
     let mut verified_repos: Vec<debian::VerifiedRepo> = Vec::new();
     for arch in archs {
-        let (verified, pkgs) =
-            crate::resolve_arch(config, insecure, &repos, arch, fetcher, events)?;
+        let (verified, pkgs) = crate::resolve_arch(
+            config,
+            insecure,
+            &repos,
+            (arch, Vec::new()),
+            fetcher,
+            events,
+        )?;
         for w in fetcher.cache().take_warnings() {
             events.warn(&w);
         }

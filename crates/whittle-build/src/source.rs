@@ -87,8 +87,14 @@ impl Source {
                     Some(l) => (l.packages(arch)?, l.releases()),
                     None => {
                         let insecure = opts.insecure_allow_unsigned_repositories;
-                        let (verified, packages) =
-                            crate::resolve_arch(config, insecure, repos, arch, fetcher, events)?;
+                        let (verified, packages) = crate::resolve_arch(
+                            config,
+                            insecure,
+                            repos,
+                            (arch, base.map(|b| b.deb_candidates()).unwrap_or_default()),
+                            fetcher,
+                            events,
+                        )?;
                         (packages, verified.into_iter().map(|v| v.release).collect())
                     }
                 };

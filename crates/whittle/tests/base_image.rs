@@ -433,3 +433,59 @@ fn apk_app_on_an_apk_base_extends_its_installed_database() {
             .any(|p| p.contains("replayout") && !p.starts_with("lib/apk"))
     );
 }
+
+#[test]
+fn the_bases_packages_count_as_installed_for_the_solver() {
+    // the base has lib 1.0; the repository has moved on to lib 2.0
+    let mut repo = make_repo(&[TestPkg::new("lib", "1.0", "")]);
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let line = repo.line();
+    let cfg = |packages: &str, contents: &str| {
+        format!(
+            "contents:\n  repositories:\n    - {}\n  packages: [{packages}]\n{contents}archs: [amd64]\n",
+            line
+        )
+    };
+    build(
+        d.path(),
+        &cfg("lib", ""),
+        &format!("oci:{}:t", d.path().join("base").display()),
+        &cache,
+        &[],
+    );
+    repo.publish(
+        &[
+            TestPkg::new("lib", "2.0", ""),
+            TestPkg::new("app", "1.0", "Depends: lib (>= 1.0)"),
+            TestPkg::new("app2", "1.0", "Depends: lib (>= 2.0)"),
+        ],
+        "Sun, 02 Nov 2025 00:00:00 UTC",
+    );
+    let on_base = "  baseimage: {image: oci:base:t}\n";
+    // lib 1.0 meets app's dependency: only app is installed
+    std::fs::write(d.path().join("app.yaml"), cfg("app", on_base)).unwrap();
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(d.path())
+            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(err.contains("resolve   1 packages: app=1.0"), "{err}");
+    let top = top_layer_paths(&d.path().join("app"), "t");
+    assert!(top.contains("var/lib/dpkg/status.d/app"), "{top:?}");
+    assert!(!top.contains("var/lib/dpkg/status.d/lib"), "{top:?}");
+    // app2 needs lib 2.0, which the base's lib 1.0 is not: the solver says so
+    std::fs::write(d.path().join("app.yaml"), cfg("app2", on_base)).unwrap();
+    let err = run_fail(
+        whittle()
+            .current_dir(d.path())
+            .args(["build", "app.yaml", "-o", "oci:app2:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(
+        err.contains("base image oci:base:t: cannot resolve the packages for amd64 on it")
+            && err.contains("lib 1.0 is already selected"),
+        "{err}"
+    );
+}
