@@ -2,7 +2,7 @@
 //! fixed-size independent blocks whose bytes do not depend on the thread count
 //! ([`whittle_fs::compress`]). Compression is the slowest step of a warm build, so compressed
 //! layers are kept in the cache as derived entries (content-addressed, verified on read), found
-//! by the layer's diff ID, the codec and level, the block size and a fingerprint of the
+//! by the layer's diff ID, the codec and level, the block format and a fingerprint of the
 //! compressor: a compressor whose output differs (another flate2/zlib-rs or zstd version) never
 //! reuses another's layers, so a warm cache gives the same digest a cold build does.
 //!
@@ -14,7 +14,7 @@ use crate::Error;
 use std::sync::OnceLock;
 use whittle_config::LayerCompression;
 use whittle_fetch::Cache;
-use whittle_fs::compress::BLOCK_SIZE;
+use whittle_fs::compress::FORMAT;
 use whittle_fs::{Codec, Layer, LayerTar, Tree};
 
 /// The codec and level of `compression`'s layers.
@@ -54,7 +54,7 @@ fn compressor_fingerprint(compression: LayerCompression) -> &'static str {
 pub fn cache_key(diff_id: &str, compression: LayerCompression) -> String {
     let (codec, level) = codec(compression);
     format!(
-        "layer:{}-{level}-blocks{BLOCK_SIZE}:{}:{diff_id}",
+        "layer:{}-{level}-{FORMAT}:{}:{diff_id}",
         codec.name(),
         compressor_fingerprint(compression)
     )

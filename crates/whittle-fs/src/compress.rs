@@ -26,6 +26,10 @@ use crate::error::{Error, Result};
 /// changes layer digests.
 pub const BLOCK_SIZE: usize = 1 << 20;
 
+/// Names the block format (block size, gzip dictionary priming, zstd frames) for caches of
+/// compressed layers: change it with any change of the format here.
+pub const FORMAT: &str = "blocks-1MiB-dict32KiB-v1";
+
 /// The deflate window: how much of the input before a gzip block primes its compressor.
 const DICTIONARY: usize = 32 << 10;
 
