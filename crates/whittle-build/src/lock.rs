@@ -366,11 +366,15 @@ fn debian_contents(
     let mut packages = BTreeMap::new();
     let mut verified_repos: Vec<debian::VerifiedRepo> = Vec::new();
     for arch in archs {
+        // on a base image: what it has installed is not locked (it comes with the base)
+        let installed = crate::base::open(config, arch)?
+            .map(|b| b.deb_candidates())
+            .unwrap_or_default();
         let (verified, pkgs) = crate::resolve_arch(
             config,
             insecure,
             &repos,
-            (arch, Vec::new()),
+            (arch, installed),
             fetcher,
             events,
         )?;

@@ -475,12 +475,31 @@ fn the_bases_packages_count_as_installed_for_the_solver() {
     let top = top_layer_paths(&d.path().join("app"), "t");
     assert!(top.contains("var/lib/dpkg/status.d/app"), "{top:?}");
     assert!(!top.contains("var/lib/dpkg/status.d/lib"), "{top:?}");
+    // a lock made on the base pins only app, and the build from it is the same image
+    run(whittle()
+        .current_dir(d.path())
+        .args(["lock", "app.yaml", "--cache-dir"])
+        .arg(&cache));
+    let lock = std::fs::read_to_string(d.path().join("app.lock.json")).unwrap();
+    assert!(
+        lock.contains("\"app\"") && !lock.contains("\"lib\""),
+        "{lock}"
+    );
+    let (from_lock, err) = run_both(
+        whittle()
+            .current_dir(d.path())
+            .args(["build", "app.yaml", "-o", "oci:app-locked:t", "--cache-dir"])
+            .arg(&cache),
+    );
+    assert!(err.contains("app.lock.json"), "{err}");
+    let (unlocked, _, _) = manifest_and_config(&d.path().join("app"), "t");
+    assert_eq!(from_lock.trim(), unlocked);
     // app2 needs lib 2.0, which the base's lib 1.0 is not: the solver says so
-    std::fs::write(d.path().join("app.yaml"), cfg("app2", on_base)).unwrap();
+    std::fs::write(d.path().join("app2.yaml"), cfg("app2", on_base)).unwrap();
     let err = run_fail(
         whittle()
             .current_dir(d.path())
-            .args(["build", "app.yaml", "-o", "oci:app2:t", "--cache-dir"])
+            .args(["build", "app2.yaml", "-o", "oci:app2:t", "--cache-dir"])
             .arg(&cache),
     );
     assert!(
