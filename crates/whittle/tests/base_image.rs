@@ -508,3 +508,63 @@ fn the_bases_packages_count_as_installed_for_the_solver() {
         "{err}"
     );
 }
+
+#[test]
+fn a_multi_arch_base_gives_each_arch_its_own_base_image() {
+    let repo = make_repo_archs(
+        &[
+            TestPkg::new("lib", "1.0", ""),
+            TestPkg::new("app", "1.0", "Depends: lib"),
+        ],
+        &["amd64", "arm64"],
+    );
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache");
+    let cfg = |packages: &str, contents: &str| {
+        format!(
+            "contents:\n  repositories:\n    - {}\n  packages: [{packages}]\n{contents}archs: [amd64, arm64]\n",
+            repo.line()
+        )
+    };
+    build(d.path(), &cfg("lib", ""), "oci:base:t", &cache, &[]);
+    build(
+        d.path(),
+        &cfg("app", "  baseimage: {image: oci:base:t}\n"),
+        "oci:app:t",
+        &cache,
+        &[],
+    );
+    let layers = |layout: &str, arch: &str| {
+        let r = whittle_oci::ImageRef::parse(&format!("oci:{}:t", d.path().join(layout).display()))
+            .unwrap();
+        let p = whittle_oci::Platform {
+            architecture: arch.into(),
+            os: "linux".into(),
+            variant: None,
+        };
+        let img = whittle_oci::read_image(&r, Some(&p)).unwrap();
+        (
+            img.manifest_digest.clone(),
+            img.manifest.annotations.clone(),
+            img.layers
+                .iter()
+                .map(|l| l.digest.clone().unwrap())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (amd_base, _, amd_base_layers) = layers("base", "amd64");
+    let (arm_base, _, arm_base_layers) = layers("base", "arm64");
+    assert_ne!(amd_base_layers, arm_base_layers);
+    for (arch, base, base_layers) in [
+        ("amd64", amd_base, amd_base_layers),
+        ("arm64", arm_base, arm_base_layers),
+    ] {
+        let (_, annotations, app_layers) = layers("app", arch);
+        assert_eq!(app_layers.len(), 2, "{arch}");
+        assert_eq!(app_layers[0], base_layers[0], "{arch}");
+        assert_eq!(
+            annotations["org.opencontainers.image.base.digest"], base,
+            "{arch}"
+        );
+    }
+}
