@@ -274,13 +274,7 @@ impl Lock {
                         ),
                     ));
                 }
-                let inside = p.relative_url().is_some_and(|rest| {
-                    !rest.is_empty()
-                        && rest
-                            .split('/')
-                            .all(|s| !s.is_empty() && s != "." && s != "..")
-                        && !rest.contains(['?', '#', '\\'])
-                });
+                let inside = p.relative_url().is_some_and(is_path_below);
                 if !inside {
                     return Err((
                         at("url"),
@@ -400,6 +394,49 @@ impl LockPackage {
             _ => self.url.clone(),
         }
     }
+}
+
+/// Longest package path under a repository a lock may name (Debian's longest pool paths are
+/// a few hundred characters).
+const MAX_RELATIVE_URL: usize = 1024;
+
+/// Whether `rest` is a path strictly below a repository: bounded, plain segments, none of
+/// them `.` or `..` — also when percent-decoded (`%2e%2e`, which servers and URL parsers
+/// take for `..`) — no escaped `/` or `\`, no query, fragment, spaces or control characters.
+fn is_path_below(rest: &str) -> bool {
+    !rest.is_empty()
+        && rest.len() <= MAX_RELATIVE_URL
+        && !rest
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '\\'))
+        && rest.split('/').all(|s| {
+            let plain = percent_decoded(s);
+            !plain.is_empty()
+                && plain != b"."
+                && plain != b".."
+                && !plain.iter().any(|&b| matches!(b, b'/' | b'\\' | 0))
+        })
+}
+
+/// `s` with its `%XX` escapes decoded (a `%` not followed by two hex digits kept as is).
+fn percent_decoded(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |x: u8| (x as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -522,11 +559,33 @@ mod tests {
             "../etc/passwd",
             "/etc/passwd",
             "pool/../../x.deb",
+            // what servers and URL parsers take for `..` or `/`
+            "pool/%2e%2e/%2E%2E/etc/passwd",
+            "pool/.%2e/x.deb",
+            "pool/%2e/x.deb",
+            "pool%2f..%2f..%2fx.deb",
+            "pool%5c..%5cx.deb",
+            "pool\\..\\x.deb",
+            "pool/x.deb%00",
+            "//evil.example/x.deb",
+            "http://evil.example/x.deb",
+            "pool/x.deb?../../y",
+            "pool/x .deb",
+            "pool/x\n.deb",
         ] {
             let mut bad = l.clone();
             bad.contents.packages.get_mut("amd64").unwrap()[0].url = url.into();
             assert_eq!(refused(&bad), "contents.packages.amd64[0].url", "{url}");
         }
+        let long = format!("pool/{}.deb", "a".repeat(100_000));
+        let mut bad = l.clone();
+        bad.contents.packages.get_mut("amd64").unwrap()[0].url = long;
+        assert_eq!(refused(&bad), "contents.packages.amd64[0].url");
+        // an escape that is not a way out is a file name (some pools write epochs as %3a)
+        let mut ok = l.clone();
+        ok.contents.packages.get_mut("amd64").unwrap()[0].url =
+            "pool/main/g/gawk/gawk_1%3a5.2_amd64.deb".into();
+        assert!(Lock::parse("a.lock.json", &ok.to_json()).is_ok());
         // a package of a real URL is where its URL says
         let s = sample();
         let p = &s.contents.packages["amd64"][0];
