@@ -1,11 +1,12 @@
 //! melange's most-used built-in pipelines on real (small) projects vendored under
-//! `tests/data/pkg_pipelines/`: `cmake/*`, `meson/*`, `go/build` and `python/build-wheel`, each
-//! in the bwrap sandbox with its build environment from the host's Debian mirror. Every package
-//! is signed into a local repository, an image is built from it, and the program runs in the
-//! image under runc. The packages' dependency metadata is checked too: the meson project's
-//! pkg-config file becomes a `pc:` provide, the Python console script's `#!/usr/bin/python3`
-//! a `cmd:python3` depend (which the image resolves). Needs the network to the mirror: runs
-//! under CI=true (where it must pass) or with WHITTLE_TEST_MIRROR=1; otherwise SKIPPED.
+//! `tests/data/pkg_pipelines/`: `cmake/*`, `git-am` and `meson/*`, `go/build` and `go/install`,
+//! `python/build-wheel` and `python/install`, each in the bwrap sandbox with its build
+//! environment from the host's Debian mirror. Every package is signed into a local repository,
+//! an image is built from it, and the program runs in the image under runc. The packages'
+//! dependency metadata is checked too: the meson project's pkg-config file becomes a `pc:`
+//! provide, the Python console script's `#!/usr/bin/python3` a `cmd:python3` depend (which the
+//! image resolves). Needs the network to the mirror: runs under CI=true (where it must pass) or
+//! with WHITTLE_TEST_MIRROR=1; otherwise SKIPPED.
 
 mod common;
 use common::*;
@@ -45,16 +46,21 @@ fn build(d: &Path, project: &str, version: &str) -> whittle_apk::package::PkgInf
         .args(["--key", "k.rsa", "--out", "repo", "-q"])
         .args(["--source-date-epoch", "1700000000", "--cache-dir"])
         .arg(mirror_cache()));
-    let file = format!("{project}-{version}.apk");
+    pkginfo(d, project, version)
+}
+
+/// The `.PKGINFO` of `d/repo/ARCH/NAME-VERSION.apk`.
+fn pkginfo(d: &Path, name: &str, version: &str) -> whittle_apk::package::PkgInfo {
+    let file = format!("{name}-{version}.apk");
     let apk = std::fs::read(d.join("repo").join(std::env::consts::ARCH).join(&file))
         .unwrap_or_else(|e| panic!("{file}: {e}"));
-    whittle_apk::package::ApkPackage::open(project, &apk)
+    whittle_apk::package::ApkPackage::open(name, &apk)
         .unwrap()
         .pkginfo()
         .clone()
 }
 
-/// Builds an image of `packages` from `d/repo` and runs `args` in it under runc (as a
+/// Builds an image of `packages` (one name) from `d/repo` and runs `args` in it under runc (as a
 /// non-root user); the program's stdout. Without root, umoci or runc it says SKIPPED (and
 /// fails under CI) after the image was built.
 fn run_in_image(d: &Path, packages: &str, args: &[&str]) -> Option<String> {
@@ -66,23 +72,18 @@ fn run_in_image(d: &Path, packages: &str, args: &[&str]) -> Option<String> {
         args[0],
         std::env::consts::ARCH
     );
-    std::fs::write(d.join("image.yaml"), cfg).unwrap();
+    std::fs::write(d.join(format!("{packages}.yaml")), cfg).unwrap();
     run(whittle()
         .current_dir(d)
-        .args([
-            "build",
-            "image.yaml",
-            "-o",
-            "oci:img:t",
-            "-q",
-            "--cache-dir",
-        ])
+        .arg("build")
+        .arg(format!("{packages}.yaml"))
+        .args(["-o", &format!("oci:{packages}-img:t"), "-q", "--cache-dir"])
         .arg(mirror_cache()));
     if !(tool("umoci") && tool("runc") && is_root()) {
         return None;
     }
-    let bundle = d.join("bundle");
-    unpack(&d.join("img"), "t", &bundle);
+    let bundle = d.join(format!("{packages}-bundle"));
+    unpack(&d.join(format!("{packages}-img")), "t", &bundle);
     let (code, out, err) = runc(&bundle, args);
     assert_eq!(code, 0, "{args:?} in the image: stdout {out}\nstderr {err}");
     Some(out)
@@ -119,7 +120,7 @@ fn meson_pipelines_build_a_meson_project_and_its_pc_file_is_provided() {
         assert!(info.provides.iter().any(|p| p == want), "{want}: {info:?}");
     }
     if let Some(out) = run_in_image(d, "greet-meson", &["/usr/bin/greet-meson", "image"]) {
-        assert_eq!(out, "hello from meson, image\n");
+        assert_eq!(out, "hello from patched meson, image\n");
     }
 }
 
@@ -140,6 +141,18 @@ fn go_build_pipeline_builds_a_go_module() {
     if let Some(out) = run_in_image(d, "greet-go", &["/usr/bin/greet-go", "image"]) {
         assert_eq!(out, "hello from go, image\n");
     }
+    // the subpackage built with go/install
+    let installed = pkginfo(d, "greet-go-installed", "1.0.0-r0");
+    assert!(
+        installed
+            .provides
+            .iter()
+            .any(|p| p == "cmd:greet-go=1.0.0-r0"),
+        "{installed:?}"
+    );
+    if let Some(out) = run_in_image(d, "greet-go-installed", &["/usr/bin/greet-go", "too"]) {
+        assert_eq!(out, "hello from go, too\n");
+    }
 }
 
 #[test]
@@ -157,6 +170,13 @@ fn python_build_wheel_pipeline_builds_a_pyproject_and_depends_on_its_interpreter
     assert!(
         info.depend.iter().any(|p| p == "cmd:python3"),
         "the console script's #! line: {info:?}"
+    );
+    // the subpackage python/install wrote from the same wheel
+    let wheel = pkginfo(d, "greet-py-wheel", "1.0.0-r0");
+    assert!(
+        wheel.provides.iter().any(|p| p == "cmd:greet-py=1.0.0-r0")
+            && wheel.depend.iter().any(|p| p == "cmd:python3"),
+        "{wheel:?}"
     );
     let runtime = build(d, "python3-runtime", "3.11.0-r0");
     assert!(
