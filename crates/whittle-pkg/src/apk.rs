@@ -185,6 +185,41 @@ pub struct ApkOptions {
     pub scan: bool,
     /// Extra control members after `.PKGINFO` (e.g. `.melange.yaml`).
     pub control_extra: Vec<(String, Vec<u8>)>,
+    /// Which of what the scan finds to leave out (the recipe's `options`).
+    pub found: FoundOptions,
+}
+
+/// melange's package `options`: leave found provides, found depends, or every found `cmd:`
+/// provide and depend out of `.PKGINFO` (declared ones are always kept).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoundOptions {
+    /// `no-provides`.
+    pub no_provides: bool,
+    /// `no-depends`.
+    pub no_depends: bool,
+    /// `no-commands`.
+    pub no_commands: bool,
+}
+
+impl FoundOptions {
+    /// `(provides, depends)` found in the files, less what these options leave out.
+    pub fn apply(
+        &self,
+        (provides, depends): (Vec<String>, Vec<String>),
+    ) -> (Vec<String>, Vec<String>) {
+        let keep = |v: Vec<String>, none: bool| -> Vec<String> {
+            if none {
+                return Vec::new();
+            }
+            v.into_iter()
+                .filter(|d| !(self.no_commands && d.starts_with("cmd:")))
+                .collect()
+        };
+        (
+            keep(provides, self.no_provides),
+            keep(depends, self.no_depends),
+        )
+    }
 }
 
 impl Default for ApkOptions {
@@ -194,6 +229,7 @@ impl Default for ApkOptions {
             sig: SigKind::Sha256,
             scan: true,
             control_extra: Vec::new(),
+            found: FoundOptions::default(),
         }
     }
 }
@@ -391,7 +427,7 @@ pub fn write_apk(
     let installed_size: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
     let mut meta = meta.clone();
     if opts.scan {
-        let (provides, depends) = scan_entries(entries, &meta.version);
+        let (provides, depends) = opts.found.apply(scan_entries(entries, &meta.version));
         meta.provides = merge(&meta.provides, provides);
         meta.depends = merge(&meta.depends, depends);
     }
@@ -463,6 +499,32 @@ mod tests {
         let (p, d) = scan_entries(&e, "1.0-r0");
         assert_eq!(p, ["cmd:hello=1.0-r0"]);
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn options_leave_found_metadata_out() {
+        let e = vec![
+            file("usr/bin/tool", 0o755, b"#!/usr/bin/env perl\n"),
+            file("usr/lib/pkgconfig/t.pc", 0o644, b"Requires: z\n"),
+        ];
+        let found = || scan_entries(&e, "1-r0");
+        let all = FoundOptions::default().apply(found());
+        assert_eq!(all, found());
+        assert_eq!(all.1, ["cmd:perl", "pc:z"]);
+        let no_cmd = FoundOptions {
+            no_commands: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            no_cmd.apply(found()),
+            (vec!["pc:t=1-r0".to_string()], vec!["pc:z".to_string()])
+        );
+        let none = FoundOptions {
+            no_provides: true,
+            no_depends: true,
+            ..Default::default()
+        };
+        assert_eq!(none.apply(found()), (vec![], vec![]));
     }
 
     #[test]

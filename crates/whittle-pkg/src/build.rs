@@ -228,6 +228,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             sig: opts.sig,
             scan: true,
             control_extra: vec![(".melange.yaml".into(), recipe.text.clone().into_bytes())],
+            found: info.options,
         };
         let bytes = match &opts.key {
             Some(k) => write_apk(&meta, &entries, k, &apk_opts)?.bytes,

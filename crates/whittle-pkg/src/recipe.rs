@@ -12,6 +12,7 @@ use serde::de::{self, IgnoredAny};
 use serde_saphyr::{MessageFormatter as _, Spanned};
 use whittle_config::{Diagnostic, Pos};
 
+use crate::apk::FoundOptions;
 use crate::limits::{self, Limits};
 use crate::{Error, Result};
 
@@ -119,6 +120,30 @@ struct RawPackage {
     resources: Option<RawResources>,
     #[serde(default)]
     checks: RawChecks,
+    #[serde(default)]
+    options: RawOptions,
+}
+
+/// `options`: melange's switches for the dependencies found in the files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawOptions {
+    #[serde(default)]
+    no_provides: bool,
+    #[serde(default)]
+    no_depends: bool,
+    #[serde(default)]
+    no_commands: bool,
+}
+
+impl RawOptions {
+    fn found(&self) -> FoundOptions {
+        FoundOptions {
+            no_provides: self.no_provides,
+            no_depends: self.no_depends,
+            no_commands: self.no_commands,
+        }
+    }
 }
 
 /// `checks`: linters downgraded from required to warn for this package (melange's field).
@@ -215,6 +240,8 @@ struct RawSubpackage {
     pipeline: Vec<Spanned<RawStep>>,
     #[serde(default)]
     checks: RawChecks,
+    #[serde(default)]
+    options: RawOptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -380,6 +407,8 @@ pub struct PackageInfo {
     pub provider_priority: Option<u64>,
     /// `checks.disabled`: linters that only warn for this package.
     pub checks_disabled: Vec<String>,
+    /// `options`: which found dependencies to leave out.
+    pub options: FoundOptions,
 }
 
 /// A subpackage: its metadata and the steps that fill its directory.
@@ -673,6 +702,7 @@ pub fn parse_with(
         replaces: p.dependencies.replaces.clone(),
         provider_priority,
         checks_disabled: checks(&mut ctx, &p.checks),
+        options: p.options.found(),
     };
     let pipeline = steps(&mut ctx, &vars, &raw.pipeline, &name);
     let mut subpackages = Vec::new();
@@ -745,6 +775,7 @@ pub fn parse_with(
                 replaces: s.dependencies.replaces.clone(),
                 provider_priority: None,
                 checks_disabled: checks(&mut ctx, &s.checks),
+                options: s.options.found(),
             },
             pipeline,
         });
@@ -2252,6 +2283,37 @@ test:
                 .to_string();
             assert!(e.contains(want), "{w}: {e}");
         }
+    }
+
+    #[test]
+    fn options_are_read_for_packages_and_subpackages() {
+        let text = "package:\n  name: x\n  version: 1\n  epoch: 0\n  options:\n    no-commands: true\nsubpackages:\n  - name: x-dev\n    options:\n      no-depends: true\n      no-provides: true\n";
+        let r = parse("r.yaml", text, "x86_64").unwrap();
+        assert_eq!(
+            (r.package.options, r.subpackages[0].info.options),
+            (
+                FoundOptions {
+                    no_commands: true,
+                    ..Default::default()
+                },
+                FoundOptions {
+                    no_depends: true,
+                    no_provides: true,
+                    ..Default::default()
+                }
+            )
+        );
+        let e = parse(
+            "r.yaml",
+            &text.replace("no-commands", "no-versions"),
+            "x86_64",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("r.yaml:6:5") && e.contains("no-versions"),
+            "{e}"
+        );
     }
 
     #[test]
