@@ -1,7 +1,8 @@
 //! Turns a melange-style recipe into signed `.apk` packages and indexes: [`recipe`] parses the
 //! YAML with `file:line:column` errors, [`build`] assembles the environment and runs the
 //! pipeline in a `bwrap` sandbox ([`sandbox`]) within the recipe's [`limits`] (enforced with
-//! [`cgroup`]s where possible), [`apk`] writes byte-reproducible packages, [`index`] writes
+//! [`cgroup`]s where possible), [`apk`] writes byte-reproducible packages (with the
+//! dependencies found in their files: ELF, and [`sca`]'s pkg-config and `#!`), [`index`] writes
 //! signed `APKINDEX.tar.gz` files and [`keys`] makes and loads signing keys. [`lint`] runs
 //! melange's package linters over built packages (and after every build).
 //!
