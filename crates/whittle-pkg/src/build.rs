@@ -34,7 +34,7 @@ pub struct BuildOptions {
     pub out_dir: PathBuf,
     /// apk architecture (`x86_64`, `aarch64`, …); the host's.
     pub arch: String,
-    /// Copied into the workspace first [default: `<recipe dir>/<package name>/` if present].
+    /// Copied into the workspace first (default: `<recipe dir>/<package name>/` if present).
     pub source_dir: Option<PathBuf>,
     /// The package cache (environment packages and `fetch` sources).
     pub cache_dir: PathBuf,
