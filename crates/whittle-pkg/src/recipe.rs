@@ -505,31 +505,67 @@ fn pos<T>(s: &Spanned<T>) -> Pos {
     Pos::new(s.referenced.line(), s.referenced.column())
 }
 
-/// Most bytes that substitutions may add over a whole recipe (a 1 MiB recipe repeating
-/// `${{vars.big}}` would otherwise expand to many gigabytes).
+/// Most bytes that substitutions may produce over a whole recipe (a 1 MiB recipe repeating
+/// `${{vars.big}}`, a `var-transforms` replacement repeated at every match, or a large step in
+/// a `range` of many items would otherwise expand to many gigabytes).
 pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
 
-/// Values `${{…}}` may name.
+/// Most subpackages a recipe may have once its `range` subpackages are expanded.
+pub const MAX_SUBPACKAGES: usize = 1000;
+
+/// Values `${{…}}` may name: a shared base (the package's fields and vars) under a small
+/// map of its own (a subpackage's, a pipeline's inputs), so copies do not copy the vars.
 struct Vars {
+    base: std::rc::Rc<BTreeMap<String, String>>,
     map: BTreeMap<String, String>,
-    /// Bytes substituted so far, shared by every `Vars` of one recipe.
+    /// Bytes produced so far, shared by every `Vars` of one recipe.
     spent: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Vars {
     fn new(map: BTreeMap<String, String>) -> Self {
         Vars {
+            base: std::rc::Rc::default(),
             map,
             spent: std::rc::Rc::default(),
         }
     }
 
-    /// The same budget with another map.
-    fn with_map(&self, map: BTreeMap<String, String>) -> Self {
+    /// The same values and budget, with its own map to add to.
+    fn child(&self) -> Self {
         Vars {
-            map,
+            base: self.base.clone(),
+            map: self.map.clone(),
             spent: self.spent.clone(),
         }
+    }
+
+    /// The same values and budget with an empty map of its own (what it had moved to the
+    /// shared base), so that [`Vars::child`] copies nothing.
+    fn frozen(mut self) -> Self {
+        let mut base = std::rc::Rc::unwrap_or_clone(self.base);
+        base.append(&mut self.map);
+        Vars {
+            base: std::rc::Rc::new(base),
+            map: BTreeMap::new(),
+            spent: self.spent,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&String> {
+        self.map.get(name).or_else(|| self.base.get(name))
+    }
+
+    /// Counts `n` more bytes produced against [`MAX_EXPANDED_BYTES`].
+    fn spend(&self, n: usize, what: &str) -> std::result::Result<(), String> {
+        let spent = self.spent.get().saturating_add(n);
+        if spent > MAX_EXPANDED_BYTES {
+            return Err(format!(
+                "{what} would make the recipe more than {MAX_EXPANDED_BYTES} bytes once substituted; use shorter `vars`, fewer `${{{{…}}}}` or fewer `range` items"
+            ));
+        }
+        self.spent.set(spent);
+        Ok(())
     }
 
     /// `s` with every `${{ name }}` replaced; an unknown name is an error naming it.
@@ -543,19 +579,19 @@ impl Vars {
                 return Err("`${{` without a closing `}}`".into());
             };
             let name = after.get(..end).unwrap_or_default().trim();
-            match self.map.get(name) {
+            match self.get(name) {
                 Some(v) => {
-                    let spent = self.spent.get().saturating_add(v.len());
-                    if spent > MAX_EXPANDED_BYTES {
-                        return Err(format!(
-                            "substitutions add more than {MAX_EXPANDED_BYTES} bytes to the recipe; use shorter `vars` or fewer `${{{{{name}}}}}`"
-                        ));
-                    }
-                    self.spent.set(spent);
+                    self.spend(v.len().saturating_add(i), &format!("`${{{{{name}}}}}`"))?;
                     out.push_str(v);
                 }
                 None => {
-                    let known: Vec<&str> = self.map.keys().map(String::as_str).collect();
+                    let known: std::collections::BTreeSet<&str> = self
+                        .map
+                        .keys()
+                        .chain(self.base.keys())
+                        .map(String::as_str)
+                        .collect();
+                    let known: Vec<&str> = known.into_iter().collect();
                     return Err(format!(
                         "unknown substitution `${{{{{name}}}}}`; known: {}",
                         known.join(", ")
@@ -564,6 +600,7 @@ impl Vars {
             }
             rest = after.get(end + 2..).unwrap_or_default();
         }
+        self.spend(rest.len(), "the steps")?;
         out.push_str(rest);
         Ok(out)
     }
@@ -676,12 +713,14 @@ pub fn parse_with(
             map.insert(format!("vars.{k}"), x);
         }
     }
+    let mut vars = snapshot.child();
+    vars.map = map;
     for t in &raw.var_transforms {
-        if let Some((k, v)) = var_transform(&mut ctx, &snapshot.with_map(map.clone()), t) {
-            map.insert(k, v);
+        if let Some((k, v)) = var_transform(&mut ctx, &vars, t) {
+            vars.map.insert(k, v);
         }
     }
-    let vars = snapshot.with_map(map);
+    let vars = vars.frozen();
     let provider_priority = p.dependencies.provider_priority.as_ref().and_then(|s| {
         let n = s.0.parse().ok();
         if n.is_none() {
@@ -715,8 +754,11 @@ pub fn parse_with(
     // every subpackage, a `range` one once per item of its data (sorted by key, as melange)
     let mut expanded = Vec::new();
     for s in &raw.subpackages {
+        if expanded.len() > MAX_SUBPACKAGES {
+            break;
+        }
         let Some(range) = &s.range else {
-            expanded.push((s, vars.with_map(vars.map.clone())));
+            expanded.push((s, vars.child()));
             continue;
         };
         let Some(items) = data.get(range.value.as_str()) else {
@@ -727,12 +769,28 @@ pub fn parse_with(
             );
             continue;
         };
-        for (k, v) in items.iter() {
-            let mut sv = vars.with_map(vars.map.clone());
+        for (k, v) in items.iter().take(MAX_SUBPACKAGES + 1 - expanded.len()) {
+            // each item's copy counts: one large item under many subpackages is large too
+            if let Err(m) = vars.spend(k.len().saturating_add(v.0.len()), "`range` items") {
+                ctx.err(pos(range), m, None);
+                break;
+            }
+            let mut sv = vars.child();
             sv.map.insert("range.key".into(), k.clone());
             sv.map.insert("range.value".into(), v.0.clone());
             expanded.push((s, sv));
         }
+    }
+    if expanded.len() > MAX_SUBPACKAGES {
+        let at = expanded
+            .last()
+            .map_or_else(|| pos(&p.name), |(s, _)| pos(&s.name));
+        ctx.err(
+            at,
+            format!("more than {MAX_SUBPACKAGES} subpackages (each `range` item is one)"),
+            Some("split the recipe, or use fewer `data` items"),
+        );
+        expanded.clear();
     }
     for (s, vars) in expanded {
         let sname = match vars.expand(&s.name.value) {
@@ -749,7 +807,7 @@ pub fn parse_with(
                 Some("give every subpackage its own valid name"),
             );
         }
-        let mut sv = vars.with_map(vars.map.clone());
+        let mut sv = vars.child();
         sv.map
             .insert("targets.subpkgdir".into(), format!("{OUT_DIR}/{sname}"));
         sv.map
@@ -1103,10 +1161,22 @@ fn var_transform(
             return None;
         }
     };
-    Some((
-        format!("vars.{}", v.to),
-        re.replace_all(&from, v.replace.as_str()).into_owned(),
-    ))
+    // as Regex::replace_all, each replacement counted against the recipe's budget
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(&from) {
+        let Some(m) = caps.get(0) else { continue };
+        let before = out.len();
+        out.push_str(from.get(last..m.start()).unwrap_or_default());
+        caps.expand(&v.replace, &mut out);
+        last = m.end();
+        if let Err(m) = vars.spend(out.len() - before, "its replacements") {
+            ctx.err(pos(t), format!("var-transforms: {m}"), None);
+            return None;
+        }
+    }
+    out.push_str(from.get(last..).unwrap_or_default());
+    Some((format!("vars.{}", v.to), out))
 }
 
 fn step(ctx: &mut Ctx, vars: &Vars, s: &Spanned<RawStep>, pkg: &str) -> Option<Step> {
@@ -1284,7 +1354,7 @@ fn own_pipeline_script(
             return None;
         }
     };
-    let mut map = vars.map.clone();
+    let mut inputs = vars.child();
     for (k, (_, p)) in with {
         if !raw.inputs.contains_key(k) {
             let known: Vec<&str> = raw.inputs.keys().map(String::as_str).collect();
@@ -1306,9 +1376,8 @@ fn own_pipeline_script(
             }
             (None, None) => String::new(),
         };
-        map.insert(format!("inputs.{k}"), value);
+        inputs.map.insert(format!("inputs.{k}"), value);
     }
-    let inputs = vars.with_map(map);
     let mut script = String::new();
     for (i, st) in raw.pipeline.iter().enumerate() {
         let runs = match (&st.runs, &st.uses) {
@@ -2065,6 +2134,70 @@ test:
         assert!(
             e.contains("r.yaml:7:12: var-transforms: `match` is not a regular expression"),
             "{e}"
+        );
+    }
+
+    /// Recipes that are small but would expand to gigabytes are refused, bounded in time and
+    /// memory: a replacement repeated at every match, transforms feeding each other, a large
+    /// step or large vars copied for each of many `range` items.
+    #[test]
+    fn expansions_of_a_small_recipe_are_bounded() {
+        let head = "package:\n  name: p\n  version: 1.0\n  epoch: 0\n";
+        let big = "a".repeat(200_000);
+        // every `a` replaced by 200 kB: 40 GB
+        let text = format!(
+            "{head}vars:\n  big: {big}\nvar-transforms:\n  - from: ${{{{vars.big}}}}\n    match: a\n    replace: {big}\n    to: huge\n"
+        );
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(
+            e.contains("r.yaml:8:5: var-transforms: its replacements would make"),
+            "{e}"
+        );
+        // each transform doubling the last: 2^60 bytes
+        let mut text = format!("{head}vars:\n  x: ab\nvar-transforms:\n");
+        for _ in 0..60 {
+            text.push_str("  - from: ${{vars.x}}\n    match: (.*)\n    replace: $1$1\n    to: x\n");
+        }
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(
+            e.contains("var-transforms: its replacements would make"),
+            "{e}"
+        );
+        // 20 000 range items, or 500 each copying a 400 kB step (200 MB)
+        let step = "b".repeat(400_000);
+        for (n, want) in [
+            (20_000, "more than 1000 subpackages"),
+            (500, "the steps would make the recipe more than"),
+        ] {
+            let items: String = (0..n).map(|i| format!("      k{i}: v\n")).collect();
+            let text = format!(
+                "{head}vars:\n  big: {}\ndata:\n  - name: d\n    items:\n{items}subpackages:\n  - range: d\n    name: p-${{{{range.key}}}}\n    pipeline:\n      - runs: {step}\n",
+                "c".repeat(100_000)
+            );
+            assert!(text.len() < MAX_RECIPE_BYTES as usize);
+            let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        // one 900 kB item copied for 100 subpackages
+        let mut text = format!(
+            "{head}data:\n  - name: d\n    items:\n      k: {}\nsubpackages:\n",
+            "v".repeat(900_000)
+        );
+        for i in 0..100 {
+            text.push_str(&format!("  - range: d\n    name: p{i}\n"));
+        }
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(e.contains("`range` items would make"), "{e}");
+        // a range just within the limit is fine
+        let items: String = (0..MAX_SUBPACKAGES)
+            .map(|i| format!("      k{i}: v\n"))
+            .collect();
+        let text = format!(
+            "{head}data:\n  - name: d\n    items:\n{items}subpackages:\n  - range: d\n    name: p-${{{{range.key}}}}\n    pipeline:\n      - runs: echo ${{{{range.value}}}}\n"
+        );
+        assert_eq!(
+            parse("r.yaml", &text, "x86_64").unwrap().subpackages.len(),
+            MAX_SUBPACKAGES
         );
     }
 
