@@ -45,21 +45,26 @@ fi
 size=$(stat -c %s "$tar")
 echo "input: $tar, $(awk "BEGIN{printf \"%.1f\", $size/1e6}") MB; threads: $threads; $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-best() { # $1: name, $2: output file, rest: command; prints name, best time, size, peak RSS
-  local name=$1 out=$2 t rss bt= brss=
+best() { # $1: name, $2: output file, rest: command; prints name, best time, its CPU time
+  # (user + system: what the load of a shared machine changes least), size, peak RSS
+  local name=$1 out=$2 t rss u s bt= bcpu= brss=
   shift 2
   for _ in 1 2 3; do
-    /usr/bin/time -f '%e %M' -o "$work/time" "$@"
-    read -r t rss < "$work/time"
-    if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then bt=$t; brss=$rss; fi
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@"
+    read -r t rss u s < "$work/time"
+    if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then
+      bt=$t
+      brss=$rss
+      bcpu=$(awk "BEGIN{printf \"%.2f\", $u + $s}")
+    fi
   done
-  printf '%-22s %8s %10s %8s %9s\n' "$name" "$bt" "$(stat -c %s "$out")" \
+  printf '%-22s %8s %8s %10s %8s %9s\n' "$name" "$bt" "$bcpu" "$(stat -c %s "$out")" \
     "$(awk "BEGIN{printf \"%.3f\", $(stat -c %s "$out")/$ref}")" "$((brss / 1024)) MB"
 }
 
 gzip -6 -c "$tar" > "$work/ref.gz"
 ref=$(stat -c %s "$work/ref.gz")
-printf '%-22s %8s %10s %8s %9s\n' compressor 'time s' bytes 'vs gzip' 'peak RSS'
+printf '%-22s %8s %8s %10s %8s %9s\n' compressor 'time s' 'CPU s' bytes 'vs gzip' 'peak RSS'
 best "gzip -6 (one stream)" "$work/ref.gz" sh -c "gzip -6 -c '$tar' > '$work/ref.gz'"
 best "pigz -6 -p $threads" "$work/p.gz" sh -c "pigz -6 -p $threads -c '$tar' > '$work/p.gz'"
 best "whittle gzip 6" "$work/w.gz" "$comp" gzip 6 "$tar" "$work/w.gz"
