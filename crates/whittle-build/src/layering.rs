@@ -154,6 +154,7 @@ pub fn split(
             .unwrap_or(top)
     };
     for (path, entry) in tree.walk() {
+        refuse_whiteout_name(path, owners.get(path).and_then(|&i| packages.get(i)))?;
         let layer = match &entry.node {
             Node::Dir => top,
             Node::Hardlink(target) => layer_of(hardlink_file(tree, target)),
@@ -182,6 +183,28 @@ pub fn split(
         }
     }
     Ok(plans)
+}
+
+/// A tree path whose name starts with `.wh.` is refused: every unpacker reads it as a whiteout,
+/// so in a layer above another it would delete the lower layer's file (`usr/lib/.wh.libc.so.6`
+/// shipped by one package hides another's libc) and the image would not unpack to the tree.
+fn refuse_whiteout_name(path: &str, owner: Option<&PackageFiles>) -> Result<(), Error> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if !name.starts_with(whittle_fs::WHITEOUT_PREFIX) {
+        return Ok(());
+    }
+    let message = format!(
+        "/{} is named like an OCI whiteout ({}…): runtimes would delete another file instead of unpacking it; leave it out with `paths` or drop the package",
+        path.chars().take(200).collect::<String>(),
+        whittle_fs::WHITEOUT_PREFIX
+    );
+    Err(Error::Package {
+        package: owner.map_or_else(
+            || "(no package: the image's own files)".into(),
+            |p| p.name.clone(),
+        ),
+        message,
+    })
 }
 
 /// The file a hard link names, following chains of hard links (a chain longer than the tree, a
@@ -335,6 +358,36 @@ mod tests {
                 assert_eq!(n, 1, "{path}");
             }
         }
+    }
+
+    /// A package's `usr/lib/.wh.libc.so.6`, in a layer above glibc's, would delete libc when
+    /// the image is unpacked: refused, naming the package and the path.
+    #[test]
+    fn a_file_named_like_a_whiteout_is_refused() {
+        let mut t = tree();
+        t.insert(
+            "usr/lib/.wh.libc.so.6",
+            Node::file(vec![0]),
+            Meta::root(0o644),
+        )
+        .unwrap();
+        let mut p = packages();
+        p[3].paths.push("usr/lib/.wh.libc.so.6".into());
+        let g = groups(&p, &t, 10);
+        let e = split(&t, &p, &g, 1, false).err().unwrap().to_string();
+        assert!(
+            e.starts_with("package tiny: /usr/lib/.wh.libc.so.6 is named like an OCI whiteout"),
+            "{e}"
+        );
+        // the opaque marker too, and a file no package owns
+        let mut t = tree();
+        t.insert("etc/.wh..wh..opq", Node::file(vec![]), Meta::root(0o644))
+            .unwrap();
+        let e = split(&t, &packages(), &g, 1, false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/etc/.wh..wh..opq is named like"), "{e}");
     }
 
     #[test]
