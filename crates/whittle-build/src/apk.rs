@@ -563,7 +563,7 @@ pub(crate) fn install_arch(
         None => resolve_and_fetch(
             config,
             opts.insecure_allow_unsigned_repositories,
-            arch,
+            (arch, base.map(|b| b.apk_candidates()).unwrap_or_default()),
             fetcher,
             events,
         )?,
@@ -730,7 +730,7 @@ struct Fetched {
 fn resolve_and_fetch(
     config: &Config,
     insecure: bool,
-    arch: &str,
+    (arch, installed): (&str, Vec<IndexEntry>),
     fetcher: &Fetcher,
     events: &dyn Events,
 ) -> Result<Fetched, Error> {
@@ -740,7 +740,7 @@ fn resolve_and_fetch(
         pems,
         loaded,
         chosen,
-    } = load_and_resolve(config, insecure, arch, fetcher, events)?;
+    } = load_and_resolve(config, insecure, (arch, installed), fetcher, events)?;
     let mut pkgs = Vec::new();
     let mut archives = BTreeMap::new();
     for &(r, i) in &chosen {
@@ -866,11 +866,12 @@ struct Resolved {
     chosen: Vec<(usize, usize)>,
 }
 
-/// The resolve step of one architecture: keys, verified indexes, the solver.
+/// The resolve step of one architecture: keys, verified indexes, the solver (`installed`: a
+/// base image's packages, kept at their versions and not among those chosen).
 fn load_and_resolve(
     config: &Config,
     insecure: bool,
-    arch: &str,
+    (arch, installed): (&str, Vec<IndexEntry>),
     fetcher: &Fetcher,
     events: &dyn Events,
 ) -> Result<Resolved, Error> {
@@ -897,7 +898,7 @@ fn load_and_resolve(
     }
 
     // resolve
-    let chosen = resolve(config, &loaded, apk_arch)?;
+    let chosen = resolve(config, &loaded, apk_arch, &installed, events)?;
     events.step(&format!(
         "resolve   {} packages: {}",
         chosen.len(),
@@ -936,7 +937,11 @@ pub(crate) fn lock_arch(
         LockKeyring, LockPackage, LockRelease, LockRepository, RangeAndChecksum,
     };
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let r = load_and_resolve(config, insecure, arch, fetcher, events)?;
+    // on a base image: what it has installed is not locked (it comes with the base)
+    let installed = crate::base::open(config, arch)?
+        .map(|b| b.apk_candidates())
+        .unwrap_or_default();
+    let r = load_and_resolve(config, insecure, (arch, installed), fetcher, events)?;
     let repositories = r
         .loaded
         .iter()
@@ -1012,13 +1017,22 @@ fn resolve(
     config: &Config,
     loaded: &[LoadedApkRepo],
     apk_arch: &str,
+    installed: &[IndexEntry],
+    events: &dyn Events,
 ) -> Result<Vec<(usize, usize)>, Error> {
+    // a base image's packages: one more repository, each pinned in the world
     let repos: Vec<whittle_resolve::apk::ApkRepository> = loaded
         .iter()
         .map(|l| whittle_resolve::apk::ApkRepository {
             entries: &l.index.entries,
             tag: l.repo.tag.as_deref(),
         })
+        .chain(
+            (!installed.is_empty()).then_some(whittle_resolve::apk::ApkRepository {
+                entries: installed,
+                tag: None,
+            }),
+        )
         .collect();
     let universe = whittle_resolve::apk::ApkUniverse::new(&repos, apk_arch)
         .map_err(|e| Error::Unsupported(format!("{}: {e}", config.origin)))?;
@@ -1028,18 +1042,38 @@ fn resolve(
             .packages
             .iter()
             .map(|p| p.written.clone())
+            .chain(
+                installed
+                    .iter()
+                    .map(|e| format!("{}={}", e.name, e.version)),
+            )
             .collect(),
     };
-    let res =
-        whittle_resolve::apk::resolve(&universe, &request).map_err(|source| Error::Resolve {
-            arch: apk_arch.to_string(),
-            source,
-        })?;
-    Ok(res
-        .packages
-        .iter()
-        .map(|c| (c.entry.repo, c.entry.index))
-        .collect())
+    let res = whittle_resolve::apk::resolve(&universe, &request).map_err(|source| {
+        crate::base::resolve_error(config, !installed.is_empty(), apk_arch, source)
+    })?;
+    // (what the base has installed stays out)
+    let mut chosen = Vec::new();
+    let mut kept = Vec::new();
+    for c in &res.packages {
+        let (r, i) = (c.entry.repo, c.entry.index);
+        let entry = loaded.get(r).map(|l| &l.index.entries[i]);
+        let name_version = entry.map_or_else(
+            || (&installed[i].name, &installed[i].version),
+            |e| (&e.name, &e.version),
+        );
+        if entry.is_none()
+            || installed
+                .iter()
+                .any(|b| (&b.name, &b.version) == name_version)
+        {
+            kept.push(name_version.0.clone());
+        } else {
+            chosen.push((r, i));
+        }
+    }
+    crate::base::report_kept(events, &kept);
+    Ok(chosen)
 }
 
 #[cfg(test)]

@@ -50,6 +50,26 @@ pub(crate) struct Base {
 }
 
 impl Base {
+    /// Its installed APK packages as the solver sees candidates: the installed database's
+    /// records with the fields an `APKINDEX` has (the file lists and their checksums dropped);
+    /// none when the database cannot be read that way (the packages are still not installed
+    /// again).
+    pub(crate) fn apk_candidates(&self) -> Vec<whittle_apk::index::IndexEntry> {
+        let text: String = self
+            .apk_db
+            .lines()
+            .filter(|l| {
+                l.is_empty()
+                    || l.len() >= 2
+                        && l.as_bytes()[1] == b':'
+                        && "CPVASITULomtcDpikq".contains(&l[..1])
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        whittle_apk::index::parse_apkindex_text("base image lib/apk/db/installed", text.as_bytes())
+            .unwrap_or_default()
+    }
+
     /// Its installed Debian packages as the solver sees candidates (from their `status`
     /// stanzas, with a placeholder `Filename`, `Size` and `SHA256`: they are never fetched); a
     /// stanza the solver cannot read is left out (the package is still not installed again).
@@ -118,13 +138,7 @@ impl Base {
                 _ => there.push(name),
             }
         }
-        if !there.is_empty() {
-            events.step(&format!(
-                "base      {} packages already installed in the base image, not installed again: {}",
-                there.len(),
-                there.join(" ")
-            ));
-        }
+        report_kept(events, &there);
         Ok(kept)
     }
 }
@@ -134,6 +148,41 @@ fn err(b: &BaseImage, origin: &str, message: impl std::fmt::Display) -> Error {
         at: format!("{origin}:{}:{}", b.pos.line, b.pos.column),
         image: b.image.clone(),
         message: message.to_string(),
+    }
+}
+
+/// Says in the build log which packages the base image has installed and are not installed
+/// again.
+pub(crate) fn report_kept(events: &dyn crate::Events, names: &[String]) {
+    if !names.is_empty() {
+        events.step(&format!(
+            "base      {} packages already installed in the base image, not installed again: {}",
+            names.len(),
+            names.join(" ")
+        ));
+    }
+}
+
+/// The error of a resolution that failed: on a base image (`on_base`: its installed packages
+/// were pinned) it is the base's, saying that its packages stay at their versions.
+pub(crate) fn resolve_error(
+    config: &Config,
+    on_base: bool,
+    arch: &str,
+    source: whittle_resolve::ResolveError,
+) -> Error {
+    match config.contents.base_image.as_ref().filter(|_| on_base) {
+        Some(b) => Error::Base {
+            at: format!("{}:{}:{}", config.origin, b.pos.line, b.pos.column),
+            image: b.image.clone(),
+            message: format!(
+                "cannot resolve the packages for {arch} on it: its installed packages stay at their installed versions (\"requested\" below)\n{source}"
+            ),
+        },
+        None => Error::Resolve {
+            arch: arch.to_string(),
+            source,
+        },
     }
 }
 

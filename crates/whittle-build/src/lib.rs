@@ -774,7 +774,7 @@ pub(crate) fn resolve_arch(
         .collect();
     let (mut all, repo_of) = reachable_packages(&verified, arch, &roots, fetcher, events)?;
     let from_repos = all.len();
-    let pinned: Vec<String> = installed
+    let pinned: BTreeSet<String> = installed
         .iter()
         .map(|p| format!("{}={}", p.name, p.version))
         .collect();
@@ -789,7 +789,7 @@ pub(crate) fn resolve_arch(
                 None => p.name.clone(),
                 Some(c) => format!("{}{}{}", p.name, deb_op(c.op), c.version),
             })
-            .chain(pinned)
+            .chain(pinned.iter().cloned())
             .collect(),
         exclude: config
             .contents
@@ -800,27 +800,15 @@ pub(crate) fn resolve_arch(
         waive_script_only: !config.contents.include_script_dependencies,
     };
     let on_base = from_repos < all.len();
-    let resolution = whittle_resolve::resolve(&universe, &request).map_err(|source| {
-        match config.contents.base_image.as_ref().filter(|_| on_base) {
-            Some(b) => Error::Base {
-                at: format!("{}:{}:{}", config.origin, b.pos.line, b.pos.column),
-                image: b.image.clone(),
-                message: format!(
-                    "cannot resolve the packages for {arch} on it: its installed packages stay at their installed versions (\"requested\" below)\n{source}"
-                ),
-            },
-            None => Error::Resolve {
-                arch: arch.to_string(),
-                source,
-            },
-        }
-    })?;
+    let resolution = whittle_resolve::resolve(&universe, &request)
+        .map_err(|source| base::resolve_error(config, on_base, arch, source))?;
     // (what the base has installed stays out)
-    let chosen: Vec<usize> = resolution
-        .indices()
-        .into_iter()
-        .filter(|&i| i < from_repos)
-        .collect();
+    let (chosen, kept): (Vec<usize>, Vec<usize>) =
+        resolution.indices().into_iter().partition(|&i| {
+            i < from_repos && !pinned.contains(&format!("{}={}", all[i].name, all[i].version))
+        });
+    let kept: Vec<String> = kept.iter().map(|&i| all[i].name.clone()).collect();
+    base::report_kept(events, &kept);
 
     events.step(&format!(
         "resolve   {} packages: {}",
