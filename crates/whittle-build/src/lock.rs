@@ -370,14 +370,8 @@ fn debian_contents(
         let installed = crate::base::open(config, arch)?
             .map(|b| b.deb_candidates())
             .unwrap_or_default();
-        let (verified, pkgs) = crate::resolve_arch(
-            config,
-            insecure,
-            &repos,
-            (arch, installed),
-            fetcher,
-            events,
-        )?;
+        let (verified, pkgs) =
+            crate::resolve_arch(config, insecure, &repos, (arch, installed), fetcher, events)?;
         for w in fetcher.cache().take_warnings() {
             events.warn(&w);
         }
