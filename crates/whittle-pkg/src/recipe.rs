@@ -1015,6 +1015,7 @@ const MAX_CONDITION_DEPTH: usize = 32;
 /// and `||`, grouped with parentheses.
 fn condition(expr: &str, vars: &Vars) -> std::result::Result<bool, String> {
     struct P<'a> {
+        src: &'a str,
         s: &'a [u8],
         i: usize,
         vars: &'a Vars,
@@ -1065,7 +1066,8 @@ fn condition(expr: &str, vars: &Vars) -> std::result::Result<bool, String> {
                     Ok(String::from_utf8_lossy(&out).into_owned())
                 }
                 Some(b'$') if self.s[self.i..].starts_with(b"${{") => {
-                    let rest = std::str::from_utf8(&self.s[self.i..]).map_err(|e| e.to_string())?;
+                    // `$` is one byte: a character boundary
+                    let rest = self.src.get(self.i..).unwrap_or_default();
                     let end = rest.find("}}").ok_or("`${{` without a closing `}}`")?;
                     self.i += end + 2;
                     self.vars.expand(&rest[..end + 2])
@@ -1117,7 +1119,10 @@ fn condition(expr: &str, vars: &Vars) -> std::result::Result<bool, String> {
             }
         }
     }
+    // each evaluation counts: a long condition in a step of many `range` subpackages
+    vars.spend(expr.len(), "`if:` conditions")?;
     let mut p = P {
+        src: expr,
         s: expr.as_bytes(),
         i: 0,
         vars,
@@ -2089,6 +2094,41 @@ test:
         );
         let e = parse("r.yaml", &bad, "x86_64").unwrap_err().to_string();
         assert!(e.contains("r.yaml:6:9: if: expected == or !="), "{e}");
+    }
+
+    /// A long `if:` of many substitutions is read in one pass (it was validated as UTF-8 again
+    /// from each `${{` to its end: quadratic).
+    #[test]
+    fn a_long_condition_is_read_in_linear_time() {
+        let vars = Vars::new(BTreeMap::from([("a".to_string(), "x".to_string())]));
+        let expr = vec!["${{a}} == ${{a}}"; 40_000].join(" && ");
+        assert!(expr.len() < MAX_RECIPE_BYTES as usize);
+        let t = std::time::Instant::now();
+        assert_eq!(condition(&expr, &vars), Ok(true));
+        // quadratic, it took a second here; read once, milliseconds
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(300),
+            "{:?}",
+            t.elapsed()
+        );
+        // and a recipe evaluating it for every item of a range is refused
+        let items: String = (0..200).map(|i| format!("      k{i}: v\n")).collect();
+        let text = format!(
+            "package:\n  name: p\n  version: 1.0\n  epoch: 0\ndata:\n  - name: d\n    items:\n{items}subpackages:\n  - range: d\n    name: p-${{{{range.key}}}}\n    pipeline:\n      - if: {}\n        runs: echo\n",
+            vec!["${{range.value}} == 'v'"; 20_000].join(" && ")
+        );
+        assert!(text.len() < MAX_RECIPE_BYTES as usize);
+        let t = std::time::Instant::now();
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(
+            e.contains("`if:` conditions would make the recipe more than"),
+            "{e}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
