@@ -560,6 +560,54 @@ mod tests {
         );
     }
 
+    /// Every entry of `t` with what it holds and its metadata.
+    fn flat(t: &Tree) -> Vec<(String, Entry)> {
+        t.walk().map(|(p, e)| (p.to_string(), e.clone())).collect()
+    }
+
+    proptest::proptest! {
+        /// Whatever the build adds, changes or removes, the base with the new layer on top
+        /// (OCI whiteout rules) is exactly the new tree.
+        #[test]
+        fn base_and_diff_layer_unpack_to_the_new_tree(
+            base_files in proptest::collection::btree_map((0usize..4, 0usize..5), 1u8..4, 0..12),
+            ops in proptest::collection::vec((0usize..4, 0usize..5, 0u8..5), 0..12),
+        ) {
+            let dirs = ["usr/lib", "usr/bin", "etc/x", "var/lib/y"];
+            let mut base = Tree::new();
+            for ((d, f), c) in &base_files {
+                base.insert(&format!("{}/f{f}", dirs[*d]), Node::file(vec![*c]), Meta::root(0o644))
+                    .unwrap();
+            }
+            let mut top = base.clone();
+            for (d, f, op) in &ops {
+                let path = format!("{}/f{f}", dirs[*d]);
+                match op {
+                    // a new or changed file, a mode change, a symlink, a removal
+                    0 | 1 => {
+                        top.insert(&path, Node::file(vec![9, *op]), Meta::root(0o644)).unwrap();
+                    }
+                    2 if top.get(&path).is_some() => top.chmod(&path, 0o600, false).unwrap(),
+                    3 => {
+                        top.insert(&path, Node::symlink("../x"), Meta::root(0o777)).unwrap();
+                    }
+                    _ => {
+                        if top.get(&path).is_some() {
+                            top.remove(&path).unwrap();
+                        } else if top.get(dirs[*d]).is_some() {
+                            top.remove(dirs[*d]).unwrap();
+                        }
+                    }
+                }
+            }
+            let layer = diff(&top, &base).unwrap();
+            let tar = whittle_fs::tar_layer(&layer, 1).unwrap();
+            let mut merged = base.clone();
+            whittle_fs::apply_layer(&mut merged, 1, &tar.tar[..]).unwrap();
+            proptest::prop_assert_eq!(flat(&merged), flat(&top));
+        }
+    }
+
     #[test]
     fn installed_debs_reads_status_and_status_d() {
         let t = tree(&[
