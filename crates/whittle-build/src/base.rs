@@ -6,7 +6,7 @@
 //! digest, every layer against its diff ID) and merged with the OCI whiteout rules into a tree
 //! bounded by [`crate::MAX_IMAGE_BYTES`], whose paths and hard links cannot leave the image.
 //! The build installs the missing packages into that tree; what differs from the base is the
-//! new layer(s) ([`diff`]).
+//! new layer(s) (`diff`).
 
 use crate::Error;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,8 @@
 //! The build pipeline, one step per module, in the order data flows:
 //! config → [`source`] (Debian: [`debian`], [`assemble`]; APK: [`apk`]: resolve, fetch, install)
 //! → OS files, accounts, `paths`, [`native`] → [`layers`] (or [`layering`]) → [`image`] → sink.
+//! On a base image ([`base`]) the source installs into the base's tree and the layers hold
+//! what differs from it, on top of the base's own.
 //!
 //! [`build`] runs it for every architecture of a config and writes the image(s) and SBOM(s).
 
