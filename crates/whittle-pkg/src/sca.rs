@@ -23,10 +23,10 @@ const SCRIPT_DIRS: &[&str] = &[
 ];
 
 /// Interpreters no dependency is made for, as melange: `sh` and `awk` are in every base and
-/// provided under several names, `luajit` has incompatible variants. (Unlike melange,
-/// `python3` is not skipped: whittle gives symlinked commands a `cmd:` provide, so
-/// `cmd:python3` can be satisfied.)
-const IGNORED_INTERPRETERS: &[&str] = &["sh", "awk", "luajit"];
+/// provided under several names, `luajit` has incompatible variants, and `python3`/`python`
+/// are symlinks to a versioned interpreter that Wolfi's packages give no `cmd:` provide (a
+/// Python package names its interpreter in `dependencies.runtime`).
+const IGNORED_INTERPRETERS: &[&str] = &["sh", "awk", "luajit", "python3", "python"];
 
 /// What the files imply beyond ELF: `(provides, depends)`.
 ///
@@ -34,8 +34,9 @@ const IGNORED_INTERPRETERS: &[&str] = &["sh", "awk", "luajit"];
 /// `pc:NAME=VERSION`; every module its `Requires:` and `Requires.private:` name that the
 /// package does not provide itself becomes a `pc:MODULE` depend (melange's runtime pkg-config
 /// depends). An executable script in a `bin`/`sbin` directory whose first line is
-/// `#!/usr/bin/python3` (or `#!/usr/bin/env perl`, `#!/usr/bin/env -S perl -w`) depends on
-/// `cmd:python3` (`cmd:perl`), unless the package provides that command itself.
+/// `#!/usr/bin/perl` (or `#!/usr/bin/env perl`, `#!/usr/bin/env -S perl -w`) depends on
+/// `cmd:perl`, unless the package provides that command itself or the interpreter is one
+/// melange skips (`sh`, `awk`, `luajit`, `python3`, `python`).
 pub fn scan(entries: &[FileEntry], version: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut provides = BTreeSet::new();
     let mut pc_provided = BTreeSet::new();
@@ -125,7 +126,7 @@ pub fn pc_requires(text: &str) -> Vec<String> {
     out
 }
 
-/// The command a script's `#!` line runs: `#!/usr/bin/python3 -u` → `python3`,
+/// The command a script's `#!` line runs: `#!/usr/bin/python3.12 -u` → `python3.12`,
 /// `#!/usr/bin/env perl` → `perl`, `#!/usr/bin/env -S perl -w` → `perl`; `None` for no `#!`
 /// line, an ignored interpreter, or an `env` line whose command cannot be told.
 pub fn shebang(head: &[u8]) -> Option<String> {
@@ -209,9 +210,13 @@ mod tests {
     #[test]
     fn shebangs_name_their_interpreter() {
         assert_eq!(
-            shebang(b"#!/usr/bin/python3\nimport x").as_deref(),
-            Some("python3")
+            shebang(b"#!/usr/bin/python3.12 -u\nimport x").as_deref(),
+            Some("python3.12")
         );
+        // melange skips these: Wolfi's python3 is a symlink with no `cmd:python3` provide
+        assert_eq!(shebang(b"#!/usr/bin/python3\n"), None);
+        assert_eq!(shebang(b"#!/usr/bin/python\n"), None);
+        assert_eq!(shebang(b"#!/usr/bin/env python3\n"), None);
         assert_eq!(shebang(b"#!/usr/bin/env perl\n").as_deref(), Some("perl"));
         assert_eq!(
             shebang(b"#! /usr/bin/env -S perl -w\n").as_deref(),
@@ -228,7 +233,8 @@ mod tests {
     #[test]
     fn script_depends_skip_own_commands_and_non_scripts() {
         let e = vec![
-            file("usr/bin/tool", 0o755, b"#!/usr/bin/python3\n"),
+            file("usr/bin/tool", 0o755, b"#!/usr/bin/perl\n"),
+            file("usr/bin/py", 0o755, b"#!/usr/bin/python3\n"),
             file("usr/bin/helper", 0o755, b"#!/usr/bin/env mytool\n"),
             file("usr/bin/mytool", 0o755, b"\x7fELF"),
             // not executable, not in a bin directory
@@ -237,7 +243,7 @@ mod tests {
         ];
         let (p, d) = scan(&e, "1-r0");
         assert!(p.is_empty(), "{p:?}");
-        assert_eq!(d.into_iter().collect::<Vec<_>>(), ["cmd:python3"]);
+        assert_eq!(d.into_iter().collect::<Vec<_>>(), ["cmd:perl"]);
     }
 
     #[test]
