@@ -25,6 +25,9 @@ pub struct ApkRepo {
     pub line: String,
     /// Base URL or local directory, without trailing slash.
     pub url: String,
+    /// What a lock names it by: `url`, or a relative directory as written (`./packages`), so
+    /// that a lock holds in another checkout.
+    pub lock_url: String,
     /// Pinning tag.
     pub tag: Option<String>,
     /// Whether it is written to the image's `/etc/apk/repositories` (not for apko's
@@ -85,6 +88,12 @@ fn repos(config: &Config) -> Vec<ApkRepo> {
                     }
                 },
                 url: a.url.trim_end_matches('/').to_string(),
+                lock_url: a
+                    .relative
+                    .as_ref()
+                    .map_or(&a.url, |p| &p.written)
+                    .trim_end_matches('/')
+                    .to_string(),
                 tag: a.tag.clone(),
             }),
             Repository::Deb(_) => None,
@@ -784,9 +793,12 @@ fn in_image_lines(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The base URLs of the config's APK repositories (what a lock's repositories must be).
-pub(crate) fn repo_urls(config: &Config) -> Vec<String> {
-    repos(config).into_iter().map(|r| r.url).collect()
+/// The config's APK repositories as a lock names each, and where each is fetched from.
+pub(crate) fn repo_urls(config: &Config) -> Vec<(String, String)> {
+    repos(config)
+        .into_iter()
+        .map(|r| (r.lock_url, r.url))
+        .collect()
 }
 
 /// Fetches the packages a lock pins for `arch` (the cache first), each checked against the
@@ -817,7 +829,7 @@ fn fetch_locked(
     let tag_of = |url: &str| {
         repos
             .iter()
-            .find(|r| r.url == url)
+            .find(|r| r.lock_url == url)
             .and_then(|r| r.tag.clone())
     };
     let mut pkgs = Vec::new();
@@ -947,7 +959,7 @@ pub(crate) fn lock_arch(
         .iter()
         .map(|l| LockRepository {
             name: l.repo.line.clone(),
-            url: l.repo.url.clone(),
+            url: l.repo.lock_url.clone(),
             architecture: Some(r.apk_arch.to_string()),
             release: LockRelease {
                 checksum: format!("sha256:{}", l.index_sha256),
@@ -985,8 +997,13 @@ pub(crate) fn lock_arch(
             name: entry.name.clone(),
             version: entry.version.to_string(),
             architecture: entry.arch.clone(),
-            repository: l.repo.url.clone(),
-            url,
+            repository: l.repo.lock_url.clone(),
+            // under a relative directory: the path below it (the lock holds in another checkout)
+            url: if l.repo.lock_url == l.repo.url {
+                url
+            } else {
+                format!("{}/{}", r.apk_arch, entry.filename())
+            },
             size: bytes.len() as u64,
             sha256,
             checksum: Some(pkg.control_checksum_q1()),

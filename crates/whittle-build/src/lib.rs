@@ -276,10 +276,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     } else {
         // (as a lock names each repository, where it is fetched from)
         let urls: Vec<(String, String)> = match &source {
-            source::Source::Apk => apk::repo_urls(&config)
-                .into_iter()
-                .map(|u| (u.clone(), u))
-                .collect(),
+            source::Source::Apk => apk::repo_urls(&config),
             source::Source::Debian(repos) => repos
                 .iter()
                 .map(|r| (r.lock_uri.clone(), r.uri.clone()))

@@ -366,9 +366,10 @@ impl Lock {
 }
 
 /// Whether a repository URL is symbolic: `host:debian`, `host:debian-security` (the mirror the
-/// building machine's apt uses). Its packages' URLs are kept relative to it.
+/// building machine's apt uses), or an APK directory relative to the config (`./packages`,
+/// `../repo`: no scheme, not absolute). Its packages' URLs are kept relative to it.
 pub fn is_symbolic(repository: &str) -> bool {
-    repository.starts_with("host:")
+    repository.starts_with("host:") || !(repository.contains(':') || repository.starts_with('/'))
 }
 
 impl LockPackage {
@@ -425,7 +426,11 @@ fn percent_decoded(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         let hex = |x: u8| (x as char).to_digit(16);
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -590,6 +595,19 @@ mod tests {
         let s = sample();
         let p = &s.contents.packages["amd64"][0];
         assert_eq!(p.url_from("http://elsewhere"), p.url);
+        // an APK directory relative to the config is symbolic too (the checkout's directory)
+        assert!(is_symbolic("./packages") && is_symbolic("../repo") && is_symbolic("out"));
+        assert!(!is_symbolic("/srv/packages") && !is_symbolic("file:///srv/packages"));
+        let mut rel = l.clone();
+        rel.contents.repositories[0].url = "./packages".into();
+        let p = &mut rel.contents.packages.get_mut("amd64").unwrap()[0];
+        p.repository = "./packages".into();
+        p.url = "x86_64/hello-1.0-r0.apk".into();
+        let back = Lock::parse("a.lock.json", &rel.to_json()).unwrap();
+        assert_eq!(
+            back.contents.packages["amd64"][0].url_from("/work/b/packages"),
+            "/work/b/packages/x86_64/hello-1.0-r0.apk"
+        );
     }
 
     #[test]

@@ -67,7 +67,11 @@ pub fn run(args: LockArgs) -> Result<std::process::ExitCode, Box<dyn std::error:
     };
     let count: usize = report.lock.contents.packages.values().map(Vec::len).sum();
     match &report.changes {
-        None => println!("locked {count} packages in {}", report.path.display()),
+        None => println!(
+            "locked {count} package{} in {}",
+            if count == 1 { "" } else { "s" },
+            report.path.display()
+        ),
         Some(c) if c.is_empty() => println!("{}: unchanged", report.path.display()),
         Some(c) => {
             println!("{}: {} change(s)", report.path.display(), c.len());

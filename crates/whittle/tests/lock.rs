@@ -480,7 +480,7 @@ fn a_lock_keeps_the_image_while_a_whittle_pkg_repository_moves_on() {
     )
     .unwrap();
     let out = lock(d);
-    assert!(out.contains("locked 1 packages"), "{out}");
+    assert!(out.contains("locked 1 package in"), "{out}");
     let (d1, err) = build_in(d, "cache", &[]);
     assert!(err.contains("image.lock.json"), "{err}");
     // the repository publishes hello 1.1 (and indexes it beside 1.0)
@@ -731,6 +731,62 @@ fn a_recipe_lock_keeps_the_build_environment_while_the_repository_moves_on() {
         err.contains("envver.lock.json") && err.contains("whittle lock envver.yaml"),
         "{err}"
     );
+}
+
+/// A lock of an APK repository given as a directory relative to the config (`./repo`) names it
+/// as written and its packages' URLs relative to it: the checkout copied elsewhere builds the
+/// same image from the lock.
+#[test]
+fn a_relative_apk_repository_lock_holds_in_another_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "keygen", "test", "--bits", "2048"]));
+    pkg_build_hello(d, "1.0");
+    std::fs::write(
+        d.join("image.yaml"),
+        "contents:\n  repositories:\n    - ./repo\n  keyring:\n    - ./test.rsa.pub\n  packages: [hello]\narchs: [x86_64]\n",
+    )
+    .unwrap();
+    let out = lock(d);
+    assert!(out.contains("locked 1 package in"), "{out}");
+    let l = read_lock(d);
+    assert_eq!(l["contents"]["repositories"][0]["url"], "./repo");
+    let p = &l["contents"]["packages"]["x86_64"][0];
+    assert_eq!(p["repository"], "./repo");
+    assert_eq!(p["url"], "x86_64/hello-1.0-r0.apk");
+    let (here, _) = build_in(d, "cache", &[]);
+    // another checkout: the same files elsewhere, the first one gone, nothing cached
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("checkout");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["image.yaml", "image.lock.json", "test.rsa.pub", "repo"] {
+        let st = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(d.join(f))
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    std::fs::rename(d.join("repo"), d.join("repo-moved")).unwrap();
+    let (there, err) = build_in(&copy, "cold", &[]);
+    assert!(err.contains("image.lock.json"), "{err}");
+    assert_eq!(
+        there, here,
+        "the same image from the lock in another checkout"
+    );
+    // a package URL still cannot leave the repository
+    let mut bad = l.clone();
+    bad["contents"]["packages"]["x86_64"][0]["url"] = "../../etc/passwd".into();
+    std::fs::write(
+        copy.join("image.lock.json"),
+        serde_json::to_vec_pretty(&bad).unwrap(),
+    )
+    .unwrap();
+    let err = build_fails(&copy, "cold", &[]);
+    assert!(err.contains("outside its repository"), "{err}");
 }
 
 /// A lock of a `host:debian` repository keeps `host:debian` as written and its packages' URLs
