@@ -89,6 +89,19 @@ impl Config {
                 continue;
             } else {
                 let p = ConfigPath::resolve(k, cwd);
+                // said here, naming the flag: the config check that follows knows no line for it
+                if std::fs::symlink_metadata(&p.resolved).is_err() {
+                    diags.push(diag(
+                        "--keyring-append",
+                        i,
+                        format!(
+                            "keyring `{k}` not found (looked at {})",
+                            p.resolved.display()
+                        ),
+                        Some("relative paths are relative to the current directory"),
+                    ));
+                    continue;
+                }
                 KeyringSource::File(ConfigPath {
                     written: p.resolved.display().to_string(),
                     resolved: p.resolved,
@@ -147,6 +160,9 @@ mod tests {
 
     #[test]
     fn flags_add_to_the_config() {
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::write(cwd.path().join("k.pub"), "key").unwrap();
+        let cwd_s = cwd.path().display().to_string();
         let mut c = config();
         c.append(
             &Append {
@@ -156,7 +172,7 @@ mod tests {
                 packages: vec!["hello".into(), "gawk>=5".into()],
                 annotations: vec!["org.example.a: b:c".into()],
             },
-            Path::new("/cwd"),
+            cwd.path(),
         )
         .unwrap();
         let urls: Vec<String> = c
@@ -170,7 +186,11 @@ mod tests {
             .collect();
         assert_eq!(
             urls,
-            ["/cfg/packages", "/cwd/more", "https://x.example/main"]
+            [
+                "/cfg/packages".to_string(),
+                format!("{cwd_s}/more"),
+                "https://x.example/main".to_string()
+            ]
         );
         // the config's own relative directory is confined, the typed one is not
         let relative: Vec<bool> = c
@@ -190,7 +210,7 @@ mod tests {
         assert_eq!(names, ["hello", "gawk"]);
         assert_eq!(c.contents.keyring.len(), 3);
         assert!(matches!(&c.contents.keyring[1].source,
-            KeyringSource::File(p) if p.written == "/cwd/k.pub"));
+            KeyringSource::File(p) if p.written == format!("{cwd_s}/k.pub")));
         assert_eq!(c.annotations["org.example.a"], "b:c");
     }
 
@@ -202,6 +222,7 @@ mod tests {
                 &Append {
                     annotations: vec!["no-colon".into()],
                     packages: vec!["".into()],
+                    keyrings: vec!["missing.pub".into()],
                     ..Append::default()
                 },
                 Path::new("/cwd"),
@@ -213,5 +234,12 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("--package-append:1:1:"), "{err}");
+        // a key file that is not there: the flag is named, not a line of the config
+        assert!(
+            err.contains(
+                "--keyring-append:1:1: keyring `missing.pub` not found (looked at /cwd/missing.pub)"
+            ),
+            "{err}"
+        );
     }
 }

@@ -514,10 +514,47 @@ pub fn lock(
             verbose: true,
         },
     )
-    .map_err(|e| Error::Environment {
-        recipe: recipe.origin.clone(),
-        source: Box::new(whittle_build::rootfs::RootfsError::Build(e)),
+    .map_err(|e| {
+        environment_error(
+            &recipe,
+            env,
+            tmp.path(),
+            whittle_build::rootfs::RootfsError::Build(e),
+        )
     })
+}
+
+/// A failure building or locking the environment: what the config check found in the
+/// environment's temporary config file is reported at the recipe's lines (the file is
+/// whittle's own, gone when the command ends).
+fn environment_error(
+    recipe: &Recipe,
+    env: &Embedded,
+    config: &Path,
+    source: whittle_build::rootfs::RootfsError,
+) -> Error {
+    if let whittle_build::rootfs::RootfsError::Build(whittle_build::Error::Config(e)) = &source
+        && !e.diagnostics().is_empty()
+    {
+        let config = config.display().to_string();
+        return Error::Recipe(
+            e.diagnostics()
+                .iter()
+                .cloned()
+                .map(|d| {
+                    if d.origin == config {
+                        crate::recipe::relocate(recipe, env, d)
+                    } else {
+                        d
+                    }
+                })
+                .collect(),
+        );
+    }
+    Error::Environment {
+        recipe: recipe.origin.clone(),
+        source: Box::new(source),
+    }
 }
 
 /// The directory of a recipe (`.` for a bare file name).
@@ -600,10 +637,7 @@ fn environment(
         root,
         &env_events,
     )
-    .map_err(|source| Error::Environment {
-        recipe: recipe.origin.clone(),
-        source: Box::new(source),
-    })?;
+    .map_err(|source| environment_error(recipe, env, tmp.path(), source))?;
     sandbox::prepare_root(root)?;
     Ok(config.environment.clone().into_iter().collect())
 }

@@ -156,6 +156,51 @@ fn recipe_errors_name_file_line_and_column() {
     assert!(err.contains("SHA-256"), "{err}");
 }
 
+/// What is wrong with a recipe's `environment:` (or with what `-k`/`-r` add to it) is told at
+/// the recipe's line or the flag, never in the temporary config whittle makes of it.
+#[test]
+fn environment_errors_name_the_recipe_or_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("env.yaml"),
+        "package:\n  name: env\n  version: 1.0\n  epoch: 0\n  description: x\n  copyright:\n    - license: MIT\n\
+         environment:\n  contents:\n    repositories:\n      - ./missing\n    packages: [busybox]\n\
+         pipeline:\n  - runs: true\n",
+    )
+    .unwrap();
+    let build = |extra: &[&str]| {
+        run_fail(
+            whittle()
+                .current_dir(d)
+                .args([
+                    "pkg",
+                    "build",
+                    "env.yaml",
+                    "-q",
+                    "--offline",
+                    "--cache-dir",
+                    "cache",
+                ])
+                .args(extra),
+        )
+    };
+    for extra in [&[][..], &["-r", "./other"]] {
+        let err = build(extra);
+        assert!(
+            err.contains("env.yaml:11:9: repository directory `./missing` not found")
+                && !err.contains("whittle-environment"),
+            "{extra:?}: {err}"
+        );
+    }
+    let err = build(&["-k", "./nokey.pub"]);
+    assert!(
+        err.contains("--keyring-append:1:1: keyring `./nokey.pub` not found")
+            && !err.contains("whittle-environment"),
+        "{err}"
+    );
+}
+
 /// `git-checkout` against a real git repository made here: a tag is cloned and checked against
 /// `expected-commit`, the default branch is rewound to an older `expected-commit`, and a commit
 /// that is not the expected one is refused.
