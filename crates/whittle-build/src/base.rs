@@ -30,6 +30,8 @@ pub const ANNOTATION_BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 pub(crate) struct Base {
     /// The reference as the config writes it.
     pub(crate) name: String,
+    /// Where the config names it (`FILE:LINE:COLUMN`).
+    pub(crate) at: String,
     /// The digest of its manifest.
     pub(crate) digest: String,
     /// Its image config.
@@ -128,7 +130,7 @@ impl Base {
             match version {
                 Some(v) if v != *have => {
                     return Err(Error::Base {
-                        at: "contents.baseimage".into(),
+                        at: self.at.clone(),
                         image: self.name.clone(),
                         message: format!(
                             "it has {name} {have} installed, the repositories resolve {name} {v}; build the base from the same repositories (or pin `{name}={have}` in contents.packages)"
@@ -289,6 +291,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
     let (apks, apk_db) = installed_apks(&tree).map_err(|m| err(b, origin, m))?;
     Ok(Some(Base {
         name: b.image.clone(),
+        at: format!("{origin}:{}:{}", b.pos.line, b.pos.column),
         digest: img.manifest_digest.clone(),
         config: img.config.clone(),
         layers,

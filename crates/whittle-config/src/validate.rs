@@ -247,7 +247,9 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
         None => Vec::new(),
     };
     let cmd = raw.cmd.map(|c| argv(ctx, c, "cmd")).unwrap_or_default();
-    if entrypoint.is_empty() && cmd.is_empty() {
+    // (on a base image, the base's entrypoint, cmd and user are the defaults)
+    let on_base = contents.base_image.is_some();
+    if entrypoint.is_empty() && cmd.is_empty() && !on_base {
         ctx.warn(
             None,
             "no `entrypoint` or `cmd`: the image has nothing to run by default",
@@ -380,7 +382,7 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
         },
     };
 
-    let accounts = convert_accounts(ctx, raw.accounts);
+    let accounts = convert_accounts(ctx, raw.accounts, on_base);
     let paths = convert_paths(ctx, raw.paths);
 
     let mut archs: Vec<Arch> = Vec::new();
@@ -919,8 +921,11 @@ fn check_id(ctx: &mut Ctx, v: &Spanned<u32>, what: &str) -> u32 {
     v.value
 }
 
-fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
+fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>, on_base: bool) -> Accounts {
     let Some(raw) = raw else {
+        if on_base {
+            return Accounts::default();
+        }
         ctx.warn(
             None,
             "no `accounts.run-as`: the image will run as root; add a user (e.g. `nonroot`, uid 65532) and set `accounts.run-as`",
@@ -1076,6 +1081,7 @@ fn convert_accounts(ctx: &mut Ctx, raw: Option<RawAccounts>) -> Accounts {
     }
 
     match &raw.run_as {
+        None if on_base => {}
         None => ctx.warn(
             None,
             "no `accounts.run-as`: the image will run as root; set `accounts.run-as` to a declared user",

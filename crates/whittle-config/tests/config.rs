@@ -211,6 +211,37 @@ fn example_gawk_config_parses() {
 }
 
 #[test]
+fn baseimage_reads_as_apko_writes_it() {
+    let read = |yaml: &str| {
+        Config::from_str(
+            "/srv/images/c.yaml",
+            &format!("contents:\n  packages: [gawk]\n  baseimage:\n{yaml}"),
+        )
+        .unwrap()
+    };
+    // a relative local reference is read against the config's directory
+    let c = read("    image: oci:base:1\n");
+    let b = c.contents.base_image.as_ref().unwrap();
+    assert_eq!(
+        (b.image.as_str(), b.resolved.as_str()),
+        ("oci:base:1", "oci:/srv/images/base:1")
+    );
+    assert_eq!((b.pos.line, b.pos.column), (4, 12));
+    // on a base, no entrypoint and no run-as are the base's to give: no warnings
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let c = read("    image: registry.example/base:1\n    apkindex: x/APKINDEX\n");
+    let b = c.contents.base_image.as_ref().unwrap();
+    assert_eq!(b.resolved, "registry.example/base:1");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.message.contains("`apkindex` is not needed")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+#[test]
 fn layering_reads_as_apko_reads_it() {
     let read = |yaml: &str| {
         Config::from_str("l.yaml", &format!("contents:\n  packages: []\n{yaml}"))
