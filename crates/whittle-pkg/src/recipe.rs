@@ -1363,13 +1363,27 @@ fn own_pipeline_script(
     with: &BTreeMap<String, (String, Pos)>,
 ) -> Option<String> {
     let shown = file.display().to_string();
-    let text = match std::fs::metadata(file) {
-        Ok(m) if m.len() > MAX_PIPELINE_BYTES => Err(format!(
-            "larger than {MAX_PIPELINE_BYTES} bytes; is this a pipeline?"
-        )),
-        Ok(_) => std::fs::read_to_string(file).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
+    use std::io::Read as _;
+    // read (and parsed) again for each `uses:`: each read counts against the recipe's budget,
+    // before it is read
+    let text = std::fs::metadata(file)
+        .map_err(|e| e.to_string())
+        .and_then(|m| match m.len() {
+            n if n > MAX_PIPELINE_BYTES => Err(format!(
+                "larger than {MAX_PIPELINE_BYTES} bytes; is this a pipeline?"
+            )),
+            n => vars.spend(
+                usize::try_from(n).unwrap_or(usize::MAX),
+                "the pipelines `uses:` reads",
+            ),
+        })
+        .and_then(|()| {
+            let mut t = String::new();
+            std::fs::File::open(file)
+                .and_then(|f| f.take(MAX_PIPELINE_BYTES).read_to_string(&mut t))
+                .map_err(|e| e.to_string())?;
+            Ok(t)
+        });
     let raw: std::result::Result<RawPipeline, String> = text.and_then(|t| {
         serde_saphyr::from_str(&t).map_err(|e| {
             serde_saphyr::UserMessageFormatter
@@ -2068,6 +2082,36 @@ test:
             .unwrap_err()
             .to_string();
         assert!(err.contains("--pipeline-dir"), "{err}");
+    }
+
+    /// A recipe repeating `uses:` of a large pipeline file read and parsed it each time, for
+    /// every step (minutes); each read now counts against the expansion budget.
+    #[test]
+    fn repeated_uses_of_a_large_pipeline_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let comment = format!("# {}\n", "x".repeat(200));
+        std::fs::write(
+            dir.path().join("big.yaml"),
+            format!(
+                "{}pipeline:\n  - runs: echo\n",
+                comment.repeat(250_000 / comment.len())
+            ),
+        )
+        .unwrap();
+        let mut text = "package:\n  name: p\n  version: 1\n  epoch: 0\npipeline:\n".to_string();
+        while text.len() < 900_000 {
+            text.push_str("  - uses: big\n");
+        }
+        let t = std::time::Instant::now();
+        let e = parse_with("r.yaml", &text, "x86_64", &[dir.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the pipelines `uses:` reads would make"), "{e}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     fn shell(r: &Recipe) -> Vec<String> {
