@@ -188,14 +188,20 @@ pub(crate) fn resolve_error(
     }
 }
 
-/// The OCI platform of a Debian architecture name.
+/// The OCI platform of a Debian architecture name, as a base image is picked by: arm64's
+/// `v8` is left out (many indexes do not give it, and arm64 has no other), 32-bit ARM's
+/// variant is kept (`v6` and `v7` are different images).
 fn platform(arch: &str) -> Result<Platform, Error> {
     let a = whittle_config::Arch::parse(arch)
         .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
+    let architecture = a.oci_architecture().to_string();
     Ok(Platform {
-        architecture: a.oci_architecture().to_string(),
+        variant: a
+            .oci_variant()
+            .filter(|_| architecture != "arm64")
+            .map(str::to_string),
+        architecture,
         os: "linux".into(),
-        variant: a.oci_variant().map(str::to_string),
     })
 }
 
