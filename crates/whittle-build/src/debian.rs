@@ -106,7 +106,7 @@ pub fn verify(
     let bytes = fetcher.fetch_mutable(&inrelease_url, MAX_INRELEASE)?;
     let mut keyring = Keyring::new();
     for path in &repo.keyrings {
-        let data = std::fs::read(path).map_err(|e| {
+        let data = whittle_deb::release::read_keyring_file(path).map_err(|e| {
             repo_err(
                 repo,
                 format!(

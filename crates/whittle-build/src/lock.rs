@@ -422,8 +422,8 @@ fn debian_contents(
             if keyring.iter().any(|e| e.name == name) {
                 continue;
             }
-            let content =
-                std::fs::read(k).map_err(|e| Error::Lock(format!("keyring {name}: {e}")))?;
+            let content = whittle_deb::release::read_keyring_file(k)
+                .map_err(|e| Error::Lock(format!("keyring {name}: {e}")))?;
             let in_ring = whittle_deb::release::Keyring::from_bytes(&name, &content)
                 .map(|r| r.fingerprints())
                 .unwrap_or_default();

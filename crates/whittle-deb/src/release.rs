@@ -42,6 +42,18 @@ use pgp::types::{Fingerprint, KeyDetails, KeyId, Password, Tag};
 pub const MAX_INRELEASE_SIZE: usize = 64 << 20;
 /// Largest keyring accepted (Debian's full archive keyring is about 55 KiB).
 pub const MAX_KEYRING_SIZE: usize = 16 << 20;
+
+/// Reads the keyring file `path`: at most [`MAX_KEYRING_SIZE`] + 1 bytes, so that a file too
+/// large for [`Keyring::from_bytes`] (or `/dev/zero` named as a keyring) is refused there
+/// instead of being read whole.
+pub fn read_keyring_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_KEYRING_SIZE as u64 + 1)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
 /// Most signatures one `InRelease` may carry (real ones have one to three); more is refused.
 const MAX_SIGNATURES: usize = 32;
 /// How far the signed `Date` of a Release may be ahead of the verification time (clock skew
@@ -1128,6 +1140,16 @@ fn pgp_reason(e: &impl std::fmt::Display) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_endless_keyring_file_is_read_bounded_and_refused() {
+        let bytes = super::read_keyring_file(std::path::Path::new("/dev/zero")).unwrap();
+        assert_eq!(bytes.len(), super::MAX_KEYRING_SIZE + 1);
+        let e = super::Keyring::from_bytes("/dev/zero", &bytes)
+            .err()
+            .unwrap();
+        assert!(matches!(e, super::Error::TooLarge { .. }), "{e}");
+    }
+
     #[test]
     fn parser_errors_are_cut_to_their_first_words() {
         struct Noisy;
