@@ -208,6 +208,8 @@ pub struct BuildOptions {
     /// What apko's `-k`/`-r`/`-b`/`-p`/`--annotations` flags add to the config (relative paths
     /// against the current directory).
     pub append: whittle_config::Append,
+    /// The layers' codec, over the config's `layer-compression` (`--layer-compression`).
+    pub layer_compression: Option<whittle_config::LayerCompression>,
 }
 
 /// What the CLI shows while a build runs.
@@ -253,6 +255,9 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         let cwd = std::env::current_dir()
             .map_err(|e| Error::Unsupported(format!("the current directory: {e}")))?;
         config.append(&opts.append, &cwd)?;
+    }
+    if let Some(c) = opts.layer_compression {
+        config.layer_compression = c;
     }
     let file_warnings = config.check_files(&opts.allow_paths)?;
     for w in config.warnings.iter().chain(&file_warnings) {

@@ -94,6 +94,7 @@ pub fn build_rootfs(
             lock_file: opts.lock.as_ref().map(|l| l.file.clone()),
             lock_made_from: opts.lock.as_ref().map(|l| l.made_from.clone()),
             append: opts.append.clone(),
+            layer_compression: None,
         },
         events,
     )?;

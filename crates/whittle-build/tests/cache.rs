@@ -89,6 +89,7 @@ fn build_into(dir: &Path, cfg: &Path, cache: &Path, name: &str) -> (String, Vec<
             lock_file: None,
             lock_made_from: None,
             append: Default::default(),
+            layer_compression: None,
         },
         &events,
     )

@@ -71,6 +71,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "ignore_lock")]
     lockfile: Option<PathBuf>,
 
+    /// Compress the layers with this codec instead of the config's `layer-compression`
+    /// (zstd layers need containerd 1.5 or Docker 23 to pull).
+    #[arg(long, value_name = "CODEC")]
+    layer_compression: Option<LayerCompressionArg>,
+
     /// Print only errors and the final digest.
     #[arg(short, long)]
     quiet: bool,
@@ -84,6 +89,13 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     shared_cache: crate::shared_cache::SharedCacheArgs,
+}
+
+/// `--layer-compression`'s values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LayerCompressionArg {
+    Gzip,
+    Zstd,
 }
 
 /// Renders build events on stderr: steps, warnings and a download progress bar.
@@ -205,6 +217,10 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         lock_file: args.lockfile,
         lock_made_from: None,
         append: args.apko.append(),
+        layer_compression: args.layer_compression.map(|c| match c {
+            LayerCompressionArg::Gzip => whittle_config::LayerCompression::Gzip,
+            LayerCompressionArg::Zstd => whittle_config::LayerCompression::Zstd,
+        }),
     };
     let term = Terminal::new(args.quiet);
     let shared = args.shared_cache.start()?;

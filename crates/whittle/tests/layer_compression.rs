@@ -81,6 +81,59 @@ fn digests_do_not_depend_on_the_thread_count() {
     }
 }
 
+/// `whittle build --layer-compression` overrides the config's `layer-compression`: the image is
+/// the one the config would give with that value; an unknown codec is refused naming the values.
+#[test]
+fn the_layer_compression_flag_overrides_the_config() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let by_config = |extra: &str, name: &str| {
+        let dd = d.join(name);
+        std::fs::create_dir(&dd).unwrap();
+        build_on(&dd, &fix, extra, "2")
+    };
+    let gzip = by_config("", "gzip");
+    let zstd = by_config("layer-compression: zstd\n", "zstd");
+    assert_ne!(gzip, zstd);
+    let by_flag = |extra: &str, codec: &str| {
+        let cfg = d.join(format!("flag-{codec}.yaml"));
+        std::fs::write(&cfg, fixture_config(&fix, "gawk", extra)).unwrap();
+        let layout = d.join(format!("flag-{codec}"));
+        let out = run(whittle()
+            .current_dir(d)
+            .env_remove("SOURCE_DATE_EPOCH")
+            .arg("build")
+            .arg(&cfg)
+            .arg("-o")
+            .arg(format!("oci:{}:gawk", layout.display()))
+            .args([
+                "--cache-dir",
+                "cache",
+                "--no-sbom",
+                "--layer-compression",
+                codec,
+            ]));
+        (out.trim().to_string(), layout)
+    };
+    let (flag_zstd, layout) = by_flag("", "zstd");
+    assert_eq!(
+        flag_zstd, zstd,
+        "--layer-compression zstd over a gzip config"
+    );
+    assert_eq!(
+        layers(&layout)[0].0,
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    let (flag_gzip, _) = by_flag("layer-compression: zstd\n", "gzip");
+    assert_eq!(
+        flag_gzip, gzip,
+        "--layer-compression gzip over a zstd config"
+    );
+    let err = run_fail(whittle().args(["build", "x.yaml", "--layer-compression", "xz"]));
+    assert!(err.contains("gzip") && err.contains("zstd"), "{err}");
+}
+
 #[test]
 fn zstd_image_is_read_by_skopeo_umoci_runc_and_whittle() {
     let Some(fix) = fixtures() else { return };
