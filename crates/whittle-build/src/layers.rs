@@ -7,7 +7,8 @@
 //! reuses another's layers, so a warm cache gives the same digest a cold build does.
 //!
 //! gzip is level 6, as `gzip` and `pigz` default to: on two cores it compresses faster than
-//! `pigz -6` with output within 2% of one `gzip -6` stream (docs/benchmarks.md). Until the
+//! `pigz -6` with half its CPU, its output 0.4–3.6 % larger than `pigz -6`'s (zlib-rs's level
+//! 6; levels 7–9 are slower than `pigz -6` or still over 2 %: docs/benchmarks.md). Until the
 //! block format, layers were one level-9 stream: layer digests changed with it.
 
 use crate::Error;
