@@ -185,25 +185,26 @@ pub fn split(
     Ok(plans)
 }
 
-/// A tree path whose name starts with `.wh.` is refused: every unpacker reads it as a whiteout,
-/// so in a layer above another it would delete the lower layer's file (`usr/lib/.wh.libc.so.6`
-/// shipped by one package hides another's libc) and the image would not unpack to the tree.
+/// A package's file whose name starts with `.wh.` is refused: every unpacker reads it as a
+/// whiteout, so in a layer above another it would delete the lower layer's file
+/// (`usr/lib/.wh.libc.so.6` shipped by one package hides another's libc) and the image would
+/// not unpack to the tree. Files no package owns may be whiteouts on purpose (what a build on
+/// a base image removes from it).
 fn refuse_whiteout_name(path: &str, owner: Option<&PackageFiles>) -> Result<(), Error> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
     let name = path.rsplit('/').next().unwrap_or(path);
     if !name.starts_with(whittle_fs::WHITEOUT_PREFIX) {
         return Ok(());
     }
-    let message = format!(
-        "/{} is named like an OCI whiteout ({}…): runtimes would delete another file instead of unpacking it; leave it out with `paths` or drop the package",
-        path.chars().take(200).collect::<String>(),
-        whittle_fs::WHITEOUT_PREFIX
-    );
     Err(Error::Package {
-        package: owner.map_or_else(
-            || "(no package: the image's own files)".into(),
-            |p| p.name.clone(),
+        package: owner.name.clone(),
+        message: format!(
+            "/{} is named like an OCI whiteout ({}…): runtimes would delete another file instead of unpacking it; leave it out with `paths` or drop the package",
+            path.chars().take(200).collect::<String>(),
+            whittle_fs::WHITEOUT_PREFIX
         ),
-        message,
     })
 }
 
@@ -379,15 +380,20 @@ mod tests {
             e.starts_with("package tiny: /usr/lib/.wh.libc.so.6 is named like an OCI whiteout"),
             "{e}"
         );
-        // the opaque marker too, and a file no package owns
+        // the opaque marker too; a whiteout no package owns (a base image's removal) is kept
         let mut t = tree();
         t.insert("etc/.wh..wh..opq", Node::file(vec![]), Meta::root(0o644))
             .unwrap();
-        let e = split(&t, &packages(), &g, 1, false)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("/etc/.wh..wh..opq is named like"), "{e}");
+        t.insert("etc/.wh.gone", Node::file(vec![]), Meta::root(0o644))
+            .unwrap();
+        let mut p = packages();
+        assert!(split(&t, &p, &g, 1, false).is_ok());
+        p[0].paths.push("etc/.wh..wh..opq".into());
+        let e = split(&t, &p, &g, 1, false).err().unwrap().to_string();
+        assert!(
+            e.contains("package libc6: /etc/.wh..wh..opq is named like"),
+            "{e}"
+        );
     }
 
     #[test]
