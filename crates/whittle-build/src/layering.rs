@@ -112,6 +112,7 @@ pub fn split(
     mtime: u64,
     fixed: bool,
 ) -> Result<Vec<LayerPlan>, Error> {
+    refuse_package_whiteouts(packages)?;
     let owners = owners(packages);
     let mut layer_of_package = vec![groups.len(); packages.len()];
     for (l, g) in groups.iter().enumerate() {
@@ -154,7 +155,6 @@ pub fn split(
             .unwrap_or(top)
     };
     for (path, entry) in tree.walk() {
-        refuse_whiteout_name(path, owners.get(path).and_then(|&i| packages.get(i)))?;
         let layer = match &entry.node {
             Node::Dir => top,
             Node::Hardlink(target) => layer_of(hardlink_file(tree, target)),
@@ -185,27 +185,28 @@ pub fn split(
     Ok(plans)
 }
 
-/// A package's file whose name starts with `.wh.` is refused: every unpacker reads it as a
-/// whiteout, so in a layer above another it would delete the lower layer's file
-/// (`usr/lib/.wh.libc.so.6` shipped by one package hides another's libc) and the image would
-/// not unpack to the tree. Files no package owns may be whiteouts on purpose (what a build on
-/// a base image removes from it).
-fn refuse_whiteout_name(path: &str, owner: Option<&PackageFiles>) -> Result<(), Error> {
-    let Some(owner) = owner else {
-        return Ok(());
-    };
-    let name = path.rsplit('/').next().unwrap_or(path);
-    if !name.starts_with(whittle_fs::WHITEOUT_PREFIX) {
-        return Ok(());
+/// Refuses a package file whose name starts with `.wh.`: every unpacker reads it as a
+/// whiteout, so in a layer above another (a package layer, or the layer over a base image) it
+/// would delete the lower layer's file (`usr/lib/.wh.libc.so.6` shipped by one package hides
+/// another's libc), and alone it unpacks to nothing: the image would not be the tree. Files no
+/// package owns may be whiteouts on purpose (what a build on a base image removes from it).
+pub(crate) fn refuse_package_whiteouts(packages: &[PackageFiles]) -> Result<(), Error> {
+    for p in packages {
+        for path in &p.paths {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if name.starts_with(whittle_fs::WHITEOUT_PREFIX) {
+                return Err(Error::Package {
+                    package: p.name.clone(),
+                    message: format!(
+                        "/{} is named like an OCI whiteout ({}…): runtimes would delete another file instead of unpacking it; leave it out with `paths` or drop the package",
+                        path.chars().take(200).collect::<String>(),
+                        whittle_fs::WHITEOUT_PREFIX
+                    ),
+                });
+            }
+        }
     }
-    Err(Error::Package {
-        package: owner.name.clone(),
-        message: format!(
-            "/{} is named like an OCI whiteout ({}…): runtimes would delete another file instead of unpacking it; leave it out with `paths` or drop the package",
-            path.chars().take(200).collect::<String>(),
-            whittle_fs::WHITEOUT_PREFIX
-        ),
-    })
+    Ok(())
 }
 
 /// The file a hard link names, following chains of hard links (a chain longer than the tree, a

@@ -646,6 +646,7 @@ fn build_arch(
         Some(b) => std::borrow::Cow::Owned(base::diff(&tree, &b.tree)?),
         None => std::borrow::Cow::Borrowed(&tree),
     };
+    layering::refuse_package_whiteouts(&packages)?;
     let layers = match config.layering {
         None => vec![(
             layers::layer(&new_tree, mtime, config.layer_compression, fetcher.cache())?,
