@@ -172,15 +172,17 @@ impl RegistryCache {
         format!("repository:{}:pull", self.repo)
     }
 
-    /// Every tag of the repository, following `Link: <…>; rel="next"` pages (registries that
-    /// paginate), at most [`MAX_TAG_PAGES`] pages of [`MAX_TAG_LIST`] bytes.
-    fn tags(&self) -> Result<Vec<String>> {
+    /// The [`MAX_INDEXES`] newest cache tags of the repository (valid tags starting with
+    /// [`TAG_PREFIX`], newest first), following `Link: <…>; rel="next"` pages (registries that
+    /// paginate), at most [`MAX_TAG_PAGES`] pages of [`MAX_TAG_LIST`] bytes. Only those are kept
+    /// while reading, so a repository with millions of tags costs one page of memory.
+    fn cache_tags(&self) -> Result<Vec<String>> {
         #[derive(Deserialize)]
         struct Tags {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let mut out = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         let mut url = self.client.url(&format!("{}/tags/list?n=1000", self.repo));
         for _ in 0..MAX_TAG_PAGES {
             let resp = self
@@ -199,7 +201,15 @@ impl RegistryCache {
                 .read_body(&url, resp, MAX_TAG_LIST, "tag list")?;
             let t: Tags = serde_json::from_slice(&body)
                 .map_err(|e| Error::Invalid(format!("{url}: not a tag list: {e}")))?;
-            out.extend(t.tags.unwrap_or_default());
+            out.extend(
+                t.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| is_cache_tag(t)),
+            );
+            out.sort_unstable_by(|a, b| b.cmp(a));
+            out.dedup();
+            out.truncate(MAX_INDEXES);
             match next {
                 Some(n) => url = n,
                 None => break,
@@ -207,6 +217,16 @@ impl RegistryCache {
         }
         Ok(out)
     }
+}
+
+/// Whether `tag` is a cache manifest's tag: [`TAG_PREFIX`], then what the OCI tag grammar
+/// allows (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`), so that it can go into a URL as it is.
+fn is_cache_tag(tag: &str) -> bool {
+    tag.starts_with(TAG_PREFIX)
+        && tag.len() <= 128
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The target of a `Link` header's `rel="next"` entry (`<…/tags/list?n=1000&last=x>; rel="next"`).
@@ -235,14 +255,7 @@ impl RemoteStore for RegistryCache {
     }
 
     fn index(&self) -> std::result::Result<Vec<RemoteEntry>, RemoteError> {
-        let mut tags: Vec<String> = self
-            .tags()
-            .map_err(classify)?
-            .into_iter()
-            .filter(|t| t.starts_with(TAG_PREFIX))
-            .collect();
-        tags.sort_unstable_by(|a, b| b.cmp(a));
-        tags.truncate(MAX_INDEXES);
+        let tags = self.cache_tags().map_err(classify)?;
         let mut out = Vec::new();
         for t in tags {
             // a manifest deleted meanwhile (retention) is simply absent
@@ -408,6 +421,49 @@ mod tests {
         );
         assert_eq!(next_link("<https://a/prev>; rel=\"prev\""), None);
         assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn endless_tag_pages_keep_only_the_newest_valid_cache_tags() {
+        use whittle_testutil::http::{HttpServer, respond};
+        // every page: many tags that are not the cache's, one cache tag, one that is not a
+        // valid tag, and a `next` link, forever
+        let server = HttpServer::start(|hit, s| {
+            if !hit.path.contains("/tags/list") {
+                return respond(s, 404, &[], b"");
+            }
+            let page: usize = hit
+                .path
+                .rsplit_once("page=")
+                .and_then(|(_, n)| n.parse().ok())
+                .unwrap_or(0);
+            let mut tags: Vec<String> = (0..20_000).map(|i| format!("v{page}.{i}")).collect();
+            tags.push(format!("cache-2026{page:04}-0"));
+            tags.push(format!("cache-9999/../../x{page}"));
+            let body = serde_json::to_vec(&serde_json::json!({ "tags": tags })).unwrap();
+            let next = format!("</v2/r/tags/list?n=1000&page={}>; rel=\"next\"", page + 1);
+            respond(s, 200, &[("Link", next.as_str())], &body);
+        });
+        let reference = DockerReference::parse(&format!("{}/r", server.host)).unwrap();
+        let cache = RegistryCache::new(&reference, &Options::default()).unwrap();
+        let tags = cache.cache_tags().unwrap();
+        let want: Vec<String> = (0..MAX_TAG_PAGES)
+            .rev()
+            .take(MAX_INDEXES)
+            .map(|p| format!("cache-2026{p:04}-0"))
+            .collect();
+        assert_eq!(tags, want);
+        assert_eq!(server.count("GET", ""), MAX_TAG_PAGES);
+        // the index asks for those manifests only (absent here: nothing listed)
+        assert!(cache.index().unwrap().is_empty());
+        let manifests: Vec<String> = server
+            .hits()
+            .into_iter()
+            .filter(|h| h.path.contains("/manifests/"))
+            .map(|h| h.path)
+            .collect();
+        assert_eq!(manifests.len(), MAX_INDEXES, "{manifests:?}");
+        assert!(manifests.iter().all(|m| !m.contains("..")), "{manifests:?}");
     }
 
     #[test]
