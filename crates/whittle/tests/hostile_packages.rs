@@ -1,0 +1,56 @@
+//! Packages that try to make the image differ from what whittle assembled: a file named like
+//! an OCI whiteout (`.wh.NAME`) would delete a file of a lower layer (another package's, or a
+//! base image's) when the image is unpacked, and alone unpacks to nothing. Refused, one layer
+//! or layered, naming the package and the path.
+
+mod common;
+use common::*;
+
+#[test]
+fn a_package_file_named_like_a_whiteout_is_refused() {
+    let mut evil = TestPkg::new("evil", "1.0", "");
+    evil.files.push(TestFile {
+        path: "usr/share/whittle-test/.wh.marker",
+        data: b"x".to_vec(),
+        mode: 0o644,
+    });
+    let repo = make_repo(&[TestPkg::new("good", "1.0", ""), evil]);
+    for layering in ["", "layering: {strategy: origin, budget: 3}\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("image.yaml"),
+            format!(
+                "contents:\n  repositories:\n    - {}\n  packages: [good, evil]\n{layering}archs: [amd64]\n",
+                repo.line()
+            ),
+        )
+        .unwrap();
+        let err = run_fail(whittle().current_dir(dir.path()).args([
+            "build",
+            "image.yaml",
+            "-o",
+            "oci:img",
+            "--cache-dir",
+            "cache",
+        ]));
+        assert!(
+            err.contains(
+                "package evil: /usr/share/whittle-test/.wh.marker is named like an OCI whiteout"
+            ),
+            "{layering}: {err}"
+        );
+        assert!(!dir.path().join("img").exists(), "no image written");
+    }
+    // the same repository without it builds
+    let dir = tempfile::tempdir().unwrap();
+    build(
+        dir.path(),
+        &format!(
+            "contents:\n  repositories:\n    - {}\n  packages: [good]\narchs: [amd64]\n",
+            repo.line()
+        ),
+        "oci:img",
+        &dir.path().join("cache"),
+        &["-q"],
+    );
+}
