@@ -222,6 +222,10 @@ fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Resul
     Ok(())
 }
 
+/// What the image history says of a layer of what no package owns (the layered image's top
+/// layer; on a base image, a layer without packages).
+pub const TOP_LAYER: &str = "whittle build: files no package owns (directories, accounts, paths, OS and native files, package databases)";
+
 /// What the image history says of a layer holding `packages` of `format` (`Debian`, `APK`).
 pub fn created_by(format: &str, packages: &[String]) -> String {
     format!(

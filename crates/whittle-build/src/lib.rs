@@ -650,7 +650,11 @@ fn build_arch(
     let layers = match config.layering {
         None => vec![(
             layers::layer(&new_tree, mtime, config.layer_compression, fetcher.cache())?,
-            image::created_by(format, &names),
+            if names.is_empty() {
+                image::TOP_LAYER.to_string()
+            } else {
+                image::created_by(format, &names)
+            },
         )],
         Some(l) => layered(
             &new_tree,
@@ -693,7 +697,7 @@ fn layered(
     for plan in plans {
         let layer = layers::layer(&plan.tree, plan.mtime, compression, fetcher.cache())?;
         let by = if plan.packages.is_empty() {
-            "whittle build: files no package owns (directories, accounts, paths, OS and native files, package databases)".to_string()
+            image::TOP_LAYER.to_string()
         } else {
             image::created_by(format, &plan.packages)
         };

@@ -158,9 +158,10 @@ fn install_debs(
 
     let mut tree = assemble::skeleton(arch)?;
     if let Some(b) = base {
-        // the base's tree, with what the skeleton has and the base lacks
+        // the base's tree, with what the skeleton has and the base lacks when packages are
+        // installed (nothing of Debian's layout is added to a base that only gets files)
         let mut on_base = b.tree.clone();
-        for (path, e) in tree.walk() {
+        for (path, e) in tree.walk().filter(|_| !packages.is_empty()) {
             if on_base.get(path).is_none() {
                 on_base.insert(path, e.node.clone(), e.meta)?;
             }

@@ -446,6 +446,25 @@ fn apk_app_on_an_apk_base_extends_its_installed_database() {
             .keys()
             .any(|p| p.contains("replayout") && !p.starts_with("lib/apk"))
     );
+
+    // ko's way: no packages, only the app's files on the base: one layer of just them
+    std::fs::write(d.path().join("hello.awk"), "BEGIN { print 1 }\n").unwrap();
+    std::fs::write(
+        d.path().join("ko.yaml"),
+        "contents:\n  baseimage: {image: oci:app:t}\npaths:\n  - {path: /app/hello.awk, type: local, source: hello.awk}\n",
+    )
+    .unwrap();
+    run(whittle()
+        .current_dir(d.path())
+        .args(["build", "ko.yaml", "-o", "oci:ko:t", "--cache-dir"])
+        .arg(&cache));
+    let ko = d.path().join("ko");
+    let (_, ko_m, _) = manifest_and_config(&ko, "t");
+    assert_eq!(layer_digests(&ko_m)[..app_layers.len()], app_layers[..]);
+    assert_eq!(
+        top_layer_paths(&ko, "t"),
+        BTreeSet::from(["app".to_string(), "app/hello.awk".to_string()])
+    );
 }
 
 #[test]
