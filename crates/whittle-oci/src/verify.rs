@@ -485,6 +485,38 @@ mod tests {
         Expect::digest(&crate::sha256_digest(data), "the manifest", &name()).unwrap()
     }
 
+    /// Everything `Decoder` gives for the stored bytes `raw`.
+    fn decode(raw: &[u8]) -> io::Result<Vec<u8>> {
+        let boxed: Box<dyn Read + Send> = Box::new(io::Cursor::new(raw.to_vec()));
+        let raw = Verified::new(boxed, expect(raw), name());
+        let mut d = Decoder::new(raw, "layer 0").map_err(io::Error::other)?;
+        let mut out = Vec::new();
+        d.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_every_frame_of_a_multi_frame_zstd_layer() {
+        // whittle's own zstd layers are one frame per MiB, and an empty frame is valid
+        let mut z = zstd::bulk::compress(b"first ", 3).unwrap();
+        z.extend(zstd::bulk::compress(b"", 3).unwrap());
+        z.extend(zstd::bulk::compress(b"second", 19).unwrap());
+        assert_eq!(decode(&z).unwrap(), b"first second");
+    }
+
+    #[test]
+    fn gzip_and_zstd_with_trailing_garbage_fail() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, b"tar bytes").unwrap();
+        let mut gz = gz.finish().unwrap();
+        gz.extend_from_slice(b"garbage after the member");
+        let e = decode(&gz).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        let mut z = zstd::bulk::compress(b"tar bytes", 3).unwrap();
+        z.extend_from_slice(b"garbage after the frame");
+        assert!(decode(&z).is_err());
+    }
+
     #[test]
     fn passes_a_matching_blob() {
         let data = b"hello".to_vec();
