@@ -185,16 +185,20 @@ pub fn split(
     Ok(plans)
 }
 
-/// Refuses a package file whose name starts with `.wh.`: every unpacker reads it as a
-/// whiteout, so in a layer above another (a package layer, or the layer over a base image) it
-/// would delete the lower layer's file (`usr/lib/.wh.libc.so.6` shipped by one package hides
-/// another's libc), and alone it unpacks to nothing: the image would not be the tree. Files no
-/// package owns may be whiteouts on purpose (what a build on a base image removes from it).
+/// Refuses a package file whose name (or a directory's on its way) starts with `.wh.`: every
+/// unpacker reads it as a whiteout, so in a layer above another (a package layer, or the layer
+/// over a base image) it would delete the lower layer's file (`usr/lib/.wh.libc.so.6` shipped
+/// by one package hides another's libc), and alone it unpacks to nothing: the image would not
+/// be the tree. Files no package owns may be whiteouts on purpose (what a build on a base
+/// image removes from it).
 pub(crate) fn refuse_package_whiteouts(packages: &[PackageFiles]) -> Result<(), Error> {
     for p in packages {
         for path in &p.paths {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            if name.starts_with(whittle_fs::WHITEOUT_PREFIX) {
+            // a directory on the way is an entry of the layer too (`usr/.wh.lib/x`)
+            if path
+                .split('/')
+                .any(|c| c.starts_with(whittle_fs::WHITEOUT_PREFIX))
+            {
                 return Err(Error::Package {
                     package: p.name.clone(),
                     message: format!(
@@ -393,6 +397,17 @@ mod tests {
         let e = split(&t, &p, &g, 1, false).err().unwrap().to_string();
         assert!(
             e.contains("package libc6: /etc/.wh..wh..opq is named like"),
+            "{e}"
+        );
+        // a directory so named, above a package's file
+        let mut t = tree();
+        t.insert("usr/.wh.lib/x", Node::file(vec![]), Meta::root(0o644))
+            .unwrap();
+        let mut p = packages();
+        p[2].paths.push("usr/.wh.lib/x".into());
+        let e = split(&t, &p, &g, 1, false).err().unwrap().to_string();
+        assert!(
+            e.contains("package gawk: /usr/.wh.lib/x is named like"),
             "{e}"
         );
     }
