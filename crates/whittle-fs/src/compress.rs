@@ -329,6 +329,36 @@ mod tests {
         }
     }
 
+    /// Bytes deflate cannot shrink: stored blocks, output larger than input.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn block_boundaries_round_trip_with_any_thread_count() {
+        for len in [BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 2 * BLOCK_SIZE] {
+            for data in [sample(len), noise(len)] {
+                for (codec, level) in [(Codec::Gzip, 0), (Codec::Gzip, 1), (Codec::Zstd, 1)] {
+                    let one = compress(&data, codec, level, 1).unwrap();
+                    assert_eq!(one, compress(&data, codec, level, 3).unwrap(), "{len}");
+                    let back = match codec {
+                        Codec::Gzip => gunzip(&one),
+                        Codec::Zstd => zstd::stream::decode_all(one.as_slice()).unwrap(),
+                    };
+                    assert!(back == data, "{codec:?} {level} {len}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn levels_are_checked() {
         assert!(compress(b"x", Codec::Gzip, 10, 1).is_err());
