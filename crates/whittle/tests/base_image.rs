@@ -459,8 +459,11 @@ fn apk_app_on_an_apk_base_extends_its_installed_database() {
         .args(["build", "ko.yaml", "-o", "oci:ko:t", "--cache-dir"])
         .arg(&cache));
     let ko = d.path().join("ko");
-    let (_, ko_m, _) = manifest_and_config(&ko, "t");
+    let (_, ko_m, ko_c) = manifest_and_config(&ko, "t");
     assert_eq!(layer_digests(&ko_m)[..app_layers.len()], app_layers[..]);
+    // no package gives a time: the base's is the image's
+    let (_, _, app_c) = manifest_and_config(&app, "t");
+    assert_eq!(ko_c["created"], app_c["created"]);
     assert_eq!(
         top_layer_paths(&ko, "t"),
         BTreeSet::from(["app".to_string(), "app/hello.awk".to_string()])
