@@ -1630,18 +1630,19 @@ fn builtin(
             });
         }
         "autoconf/configure" => format!(
-            "cd '{dir}'\n./configure --prefix=/usr --sysconfdir=/etc --libdir=/usr/lib --mandir=/usr/share/man --infodir=/usr/share/info --localstatedir=/var {opts}\n",
-            dir = get("dir", "."),
+            "cd {dir}\n./configure --prefix=/usr --sysconfdir=/etc --libdir=/usr/lib --mandir=/usr/share/man --infodir=/usr/share/info --localstatedir=/var {opts}\n",
+            dir = sq(&get("dir", ".")),
             opts = get("opts", "")
         ),
         "autoconf/make" => format!(
-            "make -C '{dir}' -j\"$(nproc 2>/dev/null || echo 2)\" {opts} V=1\n",
-            dir = get("dir", "."),
+            "make -C {dir} -j\"$(nproc 2>/dev/null || echo 2)\" {opts} V=1\n",
+            dir = sq(&get("dir", ".")),
             opts = get("opts", "")
         ),
         "autoconf/make-install" => format!(
-            "make -C '{dir}' install DESTDIR='{dest}' {opts} V=1\n",
-            dir = get("dir", "."),
+            "make -C {dir} install DESTDIR={dest} {opts} V=1\n",
+            dir = sq(&get("dir", ".")),
+            dest = sq(&dest),
             opts = get("opts", "")
         ),
         "cargo/build" => {
@@ -1654,11 +1655,13 @@ fn builtin(
                 return None;
             };
             format!(
-                "cd '{root}'\ncargo build --release --offline {opts}\nmkdir -p '{dest}/{prefix}/{bin}'\ninstall -m755 'target/release/{output}' '{dest}/{prefix}/{bin}/{output}'\n",
-                root = get("modroot", "."),
+                "cd {root}\ncargo build --release --offline {opts}\nmkdir -p {dest}/{prefix}/{bin}\ninstall -m755 target/release/{output} {dest}/{prefix}/{bin}/{output}\n",
+                root = sq(&get("modroot", ".")),
                 opts = get("opts", ""),
-                prefix = get("prefix", "usr"),
-                bin = get("install-dir", "bin"),
+                dest = sq(&dest),
+                prefix = sq(&get("prefix", "usr")),
+                bin = sq(&get("install-dir", "bin")),
+                output = sq(output),
             )
         }
         "cmake/configure" => format!(
@@ -1756,7 +1759,8 @@ fn builtin(
         }
         "python/build-wheel" | "python/install" => python_wheel(uses, &dest),
         "git-am" => {
-            let Some((patches, _)) = with.get("patches").filter(|(p, _)| !p.trim().is_empty())
+            let Some((patches, patches_pos)) =
+                with.get("patches").filter(|(p, _)| !p.trim().is_empty())
             else {
                 ctx.err(
                     step_pos,
@@ -1765,6 +1769,14 @@ fn builtin(
                 );
                 return None;
             };
+            if let Some(f) = patches.split_whitespace().find(|f| !in_workspace(f)) {
+                ctx.err(
+                    *patches_pos,
+                    format!("`git-am`: the patch path `{f}` leaves the workspace"),
+                    Some("give patch files relative to the workspace, without `..`"),
+                );
+                return None;
+            }
             let files: Vec<String> = patches.split_whitespace().map(sq).collect();
             format!(
                 "git -c user.name=\"${{GIT_COMMITTER_NAME:-whittle}}\" -c user.email=\"${{GIT_COMMITTER_EMAIL:-whittle@localhost}}\" am {}\n",
@@ -1855,6 +1867,11 @@ find {dest} -name '*.pyc' -exec rm -f {{}} +
 }
 
 /// `s` single-quoted for the shell.
+/// Whether `path` stays in the workspace: relative, with no `..` component.
+fn in_workspace(path: &str) -> bool {
+    !path.starts_with('/') && path.split('/').all(|c| c != "..")
+}
+
 fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
@@ -2654,6 +2671,16 @@ test:
             ("go/install", "", "needs `with.package`"),
             ("git-am", "", "needs `with.patches`"),
             (
+                "git-am",
+                "    with:\n      patches: a.patch ../../etc/x.patch\n",
+                "`../../etc/x.patch` leaves the workspace",
+            ),
+            (
+                "git-am",
+                "    with:\n      patches: /tmp/x.patch\n",
+                "leaves the workspace",
+            ),
+            (
                 "meson/install",
                 "    with:\n      opts: x\n",
                 "has no input `opts`",
@@ -2665,6 +2692,35 @@ test:
         // inputs are quoted for the shell
         let s = step("cmake/build", "    with:\n      output-dir: \"it's\"\n").unwrap();
         assert!(s.contains(r"'it'\''s'"), "{s}");
+        // everywhere: a value with a quote and shell characters stays one word
+        let hostile = r#""it's $(touch /pwned); `id` > x""#;
+        let quoted = r"'it'\''s $(touch /pwned); `id` > x'";
+        for (uses, inputs) in [
+            ("autoconf/configure", &["dir"][..]),
+            ("autoconf/make", &["dir"]),
+            ("autoconf/make-install", &["dir"]),
+            (
+                "cargo/build",
+                &["modroot", "prefix", "install-dir", "output"],
+            ),
+            ("cmake/configure", &["output-dir"]),
+            ("meson/install", &["output-dir"]),
+            ("go/build", &["modroot", "output", "tags", "ldflags"]),
+        ] {
+            let mut with = String::from("    with:\n");
+            if uses == "go/build" {
+                with.push_str("      packages: .\n");
+            }
+            for k in inputs {
+                with.push_str(&format!("      {k}: {hostile}\n"));
+            }
+            let s = step(uses, &with).unwrap_or_else(|e| panic!("{uses}: {e}"));
+            let bare = s.replace(quoted, "");
+            assert!(
+                s.contains(quoted) && !bare.contains("it's") && !bare.contains("pwned"),
+                "{uses}: {s}"
+            );
+        }
     }
 
     #[test]
