@@ -1029,6 +1029,44 @@ mod tests {
     }
 
     #[test]
+    fn a_short_or_bad_key_file_shares_no_derived_entry() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        let writer = Cache::open_with_key(dir.path().join("w"), Some(&key)).unwrap();
+        let seal = writer.seal_text("layer", &sha256_hex(b"layer"), 5);
+        let full = std::fs::read_to_string(&key).unwrap();
+        for bad in [&full[..10], "", "zz", &full.repeat(2)] {
+            let short = dir.path().join("short");
+            std::fs::write(&short, bad).unwrap();
+            std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let store = Store {
+                blobs: vec![b"layer".to_vec()],
+                index: vec![crate::remote::RemoteEntry {
+                    key: Some("layer".into()),
+                    sha256: sha256_hex(b"layer"),
+                    size: 5,
+                    seal: seal.clone(),
+                }],
+            };
+            let remote = Arc::new(crate::remote::Remote::new(Some(Box::new(store))));
+            let cache = Cache::open_with_key(dir.path().join("r"), Some(&short))
+                .unwrap()
+                .with_remote(Some(remote.clone()));
+            assert!(cache.get_derived("layer").unwrap().is_none(), "{bad:?}");
+            assert!(remote.used().is_empty(), "nothing unsealed is written back");
+            let w = cache.take_warnings();
+            assert!(
+                w.iter()
+                    .any(|w| w.contains(&short.display().to_string()) && w.contains("64 hex")),
+                "{w:?}"
+            );
+            // the file is left alone for the user to fix, never replaced by a new key
+            assert_eq!(std::fs::read_to_string(&short).unwrap(), bad);
+        }
+    }
+
+    #[test]
     fn rejects_non_hash_keys() {
         let dir = tempfile::tempdir().unwrap();
         let cache = open(dir.path());
