@@ -467,6 +467,71 @@ mod tests {
     }
 
     #[test]
+    fn a_blob_redirected_to_another_host_gets_no_credentials_and_is_verified() {
+        use std::io::{Read as _, Write as _};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use whittle_testutil::http::{HttpServer, respond};
+        // the other host: records the request head it got, serves the blob
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other_addr = other.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for s in other.incoming() {
+                let Ok(mut s) = s else { continue };
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+                    head.push(b[0]);
+                }
+                let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nblob",
+                );
+            }
+        });
+        // the registry: asks for credentials, then redirects the blob there
+        let asked = AtomicUsize::new(0);
+        let location = format!("http://{other_addr}/storage/blob?sig=x");
+        let server = HttpServer::start(move |_, s| {
+            if asked.fetch_add(1, Ordering::SeqCst) == 0 {
+                respond(s, 401, &[("WWW-Authenticate", "Basic realm=\"r\"")], b"");
+            } else {
+                respond(s, 307, &[("Location", location.as_str())], b"");
+            }
+        });
+        let config = tempfile::tempdir().unwrap();
+        std::fs::write(
+            config.path().join("config.json"),
+            format!(
+                r#"{{"auths":{{"{}":{{"auth":"dTpzZWNyZXQ="}}}}}}"#,
+                server.host
+            ),
+        )
+        .unwrap();
+        let opts = Options {
+            docker_config: Some(config.path().to_path_buf()),
+            ..Options::default()
+        };
+        let reference = DockerReference::parse(&format!("{}/r", server.host)).unwrap();
+        let cache = RegistryCache::new(&reference, &opts).unwrap();
+        let sha = sha256_digest(b"blob");
+        let hex = sha.trim_start_matches("sha256:");
+        assert_eq!(cache.blob(hex, 4).unwrap().unwrap(), b"blob");
+        let head = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert!(head.starts_with("GET /storage/blob?sig=x"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("authorization"),
+            "{head}"
+        );
+        // what the other host gives is still checked against the digest asked for
+        let wrong = sha256_digest(b"blob2");
+        assert!(matches!(
+            cache.blob(wrong.trim_start_matches("sha256:"), 4),
+            Err(RemoteError::Bad(_))
+        ));
+    }
+
+    #[test]
     fn dates_are_utc_days() {
         assert_eq!(date(0), "19700101");
         assert_eq!(date(951_782_400), "20000229");
