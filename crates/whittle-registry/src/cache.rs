@@ -138,17 +138,8 @@ fn entries_of(bytes: &[u8]) -> Vec<RemoteEntry> {
 
 /// `YYYYMMDD` of a time in seconds since 1970 (UTC).
 fn date(secs: u64) -> String {
-    // days to civil date (Howard Hinnant's algorithm)
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
+    let stamp = whittle_oci::rfc3339(secs);
+    stamp.split('T').next().unwrap_or_default().replace('-', "")
 }
 
 /// A registry repository holding whittle's shared cache, read on local misses.
