@@ -112,12 +112,22 @@ fn keyring(
     for k in &config.contents.keyring {
         let (name, pem) = match &k.source {
             KeyringSource::File(p) => {
-                let pem = std::fs::read(&p.resolved).map_err(|e| {
-                    Error::Unsupported(format!(
-                        "{}:{}:{}: keyring {}: {e}",
-                        config.origin, k.pos.line, k.pos.column, p.written
-                    ))
-                })?;
+                // bounded: a key larger than MAX_KEY_FILE is refused by add_pem
+                let pem = std::fs::File::open(&p.resolved)
+                    .and_then(|f| {
+                        let mut b = Vec::new();
+                        std::io::Read::read_to_end(
+                            &mut std::io::Read::take(f, whittle_apk::sign::MAX_KEY_FILE as u64 + 1),
+                            &mut b,
+                        )?;
+                        Ok(b)
+                    })
+                    .map_err(|e| {
+                        Error::Unsupported(format!(
+                            "{}:{}:{}: keyring {}: {e}",
+                            config.origin, k.pos.line, k.pos.column, p.written
+                        ))
+                    })?;
                 let name = p
                     .resolved
                     .file_name()

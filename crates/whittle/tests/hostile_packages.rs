@@ -54,3 +54,38 @@ fn a_package_file_named_like_a_whiteout_is_refused() {
         &["-q"],
     );
 }
+
+/// A config naming something endless as a keyring (`/dev/zero`, a FIFO, a huge file) was read
+/// whole until memory ran out; it is read bounded and refused as too large.
+#[test]
+fn a_keyring_that_never_ends_is_refused_bounded() {
+    let repo = make_repo(&[TestPkg::new("good", "1.0", "")]);
+    let deb = format!(
+        "contents:\n  repositories:\n    - {}\n  packages: [good]\narchs: [amd64]\n",
+        repo.line()
+            .replace(&repo.keyring.display().to_string(), "/dev/zero")
+    );
+    let apk = "contents:\n  repositories:\n    - /nonexistent/whittle-repo\n  keyring:\n    - /dev/zero\n  packages: [x]\narchs: [x86_64]\n";
+    for (config, want) in [
+        (deb.as_str(), ["/dev/zero", "larger than"]),
+        (
+            apk,
+            [
+                "image.yaml:5:7: keyring zero",
+                "more than the 65536-byte limit",
+            ],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("image.yaml"), config).unwrap();
+        let err = run_fail(whittle().current_dir(dir.path()).args([
+            "build",
+            "image.yaml",
+            "-o",
+            "oci:img",
+            "--cache-dir",
+            "cache",
+        ]));
+        assert!(want.iter().all(|w| err.contains(w)), "{err}");
+    }
+}
