@@ -298,11 +298,52 @@ fn range<'a>(file: &'a [u8], r: &serde_json::Value) -> &'a [u8] {
     &file[a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()]
 }
 
-#[test]
-fn apk_locks_carry_apkos_fields() {
+/// apko's fields of lock entry `p` for the package `file` listed in `index_text`: `checksum` is the
+/// index's `C:`, and the three ranges cut the file into its signature, control and data streams,
+/// each with its checksum as apko spells it.
+fn assert_apkos_fields(p: &serde_json::Value, file: &[u8], index_text: &str) {
     use base64::Engine as _;
     use sha2::Digest;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let c = p["checksum"].as_str().unwrap();
+    assert!(
+        index_text.contains(&format!("C:{c}\nP:{}\n", p["name"].as_str().unwrap())),
+        "{c} not in the index"
+    );
+    let sig = range(file, &p["signature"]["range"]);
+    let control = range(file, &p["control"]["range"]);
+    let data = range(file, &p["data"]["range"]);
+    assert_eq!(sig.len() + control.len() + data.len(), file.len());
+    assert_eq!(
+        p["signature"]["checksum"],
+        format!("sha1-{}", b64(&sha1::Sha1::digest(sig))).as_str()
+    );
+    assert_eq!(
+        p["control"]["checksum"],
+        format!("sha1-{}", b64(&sha1::Sha1::digest(control))).as_str()
+    );
+    assert_eq!(c, format!("Q1{}", b64(&sha1::Sha1::digest(control))));
+    assert_eq!(
+        p["data"]["checksum"],
+        format!("sha256-{}", b64(&sha2::Sha256::digest(data))).as_str()
+    );
+}
+
+/// The text of the `APKINDEX` member of a signed `APKINDEX.tar.gz`.
+fn apkindex_text(index: &[u8]) -> String {
+    let mut s = String::new();
+    let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(index));
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("APKINDEX") {
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+        }
+    }
+    s
+}
+
+#[test]
+fn apk_locks_carry_apkos_fields() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let repo = d.join("repo");
@@ -346,17 +387,7 @@ fn apk_locks_carry_apkos_fields() {
         r["release"]["checksum"],
         format!("sha256:{}", sha256(&index)).as_str()
     );
-    let index_text = {
-        let mut s = String::new();
-        let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(&index[..]));
-        for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            if e.path().unwrap().to_str() == Some("APKINDEX") {
-                std::io::Read::read_to_string(&mut e, &mut s).unwrap();
-            }
-        }
-        s
-    };
+    let index_text = apkindex_text(&index);
     let pkgs = l["contents"]["packages"]["x86_64"].as_array().unwrap();
     assert_eq!(pkgs.len(), 2);
     for p in pkgs {
@@ -369,26 +400,7 @@ fn apk_locks_carry_apkos_fields() {
         assert_eq!(p["sha256"], sha256(&file).as_str());
         assert_eq!(p["size"], file.len() as u64);
         assert_eq!(p["architecture"], "x86_64");
-        // apko's checksum is the index's C:, and its ranges cut the file into its three streams
-        let c = p["checksum"].as_str().unwrap();
-        assert!(index_text.contains(&format!("C:{c}\nP:{}\n", p["name"].as_str().unwrap())));
-        let sig = range(&file, &p["signature"]["range"]);
-        let control = range(&file, &p["control"]["range"]);
-        let data = range(&file, &p["data"]["range"]);
-        assert_eq!(sig.len() + control.len() + data.len(), file.len());
-        assert_eq!(
-            p["signature"]["checksum"],
-            format!("sha1-{}", b64(&sha1::Sha1::digest(sig))).as_str()
-        );
-        assert_eq!(
-            p["control"]["checksum"],
-            format!("sha1-{}", b64(&sha1::Sha1::digest(control))).as_str()
-        );
-        assert_eq!(c, format!("Q1{}", b64(&sha1::Sha1::digest(control))));
-        assert_eq!(
-            p["data"]["checksum"],
-            format!("sha256-{}", b64(&sha2::Sha256::digest(data))).as_str()
-        );
+        assert_apkos_fields(p, &file, &index_text);
     }
     // the build uses the lock, and keeps its image while the repository moves on
     let (d1, err) = build_in(d, "cache", &[]);
@@ -432,6 +444,105 @@ fn apk_locks_carry_apkos_fields() {
         "{err}"
     );
     assert!(err.contains(p["url"].as_str().unwrap()), "{err}");
+}
+
+/// A real Alpine package in a lock: Alpine's own `alpine-baselayout` 3.2.0-r23 (aarch64, signed by
+/// Alpine's key) in a repository beside stand-ins for what it depends on, indexed by `whittle pkg
+/// index`. Its lock entry carries apko's fields, and its `checksum` is the `C:` Alpine's index gives
+/// it (from the fixture's real index listing that package).
+#[test]
+fn a_real_alpine_package_is_locked_with_apkos_fields() {
+    let Some(fx) = fixtures() else { return };
+    let real = fx.join("apk/e2e-rsa256-real-alpine-apk");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let repo = d.join("repo");
+    let signing = apk::test_key();
+    // what alpine-baselayout depends on (`alpine-baselayout-data=3.2.0-r23 /bin/sh
+    // so:libc.musl-aarch64.so.1`), as stand-ins signed by the test key
+    apk::write_arch(
+        &repo,
+        "aarch64",
+        &signing,
+        &[
+            apk::Pkg {
+                name: "alpine-baselayout-data",
+                version: "3.2.0-r23",
+                extra: "",
+                files: vec![
+                    ("etc/", b"", 0o755, None),
+                    ("etc/hostname", b"x\n", 0o644, None),
+                ],
+            },
+            apk::Pkg {
+                name: "busybox-binsh",
+                version: "1.35.0-r17",
+                extra: "provides = /bin/sh\n",
+                files: vec![("bin/", b"", 0o755, None), ("bin/sh", b"sh", 0o755, None)],
+            },
+            apk::Pkg {
+                name: "musl",
+                version: "1.2.3-r1",
+                extra: "provides = so:libc.musl-aarch64.so.1=1\n",
+                files: vec![
+                    ("lib/", b"", 0o755, None),
+                    ("lib/libc.musl-aarch64.so.1", b"c", 0o755, None),
+                ],
+            },
+        ],
+    );
+    let test_pub = apk::write_public_key(&repo, &signing);
+    let apk_name = "alpine-baselayout-3.2.0-r23.apk";
+    std::fs::copy(real.join(apk_name), repo.join("aarch64").join(apk_name)).unwrap();
+    // the index of all four, signed by a key `whittle pkg keygen` writes
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "keygen", "index.rsa"]));
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "index", "repo/aarch64", "--key", "index.rsa"]));
+    let alpine_key =
+        fx.join("apk/alpine-real/keys/alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub");
+    std::fs::write(
+        d.join("image.yaml"),
+        format!(
+            "contents:\n  repositories:\n    - ./repo\n  keyring:\n    - ./index.rsa.pub\n    - {}\n    - {}\n  packages: [alpine-baselayout]\narchs: [aarch64]\n",
+            test_pub.display(),
+            alpine_key.display()
+        ),
+    )
+    .unwrap();
+    let out = lock(d);
+    assert!(out.contains("locked 4 packages"), "{out}");
+    let l = read_lock(d);
+    let entry = l["contents"]["packages"]["aarch64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "alpine-baselayout")
+        .unwrap()
+        .clone();
+    let file = std::fs::read(repo.join("aarch64").join(apk_name)).unwrap();
+    assert_eq!(entry["version"], "3.2.0-r23");
+    assert_eq!(entry["architecture"], "aarch64");
+    assert_eq!(entry["size"], 11012);
+    assert_eq!(entry["sha256"], sha256(&file).as_str());
+    assert!(
+        entry["url"].as_str().unwrap().ends_with(apk_name),
+        "{entry}"
+    );
+    let index = std::fs::read(repo.join("aarch64/APKINDEX.tar.gz")).unwrap();
+    assert_apkos_fields(&entry, &file, &apkindex_text(&index));
+    // the checksum Alpine's own index metadata gives the package (the fixture's signed index)
+    let alpine_index = apkindex_text(&std::fs::read(real.join("APKINDEX.tar.gz")).unwrap());
+    assert!(
+        alpine_index.contains(&format!(
+            "C:{}\nP:alpine-baselayout\nV:3.2.0-r23\n",
+            entry["checksum"].as_str().unwrap()
+        )),
+        "{entry}"
+    );
+    assert_eq!(entry["checksum"], "Q1LLq2qDNrS/qRnhxQ3hsY/sHbQnc=");
 }
 
 /// A tarball of one file `usr/bin/hello` printing `version`; returns its URI and SHA-256.
