@@ -316,11 +316,21 @@ impl Codec {
     }
 }
 
+/// Most uncompressed bytes read from one layer: what `whittle inspect` lets a layer's files
+/// claim (256 GiB) and 1 GiB for tar headers. Past it the layer is refused: a few MiB of zstd
+/// (RLE blocks, 32,768:1) or gzip can otherwise hold terabytes, all of which verifying the
+/// diff ID would decompress, even those after the end of the tar.
+pub const MAX_UNCOMPRESSED_LAYER: u64 = 257 << 30;
+
 /// Decompresses, and at the end of the uncompressed stream reads what is left of the stored
 /// blob (trailing bytes after the last frame included) so that its digest is checked too.
 pub(crate) struct Decoder {
     codec: Codec,
     drained: bool,
+    /// Uncompressed bytes given so far, and the most allowed.
+    out: u64,
+    limit: u64,
+    member: String,
 }
 
 impl Read for Decoder {
@@ -330,6 +340,17 @@ impl Read for Decoder {
             Codec::Gzip(d) => d.read(buf),
             Codec::Zstd(d) => d.read(buf),
         }?;
+        self.out = self.out.saturating_add(n as u64);
+        if self.out > self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "layer `{}` decompresses to more than {} bytes, more than any real layer (a \
+                     decompression bomb?); it is not read further",
+                    self.member, self.limit
+                ),
+            ));
+        }
         if n == 0 && !buf.is_empty() && !self.drained {
             self.drained = true;
             io::copy(self.codec.raw(), &mut io::sink())?;
@@ -341,6 +362,11 @@ impl Read for Decoder {
 impl Decoder {
     /// The decompressor `magic` (the first bytes of `raw`) calls for.
     pub(crate) fn new(raw: RawLayer, member: &str) -> Result<Decoder, ReadError> {
+        Self::with_limit(raw, member, MAX_UNCOMPRESSED_LAYER)
+    }
+
+    /// [`Decoder::new`] giving at most `limit` uncompressed bytes.
+    fn with_limit(raw: RawLayer, member: &str, limit: u64) -> Result<Decoder, ReadError> {
         let mut buf = BufReader::with_capacity(256 << 10, raw);
         let magic = io::BufRead::fill_buf(&mut buf).map_err(|e| ReadError::Io {
             action: "reading layer",
@@ -370,6 +396,9 @@ impl Decoder {
         Ok(Decoder {
             codec,
             drained: false,
+            out: 0,
+            limit,
+            member: member.to_string(),
         })
     }
 }
@@ -515,6 +544,30 @@ mod tests {
         let mut z = zstd::bulk::compress(b"tar bytes", 3).unwrap();
         z.extend_from_slice(b"garbage after the frame");
         assert!(decode(&z).is_err());
+    }
+
+    #[test]
+    fn a_zstd_bomb_is_refused_past_the_limit() {
+        // a small layer, then a frame of RLE blocks: 4 bytes for each 128 KiB of zeros
+        let mut z = zstd::bulk::compress(b"tar", 3).unwrap();
+        z.extend([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38]);
+        let block = |last: u32| ((128u32 << 10) << 3 | 1 << 1 | last).to_le_bytes();
+        for i in 0..64 {
+            z.extend(&block(u32::from(i == 63))[..3]);
+            z.push(0);
+        }
+        assert_eq!(
+            decode(&z).unwrap().len(),
+            3 + (8 << 20),
+            "8 MiB from 262 bytes"
+        );
+        let boxed: Box<dyn Read + Send> = Box::new(io::Cursor::new(z.clone()));
+        let raw = Verified::new(boxed, expect(&z), name());
+        let mut d = Decoder::with_limit(raw, "blobs/sha256/x", 1 << 20).unwrap();
+        let e = io::copy(&mut d, &mut io::sink()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let e = e.to_string();
+        assert!(e.contains("blobs/sha256/x") && e.contains("bomb"), "{e}");
     }
 
     #[test]
