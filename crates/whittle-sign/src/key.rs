@@ -25,9 +25,10 @@ pub const ENCRYPTED_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 pub const LEGACY_ENCRYPTED_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 /// Largest key file read.
 pub const MAX_KEY_FILE: u64 = 64 << 10;
-/// Most memory the scrypt parameters of a key may ask for (128·N·r bytes): 256 MiB, four times
-/// what cosign's own keys (N = 65536, r = 8) take.
-const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+/// Most the scrypt parameters of a key may ask for, as 128·N·r·p bytes (the memory, times the
+/// p passes that each take as long): 256 MiB, four times what cosign's own keys (N = 65536,
+/// r = 8, p = 1) take, so reading a key costs at most four times cosign's time.
+const MAX_SCRYPT_WORK: u64 = 256 << 20;
 /// scrypt work factor of new keys: cosign's (N = 2^16, r = 8, p = 1).
 const NEW_LOG_N: u8 = 16;
 
@@ -289,7 +290,7 @@ fn derive(
 }
 
 /// The PKCS#8 DER sealed in an encrypted key's JSON. The scrypt parameters are bounded
-/// ([`MAX_SCRYPT_MEMORY`], p ≤ 16) before any work.
+/// ([`MAX_SCRYPT_WORK`]) before any work.
 fn decrypt(json: &[u8], password: &[u8], source: &str) -> Result<Vec<u8>> {
     let enc: Encrypted = serde_json::from_slice(json).map_err(|e| {
         key_error(
@@ -324,12 +325,16 @@ fn decrypt(json: &[u8], password: &[u8], source: &str) -> Result<Vec<u8>> {
             ),
         ));
     }
-    let memory = 128u64.saturating_mul(n).saturating_mul(u64::from(r));
-    if memory > MAX_SCRYPT_MEMORY || p > 16 {
+    // p runs the 128·N·r-byte mix p times: bounding the product bounds memory and time
+    let work = 128u64
+        .saturating_mul(n)
+        .saturating_mul(u64::from(r))
+        .saturating_mul(u64::from(p));
+    if work > MAX_SCRYPT_WORK {
         return Err(Error::TooLarge {
             what: format!("{source}: scrypt parameters N={n} r={r} p={p}"),
             message: format!(
-                "would take {memory} bytes of memory (limit {MAX_SCRYPT_MEMORY}) or p > 16; cosign's own keys use N=65536 r=8 p=1"
+                "would take 128·N·r·p = {work} bytes of mixing (limit {MAX_SCRYPT_WORK}); cosign's own keys use N=65536 r=8 p=1"
             ),
         });
     }
@@ -527,6 +532,32 @@ MC4CAQAwBQYDK2VwBCIEILwc5jgNRRIs7sHN9ps7TJWZugMJP3RiydubFMXkwP/K
         let e = SigningKey::from_pem(&pem, Some(b""), "big.key").unwrap_err();
         assert!(matches!(e, Error::TooLarge { .. }), "{e}");
         assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn scrypt_work_is_bounded_not_only_its_memory() {
+        // 256 MiB of memory (the limit) but p = 16 passes: 64 times the work of cosign's keys
+        let json = br#"{"kdf":{"name":"scrypt","params":{"N":1048576,"r":2,"p":16},"salt":""},"cipher":{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"ciphertext":""}"#;
+        let pem = pem::encode_string(ENCRYPTED_LABEL, LineEnding::LF, json).unwrap();
+        let start = std::time::Instant::now();
+        let e = SigningKey::from_pem(&pem, Some(b""), "slow.key").unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("slow.key"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_pem_with_something_after_its_block_is_refused() {
+        let key = SigningKey::generate();
+        let public = key.public_key().to_pem().unwrap();
+        let other = SigningKey::generate().public_key().to_pem().unwrap();
+        for tail in ["garbage\n", other.as_str()] {
+            let text = format!("{public}{tail}");
+            let e = PublicKey::from_pem(&text, "two.pub").unwrap_err();
+            assert!(e.to_string().contains("two.pub"), "{e}");
+        }
+        let private = key.to_encrypted_pem(b"").unwrap();
+        assert!(SigningKey::from_pem(&format!("{private}{other}"), Some(b""), "k").is_err());
     }
 
     proptest::proptest! {
