@@ -86,21 +86,8 @@ pub(crate) fn push_plan(
 ) -> Result<PushReport> {
     let repo = dest.repository.as_str();
     let scope = push_scope(repo, mount_from);
-    let mut report = PushReport::default();
     let unique = plan.unique_blobs();
-    let results = parallel(&unique, client.options().jobs, |(digest, size)| {
-        ensure_blob(client, repo, &scope, blobs, digest, *size, mount_from)
-    })?;
-    for r in results {
-        match r {
-            Outcome::Skipped => report.skipped += 1,
-            Outcome::Mounted => report.mounted += 1,
-            Outcome::Uploaded(n) => {
-                report.uploaded += 1;
-                report.bytes_uploaded += n;
-            }
-        }
-    }
+    let mut report = push_blobs(client, repo, &scope, &unique, blobs, mount_from)?;
     let top = plan.top()?;
     let tag = dest.tag.clone();
     let top_ref = match (&tag, &dest.digest) {
@@ -165,22 +152,37 @@ pub(crate) fn push_docs(
     reference: &str,
 ) -> Result<PushReport> {
     let scope = push_scope(repo, None);
+    let mut report = push_blobs(client, repo, &scope, blobs, source, None)?;
+    put_manifest(client, repo, &scope, doc, reference)?;
+    report.digest = doc.digest.clone();
+    report.media_type = doc.media_type.clone();
+    Ok(report)
+}
+
+/// Ensures each of `blobs` is in `repo` (HEAD first; mounted from `mount_from` or uploaded when
+/// missing): a report counting what was done.
+fn push_blobs(
+    client: &Client,
+    repo: &str,
+    scope: &str,
+    blobs: &[(String, u64)],
+    source: &dyn BlobSource,
+    mount_from: Option<&str>,
+) -> Result<PushReport> {
     let mut report = PushReport::default();
     let results = parallel(blobs, client.options().jobs, |(digest, size)| {
-        ensure_blob(client, repo, &scope, source, digest, *size, None)
+        ensure_blob(client, repo, scope, source, digest, *size, mount_from)
     })?;
     for r in results {
         match r {
+            Outcome::Skipped => report.skipped += 1,
+            Outcome::Mounted => report.mounted += 1,
             Outcome::Uploaded(n) => {
                 report.uploaded += 1;
                 report.bytes_uploaded += n;
             }
-            Outcome::Skipped | Outcome::Mounted => report.skipped += 1,
         }
     }
-    put_manifest(client, repo, &scope, doc, reference)?;
-    report.digest = doc.digest.clone();
-    report.media_type = doc.media_type.clone();
     Ok(report)
 }
 
