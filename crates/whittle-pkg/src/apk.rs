@@ -260,7 +260,11 @@ pub fn scan_entries(entries: &[FileEntry], version: &str) -> (Vec<String>, Vec<S
     for e in entries {
         let (dir, base) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
         let executable = e.mode & 0o111 != 0 || e.kind == Kind::Symlink;
-        if BIN_DIRS.contains(&dir) && executable && matches!(e.kind, Kind::File | Kind::Symlink) {
+        if BIN_DIRS.contains(&dir)
+            && executable
+            && matches!(e.kind, Kind::File | Kind::Symlink)
+            && crate::sca::is_atom_name(base)
+        {
             provides.insert(format!("cmd:{base}={version}"));
         }
         if e.kind != Kind::File || !elf::is_elf(&e.data) {
@@ -269,7 +273,7 @@ pub fn scan_entries(entries: &[FileEntry], version: &str) -> (Vec<String>, Vec<S
         let Some(d) = elf::dynamic(&e.data) else {
             continue;
         };
-        if let Some(so) = &d.soname {
+        if let Some(so) = d.soname.as_ref().filter(|so| crate::sca::is_atom_name(so)) {
             let ver = so
                 .split_once(".so.")
                 .map(|(_, v)| v)
@@ -278,7 +282,7 @@ pub fn scan_entries(entries: &[FileEntry], version: &str) -> (Vec<String>, Vec<S
             provides.insert(format!("so:{so}={ver}"));
             sonames.insert(so.clone());
         }
-        needed.extend(d.needed);
+        needed.extend(d.needed.into_iter().filter(|n| crate::sca::is_atom_name(n)));
     }
     let (pc_provides, other_depends) = crate::sca::scan(entries, version);
     provides.extend(pc_provides);
@@ -499,6 +503,32 @@ mod tests {
         let (p, d) = scan_entries(&e, "1.0-r0");
         assert_eq!(p, ["cmd:hello=1.0-r0"]);
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn file_names_cannot_add_pkginfo_lines_or_atoms() {
+        let e = vec![
+            file("usr/bin/x\ndepend = evil", 0o755, b"x"),
+            file("usr/bin/two words", 0o755, b"x"),
+            file("usr/bin/pinned=9", 0o755, b"x"),
+            file("usr/lib/pkgconfig/a\nreplaces = libc.pc", 0o644, b""),
+            file("usr/bin/ok", 0o755, b"x"),
+        ];
+        let (p, d) = scan_entries(&e, "1-r0");
+        assert_eq!(p, ["cmd:ok=1-r0"]);
+        assert!(d.is_empty(), "{d:?}");
+        let info = pkginfo(
+            &PackageMeta {
+                provides: p,
+                ..Default::default()
+            },
+            0,
+            "",
+        );
+        assert!(
+            !info.contains("evil") && !info.contains("replaces"),
+            "{info}"
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn scan(entries: &[FileEntry], version: &str) -> (BTreeSet<String>, BTreeSet
         }
         if let Some(name) = base.strip_suffix(".pc")
             && is_pkgconfig_dir(dir)
-            && !name.is_empty()
+            && is_atom_name(name)
         {
             provides.insert(format!("pc:{name}={version}"));
             pc_provided.insert(name.to_string());
@@ -79,6 +79,16 @@ pub fn scan(entries: &[FileEntry], version: &str) -> (BTreeSet<String>, BTreeSet
         )
         .collect();
     (provides, depends)
+}
+
+/// Whether `name` (a file name, a SONAME: package content) can be written into a `cmd:`,
+/// `so:` or `pc:` atom as it is: not empty, and no whitespace, control character or version
+/// operator (`=<>~`), which would let a file name add or change `.PKGINFO` lines or atoms.
+pub(crate) fn is_atom_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "=<>~".contains(c))
 }
 
 /// `usr/lib/pkgconfig`, `usr/share/pkgconfig`, `usr/lib/x86_64-linux-gnu/pkgconfig`,
