@@ -53,8 +53,11 @@ pub fn predicate_type(name: &str) -> Result<String> {
     Ok(uri.to_string())
 }
 
-/// cosign's simple-signing payload.
+/// cosign's simple-signing payload. Its objects take exactly their fields (as containers/image
+/// reads them): a verifier in Go matches keys case-insensitively, so a `Critical` or `Image`
+/// beside the real one would be read differently there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SimpleSigning {
     /// What is signed.
     pub critical: Critical,
@@ -64,6 +67,7 @@ pub struct SimpleSigning {
 
 /// The `critical` part of a simple-signing payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Critical {
     /// The image's name.
     pub identity: Identity,
@@ -76,6 +80,7 @@ pub struct Critical {
 
 /// `critical.identity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Identity {
     /// The repository the image was signed in (`host/repo`).
     #[serde(rename = "docker-reference")]
@@ -84,6 +89,7 @@ pub struct Identity {
 
 /// `critical.image`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImageDigest {
     /// `sha256:<hex>` of the signed manifest.
     #[serde(rename = "docker-manifest-digest")]
@@ -424,6 +430,56 @@ mod tests {
         );
         let e = predicate_value("slsaprovenance1", b"not json", 0).unwrap_err();
         assert!(e.to_string().contains("JSON"), "{e}");
+    }
+
+    #[test]
+    fn ambiguous_simple_signing_payloads_are_refused() {
+        let critical = |d: &str| {
+            format!(
+                r#"{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{SIMPLE_SIGNING_TYPE}"}}"#
+            )
+        };
+        let other = DIGEST.replace('7', "8");
+        let (a, b) = (critical(DIGEST), critical(&other));
+        // Go's encoding/json (cosign, policy-controller) matches keys case-insensitively and
+        // keeps the last of duplicates: these read as `other` there, so they must not read as
+        // DIGEST here
+        for payload in [
+            format!(r#"{{"critical":{a},"critical":{b},"optional":null}}"#),
+            format!(r#"{{"critical":{a},"Critical":{b},"optional":null}}"#),
+            format!(r#"{{"critical":{a},"CRITICAL":{b}}}"#),
+            format!(
+                r#"{{"critical":{},"optional":null}}"#,
+                a.replacen(
+                    r#""image":"#,
+                    &format!(r#""Image":{{"docker-manifest-digest":"{other}"}},"image":"#),
+                    1
+                )
+            ),
+            format!(
+                r#"{{"critical":{},"optional":null}}"#,
+                a.replacen(
+                    r#""type""#,
+                    &format!(r#""image":{{"docker-manifest-digest":"{other}"}},"type""#),
+                    1
+                )
+            ),
+        ] {
+            assert!(
+                parse_simple_signing(payload.as_bytes()).is_err(),
+                "accepted: {payload}"
+            );
+        }
+        // cosign's own payload still reads
+        let ok = format!(r#"{{"critical":{a},"optional":{{"k":"v"}}}}"#);
+        assert_eq!(
+            parse_simple_signing(ok.as_bytes())
+                .unwrap()
+                .critical
+                .image
+                .docker_manifest_digest,
+            DIGEST
+        );
     }
 
     proptest::proptest! {
