@@ -1959,6 +1959,14 @@ fn patch(ctx: &mut Ctx, step_pos: Pos, with: &BTreeMap<String, (String, Pos)>) -
                 );
                 return None;
             }
+            if !in_workspace(s) {
+                ctx.err(
+                    p,
+                    format!("`patch`: the series path `{s}` leaves the workspace"),
+                    Some("give it relative to the workspace, without `..`"),
+                );
+                return None;
+            }
             script.push_str(&format!(
                 "[ -f '{s}' ] || {{ echo 'series file does not exist: {s}' >&2; exit 1; }}\n\
                  grep -v -E '^(#|$)' '{s}' | while IFS= read -r p || [ -n \"$p\" ]; do\n\
@@ -1969,12 +1977,20 @@ fn patch(ctx: &mut Ctx, step_pos: Pos, with: &BTreeMap<String, (String, Pos)>) -
         }
         (None, false) => {
             for f in &patches {
+                let p = with.get("patches").map_or(step_pos, |(_, p)| *p);
                 if bad(f) {
-                    let p = with.get("patches").map_or(step_pos, |(_, p)| *p);
                     ctx.err(
                         p,
                         format!("`patch`: the patch path `{f}` contains shell characters"),
                         None,
+                    );
+                    return None;
+                }
+                if !in_workspace(f) {
+                    ctx.err(
+                        p,
+                        format!("`patch`: the patch path `{f}` leaves the workspace"),
+                        Some("give patch files relative to the workspace, without `..`"),
                     );
                     return None;
                 }
@@ -2679,6 +2695,16 @@ test:
                 "git-am",
                 "    with:\n      patches: /tmp/x.patch\n",
                 "leaves the workspace",
+            ),
+            (
+                "patch",
+                "    with:\n      patches: ok.patch ../up.patch\n",
+                "`../up.patch` leaves the workspace",
+            ),
+            (
+                "patch",
+                "    with:\n      series: /etc/series\n",
+                "`/etc/series` leaves the workspace",
             ),
             (
                 "meson/install",
