@@ -523,6 +523,30 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_blob_is_cut_at_its_size_and_reported_bad() {
+        use whittle_testutil::http::{HttpServer, respond_streaming, zeros};
+        // announced as 1 TiB, or not announced at all: zeros until the client goes away
+        let server = HttpServer::start(|hit, s| {
+            let length = hit.path.contains("announced").then_some(1u64 << 40);
+            respond_streaming(s, length, |s| zeros(s, 1 << 40));
+        });
+        let hex = sha256_digest(&[0u8; 1000]);
+        for repo in ["r", "announced"] {
+            let reference = DockerReference::parse(&format!("{}/{repo}", server.host)).unwrap();
+            let cache = RegistryCache::new(&reference, &Options::default()).unwrap();
+            let started = std::time::Instant::now();
+            let r = cache.blob(hex.trim_start_matches("sha256:"), 1000);
+            assert!(
+                matches!(r, Err(RemoteError::Bad(_))),
+                "{repo}: {:?}",
+                r.map(|b| b.map(|b| b.len()))
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        }
+        assert_eq!(server.count("GET", ""), 2, "asked once each, not retried");
+    }
+
+    #[test]
     fn dates_are_utc_days() {
         assert_eq!(date(0), "19700101");
         assert_eq!(date(951_782_400), "20000229");
