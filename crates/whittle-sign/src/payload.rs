@@ -273,6 +273,47 @@ pub struct Statement {
     pub predicate: serde_json::Value,
 }
 
+/// Refuses a statement with a key that differs from one of its fields only in case (`Subject`
+/// beside `subject`): in-toto's Go readers match keys case-insensitively, keeping the last, so
+/// it would be about other subjects there. Other unknown keys are ignored, as in-toto says.
+fn refuse_case_variants(bytes: &[u8]) -> Result<()> {
+    use serde::de::IgnoredAny;
+    type Keys = std::collections::BTreeMap<String, IgnoredAny>;
+    #[derive(Deserialize)]
+    struct Subjects {
+        subject: Vec<Keys>,
+    }
+    let check = |keys: &Keys, fields: &[&str], what: &str| -> Result<()> {
+        for k in keys.keys() {
+            if let Some(f) = fields
+                .iter()
+                .find(|f| **f != k.as_str() && f.eq_ignore_ascii_case(k))
+            {
+                return Err(Error::format(
+                    "in-toto statement",
+                    format!(
+                        "{what} has a key `{}` beside `{f}`: ambiguous, readers that ignore case disagree on what it says",
+                        k.chars().take(80).collect::<String>()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    let parse_error = |e: serde_json::Error| Error::format("in-toto statement", e.to_string());
+    let top: Keys = serde_json::from_slice(bytes).map_err(parse_error)?;
+    check(
+        &top,
+        &["_type", "subject", "predicateType", "predicate"],
+        "the statement",
+    )?;
+    let subjects: Subjects = serde_json::from_slice(bytes).map_err(parse_error)?;
+    for (i, keys) in subjects.subject.iter().enumerate() {
+        check(keys, &["name", "digest"], &format!("subject {i}"))?;
+    }
+    Ok(())
+}
+
 /// One subject of a [`Statement`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
@@ -307,6 +348,7 @@ impl Statement {
         bounded(bytes, "in-toto statement")?;
         let s: Statement = serde_json::from_slice(bytes)
             .map_err(|e| Error::format("in-toto statement", e.to_string()))?;
+        refuse_case_variants(bytes)?;
         if s.kind != STATEMENT_V1 && s.kind != STATEMENT_V01 {
             return Err(Error::format(
                 "in-toto statement",
@@ -480,6 +522,43 @@ mod tests {
                 .docker_manifest_digest,
             DIGEST
         );
+    }
+
+    #[test]
+    fn statements_with_case_variant_keys_are_refused() {
+        let other = DIGEST.replace('7', "8");
+        let hex = |d: &str| d.strip_prefix("sha256:").unwrap().to_string();
+        let (a, b) = (hex(DIGEST), hex(&other));
+        let subject = |h: &str| format!(r#"[{{"name":"r","digest":{{"sha256":"{h}"}}}}]"#);
+        let ok = format!(
+            r#"{{"_type":"{STATEMENT_V1}","subject":{},"predicateType":"x://y","predicate":{{"Subject":1}},"extra":1}}"#,
+            subject(&a)
+        );
+        assert!(Statement::parse(ok.as_bytes()).unwrap().is_about(DIGEST));
+        for bad in [
+            format!(
+                r#"{{"_type":"{STATEMENT_V1}","subject":{},"Subject":{},"predicateType":"x://y"}}"#,
+                subject(&a),
+                subject(&b)
+            ),
+            format!(
+                r#"{{"_type":"{STATEMENT_V1}","subject":[{{"name":"r","digest":{{"sha256":"{a}"}},"Digest":{{"sha256":"{b}"}}}}],"predicateType":"x://y"}}"#
+            ),
+            format!(
+                r#"{{"_type":"{STATEMENT_V1}","subject":{},"predicateType":"x://y","PredicateType":"z://w"}}"#,
+                subject(&a)
+            ),
+        ] {
+            let e = Statement::parse(bad.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("ambiguous"), "{e}");
+        }
+        // a duplicate key is refused as well
+        let dup = format!(
+            r#"{{"_type":"{STATEMENT_V1}","subject":{},"subject":{},"predicateType":"x://y"}}"#,
+            subject(&a),
+            subject(&b)
+        );
+        assert!(Statement::parse(dup.as_bytes()).is_err());
     }
 
     proptest::proptest! {
