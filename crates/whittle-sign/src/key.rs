@@ -560,6 +560,43 @@ MC4CAQAwBQYDK2VwBCIEILwc5jgNRRIs7sHN9ps7TJWZugMJP3RiydubFMXkwP/K
         assert!(SigningKey::from_pem(&format!("{private}{other}"), Some(b""), "k").is_err());
     }
 
+    fn public_pem(b64: &str) -> String {
+        format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n")
+    }
+
+    #[test]
+    fn public_keys_off_p256_or_off_the_curve_are_refused() {
+        // generated with openssl: a P-384 key, a 1024-bit RSA key
+        let p384 = "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEqjhp0m7p8Habyp3GziTZhoVzsrM0NQ7d\nOotQWiKtTLKNCfQ/hWLXOLZnhJBA0oej9cPntVtkcutgUE5ZL4SsXZ7S4Y0hn9tZ\nQpHOLhmo2as1zndImZnAXTgI2V0hgbtO";
+        let rsa = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDvF2pYj+BpuA7Ko9C05vXBDjak\ndHEdQM2R0b+dWVc3htMIKG9zI4z2lPfs5u2MmQXZDIVNa31ERI1DHJaJqR1T9sBF\nFDoNZhaIAG+RzBqo+hfTEi7FFsYzVHZCy+IJrQsNmzYQZtoJ54QtGdRxk159ytJL\n6awa+OrH5uSBRuVswQIDAQAB";
+        for (b64, what) in [(p384, "P-384"), (rsa, "RSA")] {
+            let e = PublicKey::from_pem(&public_pem(b64), "other.pub").unwrap_err();
+            assert!(
+                matches!(&e, Error::KeyType { algorithm, .. } if algorithm.contains(what)),
+                "{what}: {e}"
+            );
+        }
+        // P-256 SubjectPublicKeyInfo with the point at infinity, and with (1, 1)
+        for b64 in [
+            "MBkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDAgAA",
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQ==",
+        ] {
+            let e = PublicKey::from_pem(&public_pem(b64), "bad.pub").unwrap_err();
+            assert!(e.to_string().contains("bad.pub"), "{e}");
+        }
+        // the compressed form of a key is the same key (same fingerprint, same signatures)
+        let compressed = public_pem(
+            "MDkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDIgACoUvpVZITeOtf924gWr/ElZXmsi5j\nUcRllmez6KlSw0Y=",
+        );
+        let uncompressed = public_pem(
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoUvpVZITeOtf924gWr/ElZXmsi5j\nUcRllmez6KlSw0alPMDHK6acOsVQ5JmNyNs6XUVaV6g+3S5GjN3nBwDbng==",
+        );
+        assert_eq!(
+            PublicKey::from_pem(&compressed, "c").unwrap(),
+            PublicKey::from_pem(&uncompressed, "u").unwrap()
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn private_key_parser_never_panics(s in "\\PC{0,600}") {
