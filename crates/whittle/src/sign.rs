@@ -139,8 +139,21 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let opts = args.registry.options();
     let target = target(&args.image, &opts)?;
     let stored = whittle_sign::sign(&target, &key, &opts)?;
+    stored_report("signed   ", "", "signature", &target, &key, &stored);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr what `sign`/`attest` stored and prints the image digest on stdout.
+fn stored_report(
+    verb: &str,
+    detail: &str,
+    what: &str,
+    target: &whittle_sign::Target,
+    key: &SigningKey,
+    stored: &whittle_sign::Stored,
+) {
     eprintln!(
-        "signed    {}@{} with key sha256:{}: {} ({} signature(s){})",
+        "{verb} {}@{}{detail} with key sha256:{}: {} ({} {what}(s){})",
         target.place.name(),
         target.digest,
         key.public_key().fingerprint(),
@@ -153,7 +166,6 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         }
     );
     println!("{}", target.digest);
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Largest predicate file read.
@@ -178,20 +190,8 @@ pub fn attest(args: AttestArgs) -> Result<ExitCode> {
     let opts = args.registry.options();
     let target = target(&args.image, &opts)?;
     let stored = whittle_sign::attest(&target, &key, &predicate_type, predicate, &opts)?;
-    eprintln!(
-        "attested  {}@{} ({predicate_type}) with key sha256:{}: {} ({} attestation(s){})",
-        target.place.name(),
-        target.digest,
-        key.public_key().fingerprint(),
-        stored.tag,
-        stored.layers,
-        if stored.added {
-            ""
-        } else {
-            ", this one was there already"
-        }
-    );
-    println!("{}", target.digest);
+    let detail = format!(" ({predicate_type})");
+    stored_report("attested ", &detail, "attestation", &target, &key, &stored);
     Ok(ExitCode::SUCCESS)
 }
 
