@@ -816,6 +816,9 @@ fn git_checkout(
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            // git runs on the host: no ssh (the user's keys and agent) and no remote helpers
+            // (`name::address` runs git-remote-name) for a recipe's URL
+            .env("GIT_ALLOW_PROTOCOL", "https:http:git:file")
             .args([
                 "-c",
                 "advice.detachedHead=false",
@@ -1060,6 +1063,27 @@ mod tests {
         }
         fn warn(&self, msg: &str) {
             self.0.lock().unwrap().push(format!("warn {msg}"));
+        }
+    }
+
+    #[test]
+    fn git_checkout_refuses_ssh_and_remote_helpers() {
+        if !whittle_testutil::tool("git") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for (url, transport) in [
+            ("ssh://git@example.invalid/x.git", "ssh"),
+            ("git@example.invalid:x.git", "ssh"),
+            ("ext::sh -c 'touch /tmp/pwned'", "ext"),
+            ("whittle-fake::x", "whittle-fake"),
+        ] {
+            let e =
+                git_checkout(url, None, &"0".repeat(40), None, dir.path(), dir.path()).unwrap_err();
+            assert!(
+                e.contains(&format!("transport '{transport}' not allowed")),
+                "{url}: {e}"
+            );
         }
     }
 
