@@ -44,26 +44,14 @@ fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The top layer of `oci:LAYOUT:TAG`.
+fn top_layer(layout: &Path, tag: &str) -> common::Layer {
+    common::image_layers(layout, tag).pop().unwrap().1
+}
+
 /// The paths of the top layer of `oci:LAYOUT:TAG`.
 fn top_layer_paths(layout: &Path, tag: &str) -> BTreeSet<String> {
-    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
-    let img = whittle_oci::read_image(&r, None).unwrap();
-    img.read_layer(
-        img.layers.len() - 1,
-        |l| -> Result<BTreeSet<String>, Box<dyn std::error::Error>> {
-            let mut out = BTreeSet::new();
-            for e in tar::Archive::new(l).entries()? {
-                out.insert(
-                    e?.path()?
-                        .to_string_lossy()
-                        .trim_end_matches('/')
-                        .to_string(),
-                );
-            }
-            Ok(out)
-        },
-    )
-    .unwrap()
+    top_layer(layout, tag).entries.into_keys().collect()
 }
 
 #[test]
@@ -357,23 +345,11 @@ fn write_layout(dir: &Path, blob: &[u8], declared: Option<u64>) {
 
 /// The files of the top layer of `oci:LAYOUT:TAG` by path.
 fn top_layer_files(layout: &Path, tag: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
-    let img = whittle_oci::read_image(&r, None).unwrap();
-    img.read_layer(
-        img.layers.len() - 1,
-        |l| -> Result<_, Box<dyn std::error::Error>> {
-            let mut out = std::collections::BTreeMap::new();
-            for e in tar::Archive::new(l).entries()? {
-                let mut e = e?;
-                let path = e.path()?.to_string_lossy().to_string();
-                let mut data = Vec::new();
-                std::io::Read::read_to_end(&mut e, &mut data)?;
-                out.insert(path, data);
-            }
-            Ok(out)
-        },
-    )
-    .unwrap()
+    let entries = top_layer(layout, tag).entries;
+    entries
+        .into_iter()
+        .map(|(p, (_, bytes))| (p, bytes))
+        .collect()
 }
 
 #[test]

@@ -15,31 +15,9 @@ const LAYERING: &str = "layering:\n  strategy: origin\n  budget: 10\n";
 
 /// The layer digests of `oci:LAYOUT:TAG`, bottom first, each with the paths it holds.
 fn layers(layout: &Path, tag: &str) -> Vec<(String, BTreeSet<String>)> {
-    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
-    let img = whittle_oci::read_image(&r, None).unwrap();
-    (0..img.layers.len())
-        .map(|i| {
-            let paths = img
-                .read_layer(
-                    i,
-                    |l| -> Result<BTreeSet<String>, Box<dyn std::error::Error>> {
-                        let mut a = tar::Archive::new(l);
-                        let mut out = BTreeSet::new();
-                        for e in a.entries()? {
-                            let e = e?;
-                            out.insert(
-                                e.path()?
-                                    .to_string_lossy()
-                                    .trim_end_matches('/')
-                                    .to_string(),
-                            );
-                        }
-                        Ok(out)
-                    },
-                )
-                .unwrap();
-            (img.manifest.layers[i].digest.to_string(), paths)
-        })
+    common::image_layers(layout, tag)
+        .into_iter()
+        .map(|(digest, layer)| (digest, layer.entries.into_keys().collect()))
         .collect()
 }
 
@@ -246,27 +224,9 @@ fn installed_names(db: &[u8]) -> BTreeSet<String> {
 
 /// The bytes of `path` in each layer of `oci:LAYOUT:TAG` (bottom first), `None` where absent.
 fn file_in_layers(layout: &Path, tag: &str, path: &str) -> Vec<Option<Vec<u8>>> {
-    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
-    let img = whittle_oci::read_image(&r, None).unwrap();
-    (0..img.layers.len())
-        .map(|i| {
-            img.read_layer(
-                i,
-                |l| -> Result<Option<Vec<u8>>, Box<dyn std::error::Error>> {
-                    let mut a = tar::Archive::new(l);
-                    for e in a.entries()? {
-                        let mut e = e?;
-                        if e.path()?.to_string_lossy() == path {
-                            let mut data = Vec::new();
-                            std::io::Read::read_to_end(&mut e, &mut data)?;
-                            return Ok(Some(data));
-                        }
-                    }
-                    Ok(None)
-                },
-            )
-            .unwrap()
-        })
+    common::image_layers(layout, tag)
+        .into_iter()
+        .map(|(_, mut layer)| layer.entries.remove(path).map(|(_, bytes)| bytes))
         .collect()
 }
 

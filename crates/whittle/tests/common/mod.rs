@@ -610,9 +610,29 @@ pub struct Layer {
 /// Reads the single layer of the OCI layout `layout` (the first manifest).
 pub fn read_layer(layout: &Path) -> Layer {
     let layer = whittle_testutil::oci::Layout::new(layout).layer(0);
+    parse_layer(flate2::read::GzDecoder::new(layer.as_slice()))
+}
+
+/// Every layer of `oci:LAYOUT:TAG`, bottom first: its digest and its entries (read and
+/// checked by whittle-oci, whatever the compression).
+pub fn image_layers(layout: &Path, tag: &str) -> Vec<(String, Layer)> {
+    let r = whittle_oci::ImageRef::parse(&format!("oci:{}:{tag}", layout.display())).unwrap();
+    let img = whittle_oci::read_image(&r, None).unwrap();
+    (0..img.layers.len())
+        .map(|i| {
+            let layer = img
+                .read_layer(i, |l| Ok::<_, whittle_oci::ReadError>(parse_layer(l)))
+                .unwrap();
+            (img.manifest.layers[i].digest.to_string(), layer)
+        })
+        .collect()
+}
+
+/// The entries of an uncompressed layer tar.
+pub fn parse_layer(tar: impl std::io::Read) -> Layer {
     let mut entries = Entries::new();
     let mut modes = std::collections::BTreeMap::new();
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    let mut ar = tar::Archive::new(tar);
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let p = e
