@@ -844,6 +844,27 @@ fn a_recipe_lock_keeps_the_build_environment_while_the_repository_moves_on() {
     );
 }
 
+/// `cp -r` of each of `from` into the new directory `to`.
+fn copy_into(to: &Path, from: impl IntoIterator<Item = std::path::PathBuf>) {
+    std::fs::create_dir(to).unwrap();
+    for f in from {
+        let st = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&f)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(st.success(), "cp -r {}", f.display());
+    }
+}
+
+/// Writes `lock` to `path` with its first `arch` package's URL leaving the repository.
+fn write_escaping_lock(path: &Path, lock: &serde_json::Value, arch: &str) {
+    let mut bad = lock.clone();
+    bad["contents"]["packages"][arch][0]["url"] = "../../etc/passwd".into();
+    std::fs::write(path, serde_json::to_vec_pretty(&bad).unwrap()).unwrap();
+}
+
 /// A lock of an APK repository given as a directory relative to the config (`./repo`) names it
 /// as written and its packages' URLs relative to it: the checkout copied elsewhere builds the
 /// same image from the lock.
@@ -871,16 +892,8 @@ fn a_relative_apk_repository_lock_holds_in_another_checkout() {
     // another checkout: the same files elsewhere, the first one gone, nothing cached
     let elsewhere = tempfile::tempdir().unwrap();
     let copy = elsewhere.path().join("checkout");
-    std::fs::create_dir(&copy).unwrap();
-    for f in ["image.yaml", "image.lock.json", "test.rsa.pub", "repo"] {
-        let st = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(d.join(f))
-            .arg(&copy)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
+    let files = ["image.yaml", "image.lock.json", "test.rsa.pub", "repo"];
+    copy_into(&copy, files.map(|f| d.join(f)));
     std::fs::rename(d.join("repo"), d.join("repo-moved")).unwrap();
     let (there, err) = build_in(&copy, "cold", &[]);
     assert!(err.contains("image.lock.json"), "{err}");
@@ -889,13 +902,7 @@ fn a_relative_apk_repository_lock_holds_in_another_checkout() {
         "the same image from the lock in another checkout"
     );
     // a package URL still cannot leave the repository
-    let mut bad = l.clone();
-    bad["contents"]["packages"]["x86_64"][0]["url"] = "../../etc/passwd".into();
-    std::fs::write(
-        copy.join("image.lock.json"),
-        serde_json::to_vec_pretty(&bad).unwrap(),
-    )
-    .unwrap();
+    write_escaping_lock(&copy.join("image.lock.json"), &l, "x86_64");
     let err = build_fails(&copy, "cold", &[]);
     assert!(err.contains("outside its repository"), "{err}");
 }
@@ -942,29 +949,14 @@ fn a_host_mirror_lock_holds_on_a_machine_with_another_mirror() {
     // another machine: the same archive served from another place, nothing cached
     let elsewhere = tempfile::tempdir().unwrap();
     let copy = elsewhere.path().join("debian");
-    std::fs::create_dir(&copy).unwrap();
-    for sub in ["dists", "pool"] {
-        let st = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(repo.path(sub))
-            .arg(&copy)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
+    copy_into(&copy, ["dists", "pool"].map(|sub| repo.path(sub)));
     let there = build(&format!("file://{}", copy.display()), "cold");
     assert_eq!(
         there, here,
         "the same image from the lock on another mirror"
     );
     // a lock's package URL still cannot leave the repository
-    let mut bad = l.clone();
-    bad["contents"]["packages"]["amd64"][0]["url"] = "../../etc/passwd".into();
-    std::fs::write(
-        d.join("image.lock.json"),
-        serde_json::to_vec_pretty(&bad).unwrap(),
-    )
-    .unwrap();
+    write_escaping_lock(&d.join("image.lock.json"), &l, "amd64");
     let err = run_fail(mirror(&repo.uri()).args([
         "build",
         "image.yaml",
