@@ -412,7 +412,10 @@ impl Compression {
     pub(crate) fn sniff(magic: &[u8]) -> Option<Compression> {
         if magic.starts_with(&[0x1f, 0x8b]) {
             Some(Compression::Gzip)
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+            // a skippable frame (magic 0x184D2A50-5F) first, as containerd also reads
+            || matches!(magic, [0x50..=0x5f, 0x2a, 0x4d, 0x18, ..])
+        {
             Some(Compression::Zstd)
         } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
             Some(Compression::Xz)

@@ -534,6 +534,13 @@ mod tests {
     }
 
     #[test]
+    fn a_zstd_layer_may_start_with_a_skippable_frame() {
+        let mut z = vec![0x5e, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, b'a', b'b', b'c'];
+        z.extend(zstd::bulk::compress(b"tar bytes", 3).unwrap());
+        assert_eq!(decode(&z).unwrap(), b"tar bytes");
+    }
+
+    #[test]
     fn gzip_and_zstd_with_trailing_garbage_fail() {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut gz, b"tar bytes").unwrap();
