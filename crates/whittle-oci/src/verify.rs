@@ -534,6 +534,16 @@ mod tests {
     }
 
     #[test]
+    fn a_zstd_frame_asking_for_a_2_gib_window_is_refused() {
+        // window descriptor 0xA8: 2^31 bytes; then one last RLE block of one byte
+        let mut z = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8];
+        z.extend(&((1u32 << 3) | (1 << 1) | 1).to_le_bytes()[..3]);
+        z.push(b'x');
+        let e = decode(&z).unwrap_err().to_string();
+        assert!(e.contains("memory"), "{e}");
+    }
+
+    #[test]
     fn a_zstd_layer_may_start_with_a_skippable_frame() {
         let mut z = vec![0x5e, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, b'a', b'b', b'c'];
         z.extend(zstd::bulk::compress(b"tar bytes", 3).unwrap());
