@@ -44,6 +44,34 @@ fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Builds `app.yaml` in `dir` to `oci:app:t` with the cache `cache`; its stderr.
+fn build_app(dir: &Path, cache: &Path) -> String {
+    let (_, err) = run_both(
+        whittle()
+            .current_dir(dir)
+            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
+            .arg(cache),
+    );
+    err
+}
+
+/// Checks that `oci:APP:t` holds the layers of `oci:BASE:t`, byte for byte, at the bottom and
+/// one new layer above, and names the base's digest; the base's manifest and config, then the
+/// app's.
+fn check_on_base(base: &Path, app: &Path) -> [serde_json::Value; 4] {
+    let (base_digest, base_m, base_c) = manifest_and_config(base, "t");
+    let (_, app_m, app_c) = manifest_and_config(app, "t");
+    let base_layers = layer_digests(&base_m);
+    let app_layers = layer_digests(&app_m);
+    assert_eq!(app_layers.len(), base_layers.len() + 1);
+    assert_eq!(app_layers[..base_layers.len()], base_layers[..]);
+    assert_eq!(
+        app_m["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
+    [base_m, base_c, app_m, app_c]
+}
+
 /// The top layer of `oci:LAYOUT:TAG`.
 fn top_layer(layout: &Path, tag: &str) -> common::Layer {
     common::image_layers(layout, tag).pop().unwrap().1
@@ -75,12 +103,7 @@ fn app_on_a_whittle_built_base_keeps_its_layers_and_merges_the_database() {
         APP_REST,
     );
     std::fs::write(d.path().join("app.yaml"), &app_cfg).unwrap();
-    let (_, err) = run_both(
-        whittle()
-            .current_dir(d.path())
-            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
-            .arg(&cache),
-    );
+    let err = build_app(d.path(), &cache);
     assert!(
         err.contains("already installed in the base image, not installed again:")
             && err.contains(" libc6"),
@@ -88,24 +111,15 @@ fn app_on_a_whittle_built_base_keeps_its_layers_and_merges_the_database() {
     );
     let app = d.path().join("app");
 
-    let (base_digest, base_m, base_c) = manifest_and_config(&base, "t");
-    let (_, app_m, app_c) = manifest_and_config(&app, "t");
-    // the base's layers, byte for byte, at the bottom; one new layer above
+    let [base_m, base_c, app_m, app_c] = check_on_base(&base, &app);
     let base_layers = layer_digests(&base_m);
     let app_layers = layer_digests(&app_m);
-    assert_eq!(app_layers.len(), base_layers.len() + 1);
-    assert_eq!(app_layers[..base_layers.len()], base_layers[..]);
     let diff_ids = |c: &serde_json::Value| c["rootfs"]["diff_ids"].as_array().unwrap().clone();
     assert_eq!(diff_ids(&app_c)[..base_layers.len()], diff_ids(&base_c)[..]);
     assert_eq!(app_c["history"].as_array().unwrap().len(), app_layers.len());
-    // annotations
     assert_eq!(
         app_m["annotations"]["org.opencontainers.image.base.name"],
         "oci:base:t"
-    );
-    assert_eq!(
-        app_m["annotations"]["org.opencontainers.image.base.digest"],
-        base_digest.as_str()
     );
     // the base's config is the default; the app's wins where it sets something
     let env: BTreeSet<&str> = app_c["config"]["Env"]
@@ -381,28 +395,14 @@ fn apk_app_on_an_apk_base_extends_its_installed_database() {
         ),
     )
     .unwrap();
-    let (_, err) = run_both(
-        whittle()
-            .current_dir(d.path())
-            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
-            .arg(&cache),
-    );
+    let err = build_app(d.path(), &cache);
     assert!(
         err.contains("already installed in the base image, not installed again:")
             && err.contains("replayout"),
         "{err}"
     );
     let app = d.path().join("app");
-    let (base_digest, base_m, _) = manifest_and_config(&base, "t");
-    let (_, app_m, _) = manifest_and_config(&app, "t");
-    let base_layers = layer_digests(&base_m);
-    let app_layers = layer_digests(&app_m);
-    assert_eq!(app_layers.len(), base_layers.len() + 1);
-    assert_eq!(app_layers[..base_layers.len()], base_layers[..]);
-    assert_eq!(
-        app_m["annotations"]["org.opencontainers.image.base.digest"],
-        base_digest.as_str()
-    );
+    let [_, _, app_m, app_c] = check_on_base(&base, &app);
     // the top layer's database: the base's packages, then the new one, each once, readable
     let files = top_layer_files(&app, "t");
     let db = &files["lib/apk/db/installed"];
@@ -436,9 +436,9 @@ fn apk_app_on_an_apk_base_extends_its_installed_database() {
         .arg(&cache));
     let ko = d.path().join("ko");
     let (_, ko_m, ko_c) = manifest_and_config(&ko, "t");
+    let app_layers = layer_digests(&app_m);
     assert_eq!(layer_digests(&ko_m)[..app_layers.len()], app_layers[..]);
     // no package gives a time: the base's is the image's
-    let (_, _, app_c) = manifest_and_config(&app, "t");
     assert_eq!(ko_c["created"], app_c["created"]);
     assert_eq!(
         top_layer_paths(&ko, "t"),
@@ -477,12 +477,7 @@ fn the_bases_packages_count_as_installed_for_the_solver() {
     let on_base = "  baseimage: {image: oci:base:t}\n";
     // lib 1.0 meets app's dependency: only app is installed
     std::fs::write(d.path().join("app.yaml"), cfg("app", on_base)).unwrap();
-    let (_, err) = run_both(
-        whittle()
-            .current_dir(d.path())
-            .args(["build", "app.yaml", "-o", "oci:app:t", "--cache-dir"])
-            .arg(&cache),
-    );
+    let err = build_app(d.path(), &cache);
     assert!(err.contains("resolve   1 packages: app=1.0"), "{err}");
     let top = top_layer_paths(&d.path().join("app"), "t");
     assert!(top.contains("var/lib/dpkg/status.d/app"), "{top:?}");
