@@ -127,9 +127,9 @@ pub(crate) fn deb_origin(status: &str, name: &str) -> String {
     status
         .lines()
         .find_map(|l| l.strip_prefix("Source:"))
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or(name)
-        .to_string()
+        .map(|s| whittle_catalog::dpkg::parse_source(s).0)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Fetches, verifies and installs the `.deb` files of `packages` for `arch`, into the base
