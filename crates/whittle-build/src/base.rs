@@ -237,7 +237,8 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             ),
         ));
     }
-    let stored: u64 = img.layers.iter().map(|l| l.size).sum();
+    // declared sizes are the base's word: saturate (a sum that wraps would pass the check)
+    let stored = img.layers.iter().fold(0u64, |t, l| t.saturating_add(l.size));
     if stored > crate::MAX_IMAGE_BYTES {
         return Err(err(
             b,
@@ -278,13 +279,32 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         // verified as it is read: a tampered blob is reported as such, not as the tar error
         // it causes
         let mut r = img.open_layer(i).map_err(|e| err(b, origin, e))?;
-        if let Err(e) = whittle_fs::apply_layer(&mut tree, i, &mut r) {
-            return Err(match r.stored_failure() {
-                Some(bad) => err(b, origin, bad),
-                None => err(b, origin, format!("layer {i} ({digest}): {e}")),
-            });
-        }
+        let changes = match whittle_fs::apply_layer(&mut tree, i, &mut r) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(match r.stored_failure() {
+                    Some(bad) => err(b, origin, bad),
+                    None => err(b, origin, format!("layer {i} ({digest}): {e}")),
+                });
+            }
+        };
         r.finish().map_err(|e| err(b, origin, e))?;
+        // a runtime unpacks each layer onto the ones below: a hard link's target must be there
+        // by the end of its layer, not arrive in a later one
+        for c in changes.added.iter().chain(&changes.changed) {
+            if let Some(Node::Hardlink(t)) = tree.get(&c.path).map(|e| &e.node)
+                && tree.get(t).is_none_or(|e| e.node.is_dir())
+            {
+                return Err(err(
+                    b,
+                    origin,
+                    format!(
+                        "layer {i} ({digest}): hard link /{} to /{t}, which neither this layer nor one below holds as a file; runtimes cannot unpack it",
+                        c.path
+                    ),
+                ));
+            }
+        }
         layers.push(ImageLayer {
             media_type: media_type.to_string(),
             digest,
