@@ -573,10 +573,9 @@ fn pkg_build_hello(d: &Path, version: &str) {
     pkg_build_hello_yaml(d, "repo");
 }
 
-#[test]
-fn a_lock_keeps_the_image_while_a_whittle_pkg_repository_moves_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A key `test.rsa`, hello 1.0 built with it into `d/repo`, and `d/image.yaml` installing hello
+/// from `repo` with `key` (as the config names them).
+fn hello_image(d: &Path, repo: &str, key: &str) {
     run(whittle()
         .current_dir(d)
         .args(["pkg", "keygen", "test", "--bits", "2048"]));
@@ -584,12 +583,21 @@ fn a_lock_keeps_the_image_while_a_whittle_pkg_repository_moves_on() {
     std::fs::write(
         d.join("image.yaml"),
         format!(
-            "contents:\n  repositories:\n    - {}\n  keyring:\n    - {}\n  packages: [hello]\narchs: [x86_64]\n",
-            d.join("repo").display(),
-            d.join("test.rsa.pub").display()
+            "contents:\n  repositories:\n    - {repo}\n  keyring:\n    - {key}\n  packages: [hello]\narchs: [x86_64]\n"
         ),
     )
     .unwrap();
+}
+
+#[test]
+fn a_lock_keeps_the_image_while_a_whittle_pkg_repository_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    hello_image(
+        d,
+        &d.join("repo").display().to_string(),
+        &d.join("test.rsa.pub").display().to_string(),
+    );
     let out = lock(d);
     assert!(out.contains("locked 1 package in"), "{out}");
     let (d1, err) = build_in(d, "cache", &[]);
@@ -872,15 +880,7 @@ fn write_escaping_lock(path: &Path, lock: &serde_json::Value, arch: &str) {
 fn a_relative_apk_repository_lock_holds_in_another_checkout() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    run(whittle()
-        .current_dir(d)
-        .args(["pkg", "keygen", "test", "--bits", "2048"]));
-    pkg_build_hello(d, "1.0");
-    std::fs::write(
-        d.join("image.yaml"),
-        "contents:\n  repositories:\n    - ./repo\n  keyring:\n    - ./test.rsa.pub\n  packages: [hello]\narchs: [x86_64]\n",
-    )
-    .unwrap();
+    hello_image(d, "./repo", "./test.rsa.pub");
     let out = lock(d);
     assert!(out.contains("locked 1 package in"), "{out}");
     let l = read_lock(d);
