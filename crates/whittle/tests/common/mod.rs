@@ -595,6 +595,20 @@ pub fn serve_dir(root: &Path) -> String {
     format!("http://{addr}")
 }
 
+/// The fixtures, when a `whittle pkg build` in an environment from the fixture repository can
+/// run here (bwrap, and an x86_64 host: the environment is amd64); else `None`, said as a skip.
+pub fn fixture_build_env() -> Option<PathBuf> {
+    let fx = fixtures()?;
+    if !tool("bwrap") {
+        return None;
+    }
+    if std::env::consts::ARCH != "x86_64" {
+        println!("SKIPPED: the fixture environment is amd64 and runs only on an x86_64 host");
+        return None;
+    }
+    Some(fx)
+}
+
 /// Every entry of a layer by path: `("file", content)`, `("symlink", target)`,
 /// `("hardlink", target)`, `("dir", "")`.
 pub type Entries = std::collections::BTreeMap<String, (String, Vec<u8>)>;
