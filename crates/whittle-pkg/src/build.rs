@@ -57,6 +57,9 @@ pub struct BuildOptions {
     pub ignore_lock: bool,
     /// Install the environment from this lockfile instead of `<recipe stem>.lock.json`.
     pub lock_file: Option<PathBuf>,
+    /// Directories besides the recipe's own and `source_dir` that a `fetch` of a local file
+    /// (`file://PATH` or a path) may read from (`--allow-path`).
+    pub allow_paths: Vec<PathBuf>,
     /// The linters run over every package made (melange's `--lint-require`/`--lint-warn`;
     /// `Policy::default()` is melange's defaults); a required one that trips fails the build.
     pub lint: crate::lint::Policy,
@@ -179,12 +182,19 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         })?,
         opts.offline,
     );
+    let sources = Sources {
+        fetcher,
+        local_roots: std::iter::once(recipe_dir.clone())
+            .chain(opts.source_dir.clone())
+            .chain(opts.allow_paths.iter().cloned())
+            .collect(),
+    };
     run_steps(
         &sb,
         &recipe.pipeline,
         &recipe.package.name,
         &workspace,
-        &fetcher,
+        &sources,
         events,
     )?;
     for sub in &recipe.subpackages {
@@ -193,7 +203,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             &sub.pipeline,
             &sub.info.name,
             &workspace,
-            &fetcher,
+            &sources,
             events,
         )?;
     }
@@ -277,7 +287,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             &test.pipeline,
             &format!("{} (test)", recipe.package.name),
             &test_ws,
-            &fetcher,
+            &sources,
             events,
         )?;
         out.tests_run = test.pipeline.len();
@@ -642,14 +652,87 @@ fn environment(
     Ok(config.environment.clone().into_iter().collect())
 }
 
+/// Where a recipe's `fetch` steps get their sources: the network through the cache, and local
+/// files only from `local_roots` (the recipe's directory, `--source-dir`, `--allow-path`s).
+struct Sources {
+    fetcher: whittle_fetch::Fetcher,
+    local_roots: Vec<PathBuf>,
+}
+
+impl Sources {
+    /// The host file a `fetch` URI names when it is local (`file://PATH` or a path, relative
+    /// ones against the recipe's directory, the first of `local_roots`); `None` for a URL.
+    fn local_path(&self, uri: &str) -> Option<PathBuf> {
+        let path = match uri.strip_prefix("file://") {
+            Some(p) => p,
+            None if uri.contains("://") => return None,
+            None => uri,
+        };
+        Some(self.local_roots.first()?.join(path))
+    }
+
+    /// Reads the local file `path` (named `uri` in the recipe) if its real path (`..` and
+    /// symlinks resolved) lies under one of `local_roots`: a recipe comes from a repository and
+    /// must not copy this machine's secrets (`/etc/shadow`, a link to it) into a package.
+    fn read_local(&self, uri: &str, path: &Path) -> std::result::Result<Vec<u8>, String> {
+        let recipe_dir = self.local_roots.first().map_or(Path::new("."), |p| p);
+        let inside = |real: &Path| {
+            self.local_roots
+                .iter()
+                .any(|r| std::fs::canonicalize(r).is_ok_and(|r| real.starts_with(r)))
+        };
+        let real = match std::fs::canonicalize(path) {
+            Ok(real) if inside(&real) => real,
+            // a missing file is reported only where it may be read: the error must not tell
+            // whether some file elsewhere on this machine exists
+            Err(e)
+                if path
+                    .parent()
+                    .and_then(|d| std::fs::canonicalize(d).ok())
+                    .is_some_and(|d| inside(&d)) =>
+            {
+                return Err(format!("{}: {e}", path.display()));
+            }
+            _ => {
+                return Err(format!(
+                    "`{uri}` is outside the recipe's directory {dir}: a recipe's `fetch` may read local files only from its own directory tree, `--source-dir` or a directory given with `whittle pkg build --allow-path DIR` (`..` and symlinks leading elsewhere are refused: a recipe could otherwise copy this machine's secrets into a package); move the file under {dir}, or, for a recipe you trust, pass --allow-path with its directory",
+                    dir = recipe_dir.display(),
+                ));
+            }
+        };
+        read_bounded(&real).map_err(|e| format!("{}: {e}", real.display()))
+    }
+}
+
+/// Reads a regular file (not through a symlink) whole, refusing more than [`MAX_SOURCE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than the {MAX_SOURCE_BYTES} bytes a source may have"
+        )));
+    }
+    Ok(bytes)
+}
+
 fn run_steps(
     sb: &Sandbox<'_>,
     steps: &[Step],
     package: &str,
     workspace: &Path,
-    fetcher: &whittle_fetch::Fetcher,
+    sources: &Sources,
     events: &dyn whittle_build::Events,
 ) -> Result<()> {
+    let fetcher = &sources.fetcher;
     for step in steps {
         events.step(&format!("step      {package}: {}", step.name));
         match &step.action {
@@ -741,28 +824,43 @@ fn run_steps(
                     uri: uri.clone(),
                     message,
                 };
-                let bytes = match fetcher
+                let bytes = if let Some(path) = sources.local_path(uri) {
+                    // a local file is read where it lies (never from or into the cache), and a
+                    // mismatch does not tell its checksum: that would disclose what it holds
+                    let b = sources.read_local(uri, &path).map_err(ferr)?;
+                    if whittle_fetch::sha256_hex(&b) != *sha256 {
+                        return Err(ferr(format!(
+                            "{} does not match expected-sha256 at {}; check the file or the checksum",
+                            path.display(),
+                            step.at
+                        )));
+                    }
+                    b
+                } else if let Some(b) = fetcher
                     .cache()
                     .get(sha256)
                     .map_err(|e| ferr(e.to_string()))?
                 {
-                    Some(b) => b,
-                    None => {
-                        let b = fetcher
-                            .fetch_mutable(uri, MAX_SOURCE_BYTES)
-                            .map_err(|e| ferr(e.to_string()))?;
-                        let actual = whittle_fetch::sha256_hex(&b);
-                        if actual != *sha256 {
-                            return Err(ferr(format!(
-                                "SHA-256 is {actual}, the recipe expects {sha256}; the file changed or the checksum is wrong"
-                            )));
-                        }
-                        fetcher
-                            .cache()
-                            .put(sha256, &b)
-                            .map_err(|e| ferr(e.to_string()))?;
-                        b
+                    b
+                } else {
+                    // checked before anything is kept: nothing unverified enters the cache
+                    let b = if fetcher.offline() {
+                        fetcher.fetch_mutable(uri, MAX_SOURCE_BYTES)
+                    } else {
+                        whittle_fetch::Transport::new().get(uri, MAX_SOURCE_BYTES)
                     }
+                    .map_err(|e| ferr(e.to_string()))?;
+                    let actual = whittle_fetch::sha256_hex(&b);
+                    if actual != *sha256 {
+                        return Err(ferr(format!(
+                            "SHA-256 is {actual}, the recipe expects {sha256}; the file changed or the checksum is wrong"
+                        )));
+                    }
+                    fetcher
+                        .cache()
+                        .put(sha256, &b)
+                        .map_err(|e| ferr(e.to_string()))?;
+                    b
                 };
                 let dest = host_path(workspace, &step.working_directory)
                     .ok_or_else(|| {
@@ -1168,6 +1266,128 @@ mod tests {
         fn warn(&self, _: &str) {}
     }
 
+    /// Sources reading local files from `recipe_dir` only, caching in `dir/cache`.
+    fn recipe_sources(dir: &Path, recipe_dir: &Path) -> Sources {
+        Sources {
+            fetcher: whittle_fetch::Fetcher::new(
+                whittle_fetch::Cache::open(dir.join("cache")).unwrap(),
+                false,
+            ),
+            local_roots: vec![recipe_dir.to_path_buf()],
+        }
+    }
+
+    /// A `fetch` of `uri` into the workspace, expecting `content`'s SHA-256, not extracted.
+    fn fetch_step(uri: &str, content: &[u8]) -> Step {
+        Step {
+            at: "r.yaml:1:1".into(),
+            name: "fetch".into(),
+            action: Action::Fetch {
+                uri: uri.into(),
+                sha256: whittle_fetch::sha256_hex(content),
+                strip_components: 0,
+                extract: false,
+            },
+            working_directory: WORKSPACE.into(),
+            environment: BTreeMap::new(),
+            network: false,
+        }
+    }
+
+    /// Files in the cache directory `cache` (recursively).
+    fn cached_files(cache: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut todo = vec![cache.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    todo.push(e.path());
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+        out
+    }
+
+    /// A recipe's `fetch` of a host file outside its directory (`file://`, a path, a symlink
+    /// beside the recipe, `..`) is refused naming the URI and `--allow-path`, even with the
+    /// file's right checksum; nothing is cached. Allowed roots are read.
+    #[test]
+    fn fetch_reads_local_files_only_from_allowed_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe_dir = dir.path().join("recipe");
+        let ws = dir.path().join("ws");
+        std::fs::create_dir_all(&recipe_dir).unwrap();
+        std::fs::create_dir_all(&ws).unwrap();
+        let outside = dir.path().join("secret");
+        std::fs::write(&outside, b"secret\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", recipe_dir.join("passwd")).unwrap();
+        std::os::unix::fs::symlink(&outside, recipe_dir.join("secret")).unwrap();
+        let passwd = std::fs::read("/etc/passwd").unwrap_or_default();
+        let sources = recipe_sources(dir.path(), &recipe_dir);
+        let sb = Sandbox::new(
+            dir.path(),
+            &ws,
+            BTreeMap::new(),
+            false,
+            crate::limits::Limits::default(),
+        );
+        let run = |uri: &str, content: &[u8]| {
+            run_steps(&sb, &[fetch_step(uri, content)], "p", &ws, &sources, &Quiet)
+                .map_err(|e| e.to_string())
+        };
+        for (uri, content) in [
+            ("file:///etc/passwd", &passwd[..]),
+            ("/etc/passwd", &passwd),
+            ("passwd", &passwd),
+            ("file://passwd", &passwd),
+            ("../secret", b"secret\n"),
+            ("secret", b"secret\n"),
+            ("/nonexistent/whittle", b""),
+        ] {
+            let e = run(uri, content).unwrap_err();
+            assert!(
+                e.contains(&format!("`{uri}`")) && e.contains("--allow-path"),
+                "{uri}: {e}"
+            );
+        }
+        assert_eq!(
+            cached_files(&dir.path().join("cache")),
+            Vec::<PathBuf>::new()
+        );
+        // a mismatch names the file and the step, never the file's checksum
+        std::fs::write(recipe_dir.join("src.txt"), b"mine\n").unwrap();
+        let e = run("src.txt", b"other").unwrap_err();
+        assert!(
+            e.contains("does not match expected-sha256")
+                && e.contains("r.yaml:1:1")
+                && !e.contains(&whittle_fetch::sha256_hex(b"mine\n")),
+            "{e}"
+        );
+        // inside the recipe's directory (or an allowed one): read, not cached
+        run("src.txt", b"mine\n").unwrap();
+        assert_eq!(std::fs::read(ws.join("src.txt")).unwrap(), b"mine\n");
+        let allowed = Sources {
+            local_roots: vec![recipe_dir.clone(), dir.path().to_path_buf()],
+            ..recipe_sources(dir.path(), &recipe_dir)
+        };
+        run_steps(
+            &sb,
+            &[fetch_step("secret", b"secret\n")],
+            "p",
+            &ws,
+            &allowed,
+            &Quiet,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(ws.join("secret")).unwrap(), b"secret\n");
+        assert_eq!(
+            cached_files(&dir.path().join("cache")),
+            Vec::<PathBuf>::new()
+        );
+    }
+
     #[test]
     fn fetch_replaces_a_symlink_instead_of_writing_through_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -1179,23 +1399,8 @@ mod tests {
         std::fs::write(&victim, b"keep").unwrap();
         // an earlier step left `data.bin -> victim` in the workspace
         std::os::unix::fs::symlink(&victim, ws.join("data.bin")).unwrap();
-        let fetcher = whittle_fetch::Fetcher::new(
-            whittle_fetch::Cache::open(dir.path().join("cache")).unwrap(),
-            false,
-        );
-        let step = Step {
-            at: "r.yaml:1:1".into(),
-            name: "fetch".into(),
-            action: Action::Fetch {
-                uri: format!("file://{}", src.display()),
-                sha256: whittle_fetch::sha256_hex(b"payload"),
-                strip_components: 0,
-                extract: false,
-            },
-            working_directory: WORKSPACE.into(),
-            environment: BTreeMap::new(),
-            network: false,
-        };
+        let sources = recipe_sources(dir.path(), dir.path());
+        let step = fetch_step(&format!("file://{}", src.display()), b"payload");
         let sb = Sandbox::new(
             dir.path(),
             &ws,
@@ -1203,7 +1408,7 @@ mod tests {
             false,
             crate::limits::Limits::default(),
         );
-        run_steps(&sb, &[step], "p", &ws, &fetcher, &Quiet).unwrap();
+        run_steps(&sb, &[step], "p", &ws, &sources, &Quiet).unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         assert_eq!(std::fs::read(ws.join("data.bin")).unwrap(), b"payload");
         assert!(

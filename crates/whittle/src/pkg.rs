@@ -153,6 +153,10 @@ struct BuildArgs {
     /// Source directory copied to /home/build [default: RECIPE_DIR/NAME/ when it exists].
     #[arg(long, value_name = "DIR")]
     source_dir: Option<PathBuf>,
+    /// Let `fetch` read local files (`file://PATH` or a path) from DIR too; by default only the
+    /// recipe's directory and --source-dir are read. Repeatable.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    allow_paths: Vec<PathBuf>,
     /// Copy no source directory into /home/build (melange's flag).
     #[arg(long, conflicts_with = "source_dir")]
     empty_workspace: bool,
@@ -358,6 +362,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                 out_dir: a.out,
                 arch,
                 source_dir: a.source_dir,
+                allow_paths: a.allow_paths,
                 cache_dir,
                 offline: a.offline,
                 source_date_epoch: sde,

@@ -153,7 +153,86 @@ fn recipe_errors_name_file_line_and_column() {
         "--cache-dir",
         "cache",
     ]));
-    assert!(err.contains("SHA-256"), "{err}");
+    // … and a local file's checksum is not told (it would disclose what the file holds)
+    assert!(
+        err.contains("does not match expected-sha256")
+            && err.contains("wrong.yaml:")
+            && !err.contains(&sha),
+        "{err}"
+    );
+}
+
+/// A recipe's `fetch` reads local files only from its own directory, `--source-dir` and
+/// `--allow-path` directories: `/etc/passwd` (as `file://`, as a path, through a symlink beside
+/// the recipe) or a tarball outside is refused naming the URI and the flag, even with the
+/// file's right checksum, and nothing is kept in the cache; `--allow-path` lets it through.
+#[test]
+fn fetch_of_a_host_file_outside_the_recipe_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (uri, sha) = tarball(d);
+    let r = d.join("recipe");
+    std::fs::create_dir(&r).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", r.join("passwd")).unwrap();
+    let passwd = sha256(&std::fs::read("/etc/passwd").unwrap_or_default());
+    let build = |recipe: String, extra: &[&str]| {
+        std::fs::write(r.join("hello.yaml"), recipe).unwrap();
+        let mut cmd = whittle();
+        cmd.current_dir(&r).args([
+            "pkg",
+            "build",
+            "hello.yaml",
+            "--out",
+            "repo",
+            "--arch",
+            "x86_64",
+            "--cache-dir",
+            "cache",
+            "-q",
+        ]);
+        cmd.args(extra);
+        cmd
+    };
+    for bad in [
+        "file:///etc/passwd",
+        "/etc/passwd",
+        "passwd",
+        "file://passwd",
+    ] {
+        let err = run_fail(&mut build(recipe(bad, &passwd), &[]));
+        assert!(
+            err.contains(&format!("`{bad}`")) && err.contains("--allow-path"),
+            "{bad}: {err}"
+        );
+    }
+    let err = run_fail(&mut build(recipe(&uri, &sha), &[]));
+    assert!(
+        err.contains(&format!("`{uri}`")) && err.contains("--allow-path"),
+        "{err}"
+    );
+    let cached: Vec<_> = walk(&r.join("cache"));
+    assert!(cached.is_empty(), "{cached:?}");
+    run(&mut build(
+        recipe(&uri, &sha),
+        &["--allow-path", d.to_str().unwrap()],
+    ));
+    assert!(r.join("repo/x86_64/hello-1.0-r0.apk").is_file());
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }
 
 /// What is wrong with a recipe's `environment:` (or with what `-k`/`-r` add to it) is told at
