@@ -238,7 +238,10 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         ));
     }
     // declared sizes are the base's word: saturate (a sum that wraps would pass the check)
-    let stored = img.layers.iter().fold(0u64, |t, l| t.saturating_add(l.size));
+    let stored = img
+        .layers
+        .iter()
+        .fold(0u64, |t, l| t.saturating_add(l.size));
     if stored > crate::MAX_IMAGE_BYTES {
         return Err(err(
             b,

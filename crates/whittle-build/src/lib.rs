@@ -235,6 +235,9 @@ pub struct ImageReport {
     /// once ([`whittle_fs::Tree::total_size`]), the figure `whittle inspect` and `compare` print
     /// (not the tar's length, which adds headers and padding).
     pub unpacked_size: u64,
+    /// Its SPDX SBOM as the build made it (none when no SBOM was asked for): what `--sign-key`
+    /// attests, never a copy read back from where it was stored.
+    pub sbom: Option<Vec<u8>>,
 }
 
 /// The result of a build.
@@ -320,6 +323,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
             packages: built.packages,
             compressed_size: built.image.layers.iter().map(|l| l.size).sum(),
             unpacked_size: built.unpacked_size,
+            sbom: (opts.sbom != SbomDest::None).then(|| built.sbom.clone()),
         });
         sbom_docs.push(built.sbom);
         images.push(built.image);

@@ -304,7 +304,18 @@ impl BuildSigner {
             let t = target(&img.manifest_digest);
             whittle_sign::sign(&t, &self.key, &opts)?;
             signed += 1;
-            let sbom = self.sbom(&img.manifest_digest, &img.arch, report, &opts)?;
+            // the SBOM the build made, not what the registry holds under its tag
+            let sbom = img.sbom.clone();
+            if let Some(s) = &sbom
+                && s.len() as u64 > MAX_PREDICATE
+            {
+                return Err(format!(
+                    "the build's SBOM of {} has {} bytes, more than an attestation may hold ({MAX_PREDICATE})",
+                    img.arch,
+                    s.len()
+                )
+                .into());
+            }
             if let Some(sbom) = &sbom {
                 let doc: serde_json::Value = serde_json::from_slice(sbom)
                     .map_err(|e| format!("the build's SBOM of {}: {e}", img.arch))?;
@@ -342,41 +353,6 @@ impl BuildSigner {
             );
         }
         Ok(())
-    }
-
-    /// The build's SPDX SBOM of the image `digest`: the `sha256-<hex>.sbom` artifact the push
-    /// attached, or the file written beside a local output.
-    fn sbom(
-        &self,
-        digest: &str,
-        arch: &str,
-        report: &whittle_build::BuildReport,
-        opts: &whittle_registry::Options,
-    ) -> Result<Option<Vec<u8>>> {
-        if let whittle_sign::Place::Registry(_) = &self.place {
-            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-            let tag = format!("sha256-{hex}.sbom");
-            let found = whittle_sign::store::read(
-                &self.place,
-                &tag,
-                whittle_sign::payload::MAX_PAYLOAD as u64,
-                opts,
-            )?;
-            return Ok(found.and_then(|a| {
-                a.layers
-                    .into_iter()
-                    .find(|(d, _)| d.media_type == whittle_registry::MEDIA_TYPE_SPDX)
-                    .map(|(_, b)| b)
-            }));
-        }
-        let file = match report.sboms.as_slice() {
-            [one] if report.images.len() == 1 => Some(one),
-            many => many.iter().find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(&format!(".{arch}.spdx.json")))
-            }),
-        };
-        file.map(|f| read_bounded(f, MAX_PREDICATE)).transpose()
     }
 }
 
