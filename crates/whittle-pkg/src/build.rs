@@ -1388,6 +1388,47 @@ mod tests {
         );
     }
 
+    /// A download is checked before it is cached: a wrong one leaves the cache empty (and its
+    /// SHA-256 is told, to fix the recipe); a right one is kept by checksum for `--offline`.
+    #[test]
+    fn fetch_caches_a_download_only_once_it_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir(&ws).unwrap();
+        let sb = Sandbox::new(
+            dir.path(),
+            &ws,
+            BTreeMap::new(),
+            false,
+            crate::limits::Limits::default(),
+        );
+        let cache = dir.path().join("cache");
+        let (base, served) =
+            whittle_testutil::serve_once("application/octet-stream", b"v2\n".to_vec());
+        let step = fetch_step(&format!("{base}/src.txt"), b"v1\n");
+        let sources = recipe_sources(dir.path(), dir.path());
+        let e = run_steps(&sb, &[step], "p", &ws, &sources, &Quiet)
+            .unwrap_err()
+            .to_string();
+        served.join().unwrap();
+        assert!(e.contains(&whittle_fetch::sha256_hex(b"v2\n")), "{e}");
+        assert_eq!(cached_files(&cache), Vec::<PathBuf>::new());
+        let (base, served) =
+            whittle_testutil::serve_once("application/octet-stream", b"v1\n".to_vec());
+        let step = fetch_step(&format!("{base}/src.txt"), b"v1\n");
+        run_steps(&sb, std::slice::from_ref(&step), "p", &ws, &sources, &Quiet).unwrap();
+        served.join().unwrap();
+        assert_eq!(cached_files(&cache).len(), 1);
+        // the server is gone: offline, the checked copy is used
+        std::fs::remove_file(ws.join("src.txt")).unwrap();
+        let offline = Sources {
+            fetcher: whittle_fetch::Fetcher::new(whittle_fetch::Cache::open(&cache).unwrap(), true),
+            local_roots: vec![dir.path().to_path_buf()],
+        };
+        run_steps(&sb, &[step], "p", &ws, &offline, &Quiet).unwrap();
+        assert_eq!(std::fs::read(ws.join("src.txt")).unwrap(), b"v1\n");
+    }
+
     #[test]
     fn fetch_replaces_a_symlink_instead_of_writing_through_it() {
         let dir = tempfile::tempdir().unwrap();
