@@ -561,6 +561,34 @@ mod tests {
         assert!(Statement::parse(dup.as_bytes()).is_err());
     }
 
+    #[test]
+    fn an_envelope_verifies_by_any_one_signature_of_the_key_and_bounds_their_number() {
+        let key = SigningKey::generate();
+        let other = SigningKey::generate();
+        let st = Statement::new("r", DIGEST, "x://y", serde_json::json!({}));
+        let mut env = Envelope::sign(&key, PAYLOAD_TYPE_IN_TOTO, &st.to_json().unwrap());
+        let good = env.signatures[0].clone();
+        let junk = |sig: &str| EnvelopeSignature {
+            keyid: "k".into(),
+            sig: sig.into(),
+        };
+        // DSSE: one valid signature of the key among others (junk, another key's) suffices
+        env.signatures = vec![
+            junk("not base64!"),
+            junk(&B64.encode(other.sign(b"x"))),
+            good.clone(),
+        ];
+        assert!(env.verify(&key.public_key()).is_ok());
+        // without it, nothing else counts: not another key's valid one, not junk
+        let other_env = Envelope::sign(&other, PAYLOAD_TYPE_IN_TOTO, &st.to_json().unwrap());
+        env.signatures = vec![junk(""), other_env.signatures[0].clone()];
+        assert!(env.verify(&key.public_key()).is_err());
+        // 65 signatures are refused before any is checked
+        env.signatures = vec![good; 65];
+        let e = Envelope::parse(&serde_json::to_vec(&env).unwrap()).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    }
+
     proptest::proptest! {
         #[test]
         fn envelope_and_statement_parsers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
