@@ -704,6 +704,17 @@ impl Sources {
     }
 }
 
+/// The recipe field `bytes` do not match (`expected-sha256`, then `expected-sha512`), if any.
+fn mismatch(bytes: &[u8], sha256: &str, sha512: Option<&str>) -> Option<&'static str> {
+    use sha2::Digest;
+    if whittle_fetch::sha256_hex(bytes) != sha256 {
+        return Some("expected-sha256");
+    }
+    sha512
+        .filter(|h| hex::encode(sha2::Sha512::digest(bytes)) != *h)
+        .map(|_| "expected-sha512")
+}
+
 /// Reads a regular file (not through a symlink) whole, refusing more than [`MAX_SOURCE_BYTES`].
 fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -815,6 +826,7 @@ fn run_steps(
             Action::Fetch {
                 uri,
                 sha256,
+                sha512,
                 strip_components,
                 extract,
             } => {
@@ -828,9 +840,9 @@ fn run_steps(
                     // a local file is read where it lies (never from or into the cache), and a
                     // mismatch does not tell its checksum: that would disclose what it holds
                     let b = sources.read_local(uri, &path).map_err(ferr)?;
-                    if whittle_fetch::sha256_hex(&b) != *sha256 {
+                    if let Some(field) = mismatch(&b, sha256, sha512.as_deref()) {
                         return Err(ferr(format!(
-                            "{} does not match expected-sha256 at {}; check the file or the checksum",
+                            "{} does not match {field} at {}; check the file or the checksum",
                             path.display(),
                             step.at
                         )));
@@ -850,10 +862,11 @@ fn run_steps(
                         whittle_fetch::Transport::new().get(uri, MAX_SOURCE_BYTES)
                     }
                     .map_err(|e| ferr(e.to_string()))?;
-                    let actual = whittle_fetch::sha256_hex(&b);
-                    if actual != *sha256 {
+                    if let Some(field) = mismatch(&b, sha256, sha512.as_deref()) {
+                        // a download's SHA-256 is told: it is what the recipe may need
+                        let actual = whittle_fetch::sha256_hex(&b);
                         return Err(ferr(format!(
-                            "SHA-256 is {actual}, the recipe expects {sha256}; the file changed or the checksum is wrong"
+                            "the download does not match {field} (its SHA-256 is {actual}); the file changed or the checksum is wrong"
                         )));
                     }
                     fetcher
@@ -1285,6 +1298,7 @@ mod tests {
             action: Action::Fetch {
                 uri: uri.into(),
                 sha256: whittle_fetch::sha256_hex(content),
+                sha512: None,
                 strip_components: 0,
                 extract: false,
             },
@@ -1365,6 +1379,18 @@ mod tests {
                 && !e.contains(&whittle_fetch::sha256_hex(b"mine\n")),
             "{e}"
         );
+        // expected-sha512 is checked too when given
+        let with_sha512 = |h: String| {
+            let mut step = fetch_step("src.txt", b"mine\n");
+            if let Action::Fetch { sha512, .. } = &mut step.action {
+                *sha512 = Some(h);
+            }
+            run_steps(&sb, &[step], "p", &ws, &sources, &Quiet).map_err(|e| e.to_string())
+        };
+        let e = with_sha512("0".repeat(128)).unwrap_err();
+        assert!(e.contains("does not match expected-sha512"), "{e}");
+        use sha2::Digest;
+        with_sha512(hex::encode(sha2::Sha512::digest(b"mine\n"))).unwrap();
         // inside the recipe's directory (or an allowed one): read, not cached
         run("src.txt", b"mine\n").unwrap();
         assert_eq!(std::fs::read(ws.join("src.txt")).unwrap(), b"mine\n");

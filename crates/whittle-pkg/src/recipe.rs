@@ -311,6 +311,8 @@ pub enum Action {
         uri: String,
         /// Expected lowercase hex SHA-256.
         sha256: String,
+        /// Expected lowercase hex SHA-512 too, when the recipe gives `expected-sha512`.
+        sha512: Option<String>,
         /// Leading path components dropped when unpacking.
         strip_components: usize,
         /// Unpack the archive (else keep the file as is).
@@ -1558,6 +1560,17 @@ fn builtin(
                 ctx.err(*sha_pos, "`expected-sha256` must be 64 hex digits", None);
                 return None;
             }
+            let sha512 = match with.get("expected-sha512") {
+                Some((h, pos)) => {
+                    let h = h.to_ascii_lowercase();
+                    if h.len() != 128 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        ctx.err(*pos, "`expected-sha512` must be 128 hex digits", None);
+                        return None;
+                    }
+                    Some(h)
+                }
+                None => None,
+            };
             let strip = get("strip-components", "1");
             let Ok(strip_components) = strip.parse() else {
                 ctx.err(
@@ -1570,6 +1583,7 @@ fn builtin(
             return Some(Action::Fetch {
                 uri: uri.clone(),
                 sha256: sha,
+                sha512,
                 strip_components,
                 extract: get("extract", "true") != "false",
             });
@@ -2758,6 +2772,14 @@ test:
         let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
         assert!(e.starts_with("r.yaml:17:5: "), "{e}");
         assert!(e.contains("expected-sha256"), "{e}");
+        // an expected-sha512 beside it must be one
+        let sha256 = "      expected-sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+        let text = RECIPE.replace(sha256, &format!("{sha256}      expected-sha512: abc\n"));
+        let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
+        assert!(
+            e.contains("`expected-sha512` must be 128 hex digits"),
+            "{e}"
+        );
     }
 
     #[test]
