@@ -323,3 +323,44 @@ fn mismatched_diff_ids_thousands_of_layers_and_a_huge_config_are_refused() {
     let (ok, err) = try_build(d.path(), &app_config(&base, ""));
     assert!(!ok && err.contains("over the limit"), "{err}");
 }
+
+#[test]
+fn symlink_loops_and_climbs_in_the_base_end_in_a_clear_error_or_stay_inside() {
+    let d = tempfile::tempdir().unwrap();
+    // /etc a loop: writing /etc/passwd cannot resolve it, and says so
+    let base = d.path().join("loop");
+    write_base(
+        &base,
+        &[(
+            layer(&[
+                Member::Symlink("etc", "etc2"),
+                Member::Symlink("etc2", "/etc"),
+            ]),
+            None,
+            None,
+        )],
+        serde_json::json!({}),
+    );
+    let (ok, err) = try_build(d.path(), &app_config(&base, ""));
+    assert!(
+        !ok && err.contains("etc/passwd") && err.contains("loop"),
+        "{err}"
+    );
+    // /etc climbing far above the root: it is the image's root, as for a runtime
+    let base = d.path().join("climb");
+    write_base(
+        &base,
+        &[(
+            layer(&[Member::Symlink("etc", "../../../../../../../../")]),
+            None,
+            None,
+        )],
+        serde_json::json!({}),
+    );
+    let (ok, err) = try_build(d.path(), &app_config(&base, ""));
+    assert!(ok, "{err}");
+    let layers = image_layers(&d.path().join("out"), "t");
+    let top: Vec<&String> = layers.last().unwrap().1.entries.keys().collect();
+    assert!(top.contains(&&"passwd".to_string()), "{top:?}");
+    assert!(!top.iter().any(|p| p.contains("..")), "{top:?}");
+}
