@@ -253,7 +253,9 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         ));
     }
     let mut layers = Vec::with_capacity(img.layers.len());
-    let mut tree = crate::image_tree();
+    // an Overlay checks each member's declared size against the limit before reading it (the
+    // free `apply_layer` does not: a header claiming 32 TiB aborted the allocation)
+    let mut overlay = whittle_fs::Overlay::new().with_size_limit(crate::MAX_IMAGE_BYTES);
     for (i, l) in img.layers.iter().enumerate() {
         let media_type = oci_layer_type(&l.media_type).ok_or_else(|| {
             err(
@@ -282,7 +284,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         // verified as it is read: a tampered blob is reported as such, not as the tar error
         // it causes
         let mut r = img.open_layer(i).map_err(|e| err(b, origin, e))?;
-        let changes = match whittle_fs::apply_layer(&mut tree, i, &mut r) {
+        let changes = match overlay.apply_layer(&mut r) {
             Ok(c) => c,
             Err(e) => {
                 return Err(match r.stored_failure() {
@@ -295,6 +297,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         // a runtime unpacks each layer onto the ones below: a hard link's target must be there
         // by the end of its layer, not arrive in a later one
         for c in changes.added.iter().chain(&changes.changed) {
+            let tree = overlay.tree();
             if let Some(Node::Hardlink(t)) = tree.get(&c.path).map(|e| &e.node)
                 && tree.get(t).is_none_or(|e| e.node.is_dir())
             {
@@ -316,6 +319,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             blob,
         });
     }
+    let tree = overlay.into_tree();
     let (debs, deb_stanzas) = installed_debs(&tree).map_err(|m| err(b, origin, m))?;
     let (apks, apk_db) = installed_apks(&tree).map_err(|m| err(b, origin, m))?;
     Ok(Some(Base {

@@ -364,3 +364,21 @@ fn symlink_loops_and_climbs_in_the_base_end_in_a_clear_error_or_stay_inside() {
     assert!(top.contains(&&"passwd".to_string()), "{top:?}");
     assert!(!top.iter().any(|p| p.contains("..")), "{top:?}");
 }
+
+#[test]
+fn a_member_declaring_a_huge_size_is_refused_before_memory_is_taken() {
+    let d = tempfile::tempdir().unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_path("bomb").unwrap();
+    h.set_size(1 << 45);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut blob = h.as_bytes().to_vec();
+    blob.extend_from_slice(&[b'x'; 512]);
+    blob.resize(blob.len() + 1024, 0);
+    let base = d.path().join("base");
+    write_base(&base, &[(blob, None, None)], serde_json::json!({}));
+    let (ok, err) = try_build(d.path(), &app_config(&base, ""));
+    assert!(!ok && err.contains("base image oci:") && err.contains("bomb"), "{err}");
+}
