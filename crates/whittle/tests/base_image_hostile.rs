@@ -380,5 +380,43 @@ fn a_member_declaring_a_huge_size_is_refused_before_memory_is_taken() {
     let base = d.path().join("base");
     write_base(&base, &[(blob, None, None)], serde_json::json!({}));
     let (ok, err) = try_build(d.path(), &app_config(&base, ""));
-    assert!(!ok && err.contains("base image oci:") && err.contains("bomb"), "{err}");
+    assert!(
+        !ok && err.contains("base image oci:") && err.contains("bomb"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replacing_a_hard_linked_base_file_leaves_the_link_as_a_runtime_sees_it() {
+    if !tool("umoci") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    write_base(
+        &base,
+        &[(
+            layer(&[
+                Member::Dir("app/"),
+                Member::File("app/hello.txt", b"old\n"),
+                Member::Hardlink("app/alias", "app/hello.txt"),
+            ]),
+            None,
+            None,
+        )],
+        serde_json::json!({}),
+    );
+    let (ok, err) = try_build(d.path(), &app_config(&base, ""));
+    assert!(ok, "{err}");
+    // the app's file replaces the link's target: whittle's tree keeps the link's old content
+    // (as replacing a file in place does), and so does the image unpacked as a runtime does
+    let top = image_layers(&d.path().join("out"), "t").pop().unwrap().1;
+    assert_eq!(top.entries["app/alias"], ("file".into(), b"old\n".to_vec()));
+    let rootfs = d.path().join("rootfs");
+    umoci_paths(&d.path().join("out"), &rootfs);
+    assert_eq!(std::fs::read(rootfs.join("app/alias")).unwrap(), b"old\n");
+    assert_eq!(
+        std::fs::read(rootfs.join("app/hello.txt")).unwrap(),
+        b"hello\n"
+    );
 }
