@@ -273,6 +273,18 @@ pub struct Statement {
     pub predicate: serde_json::Value,
 }
 
+/// A JSON key as Go's encoding/json compares keys: ASCII case folded, and the two non-ASCII
+/// letters that fold to ASCII ones (`ſ` to `s`, the Kelvin sign to `k`) taken as those.
+fn go_fold(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '\u{17f}' => 'S',
+            '\u{212a}' => 'K',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
 /// Refuses a statement with a key that differs from one of its fields only in case (`Subject`
 /// beside `subject`): in-toto's Go readers match keys case-insensitively, keeping the last, so
 /// it would be about other subjects there. Other unknown keys are ignored, as in-toto says.
@@ -287,7 +299,7 @@ fn refuse_case_variants(bytes: &[u8]) -> Result<()> {
         for k in keys.keys() {
             if let Some(f) = fields
                 .iter()
-                .find(|f| **f != k.as_str() && f.eq_ignore_ascii_case(k))
+                .find(|f| **f != k.as_str() && go_fold(f) == go_fold(k))
             {
                 return Err(Error::format(
                     "in-toto statement",
@@ -547,6 +559,15 @@ mod tests {
             format!(
                 r#"{{"_type":"{STATEMENT_V1}","subject":{},"predicateType":"x://y","PredicateType":"z://w"}}"#,
                 subject(&a)
+            ),
+            // Go folds `ſ` (U+017F) to `s`
+            format!(
+                "{{\"_type\":\"{STATEMENT_V1}\",\"subject\":{},\"\u{17f}ubject\":{},\"predicateType\":\"x://y\"}}",
+                subject(&a),
+                subject(&b)
+            ),
+            format!(
+                "{{\"_type\":\"{STATEMENT_V1}\",\"subject\":[{{\"name\":\"r\",\"digest\":{{\"sha256\":\"{a}\"}},\"dige\u{17f}t\":{{\"sha256\":\"{b}\"}}}}],\"predicateType\":\"x://y\"}}"
             ),
         ] {
             let e = Statement::parse(bad.as_bytes()).unwrap_err();
