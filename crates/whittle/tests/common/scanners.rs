@@ -26,6 +26,20 @@ pub struct Expected<'a> {
     pub syft: &'a str,
 }
 
+/// [`check_peers`] on a Debian `major` image unpacked at `rootfs`: trivy's version is its
+/// `etc/debian_version` (`12.15`), which must be of `major`.
+pub fn check_debian_peers(layout: &Path, tag: &str, work: &Path, rootfs: &Path, major: &str) {
+    let point = std::fs::read_to_string(rootfs.join("etc/debian_version")).unwrap();
+    let point = point.trim();
+    assert!(point.starts_with(&format!("{major}.")), "{point}");
+    let want = Expected {
+        family: "debian",
+        trivy: point,
+        syft: major,
+    };
+    check_peers(layout, tag, work, &want);
+}
+
 /// Checks trivy, syft, whittle's catalog and `whittle sbom` against each other on the OCI
 /// layout `layout` (one image, tag `tag`).
 pub fn check_peers(layout: &Path, tag: &str, work: &Path, want: &Expected<'_>) {
