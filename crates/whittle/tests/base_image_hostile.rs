@@ -315,6 +315,12 @@ fn mismatched_diff_ids_thousands_of_layers_and_a_huge_config_are_refused() {
     write_base(&base, &many, serde_json::json!({}));
     let (ok, err) = try_build(d.path(), &app_config(&base, ""));
     assert!(!ok && err.contains("10000 layers"), "{err}");
+    // fewer than an image may have, more than a base may: refused before any is read
+    let base = d.path().join("some");
+    let some: Vec<_> = (0..300).map(|_| (l.clone(), None, None)).collect();
+    write_base(&base, &some, serde_json::json!({}));
+    let (ok, err) = try_build(d.path(), &app_config(&base, ""));
+    assert!(!ok && err.contains("300 layers, more than 256"), "{err}");
     let base = d.path().join("env");
     let env: Vec<String> = (0..200_000)
         .map(|i| format!("V{i}={}", "x".repeat(40)))
