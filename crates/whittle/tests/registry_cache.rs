@@ -146,15 +146,25 @@ fn deb_blob(reg: &Registry, dir: &Path, file: &str) -> PathBuf {
         .expect("the package is in the registry cache")
 }
 
-#[test]
-fn a_cold_runner_builds_from_the_registry_cache_while_the_mirror_is_down() {
-    let Some(reg) = Registry::start(None) else {
-        return;
-    };
+/// A local registry (`auth`: its one user), the package server, the directory of a config
+/// locked against it and the cache repository on the registry; `None` (skipped) when no
+/// registry can run here.
+fn cache_setup(
+    auth: Option<(&str, &str)>,
+) -> Option<(Registry, PackageServer, tempfile::TempDir, String)> {
+    let reg = Registry::start(auth)?;
     let server = PackageServer::start(&packages());
     let dir = locked_config(&server);
-    let d = dir.path();
     let cache = format!("{}/ci/whittle-cache", reg.host());
+    Some((reg, server, dir, cache))
+}
+
+#[test]
+fn a_cold_runner_builds_from_the_registry_cache_while_the_mirror_is_down() {
+    let Some((reg, server, dir, cache)) = cache_setup(None) else {
+        return;
+    };
+    let d = dir.path();
 
     let (a, err) = build(d, "a", &flag("--cache-to", &cache));
     assert!(err.contains("written to docker://"), "{err}");
@@ -212,13 +222,10 @@ fn a_cold_runner_builds_from_the_registry_cache_while_the_mirror_is_down() {
 
 #[test]
 fn an_altered_registry_blob_is_reported_and_not_used() {
-    let Some(reg) = Registry::start(None) else {
+    let Some((reg, server, dir, cache)) = cache_setup(None) else {
         return;
     };
-    let server = PackageServer::start(&packages());
-    let dir = locked_config(&server);
     let d = dir.path();
-    let cache = format!("{}/ci/whittle-cache", reg.host());
     let (a, _) = build(d, "a", &flag("--cache-to", &cache));
 
     // someone with access to the registry's storage changes one byte of a package
@@ -259,13 +266,10 @@ fn an_altered_registry_blob_is_reported_and_not_used() {
 
 #[test]
 fn four_runners_at_once_share_one_cache_repository() {
-    let Some(reg) = Registry::start(None) else {
+    let Some((reg, server, dir, cache)) = cache_setup(None) else {
         return;
     };
-    let server = PackageServer::start(&packages());
-    let dir = locked_config(&server);
     let d = dir.path();
-    let cache = format!("{}/ci/whittle-cache", reg.host());
     let both = [flag("--cache-from", &cache), flag("--cache-to", &cache)].concat();
     let children: Vec<_> = (0..4)
         .map(|i| {
@@ -390,13 +394,10 @@ fn pkg_build_environments_come_from_the_registry_cache() {
 #[test]
 fn credentials_are_those_of_pushes() {
     use base64::Engine;
-    let Some(reg) = Registry::start(Some(("ci", "s3cret"))) else {
+    let Some((reg, server, dir, cache)) = cache_setup(Some(("ci", "s3cret"))) else {
         return;
     };
-    let server = PackageServer::start(&packages());
-    let dir = locked_config(&server);
     let d = dir.path();
-    let cache = format!("{}/ci/whittle-cache", reg.host());
     let config = d.join("docker");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
