@@ -23,32 +23,11 @@ export WHITTLE_CACHE_DIR=${WHITTLE_CACHE_DIR:-$work/cache}
 port=${PORT:-5016}
 images="python3 gawk openssl curl bash"
 
-start_registry() { # $1: storage directory
-  cat > "$work/registry.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $1
-http:
-  addr: 127.0.0.1:$port
-YAML
-  docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
-  reg_pid=$!
-  for _ in $(seq 50); do
-    curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && return 0
-    sleep 0.2
-  done
-  echo "docker-registry did not start" >&2
-  exit 1
-}
+. bench/registry.sh
 
 printf '%-10s %14s %14s %8s\n' mode uploaded stored layers
 for mode in one-layer layered; do
-  start_registry "$work/storage-$mode"
+  start_registry "$work/storage-$mode" "$port" "$work/registry.yml"
   uploaded=0
   nlayers=0
   for pkg in $images; do

@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+reg_pid=
+trap 'for p in "${pids[@]}" $reg_pid; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 bin=${WHITTLE_BIN:-}
 if [ -z "$bin" ]; then
@@ -61,24 +62,8 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 
-cat > "$work/registry.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/storage
-http:
-  addr: 127.0.0.1:$reg_port
-YAML
-docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$reg_port/v2/" >/dev/null && break
-  sleep 0.2
-done
+. bench/registry.sh
+start_registry "$work/storage" "$reg_port" "$work/registry.yml"
 
 for pkg in $images; do
   cat > "$work/$pkg.yaml" <<YAML

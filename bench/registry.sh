@@ -1,0 +1,26 @@
+# Sourced by the benchmarks: a local docker-registry (distribution) on loopback.
+
+# start_registry STORAGE PORT CONF: serves STORAGE on 127.0.0.1:PORT (its config written to
+# CONF), in the background; sets reg_pid. Exits when it does not answer within 10 s.
+start_registry() {
+  cat > "$3" <<YAML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $1
+http:
+  addr: 127.0.0.1:$2
+YAML
+  docker-registry serve "$3" >/dev/null 2>&1 &
+  reg_pid=$!
+  for _ in $(seq 50); do
+    curl -fs "http://127.0.0.1:$2/v2/" >/dev/null && return 0
+    sleep 0.2
+  done
+  echo "docker-registry did not start" >&2
+  exit 1
+}
