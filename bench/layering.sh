@@ -14,16 +14,11 @@ work=$(mktemp -d)
 reg_pid=
 trap '[ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-bin=${WHITTLE_BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --locked -p whittle >/dev/null 2>&1
-  bin=$PWD/target/release/whittle
-fi
+. bench/lib.sh
+whittle_bin
 export WHITTLE_CACHE_DIR=${WHITTLE_CACHE_DIR:-$work/cache}
 port=${PORT:-5016}
 images="python3 gawk openssl curl bash"
-
-. bench/registry.sh
 
 printf '%-10s %14s %14s %8s\n' mode uploaded stored layers
 for mode in one-layer layered; do

@@ -17,11 +17,8 @@ pids=()
 reg_pid=
 trap 'for p in "${pids[@]}" $reg_pid; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
-bin=${WHITTLE_BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --locked -p whittle >/dev/null 2>&1
-  bin=$PWD/target/release/whittle
-fi
+. bench/lib.sh
+whittle_bin
 # a copy: a rebuild of the shared target during the run must not change the binary
 cp "$bin" "$work/whittle"
 bin=$work/whittle
@@ -62,7 +59,6 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 
-. bench/registry.sh
 start_registry "$work/storage" "$reg_port" "$work/registry.yml"
 
 for pkg in $images; do

@@ -1,4 +1,14 @@
-# Sourced by the benchmarks: a local docker-registry (distribution) on loopback.
+# Sourced by the benchmarks (from the checkout's root): the whittle binary to measure, and a local
+# docker-registry (distribution) on loopback.
+
+# whittle_bin: sets bin to $WHITTLE_BIN, else to a release build of this checkout.
+whittle_bin() {
+  bin=${WHITTLE_BIN:-}
+  if [ -z "$bin" ]; then
+    cargo build --release --locked -p whittle >/dev/null 2>&1
+    bin=$PWD/target/release/whittle
+  fi
+}
 
 # start_registry STORAGE PORT CONF: serves STORAGE on 127.0.0.1:PORT (its config written to
 # CONF), in the background; sets reg_pid. Exits when it does not answer within 10 s.
