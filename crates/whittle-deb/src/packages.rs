@@ -116,7 +116,59 @@ fn filename_problem(path: &str) -> Option<&'static str> {
             "contains '..', '.' or empty path components; it must stay inside the repository",
         );
     }
+    if !is_path_below(path) {
+        return Some(
+            "is longer than 1024 bytes, holds spaces, `?` or `#`, or escapes the repository once percent-decoded (%2e%2e, %2f); it must stay inside the repository",
+        );
+    }
     None
+}
+
+/// Longest package path under a repository an index or a lock may name (Debian's longest pool
+/// paths are a few hundred characters).
+const MAX_RELATIVE_URL: usize = 1024;
+
+/// Whether `rest` is a path strictly below a repository: bounded, plain segments, none of
+/// them `.` or `..` — also when percent-decoded (`%2e%2e`, which servers and URL parsers
+/// take for `..`) — no escaped `/` or `\`, no query, fragment, spaces or control characters.
+pub fn is_path_below(rest: &str) -> bool {
+    !rest.is_empty()
+        && rest.len() <= MAX_RELATIVE_URL
+        && !rest
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '\\'))
+        && rest.split('/').all(|s| {
+            let plain = percent_decoded(s);
+            !plain.is_empty()
+                && plain != b"."
+                && plain != b".."
+                && !plain.iter().any(|&b| matches!(b, b'/' | b'\\' | 0))
+        })
+}
+
+/// `s` with its `%XX` escapes decoded (a `%` not followed by two hex digits kept as is).
+fn percent_decoded(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |x: u8| (x as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 impl Package {
@@ -404,6 +456,12 @@ SHA256: 9CD63C1B35FF082092C221A23DCB167F72C4D1C3DE3A42E11F16181F42AB3B55
             ),
             ("Filename", "../../etc/passwd", "field Filename:"),
             ("Filename", "/etc/passwd", "field Filename:"),
+            (
+                "Filename",
+                "pool/%2e%2e/%2e%2e/etc/passwd",
+                "field Filename:",
+            ),
+            ("Filename", "pool/x.deb?../y", "field Filename:"),
             ("Multi-Arch", "maybe", "field Multi-Arch: unknown value"),
             ("Essential", "perhaps", "field Essential:"),
             ("Depends", "libc6 (>= )", "field Depends: invalid relation"),

@@ -274,7 +274,9 @@ impl Lock {
                         ),
                     ));
                 }
-                let inside = p.relative_url().is_some_and(is_path_below);
+                let inside = p
+                    .relative_url()
+                    .is_some_and(whittle_deb::packages::is_path_below);
                 if !inside {
                     return Err((
                         at("url"),
@@ -395,53 +397,6 @@ impl LockPackage {
             _ => self.url.clone(),
         }
     }
-}
-
-/// Longest package path under a repository a lock may name (Debian's longest pool paths are
-/// a few hundred characters).
-const MAX_RELATIVE_URL: usize = 1024;
-
-/// Whether `rest` is a path strictly below a repository: bounded, plain segments, none of
-/// them `.` or `..` — also when percent-decoded (`%2e%2e`, which servers and URL parsers
-/// take for `..`) — no escaped `/` or `\`, no query, fragment, spaces or control characters.
-fn is_path_below(rest: &str) -> bool {
-    !rest.is_empty()
-        && rest.len() <= MAX_RELATIVE_URL
-        && !rest
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '\\'))
-        && rest.split('/').all(|s| {
-            let plain = percent_decoded(s);
-            !plain.is_empty()
-                && plain != b"."
-                && plain != b".."
-                && !plain.iter().any(|&b| matches!(b, b'/' | b'\\' | 0))
-        })
-}
-
-/// `s` with its `%XX` escapes decoded (a `%` not followed by two hex digits kept as is).
-fn percent_decoded(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |x: u8| (x as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 fn is_sha256_hex(s: &str) -> bool {
