@@ -28,14 +28,7 @@ for mode in one-layer layered; do
   for pkg in $images; do
     layering=""
     [ "$mode" = layered ] && layering=$'layering:\n  strategy: origin\n  budget: 10\n'
-    cat > "$work/$pkg.yaml" <<YAML
-contents:
-  repositories:
-    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
-  packages: [$pkg]
-archs: [amd64]
-$layering
-YAML
+    debian_config "$pkg" "$layering" > "$work/$pkg.yaml"
     # (loopback registries are spoken to over plain HTTP)
     log=$("$bin" build "$work/$pkg.yaml" -o "docker://127.0.0.1:$port/bench/svc:$pkg" --no-sbom 2>&1 >/dev/null)
     # "pushed    N blobs uploaded (X MB), ..."

@@ -34,3 +34,16 @@ YAML
   echo "docker-registry did not start" >&2
   exit 1
 }
+
+# debian_config PKG [EXTRA]: on stdout, a config installing PKG from the host's Debian 12
+# mirror (host:debian), then EXTRA.
+debian_config() {
+  cat <<YAML
+contents:
+  repositories:
+    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
+  packages: [$1]
+archs: [amd64]
+${2:-}
+YAML
+}

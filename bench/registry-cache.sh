@@ -62,13 +62,7 @@ done
 start_registry "$work/storage" "$reg_port" "$work/registry.yml"
 
 for pkg in $images; do
-  cat > "$work/$pkg.yaml" <<YAML
-contents:
-  repositories:
-    - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main
-  packages: [$pkg]
-archs: [amd64]
-YAML
+  debian_config "$pkg" > "$work/$pkg.yaml"
 done
 
 export WHITTLE_DEBIAN_MIRROR=http://127.0.0.1:$proxy_port
