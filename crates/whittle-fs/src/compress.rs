@@ -13,7 +13,7 @@
 //! A block's output depends only on its bytes, the codec and the level, so 1 and N threads give
 //! the same bytes.
 
-use std::io;
+use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,37 +113,100 @@ pub fn threads() -> usize {
 }
 
 /// Compress `data` with `codec` at `level` on `threads` threads (see the module docs for the
-/// format); the bytes are the same for any number of threads.
+/// format); the bytes are the same for any number of threads, and the same as a
+/// [`BlockWriter`] given `data` writes.
 pub fn compress(data: &[u8], codec: Codec, level: i32, threads: usize) -> Result<Vec<u8>> {
-    codec.check_level(level)?;
-    let blocks: Vec<&[u8]> = if data.is_empty() {
-        vec![data]
-    } else {
-        data.chunks(BLOCK_SIZE).collect()
-    };
-    let last = blocks.len() - 1;
-    let one = |i: usize, block: &&[u8]| -> io::Result<Vec<u8>> {
-        match codec {
-            Codec::Gzip => {
-                let start = i * BLOCK_SIZE;
-                let dict = data
-                    .get(start.saturating_sub(DICTIONARY)..start)
-                    .unwrap_or_default();
-                deflate_block(block, dict, level, i == last)
-            }
-            Codec::Zstd => zstd::bulk::compress(block, level),
+    let mut w = BlockWriter::new(Vec::new(), codec, level, threads)?;
+    w.write_all(data)?;
+    w.finish()
+}
+
+/// A streaming compressor of the block format (see the module docs): bytes written to it are
+/// cut into [`BLOCK_SIZE`] blocks, compressed a batch of `2 × threads` blocks at a time and
+/// written to the inner writer in order, so memory stays bounded whatever the input's size.
+/// [`BlockWriter::finish`] writes the last block and the trailer: without it the output is
+/// incomplete. Its bytes are those [`compress`] gives for the same input.
+#[derive(Debug)]
+pub struct BlockWriter<W: Write> {
+    inner: W,
+    codec: Codec,
+    level: i32,
+    threads: usize,
+    /// The block being filled (full blocks stay here until a later byte shows they are not
+    /// the last).
+    current: Vec<u8>,
+    /// Full blocks that are not the last, each with the input's last [`DICTIONARY`] bytes
+    /// before it.
+    pending: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The last [`DICTIONARY`] bytes of the input before `current`.
+    tail: Vec<u8>,
+    crc: Crc,
+    header_written: bool,
+}
+
+impl<W: Write> BlockWriter<W> {
+    /// A compressor writing `codec` at `level` to `inner` on `threads` threads.
+    pub fn new(inner: W, codec: Codec, level: i32, threads: usize) -> Result<Self> {
+        codec.check_level(level)?;
+        Ok(BlockWriter {
+            inner,
+            codec,
+            level,
+            threads: threads.max(1),
+            current: Vec::new(),
+            pending: Vec::new(),
+            tail: Vec::new(),
+            crc: Crc::new(),
+            header_written: false,
+        })
+    }
+
+    /// Compress what is left, write the trailer and return the inner writer.
+    pub fn finish(mut self) -> Result<W> {
+        let last = std::mem::take(&mut self.current);
+        let dict = std::mem::take(&mut self.tail);
+        self.pending.push((dict, last));
+        self.compress_pending(true)?;
+        if self.codec == Codec::Gzip {
+            self.inner.write_all(&self.crc.sum().to_le_bytes())?;
+            // ISIZE: the length modulo 2^32 (RFC 1952)
+            self.inner.write_all(&self.crc.amount().to_le_bytes())?;
         }
-    };
-    let outputs = in_parallel(&blocks, threads, one)?;
-    match codec {
-        Codec::Zstd => Ok(outputs.concat()),
-        Codec::Gzip => {
-            // CRC-32 runs at several GB/s: not worth a thread
-            let mut crc = Crc::new();
-            crc.update(data);
-            let body: usize = outputs.iter().map(Vec::len).sum();
-            let mut out = Vec::with_capacity(body + 18);
-            out.extend_from_slice(&[
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+
+    /// Move the full `current` block to `pending`; compress the batch when it is full.
+    fn push_block(&mut self) -> Result<()> {
+        let block = std::mem::replace(&mut self.current, Vec::with_capacity(BLOCK_SIZE));
+        let tail = block
+            .get(block.len().saturating_sub(DICTIONARY)..)
+            .unwrap_or_default()
+            .to_vec();
+        let dict = std::mem::replace(&mut self.tail, tail);
+        self.pending.push((dict, block));
+        if self.pending.len() >= 2 * self.threads {
+            self.compress_pending(false)?;
+        }
+        Ok(())
+    }
+
+    /// Compress the pending blocks (the last of them the input's last when `last`) and write
+    /// them out.
+    fn compress_pending(&mut self, last: bool) -> Result<()> {
+        let (codec, level) = (self.codec, self.level);
+        let final_index = self.pending.len().saturating_sub(1);
+        let outputs = in_parallel(
+            &self.pending,
+            self.threads,
+            |i, (dict, block): &(Vec<u8>, Vec<u8>)| match codec {
+                Codec::Gzip => deflate_block(block, dict, level, last && i == final_index),
+                Codec::Zstd => zstd::bulk::compress(block, level),
+            },
+        )?;
+        self.pending.clear();
+        if !self.header_written && codec == Codec::Gzip {
+            self.inner.write_all(&[
                 0x1f,
                 0x8b,
                 8,
@@ -154,15 +217,40 @@ pub fn compress(data: &[u8], codec: Codec, level: i32, threads: usize) -> Result
                 0,
                 gzip_xfl(level),
                 GZIP_OS_UNKNOWN,
-            ]);
-            for o in &outputs {
-                out.extend_from_slice(o);
-            }
-            out.extend_from_slice(&crc.sum().to_le_bytes());
-            // ISIZE: the length modulo 2^32 (RFC 1952)
-            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            Ok(out)
+            ])?;
         }
+        self.header_written = true;
+        for o in &outputs {
+            self.inner.write_all(o)?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for BlockWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.current.len() >= BLOCK_SIZE {
+            self.push_block().map_err(|e| match e {
+                Error::Io(e) => e,
+                e => io::Error::other(e),
+            })?;
+        }
+        if self.current.capacity() == 0 {
+            self.current.reserve_exact(BLOCK_SIZE);
+        }
+        let n = buf.len().min(BLOCK_SIZE - self.current.len());
+        let part = buf.get(..n).unwrap_or(buf);
+        self.current.extend_from_slice(part);
+        self.crc.update(part);
+        Ok(part.len())
+    }
+
+    /// Does nothing: blocks are written when a batch is full and at [`BlockWriter::finish`].
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -355,6 +443,22 @@ mod tests {
                     };
                     assert!(back == data, "{codec:?} {level} {len}");
                 }
+            }
+        }
+    }
+
+    /// Writes of any size, batches flushed mid-stream: the bytes `compress` gives.
+    #[test]
+    fn streaming_writes_give_the_same_bytes() {
+        let data = sample(5 * BLOCK_SIZE + 3);
+        for codec in [Codec::Gzip, Codec::Zstd] {
+            let whole = compress(&data, codec, 1, 2).unwrap();
+            for (threads, chunk) in [(1, 7777), (2, BLOCK_SIZE), (1, 3 * BLOCK_SIZE + 1)] {
+                let mut w = BlockWriter::new(Vec::new(), codec, 1, threads).unwrap();
+                for part in data.chunks(chunk) {
+                    w.write_all(part).unwrap();
+                }
+                assert!(w.finish().unwrap() == whole, "{codec:?} {threads} {chunk}");
             }
         }
     }
