@@ -199,11 +199,17 @@ impl<'a> Layout<'a> {
             .iter()
             .map(|(h, b)| (format!("blobs/sha256/{h}"), b.as_ref()))
             .collect();
-        v.push(("index.json".into(), &self.index_json));
+        // A docker-archive of several platforms is a docker-archive only, as apko's tarballs
+        // are: with an OCI index beside it, podman loads the archive as an OCI archive, one
+        // platform under NAME:TAG, and the per-platform NAME:TAG-ARCH names are lost.
+        let docker_only = self.docker_manifest.is_some() && self.written.manifests.len() > 1;
+        if !docker_only {
+            v.push(("index.json".into(), &self.index_json));
+            v.push(("oci-layout".into(), OCI_LAYOUT));
+        }
         if let Some(m) = &self.docker_manifest {
             v.push(("manifest.json".into(), m));
         }
-        v.push(("oci-layout".into(), OCI_LAYOUT));
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }

@@ -231,7 +231,8 @@ fn docker_archive_manifest_json_points_at_blobs() {
 }
 
 /// Several platforms in a docker-archive: one `manifest.json` entry each, named `NAME:TAG-ARCH`
-/// as apko's tarballs name them, beside the OCI index of all of them.
+/// as apko's tarballs name them, and no OCI index or `oci-layout` (podman would load that
+/// instead, one platform under `NAME:TAG`).
 #[test]
 fn docker_archive_of_several_platforms_names_each_by_arch() {
     let tmp = tempfile::tempdir().unwrap();
@@ -248,8 +249,7 @@ fn docker_archive_of_several_platforms_names_each_by_arch() {
         .map(|e| e["RepoTags"][0].as_str().unwrap())
         .collect();
     assert_eq!(tags, ["app:1.0-amd64", "app:1.0-arm64"]);
-    let index = json(std::str::from_utf8(&files["index.json"]).unwrap());
-    assert_eq!(index["manifests"][0]["digest"], w.digest.as_str());
+    assert!(!files.contains_key("index.json") && !files.contains_key("oci-layout"));
 }
 
 #[test]
