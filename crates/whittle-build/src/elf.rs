@@ -189,6 +189,68 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
     Some(out)
 }
 
+/// The section names of ELF file `b`; `None` when it is not ELF or its section table cannot be
+/// read. Bounded by the 16-bit section count and the size of `b`.
+pub fn section_names(b: &[u8]) -> Option<Vec<String>> {
+    if !is_elf(b) {
+        return None;
+    }
+    let wide = match b.get(4)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let le = match b.get(5)? {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let r = Reader { b, le, wide };
+    let (shoff, shentsize, shnum, shstrndx) = if wide {
+        (r.u64(0x28)?, r.u16(0x3a)?, r.u16(0x3c)?, r.u16(0x3e)?)
+    } else {
+        (
+            u64::from(r.u32(0x20)?),
+            r.u16(0x2e)?,
+            r.u16(0x30)?,
+            r.u16(0x32)?,
+        )
+    };
+    if shoff == 0 || shnum == 0 || usize::from(shentsize) != if wide { 64 } else { 40 } {
+        return None;
+    }
+    // (name offset, file offset, size) of section `i`
+    let header = |i: u16| -> Option<(u64, u64, u64)> {
+        let at = shoff.checked_add(u64::from(i).checked_mul(u64::from(shentsize))?)?;
+        let name = u64::from(r.u32(at)?);
+        if wide {
+            Some((
+                name,
+                r.u64(at.checked_add(0x18)?)?,
+                r.u64(at.checked_add(0x20)?)?,
+            ))
+        } else {
+            Some((
+                name,
+                u64::from(r.u32(at.checked_add(0x10)?)?),
+                u64::from(r.u32(at.checked_add(0x14)?)?),
+            ))
+        }
+    };
+    let (_, str_off, str_size) = header(shstrndx)?;
+    let strtab = b.get(
+        usize::try_from(str_off).ok()?..usize::try_from(str_off.checked_add(str_size)?).ok()?,
+    )?;
+    let mut names = Vec::new();
+    for i in 0..shnum {
+        let (name, _, _) = header(i)?;
+        let rest = strtab.get(usize::try_from(name).ok()?..)?;
+        let end = rest.iter().take(256).position(|&c| c == 0)?;
+        names.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+    }
+    Some(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +376,18 @@ mod tests {
         assert_eq!(d.needed.iter().filter(|n| *n == "libsame.so").count(), 1);
     }
 
+    #[test]
+    fn section_names_of_a_host_program() {
+        let Ok(prog) = std::fs::read("/bin/sh") else {
+            whittle_testutil::skip("/bin/sh");
+            return;
+        };
+        let names = section_names(&prog).expect("a readable section table");
+        assert!(names.iter().any(|n| n == ".text"), "{names:?}");
+        assert!(names.iter().any(|n| n == ".dynamic"), "{names:?}");
+        assert_eq!(section_names(b"#!/bin/sh\n"), None);
+    }
+
     proptest! {
         #[test]
         fn never_panics_on_garbage(mut b in proptest::collection::vec(any::<u8>(), 0..4096), wide in any::<bool>()) {
@@ -323,6 +397,7 @@ mod tests {
                 b[5] = 1;
             }
             let _ = dynamic(&b);
+            let _ = section_names(&b);
         }
     }
 }

@@ -1171,75 +1171,11 @@ fn unstripped(path: &str, mode: u32, data: &[u8]) -> bool {
     if data.len() < 4 || (mode & 0o111 == 0 && !object_like) || !crate::elf::is_elf(data) {
         return false;
     }
-    section_names(data).is_some_and(|names| {
+    crate::elf::section_names(data).is_some_and(|names| {
         names.iter().any(|n| {
             n == ".debug" || n == ".zdebug" || n.starts_with(".debug_") || n.starts_with(".zdebug_")
         })
     })
-}
-
-/// The section names of ELF file `b`; `None` when its section table cannot be read. Bounded by
-/// the 16-bit section count and the size of `b`.
-fn section_names(b: &[u8]) -> Option<Vec<String>> {
-    let wide = match b.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let le = match b.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let uint = |off: u64, n: usize| -> Option<u64> {
-        let off = usize::try_from(off).ok()?;
-        let s = b.get(off..off.checked_add(n)?)?;
-        Some(if le {
-            s.iter().rev().fold(0, |v, &x| (v << 8) | u64::from(x))
-        } else {
-            s.iter().fold(0, |v, &x| (v << 8) | u64::from(x))
-        })
-    };
-    let (shoff, shentsize, shnum, shstrndx) = if wide {
-        (
-            uint(0x28, 8)?,
-            uint(0x3a, 2)?,
-            uint(0x3c, 2)?,
-            uint(0x3e, 2)?,
-        )
-    } else {
-        (
-            uint(0x20, 4)?,
-            uint(0x2e, 2)?,
-            uint(0x30, 2)?,
-            uint(0x32, 2)?,
-        )
-    };
-    if shoff == 0 || shnum == 0 || shentsize != if wide { 64 } else { 40 } {
-        return None;
-    }
-    // (name offset, file offset, size) of section `i`
-    let header = |i: u64| -> Option<(u64, u64, u64)> {
-        let at = shoff.checked_add(i.checked_mul(shentsize)?)?;
-        let name = uint(at, 4)?;
-        if wide {
-            Some((name, uint(at + 0x18, 8)?, uint(at + 0x20, 8)?))
-        } else {
-            Some((name, uint(at + 0x10, 4)?, uint(at + 0x14, 4)?))
-        }
-    };
-    let (_, str_off, str_size) = header(shstrndx)?;
-    let strtab = b.get(
-        usize::try_from(str_off).ok()?..usize::try_from(str_off.checked_add(str_size)?).ok()?,
-    )?;
-    let mut names = Vec::new();
-    for i in 0..shnum {
-        let (name, _, _) = header(i)?;
-        let rest = strtab.get(usize::try_from(name).ok()?..)?;
-        let end = rest.iter().take(256).position(|&c| c == 0)?;
-        names.push(String::from_utf8_lossy(&rest[..end]).into_owned());
-    }
-    Some(names)
 }
 
 #[cfg(test)]
@@ -1655,10 +1591,10 @@ mod tests {
     fn section_names_reads_a_crafted_file_and_refuses_a_truncated_one() {
         let b = elf_with_sections(&[".text", ".debug_line"]);
         assert_eq!(
-            section_names(&b).unwrap(),
+            crate::elf::section_names(&b).unwrap(),
             ["", ".text", ".debug_line", ".shstrtab"]
         );
-        assert!(section_names(&b[..b.len() - 40]).is_none());
+        assert!(crate::elf::section_names(&b[..b.len() - 40]).is_none());
         assert!(
             !unstripped("usr/share/x", 0o644, &b),
             "not executable, not a library"
