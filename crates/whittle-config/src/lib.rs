@@ -88,43 +88,100 @@ pub fn confine_local_source(
     base_dir: &Path,
     allowed: &[PathBuf],
 ) -> Result<(PathBuf, bool), String> {
-    confine("local source", source, base_dir, allowed)
+    confine(
+        &Confinement::config("local source"),
+        source,
+        base_dir,
+        allowed,
+    )
 }
 
-/// [`confine_local_source`]'s rule for any host path a config names (`what` names it in the
-/// message): a relative APK repository directory or keyring too.
-pub(crate) fn confine(
-    what: &str,
+/// Who reads a host path, for [`confine`]'s rule and its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confinement<'a> {
+    /// What the path is (`local source`, `repository directory`, `fetch source`).
+    pub what: &'a str,
+    /// Whose directory bounds it (`config`, `recipe`).
+    pub owner: &'a str,
+    /// What it would otherwise leak secrets into (`the image`, `a package`).
+    pub product: &'a str,
+    /// The command whose `--allow-path` allows more (`whittle build`).
+    pub command: &'a str,
+    /// Whether a path that is itself a symlink is read through (its target must be inside),
+    /// rather than copied as a link (only its directory must be inside).
+    pub follow: bool,
+}
+
+impl<'a> Confinement<'a> {
+    /// A path an image config names (`what`): copied as a link when it is one.
+    pub fn config(what: &'a str) -> Self {
+        Confinement {
+            what,
+            owner: "config",
+            product: "the image",
+            command: "whittle build",
+            follow: false,
+        }
+    }
+}
+
+/// The one rule for any host path a config or recipe names: its real path (`..` and symlinks
+/// resolved; see [`Confinement::follow`]) must lie inside `base_dir` (the config's or recipe's
+/// directory) or one of `allowed` (`--allow-path` roots). Returns the real path and whether it
+/// lies outside `base_dir`. A path that cannot be read is reported as such only when its
+/// directory is inside: the error must not tell whether a file elsewhere on this machine exists.
+pub fn confine(
+    c: &Confinement<'_>,
     source: &ConfigPath,
     base_dir: &Path,
     allowed: &[PathBuf],
 ) -> Result<(PathBuf, bool), String> {
+    let what = c.what;
     let resolved = &source.resolved;
-    let unreadable =
-        |e: std::io::Error| format!("{what} `{}` ({}): {e}", source.written, resolved.display());
-    let md = std::fs::symlink_metadata(resolved).map_err(unreadable)?;
-    let real = match (
-        md.file_type().is_symlink(),
-        resolved.file_name(),
-        resolved.parent(),
-    ) {
-        (true, Some(name), Some(parent)) => std::fs::canonicalize(parent).map(|p| p.join(name)),
-        _ => std::fs::canonicalize(resolved),
-    }
-    .map_err(unreadable)?;
-    let inside = |root: &Path| std::fs::canonicalize(root).is_ok_and(|r| real.starts_with(r));
-    if inside(base_dir) {
+    let roots = || std::iter::once(base_dir).chain(allowed.iter().map(PathBuf::as_path));
+    let inside =
+        |real: &Path, root: &Path| std::fs::canonicalize(root).is_ok_and(|r| real.starts_with(r));
+    let real = std::fs::symlink_metadata(resolved).and_then(|md| {
+        match (
+            !c.follow && md.file_type().is_symlink(),
+            resolved.file_name(),
+            resolved.parent(),
+        ) {
+            (true, Some(name), Some(parent)) => std::fs::canonicalize(parent).map(|p| p.join(name)),
+            _ => std::fs::canonicalize(resolved),
+        }
+    });
+    let (real, found) = match real {
+        Ok(real) => (real, true),
+        Err(e)
+            if resolved
+                .parent()
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .is_some_and(|d| roots().any(|r| inside(&d, r))) =>
+        {
+            return Err(format!(
+                "{what} `{}` ({}): {e}",
+                source.written,
+                resolved.display()
+            ));
+        }
+        // not found and its directory is not inside: refused below, never accepted (a
+        // `base/../x` that does not exist must not pass as lying under `base`)
+        Err(_) => (resolved.clone(), false),
+    };
+    if found && inside(&real, base_dir) {
         return Ok((real, false));
     }
-    if allowed.iter().any(|r| inside(r)) {
+    if found && allowed.iter().any(|r| inside(&real, r)) {
         return Ok((real, true));
     }
+    let (owner, dir) = (c.owner, base_dir.display());
     Err(format!(
-        "{what} `{}` resolves to {}, outside the config's directory {}: a config may only read files from its own directory tree (it could otherwise copy this machine's secrets into the image); move it under {}, or, for a config you trust, allow its directory with `whittle build --allow-path {}`",
+        "{what} `{}` resolves to {}, outside the {owner}'s directory {dir}: a {owner} may only read files from its own directory tree (`..` and symlinks leading elsewhere are refused: it could otherwise copy this machine's secrets into {}); move it under {dir}, or, for a {owner} you trust, allow its directory with `{} --allow-path {}`",
         source.written,
         real.display(),
-        base_dir.display(),
-        base_dir.display(),
+        c.product,
+        c.command,
         real.parent().unwrap_or(Path::new("/")).display(),
     ))
 }
@@ -573,5 +630,55 @@ impl Config {
     /// warning per source read from an allowed root outside the config's directory.
     pub fn check_files(&self, allowed: &[PathBuf]) -> Result<Vec<Warning>, ConfigError> {
         validate::check_files(self, allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One rule, two readers: a config keeps a symlink as a link (only its directory must be
+    /// inside), a recipe's fetch reads through it (its target must be inside); each message names
+    /// its owner and command; a missing file outside is reported as outside, never as missing.
+    #[test]
+    fn confine_follows_links_only_when_asked_and_names_its_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        std::fs::create_dir(&base).unwrap();
+        std::fs::write(dir.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), base.join("link")).unwrap();
+        let link = ConfigPath::resolve("link", &base);
+        let config = Confinement::config("local source");
+        let (real, outside) = confine(&config, &link, &base, &[]).unwrap();
+        assert!(
+            real.ends_with("base/link") && !outside,
+            "{}",
+            real.display()
+        );
+        let recipe = Confinement {
+            what: "fetch source",
+            owner: "recipe",
+            product: "a package",
+            command: "whittle pkg build",
+            follow: true,
+        };
+        let e = confine(&recipe, &link, &base, &[]).unwrap_err();
+        assert!(
+            e.contains("fetch source `link`")
+                && e.contains("outside the recipe's directory")
+                && e.contains("`whittle pkg build --allow-path"),
+            "{e}"
+        );
+        let (_, outside) = confine(&recipe, &link, &base, &[dir.path().to_path_buf()]).unwrap();
+        assert!(outside);
+        let missing = ConfigPath::resolve("../nothing-here", &base);
+        let e = confine(&config, &missing, &base, &[]).unwrap_err();
+        assert!(
+            e.contains("outside the config's directory") && !e.contains("No such"),
+            "{e}"
+        );
+        let missing = ConfigPath::resolve("nothing-here", &base);
+        let e = confine(&config, &missing, &base, &[]).unwrap_err();
+        assert!(e.contains("No such file"), "{e}");
     }
 }

@@ -1366,7 +1366,7 @@ pub(crate) fn check_files(cfg: &Config, allowed: &[PathBuf]) -> Result<Vec<Warni
         if Path::new(&p.written).is_absolute() || std::fs::symlink_metadata(&p.resolved).is_err() {
             continue;
         }
-        match crate::confine(what, p, &cfg.base_dir, allowed) {
+        match crate::confine(&crate::Confinement::config(what), p, &cfg.base_dir, allowed) {
             Ok((real, true)) => ctx.warn(
                 Some(at),
                 format!(

@@ -63,6 +63,12 @@ pub struct BuildOptions {
     /// The linters run over every package made (melange's `--lint-require`/`--lint-warn`;
     /// `Policy::default()` is melange's defaults); a required one that trips fails the build.
     pub lint: crate::lint::Policy,
+    /// Write the signed `APKINDEX.tar.gz` beside the packages (melange's `--generate-index`,
+    /// on by default); no index is written without a key either way.
+    pub generate_index: bool,
+    /// Variables preloaded into the steps' environment (melange's `--env-file`, read with
+    /// [`crate::envfile::read_env_file`]); the recipe's environment wins over them.
+    pub env_preload: Vec<(String, String)>,
 }
 
 /// The result of a build.
@@ -156,6 +162,11 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             environment_lock(opts),
             events,
         )?;
+    }
+    // (collected first: a later line of the env files wins over an earlier one)
+    let preload: BTreeMap<_, _> = opts.env_preload.iter().cloned().collect();
+    for (k, v) in preload {
+        env_vars.entry(k).or_insert(v);
     }
     env_vars.insert(
         "SOURCE_DATE_EPOCH".into(),
@@ -304,7 +315,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
         out.packages.push(path);
     }
 
-    if let Some(k) = &opts.key {
+    if let Some(k) = opts.key.as_ref().filter(|_| opts.generate_index) {
         let (bytes, n) = crate::index::index_dir(&arch_dir, "", k, opts.sig)?;
         let path = arch_dir.join("APKINDEX.tar.gz");
         write_atomic(&path, &bytes)?;
@@ -675,31 +686,22 @@ impl Sources {
     /// symlinks resolved) lies under one of `local_roots`: a recipe comes from a repository and
     /// must not copy this machine's secrets (`/etc/shadow`, a link to it) into a package.
     fn read_local(&self, uri: &str, path: &Path) -> std::result::Result<Vec<u8>, String> {
-        let recipe_dir = self.local_roots.first().map_or(Path::new("."), |p| p);
-        let inside = |real: &Path| {
-            self.local_roots
-                .iter()
-                .any(|r| std::fs::canonicalize(r).is_ok_and(|r| real.starts_with(r)))
+        let (recipe_dir, allowed) = self
+            .local_roots
+            .split_first()
+            .map_or((Path::new("."), &[][..]), |(d, rest)| (d.as_path(), rest));
+        let source = whittle_config::ConfigPath {
+            written: uri.to_string(),
+            resolved: path.to_path_buf(),
         };
-        let real = match std::fs::canonicalize(path) {
-            Ok(real) if inside(&real) => real,
-            // a missing file is reported only where it may be read: the error must not tell
-            // whether some file elsewhere on this machine exists
-            Err(e)
-                if path
-                    .parent()
-                    .and_then(|d| std::fs::canonicalize(d).ok())
-                    .is_some_and(|d| inside(&d)) =>
-            {
-                return Err(format!("{}: {e}", path.display()));
-            }
-            _ => {
-                return Err(format!(
-                    "`{uri}` is outside the recipe's directory {dir}: a recipe's `fetch` may read local files only from its own directory tree, `--source-dir` or a directory given with `whittle pkg build --allow-path DIR` (`..` and symlinks leading elsewhere are refused: a recipe could otherwise copy this machine's secrets into a package); move the file under {dir}, or, for a recipe you trust, pass --allow-path with its directory",
-                    dir = recipe_dir.display(),
-                ));
-            }
+        let confinement = whittle_config::Confinement {
+            what: "fetch source",
+            owner: "recipe",
+            product: "a package",
+            command: "whittle pkg build",
+            follow: true,
         };
+        let (real, _) = whittle_config::confine(&confinement, &source, recipe_dir, allowed)?;
         read_bounded(&real).map_err(|e| format!("{}: {e}", real.display()))
     }
 }
