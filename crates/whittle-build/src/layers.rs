@@ -61,38 +61,41 @@ pub fn cache_key(diff_id: &str, compression: LayerCompression) -> String {
     )
 }
 
-/// The compressed layer of `tree`, from the cache when an identical one was made before.
+/// The compressed layer of `tree`, from the cache when an identical one was made before. The
+/// tar is never held in memory: its diff ID is hashed as it streams, and on a miss it streams
+/// again into the compressor.
 pub fn layer(
     tree: &Tree,
     mtime: u64,
     compression: LayerCompression,
     cache: &Cache,
 ) -> Result<Layer, Error> {
-    let tar = whittle_fs::tar_layer(tree, mtime)?;
-    if let Some(layer) = cached(&tar, compression, cache)? {
+    let (diff_id, tar_size) = whittle_fs::tar_identity(tree, mtime)?;
+    if let Some(layer) = cached(&diff_id, tar_size, compression, cache)? {
         return Ok(layer);
     }
     let (codec, level) = codec(compression);
-    let layer = whittle_fs::compress_layer(&tar, codec, level, whittle_fs::threads())?;
-    cache.put_derived(&cache_key(&tar.diff_id, compression), &layer.blob)?;
+    let layer = whittle_fs::compress_tree(tree, mtime, codec, level, whittle_fs::threads())?;
+    cache.put_derived(&cache_key(&layer.diff_id, compression), &layer.blob)?;
     Ok(layer)
 }
 
 fn cached(
-    tar: &LayerTar,
+    diff_id: &str,
+    tar_size: u64,
     compression: LayerCompression,
     cache: &Cache,
 ) -> Result<Option<Layer>, Error> {
     // verified against its SHA-256 by the cache
-    let Some(blob) = cache.get_derived(&cache_key(&tar.diff_id, compression))? else {
+    let Some(blob) = cache.get_derived(&cache_key(diff_id, compression))? else {
         return Ok(None);
     };
     Ok(Some(Layer {
         size: blob.len() as u64,
         digest: format!("sha256:{}", whittle_fetch::sha256_hex(&blob)),
         media_type: codec(compression).0.media_type(),
-        diff_id: tar.diff_id.clone(),
-        uncompressed_size: tar.tar.len() as u64,
+        diff_id: diff_id.to_string(),
+        uncompressed_size: tar_size,
         blob,
     }))
 }

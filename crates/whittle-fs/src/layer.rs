@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
-use crate::compress::{Codec, compress, threads};
+use crate::compress::{BlockWriter, Codec, compress, threads};
 use crate::error::Result;
 use crate::tree::{Entry, Node, Tree};
 use crate::ustar::{Header, Kind, TarWriter};
@@ -190,13 +190,78 @@ pub fn compress_layer(tar: &LayerTar, codec: Codec, level: i32, threads: usize) 
     })
 }
 
-/// Write `tree` as a gzip-compressed layer: [`tar_layer`] then [`compress_layer`].
+/// The diff ID (`sha256:<hex>`) and length of `tree`'s tar as [`write_tar`] writes it,
+/// computed as the tar streams: the tar is not kept in memory.
+pub fn tar_identity(tree: &Tree, mtime: u64) -> Result<(String, u64)> {
+    let (_, diff_id, len) = write_tar(tree, mtime, HashingWriter::new(io::sink()))?.finish();
+    Ok((diff_id, len))
+}
+
+/// What [`write_compressed_layer`] wrote: the identities of a compressed layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerDigests {
+    /// `sha256:<hex>` of the compressed bytes.
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    /// Length of the compressed bytes.
+    pub size: u64,
+    /// Length of the uncompressed tar.
+    pub uncompressed_size: u64,
+}
+
+/// Write `tree` as a tar compressed with `codec` at `level` on `threads` threads to `out`,
+/// streaming: the tar goes to the compressor a batch of blocks at a time (see
+/// [`crate::compress::BlockWriter`]), both streams hashed as they pass, so memory does not grow
+/// with the layer. The bytes are those [`compress_layer`] of [`tar_layer`] gives.
+pub fn write_compressed_layer<W: Write>(
+    tree: &Tree,
+    mtime: u64,
+    codec: Codec,
+    level: i32,
+    threads: usize,
+    out: W,
+) -> Result<(W, LayerDigests)> {
+    let compressor = BlockWriter::new(HashingWriter::new(out), codec, level, threads)?;
+    let (compressor, diff_id, uncompressed_size) =
+        write_tar(tree, mtime, HashingWriter::new(compressor))?.finish();
+    let (out, digest, size) = compressor.finish()?.finish();
+    Ok((
+        out,
+        LayerDigests {
+            digest,
+            diff_id,
+            size,
+            uncompressed_size,
+        },
+    ))
+}
+
+/// [`write_compressed_layer`] into memory: the compressed layer of `tree`.
+pub fn compress_tree(
+    tree: &Tree,
+    mtime: u64,
+    codec: Codec,
+    level: i32,
+    threads: usize,
+) -> Result<Layer> {
+    let (blob, d) = write_compressed_layer(tree, mtime, codec, level, threads, Vec::new())?;
+    Ok(Layer {
+        blob,
+        media_type: codec.media_type(),
+        digest: d.digest,
+        diff_id: d.diff_id,
+        size: d.size,
+        uncompressed_size: d.uncompressed_size,
+    })
+}
+
+/// Write `tree` as a gzip-compressed layer ([`compress_tree`]).
 /// The same tree and options always give the same bytes (for a given flate2/zlib-rs version),
 /// on [`threads`] threads.
 pub fn write_layer(tree: &Tree, opts: &LayerOptions) -> Result<Layer> {
     let level = i32::try_from(opts.gzip_level).unwrap_or(i32::MAX);
-    Codec::Gzip.check_level(level)?;
-    compress_layer(&tar_layer(tree, opts.mtime)?, Codec::Gzip, level, threads())
+    compress_tree(tree, opts.mtime, Codec::Gzip, level, threads())
 }
 
 #[cfg(test)]
@@ -275,6 +340,27 @@ mod tests {
         assert_eq!(&l.blob[..4], &[0x1f, 0x8b, 8, 0]);
         assert_eq!(&l.blob[4..8], &[0, 0, 0, 0]);
         assert_eq!(l.blob[9], 255);
+    }
+
+    /// The streaming layer writer gives the bytes of tar then compress, and the tar's identity.
+    #[test]
+    fn streaming_layer_is_tar_then_compress() {
+        let mut tree = small_tree();
+        let big: Vec<u8> = (0..3_000_000u32)
+            .map(|i| ((i % 251) ^ (i >> 9)) as u8)
+            .collect();
+        tree.insert("usr/lib/big", Node::file(big), Meta::root(0o644))
+            .unwrap();
+        let tar = tar_layer(&tree, 7).unwrap();
+        assert_eq!(
+            tar_identity(&tree, 7).unwrap(),
+            (tar.diff_id.clone(), tar.tar.len() as u64)
+        );
+        for codec in [Codec::Gzip, Codec::Zstd] {
+            let level = codec.default_level();
+            let streamed = compress_tree(&tree, 7, codec, level, 1).unwrap();
+            assert_eq!(streamed, compress_layer(&tar, codec, level, 2).unwrap());
+        }
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub mod ustar;
 pub use compress::{Codec, MEDIA_TYPE_TAR_ZSTD, THREADS_ENV, threads};
 pub use error::{Error, Result};
 pub use layer::{
-    HashingWriter, Layer, LayerOptions, LayerTar, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP,
-    compress_layer, tar_layer, write_layer, write_tar,
+    HashingWriter, Layer, LayerDigests, LayerOptions, LayerTar, MEDIA_TYPE_TAR,
+    MEDIA_TYPE_TAR_GZIP, compress_layer, compress_tree, tar_identity, tar_layer,
+    write_compressed_layer, write_layer, write_tar,
 };
 pub use overlay::{
     Change, DEFAULT_OVERLAY_SIZE_LIMIT, Hidden, HiddenBy, LayerChanges, OPAQUE_WHITEOUT, Overlay,
