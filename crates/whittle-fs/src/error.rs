@@ -81,6 +81,16 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// Adding an entry would exceed the tree's entry limit.
+    #[error(
+        "adding `{path}` would bring the image to more than {limit} files, directories and links, the most whittle holds in memory for one image; an image this large is refused (a hostile layer?); when building, leave files out: contents.exclude, contents.path-exclude"
+    )]
+    TooManyEntries {
+        /// The path being inserted.
+        path: String,
+        /// The configured limit.
+        limit: usize,
+    },
     /// A layer option is out of range.
     #[error("invalid layer option: {0}")]
     InvalidOption(String),

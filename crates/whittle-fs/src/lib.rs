@@ -45,7 +45,7 @@ pub use layer::{
 };
 pub use overlay::{
     Change, DEFAULT_OVERLAY_SIZE_LIMIT, Hidden, HiddenBy, LayerChanges, OPAQUE_WHITEOUT, Overlay,
-    WHITEOUT_PREFIX, apply_layer,
+    WHITEOUT_PREFIX,
 };
 pub use path::{normalize_archive_path, symlink_climbs_above_root};
-pub use tree::{Entry, Inserted, MAX_SYMLINK_HOPS, Meta, Node, Outcome, Tree};
+pub use tree::{Entry, Inserted, MAX_SYMLINK_HOPS, MAX_TREE_ENTRIES, Meta, Node, Outcome, Tree};

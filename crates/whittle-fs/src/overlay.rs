@@ -158,34 +158,6 @@ impl Overlay {
     }
 }
 
-/// Apply one uncompressed layer tar onto `tree` with the OCI whiteout rules (see the module docs).
-///
-/// `tree` carries no record of which layer made what, so [`Hidden::layer`] is `None`; use
-/// [`Overlay`] to merge a whole image and learn which layer holds each hidden entry.
-pub fn apply_layer(tree: &mut Tree, layer_index: usize, reader: impl Read) -> Result<LayerChanges> {
-    let mut ov = Overlay {
-        tree: std::mem::take(tree),
-        origin: BTreeMap::new(),
-        next_layer: layer_index,
-        size_limit: u64::MAX,
-    };
-    // Existing paths come from unknown lower layers: `origin` stays empty, so `layer` is None.
-    let result = {
-        let mut applier = Applier {
-            ov: &mut ov,
-            layer: layer_index,
-            this_layer: BTreeSet::new(),
-            changes: LayerChanges {
-                layer: layer_index,
-                ..LayerChanges::default()
-            },
-        };
-        applier.run(reader).map(|()| applier.changes)
-    };
-    *tree = ov.tree;
-    result
-}
-
 struct Applier<'a> {
     ov: &'a mut Overlay,
     layer: usize,

@@ -121,6 +121,10 @@ enum Resolved {
     Missing(String),
 }
 
+/// Most entries a [`Tree`] holds by default (each costs memory: a layer of millions of empty
+/// files must not take gigabytes); also the most entries `whittle inspect` reads from one layer.
+pub const MAX_TREE_ENTRIES: usize = 2_000_000;
+
 /// An in-memory filesystem tree rooted at an implicit directory (0755 0:0 by default).
 ///
 /// Paths are relative and `/`-separated (`usr/bin/ls`); the empty path is the root where noted.
@@ -132,6 +136,7 @@ pub struct Tree {
     file_bytes: u64,
     hardlinks: usize,
     size_limit: u64,
+    entry_limit: usize,
 }
 
 impl Default for Tree {
@@ -152,6 +157,7 @@ impl Tree {
             file_bytes: 0,
             hardlinks: 0,
             size_limit: u64::MAX,
+            entry_limit: MAX_TREE_ENTRIES,
         }
     }
 
@@ -159,6 +165,13 @@ impl Tree {
     /// [`Error::SizeLimit`]. Set it when extracting untrusted packages.
     pub fn with_size_limit(mut self, limit: u64) -> Self {
         self.size_limit = limit;
+        self
+    }
+
+    /// Limit the number of entries (default [`MAX_TREE_ENTRIES`]); an insertion that would
+    /// create one more fails with [`Error::TooManyEntries`].
+    pub fn with_entry_limit(mut self, limit: usize) -> Self {
+        self.entry_limit = limit;
         self
     }
 
@@ -257,6 +270,7 @@ impl Tree {
         let outcome = match self.entries.get(&full).map(|e| &e.node) {
             None => {
                 self.check_limit(&full, 0, &node)?;
+                self.check_entries(&full)?;
                 self.put(full.clone(), Entry { node, meta });
                 Outcome::Created
             }
@@ -454,6 +468,17 @@ impl Tree {
         Ok(())
     }
 
+    /// Whether one more entry (`path`) fits under the entry limit.
+    fn check_entries(&self, path: &str) -> Result<()> {
+        if self.entries.len() >= self.entry_limit {
+            return Err(Error::TooManyEntries {
+                path: path.to_string(),
+                limit: self.entry_limit,
+            });
+        }
+        Ok(())
+    }
+
     /// Insert or replace an entry, keeping the counters right.
     fn put(&mut self, path: String, entry: Entry) -> Option<Entry> {
         self.count(&entry, true);
@@ -638,6 +663,7 @@ impl Tree {
             match self.resolve_dir(comps, for_path)? {
                 Resolved::Dir(d) => return Ok(d),
                 Resolved::Missing(p) => {
+                    self.check_entries(&p)?;
                     self.put(
                         p,
                         Entry {
@@ -929,6 +955,32 @@ mod tests {
         // the message says what a user can do, not which function to call
         assert!(!err.to_string().contains("::"), "{err}");
         assert_eq!(t.total_size(), 10);
+    }
+
+    /// Entries are capped (a layer of millions of empty files must not take gigabytes): new
+    /// entries and the parent directories a path implies count, replacing one does not.
+    #[test]
+    fn entry_limit_is_enforced() {
+        assert_eq!(Tree::new().entry_limit, MAX_TREE_ENTRIES);
+        let mut t = Tree::new().with_entry_limit(3);
+        t.insert("a/b", file("1"), Meta::root(0o644)).unwrap();
+        t.insert("a/b", file("2"), Meta::root(0o644)).unwrap();
+        t.insert("a/c", file("3"), Meta::root(0o644)).unwrap();
+        let err = t.insert("a/d", file("4"), Meta::root(0o644)).unwrap_err();
+        assert!(
+            matches!(&err, Error::TooManyEntries { path, limit: 3 } if path == "a/d"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("contents.exclude"), "{err}");
+        // an implied parent directory is refused too, and nothing is left half-made
+        let err = t.insert("x/y", file("5"), Meta::root(0o644)).unwrap_err();
+        assert!(
+            matches!(&err, Error::TooManyEntries { path, .. } if path == "x"),
+            "{err}"
+        );
+        assert_eq!(t.len(), 3);
+        t.remove("a/c").unwrap();
+        t.insert("a/d", file("4"), Meta::root(0o644)).unwrap();
     }
 
     mod props {

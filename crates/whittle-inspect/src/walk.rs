@@ -34,7 +34,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_entries: 2_000_000,
+            max_entries: whittle_fs::MAX_TREE_ENTRIES,
             max_path_len: 4096,
             max_path_bytes: 256 << 20,
             max_total_size: 256 << 30,
