@@ -570,3 +570,65 @@ fn cosigns_own_keys_sign() {
         "{err}"
     );
 }
+
+/// A copy of the fixture layout's `v1` image (an index) at `dir/name`, as `oci:` reference.
+fn fixture_layout(fix: &Path, dir: &Path, name: &str) -> String {
+    let src = fix.join("images/oci-layout/regclient-testrepo");
+    let dest = format!("oci:{}:v1", dir.join(name).display());
+    run(whittle()
+        .arg("copy")
+        .arg(format!("oci:{}:v1", src.display()))
+        .arg(&dest)
+        .arg("-q"));
+    dest
+}
+
+fn sign_with(image: &str, key: &Path) {
+    run(whittle()
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .args(["sign", image, "--key"])
+        .arg(key));
+}
+
+fn verifies(image: &str, key: &Path, extra: &[&str]) -> (bool, String) {
+    let out = whittle()
+        .args(["verify", image, "--key"])
+        .arg(key)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `whittle attest` on a local OCI layout: a predicate file attested as one type verifies with
+/// `--attestation` of that type, not of another.
+#[test]
+fn attest_a_predicate_on_a_layout_and_verify_its_type() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keypair(dir.path(), "a");
+    let public = dir.path().join("a.pub");
+    let image = fixture_layout(&fix, dir.path(), "l");
+    sign_with(&image, &key);
+    let predicate = dir.path().join("provenance.json");
+    std::fs::write(
+        &predicate,
+        br#"{"buildDefinition":{"buildType":"https://example.com/t","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/b"}}}"#,
+    )
+    .unwrap();
+    let (ok, err) = verifies(&image, &public, &["--attestation", "slsaprovenance1"]);
+    assert!(!ok, "no attestation yet: {err}");
+    run(whittle()
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .args(["attest", &image, "--type", "slsaprovenance1", "--key"])
+        .arg(&key)
+        .arg("--predicate")
+        .arg(&predicate));
+    let (ok, err) = verifies(&image, &public, &["--attestation", "slsaprovenance1"]);
+    assert!(ok, "{err}");
+    let (ok, err) = verifies(&image, &public, &["--attestation", "cyclonedx"]);
+    assert!(!ok && err.contains("https://cyclonedx.org/bom"), "{err}");
+}
