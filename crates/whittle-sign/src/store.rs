@@ -574,32 +574,79 @@ fn config_of(manifest: &[u8], what: &str) -> Result<Descriptor> {
     Ok(c.config)
 }
 
+/// What [`carry`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// The tags written at the destination.
+    pub copied: Vec<String>,
+    /// Tags left as they were, each with why: an unreadable (hostile, truncated, too large)
+    /// source artifact, an unreadable destination one, or a failed write.
+    pub skipped: Vec<(String, String)>,
+}
+
 /// Copy the `.sig` and `.att` artifacts of each of `digests` from `src` to `dest` (registries
-/// and OCI layouts; other kinds have none). Returns the tags copied.
+/// and OCI layouts; other kinds have none), best-effort: the image is already copied, so an
+/// artifact that cannot be read or written is skipped and reported in [`Carried::skipped`],
+/// never an error. Signatures already at the destination are kept: the source's layers are
+/// added to them (as `whittle sign` adds one), not put in their place.
 pub fn carry(
     src: &ImageRef,
     dest: &ImageRef,
     digests: &[String],
     opts: &whittle_registry::Options,
-) -> Result<Vec<String>> {
+) -> Carried {
+    let mut out = Carried::default();
     let (Some(from), Some(to)) = (Place::of(src), Place::of(dest)) else {
-        return Ok(Vec::new());
+        return out;
     };
-    let mut copied = Vec::new();
     for digest in digests {
         for kind in [Kind::Signature, Kind::Attestation] {
-            let tag = kind.tag(digest)?;
+            let tag = match kind.tag(digest) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.skipped.push((digest.clone(), e.to_string()));
+                    continue;
+                }
+            };
             let limit = match kind {
                 Kind::Signature => crate::MAX_SIGNATURE_PAYLOAD,
                 Kind::Attestation => crate::payload::MAX_PAYLOAD as u64,
             };
-            if let Some(a) = read(&from, &tag, limit, opts)? {
-                write(&to, &tag, &a, opts)?;
-                copied.push(tag);
+            let merged = read(&from, &tag, limit, opts)
+                .map_err(|e| format!("reading it from {}: {e}", from.name()))
+                .and_then(|source| {
+                    let Some(source) = source else {
+                        return Ok(None);
+                    };
+                    let existing = read(&to, &tag, limit, opts).map_err(|e| {
+                        format!("reading the one at {} (left as it is): {e}", to.name())
+                    })?;
+                    let Some(mut merged) = existing else {
+                        return Ok(Some(source));
+                    };
+                    let mut changed = false;
+                    for layer in source.layers {
+                        if let Some(m) = merged.with_layer(layer).map_err(|e| e.to_string())? {
+                            merged = m;
+                            changed = true;
+                        }
+                    }
+                    Ok(changed.then_some(merged))
+                })
+                .and_then(|a| match a {
+                    Some(a) => write(&to, &tag, &a, opts)
+                        .map(|_| true)
+                        .map_err(|e| format!("writing it to {}: {e}", to.name())),
+                    None => Ok(false),
+                });
+            match merged {
+                Ok(true) => out.copied.push(tag),
+                Ok(false) => {}
+                Err(why) => out.skipped.push((tag, why)),
             }
         }
     }
-    Ok(copied)
+    out
 }
 
 #[cfg(test)]
@@ -666,5 +713,68 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(layout_entry(&dir, None).unwrap(), image);
         assert!(read(&place, "sha256-x.att", 100, &opts).unwrap().is_none());
+    }
+
+    /// `carry` adds the source's signature layers to those the destination has (kept, not
+    /// replaced); an unreadable source artifact is skipped with its reason and the destination
+    /// is left as it was.
+    #[test]
+    fn carry_merges_into_the_destination_and_skips_what_it_cannot_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let digest = format!("sha256:{}", "c".repeat(64));
+        let tag = Kind::Signature.tag(&digest).unwrap();
+        let opts = whittle_registry::Options::default();
+        let layout = |name: &str, content: &[u8]| {
+            let dir = tmp.path().join(name);
+            std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+            std::fs::write(
+                dir.join("index.json"),
+                br#"{"schemaVersion":2,"manifests":[]}"#,
+            )
+            .unwrap();
+            let a = Artifact::new(vec![Artifact::layer(
+                "x",
+                content.to_vec(),
+                BTreeMap::new(),
+            )])
+            .unwrap();
+            write(&Place::Layout(dir.clone()), &tag, &a, &opts).unwrap();
+            let image = ImageRef::parse(&format!("oci:{}", dir.display())).unwrap();
+            (dir, image, a)
+        };
+        let (_, src, a) = layout("src", b"from the source");
+        let (dest_dir, dest, b) = layout("dest", b"the destination's own");
+        let carried = carry(&src, &dest, std::slice::from_ref(&digest), &opts);
+        assert_eq!(carried.copied, std::slice::from_ref(&tag));
+        assert!(carried.skipped.is_empty(), "{:?}", carried.skipped);
+        let merged = read(&Place::Layout(dest_dir.clone()), &tag, 100, &opts)
+            .unwrap()
+            .unwrap();
+        assert_eq!(merged.layers, [b.layers[0].clone(), a.layers[0].clone()]);
+        // again: nothing new to add, nothing written
+        let carried = carry(&src, &dest, std::slice::from_ref(&digest), &opts);
+        assert!(carried.copied.is_empty() && carried.skipped.is_empty());
+        // a source whose layer blob no longer matches its digest
+        let (bad_dir, bad, c) = layout("bad", b"tampered later");
+        let hex = c.layers[0]
+            .0
+            .digest
+            .strip_prefix("sha256:")
+            .unwrap()
+            .to_string();
+        std::fs::write(bad_dir.join("blobs/sha256").join(hex), b"other bytes").unwrap();
+        let carried = carry(&bad, &dest, std::slice::from_ref(&digest), &opts);
+        assert!(carried.copied.is_empty());
+        assert_eq!(carried.skipped.len(), 1);
+        assert_eq!(carried.skipped[0].0, tag);
+        assert!(
+            carried.skipped[0].1.contains("reading it from bad"),
+            "{:?}",
+            carried.skipped
+        );
+        assert_eq!(
+            read(&Place::Layout(dest_dir), &tag, 100, &opts).unwrap(),
+            Some(merged)
+        );
     }
 }

@@ -72,13 +72,17 @@ pub fn run(args: CopyArgs) -> Result<std::process::ExitCode, Box<dyn std::error:
         if !digests.contains(&report.digest) {
             digests.push(report.digest.clone());
         }
-        let carried = whittle_sign::store::carry(&src, &dest, &digests, &opts)?;
-        if !args.quiet && !carried.is_empty() {
+        // best-effort: the image is copied; a signature that cannot be carried is a warning
+        let carried = whittle_sign::store::carry(&src, &dest, &digests, &opts);
+        if !args.quiet && !carried.copied.is_empty() {
             eprintln!(
                 "carried   {} signature/attestation manifest(s): {}",
-                carried.len(),
-                carried.join(", ")
+                carried.copied.len(),
+                carried.copied.join(", ")
             );
+        }
+        for (tag, why) in &carried.skipped {
+            eprintln!("warning: {tag} not carried to {dest}: {why}");
         }
     }
     if let Some(f) = &args.digest_file {

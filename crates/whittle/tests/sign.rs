@@ -632,3 +632,68 @@ fn attest_a_predicate_on_a_layout_and_verify_its_type() {
     let (ok, err) = verifies(&image, &public, &["--attestation", "cyclonedx"]);
     assert!(!ok && err.contains("https://cyclonedx.org/bom"), "{err}");
 }
+
+/// `whittle copy` carries signatures best-effort: a signed source's signature arrives; a source
+/// whose `.sig` is unreadable still gets its image copied, with a warning naming the tag, and no
+/// signature is written. (Keeping the destination's own signatures is
+/// `whittle_sign::store`'s unit test: copying into a layout rewrites its index.)
+#[test]
+fn copy_carries_signatures_and_survives_an_unreadable_one() {
+    let Some(fix) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keypair(dir.path(), "a");
+    let public = dir.path().join("a.pub");
+    let src = fixture_layout(&fix, dir.path(), "src");
+    sign_with(&src, &key);
+    let dest = format!("oci:{}:v1", dir.path().join("dest").display());
+    run(whittle().args(["copy", &src, &dest, "-q"]));
+    let (ok, err) = verifies(&dest, &public, &[]);
+    assert!(ok, "{err}");
+    // the source's signature layer is corrupted (its blob no longer matches its digest)
+    let layout = dir.path().join("src");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let sig = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(".sig"))
+        })
+        .expect("a .sig entry");
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.strip_prefix("sha256:").unwrap())
+    };
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(sig["digest"].as_str().unwrap())).unwrap())
+            .unwrap();
+    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+    std::fs::remove_file(&layer).unwrap();
+    std::fs::write(&layer, b"tampered").unwrap();
+    let other = format!("oci:{}:v1", dir.path().join("other").display());
+    let (out, err) = run_both(whittle().args(["copy", &src, &other]));
+    assert!(out.trim().starts_with("sha256:"), "{out}");
+    assert!(
+        err.contains("warning: sha256-") && err.contains(".sig not carried"),
+        "{err}"
+    );
+    let (ok, err) = verifies(&other, &public, &[]);
+    assert!(!ok && err.contains("not signed"), "{err}");
+    // the image itself arrived, under its tag
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("other/index.json")).unwrap())
+            .unwrap();
+    assert!(
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["digest"] == out.trim()
+                && m["annotations"]["org.opencontainers.image.ref.name"] == "v1"),
+        "{index}"
+    );
+}
