@@ -51,7 +51,42 @@ pub(crate) struct Base {
     pub(crate) apk_db: String,
 }
 
+/// Most a base image's `created` may lie ahead of this machine's clock (a day of clock skew).
+pub(crate) const MAX_CREATED_AHEAD: u64 = 86_400;
+
+/// The seconds of a base's `created` (0 when it has none or it cannot be read), refused when it
+/// lies more than [`MAX_CREATED_AHEAD`] past `now`.
+fn created_epoch(created: Option<&str>, now: u64) -> Result<u64, String> {
+    let t = created.and_then(whittle_sbom::parse_rfc3339).unwrap_or(0);
+    if t > now.saturating_add(MAX_CREATED_AHEAD) {
+        return Err(format!(
+            "its config says it was created at {} ({}), in the future: the image's files would be dated then; set SOURCE_DATE_EPOCH to the time to give them (it wins over the base's date), or use a base with a correct date",
+            created
+                .unwrap_or_default()
+                .chars()
+                .take(64)
+                .collect::<String>(),
+            t
+        ));
+    }
+    Ok(t)
+}
+
 impl Base {
+    /// The time the new image's files get from this base when no SOURCE_DATE_EPOCH is given
+    /// (never older than the base): its `created`, refused when more than a day after this
+    /// machine's clock — a base claiming 9999-12-31 would date the app's files so.
+    pub(crate) fn created(&self) -> Result<u64, Error> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        created_epoch(self.config.created.as_deref(), now).map_err(|message| Error::Base {
+            at: self.at.clone(),
+            image: self.name.clone(),
+            message,
+        })
+    }
+
     /// Its installed APK packages as the solver sees candidates: the installed database's
     /// records with the fields an `APKINDEX` has (the file lists and their checksums dropped);
     /// none when the database cannot be read that way (the packages are still not installed
@@ -644,6 +679,26 @@ mod tests {
             merged.apply_layer(&tar.tar[..]).unwrap();
             proptest::prop_assert_eq!(flat(merged.tree()), flat(&top));
         }
+    }
+
+    /// A base's `created` dates the files unless it is more than a day ahead of the clock:
+    /// 9999-12-31 is refused, naming SOURCE_DATE_EPOCH; absent or unreadable counts as 0.
+    #[test]
+    fn a_base_created_in_the_future_is_refused() {
+        let now = 1_700_000_000;
+        assert_eq!(
+            created_epoch(Some("2023-01-01T00:00:00Z"), now),
+            Ok(1_672_531_200)
+        );
+        assert_eq!(created_epoch(None, now), Ok(0));
+        assert_eq!(created_epoch(Some("yesterday"), now), Ok(0));
+        let skew = whittle_oci::rfc3339(now + MAX_CREATED_AHEAD);
+        assert_eq!(created_epoch(Some(&skew), now), Ok(now + MAX_CREATED_AHEAD));
+        let e = created_epoch(Some("9999-12-31T23:59:59Z"), now).unwrap_err();
+        assert!(
+            e.contains("9999-12-31") && e.contains("SOURCE_DATE_EPOCH"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -637,15 +637,12 @@ fn build_arch(
     image::apply_paths(&mut tree, config, &opts.allow_paths)?;
     // after `paths`: a link or certificate the config adds is taken into account
     native::apply(&mut tree, &alternatives, events)?;
-    // (on a base image, never older than the base)
-    let base_created = base
-        .as_ref()
-        .and_then(|b| b.config.created.as_deref())
-        .and_then(whittle_sbom::parse_rfc3339)
-        .unwrap_or(0);
-    let mtime = opts
-        .source_date_epoch
-        .unwrap_or(newest_mtime.max(base_created));
+    // (on a base image, never older than the base; SOURCE_DATE_EPOCH wins)
+    let mtime = match (opts.source_date_epoch, &base) {
+        (Some(t), _) => t,
+        (None, Some(b)) => newest_mtime.max(b.created()?),
+        (None, None) => newest_mtime,
+    };
     events.step(&format!(
         "assemble  {} entries, {:.2} MB{left_out}, timestamp {mtime}",
         tree.len(),
