@@ -504,3 +504,18 @@ fn syft_and_trivy_names_and_documented_exit_codes() {
         );
     }
 }
+
+/// `--allow-path` widens what a config or recipe may read from this machine: both commands
+/// that take it list it in `--help`, and the README says what it allows for each.
+#[test]
+fn allow_path_is_documented_for_build_and_pkg_build() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    for cmd in [&["build"][..], &["pkg", "build"]] {
+        let help = run(whittle().args(cmd).arg("--help"));
+        assert!(help.contains("--allow-path"), "{cmd:?} --help:\n{help}");
+        let written = format!("`whittle {} --allow-path", cmd.join(" "));
+        assert!(readme.contains(&written), "README lacks {written}");
+    }
+}
