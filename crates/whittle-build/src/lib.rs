@@ -295,7 +295,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
             opts.lock_made_from.as_deref(),
             opts.lock_file.as_deref(),
             &urls,
-            !opts.append.is_empty(),
+            opts.append.changes_resolution(),
             events,
         )?
     };

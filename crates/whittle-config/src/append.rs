@@ -31,6 +31,15 @@ impl Append {
     pub fn is_empty(&self) -> bool {
         *self == Append::default()
     }
+
+    /// Whether what is added can change what the packages resolve to (keys, repositories,
+    /// packages; annotations cannot), so that a lock made from the config alone no longer holds.
+    pub fn changes_resolution(&self) -> bool {
+        !(self.keyrings.is_empty()
+            && self.repositories.is_empty()
+            && self.build_repositories.is_empty()
+            && self.packages.is_empty())
+    }
 }
 
 fn diag(flag: &str, i: usize, message: String, hint: Option<&str>) -> Diagnostic {

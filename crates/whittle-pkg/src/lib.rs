@@ -13,6 +13,7 @@
 pub mod apk;
 pub mod build;
 pub mod cgroup;
+pub mod envfile;
 pub mod index;
 pub mod keys;
 pub mod limits;

@@ -37,7 +37,8 @@ pub struct BuildArgs {
     source_date_epoch: Option<u64>,
 
     /// Where to write the SPDX SBOM [default: beside the output, DEST.spdx.json or
-    /// DEST.<arch>.spdx.json].
+    /// DEST.<arch>.spdx.json]. apko's `--sbom=false` writes none (`--sbom=true`: the default);
+    /// a file named `false` is `./false`.
     #[arg(long, value_name = "FILE")]
     sbom: Option<PathBuf>,
 
@@ -194,8 +195,16 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
             _ => None,
         },
     };
+    let config = args.apko.config(&args.config)?;
+    // apko's boolean `--sbom=false`/`--sbom=true` over whittle's `--sbom FILE`
+    let (sbom, no_sbom) = match args.sbom.as_deref().and_then(|p| p.to_str()) {
+        Some("false") => (None, true),
+        Some("true") => (None, args.no_sbom),
+        _ => (args.sbom, args.no_sbom),
+    };
     let opts = whittle_build::BuildOptions {
-        config: args.config,
+        append: args.apko.append(&config),
+        config,
         output: output.clone(),
         cache_dir: args
             .cache_dir
@@ -203,10 +212,10 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         offline: args.offline,
         archs: apko::archs(&args.archs),
         source_date_epoch,
-        sbom: if args.no_sbom {
+        sbom: if no_sbom || args.apko.no_sbom_formats() {
             whittle_build::SbomDest::None
         } else {
-            args.sbom.or(args.apko.sbom_file(&output)).map_or(
+            sbom.or(args.apko.sbom_file(&output)).map_or(
                 whittle_build::SbomDest::Beside,
                 whittle_build::SbomDest::File,
             )
@@ -216,7 +225,6 @@ pub fn run(args: BuildArgs) -> Result<std::process::ExitCode, Box<dyn std::error
         ignore_lock: args.ignore_lock,
         lock_file: args.lockfile,
         lock_made_from: None,
-        append: args.apko.append(),
         layer_compression: args.layer_compression.map(|c| match c {
             LayerCompressionArg::Gzip => whittle_config::LayerCompression::Gzip,
             LayerCompressionArg::Zstd => whittle_config::LayerCompression::Zstd,

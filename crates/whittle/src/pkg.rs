@@ -20,12 +20,12 @@ enum PkgCommand {
     /// Generate an RSA 4096 signing key pair: NAME.rsa (mode 0600) and NAME.rsa.pub.
     ///
     /// Examples:
-    ///   whittle pkg keygen
+    ///   whittle pkg keygen                 (melange.rsa, melange.rsa.pub)
     ///   whittle pkg keygen keys/me
     #[command(verbatim_doc_comment)]
     Keygen {
-        /// Path prefix of the key files.
-        #[arg(default_value = "whittle")]
+        /// Path prefix of the key files [default: melange, as melange names them].
+        #[arg(default_value = "melange")]
         name: PathBuf,
         /// Key size in bits (melange spells it `--key-size`).
         #[arg(long, visible_alias = "key-size", default_value_t = whittle_pkg::keys::DEFAULT_BITS)]
@@ -194,6 +194,22 @@ struct BuildArgs {
     /// Sign with RSA/SHA-1 (.SIGN.RSA.) instead of RSA/SHA-256.
     #[arg(long)]
     sha1: bool,
+    /// Write the signed APKINDEX.tar.gz beside the packages (melange's flag, on by default);
+    /// `--generate-index=false` writes only the packages.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    generate_index: bool,
+    /// Preload the steps' environment with this file's KEY=VALUE lines (melange's flag; the
+    /// recipe's `environment.environment` wins over them). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    env_file: Vec<PathBuf>,
     #[command(flatten)]
     lint: LintFlags,
     /// Do not run the recipe's test section.
@@ -378,6 +394,13 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                 ignore_lock: a.ignore_lock,
                 lock_file: a.lockfile,
                 lint: a.lint.policy()?,
+                generate_index: a.generate_index,
+                env_preload: a
+                    .env_file
+                    .iter()
+                    .map(|f| whittle_pkg::envfile::read_env_file(f))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .concat(),
             };
             let shared = a.shared_cache.start()?;
             let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;

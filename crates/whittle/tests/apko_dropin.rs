@@ -616,3 +616,253 @@ fn relative_repositories_keep_the_image_independent_of_the_checkout() {
         });
     assert_eq!(repos.as_deref(), Some("./packages\n"));
 }
+
+/// The manifest annotations of the one image in an apko-form tarball.
+fn manifest_annotations(tar: &Path) -> serde_json::Value {
+    let files = tar_files(tar);
+    let index: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &files[&format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))],
+    )
+    .unwrap();
+    manifest["annotations"].clone()
+}
+
+/// apko's `--vcs` (on by default): the git repository the config lies in, read from `.git`
+/// (written here as git writes it: a branch in packed-refs, an origin with credentials),
+/// becomes the source/revision annotations; `--vcs=false` and a config outside the current
+/// directory record none; `--annotations` win.
+#[test]
+fn apkos_vcs_annotations_come_from_the_configs_git_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    let git = proj.join(".git");
+    std::fs::create_dir_all(git.join("refs/heads")).unwrap();
+    std::fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(
+        git.join("config"),
+        "[core]\n\trepositoryformatversion = 0\n[remote \"origin\"]\n\turl = https://me:secret@example.com/org/app.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch \"main\"]\n\tremote = origin\n",
+    )
+    .unwrap();
+    let rev = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::write(
+        git.join("packed-refs"),
+        format!("# pack-refs with: peeled fully-peeled sorted\n{rev} refs/heads/main\n"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let build = |cwd: &Path, config: &Path, out: &str, extra: &[&str]| {
+        run(whittle()
+            .current_dir(cwd)
+            .arg("build")
+            .arg(config)
+            .args(["app:1", out, "--cache-dir"])
+            .arg(&cache)
+            .args(extra));
+        manifest_annotations(&cwd.join(out))
+    };
+    let a = build(&proj, Path::new("apko.yaml"), "vcs.tar", &[]);
+    assert_eq!(
+        a["org.opencontainers.image.source"], "https://example.com/org/app.git",
+        "{a}"
+    );
+    assert_eq!(a["org.opencontainers.image.revision"], rev, "{a}");
+    // a loose ref is read before packed-refs
+    let newer = "89abcdef0123456789abcdef0123456789abcdef";
+    std::fs::write(git.join("refs/heads/main"), format!("{newer}\n")).unwrap();
+    let a = build(&proj, Path::new("apko.yaml"), "vcs2.tar", &[]);
+    assert_eq!(a["org.opencontainers.image.revision"], newer, "{a}");
+    let a = build(&proj, Path::new("apko.yaml"), "novcs.tar", &["--vcs=false"]);
+    assert!(a.get("org.opencontainers.image.revision").is_none(), "{a}");
+    let a = build(
+        &proj,
+        Path::new("apko.yaml"),
+        "mine.tar",
+        &[
+            "--annotations",
+            "org.opencontainers.image.source:https://mine.example/x",
+        ],
+    );
+    assert_eq!(
+        a["org.opencontainers.image.source"], "https://mine.example/x",
+        "{a}"
+    );
+    // as apko: only from the config's directory up to the current directory
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let a = build(&elsewhere, &proj.join("apko.yaml"), "out.tar", &[]);
+    assert!(a.get("org.opencontainers.image.source").is_none(), "{a}");
+    // an scp-like remote is written as apko writes it; a local path is not recorded
+    let cfg = |url: &str| {
+        std::fs::write(
+            git.join("config"),
+            format!("[remote \"origin\"]\n\turl = {url}\n"),
+        )
+        .unwrap()
+    };
+    cfg("git@github.com:org/app.git");
+    let a = build(&proj, Path::new("apko.yaml"), "ssh.tar", &[]);
+    assert_eq!(
+        a["org.opencontainers.image.source"], "git+ssh://github.com/org/app.git",
+        "{a}"
+    );
+    cfg("/srv/git/app");
+    let a = build(&proj, Path::new("apko.yaml"), "local.tar", &[]);
+    assert!(a.get("org.opencontainers.image.source").is_none(), "{a}");
+}
+
+/// apko's `--sbom=false`, `--sbom-formats`, `--include-paths` and `--ignore-signatures`.
+#[test]
+fn apkos_sbom_switches_include_paths_and_ignore_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), "");
+    let cache = dir.path().join("cache");
+    let build = |args: &[&str]| {
+        let mut c = whittle();
+        c.current_dir(&proj)
+            .args(["build", "apko.yaml", "app:1"])
+            .args(args)
+            .arg("--cache-dir")
+            .arg(&cache);
+        c
+    };
+    run(&mut build(&["off.tar", "--sbom=false"]));
+    assert!(proj.join("off.tar").is_file() && !proj.join("off.spdx.json").exists());
+    run(&mut build(&["empty.tar", "--sbom-formats="]));
+    assert!(proj.join("empty.tar").is_file() && !proj.join("empty.spdx.json").exists());
+    run(&mut build(&[
+        "on.tar",
+        "--sbom=true",
+        "--sbom-formats",
+        "spdx",
+    ]));
+    assert!(proj.join("on.spdx.json").is_file());
+    let err = run_fail(&mut build(&["cdx.tar", "--sbom-formats", "spdx,cyclonedx"]));
+    assert!(
+        err.contains("--sbom-formats cyclonedx") && err.contains("whittle sbom"),
+        "{err}"
+    );
+    let err = run_fail(&mut build(&["sig.tar", "--ignore-signatures"]));
+    assert!(
+        err.contains("--ignore-signatures") && err.contains("-k"),
+        "{err}"
+    );
+    assert!(!proj.join("cdx.tar").exists() && !proj.join("sig.tar").exists());
+
+    // --include-paths: the config found in DIR when not found as given
+    let out = dir.path().join("inc.tar");
+    run(whittle()
+        .current_dir(dir.path())
+        .args(["build", "apko.yaml", "app:1"])
+        .arg(&out)
+        .args(["--include-paths", "nothing-here,proj", "--cache-dir"])
+        .arg(&cache));
+    assert_eq!(repo_tags(&out), [["app:1"]]);
+}
+
+/// melange's defaults and flags on `whittle pkg`: keygen names the key `melange.rsa`,
+/// `--generate-index=false` writes the packages without an index.
+#[test]
+fn melanges_keygen_name_and_generate_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = run(whittle()
+        .current_dir(d)
+        .args(["pkg", "keygen", "--key-size", "2048"]));
+    assert!(out.contains("melange.rsa.pub"), "{out}");
+    assert!(d.join("melange.rsa").is_file() && d.join("melange.rsa.pub").is_file());
+    std::fs::write(
+        d.join("melange.yaml"),
+        "package:\n  name: empty\n  version: 1.0.0\n  epoch: 0\n  description: nothing\n  copyright:\n    - license: MIT\npipeline: []\n",
+    )
+    .unwrap();
+    let arch_dir = |o: &str| d.join(o).join(std::env::consts::ARCH);
+    for (out, flag, index) in [
+        ("a", "--generate-index=false", false),
+        ("b", "--generate-index", true),
+        ("c", "--generate-index=true", true),
+    ] {
+        run(whittle().current_dir(d).args([
+            "pkg",
+            "build",
+            "--signing-key",
+            "melange.rsa",
+            "--out-dir",
+            out,
+            flag,
+        ]));
+        assert!(arch_dir(out).join("empty-1.0.0-r0.apk").is_file(), "{flag}");
+        assert_eq!(
+            arch_dir(out).join("APKINDEX.tar.gz").is_file(),
+            index,
+            "{flag}"
+        );
+    }
+    let err =
+        run_fail(
+            whittle()
+                .current_dir(d)
+                .args(["pkg", "build", "--env-file", "missing.env"]),
+        );
+    assert!(err.contains("missing.env"), "{err}");
+}
+
+/// melange's `--env-file`: its variables reach the steps, the recipe's own environment wins.
+/// Needs the host's Debian mirror (CI=true or WHITTLE_TEST_MIRROR=1) and bwrap.
+#[test]
+fn melanges_env_file_reaches_the_steps() {
+    if !whittle_testutil::mirror() {
+        return;
+    }
+    if !tool("bwrap") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("build.env"),
+        "# preloaded\nGREETING=hello from the env file\nexport WHO='the file'\nWHO=\"the file, again\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("melange.yaml"),
+        "package:\n  name: envnote\n  version: 1.0.0\n  epoch: 0\n  description: a note\n  copyright:\n    - license: MIT\n\
+         environment:\n  contents:\n    repositories:\n      - deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] host:debian bookworm main\n    packages: [dash, coreutils]\n  environment:\n    WHO: the recipe\n\
+         pipeline:\n  - runs: mkdir -p ${{targets.destdir}}/usr/share/doc && printf '%s/%s\\n' \"$GREETING\" \"$WHO\" > ${{targets.destdir}}/usr/share/doc/note\n",
+    )
+    .unwrap();
+    run(whittle()
+        .current_dir(d)
+        .env("WHITTLE_CACHE_DIR", mirror_cache())
+        .args([
+            "pkg",
+            "build",
+            "--env-file",
+            "build.env",
+            "--out-dir",
+            "out",
+        ]));
+    let apk = std::fs::read(
+        d.join("out")
+            .join(std::env::consts::ARCH)
+            .join("envnote-1.0.0-r0.apk"),
+    )
+    .unwrap();
+    let pkg = whittle_apk::package::ApkPackage::open("envnote", &apk).unwrap();
+    let mut data = tar::Archive::new(flate2::read::GzDecoder::new(pkg.data_stream()));
+    let note = data
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap() == Path::new("usr/share/doc/note"))
+        .map(|mut e| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            s
+        });
+    assert_eq!(
+        note.as_deref(),
+        Some("hello from the env file/the recipe\n")
+    );
+}

@@ -2,7 +2,7 @@
 //! `-r/--repository-append`, `-b/--build-repository-append`, `-p/--package-append`,
 //! `--annotations`, `--build-date`, `--sbom-path`, and extra tags on push.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use whittle_oci::ImageRef;
 
@@ -58,6 +58,40 @@ pub struct ApkoArgs {
     /// without its extension (DIR/NAME.ARCH.spdx.json for several architectures).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["sbom", "no_sbom"])]
     pub sbom_path: Option<PathBuf>,
+
+    /// The SBOM formats (apko's flag): whittle writes SPDX 2.3 JSON only, so only `spdx` is
+    /// taken (`whittle sbom IMAGE --format cyclonedx` writes CycloneDX); an empty list
+    /// (`--sbom-formats=`) writes none.
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',')]
+    pub sbom_formats: Vec<String>,
+
+    /// Record the git repository the config lies in as the image's
+    /// `org.opencontainers.image.source` (remote `origin`, without credentials) and
+    /// `org.opencontainers.image.revision` (HEAD's commit) annotations, as apko does by
+    /// default; `--vcs=false` records nothing. Read from the files under `.git` found from the
+    /// config's directory up to the current directory (no network, no git program); a remote
+    /// that is a local path is not recorded. `--annotations` win over these.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub vcs: bool,
+
+    /// Where else to look for the config when it is not found as given (apko's flag; the
+    /// first DIR/CONFIG that exists). whittle configs have no `include:`. Repeatable, or
+    /// comma-separated.
+    #[arg(long, value_name = "DIR", value_delimiter = ',')]
+    pub include_paths: Vec<PathBuf>,
+
+    /// apko's flag to skip repository signature checks: refused, whittle verifies every index
+    /// and package (trust an apk repository's key with `-k KEY`).
+    #[arg(long)]
+    pub ignore_signatures: bool,
 }
 
 impl ApkoArgs {
@@ -104,14 +138,54 @@ impl ApkoArgs {
         }
     }
 
-    /// What the flags add to the config.
-    pub fn append(&self) -> whittle_config::Append {
+    /// The config file: `config` if it exists, else the first `--include-paths` DIR/`config`
+    /// that does (apko's lookup). Refuses `--ignore-signatures` and SBOM formats other than
+    /// SPDX first.
+    pub fn config(&self, config: &Path) -> Result<PathBuf, String> {
+        if self.ignore_signatures {
+            return Err("--ignore-signatures: whittle verifies the signature of every index and package and has no way to skip it (anyone who can change an unverified repository can change the image); trust the repository's key with `-k KEY.rsa.pub` (or list it under `contents.keyring`)".into());
+        }
+        for f in &self.sbom_formats {
+            let f = f.trim();
+            if !f.is_empty() && !f.eq_ignore_ascii_case("spdx") {
+                return Err(format!(
+                    "--sbom-formats {f}: whittle build writes SPDX 2.3 JSON only (`--sbom-formats spdx`); for CycloneDX, convert the image afterwards with `whittle sbom IMAGE --format cyclonedx -o FILE`"
+                ));
+            }
+        }
+        if config.exists() {
+            return Ok(config.to_path_buf());
+        }
+        Ok(self
+            .include_paths
+            .iter()
+            .map(|d| d.join(config))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| config.to_path_buf()))
+    }
+
+    /// Whether `--sbom-formats` names no format at all (apko then writes no SBOM).
+    pub fn no_sbom_formats(&self) -> bool {
+        !self.sbom_formats.is_empty() && self.sbom_formats.iter().all(|f| f.trim().is_empty())
+    }
+
+    /// What the flags add to the config `config`: with `--vcs` (the default) the git
+    /// annotations first, so that `--annotations` win over them.
+    pub fn append(&self, config: &Path) -> whittle_config::Append {
+        let mut annotations = match self.vcs.then(|| vcs_source(config)).flatten() {
+            Some((url, rev)) => vec![
+                format!("org.opencontainers.image.source:{url}"),
+                format!("org.opencontainers.image.revision:{rev}"),
+            ],
+            None => Vec::new(),
+        };
+        annotations.extend(self.annotations.iter().cloned());
         whittle_config::Append {
             keyrings: self.keyring_append.clone(),
             repositories: self.repository_append.clone(),
             build_repositories: self.build_repository_append.clone(),
             packages: self.package_append.clone(),
-            annotations: self.annotations.clone(),
+            annotations,
         }
     }
 
@@ -172,6 +246,124 @@ impl ApkoArgs {
     }
 }
 
+/// Largest `.git` file read for `--vcs` (HEAD, config, a ref, `commondir`); `packed-refs`
+/// may be larger.
+const GIT_FILE_LIMIT: u64 = 1 << 20;
+const PACKED_REFS_LIMIT: u64 = 64 << 20;
+
+fn read_bounded(path: &Path, limit: u64) -> Option<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(limit + 1)
+        .read_to_string(&mut s)
+        .ok()?;
+    (s.len() as u64 <= limit).then_some(s)
+}
+
+/// apko's VCS probe: the git repository found from `config`'s directory up to the current
+/// directory (none when the config lies outside it), as (origin URL, HEAD commit). The URL
+/// loses its credentials, and `user@host:path` becomes `git+ssh://host/path`, as apko writes
+/// them; a remote that is a local path gives `None` (it would put this machine's paths into
+/// the image). Anything missing or malformed gives `None`, as apko then records nothing.
+pub fn vcs_source(config: &Path) -> Option<(String, String)> {
+    let top = std::path::absolute(std::env::current_dir().ok()?).ok()?;
+    let mut dir = std::path::absolute(config).ok()?.parent()?.to_path_buf();
+    if !dir.starts_with(&top) {
+        return None;
+    }
+    let git_dir = loop {
+        let dot = dir.join(".git");
+        if dot.is_dir() {
+            break dot;
+        }
+        if dot.is_file() {
+            // a worktree or submodule: `gitdir: PATH`
+            let text = read_bounded(&dot, GIT_FILE_LIMIT)?;
+            let to = text.trim().strip_prefix("gitdir:")?.trim();
+            break dir.join(to);
+        }
+        if dir == top || !dir.pop() {
+            return None;
+        }
+    };
+    let common = match read_bounded(&git_dir.join("commondir"), GIT_FILE_LIMIT) {
+        Some(c) => git_dir.join(c.trim()),
+        None => git_dir.clone(),
+    };
+    let url = origin_url(&read_bounded(&common.join("config"), GIT_FILE_LIMIT)?)?;
+    let mut head = read_bounded(&git_dir.join("HEAD"), GIT_FILE_LIMIT)?
+        .trim()
+        .to_string();
+    for _ in 0..5 {
+        let Some(name) = head.strip_prefix("ref:").map(|r| r.trim().to_string()) else {
+            break;
+        };
+        if name.split('/').any(|c| c.is_empty() || c == "..") || !name.starts_with("refs/") {
+            return None;
+        }
+        head = match [&git_dir, &common]
+            .iter()
+            .find_map(|d| read_bounded(&d.join(&name), GIT_FILE_LIMIT))
+        {
+            Some(r) => r.trim().to_string(),
+            None => read_bounded(&common.join("packed-refs"), PACKED_REFS_LIMIT)?
+                .lines()
+                .find_map(|l| {
+                    let (hash, r) = l.split_once(' ')?;
+                    (r.trim() == name).then(|| hash.to_string())
+                })?,
+        };
+    }
+    let is_hash = matches!(head.len(), 40 | 64) && head.bytes().all(|b| b.is_ascii_hexdigit());
+    is_hash.then(|| (url, head.to_ascii_lowercase()))
+}
+
+/// The URL of remote `origin` in a git config, as apko records it (see [`vcs_source`]).
+fn origin_url(config: &str) -> Option<String> {
+    let mut in_origin = false;
+    let mut url = None;
+    for line in config.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            let section: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            in_origin = section.eq_ignore_ascii_case("[remote\"origin\"]");
+        } else if in_origin
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim().eq_ignore_ascii_case("url")
+        {
+            url = Some(v.trim().trim_matches('"').to_string());
+            break;
+        }
+    }
+    let url = url.filter(|u| !u.is_empty())?;
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() && scheme != "file" => {
+            (scheme.to_string(), rest.to_string())
+        }
+        Some(_) => return None,
+        None => {
+            // scp-like `user@host:path`; a path (`/srv/repo`, `../repo`, `C:\\x`) is refused
+            let (host, path) = url.split_once(':')?;
+            if host.is_empty() || host.contains('/') || host.contains('\\') || host.len() == 1 {
+                return None;
+            }
+            ("git+ssh".to_string(), format!("{host}/{path}"))
+        }
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((&rest, ""));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() {
+        return None;
+    }
+    Some(if path.is_empty() && !rest.contains('/') {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}/{path}")
+    })
+}
+
 /// `--arch` values as apko takes them: comma-separated lists, and `host` for this machine's.
 pub fn archs(given: &[String]) -> Vec<String> {
     given
@@ -208,6 +400,40 @@ mod tests {
     fn apkos_arch_lists() {
         let given = ["x86_64,aarch64".to_string(), "host".into(), " ".into()];
         assert_eq!(archs(&given), ["x86_64", "aarch64", std::env::consts::ARCH]);
+    }
+
+    #[test]
+    fn origin_urls_as_apko_records_them() {
+        let cfg = |u: &str| {
+            format!(
+                "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = {u}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
+            )
+        };
+        for (given, want) in [
+            (
+                "https://github.com/a/b.git",
+                Some("https://github.com/a/b.git"),
+            ),
+            (
+                "https://me:tok@github.com/a/b",
+                Some("https://github.com/a/b"),
+            ),
+            (
+                "git@github.com:a/b.git",
+                Some("git+ssh://github.com/a/b.git"),
+            ),
+            ("ssh://git@host:22/x", Some("ssh://host:22/x")),
+            ("/srv/git/b", None),
+            ("../b", None),
+            ("file:///srv/b", None),
+            ("", None),
+        ] {
+            assert_eq!(origin_url(&cfg(given)).as_deref(), want, "{given}");
+        }
+        assert_eq!(
+            origin_url("[remote \"upstream\"]\n\turl = https://h/x\n"),
+            None
+        );
     }
 
     #[test]
