@@ -69,6 +69,9 @@ pub struct BuildOptions {
     /// Variables preloaded into the steps' environment (melange's `--env-file`, read with
     /// [`crate::envfile::read_env_file`]); the recipe's environment wins over them.
     pub env_preload: Vec<(String, String)>,
+    /// melange's `--namespace` (e.g. `wolfi`), written as the packages' `.PKGINFO`
+    /// `maintainer`, as melange writes it; `None` writes no maintainer.
+    pub namespace: Option<String>,
 }
 
 /// The result of a build.
@@ -235,7 +238,7 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
             url: info.url.clone(),
             origin: recipe.package.name.clone(),
             commit: recipe.commit.clone(),
-            maintainer: None,
+            maintainer: opts.namespace.clone(),
             packager: None,
             builddate: opts.source_date_epoch,
             licenses: recipe.licenses.clone(),

@@ -210,6 +210,11 @@ struct BuildArgs {
     /// recipe's `environment.environment` wins over them). Repeatable.
     #[arg(long, value_name = "FILE")]
     env_file: Vec<PathBuf>,
+    /// The distribution the packages belong to (melange's flag, e.g. `wolfi`): written as
+    /// their `.PKGINFO` `maintainer`, as melange writes it [default: none; melange writes
+    /// `unknown`]. whittle's packages carry no SBOM, where melange also puts it.
+    #[arg(long, value_name = "NAMESPACE", value_parser = namespace)]
+    namespace: Option<String>,
     #[command(flatten)]
     lint: LintFlags,
     /// Do not run the recipe's test section.
@@ -320,6 +325,19 @@ fn build_arch(given: &[String]) -> Result<String, String> {
     }
 }
 
+/// `--namespace`: a name that fits on a `.PKGINFO` line and in a package URL.
+fn namespace(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a namespace is 1 to 64 letters, digits, `-`, `.` or `_` (e.g. `wolfi`)".into())
+    }
+}
+
 fn kind(sha1: bool) -> SigKind {
     if sha1 { SigKind::Sha1 } else { SigKind::Sha256 }
 }
@@ -401,6 +419,7 @@ pub fn run(args: PkgArgs) -> Result<ExitCode, Box<dyn Error>> {
                     .map(|f| whittle_pkg::envfile::read_env_file(f))
                     .collect::<Result<Vec<_>, _>>()?
                     .concat(),
+                namespace: a.namespace,
             };
             let shared = a.shared_cache.start()?;
             let out = whittle_pkg::build::build(&opts, &Log { quiet: a.quiet })?;

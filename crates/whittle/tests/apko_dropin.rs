@@ -762,7 +762,8 @@ fn apkos_sbom_switches_include_paths_and_ignore_signatures() {
 }
 
 /// melange's defaults and flags on `whittle pkg`: keygen names the key `melange.rsa`,
-/// `--generate-index=false` writes the packages without an index.
+/// `--generate-index=false` writes the packages without an index, `--namespace` is the
+/// packages' maintainer, a missing `--env-file` is named.
 #[test]
 fn melanges_keygen_name_and_generate_index() {
     let dir = tempfile::tempdir().unwrap();
@@ -806,6 +807,27 @@ fn melanges_keygen_name_and_generate_index() {
                 .args(["pkg", "build", "--env-file", "missing.env"]),
         );
     assert!(err.contains("missing.env"), "{err}");
+    // --namespace: the packages' maintainer, as melange writes it
+    let pkginfo = |out: &str| {
+        let apk = std::fs::read(arch_dir(out).join("empty-1.0.0-r0.apk")).unwrap();
+        let pkg = whittle_apk::package::ApkPackage::open("empty", &apk).unwrap();
+        pkg.pkginfo_text().to_string()
+    };
+    run(whittle()
+        .current_dir(d)
+        .args(["pkg", "build", "--out-dir", "ns", "--namespace", "wolfi"]));
+    assert!(
+        pkginfo("ns").contains("\nmaintainer = wolfi\n"),
+        "{}",
+        pkginfo("ns")
+    );
+    assert!(!pkginfo("a").contains("maintainer"), "{}", pkginfo("a"));
+    let err = run_fail(
+        whittle()
+            .current_dir(d)
+            .args(["pkg", "build", "--namespace", "a b\nc"]),
+    );
+    assert!(err.contains("a namespace is"), "{err}");
 }
 
 /// melange's `--env-file`: its variables reach the steps, the recipe's own environment wins.
