@@ -426,3 +426,66 @@ fn replacing_a_hard_linked_base_file_leaves_the_link_as_a_runtime_sees_it() {
         b"hello\n"
     );
 }
+
+/// A base whose config says it was created on 9999-12-31 would date every file of the app to
+/// then: the build is refused naming SOURCE_DATE_EPOCH, and with SOURCE_DATE_EPOCH set, that
+/// date wins and the build succeeds.
+#[test]
+fn a_base_created_in_the_far_future_is_refused_unless_source_date_epoch_is_set() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    write_base(
+        &base,
+        &[(layer(&[Member::File("a", b"a")]), None, None)],
+        serde_json::json!({}),
+    );
+    // the config gets a `created`: rewrite it, its manifest and the index entry
+    let blob = |digest: &str| base.join("blobs/sha256").join(&digest[7..]);
+    let put = |bytes: &[u8]| {
+        let digest = format!("sha256:{}", sha256(bytes));
+        std::fs::write(blob(&digest), bytes).unwrap();
+        serde_json::json!({"digest": digest, "size": bytes.len()})
+    };
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    config["created"] = "9999-12-31T23:59:59Z".into();
+    let c = put(&serde_json::to_vec(&config).unwrap());
+    manifest["config"]["digest"] = c["digest"].clone();
+    manifest["config"]["size"] = c["size"].clone();
+    let m = put(&serde_json::to_vec(&manifest).unwrap());
+    index["manifests"][0]["digest"] = m["digest"].clone();
+    index["manifests"][0]["size"] = m["size"].clone();
+    std::fs::write(base.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+
+    let (ok, err) = try_build(d.path(), &app_config(&base, ""));
+    assert!(
+        !ok && err.contains("9999-12-31") && err.contains("SOURCE_DATE_EPOCH"),
+        "{err}"
+    );
+    let out = whittle()
+        .current_dir(d.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "build",
+            "app.yaml",
+            "-o",
+            "oci:out:t",
+            "--cache-dir",
+            "cache",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
