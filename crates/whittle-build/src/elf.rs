@@ -84,22 +84,31 @@ pub fn is_elf(b: &[u8]) -> bool {
     b.starts_with(b"\x7fELF")
 }
 
+impl<'a> Reader<'a> {
+    /// A reader of ELF file `b` in its class (32/64-bit) and byte order; `None` when `b` is not
+    /// ELF or names neither.
+    fn new(b: &'a [u8]) -> Option<Self> {
+        if !is_elf(b) {
+            return None;
+        }
+        let wide = match b.get(4)? {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let le = match b.get(5)? {
+            1 => true,
+            2 => false,
+            _ => return None,
+        };
+        Some(Reader { b, le, wide })
+    }
+}
+
 /// Reads the dynamic section of `b`; `None` when `b` is not a readable ELF file.
 pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
-    if !is_elf(b) {
-        return None;
-    }
-    let wide = match b.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let le = match b.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let r = Reader { b, le, wide };
+    let r = Reader::new(b)?;
+    let wide = r.wide;
     let (phoff, phentsize, phnum, flags) = if wide {
         (r.u64(0x20)?, r.u16(0x36)?, r.u16(0x38)?, r.u32(0x30)?)
     } else {
@@ -192,20 +201,8 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
 /// The section names of ELF file `b`; `None` when it is not ELF or its section table cannot be
 /// read. Bounded by the 16-bit section count and the size of `b`.
 pub fn section_names(b: &[u8]) -> Option<Vec<String>> {
-    if !is_elf(b) {
-        return None;
-    }
-    let wide = match b.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let le = match b.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let r = Reader { b, le, wide };
+    let r = Reader::new(b)?;
+    let wide = r.wide;
     let (shoff, shentsize, shnum, shstrndx) = if wide {
         (r.u64(0x28)?, r.u16(0x3a)?, r.u16(0x3c)?, r.u16(0x3e)?)
     } else {
