@@ -20,6 +20,8 @@ use crate::reference::{DockerReference, ImageRef};
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 /// Annotation Docker/containerd put on `index.json` entries with the full image name.
 const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
+/// Largest `index.json` of an existing layout read to keep its other images.
+const MAX_OLD_INDEX: u64 = 16 << 20;
 
 /// What [`write`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +36,13 @@ pub struct Written {
 
 /// Write `images` to `dest`. One image: `index.json` lists its manifest (with platform and, when a
 /// tag is given, `org.opencontainers.image.ref.name`). Several images (multi-platform): an image
-/// index blob lists them and `index.json` points to it. `docker-archive` takes one image only;
-/// registries are not supported yet. The output appears atomically: it is written to a temporary
-/// sibling and renamed into place; on failure nothing is left behind. An existing layout
-/// directory is replaced (only if it is empty or holds an `oci-layout` file); an existing archive
-/// file is replaced.
+/// index blob lists them and `index.json` points to it (a `docker-archive` of several holds one
+/// `manifest.json` entry each and no OCI index); registries are not supported yet. The output
+/// appears atomically: it is written to a temporary sibling and renamed into place; on failure
+/// nothing is left behind. An existing layout directory (only if it is empty or holds an
+/// `oci-layout` file) keeps its other images, as skopeo's: only an entry with the same tag is
+/// replaced (see [`StagedLayout::index_json_keeping_others`]); an existing archive file is
+/// replaced.
 pub fn write(images: &[Image], dest: &ImageRef) -> Result<Written> {
     match dest {
         ImageRef::Oci { path, tag } => {
@@ -53,7 +57,7 @@ pub fn write(images: &[Image], dest: &ImageRef) -> Result<Written> {
         }
         ImageRef::DockerArchive { path, reference } => {
             // several images (one per platform): one manifest.json entry each, named
-            // `NAME:TAG-ARCH` as apko names them, beside the OCI index
+            // `NAME:TAG-ARCH` as apko names them, and no OCI index (see `Layout::files`)
             let layout = Layout::build(images, None, Some(reference.as_ref()))?;
             write_archive(&layout, path)?;
             Ok(layout.written)
@@ -69,6 +73,8 @@ struct Layout<'a> {
     /// Blobs by hex digest.
     blobs: BTreeMap<String, Cow<'a, [u8]>>,
     index_json: Vec<u8>,
+    /// The one entry of `index_json`.
+    top: Descriptor,
     /// Docker's `manifest.json`, for docker-archive.
     docker_manifest: Option<Vec<u8>>,
     written: Written,
@@ -171,7 +177,7 @@ impl<'a> Layout<'a> {
             manifests,
         };
         let index_json =
-            serde_json::to_vec(&Index::new(vec![top])).map_err(|source| Error::Json {
+            serde_json::to_vec(&Index::new(vec![top.clone()])).map_err(|source| Error::Json {
                 what: "index.json",
                 source,
             })?;
@@ -187,6 +193,7 @@ impl<'a> Layout<'a> {
         Ok(Layout {
             blobs,
             index_json,
+            top,
             docker_manifest,
             written,
         })
@@ -307,6 +314,52 @@ impl StagedLayout {
         self.replaces.then_some(self.dest.as_path())
     }
 
+    /// The `index.json` of the staged layout: `top`, and, when it replaces an existing layout,
+    /// that layout's other images, as skopeo keeps them: every entry of the old `index.json`
+    /// (other tags, their `.sig`/`.att`/`.sbom` entries) except the one with `top`'s
+    /// `org.opencontainers.image.ref.name` (or, untagged, an untagged one with its digest),
+    /// which `top` replaces in place; and every old blob not staged already (hard-linked, else
+    /// copied). Call it once the new blobs are written.
+    pub fn index_json_keeping_others(&self, top: &Descriptor) -> Result<Vec<u8>> {
+        let new = serde_json::to_value(top).map_err(|source| Error::Json {
+            what: "index.json",
+            source,
+        })?;
+        let mut index = match self.replaced().map(|d| d.join("index.json")) {
+            Some(p) if p.is_file() => read_old_index(&p)?,
+            _ => serde_json::to_value(Index::new(Vec::new())).map_err(|source| Error::Json {
+                what: "index.json",
+                source,
+            })?,
+        };
+        let name = |e: &serde_json::Value| {
+            e.get("annotations")
+                .and_then(|a| a.get(ANNOTATION_REF_NAME))
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        };
+        let tag = name(&new);
+        let entries = index
+            .get_mut("manifests")
+            .and_then(|m| m.as_array_mut())
+            .ok_or_else(|| Error::InvalidImage("index.json has no manifests list".into()))?;
+        let same = entries.iter().position(|e| match &tag {
+            Some(_) => name(e) == tag,
+            None => name(e).is_none() && e.get("digest") == new.get("digest"),
+        });
+        match same {
+            Some(i) => entries[i] = new,
+            None => entries.push(new),
+        }
+        if let Some(old) = self.replaced() {
+            keep_old_blobs(&old.join("blobs"), &self.tmp.path().join("blobs"))?;
+        }
+        serde_json::to_vec(&index).map_err(|source| Error::Json {
+            what: "index.json",
+            source,
+        })
+    }
+
     /// Make the layout's directories `0755` and move it to its destination. An existing layout
     /// is moved aside first and deleted after; it is put back if the move fails.
     pub fn commit(self) -> Result<()> {
@@ -393,12 +446,71 @@ impl StagedFile {
     }
 }
 
+/// An existing layout's `index.json`, bounded, as JSON with a `manifests` list.
+fn read_old_index(p: &Path) -> Result<serde_json::Value> {
+    let bad = |why: String| {
+        Error::InvalidImage(format!(
+            "`{}` {why}; remove the layout or choose another directory",
+            p.display()
+        ))
+    };
+    let len = fs::metadata(p).map_err(Error::io("inspecting", p))?.len();
+    if len > MAX_OLD_INDEX {
+        return Err(bad(format!(
+            "is {len} bytes, more than the {MAX_OLD_INDEX} read"
+        )));
+    }
+    let bytes = fs::read(p).map_err(Error::io("reading", p))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("is not JSON: {e}")))?;
+    if !v.get("manifests").is_some_and(|m| m.is_array()) {
+        return Err(bad("is not an OCI index (no `manifests` list)".into()));
+    }
+    Ok(v)
+}
+
+/// Hard-link (else copy) every `old/ALG/HEX` blob missing from `new/ALG/`.
+fn keep_old_blobs(old: &Path, new: &Path) -> Result<()> {
+    let algs = match fs::read_dir(old) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("reading directory", old)(e)),
+    };
+    for alg in algs {
+        let alg = alg.map_err(Error::io("reading directory", old))?;
+        if !alg.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let into = new.join(alg.file_name());
+        fs::create_dir_all(&into).map_err(Error::io("creating directory", &into))?;
+        let dir = alg.path();
+        for blob in fs::read_dir(&dir).map_err(Error::io("reading directory", &dir))? {
+            let blob = blob.map_err(Error::io("reading directory", &dir))?;
+            let to = into.join(blob.file_name());
+            if !blob.file_type().is_ok_and(|t| t.is_file()) || to.exists() {
+                continue;
+            }
+            let from = blob.path();
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).map_err(Error::io("copying", &from))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn write_dir(layout: &Layout<'_>, dest: &Path) -> Result<()> {
     let staged = StagedLayout::new(dest)?;
     for (rel, bytes) in layout.files() {
+        if rel == "index.json" {
+            continue;
+        }
         let p = staged.path().join(&rel);
         fs::write(&p, bytes).map_err(Error::io("writing", &p))?;
     }
+    let index = staged.index_json_keeping_others(&layout.top)?;
+    let p = staged.path().join("index.json");
+    fs::write(&p, index).map_err(Error::io("writing", &p))?;
     staged.commit()
 }
 

@@ -148,9 +148,9 @@ fn oci_layout_is_complete_deterministic_and_replaced_atomically() {
         }
     }
 
-    // Replacing an existing layout works and leaves no temporary litter.
+    // Replacing a tag of an existing layout works and leaves no temporary litter.
     let other = tiny_image("arm64");
-    let w2 = write(&[other], &r(format!("oci:{}:v2", a.display()))).unwrap();
+    let w2 = write(&[other], &r(format!("oci:{}:v1", a.display()))).unwrap();
     assert_ne!(w2.digest, wa.digest);
     assert_eq!(names_in(tmp.path()), ["a", "b"]);
     let index = std::fs::read_to_string(a.join("index.json")).unwrap();
@@ -443,4 +443,71 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Writing into an existing layout keeps its other tags (and their blobs), as skopeo does:
+/// only the entry with the same `org.opencontainers.image.ref.name` is replaced, in place.
+#[test]
+fn writing_a_tag_into_a_layout_keeps_its_other_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("layout");
+    let at = |tag: &str| r(format!("oci:{}:{tag}", dir.display()));
+    let amd = tiny_image("amd64");
+    let arm = tiny_image("arm64");
+    let v1 = write(std::slice::from_ref(&amd), &at("v1")).unwrap();
+    let sig_tag = format!("sha256-{}.sig", &v1.digest["sha256:".len()..]);
+    let sig = write(std::slice::from_ref(&arm), &at(&sig_tag)).unwrap();
+    let v2 = write(std::slice::from_ref(&arm), &at("v2")).unwrap();
+    // v1 again, now the arm64 image: replaces v1 only
+    let v1b = write(std::slice::from_ref(&arm), &at("v1")).unwrap();
+    let index = json(&std::fs::read_to_string(dir.join("index.json")).unwrap());
+    let entries: Vec<(&str, &str)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap(),
+                e["digest"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("v1", v1b.digest.as_str()),
+            (sig_tag.as_str(), sig.digest.as_str()),
+            ("v2", v2.digest.as_str()),
+        ]
+    );
+    assert_ne!(v1.digest, v1b.digest);
+    // the replaced image's blobs are kept (skopeo does not collect garbage either)
+    let blobs = names_in(&dir.join("blobs/sha256"));
+    assert!(blobs.contains(&v1.digest["sha256:".len()..].to_string()));
+    assert!(!names_in(tmp.path()).iter().any(|n| n.starts_with('.')));
+
+    let Some(skopeo) = tool("skopeo") else { return };
+    for (tag, digest, arch) in [
+        ("v1", &v1b.digest, "arm64"),
+        ("v2", &v2.digest, "arm64"),
+        (sig_tag.as_str(), &sig.digest, "arm64"),
+    ] {
+        let info = json(&run(
+            Command::new(skopeo).args(["inspect", &format!("oci:{}:{tag}", dir.display())])
+        ));
+        assert_eq!(info["Digest"], digest.as_str(), "{tag}");
+        assert_eq!(info["Architecture"], arch, "{tag}");
+    }
+    // skopeo copying v3 into the same layout keeps whittle's tags too: the two agree
+    run(Command::new(skopeo).args([
+        "--insecure-policy",
+        "copy",
+        "--quiet",
+        &format!("oci:{}:v2", dir.display()),
+        &format!("oci:{}:v3", dir.display()),
+    ]));
+    let index = json(&std::fs::read_to_string(dir.join("index.json")).unwrap());
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 4);
 }

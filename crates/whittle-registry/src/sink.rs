@@ -240,7 +240,8 @@ fn copy_blob(
 }
 
 /// Write the plan's image as an OCI layout at `dest` (atomically: a temporary sibling renamed
-/// into place; an existing layout is replaced, its blobs reused). Returns bytes fetched.
+/// into place; an existing layout keeps its other tags and blobs, as skopeo's, the same tag is
+/// replaced, its blobs reused). Returns bytes fetched.
 pub(crate) fn write_layout(
     plan: &Plan,
     blobs: &dyn BlobSource,
@@ -261,7 +262,8 @@ pub(crate) fn write_layout(
         fs::write(&p, &doc.bytes).map_err(Error::io("writing", &p))?;
     }
     let idx = staged.path().join("index.json");
-    fs::write(&idx, index_json(plan, tag)?).map_err(Error::io("writing", &idx))?;
+    let index = staged.index_json_keeping_others(&top_descriptor(plan, tag)?)?;
+    fs::write(&idx, index).map_err(Error::io("writing", &idx))?;
     let ol = staged.path().join("oci-layout");
     fs::write(&ol, OCI_LAYOUT).map_err(Error::io("writing", &ol))?;
     staged.commit()?;

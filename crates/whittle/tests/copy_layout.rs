@@ -1,0 +1,90 @@
+//! `whittle copy SRC oci:DIR:TAG` into an existing layout keeps its other tags, as skopeo does.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn refs(index: &std::path::Path) -> Vec<(String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(index).unwrap()).unwrap();
+    v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                e["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn copy_into_a_layout_keeps_its_other_tags_and_replaces_the_same_tag() {
+    let Some(f) = fixtures() else { return };
+    if !tool("skopeo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let src = |name: &str| {
+        format!(
+            "docker-archive:{}",
+            f.join("images/docker-archive").join(name).display()
+        )
+    };
+    let copy = |name: &str, tag: &str| {
+        run(whittle().args([
+            "copy",
+            "-q",
+            &src(name),
+            &format!("oci:{}:{tag}", layout.display()),
+        ]))
+        .trim()
+        .to_string()
+    };
+    let v1 = copy("ggcr-whiteout_image.tar", "v1");
+    let v2 = copy("ggcr-whiteout_dir.tar", "v2");
+    assert_ne!(v1, v2);
+    let index = layout.join("index.json");
+    assert_eq!(
+        refs(&index),
+        [
+            ("v1".to_string(), v1.clone()),
+            ("v2".to_string(), v2.clone())
+        ]
+    );
+    // the same tag again, another image: replaced in place, v2 kept
+    let v1b = copy("ggcr-overwritten_file.tar", "v1");
+    assert_ne!(v1b, v1);
+    assert_eq!(
+        refs(&index),
+        [
+            ("v1".to_string(), v1b.clone()),
+            ("v2".to_string(), v2.clone())
+        ]
+    );
+    for (tag, digest) in [("v1", &v1b), ("v2", &v2)] {
+        let out = Command::new("skopeo")
+            .args(["inspect", &format!("oci:{}:{tag}", layout.display())])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(info["Digest"], digest.as_str(), "{tag}");
+    }
+    // no temporary litter beside the layout
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["layout"]);
+}
