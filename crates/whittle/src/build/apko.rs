@@ -15,8 +15,9 @@ pub struct ApkoArgs {
 
     /// apko's form: OUT.tar is written as a tarball `docker load` and `podman load` accept
     /// (docker-archive:OUT.tar:TAG); for several architectures it holds one image per
-    /// architecture named TAG-ARCH (e.g. `app:1.0-amd64`, `app:1.0-arm64`), as apko names them. An
-    /// existing directory OUT gets an OCI layout.
+    /// architecture named TAG-ARCH (e.g. `app:1.0-amd64`, `app:1.0-arm64`), as apko names them,
+    /// and, as apko's, only `manifest.json` and the blobs (no OCI index). An existing directory
+    /// OUT gets an OCI layout.
     #[arg(value_name = "OUT", requires = "tag")]
     pub out: Option<PathBuf>,
 
