@@ -88,3 +88,62 @@ fn copy_into_a_layout_keeps_its_other_tags_and_replaces_the_same_tag() {
         .collect();
     assert_eq!(names, ["layout"]);
 }
+
+/// `whittle build -o oci:DIR:TAG` shares the writer: a second tag keeps the first, the same tag
+/// again replaces it.
+#[test]
+fn build_into_a_layout_keeps_its_other_tags() {
+    let repo = make_repo(&[
+        TestPkg::new("app", "1.0", "Depends: lib"),
+        TestPkg::new("lib", "2.0", ""),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cache = d.join("cache");
+    let layout = d.join("layout");
+    let cfg = |pkgs: &str| {
+        format!(
+            "contents:\n  repositories:\n    - {}\n  packages: [{pkgs}]\narchs: [amd64]\n",
+            repo.line()
+        )
+    };
+    let at = |tag: &str| format!("oci:{}:{tag}", layout.display());
+    let extra = ["--no-sbom", "--ignore-lock"];
+    let v1 = build(d, &cfg("app"), &at("v1"), &cache, &extra);
+    let v2 = build(d, &cfg("lib"), &at("v2"), &cache, &extra);
+    assert_ne!(v1, v2);
+    let index = layout.join("index.json");
+    assert_eq!(
+        refs(&index),
+        [
+            ("v1".to_string(), v1.clone()),
+            ("v2".to_string(), v2.clone())
+        ]
+    );
+    let v1b = build(d, &cfg("lib"), &at("v1"), &cache, &extra);
+    assert_eq!(v1b, v2);
+    assert_eq!(
+        refs(&index),
+        [
+            ("v1".to_string(), v2.clone()),
+            ("v2".to_string(), v2.clone())
+        ]
+    );
+    // v1's old image stays readable by digest: its blobs are kept
+    assert!(layout.join("blobs/sha256").join(&v1[7..]).is_file());
+    if tool("skopeo") {
+        for (tag, digest) in [("v1", &v2), ("v2", &v2)] {
+            let out = Command::new("skopeo")
+                .args(["inspect", &at(tag)])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(info["Digest"], digest.as_str(), "{tag}");
+        }
+    }
+}
