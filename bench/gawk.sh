@@ -35,7 +35,8 @@ export WHITTLE_CACHE_DIR=$work/cache
 pkgs=$(python3 - "$work/warm.spdx.json" <<'PY'
 import json,sys
 d=json.load(open(sys.argv[1]))
-print(",".join(sorted(p["name"] for p in d["packages"] if p.get("versionInfo") and p["SPDXID"]!="SPDXRef-Image")))
+print(",".join(sorted(p["name"] for p in d["packages"] if p.get("versionInfo") and p["SPDXID"]!="SPDXRef-Image"
+                          and p.get("primaryPackagePurpose")!="OPERATING-SYSTEM")))
 PY
 )
 echo "packages: $pkgs"
