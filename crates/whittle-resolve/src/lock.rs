@@ -390,11 +390,10 @@ impl LockPackage {
     /// Where to download the package when its repository is served from `base` (for a symbolic
     /// repository, the URL it stands for on this machine; else its own URL).
     pub fn url_from(&self, base: &str) -> String {
-        match self.relative_url() {
-            Some(rest) if is_symbolic(&self.repository) => {
-                format!("{}/{rest}", base.trim_end_matches('/'))
-            }
-            _ => self.url.clone(),
+        if is_symbolic(&self.repository) {
+            format!("{}/{}", base.trim_end_matches('/'), self.url)
+        } else {
+            self.url.clone()
         }
     }
 }
