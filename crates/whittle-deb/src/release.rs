@@ -47,12 +47,7 @@ pub const MAX_KEYRING_SIZE: usize = 16 << 20;
 /// large for [`Keyring::from_bytes`] (or `/dev/zero` named as a keyring) is refused there
 /// instead of being read whole.
 pub fn read_keyring_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_KEYRING_SIZE as u64 + 1)
-        .read_to_end(&mut out)?;
-    Ok(out)
+    whittle_fs::read_head(path, MAX_KEYRING_SIZE as u64 + 1)
 }
 /// Most signatures one `InRelease` may carry (real ones have one to three); more is refused.
 const MAX_SIGNATURES: usize = 32;

@@ -28,6 +28,7 @@
 //! paths and a size cap.
 
 pub mod archive;
+mod bounded;
 pub mod compress;
 mod error;
 mod layer;
@@ -36,6 +37,7 @@ mod path;
 mod tree;
 pub mod ustar;
 
+pub use bounded::{read_bounded, read_head};
 pub use compress::{Codec, MEDIA_TYPE_TAR_ZSTD, THREADS_ENV, threads};
 pub use error::{Error, Result};
 pub use layer::{

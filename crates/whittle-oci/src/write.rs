@@ -454,13 +454,13 @@ fn read_old_index(p: &Path) -> Result<serde_json::Value> {
             p.display()
         ))
     };
-    let len = fs::metadata(p).map_err(Error::io("inspecting", p))?.len();
-    if len > MAX_OLD_INDEX {
-        return Err(bad(format!(
-            "is {len} bytes, more than the {MAX_OLD_INDEX} read"
-        )));
-    }
-    let bytes = fs::read(p).map_err(Error::io("reading", p))?;
+    let bytes = whittle_fs::read_bounded(p, MAX_OLD_INDEX).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            bad(format!("is more than the {MAX_OLD_INDEX} bytes read"))
+        } else {
+            Error::io("reading", p)(e)
+        }
+    })?;
     let v: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("is not JSON: {e}")))?;
     if !v.get("manifests").is_some_and(|m| m.is_array()) {
