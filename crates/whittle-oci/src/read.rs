@@ -1269,7 +1269,7 @@ fn read_docker_archive(
         let media_type = if gzip {
             DOCKER_LAYER_GZIP
         } else if zstd {
-            "application/vnd.oci.image.layer.v1.tar+zstd"
+            whittle_fs::MEDIA_TYPE_TAR_ZSTD
         } else {
             DOCKER_LAYER
         }
