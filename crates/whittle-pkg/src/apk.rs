@@ -479,19 +479,23 @@ pub fn sign_apk(origin: &str, bytes: &[u8], key: &SigningKey, kind: SigKind) -> 
     Ok(out)
 }
 
+/// A regular file entry of `path` (tests of the modules that scan entries).
+#[cfg(test)]
+pub(crate) fn test_file(path: &str, mode: u32, data: &[u8]) -> FileEntry {
+    FileEntry {
+        path: path.into(),
+        kind: Kind::File,
+        mode,
+        link: String::new(),
+        data: data.to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn file(path: &str, mode: u32, data: &[u8]) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            kind: Kind::File,
-            mode,
-            link: String::new(),
-            data: data.to_vec(),
-        }
-    }
+    use crate::apk::test_file as file;
 
     #[test]
     fn cmd_provides_for_bin_executables_only() {

@@ -165,15 +165,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn file(path: &str, mode: u32, data: &[u8]) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            kind: Kind::File,
-            mode,
-            link: String::new(),
-            data: data.to_vec(),
-        }
-    }
+    use crate::apk::test_file as file;
 
     const ZLIB_PC: &str = "prefix=/usr\nlibdir=${prefix}/lib\n\nName: foo\nDescription: x\nVersion: 1.2.3\nRequires: zlib >= 1.2, libpng\nRequires.private: libffi>=3 ,foo-internal\nLibs: -L${libdir} -lfoo\n";
 
