@@ -625,6 +625,24 @@ impl<'a> ApkPackage<'a> {
         &self.control_members
     }
 
+    /// The content of control member `name` (e.g. `.melange.yaml`), if the control stream has
+    /// a regular file of that name; read again from the stream, capped as [`ApkPackage::open`]
+    /// caps it.
+    pub fn control_member(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let listed_all = self.control_members.len() < MAX_CONTROL_MEMBERS;
+        if listed_all && !self.control_members.iter().any(|m| m == name) {
+            return Ok(None);
+        }
+        let (tar, _) = gunzip_member(&self.origin, self.control, 0, Stream::Control)?;
+        let mut found = None;
+        for_each_small_member(&self.origin, Stream::Control, &tar, |n, content| {
+            if found.is_none() && n == name {
+                found = Some(content.to_vec());
+            }
+        })?;
+        Ok(found)
+    }
+
     /// The raw compressed control stream (what signatures and `C:` cover).
     pub fn control_stream(&self) -> &'a [u8] {
         self.control

@@ -424,7 +424,7 @@ impl Package {
                 ),
             });
         }
-        let yaml = control_member(origin, apk.control_stream(), ".melange.yaml")?;
+        let yaml = apk.control_member(".melange.yaml")?;
         let recipe = yaml.map(|y| recipe_facts(&String::from_utf8_lossy(&y), &name));
         Ok(Package {
             name,
@@ -482,36 +482,6 @@ pub fn read_apk(path: &std::path::Path) -> Result<Package> {
         });
     }
     Package::from_apk(&origin, &bytes)
-}
-
-/// The content of control member `name` of a package's control stream (gzip'd tar), if any.
-fn control_member(origin: &str, stream: &[u8], name: &str) -> Result<Option<Vec<u8>>> {
-    let limit = whittle_apk::package::MAX_CONTROL_SIZE;
-    let mut tar = Vec::new();
-    flate2::bufread::MultiGzDecoder::new(stream)
-        .take(limit + 1)
-        .read_to_end(&mut tar)
-        .map_err(|source| Error::Io {
-            path: format!("{origin} (control stream)"),
-            source,
-        })?;
-    let mut archive = tar::Archive::new(&tar[..tar.len().min(limit as usize)]);
-    let bad = |e: std::io::Error| Error::Io {
-        path: format!("{origin} (control stream)"),
-        source: e,
-    };
-    for entry in archive.entries().map_err(bad)? {
-        let Ok(mut entry) = entry else {
-            // the control stream has no end-of-archive blocks: its end reads as a short entry
-            break;
-        };
-        if entry.path_bytes().as_ref() == name.as_bytes() {
-            let mut out = Vec::new();
-            entry.read_to_end(&mut out).map_err(bad)?;
-            return Ok(Some(out));
-        }
-    }
-    Ok(None)
 }
 
 #[derive(Deserialize, Default)]
