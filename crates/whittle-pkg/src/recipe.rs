@@ -24,34 +24,94 @@ pub const OUT_DIR: &str = "/home/build/melange-out";
 /// The workspace (source directory) in the sandbox.
 pub const WORKSPACE: &str = "/home/build";
 
-/// The built-in pipelines `uses:` may name.
-pub const BUILTINS: &[&str] = &[
-    "fetch",
-    "git-checkout",
-    "autoconf/configure",
-    "autoconf/make",
-    "autoconf/make-install",
-    "cargo/build",
-    "cmake/configure",
-    "cmake/build",
-    "cmake/install",
-    "meson/configure",
-    "meson/compile",
-    "meson/install",
-    "go/build",
-    "go/install",
-    "python/build-wheel",
-    "python/install",
-    "strip",
-    "patch",
-    "git-am",
-    "split/dev",
-    "split/static",
-    "split/locales",
-    "split/manpages",
-    "split/infodir",
-    "split/debug",
+/// The built-in pipelines `uses:` may name, each with the `with:` inputs it takes.
+pub const BUILTINS: &[(&str, &[&str])] = &[
+    (
+        "fetch",
+        &[
+            "uri",
+            "expected-sha256",
+            "expected-sha512",
+            "strip-components",
+            "extract",
+        ],
+    ),
+    (
+        "git-checkout",
+        &[
+            "repository",
+            "destination",
+            "branch",
+            "tag",
+            "expected-commit",
+            "depth",
+        ],
+    ),
+    ("autoconf/configure", &["dir", "host", "build", "opts"]),
+    ("autoconf/make", &["dir", "opts"]),
+    ("autoconf/make-install", &["dir", "opts"]),
+    (
+        "cargo/build",
+        &["output", "opts", "modroot", "prefix", "install-dir"],
+    ),
+    ("cmake/configure", &["output-dir", "opts"]),
+    ("cmake/build", &["output-dir", "opts"]),
+    ("cmake/install", &["output-dir"]),
+    ("meson/configure", &["output-dir", "opts"]),
+    ("meson/compile", &["output-dir", "opts"]),
+    ("meson/install", &["output-dir"]),
+    (
+        "go/build",
+        &[
+            "packages",
+            "output",
+            "tags",
+            "ldflags",
+            "modroot",
+            "prefix",
+            "install-dir",
+            "vendor",
+            "subpackage",
+            "deps",
+            "go-package",
+        ],
+    ),
+    (
+        "go/install",
+        &[
+            "package",
+            "version",
+            "prefix",
+            "install-dir",
+            "ldflags",
+            "strip",
+            "tags",
+            "experiments",
+            "amd64",
+            "arm64",
+            "go-package",
+        ],
+    ),
+    ("python/build-wheel", &[]),
+    ("python/install", &[]),
+    ("strip", &["opts"]),
+    ("patch", &["patches", "series", "strip-components", "fuzz"]),
+    ("git-am", &["patches"]),
+    ("split/dev", &["package", "prefix"]),
+    ("split/static", &["package"]),
+    ("split/locales", &["package"]),
+    ("split/manpages", &["package"]),
+    ("split/infodir", &["package"]),
+    ("split/debug", &["package"]),
 ];
+
+/// The `with:` inputs of built-in pipeline `uses`; `None` when there is no such built-in.
+fn builtin_inputs(uses: &str) -> Option<&'static [&'static str]> {
+    BUILTINS
+        .iter()
+        .find(|(name, _)| *name == uses)
+        .map(|(_, inputs)| *inputs)
+}
 
 // ---- raw schema -------------------------------------------------------------------------
 
@@ -1272,7 +1332,7 @@ fn step(ctx: &mut Ctx, vars: &Vars, s: &Spanned<RawStep>, pkg: &str) -> Option<S
         }
         (Some(uses), None) => {
             let name = r.name.clone().unwrap_or_else(|| uses.value.clone());
-            let action = if BUILTINS.contains(&uses.value.as_str()) {
+            let action = if builtin_inputs(&uses.value).is_some() {
                 builtin(ctx, &uses.value, pos(uses), at_pos, &with, pkg)?
             } else if let Some(file) = own_pipeline(ctx, &uses.value) {
                 Action::Shell(own_pipeline_script(ctx, vars, &file, pos(uses), &with)?)
@@ -1459,75 +1519,16 @@ fn builtin(
     with: &BTreeMap<String, (String, Pos)>,
     pkg: &str,
 ) -> Option<Action> {
-    let allowed: &[&str] = match uses {
-        "fetch" => &[
-            "uri",
-            "expected-sha256",
-            "expected-sha512",
-            "strip-components",
-            "extract",
-        ],
-        "git-checkout" => &[
-            "repository",
-            "destination",
-            "branch",
-            "tag",
-            "expected-commit",
-            "depth",
-        ],
-        "autoconf/configure" => &["dir", "host", "build", "opts"],
-        "autoconf/make" => &["dir", "opts"],
-        "autoconf/make-install" => &["dir", "opts"],
-        "cargo/build" => &["output", "opts", "modroot", "prefix", "install-dir"],
-        "cmake/configure" | "cmake/build" | "meson/configure" | "meson/compile" => {
-            &["output-dir", "opts"]
-        }
-        "cmake/install" | "meson/install" => &["output-dir"],
-        "go/build" => &[
-            "packages",
-            "output",
-            "tags",
-            "ldflags",
-            "modroot",
-            "prefix",
-            "install-dir",
-            "vendor",
-            "subpackage",
-            "deps",
-            "go-package",
-        ],
-        "go/install" => &[
-            "package",
-            "version",
-            "prefix",
-            "install-dir",
-            "ldflags",
-            "strip",
-            "tags",
-            "experiments",
-            "amd64",
-            "arm64",
-            "go-package",
-        ],
-        "python/build-wheel" | "python/install" => &[],
-        "git-am" => &["patches"],
-        "strip" => &["opts"],
-        "patch" => &["patches", "series", "strip-components", "fuzz"],
-        "split/dev" => &["package", "prefix"],
-        "split/static" | "split/locales" | "split/manpages" | "split/infodir" | "split/debug" => {
-            &["package"]
-        }
-        other => {
-            ctx.err(
-                uses_pos,
-                format!("unknown pipeline `{other}`"),
-                Some(&format!(
-                    "built-in pipelines: {}; your own pipeline `{other}` is found as {other}.yaml in a directory given with `--pipeline-dir`",
-                    BUILTINS.join(", ")
-                )),
-            );
-            return None;
-        }
+    let Some(allowed) = builtin_inputs(uses) else {
+        ctx.err(
+            uses_pos,
+            format!("unknown pipeline `{uses}`"),
+            Some(&format!(
+                "built-in pipelines: {}; your own pipeline `{uses}` is found as {uses}.yaml in a directory given with `--pipeline-dir`",
+                BUILTINS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+            )),
+        );
+        return None;
     };
     for (k, (_, p)) in with {
         if !allowed.contains(&k.as_str()) {
@@ -1880,12 +1881,12 @@ find {dest} -name '*.pyc' -exec rm -f {{}} +
     )
 }
 
-/// `s` single-quoted for the shell.
 /// Whether `path` stays in the workspace: relative, with no `..` component.
 fn in_workspace(path: &str) -> bool {
     !path.starts_with('/') && path.split('/').all(|c| c != "..")
 }
 
+/// `s` single-quoted for the shell.
 fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
