@@ -28,7 +28,7 @@ pub use auth::{
 };
 pub use client::is_loopback;
 pub use error::{Error, Result};
-pub use plan::MAX_MANIFEST_SIZE;
+pub use plan::{MAX_MANIFEST_SIZE, layout_entry};
 pub use push::{MEDIA_TYPE_SPDX, PushReport, PushedSbom, SbomAttachment};
 
 use plan::{BlobSource, DirBlobs, Plan};

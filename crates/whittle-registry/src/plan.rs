@@ -288,13 +288,10 @@ fn read_small(path: &Path, digest: Option<&str>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The plan of the image `tag` (or the only image) of an OCI layout directory; `platform` picks
-/// one image of a multi-platform index (else the whole index is taken).
-pub(crate) fn plan_from_layout(
-    dir: &Path,
-    tag: Option<&str>,
-    platform: Option<&Platform>,
-) -> Result<Plan> {
+/// The entry of the OCI layout `dir`'s `index.json` that `tag` names (by its
+/// `org.opencontainers.image.ref.name` or its digest), or without a tag its only image
+/// (signatures, attestations and SBOMs tagged beside it aside). `index.json` is read bounded.
+pub fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<LooseDescriptor> {
     let index_path = dir.join("index.json");
     let raw = read_small(&index_path, None)?;
     let index = parse_doc(&raw, &index_path.display().to_string())?;
@@ -350,6 +347,17 @@ pub(crate) fn plan_from_layout(
             )));
         }
     };
+    Ok(chosen.clone())
+}
+
+/// The plan of the image `tag` (or the only image) of an OCI layout directory; `platform` picks
+/// one image of a multi-platform index (else the whole index is taken).
+pub(crate) fn plan_from_layout(
+    dir: &Path,
+    tag: Option<&str>,
+    platform: Option<&Platform>,
+) -> Result<Plan> {
+    let chosen = &layout_entry(dir, tag)?;
     let load = |d: &LooseDescriptor| -> Result<(Vec<u8>, LooseDoc, String)> {
         let hex = require_hex(&d.digest, "index.json")?;
         let bytes = read_small(&dir.join("blobs/sha256").join(hex), Some(&d.digest))?;

@@ -120,7 +120,7 @@ pub fn resolve(image: &ImageRef, opts: &whittle_registry::Options) -> Result<Tar
             })?;
             digest
         }
-        ImageRef::Oci { path, tag } => layout_entry(path, tag.as_deref())?.digest,
+        ImageRef::Oci { path, tag } => whittle_registry::layout_entry(path, tag.as_deref())?.digest,
         _ => {
             return Err(Error::Unsupported(format!(
                 "{image}: signatures are stored in registries (docker://HOST/REPO[:TAG]) and OCI layouts (oci:DIR[:TAG]); copy the image to one of them first (whittle copy)"
@@ -165,43 +165,6 @@ fn index_entries(index: &serde_json::Value, dir: &Path) -> Result<Vec<Descriptor
 
 fn ref_name(d: &Descriptor) -> Option<&str> {
     d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str)
-}
-
-/// The entry of `index.json` named `tag`, or (without a tag) its only image entry, artifacts
-/// (`sha256-….sig`/`.att`/`.sbom`) aside.
-fn layout_entry(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
-    let entries = index_entries(&read_index(dir)?, dir)?;
-    let names = || {
-        entries
-            .iter()
-            .map(|e| ref_name(e).unwrap_or(&e.digest).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let found: Vec<&Descriptor> = match tag {
-        Some(t) => entries
-            .iter()
-            .filter(|e| ref_name(e) == Some(t) || e.digest == t)
-            .collect(),
-        None => entries
-            .iter()
-            .filter(|e| !ref_name(e).is_some_and(whittle_oci::is_artifact_tag))
-            .collect(),
-    };
-    match found.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(Error::NotVerified(format!(
-            "`{}` has no image{}; available: {}",
-            dir.display(),
-            tag.map(|t| format!(" `{t}`")).unwrap_or_default(),
-            names()
-        ))),
-        _ => Err(Error::Unsupported(format!(
-            "`{}` holds several images; name one with oci:DIR:TAG (available: {})",
-            dir.display(),
-            names()
-        ))),
-    }
 }
 
 /// A signature or attestation artifact: its manifest as stored, its config and its layers.
@@ -711,7 +674,12 @@ mod tests {
         assert_eq!(read(&place, &tag, 100, &opts).unwrap(), Some(b));
         let entries = index_entries(&read_index(&dir).unwrap(), &dir).unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(layout_entry(&dir, None).unwrap(), image);
+        assert_eq!(
+            whittle_registry::layout_entry(&dir, None)
+                .unwrap()
+                .into_descriptor(),
+            image
+        );
         assert!(read(&place, "sha256-x.att", 100, &opts).unwrap().is_none());
     }
 

@@ -157,5 +157,8 @@ fn a_sig_entry_whose_digest_leaves_the_layout_and_a_huge_index_are_refused() {
     std::fs::write(dir.join("index.json"), big).unwrap();
     let image = whittle_oci::ImageRef::parse(&format!("oci:{}:a", dir.display())).unwrap();
     let e = whittle_sign::resolve(&image, &opts()).unwrap_err();
-    assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    assert!(
+        matches!(e, Error::Registry(whittle_registry::Error::TooLarge { .. })),
+        "{e}"
+    );
 }
