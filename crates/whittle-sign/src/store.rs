@@ -146,6 +146,23 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The blob `digest` of the layout `dir` (of the artifact or image `what`): at most `limit`
+/// bytes, verified against its digest.
+fn layout_blob(dir: &Path, digest: &str, limit: u64, what: &str) -> Result<Vec<u8>> {
+    let hex = digest_hex(digest)
+        .ok_or_else(|| Error::format(what, format!("`{digest}` is not a sha256:<hex> digest")))?;
+    let path = dir.join("blobs/sha256").join(hex);
+    let bytes = read_bounded(&path, limit)?;
+    let actual = sha256_digest(&bytes);
+    if actual != digest {
+        return Err(Error::format(
+            path.display().to_string(),
+            format!("has digest {actual}, expected {digest} (corrupt or tampered with)"),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn read_index(dir: &Path) -> Result<serde_json::Value> {
     let path = dir.join("index.json");
     let raw = read_bounded(&path, MAX_MANIFEST)?;
@@ -357,23 +374,7 @@ pub fn read(
             let Some(entry) = entries.iter().find(|e| ref_name(e) == Some(tag)) else {
                 return Ok(None);
             };
-            let blob = |digest: &str, limit: u64| -> Result<Vec<u8>> {
-                let hex = digest_hex(digest).ok_or_else(|| {
-                    Error::format(&what, format!("`{digest}` is not a sha256:<hex> digest"))
-                })?;
-                let path = dir.join("blobs/sha256").join(hex);
-                let bytes = read_bounded(&path, limit)?;
-                let actual = sha256_digest(&bytes);
-                if actual != digest {
-                    return Err(Error::format(
-                        path.display().to_string(),
-                        format!(
-                            "has digest {actual}, expected {digest} (corrupt or tampered with)"
-                        ),
-                    ));
-                }
-                Ok(bytes)
-            };
+            let blob = |digest: &str, limit: u64| layout_blob(dir, digest, limit, &what);
             let manifest = blob(&entry.digest, MAX_MANIFEST)?;
             let m = parse_manifest(&manifest, &what, max_layer)?;
             let config = blob(&m.config.digest, m.config.size)?;
@@ -497,19 +498,7 @@ pub fn image_config(
             )?)
         }
         Place::Layout(dir) => {
-            let blob = |d: &str, limit: u64| -> Result<Vec<u8>> {
-                let hex = digest_hex(d).ok_or_else(|| {
-                    Error::format(&what, format!("`{d}` is not a sha256:<hex> digest"))
-                })?;
-                let bytes = read_bounded(&dir.join("blobs/sha256").join(hex), limit)?;
-                if sha256_digest(&bytes) != d {
-                    return Err(Error::format(
-                        &what,
-                        format!("blob {d} does not match its digest"),
-                    ));
-                }
-                Ok(bytes)
-            };
+            let blob = |d: &str, limit: u64| layout_blob(dir, d, limit, &what);
             let config = config_of(&blob(digest, MAX_MANIFEST)?, &what)?;
             blob(&config.digest, config.size)
         }
