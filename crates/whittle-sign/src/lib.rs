@@ -52,11 +52,7 @@ fn store_layer(
     opts: &whittle_registry::Options,
 ) -> Result<Stored> {
     let tag = kind.tag(&target.digest)?;
-    let limit = match kind {
-        Kind::Signature => MAX_SIGNATURE_PAYLOAD,
-        Kind::Attestation => payload::MAX_PAYLOAD as u64,
-    };
-    let existing = store::read(&target.place, &tag, limit, opts)?;
+    let existing = store::read(&target.place, &tag, kind.max_layer(), opts)?;
     let (artifact, added) = match existing {
         None => (store::Artifact::new(vec![layer])?, true),
         Some(old) => match old.with_layer(layer)? {

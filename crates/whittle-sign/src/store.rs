@@ -34,6 +34,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The largest layer (payload) this kind of artifact may have: a simple-signing payload
+    /// ([`crate::MAX_SIGNATURE_PAYLOAD`]) or a DSSE envelope ([`crate::payload::MAX_PAYLOAD`]).
+    pub fn max_layer(self) -> u64 {
+        match self {
+            Kind::Signature => crate::MAX_SIGNATURE_PAYLOAD,
+            Kind::Attestation => crate::payload::MAX_PAYLOAD as u64,
+        }
+    }
+
     /// The tag of this kind of artifact for `digest`: `sha256-<hex>.sig` / `.att`.
     pub fn tag(self, digest: &str) -> Result<String> {
         let hex = digest_hex(digest).ok_or_else(|| {
@@ -560,10 +569,7 @@ pub fn carry(
                     continue;
                 }
             };
-            let limit = match kind {
-                Kind::Signature => crate::MAX_SIGNATURE_PAYLOAD,
-                Kind::Attestation => crate::payload::MAX_PAYLOAD as u64,
-            };
+            let limit = kind.max_layer();
             let merged = read(&from, &tag, limit, opts)
                 .map_err(|e| format!("reading it from {}: {e}", from.name()))
                 .and_then(|source| {
