@@ -476,16 +476,20 @@ impl Cache {
             return None;
         };
         let (sha, size) = (c.sha256.clone(), c.size);
+        // the caller reads the blob back and verifies it against (sha, size): here a size
+        // check is enough, reading and hashing it now would only do that work twice
         let here = self
-            .get(&sha)
-            .ok()
-            .flatten()
-            .is_some_and(|b| b.len() as u64 == size);
+            .blob_path(&sha)
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.len() == size);
         if !here {
+            if !self.writable() {
+                return None; // a read-only cache could not keep what it fetched
+            }
             self.get_remote(&sha, size)?;
-        }
-        if !self.contains(&sha) {
-            return None; // a read-only cache: nothing kept
+            if !self.contains(&sha) {
+                return None; // it turned read-only while writing: nothing kept
+            }
         }
         self.write_record(key, &sha, size);
         Some((sha, size))
@@ -1026,6 +1030,30 @@ mod tests {
         assert_eq!(alone.get_derived("good").unwrap().unwrap(), b"layer");
         assert!(alone.get_derived("bad").unwrap().is_none());
         assert_eq!(remote.used().len(), 1, "only what was used is written back");
+    }
+
+    #[test]
+    fn a_read_only_cache_fetches_no_derived_entry_it_could_not_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer =
+            Cache::open_with_key(dir.path().join("w"), Some(&dir.path().join("key"))).unwrap();
+        let store = Store {
+            blobs: vec![b"layer".to_vec()],
+            index: vec![crate::remote::RemoteEntry {
+                key: Some("good".into()),
+                sha256: sha256_hex(b"layer"),
+                size: 5,
+                seal: writer.seal_text("good", &sha256_hex(b"layer"), 5),
+            }],
+        };
+        let remote = Arc::new(crate::remote::Remote::new(Some(Box::new(store))));
+        // `tmp` is a file: nothing can be written
+        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+        std::fs::write(dir.path().join("cache/tmp"), b"").unwrap();
+        let cache = open(dir.path()).with_remote(Some(remote.clone()));
+        assert!(!cache.writable());
+        assert!(cache.get_derived("good").unwrap().is_none());
+        assert_eq!(remote.hits(), (0, 0), "nothing fetched to be thrown away");
     }
 
     #[test]
