@@ -556,24 +556,12 @@ fn own_pipelines_run_from_the_pipeline_dir() {
             "--out-dir",
             "out",
         ]));
-    let apk = std::fs::read(
-        d.join("out")
+    let note = common::apk::member_text(
+        &d.join("out")
             .join(std::env::consts::ARCH)
             .join("note-1.0.0-r0.apk"),
-    )
-    .unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("note", &apk).unwrap();
-    let mut data = tar::Archive::new(flate2::read::GzDecoder::new(pkg.data_stream()));
-    let note = data
-        .entries()
-        .unwrap()
-        .map(Result::unwrap)
-        .find(|e| e.path().unwrap() == Path::new("usr/share/doc/note"))
-        .map(|mut e| {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
-            s
-        });
+        "usr/share/doc/note",
+    );
     assert_eq!(note.as_deref(), Some("written by note\n"));
 }
 
@@ -865,24 +853,12 @@ fn melanges_env_file_reaches_the_steps() {
             "--out-dir",
             "out",
         ]));
-    let apk = std::fs::read(
-        d.join("out")
+    let note = common::apk::member_text(
+        &d.join("out")
             .join(std::env::consts::ARCH)
             .join("envnote-1.0.0-r0.apk"),
-    )
-    .unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("envnote", &apk).unwrap();
-    let mut data = tar::Archive::new(flate2::read::GzDecoder::new(pkg.data_stream()));
-    let note = data
-        .entries()
-        .unwrap()
-        .map(Result::unwrap)
-        .find(|e| e.path().unwrap() == Path::new("usr/share/doc/note"))
-        .map(|mut e| {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
-            s
-        });
+        "usr/share/doc/note",
+    );
     assert_eq!(
         note.as_deref(),
         Some("hello from the env file/the recipe\n")

@@ -728,18 +728,12 @@ fn pkg_build_envver(d: &Path, cache: &str, extra: &[&str]) -> (String, String) {
             .args(["--source-date-epoch", "1700000000", "--cache-dir", cache])
             .args(extra),
     );
-    let apk = std::fs::read(d.join("out/x86_64/envver-1.0-r0.apk")).unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("envver", &apk).unwrap();
-    let mut data = tar::Archive::new(flate2::read::MultiGzDecoder::new(pkg.data_stream()));
-    for e in data.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.path().unwrap().to_str() == Some("usr/share/envver/version") {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
-            return (s.trim().to_string(), err);
-        }
-    }
-    panic!("the package has no usr/share/envver/version; stderr:\n{err}");
+    let version = common::apk::member_text(
+        &d.join("out/x86_64/envver-1.0-r0.apk"),
+        "usr/share/envver/version",
+    )
+    .unwrap_or_else(|| panic!("the package has no usr/share/envver/version; stderr:\n{err}"));
+    (version.trim().to_string(), err)
 }
 
 /// `whittle pkg build` environments take a lock (`whittle lock RECIPE`): the package is built

@@ -333,19 +333,8 @@ fn git_checkout_pins_the_commit() {
             .output()
             .unwrap()
     };
-    let version_in_package = || {
-        let apk = std::fs::read(d.join("repo/x86_64/src-1.0-r0.apk")).unwrap();
-        let pkg = whittle_apk::package::ApkPackage::open("src", &apk).unwrap();
-        let mut version = None;
-        pkg.for_each_data_entry(|e| {
-            if e.path == "srv/src/VERSION" {
-                version = Some(String::from_utf8_lossy(e.data).into_owned());
-            }
-            Ok::<(), whittle_apk::package::Error>(())
-        })
-        .unwrap();
-        version
-    };
+    let version_in_package =
+        || apk::member_text(&d.join("repo/x86_64/src-1.0-r0.apk"), "srv/src/VERSION");
     // an annotated tag, pinned to its commit
     let o = build(
         "tag.yaml",

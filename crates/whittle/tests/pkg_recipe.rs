@@ -136,20 +136,13 @@ fn patch_pipeline_applies_patches_in_the_sandbox() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    let apk = std::fs::read(d.join(format!(
-        "repo/{}/hello-1.0-r0.apk",
-        whittle_pkg::build::host_arch()
-    )))
-    .unwrap();
-    let pkg = whittle_apk::package::ApkPackage::open("hello", &apk).unwrap();
-    let mut text = None;
-    pkg.for_each_data_entry(|e| {
-        if e.path == "usr/share/hello/hello.txt" {
-            text = Some(String::from_utf8_lossy(e.data).into_owned());
-        }
-        Ok::<(), whittle_apk::package::Error>(())
-    })
-    .unwrap();
+    let text = apk::member_text(
+        &d.join(format!(
+            "repo/{}/hello-1.0-r0.apk",
+            whittle_pkg::build::host_arch()
+        )),
+        "usr/share/hello/hello.txt",
+    );
     assert_eq!(text.as_deref(), Some("hello, patched\n"));
 }
 

@@ -159,3 +159,20 @@ pub fn write_arch(root: &Path, apk_arch: &str, key: &SigningKey, pkgs: &[Pkg]) {
     file.extend_from_slice(&body);
     std::fs::write(arch.join("APKINDEX.tar.gz"), file).unwrap();
 }
+
+/// The content of `member` in the data of the `.apk` at `path` (read by whittle's own
+/// [`whittle_apk::package::ApkPackage::for_each_data_entry`]), as text; `None` when the package
+/// has no such member.
+pub fn member_text(path: &Path, member: &str) -> Option<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let pkg = whittle_apk::package::ApkPackage::open(&path.display().to_string(), &bytes).unwrap();
+    let mut text = None;
+    pkg.for_each_data_entry(|e| {
+        if e.path == member {
+            text = Some(String::from_utf8_lossy(e.data).into_owned());
+        }
+        Ok::<(), whittle_apk::package::Error>(())
+    })
+    .unwrap();
+    text
+}
