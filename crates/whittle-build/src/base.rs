@@ -318,17 +318,12 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             .map_err(|e| err(b, origin, format!("reading layer {i}: {e}")))?;
         // verified as it is read: a tampered blob is reported as such, not as the tar error
         // it causes
-        let mut r = img.open_layer(i).map_err(|e| err(b, origin, e))?;
-        let changes = match overlay.apply_layer(&mut r) {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(match r.stored_failure() {
-                    Some(bad) => err(b, origin, bad),
-                    None => err(b, origin, format!("layer {i} ({digest}): {e}")),
-                });
-            }
-        };
-        r.finish().map_err(|e| err(b, origin, e))?;
+        let changes = img
+            .read_layer(i, |r| overlay.apply_layer(r).map_err(LayerFailure::Tar))
+            .map_err(|f| match f {
+                LayerFailure::Read(bad) => err(b, origin, bad),
+                LayerFailure::Tar(e) => err(b, origin, format!("layer {i} ({digest}): {e}")),
+            })?;
         // a runtime unpacks each layer onto the ones below: a hard link's target must be there
         // by the end of its layer, not arrive in a later one
         for c in changes.added.iter().chain(&changes.changed) {
@@ -369,6 +364,19 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
         apks,
         apk_db,
     }))
+}
+
+/// Why a base layer could not be merged: the layer failed its checks (tampered, unreadable),
+/// or its verified tar could not be applied.
+enum LayerFailure {
+    Read(whittle_oci::ReadError),
+    Tar(whittle_fs::Error),
+}
+
+impl From<whittle_oci::ReadError> for LayerFailure {
+    fn from(e: whittle_oci::ReadError) -> Self {
+        LayerFailure::Read(e)
+    }
 }
 
 /// The OCI media type of a layer stored as `media_type` (Docker's names map to OCI's, the
