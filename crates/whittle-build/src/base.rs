@@ -532,10 +532,11 @@ pub(crate) fn diff(top: &Tree, base: &Tree) -> Result<Tree, Error> {
 
 /// Puts `img` (the new layers, made from `config`) on `base`: the base's layers and history
 /// below, its container config as the default of what `config` leaves unset, and the
-/// `org.opencontainers.image.base.*` annotations.
+/// `org.opencontainers.image.base.*` annotations. The base is consumed: its layers' blobs move
+/// into the image rather than being copied.
 pub(crate) fn stack(
     mut img: whittle_oci::Image,
-    base: &Base,
+    base: Base,
     config: &Config,
 ) -> whittle_oci::Image {
     let b = &base.config.config;
@@ -572,7 +573,7 @@ pub(crate) fn stack(
     c.exposed_ports.extend(b.exposed_ports.iter().cloned());
 
     // history: the base's when it describes its layers, else one line per base layer
-    let base_history: Vec<History> = if base
+    let mut history: Vec<History> = if base
         .config
         .history
         .iter()
@@ -580,7 +581,7 @@ pub(crate) fn stack(
         .count()
         == base.layers.len()
     {
-        base.config.history.clone()
+        base.config.history
     } else {
         base.layers
             .iter()
@@ -590,17 +591,16 @@ pub(crate) fn stack(
             })
             .collect()
     };
-    let mut history = base_history;
     history.append(&mut img.config.history);
     img.config.history = history;
     img.config.rootfs.diff_ids.clear();
-    let mut layers = base.layers.clone();
+    let mut layers = base.layers;
     layers.append(&mut img.layers);
     img.layers = layers;
     img.annotations
-        .insert(ANNOTATION_BASE_NAME.into(), base.name.clone());
+        .insert(ANNOTATION_BASE_NAME.into(), base.name);
     img.annotations
-        .insert(ANNOTATION_BASE_DIGEST.into(), base.digest.clone());
+        .insert(ANNOTATION_BASE_DIGEST.into(), base.digest);
     img
 }
 

@@ -677,7 +677,7 @@ fn build_arch(
     };
     let unpacked_size = tree.total_size();
     let mut img = image::image(config, arch, mtime, layers)?;
-    if let Some(b) = &base {
+    if let Some(b) = base {
         img = base::stack(img, b, config);
     }
     let sbom = image::sbom(config, arch, mtime, &img, &tree, archives)?;
