@@ -28,20 +28,7 @@ fn installed(repo: &Repo, packages: &str, extra: &str) -> Vec<String> {
 /// Builds expecting failure; returns stderr.
 fn failure(repo: &Repo, packages: &str, extra: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("image.yaml"), config(repo, packages, extra)).unwrap();
-    let err = run_fail(whittle().current_dir(dir.path()).args([
-        "build",
-        "image.yaml",
-        "-o",
-        "oci:img",
-        "--cache-dir",
-        "cache",
-    ]));
-    assert!(
-        !dir.path().join("img").exists(),
-        "no partial output on failure"
-    );
-    err
+    build_refused(dir.path(), &config(repo, packages, extra))
 }
 
 fn universe() -> Repo {

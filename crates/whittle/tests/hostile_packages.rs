@@ -17,29 +17,19 @@ fn a_package_file_named_like_a_whiteout_is_refused() {
     let repo = make_repo(&[TestPkg::new("good", "1.0", ""), evil]);
     for layering in ["", "layering: {strategy: origin, budget: 3}\n"] {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("image.yaml"),
-            format!(
+        let err = build_refused(
+            dir.path(),
+            &format!(
                 "contents:\n  repositories:\n    - {}\n  packages: [good, evil]\n{layering}archs: [amd64]\n",
                 repo.line()
             ),
-        )
-        .unwrap();
-        let err = run_fail(whittle().current_dir(dir.path()).args([
-            "build",
-            "image.yaml",
-            "-o",
-            "oci:img",
-            "--cache-dir",
-            "cache",
-        ]));
+        );
         assert!(
             err.contains(
                 "package evil: /usr/share/whittle-test/.wh.marker is named like an OCI whiteout"
             ),
             "{layering}: {err}"
         );
-        assert!(!dir.path().join("img").exists(), "no image written");
     }
     // the same repository without it builds
     let dir = tempfile::tempdir().unwrap();
@@ -77,15 +67,7 @@ fn a_keyring_that_never_ends_is_refused_bounded() {
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("image.yaml"), config).unwrap();
-        let err = run_fail(whittle().current_dir(dir.path()).args([
-            "build",
-            "image.yaml",
-            "-o",
-            "oci:img",
-            "--cache-dir",
-            "cache",
-        ]));
+        let err = build_refused(dir.path(), config);
         assert!(want.iter().all(|w| err.contains(w)), "{err}");
     }
 }

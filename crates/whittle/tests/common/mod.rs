@@ -368,6 +368,22 @@ pub fn build(dir: &Path, config: &str, dest: &str, cache: &Path, extra: &[&str])
     out.trim().to_string()
 }
 
+/// Builds `config` (written into `dir/image.yaml`) to `oci:img` with the cache `dir/cache`,
+/// expecting a refusal; asserts no image was written and returns stderr.
+pub fn build_refused(dir: &Path, config: &str) -> String {
+    std::fs::write(dir.join("image.yaml"), config).unwrap();
+    let err = run_fail(whittle().current_dir(dir).args([
+        "build",
+        "image.yaml",
+        "-o",
+        "oci:img",
+        "--cache-dir",
+        "cache",
+    ]));
+    assert!(!dir.join("img").exists(), "no partial output on failure");
+    err
+}
+
 /// One package cache for every build from the host's Debian mirror, shared by all the test
 /// binaries of this crate (whittle's cache is safe for concurrent builds): each package is
 /// downloaded once per test run.
