@@ -524,10 +524,7 @@ fn push_with_several_tags() {
 /// Needs the host's Debian mirror (CI=true or WHITTLE_TEST_MIRROR=1) and bwrap.
 #[test]
 fn own_pipelines_run_from_the_pipeline_dir() {
-    if !whittle_testutil::mirror() {
-        return;
-    }
-    if !tool("bwrap") {
+    if !mirror_sandbox() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -822,10 +819,7 @@ fn melanges_keygen_name_and_generate_index() {
 /// Needs the host's Debian mirror (CI=true or WHITTLE_TEST_MIRROR=1) and bwrap.
 #[test]
 fn melanges_env_file_reaches_the_steps() {
-    if !whittle_testutil::mirror() {
-        return;
-    }
-    if !tool("bwrap") {
+    if !mirror_sandbox() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -115,10 +115,7 @@ fn build_fails(
 
 #[test]
 fn recipe_compiles_c_in_the_sandbox_and_the_image_runs_it() {
-    if !whittle_testutil::mirror() {
-        return;
-    }
-    if !tool("bwrap") {
+    if !mirror_sandbox() {
         return;
     }
     let (dir, cache) = workdir();
@@ -200,10 +197,7 @@ const HELLO_SHA256: &str = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f4
 /// section run against the built package.
 #[test]
 fn autoconf_pipelines_build_gnu_hello() {
-    if !whittle_testutil::mirror() {
-        return;
-    }
-    if !tool("bwrap") {
+    if !mirror_sandbox() {
         return;
     }
     let mirror = whittle_config::host_mirror::resolve("host:debian").unwrap();
@@ -260,10 +254,7 @@ test:
 /// in the build environment.
 #[test]
 fn cargo_build_pipeline_builds_a_rust_crate() {
-    if !whittle_testutil::mirror() {
-        return;
-    }
-    if !tool("bwrap") {
+    if !mirror_sandbox() {
         return;
     }
     let (dir, cache) = workdir();

@@ -186,12 +186,9 @@ fn pkg_build_fails_on_a_required_linter_before_writing_packages() {
 /// required `usrmerge` linter.
 #[test]
 fn a_sandboxed_build_installing_into_bin_fails_on_usrmerge() {
-    let Some(fix) = fixtures() else {
+    let Some(fix) = fixture_sandbox() else {
         return;
     };
-    if !tool("bwrap") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let repo = fix.join("deb/bookworm-mini");

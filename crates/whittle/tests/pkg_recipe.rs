@@ -99,12 +99,9 @@ fn split_pipelines_if_range_and_var_transforms() {
 /// the fixture repository).
 #[test]
 fn patch_pipeline_applies_patches_in_the_sandbox() {
-    let Some(fix) = fixtures() else {
+    let Some(fix) = fixture_sandbox() else {
         return;
     };
-    if !tool("bwrap") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let patch = "--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n-hello\n+hello, patched\n";
@@ -152,10 +149,7 @@ fn patch_pipeline_applies_patches_in_the_sandbox() {
 /// bwrap.
 #[test]
 fn split_debug_moves_debug_information_into_the_subpackage() {
-    if !whittle_testutil::mirror() {
-        return;
-    }
-    if !tool("bwrap") {
+    if !mirror_sandbox() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

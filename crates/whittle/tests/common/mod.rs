@@ -384,6 +384,19 @@ pub fn build_refused(dir: &Path, config: &str) -> String {
     err
 }
 
+/// Whether `pkg build` can run in the sandbox from the host's Debian mirror: the mirror is
+/// enabled and `bwrap` is installed (each check says SKIPPED, or fails under `CI=true`).
+pub fn mirror_sandbox() -> bool {
+    whittle_testutil::mirror() && tool("bwrap")
+}
+
+/// The fixtures, when `pkg build` can run in the sandbox from them (`bwrap` is installed);
+/// each check says SKIPPED, or fails under `CI=true`.
+pub fn fixture_sandbox() -> Option<PathBuf> {
+    let fix = fixtures()?;
+    tool("bwrap").then_some(fix)
+}
+
 /// One package cache for every build from the host's Debian mirror, shared by all the test
 /// binaries of this crate (whittle's cache is safe for concurrent builds): each package is
 /// downloaded once per test run.
