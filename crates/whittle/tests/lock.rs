@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use std::path::Path;
+use std::process::Command;
 
 const NEXT_DAY: &str = "Sun, 02 Nov 2025 00:00:00 UTC";
 
@@ -30,25 +31,32 @@ fn lock(dir: &Path) -> String {
         .args(["lock", "image.yaml", "--cache-dir", "cache"]))
 }
 
-/// `whittle build image.yaml` in `dir` with `cache`; returns (digest, stderr).
+/// `whittle build image.yaml -o oci:img` in `dir` with `cache` and `extra` arguments.
+fn build_cmd(dir: &Path, cache: &str, extra: &[&str]) -> Command {
+    let mut c = whittle();
+    c.current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache])
+        .args(extra);
+    c
+}
+
+/// [`build_cmd`], succeeding; returns (digest, stderr).
 fn build_in(dir: &Path, cache: &str, extra: &[&str]) -> (String, String) {
-    let (out, err) = run_both(
-        whittle()
-            .current_dir(dir)
-            .env_remove("SOURCE_DATE_EPOCH")
-            .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache])
-            .args(extra),
-    );
+    let (out, err) = run_both(&mut build_cmd(dir, cache, extra));
     (out.trim().to_string(), err)
 }
 
+/// [`build_cmd`], failing; returns stderr.
 fn build_fails(dir: &Path, cache: &str, extra: &[&str]) -> String {
-    run_fail(
-        whittle()
-            .current_dir(dir)
-            .args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache])
-            .args(extra),
-    )
+    run_fail(&mut build_cmd(dir, cache, extra))
+}
+
+/// A fresh directory holding `image.yaml` = [`config`] of `repo` installing `app`.
+fn app_project(repo: &Repo) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("image.yaml"), config(repo, "app")).unwrap();
+    dir
 }
 
 fn read_lock(dir: &Path) -> serde_json::Value {
@@ -58,9 +66,8 @@ fn read_lock(dir: &Path) -> serde_json::Value {
 #[test]
 fn a_lock_keeps_the_image_while_the_repository_moves_on() {
     let mut repo = make_repo(&packages("1.0-1"));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = app_project(&repo);
     let d = dir.path();
-    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
 
     let out = lock(d);
     assert!(out.contains("locked 2 packages"), "{out}");
@@ -166,9 +173,8 @@ fn sbom_versions(dir: &Path) -> std::collections::BTreeMap<String, String> {
 #[test]
 fn packages_gone_from_the_repository_are_listed_and_the_cache_is_tried_first() {
     let mut repo = make_repo(&packages("1.0-1"));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = app_project(&repo);
     let d = dir.path();
-    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
     lock(d);
     let (d1, _) = build_in(d, "cache", &[]);
     // the mirror moves on and drops the old files
@@ -187,9 +193,8 @@ fn packages_gone_from_the_repository_are_listed_and_the_cache_is_tried_first() {
 #[test]
 fn bad_locks_are_refused_naming_the_field() {
     let repo = make_repo(&packages("1.0-1"));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = app_project(&repo);
     let d = dir.path();
-    std::fs::write(d.join("image.yaml"), config(&repo, "app")).unwrap();
     lock(d);
     let good = read_lock(d);
     let refused = |edit: &dyn Fn(&mut serde_json::Value), expect: &[&str]| {
@@ -911,14 +916,11 @@ fn a_host_mirror_lock_holds_on_a_machine_with_another_mirror() {
         ),
     )
     .unwrap();
-    let mirror = |uri: &str| {
-        let mut c = whittle();
-        c.current_dir(d)
-            .env("WHITTLE_DEBIAN_MIRROR", uri)
-            .env_remove("SOURCE_DATE_EPOCH");
-        c
-    };
-    run(mirror(&repo.uri()).args(["lock", "image.yaml", "--cache-dir", "cache"]));
+    run(whittle()
+        .current_dir(d)
+        .env("WHITTLE_DEBIAN_MIRROR", repo.uri())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args(["lock", "image.yaml", "--cache-dir", "cache"]));
     let l = read_lock(d);
     assert_eq!(l["contents"]["repositories"][0]["url"], "host:debian");
     for p in l["contents"]["packages"]["amd64"].as_array().unwrap() {
@@ -929,11 +931,12 @@ fn a_host_mirror_lock_holds_on_a_machine_with_another_mirror() {
             "relative to the mirror: {url}"
         );
     }
-    let build = |uri: &str, cache: &str| {
-        run(mirror(uri).args(["build", "image.yaml", "-o", "oci:img", "--cache-dir", cache]))
-            .trim()
-            .to_string()
+    let mirror = |uri: &str, cache: &str| {
+        let mut c = build_cmd(d, cache, &[]);
+        c.env("WHITTLE_DEBIAN_MIRROR", uri);
+        c
     };
+    let build = |uri: &str, cache: &str| run(&mut mirror(uri, cache)).trim().to_string();
     let here = build(&repo.uri(), "cache");
     // another machine: the same archive served from another place, nothing cached
     let elsewhere = tempfile::tempdir().unwrap();
@@ -946,13 +949,6 @@ fn a_host_mirror_lock_holds_on_a_machine_with_another_mirror() {
     );
     // a lock's package URL still cannot leave the repository
     write_escaping_lock(&d.join("image.lock.json"), &l, "amd64");
-    let err = run_fail(mirror(&repo.uri()).args([
-        "build",
-        "image.yaml",
-        "-o",
-        "oci:img",
-        "--cache-dir",
-        "cache",
-    ]));
+    let err = run_fail(&mut mirror(&repo.uri(), "cache"));
     assert!(err.contains("outside its repository"), "{err}");
 }
