@@ -5,8 +5,9 @@
 
 mod common;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// Builds the fixture gawk image (with `extra` config lines) on `threads` threads into
 /// `oci:DIR/layout:gawk` with a cache of its own (so the layer is compressed, not reused);
@@ -26,6 +27,25 @@ fn build_on(dir: &Path, fix: &Path, extra: &str, threads: &str) -> String {
         .arg(dir.join("cache"))
         .arg("--no-sbom"));
     out.trim().to_string()
+}
+
+/// `layer-compression: zstd`, as a config line.
+const ZSTD: &str = "layer-compression: zstd\n";
+
+/// The fixture gawk image built by [`build_on`] on 2 threads, with gzip or ([`ZSTD`]) zstd
+/// layers, once per test binary (the tests only read it): its directory, holding `layout`, and
+/// its digest.
+fn gawk_image(fix: &Path, zstd: bool) -> &'static (PathBuf, String) {
+    static IMAGES: [OnceLock<(PathBuf, String)>; 2] = [OnceLock::new(), OnceLock::new()];
+    IMAGES[usize::from(zstd)].get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("layer_compression")
+            .join(if zstd { "zstd" } else { "gzip" });
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let digest = build_on(&dir, fix, if zstd { ZSTD } else { "" }, "2");
+        (dir, digest)
+    })
 }
 
 /// The manifest of the one image in `layout`.
@@ -56,13 +76,12 @@ fn layers(layout: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn digests_do_not_depend_on_the_thread_count() {
     let Some(fix) = fixtures() else { return };
-    for extra in ["", "layer-compression: zstd\n"] {
+    for extra in ["", ZSTD] {
         let one = tempfile::tempdir().unwrap();
-        let two = tempfile::tempdir().unwrap();
         let d1 = build_on(one.path(), &fix, extra, "1");
-        let d2 = build_on(two.path(), &fix, extra, "2");
+        let d2 = &gawk_image(&fix, extra == ZSTD).1;
         assert!(d1.starts_with("sha256:"), "{d1}");
-        assert_eq!(d1, d2, "1 and 2 threads give other images ({extra:?})");
+        assert_eq!(&d1, d2, "1 and 2 threads give other images ({extra:?})");
         // the layer spans several blocks: the threads really shared the work
         let l = layers(&one.path().join("layout"));
         let tar_size: u64 = manifest(&one.path().join("layout"))["layers"][0]["size"]
@@ -88,13 +107,8 @@ fn the_layer_compression_flag_overrides_the_config() {
     let Some(fix) = fixtures() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let by_config = |extra: &str, name: &str| {
-        let dd = d.join(name);
-        std::fs::create_dir(&dd).unwrap();
-        build_on(&dd, &fix, extra, "2")
-    };
-    let gzip = by_config("", "gzip");
-    let zstd = by_config("layer-compression: zstd\n", "zstd");
+    let gzip = &gawk_image(&fix, false).1;
+    let zstd = &gawk_image(&fix, true).1;
     assert_ne!(gzip, zstd);
     let by_flag = |extra: &str, codec: &str| {
         let cfg = d.join(format!("flag-{codec}.yaml"));
@@ -118,16 +132,16 @@ fn the_layer_compression_flag_overrides_the_config() {
     };
     let (flag_zstd, layout) = by_flag("", "zstd");
     assert_eq!(
-        flag_zstd, zstd,
+        &flag_zstd, zstd,
         "--layer-compression zstd over a gzip config"
     );
     assert_eq!(
         layers(&layout)[0].0,
         "application/vnd.oci.image.layer.v1.tar+zstd"
     );
-    let (flag_gzip, _) = by_flag("layer-compression: zstd\n", "gzip");
+    let (flag_gzip, _) = by_flag(ZSTD, "gzip");
     assert_eq!(
-        flag_gzip, gzip,
+        &flag_gzip, gzip,
         "--layer-compression gzip over a zstd config"
     );
     let err = run_fail(whittle().args(["build", "x.yaml", "--layer-compression", "xz"]));
@@ -138,8 +152,7 @@ fn the_layer_compression_flag_overrides_the_config() {
 fn zstd_image_is_read_by_skopeo_umoci_runc_and_whittle() {
     let Some(fix) = fixtures() else { return };
     let dir = tempfile::tempdir().unwrap();
-    build_on(dir.path(), &fix, "layer-compression: zstd\n", "2");
-    let layout = dir.path().join("layout");
+    let layout = gawk_image(&fix, true).0.join("layout");
     for (mt, blob) in layers(&layout) {
         assert_eq!(mt, "application/vnd.oci.image.layer.v1.tar+zstd");
         assert_eq!(&blob[..4], &[0x28, 0xb5, 0x2f, 0xfd], "not a zstd frame");
