@@ -23,6 +23,21 @@ fn refs(index: &std::path::Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The digest `skopeo inspect` gives the image at `reference`.
+fn skopeo_digest(reference: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", reference])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    info["Digest"].as_str().unwrap_or_default().to_string()
+}
+
 #[test]
 fn copy_into_a_layout_keeps_its_other_tags_and_replaces_the_same_tag() {
     let Some(f) = fixtures() else { return };
@@ -69,17 +84,8 @@ fn copy_into_a_layout_keeps_its_other_tags_and_replaces_the_same_tag() {
         ]
     );
     for (tag, digest) in [("v1", &v1b), ("v2", &v2)] {
-        let out = Command::new("skopeo")
-            .args(["inspect", &format!("oci:{}:{tag}", layout.display())])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "skopeo {tag}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(info["Digest"], digest.as_str(), "{tag}");
+        let reference = format!("oci:{}:{tag}", layout.display());
+        assert_eq!(&skopeo_digest(&reference), digest, "{tag}");
     }
     // no temporary litter beside the layout
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -133,17 +139,7 @@ fn build_into_a_layout_keeps_its_other_tags() {
     assert!(layout.join("blobs/sha256").join(&v1[7..]).is_file());
     if tool("skopeo") {
         for (tag, digest) in [("v1", &v2), ("v2", &v2)] {
-            let out = Command::new("skopeo")
-                .args(["inspect", &at(tag)])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(info["Digest"], digest.as_str(), "{tag}");
+            assert_eq!(&skopeo_digest(&at(tag)), digest, "{tag}");
         }
     }
 }
