@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::repo::{Repository, parse_repository};
 use crate::validate::parse_package;
 use crate::{
-    Config, ConfigError, ConfigPath, Diagnostic, Keyring, KeyringSource, PackageSpec, Pos,
+    ANNOTATION_REVISION, ANNOTATION_SOURCE, Config, ConfigError, ConfigPath, Diagnostic, Keyring,
+    KeyringSource, PackageSpec, Pos,
 };
 
 /// What the command line adds to a config, as apko's `build` flags spell it. Relative paths are
@@ -24,6 +25,10 @@ pub struct Append {
     pub packages: Vec<String>,
     /// `--annotations KEY:VALUE`: set on the image (over the config's own).
     pub annotations: Vec<String>,
+    /// apko's `--vcs` probe: the (source URL, revision) of the git repository the config lies
+    /// in. As apko's, it stands in for a `vcs-url` the config does not give: a config that sets
+    /// the source (by `vcs-url` or `annotations`) keeps its own, and `--annotations` win.
+    pub vcs: Option<(String, String)>,
 }
 
 impl Append {
@@ -133,6 +138,15 @@ impl Config {
                 Err(e) => diags.push(diag("--package-append", i, e.message, e.hint.as_deref())),
             }
         }
+        if let Some((url, rev)) = &extra.vcs
+            && !self.annotations.contains_key(ANNOTATION_SOURCE)
+        {
+            self.annotations
+                .insert(ANNOTATION_SOURCE.to_string(), url.clone());
+            self.annotations
+                .entry(ANNOTATION_REVISION.to_string())
+                .or_insert_with(|| rev.clone());
+        }
         for (i, a) in extra.annotations.iter().enumerate() {
             match a.split_once(':') {
                 Some((k, v)) if !k.trim().is_empty() => {
@@ -180,6 +194,7 @@ mod tests {
                 build_repositories: vec!["/srv/b".into()],
                 packages: vec!["hello".into(), "gawk>=5".into()],
                 annotations: vec!["org.example.a: b:c".into()],
+                vcs: None,
             },
             cwd.path(),
         )
@@ -249,6 +264,59 @@ mod tests {
                 "--keyring-append:1:1: keyring `missing.pub` not found (looked at /cwd/missing.pub)"
             ),
             "{err}"
+        );
+    }
+
+    /// apko probes the git repository only when the config gives no `vcs-url`: the probe
+    /// fills in for it, a config's own source (by `vcs-url` or `annotations`) stands, and
+    /// `--annotations` win over both.
+    #[test]
+    fn the_vcs_probe_stands_in_for_a_missing_vcs_url() {
+        let probed = || Append {
+            vcs: Some(("https://git.example/probed".into(), "abc123".into())),
+            ..Append::default()
+        };
+        let built = |yaml: &str, extra: &Append| {
+            let mut c = Config::from_str("/cfg/apko.yaml", yaml).unwrap();
+            c.append(extra, Path::new("/cwd")).unwrap();
+            (
+                c.annotations.get(ANNOTATION_SOURCE).cloned(),
+                c.annotations.get(ANNOTATION_REVISION).cloned(),
+            )
+        };
+        let plain = "contents:\n  packages: [hello]\n";
+        assert_eq!(
+            built(plain, &probed()),
+            (
+                Some("https://git.example/probed".into()),
+                Some("abc123".into())
+            )
+        );
+        let with_url = format!("{plain}vcs-url: https://git.example/mine@def456\n");
+        let mine = (
+            Some("https://git.example/mine".into()),
+            Some("def456".into()),
+        );
+        assert_eq!(built(&with_url, &probed()), mine);
+        // a `vcs-url` without a revision: apko does not probe, so no revision is taken from it
+        let no_rev = format!("{plain}vcs-url: https://git.example/mine\n");
+        assert_eq!(
+            built(&no_rev, &probed()),
+            (Some("https://git.example/mine".into()), None)
+        );
+        let annotated =
+            format!("{plain}annotations:\n  {ANNOTATION_SOURCE}: https://git.example/own\n");
+        assert_eq!(
+            built(&annotated, &probed()).0.as_deref(),
+            Some("https://git.example/own")
+        );
+        let flag = Append {
+            annotations: vec![format!("{ANNOTATION_SOURCE}:https://git.example/flag")],
+            ..probed()
+        };
+        assert_eq!(
+            built(&with_url, &flag).0.as_deref(),
+            Some("https://git.example/flag")
         );
     }
 }

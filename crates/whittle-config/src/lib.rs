@@ -37,6 +37,11 @@ pub use words::{WordsError, quote_word, split_words};
 /// The largest config file accepted, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
+/// The image annotation naming the source repository (set by `vcs-url` and `--vcs`).
+pub const ANNOTATION_SOURCE: &str = "org.opencontainers.image.source";
+/// The image annotation naming the source revision (set by `vcs-url URL@REV` and `--vcs`).
+pub const ANNOTATION_REVISION: &str = "org.opencontainers.image.revision";
+
 /// Whether `value` may be written into a field of `/etc/passwd` or `/etc/group`: no `:` (the
 /// field separator), no `,` (the member separator) and no control character (a line break would
 /// start an account of its own). The one rule for every such field, checked when a config is read

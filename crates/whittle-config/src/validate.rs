@@ -354,11 +354,11 @@ fn convert(ctx: &mut Ctx, raw: RawConfig) -> Config {
                 _ => (url, None),
             };
             annotations
-                .entry("org.opencontainers.image.source".to_string())
+                .entry(crate::ANNOTATION_SOURCE.to_string())
                 .or_insert_with(|| source.to_string());
             if let Some(r) = revision {
                 annotations
-                    .entry("org.opencontainers.image.revision".to_string())
+                    .entry(crate::ANNOTATION_REVISION.to_string())
                     .or_insert_with(|| r.to_string());
             }
         }

@@ -71,7 +71,8 @@ pub struct ApkoArgs {
     /// `org.opencontainers.image.revision` (HEAD's commit) annotations, as apko does by
     /// default; `--vcs=false` records nothing. Read from the files under `.git` found from the
     /// config's directory up to the current directory (no network, no git program); a remote
-    /// that is a local path is not recorded. `--annotations` win over these.
+    /// that is a local path is not recorded. The config's `vcs-url` (or its own source
+    /// annotation) and `--annotations` win over these.
     #[arg(
         long,
         value_name = "BOOL",
@@ -170,23 +171,17 @@ impl ApkoArgs {
         !self.sbom_formats.is_empty() && self.sbom_formats.iter().all(|f| f.trim().is_empty())
     }
 
-    /// What the flags add to the config `config`: with `--vcs` (the default) the git
-    /// annotations first, so that `--annotations` win over them.
+    /// What the flags add to the config `config`: with `--vcs` (the default) its git
+    /// repository, which stands in for a `vcs-url` the config does not give (see
+    /// [`whittle_config::Append::vcs`]).
     pub fn append(&self, config: &Path) -> whittle_config::Append {
-        let mut annotations = match self.vcs.then(|| vcs_source(config)).flatten() {
-            Some((url, rev)) => vec![
-                format!("org.opencontainers.image.source:{url}"),
-                format!("org.opencontainers.image.revision:{rev}"),
-            ],
-            None => Vec::new(),
-        };
-        annotations.extend(self.annotations.iter().cloned());
         whittle_config::Append {
+            vcs: self.vcs.then(|| vcs_source(config)).flatten(),
             keyrings: self.keyring_append.clone(),
             repositories: self.repository_append.clone(),
             build_repositories: self.build_repository_append.clone(),
             packages: self.package_append.clone(),
-            annotations,
+            annotations: self.annotations.clone(),
         }
     }
 
