@@ -5,7 +5,6 @@
 //! prefix, values single-quoted (literal), double-quoted (`\n`, `\t`, `\"`, `\\` escapes) or
 //! bare (a ` #` starts a comment; surrounding blanks trimmed).
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::Error;
@@ -17,24 +16,11 @@ pub const MAX_ENV_FILE_BYTES: u64 = 1 << 20;
 /// when applied). A line that is not `KEY=VALUE`, a key that is not a shell name, or a file
 /// larger than [`MAX_ENV_FILE_BYTES`] is an error naming `path:line`.
 pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, Error> {
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_ENV_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(io)?;
-    if text.len() as u64 > MAX_ENV_FILE_BYTES {
-        return Err(Error::Invalid {
-            what: path.display().to_string(),
-            message: format!(
-                "an env file larger than {MAX_ENV_FILE_BYTES} bytes; keep it to KEY=VALUE lines"
-            ),
-        });
-    }
+    let bytes = crate::read_file(path, MAX_ENV_FILE_BYTES, "keep it to KEY=VALUE lines")?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::Invalid {
+        what: path.display().to_string(),
+        message: format!("not UTF-8 text: {e}"),
+    })?;
     parse(&text).map_err(|(line, message)| Error::Invalid {
         what: format!("{}:{line}", path.display()),
         message,

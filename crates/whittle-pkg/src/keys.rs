@@ -67,18 +67,7 @@ pub fn keygen(prefix: &Path, bits: usize) -> Result<KeyFiles> {
 /// Loads a private key file (PKCS#1 or PKCS#8 PEM). Signatures carry the public key's file
 /// name: `NAME.rsa` signs as `NAME.rsa.pub` (melange's convention).
 pub fn load(path: &Path) -> Result<SigningKey> {
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_KEY_FILE as u64 {
-        return Err(Error::Invalid {
-            what: path.display().to_string(),
-            message: format!("larger than {MAX_KEY_FILE} bytes; this is not a PEM key"),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = crate::read_file(path, MAX_KEY_FILE as u64, "this is not a PEM key")?;
     let file = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -148,3 +148,22 @@ fn render(diags: &[whittle_config::Diagnostic]) -> String {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The file at `path` whole ([`whittle_fs::read_bounded`]: an endless one, `/dev/zero` or a
+/// FIFO, costs at most `limit` bytes); one larger than `limit` is [`Error::Invalid`] saying so,
+/// followed by `hint`.
+pub(crate) fn read_file(path: &std::path::Path, limit: u64, hint: &str) -> Result<Vec<u8>> {
+    whittle_fs::read_bounded(path, limit).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::FileTooLarge {
+            Error::Invalid {
+                what: path.display().to_string(),
+                message: format!("larger than {limit} bytes; {hint}"),
+            }
+        } else {
+            Error::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        }
+    })
+}

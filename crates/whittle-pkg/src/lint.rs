@@ -15,7 +15,6 @@
 //! table cannot be read is not reported by `strip` (melange fails the linter).
 
 use std::collections::BTreeSet;
-use std::io::Read as _;
 
 use serde::Deserialize;
 use whittle_report::{Finding, Location, Rule, Severity};
@@ -463,25 +462,12 @@ impl Package {
 /// Reads a built `.apk` file for [`Package::from_apk`], refusing one larger than
 /// [`MAX_APK_BYTES`].
 pub fn read_apk(path: &std::path::Path) -> Result<Package> {
-    let origin = path.display().to_string();
-    let io = |source| Error::Io {
-        path: origin.clone(),
-        source,
-    };
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    f.take(MAX_APK_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_APK_BYTES {
-        return Err(Error::Invalid {
-            what: origin,
-            message: format!(
-                "larger than {MAX_APK_BYTES} bytes; whittle lints packages up to that size"
-            ),
-        });
-    }
-    Package::from_apk(&origin, &bytes)
+    let bytes = crate::read_file(
+        path,
+        MAX_APK_BYTES,
+        "whittle lints packages up to that size",
+    )?;
+    Package::from_apk(&path.display().to_string(), &bytes)
 }
 
 #[derive(Deserialize, Default)]

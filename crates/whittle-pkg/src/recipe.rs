@@ -670,18 +670,7 @@ impl Vars {
 
 /// Reads and parses the recipe at `path` for architecture `arch` (apk name, e.g. `x86_64`).
 pub fn from_file(path: &Path, arch: &str, pipeline_dirs: &[PathBuf]) -> Result<Recipe> {
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_RECIPE_BYTES {
-        return Err(Error::Invalid {
-            what: path.display().to_string(),
-            message: format!("larger than {MAX_RECIPE_BYTES} bytes; is this a recipe?"),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = crate::read_file(path, MAX_RECIPE_BYTES, "is this a recipe?")?;
     let text = String::from_utf8(bytes).map_err(|e| Error::Invalid {
         what: path.display().to_string(),
         message: format!("not UTF-8 text: {e}"),
@@ -2530,6 +2519,17 @@ test:
             let e = parse("r.yaml", &text, "x86_64").unwrap_err().to_string();
             assert!(e.starts_with(at) && e.contains(want), "{bad}: {e}");
         }
+    }
+
+    /// A recipe (or key) path naming something endless was sized with `metadata` (0 for
+    /// `/dev/zero` or a FIFO) and then read whole; it is read bounded and refused as too large.
+    #[test]
+    fn an_endless_recipe_or_key_file_is_refused_bounded() {
+        let zero = Path::new("/dev/zero");
+        let e = from_file(zero, "x86_64", &[]).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero") && e.contains("larger than"), "{e}");
+        let e = crate::keys::load(zero).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero") && e.contains("larger than"), "{e}");
     }
 
     #[test]
