@@ -247,16 +247,17 @@ impl RemoteStore for RegistryCache {
 
     fn index(&self) -> std::result::Result<Vec<RemoteEntry>, RemoteError> {
         let tags = self.cache_tags().map_err(classify)?;
-        let mut out = Vec::new();
-        for t in tags {
-            // a manifest deleted meanwhile (retention) is simply absent
-            if let Some((bytes, _, _)) =
-                crate::pull::find_manifest(&self.client, &self.repo, &t, None).map_err(classify)?
-            {
-                out.extend(entries_of(&bytes));
-            }
-        }
-        Ok(out)
+        // one round trip each, on the way to the first derived entry: asked side by side, merged
+        // newest first; a manifest deleted meanwhile (retention) is simply absent
+        let manifests = crate::push::parallel(&tags, self.client.options().jobs, |t| {
+            crate::pull::find_manifest(&self.client, &self.repo, t, None)
+        })
+        .map_err(classify)?;
+        Ok(manifests
+            .into_iter()
+            .flatten()
+            .flat_map(|(bytes, _, _)| entries_of(&bytes))
+            .collect())
     }
 
     fn blob(&self, sha256: &str, size: u64) -> std::result::Result<Option<Vec<u8>>, RemoteError> {
