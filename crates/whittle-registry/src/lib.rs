@@ -257,41 +257,38 @@ pub fn open(
     Ok((img, Some(tmp)))
 }
 
-/// The manifest (or index) `reference` names by digest or tag (`latest` without either) and its
-/// digest, or `None` when the registry has none (HTTP 404). At most [`MAX_MANIFEST_SIZE`] bytes,
-/// verified against the reference's digest and the registry's `Docker-Content-Digest`. For
-/// readers of small artifacts (signatures) that decide what to fetch from the manifest.
-pub fn find_manifest(
-    reference: &DockerReference,
-    opts: &Options,
-) -> Result<Option<(Vec<u8>, String)>> {
-    let budget = opts.start()?;
-    let client = client::Client::new(&reference.registry, opts, &budget)?;
-    let r = reference
-        .digest
-        .clone()
-        .or_else(|| reference.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let found = pull::find_manifest(
-        &client,
-        &reference.repository,
-        &r,
-        reference.digest.as_deref(),
-    )?;
-    Ok(found.map(|(bytes, digest, _)| (bytes, digest)))
+/// One registry repository, for readers of small artifacts (signatures) that decide what to
+/// fetch from a manifest: one client for all their requests, so credentials are looked up and a
+/// token fetched once, and one deadline ([`Options::start`]) holds for all of them.
+pub struct Repository {
+    client: client::Client,
+    repo: String,
 }
 
-/// The blob `digest` of `reference`'s repository, read into memory: exactly `size` bytes
-/// (callers bound `size` first), verified against its digest.
-pub fn fetch_blob(
-    reference: &DockerReference,
-    digest: &str,
-    size: u64,
-    opts: &Options,
-) -> Result<Vec<u8>> {
-    let budget = opts.start()?;
-    let client = client::Client::new(&reference.registry, opts, &budget)?;
-    pull::fetch_small_blob(&client, &reference.repository, digest, size)
+impl Repository {
+    /// `reference`'s repository (its tag and digest are ignored).
+    pub fn new(reference: &DockerReference, opts: &Options) -> Result<Repository> {
+        Ok(Repository {
+            client: client::Client::new(&reference.registry, opts, &opts.start()?)?,
+            repo: reference.repository.clone(),
+        })
+    }
+
+    /// The manifest (or index) `reference` (a tag, or a digest: anything with a `:`) names and
+    /// its digest, or `None` when the registry has none (HTTP 404). At most
+    /// [`MAX_MANIFEST_SIZE`] bytes, verified against a digest reference and the registry's
+    /// `Docker-Content-Digest`.
+    pub fn find_manifest(&self, reference: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let expected = reference.contains(':').then_some(reference);
+        let found = pull::find_manifest(&self.client, &self.repo, reference, expected)?;
+        Ok(found.map(|(bytes, digest, _)| (bytes, digest)))
+    }
+
+    /// The blob `digest`, read into memory: exactly `size` bytes (callers bound `size` first),
+    /// verified against its digest.
+    pub fn fetch_blob(&self, digest: &str, size: u64) -> Result<Vec<u8>> {
+        pull::fetch_small_blob(&self.client, &self.repo, digest, size)
+    }
 }
 
 /// What [`copy`] did.

@@ -122,7 +122,9 @@ pub struct Target {
 pub fn resolve(image: &ImageRef, opts: &whittle_registry::Options) -> Result<Target> {
     let digest = match image {
         ImageRef::Docker(r) => {
-            let (_, digest) = whittle_registry::find_manifest(r, opts)?.ok_or_else(|| {
+            let name = r.digest.as_deref().or(r.tag.as_deref()).unwrap_or("latest");
+            let repo = whittle_registry::Repository::new(r, opts)?;
+            let (_, digest) = repo.find_manifest(name)?.ok_or_else(|| {
                 Error::NotVerified(format!(
                     "{image}: no such image in the registry (HTTP 404); check the repository and tag"
                 ))
@@ -355,17 +357,12 @@ pub fn read(
     let what = format!("{}:{tag}", place.name());
     match place {
         Place::Registry(r) => {
-            let reference = DockerReference {
-                tag: Some(tag.into()),
-                digest: None,
-                ..r.clone()
-            };
-            let Some((manifest, _)) = whittle_registry::find_manifest(&reference, opts)? else {
+            let repo = whittle_registry::Repository::new(r, opts)?;
+            let Some((manifest, _)) = repo.find_manifest(tag)? else {
                 return Ok(None);
             };
             let m = parse_manifest(&manifest, &what, max_layer)?;
-            let fetch =
-                |d: &Descriptor| whittle_registry::fetch_blob(&reference, &d.digest, d.size, opts);
+            let fetch = |d: &Descriptor| repo.fetch_blob(&d.digest, d.size);
             let config = fetch(&m.config)?;
             let layers = m
                 .layers
@@ -491,20 +488,12 @@ pub fn image_config(
     let what = format!("{}@{digest}", place.name());
     match place {
         Place::Registry(r) => {
-            let reference = DockerReference {
-                tag: None,
-                digest: Some(digest.into()),
-                ..r.clone()
-            };
-            let (manifest, _) = whittle_registry::find_manifest(&reference, opts)?
+            let repo = whittle_registry::Repository::new(r, opts)?;
+            let (manifest, _) = repo
+                .find_manifest(digest)?
                 .ok_or_else(|| Error::format(&what, "no such manifest"))?;
             let config = config_of(&manifest, &what)?;
-            Ok(whittle_registry::fetch_blob(
-                &reference,
-                &config.digest,
-                config.size,
-                opts,
-            )?)
+            Ok(repo.fetch_blob(&config.digest, config.size)?)
         }
         Place::Layout(dir) => {
             let blob = |d: &str, limit: u64| layout_blob(dir, d, limit, &what);
