@@ -248,14 +248,7 @@ const GIT_FILE_LIMIT: u64 = 1 << 20;
 const PACKED_REFS_LIMIT: u64 = 64 << 20;
 
 fn read_bounded(path: &Path, limit: u64) -> Option<String> {
-    use std::io::Read;
-    let mut s = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(limit + 1)
-        .read_to_string(&mut s)
-        .ok()?;
-    (s.len() as u64 <= limit).then_some(s)
+    String::from_utf8(whittle_fs::read_bounded(path, limit).ok()?).ok()
 }
 
 /// apko's VCS probe: the git repository found from `config`'s directory up to the current
