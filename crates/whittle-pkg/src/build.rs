@@ -227,9 +227,12 @@ pub fn build(opts: &BuildOptions, events: &dyn whittle_build::Events) -> Result<
     let mut out = BuildOutput::default();
     let mut made = Vec::new();
     let infos = std::iter::once(&recipe.package).chain(recipe.subpackages.iter().map(|s| &s.info));
+    // the recipe read once for the linters, not once per package
+    let mut lint_facts = crate::lint::recipe_facts_by_name(&recipe.text);
     for info in infos {
         let entries = collect_dir(&out_dir(&workspace, &info.name)?)?;
-        lint_package(&recipe, info, &entries, opts, events)?;
+        let facts = lint_facts.remove(&info.name).unwrap_or_default();
+        lint_package(&recipe, info, &entries, facts, opts, events)?;
         let meta = PackageMeta {
             name: info.name.clone(),
             version: recipe.full_version.clone(),
@@ -335,11 +338,12 @@ fn lint_package(
     recipe: &Recipe,
     info: &crate::recipe::PackageInfo,
     entries: &[crate::apk::FileEntry],
+    facts: crate::lint::RecipeFacts,
     opts: &BuildOptions,
     events: &dyn whittle_build::Events,
 ) -> Result<()> {
     use crate::lint;
-    let pkg = lint::Package::from_entries(&info.name, entries, Some(&recipe.text));
+    let pkg = lint::Package::from_entries(&info.name, entries, Some(facts));
     let artifact = format!("{}-{}.apk", info.name, recipe.full_version);
     let findings = lint::lint(
         &pkg,

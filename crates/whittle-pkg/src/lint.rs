@@ -14,7 +14,7 @@
 //! (`foo.cpython-312-x86_64-linux-gnu.so` and `foo/` are one package); an ELF file whose section
 //! table cannot be read is not reported by `strip` (melange fails the linter).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use whittle_report::{Finding, Location, Rule, Severity};
@@ -380,16 +380,16 @@ pub struct Package {
 }
 
 impl Package {
-    /// The package `name` made of `entries` (the files about to be packaged), built from the
-    /// recipe text `melange_yaml`.
-    pub fn from_entries(name: &str, entries: &[FileEntry], melange_yaml: Option<&str>) -> Package {
+    /// The package `name` made of `entries` (the files about to be packaged), built from a
+    /// recipe that says `recipe` about it ([`recipe_facts_by_name`]).
+    pub fn from_entries(name: &str, entries: &[FileEntry], recipe: Option<RecipeFacts>) -> Package {
         Package {
             name: name.to_string(),
             entries: entries
                 .iter()
                 .map(|e| Entry::new(&e.path, e.kind, e.mode, &e.data))
                 .collect(),
-            recipe: melange_yaml.map(|t| recipe_facts(t, name)),
+            recipe,
         }
     }
 
@@ -516,35 +516,39 @@ struct LooseSub {
     checks: LooseChecks,
 }
 
-/// What recipe `text` says about package `name` (the main package or a subpackage, whose name
-/// may be written `${{package.name}}-doc`). A recipe that cannot be read says nothing.
-pub fn recipe_facts(text: &str, name: &str) -> RecipeFacts {
+/// What recipe `text` says about each of its packages, by name: the main package and its
+/// subpackages, whose names may be written `${{package.name}}-doc` (the first of a name wins,
+/// the main package over all). A recipe that cannot be read says nothing.
+pub fn recipe_facts_by_name(text: &str) -> BTreeMap<String, RecipeFacts> {
     let Ok(r) = serde_saphyr::from_str::<LooseRecipe>(text) else {
-        return RecipeFacts::default();
+        return BTreeMap::new();
     };
-    let main = r.package.name.clone();
-    let (test, checks) = if main == name {
-        (r.test, r.package.checks)
-    } else {
-        match r
-            .subpackages
-            .into_iter()
-            .find(|s| s.name.replace("${{package.name}}", &main) == name)
-        {
-            Some(s) => (s.test, s.checks),
-            None => (None, LooseChecks::default()),
+    let facts = |test: Option<LooseTest>, checks: LooseChecks| {
+        let uses: Vec<String> = test
+            .map(|t| t.pipeline.into_iter().filter_map(|s| s.uses).collect())
+            .unwrap_or_default();
+        RecipeFacts {
+            tests_pkgconf: uses.iter().any(|u| u == "test/pkgconf"),
+            tests_ldd: uses
+                .iter()
+                .any(|u| u == "test/ldd-check" || u == "test/tw/ldd-check"),
+            disabled: checks.disabled,
         }
     };
-    let uses: Vec<String> = test
-        .map(|t| t.pipeline.into_iter().filter_map(|s| s.uses).collect())
-        .unwrap_or_default();
-    RecipeFacts {
-        tests_pkgconf: uses.iter().any(|u| u == "test/pkgconf"),
-        tests_ldd: uses
-            .iter()
-            .any(|u| u == "test/ldd-check" || u == "test/tw/ldd-check"),
-        disabled: checks.disabled,
+    let main = r.package.name;
+    let mut out = BTreeMap::new();
+    for s in r.subpackages {
+        out.entry(s.name.replace("${{package.name}}", &main))
+            .or_insert_with(|| facts(s.test, s.checks));
     }
+    out.insert(main, facts(r.test, r.package.checks));
+    out
+}
+
+/// What recipe `text` says about package `name` ([`recipe_facts_by_name`]; nothing for a
+/// package it does not have).
+pub fn recipe_facts(text: &str, name: &str) -> RecipeFacts {
+    recipe_facts_by_name(text).remove(name).unwrap_or_default()
 }
 
 /// Runs the linters of `policy` over `pkg`, whose file (or build) `artifact` names: its
@@ -1200,7 +1204,8 @@ mod tests {
     }
 
     fn pkg(name: &str, entries: &[FileEntry]) -> Package {
-        Package::from_entries(name, entries, Some("package:\n  name: x\n"))
+        let recipe = recipe_facts("package:\n  name: x\n", name);
+        Package::from_entries(name, entries, Some(recipe))
     }
 
     /// The linters (by name) that trip on `p` when every linter runs.
@@ -1490,7 +1495,7 @@ mod tests {
         let dev = recipe_facts(yaml, "p-dev");
         assert!(dev.tests_ldd && !dev.tests_pkgconf);
         assert_eq!(dev.disabled, vec!["setuidgid".to_string()]);
-        let p = Package::from_entries("p", &[file("usr/lib/pkgconfig/p.pc")], Some(yaml));
+        let p = Package::from_entries("p", &[file("usr/lib/pkgconfig/p.pc")], Some(facts));
         assert!(!tripped(&p).contains(&"pkgconf".to_string()));
         let none = Package::from_entries("p", &[file("usr/lib/pkgconfig/p.pc")], None);
         let f = lint(&none, "t.apk", &Policy::default());
