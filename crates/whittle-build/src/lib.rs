@@ -238,6 +238,8 @@ pub struct ImageReport {
     /// Its SPDX SBOM as the build made it (none when no SBOM was asked for): what `--sign-key`
     /// attests, never a copy read back from where it was stored.
     pub sbom: Option<Vec<u8>>,
+    /// Its config's `created` time (RFC 3339), as the build wrote it.
+    pub created: Option<String>,
 }
 
 /// The result of a build.
@@ -324,6 +326,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
             compressed_size: built.image.layers.iter().map(|l| l.size).sum(),
             unpacked_size: built.unpacked_size,
             sbom: (opts.sbom != SbomDest::None).then(|| built.sbom.clone()),
+            created: built.image.config.created.clone(),
         });
         sbom_docs.push(built.sbom);
         images.push(built.image);

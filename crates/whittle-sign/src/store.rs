@@ -478,52 +478,6 @@ fn write_blobs(dir: &Path, artifact: &Artifact) -> Result<()> {
     Ok(())
 }
 
-/// The config blob of the image manifest `digest` at `place` (at most [`MAX_MANIFEST`] bytes,
-/// verified against its digest).
-pub fn image_config(
-    place: &Place,
-    digest: &str,
-    opts: &whittle_registry::Options,
-) -> Result<Vec<u8>> {
-    let what = format!("{}@{digest}", place.name());
-    match place {
-        Place::Registry(r) => {
-            let repo = whittle_registry::Repository::new(r, opts)?;
-            let (manifest, _) = repo
-                .find_manifest(digest)?
-                .ok_or_else(|| Error::format(&what, "no such manifest"))?;
-            let config = config_of(&manifest, &what)?;
-            Ok(repo.fetch_blob(&config.digest, config.size)?)
-        }
-        Place::Layout(dir) => {
-            let blob = |d: &str, limit: u64| layout_blob(dir, d, limit, &what);
-            let config = config_of(&blob(digest, MAX_MANIFEST)?, &what)?;
-            blob(&config.digest, config.size)
-        }
-    }
-}
-
-/// The config descriptor of an image manifest, its size at most [`MAX_MANIFEST`].
-fn config_of(manifest: &[u8], what: &str) -> Result<Descriptor> {
-    #[derive(serde::Deserialize)]
-    struct ConfigOnly {
-        config: Descriptor,
-    }
-    let c: ConfigOnly = serde_json::from_slice(manifest)
-        .map_err(|e| Error::format(what, format!("not an image manifest: {e}")))?;
-    if c.config.size > MAX_MANIFEST || digest_hex(&c.config.digest).is_none() {
-        return Err(Error::format(
-            what,
-            format!(
-                "config descriptor {} ({} bytes) is not a small sha256 blob",
-                c.config.digest.chars().take(80).collect::<String>(),
-                c.config.size
-            ),
-        ));
-    }
-    Ok(c.config)
-}
-
 /// What [`carry`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Carried {

@@ -322,11 +322,7 @@ impl BuildSigner {
                 whittle_sign::attest(&t, &self.key, "https://spdx.dev/Document", doc, &opts)?;
                 attested += 1;
             }
-            created = created_of(&whittle_sign::store::image_config(
-                &self.place,
-                &img.manifest_digest,
-                &opts,
-            )?)?;
+            created = created_of(img.created.as_deref())?;
             let sboms: Vec<&[u8]> = sbom.iter().map(Vec::as_slice).collect();
             provenance(&img.manifest_digest, &sboms, &[&img.arch], created)?;
             attested += 1;
@@ -385,13 +381,9 @@ fn lock_downloads(
     Ok(out)
 }
 
-/// The `created` time of an image config, in seconds since 1970.
-fn created_of(config: &[u8]) -> Result<u64> {
-    let v: serde_json::Value = serde_json::from_slice(config)?;
-    let created = v
-        .get("created")
-        .and_then(|c| c.as_str())
-        .unwrap_or_default();
+/// The `created` time of a built image's config, in seconds since 1970.
+fn created_of(created: Option<&str>) -> Result<u64> {
+    let created = created.unwrap_or_default();
     whittle_sbom::parse_rfc3339(created).ok_or_else(|| {
         format!("the built image's config has no readable `created` time ({created:?})").into()
     })
