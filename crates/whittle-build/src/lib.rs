@@ -251,6 +251,9 @@ pub struct BuildReport {
     pub images: Vec<ImageReport>,
     /// SBOM files written.
     pub sboms: Vec<PathBuf>,
+    /// Where the lock the build used says each package comes from, by lowercase SHA-256
+    /// ([`lock::Locked::downloads`]); empty without a lock.
+    pub lock_downloads: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs the whole pipeline.
@@ -390,6 +393,10 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
         digest,
         images: reports,
         sboms,
+        lock_downloads: locked
+            .as_ref()
+            .map(lock::Locked::downloads)
+            .unwrap_or_default(),
     })
 }
 

@@ -184,6 +184,25 @@ impl Locked {
             })
     }
 
+    /// Where the lock says each package (of every architecture) comes from, by lowercase
+    /// SHA-256; a symbolic repository (`host:debian`) keeps its name, as the lock does.
+    pub fn downloads(&self) -> BTreeMap<String, String> {
+        let url = |p: &LockPackage| {
+            if whittle_resolve::lock::is_symbolic(&p.repository) {
+                format!("{}/{}", p.repository, p.url)
+            } else {
+                p.url.clone()
+            }
+        };
+        self.lock
+            .contents
+            .packages
+            .values()
+            .flatten()
+            .map(|p| (p.sha256.to_ascii_lowercase(), url(p)))
+            .collect()
+    }
+
     /// The repositories the lock names.
     pub fn repositories(&self) -> &[LockRepository] {
         &self.lock.contents.repositories

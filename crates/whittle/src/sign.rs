@@ -266,7 +266,6 @@ impl BuildSigner {
         quiet: bool,
     ) -> Result<()> {
         let config = build.config.as_path();
-        let downloads = lock_downloads(build)?;
         let opts = whittle_registry::Options::from_env();
         let config_bytes = read_bounded(config, MAX_PREDICATE)?;
         let config_name = config
@@ -290,7 +289,7 @@ impl BuildSigner {
                     created,
                     archs,
                     builder_version: env!("CARGO_PKG_VERSION"),
-                    downloads: &downloads,
+                    downloads: &report.lock_downloads,
                 })?;
             whittle_sign::attest(
                 &target(digest),
@@ -350,35 +349,6 @@ impl BuildSigner {
         }
         Ok(())
     }
-}
-
-/// Where the build's lock (the one the build used) says each package comes from, by SHA-256;
-/// empty without a lock. A symbolic repository (`host:debian`) keeps its name, as the lock does.
-fn lock_downloads(
-    build: &whittle_build::BuildOptions,
-) -> Result<std::collections::BTreeMap<String, String>> {
-    let mut out = std::collections::BTreeMap::new();
-    if build.ignore_lock {
-        return Ok(out);
-    }
-    let path = build
-        .lock_file
-        .clone()
-        .unwrap_or_else(|| whittle_build::lock::lock_path(&build.config));
-    if !path.is_file() {
-        return Ok(out);
-    }
-    let text = read_bounded(&path, MAX_PREDICATE)?;
-    let lock = whittle_resolve::lock::Lock::parse(&path.display().to_string(), &text)?;
-    for p in lock.contents.packages.values().flatten() {
-        let url = if whittle_resolve::lock::is_symbolic(&p.repository) {
-            format!("{}/{}", p.repository, p.url)
-        } else {
-            p.url.clone()
-        };
-        out.insert(p.sha256.to_ascii_lowercase(), url);
-    }
-    Ok(out)
 }
 
 /// The `created` time of a built image's config, in seconds since 1970.
