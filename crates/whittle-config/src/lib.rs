@@ -359,6 +359,9 @@ pub struct BaseImage {
     /// A local reference's path made absolute against the config's directory (the reference
     /// as written otherwise).
     pub resolved: String,
+    /// The directory or archive a local reference reads (`None` for a registry reference):
+    /// confined to the config's directory like other host paths it names.
+    pub local: Option<ConfigPath>,
     /// Where it was written.
     pub pos: Pos,
 }

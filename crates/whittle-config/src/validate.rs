@@ -657,19 +657,24 @@ fn convert_base_image(ctx: &mut Ctx, b: &Spanned<RawBaseImage>) -> Option<crate:
         );
         return None;
     }
-    let resolved = ["oci:", "oci-archive:", "docker-archive:"]
+    let local = ["oci:", "oci-archive:", "docker-archive:"]
         .iter()
-        .find_map(|scheme| {
-            let rest = image.strip_prefix(scheme)?;
-            if rest.starts_with('/') {
-                return Some(image.to_string());
-            }
-            Some(format!("{scheme}{}", ctx.base_dir.join(rest).display()))
-        })
-        .unwrap_or_else(|| image.to_string());
+        .find_map(|scheme| Some((*scheme, image.strip_prefix(scheme)?)));
+    let resolved = match local {
+        Some((scheme, rest)) if !rest.starts_with('/') => {
+            format!("{scheme}{}", ctx.base_dir.join(rest).display())
+        }
+        _ => image.to_string(),
+    };
+    // the directory or archive a relative local reference reads (before any `:TAG`)
+    let local = local.map(|(_, rest)| {
+        let path = rest.split(':').next().unwrap_or(rest);
+        ConfigPath::resolve(path, &ctx.base_dir)
+    });
     Some(crate::BaseImage {
         image: image.to_string(),
         resolved,
+        local,
         pos: at,
     })
 }
@@ -1361,10 +1366,9 @@ pub(crate) fn check_files(cfg: &Config, allowed: &[PathBuf]) -> Result<Vec<Warni
             }
         }
     }
-    for (p, at, what) in named {
-        check(&mut ctx, p, at, what);
+    let confine_named = |ctx: &mut Ctx, p: &ConfigPath, at: Pos, what: &str| {
         if Path::new(&p.written).is_absolute() || std::fs::symlink_metadata(&p.resolved).is_err() {
-            continue;
+            return;
         }
         match crate::confine(&crate::Confinement::config(what), p, &cfg.base_dir, allowed) {
             Ok((real, true)) => ctx.warn(
@@ -1378,6 +1382,17 @@ pub(crate) fn check_files(cfg: &Config, allowed: &[PathBuf]) -> Result<Vec<Warni
             Ok((_, false)) => {}
             Err(message) => ctx.err(at, Problem::new(message)),
         }
+    };
+    for (p, at, what) in named {
+        check(&mut ctx, p, at, what);
+        confine_named(&mut ctx, p, at, what);
+    }
+    // a local base image's layers become the image's bottom layers: confined the same way (a
+    // missing one is reported when it is opened, naming the reference)
+    if let Some(b) = &cfg.contents.base_image
+        && let Some(p) = &b.local
+    {
+        confine_named(&mut ctx, p, b.pos, "base image");
     }
     for p in &cfg.paths {
         if let PathKind::Local { source } = &p.kind {

@@ -804,6 +804,46 @@ fn relative_repositories_and_keyrings_are_confined() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
 }
 
+/// A local base image is a host path the config names: a relative one that climbs out of the
+/// config's directory (`..`, a symlink) is refused like a relative repository, allowed by
+/// `--allow-path` with a warning; absolute ones and registry references are not confined.
+#[test]
+fn relative_base_images_are_confined() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outside.path().join("base")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(proj.join("base")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), proj.join("out")).unwrap();
+    let check = |image: &str, allowed: &[PathBuf]| {
+        let cfg_path = proj.join("apko.yaml");
+        std::fs::write(
+            &cfg_path,
+            format!("contents:\n  baseimage: {{image: \"{image}\"}}\n"),
+        )
+        .unwrap();
+        Config::from_file(&cfg_path).unwrap().check_files(allowed)
+    };
+    for ok in [
+        "oci:base:t".to_string(),
+        "oci:./base".to_string(),
+        format!("oci:{}:t", outside.path().join("base").display()),
+        "registry.example/base:1".to_string(),
+    ] {
+        assert!(check(&ok, &[]).unwrap().is_empty(), "{ok}");
+    }
+    for bad in ["oci:out/base:t", "oci-archive:../proj/out/base"] {
+        let err = check(bad, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("base image") && err.contains("outside the config's directory"),
+            "{err}"
+        );
+        assert!(err.contains("--allow-path") && err.contains(":2:"), "{err}");
+    }
+    let warnings = check("oci:out/base:t", &[outside.path().to_path_buf()]).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
 #[test]
 fn from_file_errors() {
     let err = Config::from_file("/nonexistent/dir/image.yaml").unwrap_err();
