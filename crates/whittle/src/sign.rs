@@ -175,7 +175,8 @@ const MAX_PREDICATE: u64 = whittle_sign::payload::MAX_PAYLOAD as u64 / 2;
 pub fn attest(args: AttestArgs) -> Result<ExitCode> {
     let predicate_type = whittle_sign::predicate_type(&args.predicate_type)?;
     let key = SigningKey::load(&args.key)?;
-    let file = read_bounded(&args.predicate, MAX_PREDICATE)?;
+    let file = whittle_fs::read_bounded(&args.predicate, MAX_PREDICATE)
+        .map_err(|e| format!("--predicate {}: {e}", args.predicate.display()))?;
     // cosign dates `custom` predicates; SOURCE_DATE_EPOCH keeps a re-run identical
     let now = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -267,7 +268,8 @@ impl BuildSigner {
     ) -> Result<()> {
         let config = build.config.as_path();
         let opts = whittle_registry::Options::from_env();
-        let config_bytes = read_bounded(config, MAX_PREDICATE)?;
+        let config_bytes = whittle_fs::read_bounded(config, MAX_PREDICATE)
+            .map_err(|e| format!("{}: {e}", config.display()))?;
         let config_name = config
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -357,18 +359,4 @@ fn created_of(created: Option<&str>) -> Result<u64> {
     whittle_sbom::parse_rfc3339(created).ok_or_else(|| {
         format!("the built image's config has no readable `created` time ({created:?})").into()
     })
-}
-
-/// A file, at most `limit` bytes.
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if buf.len() as u64 > limit {
-        return Err(format!("{} is larger than {limit} bytes", path.display()).into());
-    }
-    Ok(buf)
 }
