@@ -80,7 +80,7 @@ impl SharedCacheArgs {
         };
         Ok(Some(SharedCache {
             to,
-            from: from.map(|r| format!("docker://{}/{}", r.registry, r.repository)),
+            from: store.as_ref().map(|s| s.name()),
             remote: whittle_fetch::remote::install(store),
         }))
     }
