@@ -1,6 +1,6 @@
 //! Typed errors of key handling, signing and verification.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong reading keys, signing, storing or verifying.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,21 @@ impl Error {
             path,
             source,
         }
+    }
+
+    /// The file at `path` whole ([`whittle_fs::read_bounded`]); more than `limit` bytes is
+    /// [`Error::TooLarge`].
+    pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+        whittle_fs::read_bounded(path, limit).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::FileTooLarge {
+                Error::TooLarge {
+                    what: path.display().to_string(),
+                    message: format!("is larger than {limit} bytes"),
+                }
+            } else {
+                Error::io("reading", path)(source)
+            }
+        })
     }
 
     pub(crate) fn format(what: impl Into<String>, message: impl Into<String>) -> Error {

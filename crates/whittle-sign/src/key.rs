@@ -2,7 +2,6 @@
 //! scrypt parameters, salt, NaCl secretbox nonce and the sealed PKCS#8 DER) or plain PKCS#8 /
 //! SEC1 PEM, the public key as SubjectPublicKeyInfo PEM.
 
-use std::io::Read;
 use std::path::Path;
 
 use base64::Engine;
@@ -91,17 +90,7 @@ pub fn password_from_env() -> Option<Vec<u8>> {
 
 /// Read a key file, at most [`MAX_KEY_FILE`] bytes.
 fn read_key_file(path: &Path) -> Result<String> {
-    let f = std::fs::File::open(path).map_err(Error::io("opening key", path))?;
-    let mut buf = Vec::new();
-    f.take(MAX_KEY_FILE + 1)
-        .read_to_end(&mut buf)
-        .map_err(Error::io("reading key", path))?;
-    if buf.len() as u64 > MAX_KEY_FILE {
-        return Err(Error::TooLarge {
-            what: format!("key file {}", path.display()),
-            message: format!("is larger than {MAX_KEY_FILE} bytes, far more than any key"),
-        });
-    }
+    let buf = Error::read_bounded(path, MAX_KEY_FILE)?;
     String::from_utf8(buf).map_err(|_| Error::Key {
         source_name: path.display().to_string(),
         message: "is not a PEM file (not text)".into(),

@@ -7,7 +7,6 @@
 //! API, and every cosign verifier reads it; referrers are not written.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use whittle_oci::{
@@ -142,28 +141,13 @@ pub fn resolve(image: &ImageRef, opts: &whittle_registry::Options) -> Result<Tar
     Ok(Target { place, digest })
 }
 
-fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let f = std::fs::File::open(path).map_err(Error::io("opening", path))?;
-    let mut out = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(Error::io("reading", path))?;
-    if out.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            what: path.display().to_string(),
-            message: format!("is larger than {limit} bytes"),
-        });
-    }
-    Ok(out)
-}
-
 /// The blob `digest` of the layout `dir` (of the artifact or image `what`): at most `limit`
 /// bytes, verified against its digest.
 fn layout_blob(dir: &Path, digest: &str, limit: u64, what: &str) -> Result<Vec<u8>> {
     let hex = digest_hex(digest)
         .ok_or_else(|| Error::format(what, format!("`{digest}` is not a sha256:<hex> digest")))?;
     let path = dir.join("blobs/sha256").join(hex);
-    let bytes = read_bounded(&path, limit)?;
+    let bytes = Error::read_bounded(&path, limit)?;
     let actual = sha256_digest(&bytes);
     if actual != digest {
         return Err(Error::format(
@@ -176,7 +160,7 @@ fn layout_blob(dir: &Path, digest: &str, limit: u64, what: &str) -> Result<Vec<u
 
 fn read_index(dir: &Path) -> Result<serde_json::Value> {
     let path = dir.join("index.json");
-    let raw = read_bounded(&path, MAX_MANIFEST)?;
+    let raw = Error::read_bounded(&path, MAX_MANIFEST)?;
     serde_json::from_slice(&raw)
         .map_err(|e| Error::format(path.display().to_string(), e.to_string()))
 }
