@@ -86,13 +86,13 @@ fn cached(
     compression: LayerCompression,
     cache: &Cache,
 ) -> Result<Option<Layer>, Error> {
-    // verified against its SHA-256 by the cache
-    let Some(blob) = cache.get_derived(&cache_key(diff_id, compression))? else {
+    // verified against its SHA-256 by the cache, which gives the digest it checked
+    let Some((blob, sha256)) = cache.get_derived_sha256(&cache_key(diff_id, compression))? else {
         return Ok(None);
     };
     Ok(Some(Layer {
         size: blob.len() as u64,
-        digest: format!("sha256:{}", whittle_fetch::sha256_hex(&blob)),
+        digest: format!("sha256:{sha256}"),
         media_type: codec(compression).0.media_type(),
         diff_id: diff_id.to_string(),
         uncompressed_size: tar_size,

@@ -512,6 +512,12 @@ impl Cache {
     /// verified: the record's seal binds it to `key`, and the content must match the SHA-256
     /// and size the record gives. `None` when absent or dropped as bad (with a warning).
     pub fn get_derived(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.get_derived_sha256(key)?.map(|(bytes, _)| bytes))
+    }
+
+    /// [`Cache::get_derived`] with the SHA-256 (hex) the bytes were just verified against, for
+    /// callers that need the digest (a layer's) without hashing the bytes again.
+    pub fn get_derived_sha256(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, Error> {
         let Some((sha, size)) = self.derived_lookup(key) else {
             return Ok(None);
         };
@@ -524,7 +530,7 @@ impl Cache {
             Err(e) => return Err(io_err(&blob)(e)),
         };
         if bytes.len() as u64 == size && sha256_hex(&bytes) == sha {
-            Ok(Some(bytes))
+            Ok(Some((bytes, sha)))
         } else {
             self.drop_bad(
                 &blob,
