@@ -104,18 +104,26 @@ impl Limits {
     }
 
     /// An HTTP agent that waits at most `stall` to connect, for an answer, and for each read
-    /// or write; it follows up to 5 redirects and returns every status as a response.
+    /// or write; it follows up to 5 redirects and returns every status as a response. It keeps
+    /// as many idle connections per host as a build downloads in parallel, and looks a host
+    /// name up once per minute in the whole process ([`crate::transport::CachedResolver`]).
     pub fn agent(&self) -> ureq::Agent {
-        ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_connect(Some(self.stall))
             .timeout_recv_response(Some(self.stall))
             .timeout_per_read(Some(self.stall))
             .timeout_per_write(Some(self.stall))
             .http_status_as_error(false)
             .max_redirects(5)
+            .max_idle_connections_per_host(crate::PARALLEL_DOWNLOADS)
+            .max_idle_connections(4 * crate::PARALLEL_DOWNLOADS)
             .user_agent(concat!("whittle/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into()
+            .build();
+        ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            crate::transport::CachedResolver,
+        )
     }
 
     /// The wait before retry number `retry` (1 for the first retry).

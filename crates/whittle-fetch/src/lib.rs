@@ -138,6 +138,10 @@ impl Progress for NoProgress {
     fn done(&self, _: &str, _: u64, _: bool) {}
 }
 
+/// How many downloads a [`Fetcher`] runs at once (and how many idle connections per host an
+/// agent keeps for them).
+pub(crate) const PARALLEL_DOWNLOADS: usize = 8;
+
 /// The outcome of fetching one blob.
 type Fetched = Result<Vec<u8>, Error>;
 
@@ -156,7 +160,7 @@ impl Fetcher {
             cache,
             transport: Transport::new(),
             offline,
-            parallelism: 8,
+            parallelism: PARALLEL_DOWNLOADS,
         }
     }
 

@@ -3,7 +3,71 @@
 
 use crate::Error;
 use crate::budget::{Budget, Limits, Stop};
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
+
+/// How long the addresses of a host name are reused before it is looked up again (curl's
+/// default DNS cache time).
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// The most host names remembered; past it the memory is cleared.
+const DNS_MAX_HOSTS: usize = 256;
+
+/// One host's addresses and when they were looked up; its lock is held during the lookup, so
+/// that threads asking for the same host at once wait for one lookup.
+type DnsSlot = Arc<Mutex<Option<(Instant, ResolvedSocketAddrs)>>>;
+
+/// The addresses looked up in this process, by `host:port` and IP family.
+static RESOLVED: OnceLock<Mutex<HashMap<String, DnsSlot>>> = OnceLock::new();
+
+/// A name resolver that looks each host name up once per [`DNS_TTL`] in the whole process.
+/// ureq's own resolver looks the host up again for every request, even one sent on a pooled
+/// connection: 40 lookups for a 36-package build, where one lost DNS answer costs the
+/// resolver's whole timeout (5 s with glibc's defaults) — the better part of a cold build here.
+/// A failed lookup is not remembered.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CachedResolver;
+
+impl Resolver for CachedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority)) => DefaultResolver::host_and_port(scheme, authority),
+            _ => None,
+        };
+        let Some(host) = host else {
+            return DefaultResolver::default().resolve(uri, config, timeout);
+        };
+        let key = format!("{host} {:?}", config.ip_family());
+        let slot = {
+            let mut hosts = RESOLVED
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if hosts.len() >= DNS_MAX_HOSTS && !hosts.contains_key(&key) {
+                hosts.clear();
+            }
+            hosts.entry(key).or_default().clone()
+        };
+        let mut known = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, addrs)) = &*known
+            && at.elapsed() < DNS_TTL
+        {
+            return Ok(addrs.clone());
+        }
+        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        *known = Some((Instant::now(), addrs.clone()));
+        Ok(addrs)
+    }
+}
 
 /// An HTTP agent plus local-file access, with size limits on everything read and the time,
 /// speed and retry [`Limits`] on every download.
@@ -189,6 +253,40 @@ mod tests {
             ..Limits::default()
         });
         assert_eq!(t.get(&url, 10).unwrap(), b"0123456789");
+    }
+
+    /// The resolver answers from what it looked up within the last minute (a name that does
+    /// not exist resolves while it is remembered), and looks the name up again after that.
+    #[test]
+    fn host_names_are_looked_up_once_a_minute() {
+        let uri: ureq::http::Uri = "http://remembered.invalid:8080/x".parse().unwrap();
+        let config = ureq::config::Config::default();
+        let timeout = NextTimeout {
+            after: ureq::unversioned::transport::time::Duration::NotHappening,
+            reason: ureq::Timeout::Resolve,
+            ..NextTimeout::default()
+        };
+        let key = format!("remembered.invalid:8080 {:?}", config.ip_family());
+        let mut addrs = CachedResolver.empty();
+        addrs.push("192.0.2.7:8080".parse().unwrap());
+        let slot: DnsSlot = Arc::new(Mutex::new(Some((Instant::now(), addrs))));
+        RESOLVED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .insert(key, slot.clone());
+        let got = CachedResolver.resolve(&uri, &config, timeout).unwrap();
+        assert_eq!(got.first(), Some(&"192.0.2.7:8080".parse().unwrap()));
+        // a minute later the name is looked up again: `.invalid` never resolves
+        if let Some((at, _)) = slot.lock().unwrap().as_mut() {
+            *at = Instant::now().checked_sub(DNS_TTL).unwrap();
+        }
+        let err = CachedResolver.resolve(&uri, &config, timeout).unwrap_err();
+        assert!(!matches!(err, ureq::Error::Timeout(_)), "{err}");
+        assert!(
+            slot.lock().unwrap().is_some(),
+            "a failed lookup keeps nothing new"
+        );
     }
 
     #[test]
