@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use whittle_config::Contents;
 use whittle_deb::alternatives::{Alternative, parse_postinst};
 use whittle_deb::deb::{DebArchive, EntryKind};
-use whittle_fetch::Cache;
+use whittle_fetch::{Cache, Fetcher, ItemError, Progress, Request};
 use whittle_fs::{Meta, Node, Tree, normalize_archive_path};
 
 /// What assembling the packages produced besides the tree.
@@ -443,64 +443,44 @@ pub fn install(tree: &mut Tree, pkg: Unpacked, out: &mut Assembled) -> Result<()
     Ok(())
 }
 
-/// Unpacks the packages on all cores, all drawing from one memory `budget`, and installs them in
-/// the order given (deterministic). The first failure stops the others from starting packages.
+/// The packages [`install_all`] fetches and installs.
+pub struct Debs<'a> {
+    /// Package names, in install order.
+    pub names: &'a [&'a str],
+    /// Their downloads, in the same order.
+    pub reqs: &'a [Request],
+    /// What fetches them (its cache also keeps their decompressed data archives).
+    pub fetcher: &'a Fetcher,
+    /// Shown the downloads' progress.
+    pub progress: &'a dyn Progress,
+}
+
+/// Fetches the packages and unpacks each on all cores as soon as it is there, while the others
+/// are still downloading ([`Fetcher::fetch_each`]), all drawing from one memory `budget`; then
+/// installs them in the order given (deterministic). The first failure stops the others from
+/// starting packages; the one reported is the first in package order. A download's failure is
+/// handed back as such ([`ItemError::Fetch`]) for the caller to explain.
 pub fn install_all(
     tree: &mut Tree,
-    debs: &[DebInput<'_>],
+    debs: &Debs<'_>,
     contents: &Contents,
-    cache: &Cache,
     budget: &MemoryBudget,
     out: &mut Assembled,
-) -> Result<(), Error> {
-    use std::sync::atomic::Ordering;
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(debs.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Result<Unpacked, Error>>>> =
-        debs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(deb) = debs.get(i) else { break };
-                    let r = unpack_deb(deb, contents, cache, budget);
-                    if r.is_err() {
-                        next.store(debs.len(), Ordering::Relaxed);
-                    }
-                    if let Some(slot) = slots.get(i)
-                        && let Ok(mut g) = slot.lock()
-                    {
-                        *g = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    let mut unpacked = Vec::with_capacity(debs.len());
-    let mut first_err = None;
-    for (slot, DebInput { name, .. }) in slots.into_iter().zip(debs) {
-        // the first failure in package order; packages never started because of it are skipped
-        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            Some(Ok(u)) => unpacked.push(u),
-            Some(Err(e)) => {
-                first_err.get_or_insert(e);
-            }
-            None => {
-                first_err.get_or_insert_with(|| Error::Package {
-                    package: name.to_string(),
-                    message: "was not unpacked".into(),
-                });
-            }
-        }
-    }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
-    for r in unpacked {
-        install(tree, r, out)?;
+) -> Result<(), ItemError<Error>> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cache = debs.fetcher.cache();
+    let unpacked = debs
+        .fetcher
+        .fetch_each(debs.reqs, debs.progress, workers, |i, bytes| {
+            let input = DebInput {
+                name: debs.names.get(i).copied().unwrap_or_default(),
+                bytes: &bytes,
+                sha256: debs.reqs.get(i).map_or("", |r| r.sha256.as_str()),
+            };
+            unpack_deb(&input, contents, cache, budget)
+        })?;
+    for u in unpacked {
+        install(tree, u, out).map_err(ItemError::Use)?;
     }
     Ok(())
 }
@@ -772,35 +752,45 @@ mod tests {
     #[test]
     fn packages_unpacked_in_parallel_share_the_budget() {
         let dir = tempfile::tempdir().unwrap();
-        let a = zeros_deb("a", "./usr/lib/a", 3 << 20, 1);
-        let b = zeros_deb("b", "./usr/lib/b", 3 << 20, 1);
-        let (sa, sb) = (whittle_fetch::sha256_hex(&a), whittle_fetch::sha256_hex(&b));
-        let inputs = [input("a", &a, &sa), input("b", &b, &sb)];
+        let reqs: Vec<Request> = ["a", "b"]
+            .map(|name| {
+                let deb = zeros_deb(name, &format!("./usr/lib/{name}"), 3 << 20, 1);
+                let path = dir.path().join(format!("{name}.deb"));
+                std::fs::write(&path, &deb).unwrap();
+                Request {
+                    url: path.display().to_string(),
+                    sha256: whittle_fetch::sha256_hex(&deb),
+                    size: deb.len() as u64,
+                }
+            })
+            .into();
+        let fetcher = Fetcher::new(cache(dir.path()), false);
+        let debs = Debs {
+            names: &["a", "b"],
+            reqs: &reqs,
+            fetcher: &fetcher,
+            progress: &whittle_fetch::NoProgress,
+        };
         let contents = Contents::default();
         for warm in [false, true] {
             let small = MemoryBudget::new(5 << 20);
             let err = install_all(
                 &mut skeleton("amd64").unwrap(),
-                &inputs,
+                &debs,
                 &contents,
-                &cache(dir.path()),
                 &small,
                 &mut Assembled::default(),
             )
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+            let err = match err {
+                ItemError::Use(e) => e.to_string(),
+                ItemError::Fetch(e) => panic!("{e}"),
+            };
             assert!(err.contains("limit 5242880 bytes"), "warm={warm}: {err}");
             let big = MemoryBudget::new(7 << 20);
             let mut tree = skeleton("amd64").unwrap();
-            install_all(
-                &mut tree,
-                &inputs,
-                &contents,
-                &cache(dir.path()),
-                &big,
-                &mut Assembled::default(),
-            )
-            .unwrap();
+            install_all(&mut tree, &debs, &contents, &big, &mut Assembled::default())
+                .unwrap_or_else(|_| panic!("warm={warm}"));
             assert!(tree.get("usr/lib/a").is_some() && tree.get("usr/lib/b").is_some());
             assert!(big.used() <= big.limit() && big.used() >= 6 << 20);
         }

@@ -231,9 +231,21 @@ impl Locked {
         fetcher: &Fetcher,
         events: &dyn Events,
     ) -> Result<Vec<Vec<u8>>, Error> {
-        match fetcher.fetch_all(reqs, events) {
-            Ok(b) => Ok(b),
-            Err(e) if is_gone(&e) => {
+        fetcher
+            .fetch_all(reqs, events)
+            .map_err(|e| self.fetch_error(e, reqs, fetcher))
+    }
+
+    /// What a failure fetching the locked packages `reqs` means: packages the repository no
+    /// longer has are listed together, with the way out; a mismatch names the lockfile.
+    pub fn fetch_error(
+        &self,
+        e: whittle_fetch::Error,
+        reqs: &[Request],
+        fetcher: &Fetcher,
+    ) -> Error {
+        match e {
+            e if is_gone(&e) => {
                 // which ones: each is tried alone (what arrives is cached for the next run)
                 let gone: Vec<&str> = reqs
                     .iter()
@@ -241,27 +253,27 @@ impl Locked {
                     .map(|r| r.url.as_str())
                     .collect();
                 if gone.is_empty() {
-                    return Err(e.into());
+                    return e.into();
                 }
-                Err(Error::Lock(format!(
+                Error::Lock(format!(
                     "{} locked package(s) of {} are neither in the cache nor in the repository any more:\n  {}\nmirrors drop old versions: point the repository line at an archive that keeps them (a URL of Debian's snapshot archive for the lock's Release date works as any repository) and run `whittle lock {}`, or refresh the lock to today's versions with `whittle lock {}`",
                     gone.len(),
                     self.path.display(),
                     gone.join("\n  "),
                     self.config.display(),
                     self.config.display()
-                )))
+                ))
             }
-            Err(whittle_fetch::Error::Mismatch {
+            whittle_fetch::Error::Mismatch {
                 url,
                 what,
                 expected,
                 actual,
-            }) => Err(Error::Lock(format!(
+            } => Error::Lock(format!(
                 "{url}: {what} mismatch: lockfile {} says {expected}, the download has {actual}; the repository changed a published file or was tampered with — nothing was used",
                 self.path.display()
-            ))),
-            Err(e) => Err(e.into()),
+            )),
+            e => e.into(),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::{Error, Events, assemble, debian, lock, memory, osfiles};
 use std::collections::BTreeMap;
 use whittle_config::Config;
 use whittle_deb::alternatives::Alternative;
-use whittle_fetch::{Fetcher, Request};
+use whittle_fetch::{Fetcher, ItemError, Request};
 use whittle_fs::Tree;
 use whittle_resolve::lock::LockPackage;
 
@@ -133,7 +133,7 @@ pub(crate) fn deb_origin(status: &str, name: &str) -> String {
 }
 
 /// Fetches, verifies and installs the `.deb` files of `packages` for `arch`, into the base
-/// image's tree when there is one.
+/// image's tree when there is one; each package is unpacked as soon as it has arrived.
 fn install_debs(
     config: &Config,
     packages: &[LockPackage],
@@ -151,11 +151,6 @@ fn install_debs(
             size: p.size,
         })
         .collect();
-    let debs = match locked {
-        Some(l) => l.fetch_all(&reqs, fetcher, events)?,
-        None => fetcher.fetch_all(&reqs, events)?,
-    };
-
     let mut tree = assemble::skeleton(arch)?;
     if let Some(b) = base {
         // the base's tree, with what the skeleton has and the base lacks when packages are
@@ -169,27 +164,23 @@ fn install_debs(
         tree = on_base;
     }
     let mut out = assemble::Assembled::default();
-    let inputs: Vec<assemble::DebInput> = packages
-        .iter()
-        .zip(&debs)
-        .map(|(p, d)| assemble::DebInput {
-            name: &p.name,
-            bytes: d,
-            sha256: &p.sha256,
-        })
-        .collect();
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let debs = assemble::Debs {
+        names: &names,
+        reqs: &reqs,
+        fetcher,
+        progress: events,
+    };
     let budget = memory::MemoryBudget::from_env()?;
-    assemble::install_all(
-        &mut tree,
-        &inputs,
-        &config.contents,
-        fetcher.cache(),
-        &budget,
-        &mut out,
-    )?;
-    // the packages are in the tree now: their archives need not stay for the layer
-    drop(inputs);
-    drop(debs);
+    assemble::install_all(&mut tree, &debs, &config.contents, &budget, &mut out).map_err(|e| {
+        match e {
+            ItemError::Fetch(e) => match locked {
+                Some(l) => l.fetch_error(e, &reqs, fetcher),
+                None => e.into(),
+            },
+            ItemError::Use(e) => e,
+        }
+    })?;
     if !out.scripts_skipped.is_empty() {
         events.step(&format!(
             "assemble  maintainer scripts not run (whittle runs none; it does natively what images need): {}",

@@ -15,7 +15,7 @@ pub use cache::{Cache, DerivedReader, DerivedWriter, STALE_AFTER};
 pub use transport::Transport;
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Errors of fetching and caching.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,12 @@ pub enum Error {
         /// The actual value.
         actual: String,
     },
+    /// An item was left undone although nothing failed (a worker thread stopped early).
+    #[error("{url}: was not fetched (a download worker stopped early); run the build again")]
+    NotDone {
+        /// The URL.
+        url: String,
+    },
     /// `--offline` was given and these items are not in the cache.
     #[error(
         "offline: {} item(s) are not in the cache ({}):\n  {}\nrun the same build once without --offline to fill the cache",
@@ -141,9 +147,6 @@ impl Progress for NoProgress {
 /// How many downloads a [`Fetcher`] runs at once (and how many idle connections per host an
 /// agent keeps for them).
 pub(crate) const PARALLEL_DOWNLOADS: usize = 8;
-
-/// The outcome of fetching one blob.
-type Fetched = Result<Vec<u8>, Error>;
 
 /// Fetches verified blobs through a [`Cache`].
 pub struct Fetcher {
@@ -230,6 +233,31 @@ impl Fetcher {
         reqs: &[Request],
         progress: &dyn Progress,
     ) -> Result<Vec<Vec<u8>>, Error> {
+        self.fetch_each(reqs, progress, 1, |_, bytes| Ok::<_, Error>(bytes))
+            .map_err(|e| match e {
+                ItemError::Fetch(e) | ItemError::Use(e) => e,
+            })
+    }
+
+    /// Fetches all blobs as [`Fetcher::fetch_all`] does and hands each to `consume` (on up to
+    /// `consumers` threads) as soon as it is there, while the others are still downloading;
+    /// returns what `consume` made, in the order of `reqs`. Downloads never wait for `consume`:
+    /// they run under the deadline as they would alone, and each blob is dropped once consumed.
+    ///
+    /// The first failure (a download or a `consume`) stops the others from starting items;
+    /// what is under way finishes. The error returned is the first in the order of `reqs` among
+    /// those that happened, so a failure is reported the same way whichever thread saw it first.
+    pub fn fetch_each<T, E>(
+        &self,
+        reqs: &[Request],
+        progress: &dyn Progress,
+        consumers: usize,
+        consume: impl Fn(usize, Vec<u8>) -> Result<T, E> + Sync,
+    ) -> Result<Vec<T>, ItemError<E>>
+    where
+        T: Send,
+        E: Send,
+    {
         let cached: Vec<bool> = reqs
             .iter()
             .map(|r| self.cache.contains(&r.sha256))
@@ -242,54 +270,87 @@ impl Fetcher {
                 .map(|(r, _)| r.url.clone())
                 .collect();
             if !missing.is_empty() {
-                return Err(Error::Offline {
+                return Err(ItemError::Fetch(Error::Offline {
                     cache: self.cache.root().display().to_string(),
                     missing,
-                });
+                }));
             }
         }
-        let budget = self.transport.start()?;
+        let budget = self.transport.start().map_err(ItemError::Fetch)?;
         progress.start(
             reqs.len(),
             reqs.iter().map(|r| r.size).sum(),
             cached.iter().filter(|c| **c).count(),
         );
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Fetched>>> =
-            Mutex::new((0..reqs.len()).map(|_| None).collect());
-        let workers = self.parallelism.min(reqs.len()).max(1);
+        let stop = AtomicBool::new(false);
+        let slots: Vec<Slot<T, E>> = reqs.iter().map(|_| Mutex::new(None)).collect();
+        let settle = |i: usize, r: Result<T, ItemError<E>>| {
+            if r.is_err() {
+                // stop handing out work; the others finish what they hold
+                stop.store(true, Ordering::Relaxed);
+            }
+            if let Some(slot) = slots.get(i) {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            }
+        };
+        let fetchers = self.parallelism.min(reqs.len()).max(1);
+        let consumers = consumers.min(reqs.len()).max(1);
+        // unbounded: a download never waits for a consumer (its deadline is the downloads')
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        let rx = Mutex::new(rx);
         std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
+            for _ in 0..fetchers {
+                let tx = tx.clone();
+                let (next, stop, budget, cached, settle) =
+                    (&next, &stop, &budget, &cached, &settle);
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(req) = reqs.get(i) else { break };
-                        let r = self.fetch_within(req, &budget);
-                        let failed = r.is_err();
-                        if !failed {
-                            progress.done(&req.url, req.size, cached[i]);
-                        }
-                        if let Ok(mut slots) = results.lock() {
-                            slots[i] = Some(r);
-                        }
-                        if failed {
-                            // stop handing out work; the others finish what they hold
-                            next.store(reqs.len(), Ordering::Relaxed);
+                        match self.fetch_within(req, budget) {
+                            Ok(bytes) => {
+                                progress.done(&req.url, req.size, cached[i]);
+                                if tx.send((i, bytes)).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => settle(i, Err(ItemError::Fetch(e))),
                         }
                     }
                 });
             }
+            // the consumers end when every fetcher has dropped its sender
+            drop(tx);
+            for _ in 0..consumers {
+                s.spawn(|| {
+                    loop {
+                        let item = rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((i, bytes))) = item else { break };
+                        if stop.load(Ordering::Relaxed) {
+                            continue; // drained unused: a failure stopped the work
+                        }
+                        settle(i, consume(i, bytes).map_err(ItemError::Use));
+                    }
+                });
+            }
         });
-        let slots = results.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(reqs.len());
         let mut first_err = None;
-        for slot in slots {
-            match slot {
-                Some(Ok(b)) => out.push(b),
+        for (slot, req) in slots.into_iter().zip(reqs) {
+            match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                Some(Ok(t)) => out.push(t),
                 Some(Err(e)) => {
                     first_err.get_or_insert(e);
                 }
-                None => {}
+                // left undone after a failure (reported below), else a worker stopped
+                None => {
+                    if !stop.load(Ordering::Relaxed) {
+                        first_err.get_or_insert(ItemError::Fetch(Error::NotDone {
+                            url: req.url.clone(),
+                        }));
+                    }
+                }
             }
         }
         match first_err {
@@ -297,6 +358,18 @@ impl Fetcher {
             None => Ok(out),
         }
     }
+}
+
+/// What became of one item of [`Fetcher::fetch_each`]: nothing yet, or its outcome.
+type Slot<T, E> = Mutex<Option<Result<T, ItemError<E>>>>;
+
+/// A failure of [`Fetcher::fetch_each`]: fetching an item, or what the caller did with it.
+#[derive(Debug)]
+pub enum ItemError<E> {
+    /// Fetching failed (or `--offline` found items missing, or a setting is invalid).
+    Fetch(Error),
+    /// The caller's `consume` failed.
+    Use(E),
 }
 
 /// Checks size and SHA-256 of `bytes` against `req`.
