@@ -15,7 +15,7 @@ pub use cache::{Cache, DerivedReader, DerivedWriter, STALE_AFTER};
 pub use transport::Transport;
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Errors of fetching and caching.
 #[derive(Debug, thiserror::Error)]
@@ -226,8 +226,8 @@ impl Fetcher {
         Ok(bytes)
     }
 
-    /// Fetches all blobs in parallel, in the order given, within one deadline; fails with every
-    /// missing item listed in `--offline` mode, or with the first error otherwise.
+    /// Fetches all blobs in parallel within one deadline, returned in the order given; fails with
+    /// every missing item listed in `--offline` mode, or with the first error otherwise.
     pub fn fetch_all(
         &self,
         reqs: &[Request],
@@ -241,12 +241,14 @@ impl Fetcher {
 
     /// Fetches all blobs as [`Fetcher::fetch_all`] does and hands each to `consume` (on up to
     /// `consumers` threads) as soon as it is there, while the others are still downloading;
-    /// returns what `consume` made, in the order of `reqs`. Downloads never wait for `consume`:
-    /// they run under the deadline as they would alone, and each blob is dropped once consumed.
+    /// returns what `consume` made, in the order of `reqs`. Items are started largest first.
+    /// Downloads never wait for `consume`: they run under the deadline as they would alone, and
+    /// each blob is dropped once consumed.
     ///
-    /// The first failure (a download or a `consume`) stops the others from starting items;
-    /// what is under way finishes. The error returned is the first in the order of `reqs` among
-    /// those that happened, so a failure is reported the same way whichever thread saw it first.
+    /// A failure (a download or a `consume`) stops every item after it in the order of `reqs`
+    /// from starting (what is under way finishes); the items before it are still done, so the
+    /// error returned is always the first in the order of `reqs`, whichever thread saw which
+    /// failure first.
     pub fn fetch_each<T, E>(
         &self,
         reqs: &[Request],
@@ -282,13 +284,19 @@ impl Fetcher {
             reqs.iter().map(|r| r.size).sum(),
             cached.iter().filter(|c| **c).count(),
         );
+        // the largest first: the longest downloads and the longest to consume start earliest,
+        // so that no thread is left alone with a big item at the end
+        let mut order: Vec<usize> = (0..reqs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(reqs.get(i).map_or(0, |r| r.size)));
         let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
+        // the first item in the order of `reqs` that failed (`usize::MAX`: none)
+        let failed_at = AtomicUsize::new(usize::MAX);
+        let wanted = |i: usize| i < failed_at.load(Ordering::Relaxed);
         let slots: Vec<Slot<T, E>> = reqs.iter().map(|_| Mutex::new(None)).collect();
         let settle = |i: usize, r: Result<T, ItemError<E>>| {
             if r.is_err() {
-                // stop handing out work; the others finish what they hold
-                stop.store(true, Ordering::Relaxed);
+                // nothing after it is started; what is under way finishes
+                failed_at.fetch_min(i, Ordering::Relaxed);
             }
             if let Some(slot) = slots.get(i) {
                 *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
@@ -302,12 +310,13 @@ impl Fetcher {
         std::thread::scope(|s| {
             for _ in 0..fetchers {
                 let tx = tx.clone();
-                let (next, stop, budget, cached, settle) =
-                    (&next, &stop, &budget, &cached, &settle);
+                let (next, wanted, budget, cached, settle, order) =
+                    (&next, &wanted, &budget, &cached, &settle, &order);
                 s.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(req) = reqs.get(i) else { break };
+                    while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let Some(req) = reqs.get(i).filter(|_| wanted(i)) else {
+                            continue;
+                        };
                         match self.fetch_within(req, budget) {
                             Ok(bytes) => {
                                 progress.done(&req.url, req.size, cached[i]);
@@ -327,8 +336,8 @@ impl Fetcher {
                     loop {
                         let item = rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((i, bytes))) = item else { break };
-                        if stop.load(Ordering::Relaxed) {
-                            continue; // drained unused: a failure stopped the work
+                        if !wanted(i) {
+                            continue; // drained unused: an earlier item failed
                         }
                         settle(i, consume(i, bytes).map_err(ItemError::Use));
                     }
@@ -337,20 +346,19 @@ impl Fetcher {
         });
         let mut out = Vec::with_capacity(reqs.len());
         let mut first_err = None;
-        for (slot, req) in slots.into_iter().zip(reqs) {
+        for (i, (slot, req)) in slots.into_iter().zip(reqs).enumerate() {
             match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
                 Some(Ok(t)) => out.push(t),
                 Some(Err(e)) => {
                     first_err.get_or_insert(e);
                 }
-                // left undone after a failure (reported below), else a worker stopped
-                None => {
-                    if !stop.load(Ordering::Relaxed) {
-                        first_err.get_or_insert(ItemError::Fetch(Error::NotDone {
-                            url: req.url.clone(),
-                        }));
-                    }
+                // left undone after the failure reported, else a worker stopped
+                None if wanted(i) => {
+                    first_err.get_or_insert(ItemError::Fetch(Error::NotDone {
+                        url: req.url.clone(),
+                    }));
                 }
+                None => {}
             }
         }
         match first_err {

@@ -87,10 +87,12 @@ struct Gated {
 }
 
 fn gated(n: usize) -> Gated {
+    assert!(n < 100);
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Condvar, Mutex};
     use whittle_testutil::http::{HttpServer, respond};
-    let blob = |i: usize| format!("blob number {i}").repeat(50 + i).into_bytes();
+    // the first the largest: items are started largest first
+    let blob = |i: usize| format!("blob number {i}").repeat(100 - i).into_bytes();
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
     let opened_first = Arc::new(AtomicUsize::new(0));
     let (g, o) = (gate.clone(), opened_first.clone());
@@ -204,6 +206,7 @@ fn a_consumer_failure_while_downloads_run_stops_the_rest_and_is_reported() {
 
 #[test]
 fn the_first_failure_in_order_is_reported_whichever_came_first() {
+    // items start largest first: f15 and f19 before f5 and f3
     let (src, reqs) = setup(20);
     std::fs::remove_file(src.path().join("f5")).unwrap();
     std::fs::remove_file(src.path().join("f15")).unwrap();
@@ -217,5 +220,13 @@ fn the_first_failure_in_order_is_reported_whichever_came_first() {
             ItemError::Fetch(Error::Local { url, .. }) => assert!(url.ends_with("/f5"), "{url}"),
             e => panic!("unexpected {e:?}"),
         }
+        // a consumer's failure before them in order wins over both downloads' failures
+        let err = f
+            .fetch_each(&reqs, &NoProgress, consumers, |i, _| match i {
+                3 => Err(i),
+                _ => Ok(()),
+            })
+            .unwrap_err();
+        assert!(matches!(err, ItemError::Use(3)), "{err:?}");
     }
 }
