@@ -274,10 +274,25 @@ fn into_text(repo: &DebRepo, what: &str, bytes: Vec<u8>) -> Result<String, Error
     String::from_utf8(bytes).map_err(|_| repo_err(repo, format!("{what} is not UTF-8 text")))
 }
 
+/// The most memory the threads decoding an `.xz` index may take for their blocks; past it
+/// liblzma decodes on one thread.
+const XZ_THREADS_MEMORY: u64 = 256 << 20;
+
+/// `data` (a verified index, compressed as `ext` says) decompressed, at most `limit` bytes. An
+/// `.xz` file of several blocks (Debian's `Packages.xz` has two) is decoded on all cores.
 fn decompress(ext: &str, data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(usize::try_from(limit.min(256 << 20)).unwrap_or(0));
     let reader: Box<dyn Read + '_> = match ext {
-        "xz" => Box::new(liblzma::read::XzDecoder::new(data)),
+        "xz" => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let stream = liblzma::stream::MtStreamBuilder::new()
+                .threads(u32::try_from(threads).unwrap_or(1))
+                .memlimit_threading(XZ_THREADS_MEMORY)
+                .memlimit_stop(u64::MAX)
+                .decoder()
+                .map_err(std::io::Error::other)?;
+            Box::new(liblzma::read::XzDecoder::new_stream(data, stream))
+        }
         "gz" => Box::new(flate2::read::GzDecoder::new(data)),
         _ => Box::new(data),
     };
@@ -310,4 +325,44 @@ fn strip_clearsign(text: &str) -> String {
         .map(|l| l.strip_prefix("- ").unwrap_or(l))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decompress;
+
+    /// An index in `blocks` `.xz` blocks, made with liblzma's threaded encoder.
+    fn xz_blocks(text: &[u8], block_size: u64) -> Vec<u8> {
+        use std::io::Write;
+        let stream = liblzma::stream::MtStreamBuilder::new()
+            .threads(2)
+            .block_size(block_size)
+            .preset(1)
+            .encoder()
+            .unwrap();
+        let mut w = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+        w.write_all(text).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn an_index_of_many_xz_blocks_decodes_whole_and_within_its_limit() {
+        let text: Vec<u8> = (0..40_000)
+            .flat_map(|i| format!("Package: p{i}\nVersion: {i}\n\n").into_bytes())
+            .collect();
+        let len = text.len() as u64;
+        for block in [64 << 10, 1 << 30] {
+            let xz = xz_blocks(&text, block);
+            assert_eq!(decompress("xz", &xz, len).unwrap(), text, "block {block}");
+            let err = decompress("xz", &xz, len - 1).unwrap_err();
+            assert!(err.to_string().contains("larger than"), "{err}");
+            let mut bad = xz.clone();
+            let mid = bad.len() / 2;
+            bad[mid] ^= 0xff;
+            assert!(
+                decompress("xz", &bad, len).is_err(),
+                "a damaged block is an error"
+            );
+        }
+    }
 }
