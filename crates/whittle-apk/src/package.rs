@@ -819,6 +819,7 @@ impl<'a> ApkPackage<'a> {
         let opts = WalkOptions {
             max_size: self.max_data_size,
             pax_key: Some(b"APK-TOOLS.checksum.SHA1"),
+            inline_max: None,
         };
         let result = walk_tar(reader, &opts, |e| {
             let pax_sha1 = e.pax_value.and_then(|v| {

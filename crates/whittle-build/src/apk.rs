@@ -540,12 +540,15 @@ pub fn busybox_links(tree: &mut Tree, records: &[InstalledPackage]) -> Result<Bu
             });
         }
     };
-    if list.len() > MAX_BUSYBOX_PATHS {
+    if list.len() > MAX_BUSYBOX_PATHS as u64 {
         return Err(bad(format!(
             "{} bytes, more than the {MAX_BUSYBOX_PATHS} an applet list may have; refusing it",
             list.len()
         )));
     }
+    let list = list
+        .bytes()
+        .map_err(|e| bad(format!("cannot read it: {e}")))?;
     let text = std::str::from_utf8(&list).map_err(|e| bad(format!("not UTF-8 text ({e})")))?;
     let lines = (1..)
         .zip(text.lines().map(str::trim))
@@ -673,7 +676,10 @@ pub(crate) fn install_arch(
     db.push_str(&installed_db(&records));
     put(&mut tree, "lib/apk/db/installed", db.into_bytes())?;
     let base_world = match tree.get("etc/apk/world").map(|e| &e.node) {
-        Some(Node::File(d)) if base.is_some() => String::from_utf8_lossy(d).into_owned(),
+        Some(Node::File(d)) if base.is_some() => d
+            .bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| whittle_fs::Error::content("etc/apk/world", e))?,
         _ => String::new(),
     };
     let mut world: Vec<String> = config
@@ -1169,7 +1175,7 @@ mod tests {
         }
         // the package's file wins, busybox itself is untouched
         assert!(
-            matches!(&t.get("bin/ls").unwrap().node, Node::File(d) if &d[..] == b"coreutils ls")
+            matches!(&t.get("bin/ls").unwrap().node, Node::File(d) if d.as_inline() == Some(&b"coreutils ls"[..]))
         );
         assert!(matches!(t.get(BUSYBOX).unwrap().node, Node::File(_)));
         assert_eq!(t.get("usr/bin").unwrap().meta, Meta::root(0o755));

@@ -5,11 +5,12 @@
 use crate::Error;
 use crate::memory::{Account, MemoryBudget};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use whittle_config::Contents;
 use whittle_deb::alternatives::{Alternative, parse_postinst};
 use whittle_deb::deb::{DebArchive, EntryKind};
 use whittle_fetch::{Cache, Fetcher, ItemError, Progress, Request};
-use whittle_fs::{Meta, Node, Tree, normalize_archive_path};
+use whittle_fs::{FileData, Meta, Node, Tree, normalize_archive_path};
 
 /// What assembling the packages produced besides the tree.
 #[derive(Debug, Default)]
@@ -162,11 +163,15 @@ pub fn data_cache_key(sha256: &str) -> String {
     format!("data-tar:v1:{sha256}")
 }
 
-/// Reads one verified `.deb`, drawing what it unpacks from `budget`. Decompression is the
-/// costly part: it runs in parallel, and the decompressed data archive is kept in the cache as it
-/// streams by. A warm build reads that copy back as a stream, verified against its sealed record
-/// (see [`Cache::open_derived`]): a copy that turns out wrong is dropped with a warning and the
-/// package is unpacked from the `.deb` again; nothing read from it is used.
+/// Reads one verified `.deb`, drawing what it keeps in memory from `budget`. Decompression is
+/// the costly part: it runs in parallel, and the decompressed data archive is kept in the cache
+/// as it streams by. Files of [`whittle_fs::INLINE_MAX`] bytes or more are not read into memory:
+/// their content is a handle to their bytes in that decompressed archive ([`FileData::extent`]),
+/// so memory does not grow with the image. A warm build reads the cached copy back as a stream,
+/// verified against its sealed record (see [`Cache::open_derived`]), and its files point into
+/// it: a copy that turns out wrong is dropped with a warning and the package is unpacked from
+/// the `.deb` again; nothing read from it is used. Without a cache copy (a cache that cannot be
+/// written) the archive streams into an anonymous spill file instead.
 pub fn unpack_deb(
     deb_in: &DebInput<'_>,
     contents: &Contents,
@@ -180,42 +185,113 @@ pub fn unpack_deb(
     };
     let deb = DebArchive::open(name, deb_bytes)
         .map_err(|e| pkg_err(e.to_string()))?
-        .with_max_data_size(budget.limit());
+        .with_max_data_size(budget.limit())
+        .with_inline_max(whittle_fs::INLINE_MAX);
     let key = data_cache_key(deb_in.sha256);
     let account = budget.account();
-    if let Some(mut copy) = cache.open_derived(&key)? {
-        let files = read_files(&deb, &mut account.reader(&mut copy), contents, &account);
+    if let Some(mut copy) = cache.open_derived(&key)?
+        && let Ok(file) = copy.file()
+    {
+        let files = read_files(&deb, &mut copy, contents, &account, &Arc::new(file));
         if copy.finish() {
             return finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account);
         }
         account.release_all();
     }
-    let mut tee = Tee {
-        inner: account.reader(deb.data_reader().map_err(|e| pkg_err(e.to_string()))?),
-        copy: cache.create_derived(&key),
-    };
-    let files = read_files(&deb, &mut tee, contents, &account);
-    let files = finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account)?;
-    // the rest of the stream (the tar's end blocks) completes the copy
-    if std::io::copy(&mut tee, &mut std::io::sink()).is_ok()
-        && let Some(copy) = tee.copy
+    if let Some(writer) = cache.create_derived(&key)
+        && let Some(file) = writer.file()
     {
-        copy.commit();
+        let (files, whole) = unpack_through(
+            &deb,
+            Copy::Cache(Box::new(writer)),
+            file,
+            contents,
+            &account,
+        )?;
+        let files = finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account)?;
+        if whole {
+            return Ok(files);
+        }
+        // the copy its files point into could not be written whole: unpack again
+        account.release_all();
+    }
+    let spill = crate::layers::spill_file(cache).map_err(|e| {
+        pkg_err(format!(
+            "cannot create a temporary file for its contents in the cache directory or {}: {e}",
+            std::env::temp_dir().display()
+        ))
+    })?;
+    let read_back = spill
+        .try_clone()
+        .map_err(|e| pkg_err(format!("temporary file: {e}")))?;
+    let (files, whole) = unpack_through(
+        &deb,
+        Copy::Spill(spill, None),
+        read_back,
+        contents,
+        &account,
+    )?;
+    let files = finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account)?;
+    if !whole {
+        return Err(pkg_err(
+            "cannot write its contents to a temporary file (disk full?)".into(),
+        ));
     }
     Ok(files)
 }
 
-/// A reader that also feeds what it reads to a cache entry being written.
+/// Decompresses `deb`'s data archive into `copy` while walking it; the files left unread point
+/// into `file` (another handle to `copy`'s file). `true` when the copy holds the whole stream.
+fn unpack_through(
+    deb: &DebArchive<'_>,
+    copy: Copy,
+    file: std::fs::File,
+    contents: &Contents,
+    account: &Account<'_>,
+) -> Result<(Result<Files, whittle_deb::deb::Error>, bool), Error> {
+    let inner = deb.data_reader().map_err(|e| Error::Package {
+        package: deb.origin().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut tee = Tee { inner, copy };
+    let files = read_files(deb, &mut tee, contents, account, &Arc::new(file));
+    // the rest of the stream (the tar's end blocks) completes the copy
+    let drained = files.is_ok() && std::io::copy(&mut tee, &mut std::io::sink()).is_ok();
+    let whole = drained
+        && match tee.copy {
+            Copy::Cache(w) => w.commit(),
+            Copy::Spill(_, failed) => failed.is_none(),
+        };
+    Ok((files, whole))
+}
+
+/// Where a [`Tee`] copies the stream to.
+enum Copy {
+    /// The cache's entry for the package's data archive.
+    Cache(Box<whittle_fetch::DerivedWriter>),
+    /// An anonymous spill file, and the first write error.
+    Spill(std::fs::File, Option<std::io::Error>),
+}
+
+/// A reader that also feeds what it reads to a copy.
 struct Tee<R> {
     inner: R,
-    copy: Option<whittle_fetch::DerivedWriter>,
+    copy: Copy,
 }
 
 impl<R: std::io::Read> std::io::Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write;
         let n = self.inner.read(buf)?;
-        if let Some(copy) = &mut self.copy {
-            copy.feed(buf.get(..n).unwrap_or_default());
+        let got = buf.get(..n).unwrap_or_default();
+        match &mut self.copy {
+            Copy::Cache(w) => w.feed(got),
+            Copy::Spill(f, failed @ None) => {
+                if let Err(e) = f.write_all(got) {
+                    *failed = Some(e);
+                }
+            }
+            Copy::Spill(_, Some(_)) => {}
         }
         Ok(n)
     }
@@ -232,12 +308,15 @@ struct Files {
 }
 
 /// The entries of `deb`'s data archive read from `reader`, without what the image leaves out;
-/// every file kept is drawn from `account` (a sparse file keeps more than its archive holds).
+/// every file kept in memory is drawn from `account` (a sparse file keeps more than its archive
+/// holds); the files the walk left unread are handles into `copy`, which holds (or will hold) the
+/// same stream.
 fn read_files(
     deb: &DebArchive<'_>,
     reader: impl std::io::Read,
     contents: &Contents,
     account: &Account<'_>,
+    copy: &Arc<std::fs::File>,
 ) -> Result<Files, whittle_deb::deb::Error> {
     let mut out = Files {
         entries: Vec::new(),
@@ -274,7 +353,10 @@ fn read_files(
         out.newest_mtime = out.newest_mtime.max(entry.mtime);
         let node = match &entry.kind {
             EntryKind::Dir => Node::Dir,
-            EntryKind::File => Node::file(entry.data),
+            EntryKind::File => match entry.data_offset {
+                Some(at) => Node::file(FileData::extent(copy.clone(), at, entry.size)),
+                None => Node::file(entry.data),
+            },
             EntryKind::Symlink { target } => Node::symlink(target.to_string()),
             EntryKind::Hardlink { target } => Node::hardlink(target.to_string()),
         };
@@ -383,7 +465,11 @@ fn add_conffile_sums(out: &mut Unpacked, conffiles: Option<&str>) {
             if !sums.is_empty() && !sums.ends_with('\n') {
                 sums.push('\n');
             }
-            sums.push_str(&format!("{}  {rel}\n", hex::encode(md5::Md5::digest(data))));
+            let mut md5 = md5::Md5::new();
+            if std::io::copy(&mut data.reader(), &mut md5).is_err() {
+                continue; // unreadable: the layer write reports it
+            }
+            sums.push_str(&format!("{}  {rel}\n", hex::encode(md5.finalize())));
         }
     }
     out.md5sums = (!sums.is_empty()).then_some(sums);
@@ -520,10 +606,14 @@ pub struct Group {
 /// The home Debian gives accounts that have none (`nobody`): never created.
 const NO_HOME: &str = "/nonexistent";
 
-/// The text of a regular file of the tree, if it is one and is UTF-8.
+/// The largest `/etc/passwd` or `/etc/group` read.
+const MAX_ACCOUNTS_FILE: u64 = 16 << 20;
+
+/// The text of a regular file of the tree, if it is one, is UTF-8 and at most
+/// [`MAX_ACCOUNTS_FILE`] bytes.
 fn file_text(tree: &Tree, path: &str) -> Option<String> {
     match &tree.get(path)?.node {
-        Node::File(d) => String::from_utf8(d.to_vec()).ok(),
+        Node::File(d) => d.text_at_most(MAX_ACCOUNTS_FILE),
         _ => None,
     }
 }
@@ -747,14 +837,15 @@ mod tests {
         assert_eq!(blobs.count(), 0);
     }
 
-    /// Packages unpacked in parallel draw from one budget: two packages of 3 MiB each fit in
-    /// 7 MiB, not in 5 MiB, whichever thread gets there first.
+    /// Packages unpacked in parallel draw from one budget: two packages of 3 MiB each (in
+    /// files small enough to be held in memory) fit in 7 MiB, not in 5 MiB, whichever thread
+    /// gets there first.
     #[test]
     fn packages_unpacked_in_parallel_share_the_budget() {
         let dir = tempfile::tempdir().unwrap();
         let reqs: Vec<Request> = ["a", "b"]
             .map(|name| {
-                let deb = zeros_deb(name, &format!("./usr/lib/{name}"), 3 << 20, 1);
+                let deb = zeros_deb(name, &format!("./usr/lib/{name}"), 60 << 10, 52);
                 let path = dir.path().join(format!("{name}.deb"));
                 std::fs::write(&path, &deb).unwrap();
                 Request {
@@ -920,7 +1011,7 @@ mod tests {
             panic!("not a file")
         };
         assert_eq!(
-            std::str::from_utf8(data).unwrap(),
+            std::str::from_utf8(&data.read_to_vec().unwrap()).unwrap(),
             "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
         );
         assert_eq!(t.get("home/nonroot").unwrap().meta.uid, 65532);
@@ -986,7 +1077,7 @@ mod tests {
         )
         .unwrap();
         let text = |p: &str| match &t.get(p).unwrap().node {
-            Node::File(d) => String::from_utf8(d.to_vec()).unwrap(),
+            Node::File(d) => String::from_utf8(d.read_to_vec().unwrap()).unwrap(),
             _ => panic!(),
         };
         assert_eq!(

@@ -290,7 +290,21 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
     let mut layers = Vec::with_capacity(img.layers.len());
     // an Overlay checks each member's declared size against the limit before reading it (a
     // header claiming 32 TiB must not abort the allocation)
-    let mut overlay = whittle_fs::Overlay::new().with_size_limit(crate::MAX_IMAGE_BYTES);
+    // the base's large files and its layer blobs are kept in an anonymous temporary file, not
+    // in memory
+    let spill = crate::spill().map_err(|e| {
+        err(
+            b,
+            origin,
+            format!(
+                "cannot create a temporary file in {} for its layers: {e}",
+                std::env::temp_dir().display()
+            ),
+        )
+    })?;
+    let mut overlay = whittle_fs::Overlay::new()
+        .with_size_limit(crate::MAX_IMAGE_BYTES)
+        .with_spill(spill.clone());
     for (i, l) in img.layers.iter().enumerate() {
         let media_type = oci_layer_type(&l.media_type).ok_or_else(|| {
             err(
@@ -310,11 +324,14 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             )
         })?;
         let digest = img.raw_layer_digest(i).map_err(|e| err(b, origin, e))?;
-        let mut blob = Vec::new();
-        img.open_raw_layer(i)
-            .map_err(|e| err(b, origin, e))?
-            .take(l.size.saturating_add(1))
-            .read_to_end(&mut blob)
+        let blob = spill
+            .append(
+                &mut img
+                    .open_raw_layer(i)
+                    .map_err(|e| err(b, origin, e))?
+                    .take(l.size),
+                l.size,
+            )
             .map_err(|e| err(b, origin, format!("reading layer {i}: {e}")))?;
         // verified as it is read: a tampered blob is reported as such, not as the tar error
         // it causes
@@ -345,7 +362,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             media_type: media_type.to_string(),
             digest,
             diff_id,
-            size: blob.len() as u64,
+            size: blob.len(),
             blob,
         });
     }
@@ -401,7 +418,7 @@ fn oci_layer_type(media_type: &str) -> Option<&'static str> {
 /// The installed Debian packages of a tree: `var/lib/dpkg/status` (entries whose `Status` ends
 /// in `installed`) and distroless' `var/lib/dpkg/status.d/NAME`.
 fn installed_debs(tree: &Tree) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
-    let mut texts: Vec<(String, &[u8])> = Vec::new();
+    let mut texts: Vec<(String, &whittle_fs::FileData)> = Vec::new();
     for (path, e) in tree.walk() {
         let is_db = path == "var/lib/dpkg/status"
             || whittle_deb::status::is_status_d_entry(path)
@@ -413,8 +430,8 @@ fn installed_debs(tree: &Tree) -> Result<(BTreeMap<String, String>, Vec<String>)
             texts.push((path.to_string(), d));
         }
     }
-    let total: usize = texts.iter().map(|(_, d)| d.len()).sum();
-    if total > MAX_DB_BYTES {
+    let total: u64 = texts.iter().map(|(_, d)| d.len()).sum();
+    if total > MAX_DB_BYTES as u64 {
         return Err(format!(
             "its dpkg database is {total} bytes, more than {MAX_DB_BYTES}"
         ));
@@ -422,7 +439,8 @@ fn installed_debs(tree: &Tree) -> Result<(BTreeMap<String, String>, Vec<String>)
     let mut out = BTreeMap::new();
     let mut stanzas = Vec::new();
     for (path, data) in texts {
-        let text = String::from_utf8_lossy(data);
+        let data = data.bytes().map_err(|e| format!("/{path}: {e}"))?;
+        let text = String::from_utf8_lossy(&data);
         for stanza in text.split("\n\n") {
             let field = |name: &str| {
                 stanza.lines().find_map(|l| {
@@ -452,14 +470,17 @@ fn installed_apks(tree: &Tree) -> Result<(BTreeMap<String, String>, String), Str
     let Some(Node::File(d)) = tree.get("lib/apk/db/installed").map(|e| &e.node) else {
         return Ok(Default::default());
     };
-    let db = whittle_apk::package::installed::parse_installed("lib/apk/db/installed", d)
+    let d = d
+        .bytes()
+        .map_err(|e| format!("/lib/apk/db/installed: {e}"))?;
+    let db = whittle_apk::package::installed::parse_installed("lib/apk/db/installed", &d)
         .map_err(|e| e.to_string())?;
     let names = db
         .packages
         .into_iter()
         .map(|p| (p.name, p.version))
         .collect();
-    Ok((names, String::from_utf8_lossy(d).into_owned()))
+    Ok((names, String::from_utf8_lossy(&d).into_owned()))
 }
 
 /// The entries of `top` that `base` does not hold as they are, as a tree a layer is written

@@ -22,7 +22,7 @@
 //! The C.UTF-8 locale needs nothing here: Debian 12's and 13's libc-bin ship it compiled
 //! (`/usr/lib/locale/C.utf8`), so it is in the image exactly when libc-bin is.
 
-use crate::ldcache::{file_bytes, link_target, lookup};
+use crate::ldcache::{file_bytes, file_data, link_target, lookup};
 use crate::{Error, Events};
 use whittle_fs::{Meta, Node, Tree};
 
@@ -102,7 +102,7 @@ pub fn nsswitch(tree: &mut Tree) -> Result<Nsswitch, Error> {
         return Ok(Nsswitch::Kept);
     }
     let default = lookup(tree, LIBC_BIN_NSSWITCH, true)
-        .and_then(|(_, e)| Some((file_bytes(tree, e)?.to_vec(), e.meta)));
+        .and_then(|(_, e)| Some((file_bytes(tree, e)?.into_owned(), e.meta)));
     Ok(match default {
         Some((data, meta)) => {
             tree.insert(NSSWITCH, Node::file(data), meta)?;
@@ -128,7 +128,7 @@ pub fn timezone(tree: &mut Tree) -> Result<Vec<String>, Error> {
                 .split('/')
                 .any(|c| c.is_empty() || c == "." || c == "..")
             && lookup(tree, &format!("{ZONEINFO}{zone}"), true)
-                .is_some_and(|(_, e)| file_bytes(tree, e).is_some())
+                .is_some_and(|(_, e)| file_data(tree, e).is_some())
     };
     if !debian(tree) || !zone_file(tree, DEFAULT_ZONE) {
         return Ok(Vec::new());
@@ -143,9 +143,10 @@ pub fn timezone(tree: &mut Tree) -> Result<Vec<String>, Error> {
         Some(_) => return Ok(Vec::new()),
         None => match &timezone {
             Some(Node::File(data)) => {
-                let line = data
-                    .get(..data.len().min(MAX_TIMEZONE))
-                    .and_then(|d| d.split(|&c| c == b'\n').next())
+                let head = data.bytes_at_most(MAX_TIMEZONE as u64).unwrap_or_default();
+                let line = head
+                    .split(|&c| c == b'\n')
+                    .next()
                     .and_then(|l| std::str::from_utf8(l).ok())
                     .unwrap_or_default();
                 let word = line.split(' ').next().unwrap_or_default();
@@ -192,7 +193,7 @@ mod tests {
 
     fn text(tree: &Tree, p: &str) -> Option<String> {
         match tree.get(p).map(|e| &e.node) {
-            Some(Node::File(d)) => Some(String::from_utf8(d.to_vec()).unwrap()),
+            Some(Node::File(d)) => Some(String::from_utf8(d.read_to_vec().unwrap()).unwrap()),
             _ => None,
         }
     }

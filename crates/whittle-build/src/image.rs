@@ -200,11 +200,17 @@ fn copy_local(tree: &mut Tree, dest: &str, src: &Path, spec: &PathSpec) -> Resul
                 crate::MAX_IMAGE_BYTES
             ));
         }
-        let mut data = Vec::new();
-        std::fs::File::open(src)
+        let data = std::fs::File::open(src)
             .and_then(|f| {
                 use std::io::Read;
-                f.take(md.len()).read_to_end(&mut data)
+                let mut f = f.take(md.len());
+                if md.len() >= whittle_fs::INLINE_MAX {
+                    // large: kept in the spill file, not in memory
+                    return crate::spill()?.append(&mut f, md.len());
+                }
+                let mut data = Vec::new();
+                f.read_to_end(&mut data)?;
+                Ok(whittle_fs::FileData::inline(data))
             })
             .map_err(|e| format!("{}: {e}", src.display()))?;
         tree.insert(
@@ -241,7 +247,7 @@ pub fn image(
     config: &Config,
     arch: &str,
     mtime: u64,
-    layers: Vec<(whittle_fs::Layer, String)>,
+    layers: Vec<(ImageLayer, String)>,
 ) -> Result<Image, Error> {
     let a = whittle_config::Arch::parse(arch)
         .ok_or_else(|| Error::Unsupported(format!("unknown architecture {arch}")))?;
@@ -280,14 +286,14 @@ pub fn image(
             })
             .collect(),
     };
-    let layers = layers
-        .into_iter()
-        .map(|(l, _)| ImageLayer::from(l))
-        .collect();
+    let layers = layers.into_iter().map(|(l, _)| l).collect();
     let mut img = Image::new(cfg, layers);
     img.annotations = config.annotations.clone();
     Ok(img)
 }
+
+/// The largest os-release file read.
+const MAX_OS_RELEASE: u64 = 1 << 20;
 
 /// `KEY=value` from an os-release file in the tree.
 fn os_release_field(tree: &Tree, key: &str) -> Option<String> {
@@ -301,7 +307,8 @@ fn os_release_field(tree: &Tree, key: &str) -> Option<String> {
     let Node::File(data) = &entry.node else {
         return None;
     };
-    let text = std::str::from_utf8(data).ok()?;
+    let data = data.bytes_at_most(MAX_OS_RELEASE)?;
+    let text = std::str::from_utf8(&data).ok()?;
     text.lines().find_map(|l| {
         let v = l.strip_prefix(key)?.strip_prefix('=')?;
         Some(v.trim_matches('"').to_string())
@@ -371,18 +378,49 @@ pub fn sbom(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "image".into())
         });
-    let cat = whittle_catalog::catalog_entries(tree.walk().filter_map(|(path, entry)| {
-        let e = match &entry.node {
-            Node::File(d) => whittle_catalog::TreeEntry::File(d),
-            Node::Symlink(t) => whittle_catalog::TreeEntry::Symlink(t),
-            Node::Hardlink(t) => match &tree.get(t)?.node {
-                Node::File(d) => whittle_catalog::TreeEntry::File(d),
-                _ => return None,
+    // the catalog reads only a few small files: only those are read (from disk when kept there)
+    let mut files: Vec<(&str, std::borrow::Cow<'_, [u8]>)> = Vec::new();
+    let mut links: Vec<(&str, &str)> = Vec::new();
+    for (path, entry) in tree.walk() {
+        let data = match &entry.node {
+            Node::Symlink(t) => {
+                links.push((path, t));
+                continue;
+            }
+            Node::File(d) => d,
+            Node::Hardlink(t) => match tree.get(t).map(|e| &e.node) {
+                Some(Node::File(d)) => d,
+                _ => continue,
             },
-            Node::Dir => return None,
+            Node::Dir => continue,
         };
-        Some((path, e))
-    }));
+        use whittle_catalog::layers::Want;
+        match whittle_catalog::layers::wanted(path) {
+            Some(Want::Keep(max)) if data.len() > max => {
+                return Err(sbom_err(format!(
+                    "{path} is {} bytes, more than the {max}-byte limit: not read",
+                    data.len()
+                )));
+            }
+            Some(Want::Keep(max) | Want::KeepSmall(max)) if data.len() <= max => {
+                let bytes = data
+                    .bytes()
+                    .map_err(|e| whittle_fs::Error::content(path, e))?;
+                files.push((path, bytes));
+            }
+            _ => {}
+        }
+    }
+    let cat = whittle_catalog::catalog_entries(
+        files
+            .iter()
+            .map(|(p, d)| (*p, whittle_catalog::TreeEntry::File(d)))
+            .chain(
+                links
+                    .iter()
+                    .map(|(p, t)| (*p, whittle_catalog::TreeEntry::Symlink(t))),
+            ),
+    );
     if let Some(f) = cat.findings.first() {
         return Err(sbom_err(f.message.clone()));
     }

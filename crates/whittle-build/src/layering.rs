@@ -48,7 +48,7 @@ pub fn groups(packages: &[PackageFiles], tree: &Tree, budget: u32) -> Vec<Vec<us
     let mut sizes = vec![0u64; packages.len()];
     for (path, &i) in &owners {
         if let Some(Node::File(d)) = tree.get(path).map(|e| &e.node) {
-            sizes[i] += d.len() as u64;
+            sizes[i] += d.len();
         }
     }
     let mut by_origin: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -345,7 +345,7 @@ mod tests {
         assert!(top.contains("etc/motd") && top.contains("lib") && top.contains("etc/secret"));
         assert!(!top.contains("usr/lib/libc.so.6"));
         let db = |i: usize| match &plans[i].tree.get("usr/lib/apk/db/installed").unwrap().node {
-            Node::File(d) => String::from_utf8(d.to_vec()).unwrap(),
+            Node::File(d) => String::from_utf8(d.read_to_vec().unwrap()).unwrap(),
             _ => panic!(),
         };
         assert_eq!(db(0), "P:libc6\n\nP:libm\n\n");
@@ -436,7 +436,7 @@ mod tests {
                     _ => e,
                 };
                 let what = match &e.node {
-                    Node::File(d) => format!("file {:?}", &d[..]),
+                    Node::File(d) => format!("file {:?}", &d.read_to_vec().unwrap()[..]),
                     n => format!("{n:?}"),
                 };
                 (p.to_string(), what, e.meta)

@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 use whittle_config::LayerCompression;
 use whittle_fetch::Cache;
 use whittle_fs::compress::FORMAT;
-use whittle_fs::{Codec, Layer, LayerTar, Tree};
+use whittle_fs::{Codec, FileData, LayerTar, Tree};
+use whittle_oci::ImageLayer;
 
 /// The codec and level of `compression`'s layers.
 pub fn codec(compression: LayerCompression) -> (Codec, i32) {
@@ -61,42 +62,104 @@ pub fn cache_key(diff_id: &str, compression: LayerCompression) -> String {
     )
 }
 
-/// The compressed layer of `tree`, from the cache when an identical one was made before. The
-/// tar is never held in memory: its diff ID is hashed as it streams, and on a miss it streams
-/// again into the compressor.
+/// The compressed layer of `tree`, from the cache when an identical one was made before. Neither
+/// the tar nor the compressed layer is held in memory: the diff ID is hashed as the tar streams;
+/// on a miss the tar streams again into the compressor, whose output goes to the cache entry (or,
+/// when the cache keeps none, to an anonymous temporary file), and the layer's blob is a handle
+/// to that file ([`FileData`]).
 pub fn layer(
     tree: &Tree,
     mtime: u64,
     compression: LayerCompression,
     cache: &Cache,
-) -> Result<Layer, Error> {
-    let (diff_id, tar_size) = whittle_fs::tar_identity(tree, mtime)?;
-    if let Some(layer) = cached(&diff_id, tar_size, compression, cache)? {
+) -> Result<ImageLayer, Error> {
+    let (diff_id, _) = whittle_fs::tar_identity(tree, mtime)?;
+    let key = cache_key(&diff_id, compression);
+    if let Some(layer) = cached(&key, &diff_id, compression, cache)? {
         return Ok(layer);
     }
     let (codec, level) = codec(compression);
-    let layer = whittle_fs::compress_tree(tree, mtime, codec, level, whittle_fs::threads())?;
-    cache.put_derived(&cache_key(&layer.diff_id, compression), &layer.blob)?;
-    Ok(layer)
+    let threads = whittle_fs::threads();
+    let made = |file: std::fs::File, d: whittle_fs::LayerDigests| ImageLayer {
+        media_type: codec.media_type().to_string(),
+        blob: FileData::extent(std::sync::Arc::new(file), 0, d.size),
+        digest: d.digest,
+        diff_id: d.diff_id,
+        size: d.size,
+    };
+    if let Some(writer) = cache.create_derived(&key)
+        && let Some(file) = writer.file()
+    {
+        let out = std::io::BufWriter::with_capacity(1 << 20, Feed(writer));
+        let (out, d) = whittle_fs::write_compressed_layer(tree, mtime, codec, level, threads, out)?;
+        let writer = out
+            .into_inner()
+            .map_err(|e| whittle_fs::Error::Io(e.into_error()))?
+            .0;
+        if writer.commit() {
+            return Ok(made(file, d));
+        }
+    }
+    let file = spill_file(cache).map_err(whittle_fs::Error::Io)?;
+    let out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        file.try_clone().map_err(whittle_fs::Error::Io)?,
+    );
+    let (out, d) = whittle_fs::write_compressed_layer(tree, mtime, codec, level, threads, out)?;
+    out.into_inner()
+        .map_err(|e| whittle_fs::Error::Io(e.into_error()))?;
+    Ok(made(file, d))
 }
 
+/// An anonymous temporary file: in the cache's `tmp/` when it is writable, else in the system's
+/// temporary directory.
+pub(crate) fn spill_file(cache: &Cache) -> std::io::Result<std::fs::File> {
+    if cache.writable()
+        && let Ok(f) = tempfile::tempfile_in(cache.root().join("tmp"))
+    {
+        return Ok(f);
+    }
+    tempfile::tempfile()
+}
+
+/// A cache entry being written, as a writer (writing to it never fails: see
+/// [`whittle_fetch::DerivedWriter`]).
+struct Feed(whittle_fetch::DerivedWriter);
+
+impl std::io::Write for Feed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.feed(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The cached layer under `key`, verified against its SHA-256 as it is read through once; its
+/// blob is a handle to the cache's file (see [`whittle_fetch::DerivedReader::file`]).
 fn cached(
+    key: &str,
     diff_id: &str,
-    tar_size: u64,
     compression: LayerCompression,
     cache: &Cache,
-) -> Result<Option<Layer>, Error> {
-    // verified against its SHA-256 by the cache, which gives the digest it checked
-    let Some((blob, sha256)) = cache.get_derived_sha256(&cache_key(diff_id, compression))? else {
+) -> Result<Option<ImageLayer>, Error> {
+    let Some(reader) = cache.open_derived(key)? else {
         return Ok(None);
     };
-    Ok(Some(Layer {
-        size: blob.len() as u64,
+    let (Ok(file), sha256, size) = (reader.file(), reader.sha256().to_string(), reader.size())
+    else {
+        return Ok(None);
+    };
+    if !reader.finish() {
+        return Ok(None);
+    }
+    Ok(Some(ImageLayer {
+        size,
         digest: format!("sha256:{sha256}"),
-        media_type: codec(compression).0.media_type(),
+        media_type: codec(compression).0.media_type().to_string(),
         diff_id: diff_id.to_string(),
-        uncompressed_size: tar_size,
-        blob,
+        blob: FileData::extent(std::sync::Arc::new(file), 0, size),
     }))
 }
 
@@ -128,22 +191,28 @@ mod tests {
             assert_eq!(first.media_type, codec.media_type());
             assert_eq!(
                 first,
-                whittle_fs::compress_layer(
-                    &whittle_fs::tar_layer(&tree(), 1).unwrap(),
-                    codec,
-                    level,
-                    1
+                ImageLayer::from(
+                    whittle_fs::compress_layer(
+                        &whittle_fs::tar_layer(&tree(), 1).unwrap(),
+                        codec,
+                        level,
+                        1
+                    )
+                    .unwrap()
                 )
-                .unwrap()
             );
             // the key names the codec and the compressor
             assert!(cache_key("sha256:x", c).contains(compressor_fingerprint(c)));
             assert!(cache_key("sha256:x", c).contains(codec.name()));
             assert!(compressor_fingerprint(c).starts_with("sha256:"));
-            // a corrupt cached blob is never returned: the layer is made again
+            // a corrupt cached blob is never returned: the layer is made again (written in
+            // place, as only the cache's owner can: `first` points into that file too)
+            let bytes = first.blob.read_to_vec().unwrap();
             let hex = first.digest.trim_start_matches("sha256:");
             std::fs::write(dir.path().join("blobs/sha256").join(hex), b"garbage").unwrap();
-            assert_eq!(layer(&tree(), 1, c, &cache).unwrap(), first);
+            let again = layer(&tree(), 1, c, &cache).unwrap();
+            assert_eq!(again.digest, first.digest);
+            assert_eq!(again.blob.read_to_vec().unwrap(), bytes);
         }
         assert_ne!(
             compressor_fingerprint(LayerCompression::Gzip),

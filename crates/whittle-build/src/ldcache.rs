@@ -305,7 +305,7 @@ pub fn write(tree: &mut Tree) -> Result<Outcome, Error> {
     let Some((arch, libc)) = ARCHES.iter().find_map(|a| Some((a, glibc_libc(tree, a)?))) else {
         return Ok(Outcome::NotGlibc);
     };
-    let (bytes, libraries, dirs) = match build(tree, arch, libc) {
+    let (bytes, libraries, dirs) = match build(tree, arch, &libc) {
         Ok(b) => b,
         Err(why) => return Ok(Outcome::NotWritten(why)),
     };
@@ -315,9 +315,9 @@ pub fn write(tree: &mut Tree) -> Result<Outcome, Error> {
 
 /// The image's `libc.so.6` (in `/lib/<triplet>` or `/usr/lib/<triplet>`), when `tree` holds
 /// `arch`'s glibc loader and that library.
-fn glibc_libc<'t>(tree: &'t Tree, arch: &Arch) -> Option<&'t [u8]> {
+fn glibc_libc<'t>(tree: &'t Tree, arch: &Arch) -> Option<std::borrow::Cow<'t, [u8]>> {
     let file = |p: &str| lookup(tree, p, true).and_then(|(_, e)| file_bytes(tree, e));
-    file(arch.loader)?;
+    lookup(tree, arch.loader, true).and_then(|(_, e)| file_data(tree, e))?;
     ["lib", "usr/lib"]
         .iter()
         .find_map(|d| file(&format!("{d}/{}/libc.so.6", arch.triplet)))
@@ -623,7 +623,7 @@ impl Scan<'_> {
                     "the library directories hold more than {MAX_LIBRARIES} candidate files"
                 ));
             }
-            let Some((mut flag, soname)) = self.process_file(name, data) else {
+            let Some((mut flag, soname)) = self.process_file(name, &data) else {
                 continue;
             };
             let mut soname = soname.unwrap_or_else(|| name.to_string());
@@ -838,8 +838,14 @@ pub(crate) fn under<'t>(
         .take_while(move |(p, _)| p.starts_with(prefix.as_str()))
 }
 
-/// The content of a regular file entry, following hardlinks.
-pub(crate) fn file_bytes<'t>(tree: &'t Tree, mut e: &'t Entry) -> Option<&'t [u8]> {
+/// The content of a regular file entry, following hardlinks, read (from disk when it is kept
+/// there: `None` when it cannot be read).
+pub(crate) fn file_bytes<'t>(tree: &'t Tree, e: &'t Entry) -> Option<std::borrow::Cow<'t, [u8]>> {
+    file_data(tree, e)?.bytes().ok()
+}
+
+/// The content of a regular file entry, following hardlinks, not read.
+pub(crate) fn file_data<'t>(tree: &'t Tree, mut e: &'t Entry) -> Option<&'t whittle_fs::FileData> {
     for _ in 0..=MAX_SYMLINK_HOPS {
         match &e.node {
             Node::File(d) => return Some(d),
@@ -1529,7 +1535,7 @@ mod tests {
         };
         let lib = format!("usr/lib/{triplet}");
         let libm = match &t.get(&format!("{lib}/libm.so.6")).unwrap().node {
-            Node::File(d) => d.to_vec(),
+            Node::File(d) => d.read_to_vec().unwrap(),
             _ => unreachable!(),
         };
         let link = |t: &mut Tree, at: &str, to: &str| {
@@ -1624,7 +1630,7 @@ mod tests {
         let expected = oracle(ldconfig, &t);
         let outcome = write(&mut t).unwrap();
         let got = match &t.get(CACHE).unwrap().node {
-            Node::File(d) => d.to_vec(),
+            Node::File(d) => d.read_to_vec().unwrap(),
             _ => unreachable!(),
         };
         let (theirs, generator) = decode(&expected).expect("ldconfig writes the 1.1 format");
@@ -1678,7 +1684,9 @@ mod tests {
         };
         put_file(&mut t, CACHE, b"mine".to_vec(), 0o644).unwrap();
         assert_eq!(write(&mut t).unwrap(), Outcome::Present);
-        assert!(matches!(&t.get(CACHE).unwrap().node, Node::File(d) if &d[..] == b"mine"));
+        assert!(
+            matches!(&t.get(CACHE).unwrap().node, Node::File(d) if d.as_inline() == Some(&b"mine"[..]))
+        );
     }
 
     #[test]

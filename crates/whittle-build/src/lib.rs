@@ -155,10 +155,27 @@ pub enum Error {
     },
 }
 
-/// The most file content one image may hold in memory while it is assembled: packages are
-/// untrusted input, and a closure that unpacks to more than this is refused with a clear error
-/// instead of exhausting the machine's memory.
-pub const MAX_IMAGE_BYTES: u64 = 8 << 30;
+/// The most file content one image may hold: packages are untrusted input, and a closure that
+/// unpacks to more than this is refused with a clear error instead of filling the disk. Memory
+/// does not grow with it: files of [`whittle_fs::INLINE_MAX`] bytes or more stay on disk (the
+/// cache's decompressed package data, or [`spill`]).
+pub const MAX_IMAGE_BYTES: u64 = 64 << 30;
+
+/// The process's spill file ([`whittle_fs::Spill`], an anonymous file in the system's temporary
+/// directory, made on first use): where large contents that have no other copy on disk are kept
+/// (a base image's layers and files, local files an image copies in).
+pub(crate) fn spill() -> std::io::Result<whittle_fs::Spill> {
+    static SPILL: std::sync::Mutex<Option<whittle_fs::Spill>> = std::sync::Mutex::new(None);
+    let mut held = SPILL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(s) = &*held {
+        return Ok(s.clone());
+    }
+    let s = whittle_fs::Spill::new_in(&std::env::temp_dir())?;
+    *held = Some(s.clone());
+    Ok(s)
+}
 
 /// An empty image tree bounded by [`MAX_IMAGE_BYTES`].
 pub(crate) fn image_tree() -> whittle_fs::Tree {
@@ -709,7 +726,7 @@ fn layered(
     format: &str,
     fetcher: &Fetcher,
     events: &dyn Events,
-) -> Result<Vec<(whittle_fs::Layer, String)>, Error> {
+) -> Result<Vec<(whittle_oci::ImageLayer, String)>, Error> {
     let groups = layering::groups(packages, tree, budget);
     let plans = layering::split(tree, packages, &groups, mtime, fixed)?;
     let mut out = Vec::with_capacity(plans.len());

@@ -1,11 +1,14 @@
 //! The one memory budget for unpacking packages. Package data is untrusted: a 1 MB `.deb` can
 //! hold gigabytes of zeros. Every package a build unpacks — in parallel or one after the other,
-//! Debian or APK — draws from one [`MemoryBudget`] *before* its decompressed bytes are buffered:
-//! a [`BudgetReader`] between the decompressor and the tar walk reserves each piece as it comes
-//! out, and what a package keeps (its files) is drawn too (a sparse file keeps more than its
-//! archive holds). When the budget is spent, the package is refused with an error naming it, its
-//! size so far and the limit, and how to raise it ([`UNPACK_LIMIT_VAR`]). Reserved bytes stay
-//! drawn until the build of the architecture ends: the image's tree holds them.
+//! Debian or APK — draws from one [`MemoryBudget`] *before* its decompressed bytes are held in
+//! memory: an APK's through a [`BudgetReader`] between the decompressor and the tar walk, which
+//! reserves each piece as it comes out; a `.deb`'s for the files it keeps in memory (those under
+//! [`whittle_fs::INLINE_MAX`] bytes, and sparse files, which keep more than their archive holds);
+//! its larger files stream to disk ([`crate::assemble::unpack_deb`]), and its decompressed data
+//! archive is capped at the budget's limit. When the budget is spent, the package is refused with
+//! an error naming it, its size so far and the limit, and how to raise it ([`UNPACK_LIMIT_VAR`]).
+//! Reserved bytes stay drawn until the build of the architecture ends: the image's tree holds
+//! them.
 
 use std::cell::Cell;
 use std::io::{self, Read};

@@ -4,7 +4,7 @@
 //! `update-ca-certificates` writes (Debian's `ca-certificates` postinst, Alpine's trigger), and
 //! Java's trust store `ca-certificates-java` makes from that bundle.
 
-use crate::ldcache::{file_bytes, link_target, lookup, under};
+use crate::ldcache::{file_bytes, file_data, link_target, lookup, under};
 use crate::{Error, Events};
 use whittle_deb::alternatives::Alternative;
 use whittle_fs::{Meta, Node, Tree};
@@ -125,7 +125,7 @@ pub fn ca_certificates(tree: &mut Tree) -> Result<usize, Error> {
     if tree.get(CA_BUNDLE).is_some() {
         return Ok(0);
     }
-    let certs: Vec<(usize, String, std::sync::Arc<[u8]>)> = CA_DIRS
+    let certs: Vec<(usize, String, whittle_fs::FileData)> = CA_DIRS
         .iter()
         .enumerate()
         .flat_map(|(dir, prefix)| {
@@ -146,7 +146,11 @@ pub fn ca_certificates(tree: &mut Tree) -> Result<usize, Error> {
         "# Written by whittle as ca-certificates' postinst would: every certificate selected.\n",
     );
     for (dir, path, data) in &certs {
-        bundle.extend_from_slice(data);
+        bundle.extend_from_slice(
+            &data
+                .bytes()
+                .map_err(|e| whittle_fs::Error::content(path, e))?,
+        );
         if !bundle.ends_with(b"\n") {
             bundle.push(b'\n');
         }
@@ -190,10 +194,10 @@ pub fn jvm_alternatives(tree: &Tree) -> Vec<Alternative> {
             name.starts_with('.') && name.ends_with(".jinfo") && !name.contains('/')
         })
         .filter_map(|(_, entry)| match &entry.node {
-            Node::File(data) if data.len() <= MAX_JINFO => std::str::from_utf8(data).ok(),
+            Node::File(data) => data.text_at_most(MAX_JINFO as u64),
             _ => None,
         })
-        .flat_map(whittle_deb::alternatives::parse_jinfo)
+        .flat_map(|text| whittle_deb::alternatives::parse_jinfo(&text))
         .collect()
 }
 
@@ -251,7 +255,7 @@ pub fn java_cacerts(tree: &mut Tree) -> Result<JavaCacerts, Error> {
     if bundle.len() > MAX_BUNDLE {
         return Ok(JavaCacerts::BundleTooLarge(bundle.len()));
     }
-    let (certs, left_out) = pem_certificates(bundle);
+    let (certs, left_out) = pem_certificates(&bundle);
     if certs.is_empty() {
         return Ok(JavaCacerts::NotWanted);
     }
@@ -269,8 +273,8 @@ pub fn java_cacerts(tree: &mut Tree) -> Result<JavaCacerts, Error> {
             continue;
         };
         let der = first_cert.entry(real).or_insert_with(|| {
-            let data = file_bytes(tree, entry).filter(|d| d.len() <= MAX_PEM_FILE)?;
-            pem_blocks(data).flatten().next()
+            let data = file_data(tree, entry).filter(|d| d.len() <= MAX_PEM_FILE as u64)?;
+            pem_blocks(&data.bytes().ok()?).flatten().next()
         });
         if let Some(der) = der {
             names.entry(der.clone()).or_default().push(name.to_string());
@@ -318,7 +322,7 @@ fn java_cacerts_wanted(tree: &Tree) -> bool {
 
 /// The content of the regular file the tree path `path` names, symlinks and hardlinks followed
 /// ([`lookup`]). `None` when it names no file.
-fn read_file<'t>(tree: &'t Tree, path: &str) -> Option<&'t [u8]> {
+fn read_file<'t>(tree: &'t Tree, path: &str) -> Option<std::borrow::Cow<'t, [u8]>> {
     lookup(tree, path, true).and_then(|(_, e)| file_bytes(tree, e))
 }
 
@@ -563,7 +567,7 @@ mod tests {
         }
         assert_eq!(ca_certificates(&mut tree).unwrap(), 3);
         let file = |p: &str| match tree.get(p).map(|e| &e.node) {
-            Some(Node::File(d)) => String::from_utf8(d.to_vec()).unwrap(),
+            Some(Node::File(d)) => String::from_utf8(d.read_to_vec().unwrap()).unwrap(),
             other => panic!("{p}: {other:?}"),
         };
         assert_eq!(file(CA_BUNDLE), "A\nB\nLOCAL\n");
@@ -732,7 +736,7 @@ lla8RNgmadyh3Ipbv2EekswCIHr7bhoOy5SeVZcCZu1YasByJBvpCaPpS6Y1sI2O
 
     fn file(tree: &Tree, p: &str) -> Vec<u8> {
         match tree.get(p).map(|e| &e.node) {
-            Some(Node::File(d)) => d.to_vec(),
+            Some(Node::File(d)) => d.read_to_vec().unwrap(),
             other => panic!("{p}: {other:?}"),
         }
     }

@@ -351,7 +351,7 @@ mod tests {
 
     fn text(tree: &Tree, path: &str) -> Option<String> {
         match &tree.get(path)?.node {
-            Node::File(d) => Some(String::from_utf8(d.to_vec()).unwrap()),
+            Node::File(d) => Some(String::from_utf8(d.read_to_vec().unwrap()).unwrap()),
             Node::Symlink(t) => Some(format!("-> {t}")),
             _ => None,
         }

@@ -100,7 +100,15 @@ pub fn build_rootfs(
     )?;
     let read =
         whittle_oci::read_image(&image, None).map_err(|e| RootfsError::Read(e.to_string()))?;
-    let mut overlay = whittle_fs::Overlay::new().with_size_limit(crate::MAX_IMAGE_BYTES);
+    let spill = crate::spill().map_err(|e| {
+        RootfsError::Read(format!(
+            "cannot create a temporary file in {}: {e}",
+            std::env::temp_dir().display()
+        ))
+    })?;
+    let mut overlay = whittle_fs::Overlay::new()
+        .with_size_limit(crate::MAX_IMAGE_BYTES)
+        .with_spill(spill);
     for i in 0..read.layers.len() {
         // verified to the layer's end (digest, size, diff ID), not only to the tar's end
         read.read_layer(i, |layer| {
@@ -135,7 +143,8 @@ pub fn write_tree(tree: &whittle_fs::Tree, dest: &Path) -> Result<(), RootfsErro
                 dirs.push((to.clone(), entry.meta.mode));
             }
             Node::File(data) => {
-                std::fs::write(&to, data).map_err(w(&to))?;
+                let mut out = std::fs::File::create(&to).map_err(w(&to))?;
+                std::io::copy(&mut data.reader(), &mut out).map_err(w(&to))?;
                 std::fs::set_permissions(&to, std::fs::Permissions::from_mode(entry.meta.mode))
                     .map_err(w(&to))?;
             }

@@ -349,7 +349,7 @@ fn a_replaced_layer_blob_is_refused_not_cataloged() {
         digest: digest.clone(),
         diff_id: digest.clone(),
         size: good.len() as u64,
-        blob: good,
+        blob: good.into(),
     };
     whittle_oci::write(&[whittle_oci::Image::new(config, vec![l])], &r).unwrap();
     let img = whittle_oci::read_image(&r, None).unwrap();

@@ -234,6 +234,7 @@ pub struct DebArchive<'a> {
     data_compression: Compression,
     data: &'a [u8],
     max_data_size: u64,
+    inline_max: Option<u64>,
 }
 
 impl<'a> DebArchive<'a> {
@@ -347,6 +348,7 @@ impl<'a> DebArchive<'a> {
             data_compression,
             data: data.data,
             max_data_size: DEFAULT_MAX_DATA_SIZE,
+            inline_max: None,
         })
     }
 
@@ -354,6 +356,14 @@ impl<'a> DebArchive<'a> {
     /// [`DEFAULT_MAX_DATA_SIZE`]).
     pub fn with_max_data_size(mut self, bytes: u64) -> Self {
         self.max_data_size = bytes;
+        self
+    }
+
+    /// Leaves regular files of at least `bytes` unread when walking the data archive: the
+    /// callback gets their offset in the decompressed stream instead
+    /// ([`whittle_fs::archive::TarEntry::data_offset`]), to read them from a copy of it.
+    pub fn with_inline_max(mut self, bytes: u64) -> Self {
+        self.inline_max = Some(bytes);
         self
     }
 
@@ -466,6 +476,7 @@ impl<'a> DebArchive<'a> {
         let opts = WalkOptions {
             max_size: self.max_data_size,
             pax_key: None,
+            inline_max: self.inline_max,
         };
         let result = walk_tar(reader, &opts, &mut f);
         let (origin, package) = (self.origin.clone(), self.package().to_string());

@@ -751,6 +751,25 @@ impl Read for DerivedReader {
 }
 
 impl DerivedReader {
+    /// Another handle to the entry's file, to read parts of it later with positioned reads
+    /// (`pread`): only once [`DerivedReader::finish`] returned `true` are its bytes known good.
+    /// They stay so while the handle is open: the cache replaces entries by rename only (an open
+    /// handle keeps the old bytes), and creates them `0600`, so writing them in place takes the
+    /// rights of the cache's owner, who can read the seal key anyway.
+    pub fn file(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// The SHA-256 (hex) the entry's record gives, which [`DerivedReader::finish`] checks.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The size the entry's record gives, which [`DerivedReader::finish`] checks.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Reads what is left and tells whether everything read matched the record; a mismatch
     /// drops the entry (with a warning).
     pub fn finish(mut self) -> bool {
@@ -792,18 +811,28 @@ impl DerivedWriter {
         self.size += bytes.len() as u64;
     }
 
-    /// Keeps what was fed as the entry's content (atomically: blob, then its sealed record).
-    pub fn commit(self) {
-        let Some(tmp) = self.tmp else { return };
+    /// Another handle to the file being written, to read parts of it later with positioned
+    /// reads (`pread`): they hold everything fed only when [`DerivedWriter::commit`] returns
+    /// `true` (see [`DerivedReader::file`] for why they stay good). `None` when writing already
+    /// failed.
+    pub fn file(&self) -> Option<File> {
+        self.tmp.as_ref()?.as_file().try_clone().ok()
+    }
+
+    /// Keeps what was fed as the entry's content (atomically: blob, then its sealed record);
+    /// `true` when the file now holds everything fed (even if it could not be kept in the cache).
+    pub fn commit(self) -> bool {
+        let Some(tmp) = self.tmp else { return false };
         let hex = hex::encode(self.hasher.finalize());
         let Some(dest) = self.cache.blob_path(&hex) else {
-            return;
+            return true;
         };
         if let Err(e) = tmp.persist(&dest) {
             self.cache.read_only(&dest, &e.error);
-            return;
+            return true;
         }
         self.cache.write_record(&self.key, &hex, self.size);
+        true
     }
 }
 

@@ -42,8 +42,14 @@ pub struct TarEntry<'a> {
     pub gid: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: u64,
-    /// File content (empty for anything but [`EntryKind::File`]).
+    /// File content (empty for anything but [`EntryKind::File`], and for a file left unread:
+    /// see [`TarEntry::data_offset`]).
     pub data: &'a [u8],
+    /// For a regular file of at least [`WalkOptions::inline_max`] bytes: its content was not
+    /// read, and is the [`TarEntry::size`] bytes at this offset of the (decompressed) stream.
+    pub data_offset: Option<u64>,
+    /// The file's size (`0` for anything but [`EntryKind::File`]).
+    pub size: u64,
     /// The value of the PAX extended header [`WalkOptions::pax_key`] names, if the entry has it.
     pub pax_value: Option<&'a [u8]>,
 }
@@ -124,6 +130,10 @@ pub struct WalkOptions<'k> {
     /// A PAX extended-header key whose value each entry carries in [`TarEntry::pax_value`]
     /// (e.g. `APK-TOOLS.checksum.SHA1`).
     pub pax_key: Option<&'k [u8]>,
+    /// Regular files of at least this many bytes are not read: the callback gets their offset
+    /// in the stream ([`TarEntry::data_offset`]) to read them from a copy of it. GNU sparse
+    /// files are always read. `None`: every file is read.
+    pub inline_max: Option<u64>,
 }
 
 /// Walks the tar read from `reader` (already decompressed), calling `f` for each entry in
@@ -232,12 +242,19 @@ where
             }
         }
         buf.clear();
+        let mut data_offset = None;
+        let size = if tag == 0 { entry.size() } else { 0 };
         if tag == 0 {
-            let size = entry.size();
             expanded = expanded.saturating_add(size);
             if expanded > opts.max_size {
                 return Err(WalkFail::Walk(WalkError::TooLarge(opts.max_size)));
             }
+        }
+        if tag == 0 && et != tar::EntryType::GNUSparse && opts.inline_max.is_some_and(|m| size >= m)
+        {
+            // the tar reader skips the content on its way to the next header
+            data_offset = Some(entry.raw_file_position());
+        } else if tag == 0 {
             // The declared size is untrusted: reserve at most 16 MiB up front, grow while reading.
             buf.reserve(usize::try_from(size.min(opts.max_size).min(16 << 20)).unwrap_or(0));
             entry.read_to_end(&mut buf).map_err(err)?;
@@ -262,6 +279,8 @@ where
             gid,
             mtime,
             data: &buf,
+            data_offset,
+            size,
             pax_value: has_pax.then_some(pax.as_slice()),
         })
         .map_err(WalkFail::User)?;
@@ -375,6 +394,7 @@ mod tests {
     fn collect(tar: &[u8], max: u64) -> Result<Vec<String>, WalkError> {
         let mut out = Vec::new();
         let opts = WalkOptions {
+            inline_max: None,
             max_size: max,
             pax_key: None,
         };
@@ -387,6 +407,37 @@ mod tests {
             WalkFail::User(()) => unreachable!(),
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn large_files_are_left_unread_with_their_offset_in_the_stream() {
+        use tar::EntryType as T;
+        let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let t = tar_of(&[
+            ("small", T::Regular, b"abc", ""),
+            ("big", T::Regular, &big, ""),
+            ("after", T::Regular, b"xyz", ""),
+        ]);
+        let opts = WalkOptions {
+            inline_max: Some(4096),
+            max_size: 1 << 20,
+            pax_key: None,
+        };
+        let mut seen = Vec::new();
+        walk_tar(&t[..], &opts, |e| {
+            seen.push((e.path.to_string(), e.data.to_vec(), e.data_offset, e.size));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(seen[0], ("small".into(), b"abc".to_vec(), None, 3));
+        let (_, data, Some(at), size) = &seen[1] else {
+            panic!("big was read: {:?}", seen[1].2)
+        };
+        assert!(data.is_empty());
+        assert_eq!(*size, big.len() as u64);
+        let at = usize::try_from(*at).unwrap();
+        assert_eq!(&t[at..at + big.len()], &big[..]);
+        assert_eq!(seen[2], ("after".into(), b"xyz".to_vec(), None, 3));
     }
 
     #[test]

@@ -97,6 +97,27 @@ pub enum Error {
     /// Writing the tar or gzip stream failed.
     #[error("writing the layer failed: {0}")]
     Io(#[from] std::io::Error),
+    /// A file's content could not be read back from where it is kept on disk (see
+    /// [`crate::FileData`]).
+    #[error(
+        "cannot read the content of /{path} back from whittle's temporary or cache files: {source} (was the cache directory changed or the disk full during the build?)"
+    )]
+    Content {
+        /// The tree path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A [`Error::Content`] for the file at `path`.
+    pub fn content(path: &str, source: std::io::Error) -> Self {
+        Error::Content {
+            path: path.to_string(),
+            source,
+        }
+    }
 }
 
 /// Result alias of this crate.

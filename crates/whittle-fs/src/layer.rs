@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use sha2::{Digest, Sha256};
 
 use crate::compress::{BlockWriter, Codec, compress, threads};
+use crate::data::FileData;
 use crate::error::Result;
 use crate::tree::{Entry, Node, Tree};
 use crate::ustar::{Header, Kind, TarWriter};
@@ -113,22 +114,22 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
             meta: e.meta,
             mtime,
         };
-        let data: &[u8] = match &e.node {
-            Node::Dir => &[],
+        let data: Option<&FileData> = match &e.node {
+            Node::Dir => None,
             Node::Symlink(t) => {
                 h.kind = Kind::Symlink;
                 h.link = t;
-                &[]
+                None
             }
             Node::File(d) => match leader.get(p) {
                 Some(l) if *l != p => {
                     h.kind = Kind::Hardlink;
                     h.link = l;
-                    &[]
+                    None
                 }
                 _ => {
                     h.kind = Kind::File;
-                    d
+                    Some(d)
                 }
             },
             Node::Hardlink(t) => {
@@ -138,17 +139,20 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
                 if l == p {
                     h.kind = Kind::File;
                     match &fe.node {
-                        Node::File(d) => d,
-                        _ => &[],
+                        Node::File(d) => Some(d),
+                        _ => None,
                     }
                 } else {
                     h.kind = Kind::Hardlink;
                     h.link = l;
-                    &[]
+                    None
                 }
             }
         };
-        tar.append(&h, data)?;
+        match data {
+            Some(d) => tar.append_from(&h, d.len(), &mut d.reader())?,
+            None => tar.append(&h, &[])?,
+        }
     }
     Ok(tar.finish()?)
 }

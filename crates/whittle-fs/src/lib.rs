@@ -30,6 +30,7 @@
 pub mod archive;
 mod bounded;
 pub mod compress;
+mod data;
 mod error;
 mod layer;
 mod overlay;
@@ -39,6 +40,7 @@ pub mod ustar;
 
 pub use bounded::{read_bounded, read_head};
 pub use compress::{Codec, MEDIA_TYPE_TAR_ZSTD, THREADS_ENV, threads};
+pub use data::{DataReader, FileData, INLINE_MAX, Spill};
 pub use error::{Error, Result};
 pub use layer::{
     HashingWriter, Layer, LayerDigests, LayerOptions, LayerTar, MEDIA_TYPE_TAR,

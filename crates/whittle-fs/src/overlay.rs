@@ -98,6 +98,7 @@ pub struct Overlay {
     origin: BTreeMap<String, usize>,
     next_layer: usize,
     size_limit: u64,
+    spill: Option<crate::Spill>,
 }
 
 impl Default for Overlay {
@@ -114,7 +115,14 @@ impl Overlay {
             origin: BTreeMap::new(),
             next_layer: 0,
             size_limit: DEFAULT_OVERLAY_SIZE_LIMIT,
+            spill: None,
         }
+    }
+
+    /// Keep file contents of [`crate::INLINE_MAX`] bytes or more in `spill` instead of memory.
+    pub fn with_spill(mut self, spill: crate::Spill) -> Self {
+        self.spill = Some(spill);
+        self
     }
 
     /// Limit the total size of the merged file contents (untrusted images must not exhaust memory).
@@ -167,7 +175,7 @@ struct Applier<'a> {
 
 fn size_of(node: &Node) -> u64 {
     match node {
-        Node::File(d) => d.len() as u64,
+        Node::File(d) => d.len(),
         _ => 0,
     }
 }
@@ -250,9 +258,20 @@ impl Applier<'_> {
                             limit: self.ov.size_limit,
                         });
                     }
-                    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-                    entry.read_to_end(&mut data).map_err(|e| tar_err(&raw, e))?;
-                    self.changes.bytes += data.len() as u64;
+                    let data = match &self.ov.spill {
+                        Some(spill) if size >= crate::INLINE_MAX => spill
+                            .append(&mut entry, size)
+                            .map_err(|e| tar_err(&raw, e))?,
+                        _ => {
+                            // the declared size is untrusted: reserve at most 16 MiB up front
+                            let mut data = Vec::with_capacity(
+                                usize::try_from(size.min(16 << 20)).unwrap_or(0),
+                            );
+                            entry.read_to_end(&mut data).map_err(|e| tar_err(&raw, e))?;
+                            data.into()
+                        }
+                    };
+                    self.changes.bytes += data.len();
                     Node::file(data)
                 }
                 tar::EntryType::Symlink | tar::EntryType::Link => {
@@ -502,7 +521,9 @@ mod tests {
             .unwrap();
         let paths: Vec<&str> = ov.tree().walk().map(|(p, _)| p).collect();
         assert_eq!(paths, ["a", "a/x"]);
-        assert!(matches!(&ov.tree().get("a/x").unwrap().node, Node::File(d) if &d[..] == b"new"));
+        assert!(
+            matches!(&ov.tree().get("a/x").unwrap().node, Node::File(d) if d.as_inline() == Some(&b"new"[..]))
+        );
         assert_eq!(ch.removed, ["a/y"]);
     }
 }

@@ -1,8 +1,8 @@
 //! The in-memory filesystem tree.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
+use crate::data::FileData;
 use crate::error::{Error, Result};
 use crate::path::{components, join, parent};
 
@@ -45,8 +45,8 @@ impl Meta {
 pub enum Node {
     /// A directory (its children are the paths below it).
     Dir,
-    /// A regular file with its content (shared, cheap to clone).
-    File(Arc<[u8]>),
+    /// A regular file with its content (shared, cheap to clone; large contents stay on disk).
+    File(FileData),
     /// A symbolic link and its target, stored verbatim (absolute or relative).
     Symlink(String),
     /// A hard link to another tree path (stored resolved through parent symlinks when possible).
@@ -54,8 +54,9 @@ pub enum Node {
 }
 
 impl Node {
-    /// A regular file from anything that converts into shared bytes (`Vec<u8>`, `&[u8]`, `Arc<[u8]>`).
-    pub fn file(data: impl Into<Arc<[u8]>>) -> Self {
+    /// A regular file from a [`FileData`] or anything that converts into in-memory bytes
+    /// (`Vec<u8>`, `&[u8]`, `Arc<[u8]>`, `String`).
+    pub fn file(data: impl Into<FileData>) -> Self {
         Node::File(data.into())
     }
     /// A symlink to `target`.
@@ -307,7 +308,7 @@ impl Tree {
                     }
                 }
                 let old_len = match existing {
-                    Node::File(d) => d.len() as u64,
+                    Node::File(d) => d.len(),
                     _ => 0,
                 };
                 self.check_limit(&full, old_len, &node)?;
@@ -456,7 +457,7 @@ impl Tree {
 
     fn check_limit(&self, path: &str, old_len: u64, node: &Node) -> Result<()> {
         if let Node::File(d) = node {
-            let would_be = (self.file_bytes - old_len).saturating_add(d.len() as u64);
+            let would_be = (self.file_bytes - old_len).saturating_add(d.len());
             if would_be > self.size_limit {
                 return Err(Error::SizeLimit {
                     path: path.to_string(),
@@ -501,7 +502,7 @@ impl Tree {
     fn count(&mut self, e: &Entry, add: bool) {
         match &e.node {
             Node::File(d) => {
-                let n = d.len() as u64;
+                let n = d.len();
                 self.file_bytes = if add {
                     self.file_bytes.saturating_add(n)
                 } else {
@@ -1033,7 +1034,7 @@ mod tests {
                             "parent of {p:?} is not a directory");
                     }
                     let size: u64 = t.walk().map(|(_, e)| match &e.node {
-                        Node::File(d) => d.len() as u64, _ => 0 }).sum();
+                        Node::File(d) => d.len(), _ => 0 }).sum();
                     prop_assert_eq!(size, t.total_size());
                     let links = t.walk().filter(|(_, e)| matches!(e.node, Node::Hardlink(_))).count();
                     prop_assert_eq!(links, t.hardlinks);

@@ -2,7 +2,7 @@
 //! not fit, numeric owners only, one fixed mtime, no atime/ctime, no end-of-archive padding beyond
 //! the two zero blocks. Used for layers and for OCI archives.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use crate::tree::Meta;
 
@@ -72,13 +72,23 @@ impl<W: Write> TarWriter<W> {
 
     /// Append an entry; `data` is the content of a regular file and must be empty otherwise.
     pub fn append(&mut self, h: &Header<'_>, data: &[u8]) -> io::Result<()> {
-        if h.kind != Kind::File && !data.is_empty() {
+        self.append_from(h, data.len() as u64, &mut &data[..])
+    }
+
+    /// Append an entry whose content (`size` bytes, `0` for anything but a regular file) is read
+    /// from `data`, streaming; fails when `data` holds fewer bytes.
+    pub fn append_from(
+        &mut self,
+        h: &Header<'_>,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> io::Result<()> {
+        if h.kind != Kind::File && size != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("tar entry `{}`: only regular files carry data", h.path),
             ));
         }
-        let size = data.len() as u64;
         let name = if h.kind == Kind::Dir {
             format!("{}/", h.path)
         } else {
@@ -146,8 +156,17 @@ impl<W: Write> TarWriter<W> {
             owner: "",
         });
         self.write(&block)?;
-        if !data.is_empty() {
-            self.write(data)?;
+        if size != 0 {
+            let copied = io::copy(&mut data.take(size), &mut CountingOut(self))?;
+            if copied != size {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "tar entry `{}`: content ended after {copied} of {size} bytes",
+                        h.path
+                    ),
+                ));
+            }
             self.pad(size)?;
         }
         Ok(())
@@ -172,6 +191,19 @@ impl<W: Write> TarWriter<W> {
             self.write(&[0u8; BLOCK][..BLOCK - rem])?;
         }
         Ok(())
+    }
+}
+
+/// A [`TarWriter`] as a plain writer of content bytes (counted like the rest).
+struct CountingOut<'a, W: Write>(&'a mut TarWriter<W>);
+
+impl<W: Write> Write for CountingOut<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.out.flush()
     }
 }
 

@@ -21,8 +21,8 @@ pub struct ImageLayer {
     pub diff_id: String,
     /// Length of `blob`.
     pub size: u64,
-    /// The layer bytes.
-    pub blob: Vec<u8>,
+    /// The layer bytes (in memory, or in a file: see [`whittle_fs::FileData`]).
+    pub blob: whittle_fs::FileData,
 }
 
 impl From<whittle_fs::Layer> for ImageLayer {
@@ -32,7 +32,7 @@ impl From<whittle_fs::Layer> for ImageLayer {
             digest: l.digest,
             diff_id: l.diff_id,
             size: l.size,
-            blob: l.blob,
+            blob: whittle_fs::FileData::inline(l.blob),
         }
     }
 }
@@ -143,7 +143,7 @@ impl Image {
                     bad(format!("layer {i}: `{d}` is not a sha256:<64 hex> digest"))
                 })?;
             }
-            if l.size != l.blob.len() as u64 {
+            if l.size != l.blob.len() {
                 return Err(bad(format!(
                     "layer {i}: size {} does not match its {} bytes",
                     l.size,

@@ -26,4 +26,6 @@ pub use read::{
 };
 pub use reference::{DOCKER_HUB, DockerReference, ImageRef};
 pub use verify::{LayerReader, Mismatch, RawLayer, Verified};
+/// The content of a layer blob ([`ImageLayer::blob`]): in memory or in a file.
+pub use whittle_fs::FileData;
 pub use write::{StagedFile, StagedLayout, Written, write};

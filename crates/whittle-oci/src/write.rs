@@ -1,6 +1,5 @@
 //! Writers: OCI layout directory, oci-archive, docker-archive; all atomic.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -8,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use whittle_fs::Meta;
 use whittle_fs::ustar::{Header, Kind, TarWriter};
+use whittle_fs::{FileData, Meta};
 
 use crate::error::{Error, Result};
 use crate::image::{Blob, Image, digest_hex};
@@ -68,10 +67,10 @@ pub fn write(images: &[Image], dest: &ImageRef) -> Result<Written> {
     }
 }
 
-/// All files of a layout, in memory (layers borrowed).
-struct Layout<'a> {
+/// All files of a layout (layers shared, in memory or in files).
+struct Layout {
     /// Blobs by hex digest.
-    blobs: BTreeMap<String, Cow<'a, [u8]>>,
+    blobs: BTreeMap<String, FileData>,
     index_json: Vec<u8>,
     /// The one entry of `index_json`.
     top: Descriptor,
@@ -88,18 +87,18 @@ struct DockerManifestEntry {
     layers: Vec<String>,
 }
 
-impl<'a> Layout<'a> {
+impl Layout {
     /// `docker`: `Some(name)` for a docker-archive (with its optional name).
     fn build(
-        images: &'a [Image],
+        images: &[Image],
         tag: Option<&str>,
         docker: Option<Option<&DockerReference>>,
-    ) -> Result<Layout<'a>> {
+    ) -> Result<Layout> {
         if images.is_empty() {
             return Err(Error::InvalidImage("no image to write".into()));
         }
-        let mut blobs: BTreeMap<String, Cow<'a, [u8]>> = BTreeMap::new();
-        let mut add = |digest: &str, bytes: Cow<'a, [u8]>| -> Result<String> {
+        let mut blobs: BTreeMap<String, FileData> = BTreeMap::new();
+        let mut add = |digest: &str, bytes: FileData| -> Result<String> {
             let hex = digest_hex(digest).ok_or_else(|| {
                 Error::InvalidImage(format!("`{digest}` is not a sha256:<64 hex> digest"))
             })?;
@@ -126,10 +125,13 @@ impl<'a> Layout<'a> {
             }
             let mut layer_paths = Vec::with_capacity(img.layers.len());
             for l in &img.layers {
-                layer_paths.push(add(&l.digest, Cow::Borrowed(&l.blob))?);
+                layer_paths.push(add(&l.digest, l.blob.clone())?);
             }
-            let config_path = add(&s.config.digest, Cow::Owned(s.config.bytes.clone()))?;
-            add(&s.manifest.digest, Cow::Owned(s.manifest.bytes.clone()))?;
+            let config_path = add(&s.config.digest, FileData::inline(s.config.bytes.clone()))?;
+            add(
+                &s.manifest.digest,
+                FileData::inline(s.manifest.bytes.clone()),
+            )?;
             let repo_tags = match docker.flatten() {
                 Some(r) if images.len() > 1 => {
                     let mut r = r.clone();
@@ -154,7 +156,7 @@ impl<'a> Layout<'a> {
             descs.remove(0)
         } else {
             let index = Blob::json(MEDIA_TYPE_INDEX, &Index::new(descs), "the image index")?;
-            add(&index.digest, Cow::Owned(index.bytes.clone()))?;
+            add(&index.digest, FileData::inline(index.bytes.clone()))?;
             index.descriptor()
         };
         let tag = match docker {
@@ -199,23 +201,23 @@ impl<'a> Layout<'a> {
         })
     }
 
-    /// Every file of the layout as (path, bytes), sorted by path.
-    fn files(&self) -> Vec<(String, &[u8])> {
-        let mut v: Vec<(String, &[u8])> = self
+    /// Every file of the layout as (path, content), sorted by path.
+    fn files(&self) -> Vec<(String, FileData)> {
+        let mut v: Vec<(String, FileData)> = self
             .blobs
             .iter()
-            .map(|(h, b)| (format!("blobs/sha256/{h}"), b.as_ref()))
+            .map(|(h, b)| (format!("blobs/sha256/{h}"), b.clone()))
             .collect();
         // A docker-archive of several platforms is a docker-archive only, as apko's tarballs
         // are: with an OCI index beside it, podman loads the archive as an OCI archive, one
         // platform under NAME:TAG, and the per-platform NAME:TAG-ARCH names are lost.
         let docker_only = self.docker_manifest.is_some() && self.written.manifests.len() > 1;
         if !docker_only {
-            v.push(("index.json".into(), &self.index_json));
-            v.push(("oci-layout".into(), OCI_LAYOUT));
+            v.push(("index.json".into(), self.index_json.clone().into()));
+            v.push(("oci-layout".into(), OCI_LAYOUT.into()));
         }
         if let Some(m) = &self.docker_manifest {
-            v.push(("manifest.json".into(), m));
+            v.push(("manifest.json".into(), m.clone().into()));
         }
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -499,14 +501,15 @@ fn keep_old_blobs(old: &Path, new: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_dir(layout: &Layout<'_>, dest: &Path) -> Result<()> {
+fn write_dir(layout: &Layout, dest: &Path) -> Result<()> {
     let staged = StagedLayout::new(dest)?;
     for (rel, bytes) in layout.files() {
         if rel == "index.json" {
             continue;
         }
         let p = staged.path().join(&rel);
-        fs::write(&p, bytes).map_err(Error::io("writing", &p))?;
+        let mut out = fs::File::create(&p).map_err(Error::io("writing", &p))?;
+        std::io::copy(&mut bytes.reader(), &mut out).map_err(Error::io("writing", &p))?;
     }
     let index = staged.index_json_keeping_others(&layout.top)?;
     let p = staged.path().join("index.json");
@@ -514,7 +517,7 @@ fn write_dir(layout: &Layout<'_>, dest: &Path) -> Result<()> {
     staged.commit()
 }
 
-fn write_archive(layout: &Layout<'_>, dest: &Path) -> Result<()> {
+fn write_archive(layout: &Layout, dest: &Path) -> Result<()> {
     let staged = StagedFile::new(dest)?;
     {
         let out = BufWriter::with_capacity(1 << 20, staged.file());
@@ -526,7 +529,7 @@ fn write_archive(layout: &Layout<'_>, dest: &Path) -> Result<()> {
     staged.commit()
 }
 
-fn write_tar_entries<W: Write>(tar: &mut TarWriter<W>, layout: &Layout<'_>) -> std::io::Result<()> {
+fn write_tar_entries<W: Write>(tar: &mut TarWriter<W>, layout: &Layout) -> std::io::Result<()> {
     let dir = |path| Header {
         path,
         kind: Kind::Dir,
@@ -544,7 +547,7 @@ fn write_tar_entries<W: Write>(tar: &mut TarWriter<W>, layout: &Layout<'_>) -> s
             meta: Meta::root(0o644),
             mtime: 0,
         };
-        tar.append(&h, bytes)?;
+        tar.append_from(&h, bytes.len(), &mut bytes.reader())?;
     }
     Ok(())
 }

@@ -217,7 +217,7 @@ fn docker_archive_manifest_json_points_at_blobs() {
     let m = json(std::str::from_utf8(&files["manifest.json"]).unwrap());
     assert_eq!(m[0]["RepoTags"][0], "alpine:3");
     let layer_path = m[0]["Layers"][0].as_str().unwrap();
-    assert_eq!(files[layer_path], img.layers[0].blob);
+    assert_eq!(files[layer_path], img.layers[0].blob.read_to_vec().unwrap());
     let config = json(std::str::from_utf8(&files[m[0]["Config"].as_str().unwrap()]).unwrap());
     assert_eq!(
         config["rootfs"]["diff_ids"][0],

@@ -105,16 +105,16 @@ pub(crate) trait BlobSource: Sync {
     }
 }
 
-/// Blobs held in memory (what a build makes).
-pub(crate) struct MemBlobs<'a>(pub HashMap<String, std::borrow::Cow<'a, [u8]>>);
+/// Blobs a build made: in memory, or (large layers) in its temporary files.
+pub(crate) struct MemBlobs(pub HashMap<String, whittle_oci::FileData>);
 
-impl BlobSource for MemBlobs<'_> {
+impl BlobSource for MemBlobs {
     fn open(&self, digest: &str, _size: u64) -> Result<Box<dyn Read + Send + '_>> {
         let b = self
             .0
             .get(digest)
             .ok_or_else(|| Error::Invalid(format!("blob {digest} is not part of the image")))?;
-        Ok(Box::new(b.as_ref()))
+        Ok(Box::new(b.reader()))
     }
 }
 
@@ -139,7 +139,7 @@ impl BlobSource for DirBlobs {
 
 /// The plan and in-memory blobs of images a build made. Several images make an index whose
 /// bytes equal what `whittle_oci::write` writes, so local and pushed digests agree.
-pub(crate) fn plan_from_images(images: &[Image]) -> Result<(Plan, MemBlobs<'_>)> {
+pub(crate) fn plan_from_images(images: &[Image]) -> Result<(Plan, MemBlobs)> {
     if images.is_empty() {
         return Err(Error::Invalid("no image to push".into()));
     }
@@ -150,14 +150,11 @@ pub(crate) fn plan_from_images(images: &[Image]) -> Result<(Plan, MemBlobs<'_>)>
         let mut list = vec![(s.config.digest.clone(), s.config.bytes.len() as u64)];
         blobs.insert(
             s.config.digest.clone(),
-            std::borrow::Cow::Owned(s.config.bytes),
+            whittle_oci::FileData::inline(s.config.bytes),
         );
         for l in &img.layers {
             list.push((l.digest.clone(), l.size));
-            blobs.insert(
-                l.digest.clone(),
-                std::borrow::Cow::Borrowed(l.blob.as_slice()),
-            );
+            blobs.insert(l.digest.clone(), l.blob.clone());
         }
         docs.push(Doc {
             digest: s.manifest.digest,

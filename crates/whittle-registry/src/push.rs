@@ -568,8 +568,14 @@ fn attach_sbom(
     subject_desc.platform = None;
     let bytes = sbom_manifest(&subject_desc, &sbom_desc)?;
     let mut mem = std::collections::HashMap::new();
-    mem.insert(sbom_desc.digest.clone(), std::borrow::Cow::Borrowed(sbom));
-    mem.insert(sha256_digest(b"{}"), std::borrow::Cow::Borrowed(&b"{}"[..]));
+    mem.insert(
+        sbom_desc.digest.clone(),
+        whittle_oci::FileData::inline(sbom),
+    );
+    mem.insert(
+        sha256_digest(b"{}"),
+        whittle_oci::FileData::inline(&b"{}"[..]),
+    );
     let mem = crate::plan::MemBlobs(mem);
     for (d, s) in [
         (sha256_digest(b"{}"), 2u64),

@@ -59,7 +59,7 @@ pub fn layer(tar: Vec<u8>) -> ImageLayer {
         digest: digest(&blob),
         diff_id: digest(&tar),
         size: blob.len() as u64,
-        blob,
+        blob: blob.into(),
     }
 }
 
