@@ -239,10 +239,9 @@ fn fetch_packages(
         };
         let compressed = fetcher.fetch(&req)?;
         let limit = plain.as_ref().map_or(MAX_PACKAGES, |p| p.size);
-        let data = decompress(ext, &compressed, limit)
+        let (data, actual) = decompress(ext, &compressed, limit)
             .map_err(|e| repo_err(repo, format!("{}: cannot decompress: {e}", req.url)))?;
         if let Some(p) = &plain {
-            let actual = whittle_fetch::sha256_hex(&data);
             if actual != p.sha256 || data.len() as u64 != p.size {
                 return Err(repo_err(
                     repo,
@@ -278,9 +277,10 @@ fn into_text(repo: &DebRepo, what: &str, bytes: Vec<u8>) -> Result<String, Error
 /// liblzma decodes on one thread.
 const XZ_THREADS_MEMORY: u64 = 256 << 20;
 
-/// `data` (a verified index, compressed as `ext` says) decompressed, at most `limit` bytes. An
-/// `.xz` file of several blocks (Debian's `Packages.xz` has two) is decoded on all cores.
-fn decompress(ext: &str, data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+/// `data` (a verified index, compressed as `ext` says) decompressed, at most `limit` bytes, and
+/// the SHA-256 of that (lowercase hex), hashed as it is decoded. An `.xz` file of several blocks
+/// (Debian's `Packages.xz` has two) is decoded on all cores, while this thread hashes.
+fn decompress(ext: &str, data: &[u8], limit: u64) -> std::io::Result<(Vec<u8>, String)> {
     let mut out = Vec::with_capacity(usize::try_from(limit.min(256 << 20)).unwrap_or(0));
     let reader: Box<dyn Read + '_> = match ext {
         "xz" => {
@@ -296,13 +296,31 @@ fn decompress(ext: &str, data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
         "gz" => Box::new(flate2::read::GzDecoder::new(data)),
         _ => Box::new(data),
     };
-    reader.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    let mut hashing = Hashing {
+        inner: reader.take(limit.saturating_add(1)),
+        hasher: sha2::Sha256::default(),
+    };
+    hashing.read_to_end(&mut out)?;
     if out.len() as u64 > limit {
         return Err(std::io::Error::other(format!(
             "larger than the {limit} bytes the Release promises"
         )));
     }
-    Ok(out)
+    Ok((out, hex::encode(sha2::Digest::finalize(hashing.hasher))))
+}
+
+/// A reader that hashes what it reads.
+struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
 }
 
 /// The signed text of a clear-signed message without checking anything (insecure mode only).
@@ -346,14 +364,16 @@ mod tests {
     }
 
     #[test]
-    fn an_index_of_many_xz_blocks_decodes_whole_and_within_its_limit() {
+    fn an_index_of_many_xz_blocks_decodes_whole_hashed_and_within_its_limit() {
         let text: Vec<u8> = (0..40_000)
             .flat_map(|i| format!("Package: p{i}\nVersion: {i}\n\n").into_bytes())
             .collect();
         let len = text.len() as u64;
         for block in [64 << 10, 1 << 30] {
             let xz = xz_blocks(&text, block);
-            assert_eq!(decompress("xz", &xz, len).unwrap(), text, "block {block}");
+            let (data, sha256) = decompress("xz", &xz, len).unwrap();
+            assert_eq!(data, text, "block {block}");
+            assert_eq!(sha256, whittle_fetch::sha256_hex(&text));
             let err = decompress("xz", &xz, len - 1).unwrap_err();
             assert!(err.to_string().contains("larger than"), "{err}");
             let mut bad = xz.clone();
