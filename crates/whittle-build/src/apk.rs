@@ -279,6 +279,9 @@ fn install(
         let mut links = crate::assemble::LinkCheck::default();
         let account = budget.account();
         let mut kept: u64 = 0;
+        // large files are kept in the spill file rather than in memory (in memory when it
+        // cannot be made)
+        let spill = crate::spill().ok();
         let walked = pkg.for_each_entry_of(account.reader(pkg.data_reader()), |e| {
             if !e.path.is_empty() && contents.path_excluded(e.path) {
                 dropped += 1;
@@ -299,7 +302,10 @@ fn install(
             pkg_newest = pkg_newest.max(e.mtime);
             let node = match &e.kind {
                 EntryKind::Dir => Node::Dir,
-                EntryKind::File => Node::file(e.data),
+                EntryKind::File => match &spill {
+                    Some(s) => Node::file(s.keep(e.data).unwrap_or_else(|_| e.data.into())),
+                    None => Node::file(e.data),
+                },
                 EntryKind::Symlink { target } => Node::symlink(target.to_string()),
                 EntryKind::Hardlink { target } => Node::hardlink(target.to_string()),
             };
