@@ -111,9 +111,18 @@ impl<'t> PackagesIndex<'t> {
                 line,
                 message: format!("Provides: {e}"),
             })?;
+            // the names come in the order of the text: each is looked for after the one before
+            // (a search from the start each time is quadratic in a long Provides)
+            let mut from = 0;
             for r in rels {
                 // borrow the name from the text, not from the parsed relation
-                if let Some(off) = value.find(r.name.as_str()) {
+                let off = value
+                    .get(from..)
+                    .and_then(|rest| rest.find(r.name.as_str()))
+                    .map(|o| from + o)
+                    .or_else(|| value.find(r.name.as_str()));
+                if let Some(off) = off {
+                    from = off + r.name.len();
                     let name = &self.text[a + off..a + off + r.name.len()];
                     let ids = self.by_name.entry(name).or_default();
                     if ids.last() != Some(&id) {
@@ -241,6 +250,27 @@ Package: unrelated\nVersion: 1\nArchitecture: amd64\nDepends: a\nFilename: u.deb
         );
         assert!(idx.lookup("nothing").is_empty());
         assert_eq!(idx.parse(3).unwrap().name, "unrelated");
+    }
+
+    /// Every name of a long `Provides` is indexed, names that are parts of others too.
+    #[test]
+    fn every_provided_name_is_indexed() {
+        let names: Vec<String> = (0..2000)
+            .flat_map(|i| [format!("lib-x{i}-dev"), format!("x{i}")])
+            .collect();
+        let text = format!(
+            "Package: many\nVersion: 1\nArchitecture: amd64\nProvides: {}\n",
+            names
+                .iter()
+                .map(|n| format!("{n} (= 1)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let idx = PackagesIndex::new("Packages", &text).unwrap();
+        for n in &names {
+            assert_eq!(idx.lookup(n), &[0], "{n}");
+        }
+        assert!(idx.lookup("x2000").is_empty());
     }
 
     #[test]
