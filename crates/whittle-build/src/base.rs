@@ -470,6 +470,14 @@ fn installed_apks(tree: &Tree) -> Result<(BTreeMap<String, String>, String), Str
     let Some(Node::File(d)) = tree.get("lib/apk/db/installed").map(|e| &e.node) else {
         return Ok(Default::default());
     };
+    // bounded before it is read: the base's large files are on disk, up to the image's cap
+    let max = whittle_apk::package::installed::MAX_INSTALLED_DB;
+    if d.len() > max as u64 {
+        return Err(format!(
+            "/lib/apk/db/installed is {} bytes, more than the {max} an APK database may have",
+            d.len()
+        ));
+    }
     let d = d
         .bytes()
         .map_err(|e| format!("/lib/apk/db/installed: {e}"))?;
@@ -727,6 +735,58 @@ mod tests {
         assert!(
             e.contains("9999-12-31") && e.contains("SOURCE_DATE_EPOCH"),
             "{e}"
+        );
+    }
+
+    /// A base image's `/lib/apk/db/installed` larger than an APK database may be (here 1 GiB,
+    /// kept on disk like the base's other large files) is refused by its size, not read into
+    /// memory first. Measured in a child process (this test again), whose peak memory is its own.
+    #[test]
+    fn a_huge_apk_database_is_refused_unread() {
+        const CHILD: &str = "WHITTLE_TEST_APK_DB_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let file = tempfile::tempfile().unwrap();
+            file.set_len(1 << 30).unwrap(); // sparse: no disk space
+            let db = whittle_fs::FileData::extent(std::sync::Arc::new(file), 0, 1 << 30);
+            let err = installed_apks(&tree(&[("lib/apk/db/installed", Node::file(db))]))
+                .err()
+                .unwrap_or_default();
+            let peak = std::fs::read_to_string("/proc/self/status")
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
+                .unwrap();
+            println!("ERROR: {err}\nPEAK: {peak}");
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "base::tests::a_huge_apk_database_is_refused_unread",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        let field = |name: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.split_once(name).map(|(_, v)| v.to_string()))
+                .unwrap_or_default()
+        };
+        let err = field("ERROR: ");
+        assert!(
+            err.contains("lib/apk/db/installed") && err.contains("1073741824"),
+            "{stdout}"
+        );
+        let peak: u64 = field("PEAK: ").parse().unwrap();
+        assert!(
+            peak < 256 << 10,
+            "peak RSS {peak} KiB: the database was read"
         );
     }
 
