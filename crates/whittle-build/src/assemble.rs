@@ -192,7 +192,8 @@ pub fn unpack_deb(
     if let Some(mut copy) = cache.open_derived(&key)?
         && let Ok(file) = copy.file()
     {
-        let files = read_files(&deb, &mut copy, contents, &account, &Arc::new(file));
+        let backing = Backing::verified(file, &key);
+        let files = read_files(&deb, &mut copy, contents, &account, &backing);
         if copy.finish() {
             return finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account);
         }
@@ -204,7 +205,7 @@ pub fn unpack_deb(
         let (files, whole) = unpack_through(
             &deb,
             Copy::Cache(Box::new(writer)),
-            file,
+            Backing::verified(file, &key),
             contents,
             &account,
         )?;
@@ -227,7 +228,10 @@ pub fn unpack_deb(
     let (files, whole) = unpack_through(
         &deb,
         Copy::Spill(spill, None),
-        read_back,
+        Backing {
+            file: Arc::new(read_back),
+            origin: None,
+        },
         contents,
         &account,
     )?;
@@ -241,11 +245,11 @@ pub fn unpack_deb(
 }
 
 /// Decompresses `deb`'s data archive into `copy` while walking it; the files left unread point
-/// into `file` (another handle to `copy`'s file). `true` when the copy holds the whole stream.
+/// into `backing` (another handle to `copy`'s file). `true` when the copy holds the whole stream.
 fn unpack_through(
     deb: &DebArchive<'_>,
     copy: Copy,
-    file: std::fs::File,
+    backing: Backing,
     contents: &Contents,
     account: &Account<'_>,
 ) -> Result<(Result<Files, whittle_deb::deb::Error>, bool), Error> {
@@ -254,7 +258,7 @@ fn unpack_through(
         message: e.to_string(),
     })?;
     let mut tee = Tee { inner, copy };
-    let files = read_files(deb, &mut tee, contents, account, &Arc::new(file));
+    let files = read_files(deb, &mut tee, contents, account, &backing);
     // the rest of the stream (the tar's end blocks) completes the copy
     let drained = files.is_ok() && std::io::copy(&mut tee, &mut std::io::sink()).is_ok();
     let whole = drained
@@ -297,6 +301,31 @@ impl<R: std::io::Read> std::io::Read for Tee<R> {
     }
 }
 
+/// The file a package's large files point into, and the key naming its content when it is the
+/// package's decompressed data archive in the cache (then a layer made of it can be found again
+/// without reading it: [`whittle_fs::tar_recipe`]).
+struct Backing {
+    file: Arc<std::fs::File>,
+    origin: Option<Arc<str>>,
+}
+
+impl Backing {
+    /// The cache copy under `key`, being verified or written whole.
+    fn verified(file: std::fs::File, key: &str) -> Self {
+        Backing {
+            file: Arc::new(file),
+            origin: Some(Arc::from(key)),
+        }
+    }
+
+    fn extent(&self, offset: u64, len: u64) -> FileData {
+        match &self.origin {
+            Some(o) => FileData::extent_of(o.clone(), self.file.clone(), offset, len),
+            None => FileData::extent(self.file.clone(), offset, len),
+        }
+    }
+}
+
 /// What [`read_files`] took from a package's data archive.
 struct Files {
     entries: Vec<(String, Node, Meta)>,
@@ -316,7 +345,7 @@ fn read_files(
     reader: impl std::io::Read,
     contents: &Contents,
     account: &Account<'_>,
-    copy: &Arc<std::fs::File>,
+    copy: &Backing,
 ) -> Result<Files, whittle_deb::deb::Error> {
     let mut out = Files {
         entries: Vec::new(),
@@ -354,7 +383,7 @@ fn read_files(
         let node = match &entry.kind {
             EntryKind::Dir => Node::Dir,
             EntryKind::File => match entry.data_offset {
-                Some(at) => Node::file(FileData::extent(copy.clone(), at, entry.size)),
+                Some(at) => Node::file(copy.extent(at, entry.size)),
                 None => Node::file(entry.data),
             },
             EntryKind::Symlink { target } => Node::symlink(target.to_string()),

@@ -73,9 +73,37 @@ pub fn layer(
     compression: LayerCompression,
     cache: &Cache,
 ) -> Result<ImageLayer, Error> {
-    let (diff_id, _) = whittle_fs::tar_identity(tree, mtime)?;
+    // the diff ID the recipe of this tar had before, when every file's content is named by
+    // a cache key: then the tar need not stream to be hashed again
+    let recipe = whittle_fs::tar_recipe(tree, mtime)?.map(|r| format!("layer-recipe:v1:{r}"));
+    let known = match &recipe {
+        Some(r) => cache
+            .get_derived(r)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|d| is_diff_id(d)),
+        None => None,
+    };
+    if let Some(diff_id) = &known
+        && let Some(layer) = cached(
+            &cache_key(diff_id, compression),
+            diff_id,
+            compression,
+            cache,
+        )?
+    {
+        return Ok(layer);
+    }
+    let diff_id = match known {
+        Some(d) => d,
+        None => whittle_fs::tar_identity(tree, mtime)?.0,
+    };
+    let remember = |diff_id: &str| match &recipe {
+        Some(r) => cache.put_derived(r, diff_id.as_bytes()),
+        None => Ok(()),
+    };
     let key = cache_key(&diff_id, compression);
     if let Some(layer) = cached(&key, &diff_id, compression, cache)? {
+        remember(&diff_id)?;
         return Ok(layer);
     }
     let (codec, level) = codec(compression);
@@ -97,6 +125,7 @@ pub fn layer(
             .map_err(|e| whittle_fs::Error::Io(e.into_error()))?
             .0;
         if writer.commit() {
+            remember(&d.diff_id)?;
             return Ok(made(file, d));
         }
     }
@@ -109,6 +138,15 @@ pub fn layer(
     out.into_inner()
         .map_err(|e| whittle_fs::Error::Io(e.into_error()))?;
     Ok(made(file, d))
+}
+
+/// Whether `s` is `sha256:` and 64 lowercase hex digits.
+fn is_diff_id(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// An anonymous temporary file: in the cache's `tmp/` when it is writable, else in the system's
@@ -218,5 +256,47 @@ mod tests {
             compressor_fingerprint(LayerCompression::Gzip),
             compressor_fingerprint(LayerCompression::Zstd)
         );
+    }
+
+    /// A tree whose large file is an extent named by a cache key: a warm build finds its layer
+    /// by the tar's recipe and reads none of the file (here it is truncated after the first
+    /// build, so any read would fail); the same tree with an anonymous extent has no recipe and
+    /// is hashed as before.
+    #[test]
+    fn a_layer_of_named_extents_is_found_without_reading_them() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let path = dir.path().join("data");
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&vec![5u8; 300_000]).unwrap();
+        let file = std::sync::Arc::new(std::fs::File::open(&path).unwrap());
+        let with = |data: FileData| {
+            let mut t = tree();
+            t.insert("usr/lib/big", Node::file(data), Meta::root(0o644))
+                .unwrap();
+            t
+        };
+        let named = with(FileData::extent_of(
+            "data-tar:v1:test".into(),
+            file.clone(),
+            1000,
+            200_000,
+        ));
+        let anonymous = with(FileData::extent(file.clone(), 1000, 200_000));
+        assert!(whittle_fs::tar_recipe(&named, 1).unwrap().is_some());
+        assert!(whittle_fs::tar_recipe(&anonymous, 1).unwrap().is_none());
+        let c = LayerCompression::Gzip;
+        let first = layer(&named, 1, c, &cache).unwrap();
+        assert_eq!(first, layer(&anonymous, 1, c, &cache).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert_eq!(layer(&named, 1, c, &cache).unwrap(), first);
+        // without a recipe the tar must stream: the truncated file is an error, not a layer
+        assert!(layer(&anonymous, 1, c, &cache).is_err());
     }
 }

@@ -33,6 +33,8 @@ enum Repr {
         file: Arc<File>,
         offset: u64,
         len: u64,
+        /// What names the whole backing file's verified content, when something does.
+        origin: Option<Arc<str>>,
     },
 }
 
@@ -45,7 +47,52 @@ impl FileData {
     /// Content that is the `len` bytes of `file` at `offset` (see the module docs for what the
     /// caller vouches for). Reads fail (never return other bytes) when the file is shorter.
     pub fn extent(file: Arc<File>, offset: u64, len: u64) -> Self {
-        FileData(Repr::Extent { file, offset, len })
+        FileData(Repr::Extent {
+            file,
+            offset,
+            len,
+            origin: None,
+        })
+    }
+
+    /// An [`FileData::extent`] into a file whose whole content `origin` names: a key that
+    /// always means the same bytes (e.g. the cache key of a package's decompressed data archive,
+    /// a function of the package's SHA-256). The extent's content is then identified by
+    /// `(origin, offset, len)` without reading it ([`FileData::identify`]).
+    pub fn extent_of(origin: Arc<str>, file: Arc<File>, offset: u64, len: u64) -> Self {
+        FileData(Repr::Extent {
+            file,
+            offset,
+            len,
+            origin: Some(origin),
+        })
+    }
+
+    /// Feeds what identifies the content to `out` without reading anything from disk: the
+    /// bytes of in-memory content, `(origin, offset, len)` of an extent made with
+    /// [`FileData::extent_of`]. `false` (nothing fed) for an extent without an origin, whose
+    /// content only its bytes identify.
+    pub fn identify(&self, out: &mut impl FnMut(&[u8])) -> bool {
+        match &self.0 {
+            Repr::Inline(b) => {
+                out(b"inline ");
+                out((b.len() as u64).to_string().as_bytes());
+                out(b"\n");
+                out(b);
+                true
+            }
+            Repr::Extent {
+                origin: Some(origin),
+                offset,
+                len,
+                ..
+            } => {
+                let line = format!("extent {} {offset} {len} {origin}\n", origin.len());
+                out(line.as_bytes());
+                true
+            }
+            Repr::Extent { origin: None, .. } => false,
+        }
     }
 
     /// Length in bytes.

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::compress::{BlockWriter, Codec, compress, threads};
 use crate::data::FileData;
 use crate::error::Result;
-use crate::tree::{Entry, Node, Tree};
+use crate::tree::{Entry, Meta, Node, Tree};
 use crate::ustar::{Header, Kind, TarWriter};
 
 /// OCI media type of a gzip-compressed layer.
@@ -91,6 +91,90 @@ impl<W: Write> Write for HashingWriter<W> {
 /// Write `tree` as a deterministic tar stream to `out` (see the crate docs for the exact rules)
 /// and return `out`.
 pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
+    let mut tar = TarWriter::new(out);
+    for_each_entry(tree, mtime, |h, data| {
+        match data {
+            Some(d) => tar.append_from(h, d.len(), &mut d.reader())?,
+            None => tar.append(h, &[])?,
+        }
+        Ok(())
+    })?;
+    Ok(tar.finish()?)
+}
+
+/// What the tar [`write_tar`] writes for `tree` is made of, without reading any file content
+/// from disk: `sha256:<hex>` of every entry's header fields and its content's identity
+/// ([`FileData::identify`]), and of what this build's tar writer makes of a sample tree (so that
+/// another writer never shares a recipe). Equal recipes mean equal tars; `None` when a file's
+/// content has no identity short of its bytes. A cache can then find a layer made before
+/// without streaming its tar again.
+pub fn tar_recipe(tree: &Tree, mtime: u64) -> Result<Option<String>> {
+    let mut h = Sha256::new();
+    h.update(b"whittle tar recipe v1\n");
+    h.update(writer_fingerprint().as_bytes());
+    h.update(format!("\nmtime {mtime}\n").as_bytes());
+    let mut complete = true;
+    for_each_entry(tree, mtime, |hd, data| {
+        let m = hd.meta;
+        h.update(
+            format!(
+                "{} {} {} {} {:o} {} {}\n",
+                hd.path.len(),
+                hd.link.len(),
+                hd.kind as u8,
+                data.map_or(0, FileData::len),
+                m.mode,
+                m.uid,
+                m.gid
+            )
+            .as_bytes(),
+        );
+        h.update(hd.path.as_bytes());
+        h.update(hd.link.as_bytes());
+        if let Some(d) = data {
+            complete &= d.identify(&mut |b| h.update(b));
+        }
+        Ok(())
+    })?;
+    Ok(complete.then(|| format!("sha256:{}", hex::encode(h.finalize()))))
+}
+
+/// The diff ID of a sample tree (long and non-ASCII names, links, hard links, large ids) as
+/// this build's [`write_tar`] writes it.
+fn writer_fingerprint() -> &'static str {
+    static PRINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PRINT.get_or_init(|| {
+        let mut t = Tree::new();
+        let long = format!("usr/share/{}/\u{e9}t\u{e9}", "d".repeat(120));
+        let entries: [(&str, Node, Meta); 5] = [
+            ("etc/a", Node::file(b"a\n".to_vec()), Meta::root(0o644)),
+            (
+                &long,
+                Node::file(vec![0u8; 1000]),
+                Meta::new(0o4755, 1 << 22, 7),
+            ),
+            ("usr/bin/l", Node::symlink("../share/x"), Meta::root(0o777)),
+            ("usr/bin/h", Node::hardlink("etc/a"), Meta::root(0o644)),
+            ("var/d", Node::Dir, Meta::new(0o1777, 0, 0)),
+        ];
+        for (p, n, m) in entries {
+            if t.insert(p, n, m).is_err() {
+                return String::new();
+            }
+        }
+        write_tar(&t, 1 << 40, HashingWriter::new(io::sink()))
+            .map(|w| w.finish().1)
+            .unwrap_or_default()
+    })
+}
+
+/// Calls `f` with the header and content of every entry of `tree`'s tar, in tar order: a file
+/// with hard links is written at the first of its paths, the others link to it.
+fn for_each_entry(
+    tree: &Tree,
+    mtime: u64,
+    mut f: impl FnMut(&Header<'_>, Option<&FileData>) -> Result<()>,
+) -> Result<()> {
     // For every file that has hardlinks: the first path of its group in tar order.
     let mut leader: HashMap<&str, &str> = HashMap::new();
     for (p, e) in tree.walk() {
@@ -105,7 +189,6 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
             }
         }
     }
-    let mut tar = TarWriter::new(out);
     for (p, e) in tree.walk() {
         let mut h = Header {
             path: p,
@@ -149,12 +232,9 @@ pub fn write_tar<W: Write>(tree: &Tree, mtime: u64, out: W) -> Result<W> {
                 }
             }
         };
-        match data {
-            Some(d) => tar.append_from(&h, d.len(), &mut d.reader())?,
-            None => tar.append(&h, &[])?,
-        }
+        f(&h, data)?;
     }
-    Ok(tar.finish()?)
+    Ok(())
 }
 
 /// An uncompressed layer tar and its identity.
@@ -273,6 +353,56 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use crate::tree::Meta;
+
+    /// Equal trees have equal recipes; any change to a header field or a content identity
+    /// changes it; an extent no key names leaves the tree without one.
+    #[test]
+    fn tar_recipe_names_every_header_field_and_content() {
+        use std::sync::Arc;
+        let file = Arc::new(tempfile::tempfile().unwrap());
+        let ext = |key: &str, off: u64| FileData::extent_of(key.into(), file.clone(), off, 10);
+        let base = || {
+            let mut t = small_tree();
+            t.insert("usr/lib/x", Node::file(ext("k", 0)), Meta::root(0o644))
+                .unwrap();
+            t
+        };
+        let r = tar_recipe(&base(), 1).unwrap().unwrap();
+        assert_eq!(tar_recipe(&base(), 1).unwrap().unwrap(), r);
+        assert!(r.starts_with("sha256:"));
+        let mut changed: Vec<Tree> = Vec::new();
+        for (path, node, meta) in [
+            ("usr/lib/x", Node::file(ext("k", 1)), Meta::root(0o644)),
+            ("usr/lib/x", Node::file(ext("j", 0)), Meta::root(0o644)),
+            ("usr/lib/x", Node::file(ext("k", 0)), Meta::root(0o755)),
+            ("usr/lib/x", Node::file(ext("k", 0)), Meta::new(0o644, 1, 0)),
+            (
+                "usr/lib/x",
+                Node::file(b"0123456789".to_vec()),
+                Meta::root(0o644),
+            ),
+            ("usr/lib/y", Node::symlink("x"), Meta::root(0o777)),
+            ("usr/lib/y", Node::hardlink("usr/lib/x"), Meta::root(0o644)),
+        ] {
+            let mut t = base();
+            t.insert(path, node, meta).unwrap();
+            changed.push(t);
+        }
+        let mut seen = std::collections::BTreeSet::from([r.clone()]);
+        for t in &changed {
+            let other = tar_recipe(t, 1).unwrap().unwrap();
+            assert!(seen.insert(other), "two different trees share a recipe");
+        }
+        assert_ne!(tar_recipe(&base(), 2).unwrap().unwrap(), r, "mtime");
+        let mut anon = base();
+        anon.insert(
+            "usr/lib/z",
+            Node::file(FileData::extent(file.clone(), 0, 10)),
+            Meta::root(0o644),
+        )
+        .unwrap();
+        assert_eq!(tar_recipe(&anon, 1).unwrap(), None);
+    }
 
     fn small_tree() -> Tree {
         let mut t = Tree::new();

@@ -44,7 +44,7 @@ pub use data::{DataReader, FileData, INLINE_MAX, Spill};
 pub use error::{Error, Result};
 pub use layer::{
     HashingWriter, Layer, LayerDigests, LayerOptions, LayerTar, MEDIA_TYPE_TAR,
-    MEDIA_TYPE_TAR_GZIP, compress_layer, compress_tree, tar_identity, tar_layer,
+    MEDIA_TYPE_TAR_GZIP, compress_layer, compress_tree, tar_identity, tar_layer, tar_recipe,
     write_compressed_layer, write_layer, write_tar,
 };
 pub use overlay::{
