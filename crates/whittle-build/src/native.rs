@@ -140,6 +140,19 @@ pub fn ca_certificates(tree: &mut Tree) -> Result<usize, Error> {
     if certs.is_empty() {
         return Ok(0);
     }
+    // the bundle is made in memory: bounded before anything is read (large files are on disk,
+    // up to the image's cap)
+    let total = certs
+        .iter()
+        .fold(0u64, |t, (_, _, d)| t.saturating_add(d.len()));
+    if total > MAX_BUNDLE as u64 {
+        return Err(Error::Unsupported(format!(
+            "the certificates under /{} and /{} are {total} bytes together, more than the \
+             {MAX_BUNDLE} a CA bundle may have (Debian's is about 220 KB): a package ships \
+             something else as a .crt file",
+            CA_DIRS[0], CA_DIRS[1]
+        )));
+    }
     // in byte order of their paths already: the directories in order, each walked in order
     let mut bundle = Vec::new();
     let mut conf = String::from(
@@ -249,12 +262,21 @@ pub fn java_cacerts(tree: &mut Tree) -> Result<JavaCacerts, Error> {
     if tree.get(JAVA_CACERTS).is_some() || !java_cacerts_wanted(tree) {
         return Ok(JavaCacerts::NotWanted);
     }
+    // sized before it is read: large files are on disk, up to the image's cap
+    let Some(size) = lookup(tree, CA_BUNDLE, true)
+        .and_then(|(_, e)| file_data(tree, e))
+        .map(|d| d.len())
+    else {
+        return Ok(JavaCacerts::NotWanted);
+    };
+    if size > MAX_BUNDLE as u64 {
+        return Ok(JavaCacerts::BundleTooLarge(
+            usize::try_from(size).unwrap_or(usize::MAX),
+        ));
+    }
     let Some(bundle) = read_file(tree, CA_BUNDLE) else {
         return Ok(JavaCacerts::NotWanted);
     };
-    if bundle.len() > MAX_BUNDLE {
-        return Ok(JavaCacerts::BundleTooLarge(bundle.len()));
-    }
     let (certs, left_out) = pem_certificates(&bundle);
     if certs.is_empty() {
         return Ok(JavaCacerts::NotWanted);
@@ -886,6 +908,33 @@ lla8RNgmadyh3Ipbv2EekswCIHr7bhoOy5SeVZcCZu1YasByJBvpCaPpS6Y1sI2O
             java_cacerts(&mut huge).unwrap(),
             JavaCacerts::BundleTooLarge(MAX_BUNDLE + 1)
         );
+    }
+
+    /// Certificates and bundles that are large files kept on disk are sized, not read, before
+    /// they are refused: here their backing file is shorter than they claim, so reading them
+    /// first would fail instead (a real one of gigabytes would be read into memory).
+    #[test]
+    fn large_certificate_files_are_refused_unread() {
+        let gib = 1u64 << 30;
+        let claims_a_gib = || {
+            whittle_fs::FileData::extent(std::sync::Arc::new(tempfile::tempfile().unwrap()), 0, gib)
+        };
+        let mut java = skeleton("amd64").unwrap();
+        put_file(&mut java, CA_CERTIFICATES_JAVA, b"PK".to_vec(), 0o644).unwrap();
+        java.insert(CA_BUNDLE, Node::file(claims_a_gib()), Meta::root(0o644))
+            .unwrap();
+        assert_eq!(
+            java_cacerts(&mut java).unwrap(),
+            JavaCacerts::BundleTooLarge(gib as usize)
+        );
+        let mut certs = skeleton("amd64").unwrap();
+        let crt = format!("{}mozilla/huge.crt", CA_DIRS[0]);
+        certs
+            .insert(&crt, Node::file(claims_a_gib()), Meta::root(0o644))
+            .unwrap();
+        let err = ca_certificates(&mut certs).unwrap_err().to_string();
+        assert!(err.contains("1073741824 bytes together"), "{err}");
+        assert!(certs.get(CA_BUNDLE).is_none());
     }
 
     #[test]
