@@ -178,6 +178,8 @@ pub fn unpack_deb(
     cache: &Cache,
     budget: &MemoryBudget,
 ) -> Result<Unpacked, Error> {
+    // its large files hold its copy of the data archive open while the image is built
+    crate::allow_open_files();
     let (name, deb_bytes) = (deb_in.name, deb_in.bytes);
     let pkg_err = |message: String| Error::Package {
         package: name.to_string(),
@@ -253,14 +255,30 @@ fn unpack_through(
     contents: &Contents,
     account: &Account<'_>,
 ) -> Result<(Result<Files, whittle_deb::deb::Error>, bool), Error> {
+    use std::io::Read;
     let inner = deb.data_reader().map_err(|e| Error::Package {
         package: deb.origin().to_string(),
         message: e.to_string(),
     })?;
     let mut tee = Tee { inner, copy };
     let files = read_files(deb, &mut tee, contents, account, &backing);
-    // the rest of the stream (the tar's end blocks) completes the copy
-    let drained = files.is_ok() && std::io::copy(&mut tee, &mut std::io::sink()).is_ok();
+    // the rest of the stream (the tar's end blocks) completes the copy; it is as untrusted as
+    // the rest: a tar can be followed by any amount of data, all of which would land on disk
+    let limit = account.limit();
+    let rest = match &files {
+        Ok(_) => std::io::copy(&mut (&mut tee).take(limit), &mut std::io::sink()).ok(),
+        Err(_) => None,
+    };
+    if rest == Some(limit) {
+        return Err(Error::Package {
+            package: deb.origin().to_string(),
+            message: format!(
+                "its data archive goes on for {limit} bytes or more after the end of its tar: \
+                 the package is broken or a decompression bomb"
+            ),
+        });
+    }
+    let drained = rest.is_some();
     let whole = drained
         && match tee.copy {
             Copy::Cache(w) => w.commit(),

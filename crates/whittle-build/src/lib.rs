@@ -177,6 +177,28 @@ pub(crate) fn spill() -> std::io::Result<whittle_fs::Spill> {
     Ok(s)
 }
 
+/// Raises this process's soft limit of open files to its hard limit, once. An image's large
+/// files are handles into files on disk ([`whittle_fs::FileData`]): one open file per package
+/// that ships one (its decompressed data archive), per layer and per spill file, all held while
+/// the image is built. The usual soft limit (1024) is less than an image of a thousand packages
+/// holds; the hard limit is what the system allows the process (as Go's runtime does).
+pub(crate) fn allow_open_files() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit(2) writes the struct passed by reference.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            // SAFETY: setrlimit(2) reads the struct passed by reference. A refusal (a hard
+            // limit of "unlimited", which Linux does not take for open files) leaves the limit.
+            unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
+        }
+    });
+}
+
 /// An empty image tree bounded by [`MAX_IMAGE_BYTES`].
 pub(crate) fn image_tree() -> whittle_fs::Tree {
     whittle_fs::Tree::new().with_size_limit(MAX_IMAGE_BYTES)
@@ -275,6 +297,7 @@ pub struct BuildReport {
 
 /// Runs the whole pipeline.
 pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Error> {
+    allow_open_files();
     let mut config = Config::from_file(&opts.config)?;
     if !opts.append.is_empty() {
         let cwd = std::env::current_dir()

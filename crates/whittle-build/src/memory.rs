@@ -120,6 +120,11 @@ impl Account<'_> {
         }
     }
 
+    /// The budget's limit in bytes.
+    pub fn limit(&self) -> u64 {
+        self.budget.limit
+    }
+
     /// Bytes this package holds.
     pub fn held(&self) -> u64 {
         self.held.get()
