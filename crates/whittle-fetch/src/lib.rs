@@ -14,8 +14,14 @@ pub use budget::{
 pub use cache::{Cache, DerivedReader, DerivedWriter, STALE_AFTER};
 pub use transport::Transport;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+
+/// The most bytes of fetched items [`Fetcher::fetch_each`] lets wait for its consumers (those
+/// fetching counted too): past it, no next item starts until consumers catch up. A warm build
+/// reads its packages from the cache far faster than it unpacks them, and every one of them
+/// would otherwise be in memory at once. One item larger than this still goes alone.
+pub const MAX_QUEUED_BYTES: u64 = 64 << 20;
 
 /// Errors of fetching and caching.
 #[derive(Debug, thiserror::Error)]
@@ -242,8 +248,9 @@ impl Fetcher {
     /// Fetches all blobs as [`Fetcher::fetch_all`] does and hands each to `consume` (on up to
     /// `consumers` threads) as soon as it is there, while the others are still downloading;
     /// returns what `consume` made, in the order of `reqs`. Items are started largest first.
-    /// Downloads never wait for `consume`: they run under the deadline as they would alone, and
-    /// each blob is dropped once consumed.
+    /// Downloads wait for `consume` only when [`MAX_QUEUED_BYTES`] of fetched items are not
+    /// consumed yet (the deadline still counts that wait), and each blob is dropped once
+    /// consumed.
     ///
     /// A failure (a download or a `consume`) stops every item after it in the order of `reqs`
     /// from starting (what is under way finishes); the items before it are still done, so the
@@ -304,27 +311,37 @@ impl Fetcher {
         };
         let fetchers = self.parallelism.min(reqs.len()).max(1);
         let consumers = consumers.min(reqs.len()).max(1);
-        // unbounded: a download never waits for a consumer (its deadline is the downloads')
+        // bytes fetched (or being fetched) and not consumed yet, and consumers still running
+        let queue = Queue {
+            state: Mutex::new((0, consumers)),
+            changed: Condvar::new(),
+        };
+        let size_of = |i: usize| reqs.get(i).map_or(0, |r| r.size);
         let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
         let rx = Mutex::new(rx);
         std::thread::scope(|s| {
             for _ in 0..fetchers {
                 let tx = tx.clone();
-                let (next, wanted, budget, cached, settle, order) =
-                    (&next, &wanted, &budget, &cached, &settle, &order);
+                let (next, wanted, budget, cached, settle, order, queue) =
+                    (&next, &wanted, &budget, &cached, &settle, &order, &queue);
                 s.spawn(move || {
                     while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let Some(req) = reqs.get(i).filter(|_| wanted(i)) else {
                             continue;
                         };
+                        queue.reserve(req.size);
                         match self.fetch_within(req, budget) {
                             Ok(bytes) => {
                                 progress.done(&req.url, req.size, cached[i]);
                                 if tx.send((i, bytes)).is_err() {
+                                    queue.release(req.size);
                                     break;
                                 }
                             }
-                            Err(e) => settle(i, Err(ItemError::Fetch(e))),
+                            Err(e) => {
+                                queue.release(req.size);
+                                settle(i, Err(ItemError::Fetch(e)));
+                            }
                         }
                     }
                 });
@@ -333,13 +350,16 @@ impl Fetcher {
             drop(tx);
             for _ in 0..consumers {
                 s.spawn(|| {
+                    // fetchers stop waiting for consumers that are gone (a panic included)
+                    let _gone = ConsumerGone(&queue);
                     loop {
                         let item = rx.lock().map(|rx| rx.recv());
                         let Ok(Ok((i, bytes))) = item else { break };
-                        if !wanted(i) {
-                            continue; // drained unused: an earlier item failed
-                        }
-                        settle(i, consume(i, bytes).map_err(ItemError::Use));
+                        // released when done with, whether `consume` returns or panics
+                        let _done = Consumed(&queue, size_of(i));
+                        if wanted(i) {
+                            settle(i, consume(i, bytes).map_err(ItemError::Use));
+                        } // else drained unused: an earlier item failed
                     }
                 });
             }
@@ -365,6 +385,52 @@ impl Fetcher {
             Some(e) => Err(e),
             None => Ok(out),
         }
+    }
+}
+
+/// The bytes [`Fetcher::fetch_each`] has fetched or is fetching that no consumer has finished
+/// with, and how many consumers still run.
+struct Queue {
+    state: Mutex<(u64, usize)>,
+    changed: Condvar,
+}
+
+impl Queue {
+    /// Waits until `size` more bytes fit under [`MAX_QUEUED_BYTES`] (at once when nothing
+    /// waits, or no consumer is left to wait for), then counts them.
+    fn reserve(&self, size: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while st.0 > 0 && st.0.saturating_add(size) > MAX_QUEUED_BYTES && st.1 > 0 {
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.0 = st.0.saturating_add(size);
+    }
+
+    /// `size` bytes are consumed (or were never fetched).
+    fn release(&self, size: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_sub(size);
+        self.changed.notify_all();
+    }
+}
+
+/// Releases an item's bytes from a [`Queue`] when its consumer is done with it.
+struct Consumed<'a>(&'a Queue, u64);
+
+impl Drop for Consumed<'_> {
+    fn drop(&mut self) {
+        self.0.release(self.1);
+    }
+}
+
+/// Counts a consumer of a [`Queue`] out when it ends, however it ends.
+struct ConsumerGone<'a>(&'a Queue);
+
+impl Drop for ConsumerGone<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.1 = st.1.saturating_sub(1);
+        self.0.changed.notify_all();
     }
 }
 
