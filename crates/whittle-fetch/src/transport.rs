@@ -14,6 +14,9 @@ use ureq::unversioned::transport::NextTimeout;
 /// default DNS cache time).
 const DNS_TTL: Duration = Duration::from_secs(60);
 
+/// How long a lookup may go unanswered before a second one is sent alongside it.
+const DNS_HEDGE_AFTER: Duration = Duration::from_millis(500);
+
 /// The most host names remembered; past it the memory is cleared.
 const DNS_MAX_HOSTS: usize = 256;
 
@@ -28,9 +31,36 @@ static RESOLVED: OnceLock<Mutex<HashMap<String, DnsSlot>>> = OnceLock::new();
 /// ureq's own resolver looks the host up again for every request, even one sent on a pooled
 /// connection: 40 lookups for a 36-package build, where one lost DNS answer costs the
 /// resolver's whole timeout (5 s with glibc's defaults) — the better part of a cold build here.
-/// A failed lookup is not remembered.
+/// A failed lookup is not remembered. A lookup unanswered after [`DNS_HEDGE_AFTER`] is sent
+/// again alongside ([`hedged`]): a lost UDP answer costs half a second, not glibc's 5 s timeout.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CachedResolver;
+
+/// Runs `attempt` on a thread; when it has not answered within `after`, runs it once more on
+/// another and takes the first success (or, when both fail, the second failure). Each attempt
+/// is bounded by its own timeout; one still running when the other answers is left to finish.
+fn hedged<T: Send + 'static>(
+    after: Duration,
+    attempt: impl Fn() -> Result<T, ureq::Error> + Send + Sync + 'static,
+) -> Result<T, ureq::Error> {
+    let attempt = Arc::new(attempt);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let start = |tx: std::sync::mpsc::Sender<Result<T, ureq::Error>>| {
+        let attempt = Arc::clone(&attempt);
+        std::thread::spawn(move || tx.send(attempt()).ok());
+    };
+    start(tx.clone());
+    if let Ok(answer) = rx.recv_timeout(after) {
+        return answer;
+    }
+    start(tx);
+    let stopped = || ureq::Error::Io(std::io::Error::other("a name lookup thread stopped"));
+    match rx.recv() {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(first)) => rx.recv().unwrap_or(Err(first)),
+        Err(_) => Err(stopped()),
+    }
+}
 
 impl Resolver for CachedResolver {
     fn resolve(
@@ -63,7 +93,10 @@ impl Resolver for CachedResolver {
         {
             return Ok(addrs.clone());
         }
-        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let (uri, config) = (uri.clone(), config.clone());
+        let addrs = hedged(DNS_HEDGE_AFTER, move || {
+            DefaultResolver::default().resolve(&uri, &config, timeout)
+        })?;
         *known = Some((Instant::now(), addrs.clone()));
         Ok(addrs)
     }
@@ -287,6 +320,38 @@ mod tests {
             slot.lock().unwrap().is_some(),
             "a failed lookup keeps nothing new"
         );
+    }
+
+    /// A lookup that does not answer is sent again alongside after the delay, and the second
+    /// answer is taken; one that answers in time is sent once.
+    #[test]
+    fn an_unanswered_lookup_is_sent_again_alongside() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let got = hedged(Duration::from_millis(20), move || {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            if n == 0 {
+                // the lost answer: this attempt answers long after the test has its result
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            Ok(n)
+        });
+        assert_eq!(got.unwrap(), 1, "the second attempt answered");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let got = hedged(Duration::from_secs(60), move || {
+            Ok(c.fetch_add(1, Ordering::SeqCst))
+        });
+        assert_eq!(got.unwrap(), 0);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "an answer in time is not asked again"
+        );
+        // both fail: the failure is reported
+        let got: Result<(), _> = hedged(Duration::ZERO, || Err(ureq::Error::HostNotFound));
+        assert!(matches!(got, Err(ureq::Error::HostNotFound)));
     }
 
     #[test]
