@@ -38,8 +38,64 @@ const MAX_ENTRIES: usize = 65_536;
 /// Most distinct `DT_NEEDED` libraries kept (real programs need a few dozen at most).
 const MAX_NEEDED: usize = 1024;
 
+/// The bytes an ELF file is read from: in memory, or a file's content on disk read a page at a
+/// time (`pread`), so that a large library is parsed without being read whole.
+enum Bytes<'a> {
+    Mem(&'a [u8]),
+    Disk {
+        data: &'a whittle_fs::FileData,
+        /// The last page read: its offset and bytes.
+        page: std::cell::RefCell<(u64, Vec<u8>)>,
+    },
+}
+
+/// Bytes read from disk at a time.
+const PAGE: u64 = 16 << 10;
+
+impl Bytes<'_> {
+    /// The `n` bytes at `off` (`None` past the end).
+    fn get(&self, off: u64, n: usize) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
+        match self {
+            Bytes::Mem(b) => {
+                let off = usize::try_from(off).ok()?;
+                b.get(off..off.checked_add(n)?).map(Cow::Borrowed)
+            }
+            Bytes::Disk { data, page } => {
+                let end = off.checked_add(n as u64)?;
+                if end > data.len() {
+                    return None;
+                }
+                let start = off - off % PAGE;
+                if end > start + PAGE {
+                    // across pages (a long name): read as is
+                    let mut buf = vec![0u8; n];
+                    data.read_exact_at(off, &mut buf).ok()?;
+                    return Some(Cow::Owned(buf));
+                }
+                let mut p = page.borrow_mut();
+                if p.1.is_empty() || p.0 != start {
+                    let len = usize::try_from(PAGE.min(data.len() - start)).ok()?;
+                    let mut buf = vec![0u8; len];
+                    data.read_exact_at(start, &mut buf).ok()?;
+                    *p = (start, buf);
+                }
+                let at = usize::try_from(off - start).ok()?;
+                Some(Cow::Owned(p.1.get(at..at + n)?.to_vec()))
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Bytes::Mem(b) => b.len() as u64,
+            Bytes::Disk { data, .. } => data.len(),
+        }
+    }
+}
+
 struct Reader<'a> {
-    b: &'a [u8],
+    b: Bytes<'a>,
     le: bool,
     wide: bool,
 }
@@ -47,8 +103,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// The `N`-byte unsigned number at `off`, in the file's byte order.
     fn uint<const N: usize>(&self, off: u64) -> Option<u64> {
-        let off = usize::try_from(off).ok()?;
-        let mut b: [u8; N] = self.b.get(off..off.checked_add(N)?)?.try_into().ok()?;
+        let mut b: [u8; N] = self.b.get(off, N)?.as_ref().try_into().ok()?;
         if self.le {
             b.reverse();
         }
@@ -72,9 +127,9 @@ impl Reader<'_> {
         }
     }
     fn cstr(&self, off: u64) -> Option<String> {
-        let off = usize::try_from(off).ok()?;
-        let rest = self.b.get(off..)?;
-        let end = rest.iter().take(4096).position(|&c| c == 0)?;
+        let n = self.b.len().checked_sub(off)?.min(4096);
+        let rest = self.b.get(off, usize::try_from(n).ok()?)?;
+        let end = rest.iter().position(|&c| c == 0)?;
         String::from_utf8(rest.get(..end)?.to_vec()).ok()
     }
 }
@@ -87,27 +142,44 @@ pub fn is_elf(b: &[u8]) -> bool {
 impl<'a> Reader<'a> {
     /// A reader of ELF file `b` in its class (32/64-bit) and byte order; `None` when `b` is not
     /// ELF or names neither.
-    fn new(b: &'a [u8]) -> Option<Self> {
-        if !is_elf(b) {
+    fn new(b: Bytes<'a>) -> Option<Self> {
+        let head = b.get(0, 6)?;
+        if !is_elf(&head) {
             return None;
         }
-        let wide = match b.get(4)? {
+        let wide = match head[4] {
             1 => false,
             2 => true,
             _ => return None,
         };
-        let le = match b.get(5)? {
+        let le = match head[5] {
             1 => true,
             2 => false,
             _ => return None,
         };
+        drop(head);
         Some(Reader { b, le, wide })
     }
 }
 
 /// Reads the dynamic section of `b`; `None` when `b` is not a readable ELF file.
 pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
-    let r = Reader::new(b)?;
+    dynamic_in(Reader::new(Bytes::Mem(b))?)
+}
+
+/// [`dynamic`] of a file's content, reading only the parts it needs (a few pages of a library
+/// that can be hundreds of megabytes).
+pub fn dynamic_of(data: &whittle_fs::FileData) -> Option<Dynamic> {
+    match data.as_inline() {
+        Some(b) => dynamic(b),
+        None => dynamic_in(Reader::new(Bytes::Disk {
+            data,
+            page: Default::default(),
+        })?),
+    }
+}
+
+fn dynamic_in(r: Reader<'_>) -> Option<Dynamic> {
     let wide = r.wide;
     let (phoff, phentsize, phnum, flags) = if wide {
         (r.u64(0x20)?, r.u16(0x36)?, r.u16(0x38)?, r.u32(0x30)?)
@@ -201,7 +273,7 @@ pub fn dynamic(b: &[u8]) -> Option<Dynamic> {
 /// The section names of ELF file `b`; `None` when it is not ELF or its section table cannot be
 /// read. Bounded by the 16-bit section count and the size of `b`.
 pub fn section_names(b: &[u8]) -> Option<Vec<String>> {
-    let r = Reader::new(b)?;
+    let r = Reader::new(Bytes::Mem(b))?;
     let wide = r.wide;
     let (shoff, shentsize, shnum, shstrndx) = if wide {
         (r.u64(0x28)?, r.u16(0x3a)?, r.u16(0x3c)?, r.u16(0x3e)?)
@@ -281,6 +353,15 @@ mod tests {
                 assert_eq!(d.soname.as_deref(), Some("libc.so.6"));
                 assert!(d.has_dynamic && d.class64 && d.elf_type == ET_DYN);
                 assert!(d.machine == 62 || d.machine == 183, "{}", d.machine);
+                // the same read a page at a time from a file (as a large library in the tree
+                // is), and from its first part only (the dynamic section is past it: no answer)
+                let dir = tempfile::tempdir().unwrap();
+                let spill = whittle_fs::Spill::new_in(dir.path()).unwrap();
+                let on_disk = spill.keep(&b).unwrap();
+                assert!(on_disk.as_inline().is_none());
+                assert_eq!(dynamic_of(&on_disk), Some(d));
+                let cut = spill.keep(&b[..b.len() / 2]).unwrap();
+                assert_eq!(dynamic_of(&cut), dynamic(&b[..b.len() / 2]));
                 return;
             }
         }

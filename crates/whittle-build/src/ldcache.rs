@@ -43,7 +43,7 @@
 
 use crate::elf;
 use crate::{Error, Events};
-use whittle_fs::{Entry, MAX_SYMLINK_HOPS, Meta, Node, Tree};
+use whittle_fs::{Entry, FileData, MAX_SYMLINK_HOPS, Meta, Node, Tree};
 
 /// Where the cache goes (tree path).
 pub const CACHE: &str = "etc/ld.so.cache";
@@ -315,8 +315,19 @@ pub fn write(tree: &mut Tree) -> Result<Outcome, Error> {
 
 /// The image's `libc.so.6` (in `/lib/<triplet>` or `/usr/lib/<triplet>`), when `tree` holds
 /// `arch`'s glibc loader and that library.
+/// Only the part [`glibc_banner`] looks at is read.
 fn glibc_libc<'t>(tree: &'t Tree, arch: &Arch) -> Option<std::borrow::Cow<'t, [u8]>> {
-    let file = |p: &str| lookup(tree, p, true).and_then(|(_, e)| file_bytes(tree, e));
+    let file = |p: &str| {
+        let d = lookup(tree, p, true).and_then(|(_, e)| file_data(tree, e))?;
+        match d.as_inline() {
+            Some(b) => Some(std::borrow::Cow::Borrowed(&b[..b.len().min(MAX_LIBC_SCAN)])),
+            None => {
+                let mut head = vec![0u8; usize::try_from(d.len()).ok()?.min(MAX_LIBC_SCAN)];
+                d.read_exact_at(0, &mut head).ok()?;
+                Some(std::borrow::Cow::Owned(head))
+            }
+        }
+    };
     lookup(tree, arch.loader, true).and_then(|(_, e)| file_data(tree, e))?;
     ["lib", "usr/lib"]
         .iter()
@@ -419,7 +430,7 @@ struct Scan<'t> {
 impl Scan<'_> {
     /// Reads one configuration file (ldconfig's `parse_conf`); a missing one is no error.
     fn parse_conf(&mut self, path: &str, depth: usize) -> Result<(), String> {
-        let Some(data) = lookup(self.tree, path, true).and_then(|(_, e)| file_bytes(self.tree, e))
+        let Some(data) = lookup(self.tree, path, true).and_then(|(_, e)| file_data(self.tree, e))
         else {
             return Ok(());
         };
@@ -429,9 +440,10 @@ impl Scan<'_> {
                 "/etc/ld.so.conf includes more than {MAX_CONF_FILES} files"
             ));
         }
-        if data.len() > MAX_CONF_BYTES {
+        if data.len() > MAX_CONF_BYTES as u64 {
             return Err(format!("{path} is larger than {MAX_CONF_BYTES} bytes"));
         }
+        let data = data.bytes().map_err(|e| format!("{path}: {e}"))?;
         for line in data.split(|&c| c == b'\n') {
             let line = line.split(|&c| c == 0).next().unwrap_or_default();
             let line = line.split(|&c| c == b'#').next().unwrap_or_default();
@@ -610,9 +622,9 @@ impl Scan<'_> {
             }
             let is_link = matches!(entry.node, Node::Symlink(_));
             let data = if is_link {
-                lookup(tree, &format!("{real}/{name}"), true).and_then(|(_, e)| file_bytes(tree, e))
+                lookup(tree, &format!("{real}/{name}"), true).and_then(|(_, e)| file_data(tree, e))
             } else {
-                file_bytes(tree, entry)
+                file_data(tree, entry)
             };
             let Some(data) = data else {
                 continue; // a directory, or a dangling link
@@ -623,7 +635,7 @@ impl Scan<'_> {
                     "the library directories hold more than {MAX_LIBRARIES} candidate files"
                 ));
             }
-            let Some((mut flag, soname)) = self.process_file(name, &data) else {
+            let Some((mut flag, soname)) = self.process_file(name, data) else {
                 continue;
             };
             let mut soname = soname.unwrap_or_else(|| name.to_string());
@@ -691,15 +703,18 @@ impl Scan<'_> {
 
     /// ldconfig's `process_file` and the architecture's `process_elf_file`: the flags and
     /// soname of a candidate, `None` when it is not a library `ldconfig` lists.
-    fn process_file(&self, name: &str, data: &[u8]) -> Option<(i32, Option<String>)> {
+    /// Only the parts of the file it needs are read (a library can be hundreds of megabytes).
+    fn process_file(&self, name: &str, data: &FileData) -> Option<(i32, Option<String>)> {
         let arch = self.arch;
         // smaller than a.out's `struct exec` or the ELF header of ldconfig's own class
         if data.len() < if arch.lp64 { 64 } else { 52 } {
             return None;
         }
+        let mut head = [0u8; 4];
+        data.read_exact_at(0, &mut head).ok()?;
         // an a.out library (ZMAGIC, QMAGIC): named after its file, up to the major version
         if !arch.big_endian {
-            let magic = u16::from_le_bytes([data[0], data[1]]);
+            let magic = u16::from_le_bytes([head[0], head[1]]);
             if magic == 0o413 || magic == 0o314 {
                 let mut soname = name.to_string();
                 if let Some(major) = soname.find(".so.")
@@ -715,10 +730,10 @@ impl Scan<'_> {
                 return Some((flag, Some(soname)));
             }
         }
-        if !elf::is_elf(data) {
+        if !elf::is_elf(&head) {
             return None;
         }
-        let d = elf::dynamic(data)?;
+        let d = elf::dynamic_of(data)?;
         if d.elf_type != elf::ET_DYN || !d.has_dynamic {
             return None;
         }
@@ -1281,7 +1296,7 @@ mod tests {
         };
         let flag = |triplet: &str, modern: bool, data: &[u8]| {
             scan(&t, triplet, modern)
-                .process_file("libx.so.1", data)
+                .process_file("libx.so.1", &FileData::from(data))
                 .map(|(f, s)| {
                     assert_eq!(s.as_deref(), Some("libx.so.1"));
                     f
@@ -1371,14 +1386,14 @@ mod tests {
         // no DT_SONAME: the file name is used (by the caller)
         let nameless = fake_so(true, 62, 0, None, &[], None);
         assert_eq!(
-            scan(&t, "x86_64-linux-gnu", false).process_file("libq.so", &nameless),
+            scan(&t, "x86_64-linux-gnu", false).process_file("libq.so", &nameless.clone().into()),
             Some((0x0303, None))
         );
         // an a.out (ZMAGIC) library: named up to its major version
         let mut aout = vec![0u8; 64];
         aout[..2].copy_from_slice(&0o413u16.to_le_bytes());
         assert_eq!(
-            scan(&t, "i386-linux-gnu", false).process_file("libold.so.4.1.2", &aout),
+            scan(&t, "i386-linux-gnu", false).process_file("libold.so.4.1.2", &aout.clone().into()),
             Some((0, Some("libold.so.4".to_string())))
         );
     }

@@ -148,6 +148,28 @@ impl FileData {
         self.bytes().map(Cow::into_owned)
     }
 
+    /// Fills `buf` with the bytes at `offset`: an error when they are not all there (past the
+    /// content's end, or its backing file was truncated). For readers that need a few parts of
+    /// a large file (an ELF header) without reading it whole.
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let past = || io::Error::new(io::ErrorKind::UnexpectedEof, "past the file's end");
+        let end = offset.checked_add(buf.len() as u64).ok_or_else(past)?;
+        if end > self.len() {
+            return Err(past());
+        }
+        match &self.0 {
+            Repr::Inline(b) => {
+                let start = usize::try_from(offset).map_err(|_| past())?;
+                let src = b.get(start..start + buf.len()).ok_or_else(past)?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            Repr::Extent {
+                file, offset: at, ..
+            } => file.read_exact_at(buf, at + offset),
+        }
+    }
+
     /// A reader of exactly [`FileData::len`] bytes (an error when the backing file is shorter).
     pub fn reader(&self) -> DataReader<'_> {
         DataReader { data: self, pos: 0 }
