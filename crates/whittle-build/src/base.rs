@@ -324,15 +324,7 @@ pub(crate) fn open(config: &Config, arch: &str) -> Result<Option<Base>, Error> {
             )
         })?;
         let digest = img.raw_layer_digest(i).map_err(|e| err(b, origin, e))?;
-        let blob = spill
-            .append(
-                &mut img
-                    .open_raw_layer(i)
-                    .map_err(|e| err(b, origin, e))?
-                    .take(l.size),
-                l.size,
-            )
-            .map_err(|e| err(b, origin, format!("reading layer {i}: {e}")))?;
+        let blob = keep_raw_layer(&img, i, l.size, &spill).map_err(|e| err(b, origin, e))?;
         // verified as it is read: a tampered blob is reported as such, not as the tar error
         // it causes
         let changes = img
@@ -412,6 +404,28 @@ fn oci_layer_type(media_type: &str) -> Option<&'static str> {
             Some("application/vnd.oci.image.layer.v1.tar+zstd")
         }
         _ => None,
+    }
+}
+
+/// Layer `i`'s stored blob (`size` bytes, as the manifest says), copied into `spill` and
+/// verified: the stream is read to its end, where its digest is checked (a copy that stopped at
+/// `size` bytes was never checked, and it is what the output image carries).
+fn keep_raw_layer(
+    img: &whittle_oci::ReadImage,
+    i: usize,
+    size: u64,
+    spill: &whittle_fs::Spill,
+) -> Result<whittle_fs::FileData, String> {
+    let reading = |e: std::io::Error| format!("reading layer {i}: {e}");
+    let mut raw = img.open_raw_layer(i).map_err(|e| e.to_string())?;
+    let blob = spill
+        .append(&mut (&mut raw).take(size), size)
+        .map_err(reading)?;
+    match raw.read(&mut [0u8; 1]).map_err(reading)? {
+        0 => Ok(blob),
+        _ => Err(format!(
+            "reading layer {i}: it is longer than the {size} bytes its manifest gives"
+        )),
     }
 }
 
@@ -736,6 +750,48 @@ mod tests {
             e.contains("9999-12-31") && e.contains("SOURCE_DATE_EPOCH"),
             "{e}"
         );
+    }
+
+    /// A base layer's blob copied for the output image is verified: one whose bytes do not match
+    /// its digest (here changed in place, as between two readings) is refused, not carried.
+    #[test]
+    fn a_kept_base_layer_is_verified() {
+        let Some(fixtures) = whittle_testutil::fixtures() else {
+            return;
+        };
+        let src = fixtures.join("images/oci-archive/dive-test-oci-uncompressed-image.tar");
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("image.tar");
+        let mut bytes = std::fs::read(&src).unwrap();
+        let image = ImageRef::OciArchive {
+            path: copy.clone(),
+            tag: None,
+        };
+        std::fs::write(&copy, &bytes).unwrap();
+        let img = whittle_oci::read_image(&image, None).unwrap();
+        let spill = whittle_fs::Spill::new_in(dir.path()).unwrap();
+        let size = img.layers[0].size;
+        let kept = keep_raw_layer(&img, 0, size, &spill).unwrap();
+        assert_eq!(kept.len(), size);
+        // the same image with one byte of that layer changed
+        let hex = img.layers[0]
+            .digest
+            .as_deref()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let mut outer = tar::Archive::new(&bytes[..]);
+        let at = outer
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().ends_with(hex))
+            .map(|e| e.raw_file_position())
+            .unwrap();
+        bytes[usize::try_from(at).unwrap() + 700] ^= 1;
+        std::fs::write(&copy, &bytes).unwrap();
+        let img = whittle_oci::read_image(&image, None).unwrap();
+        let e = keep_raw_layer(&img, 0, size, &spill).unwrap_err();
+        assert!(e.contains("reading layer 0"), "{e}");
     }
 
     /// A base image's `/lib/apk/db/installed` larger than an APK database may be (here 1 GiB,
