@@ -573,61 +573,68 @@ fn check_signatures(
     keyring: &Keyring,
     now: SystemTime,
 ) -> Result<Vec<String>> {
+    // Every keyring key each signature names: a primary key, or one of its subkeys.
+    let candidates: Vec<Vec<(&SignedPublicKey, Option<&SignedPublicSubKey>)>> = sigs
+        .iter()
+        .map(|sig| {
+            let mut c = Vec::new();
+            for cert in &keyring.keys {
+                if issued_by(sig, &cert.primary_key) {
+                    c.push((cert, None));
+                }
+                for sub in &cert.public_subkeys {
+                    if issued_by(sig, &sub.key) {
+                        c.push((cert, Some(sub)));
+                    }
+                }
+            }
+            c
+        })
+        .collect();
+    // The checks (public-key operations, most of a warm build's signature time) run one
+    // signature per thread; their verdicts are weighed below in the file's order.
+    let judged: Vec<Verdict> = std::thread::scope(|s| {
+        let handles: Vec<_> = sigs
+            .iter()
+            .zip(&candidates)
+            .skip(1)
+            .map(|(sig, c)| s.spawn(move || judge(origin, sig, signed, c, now)))
+            .collect();
+        let first = sigs
+            .first()
+            .zip(candidates.first())
+            .map(|(sig, c)| judge(origin, sig, signed, c, now));
+        first
+            .into_iter()
+            .chain(handles.into_iter().map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Verdict::Failed(Error::Malformed {
+                        origin: origin.to_string(),
+                        reason: "checking a signature failed unexpectedly".into(),
+                    })
+                })
+            }))
+            .collect()
+    });
     let mut good: Vec<String> = Vec::new();
     let mut worst: Option<Error> = None;
     let mut unknown_issuers: Vec<String> = Vec::new();
-    for sig in sigs {
-        // Every keyring key the signature names: a primary key, or one of its subkeys.
-        let mut candidates: Vec<(&SignedPublicKey, Option<&SignedPublicSubKey>)> = Vec::new();
-        for cert in &keyring.keys {
-            if issued_by(sig, &cert.primary_key) {
-                candidates.push((cert, None));
-            }
-            for sub in &cert.public_subkeys {
-                if issued_by(sig, &sub.key) {
-                    candidates.push((cert, Some(sub)));
-                }
-            }
-        }
-        let Some(&(first, first_sub)) = candidates.first() else {
-            unknown_issuers.push(issuer_names(sig));
-            continue;
-        };
-        if !matches!(sig.typ(), Some(SignatureType::Text | SignatureType::Binary)) {
-            return Err(Error::Malformed {
-                origin: origin.to_string(),
-                reason: format!(
-                    "the signature by key {} is of unexpected type {:?}",
-                    key_fp(first, first_sub),
-                    sig.typ()
-                ),
-            });
-        }
-        // Good with some candidate; else bad (with every one) or unusable (the worst reason).
-        let mut verdict: Option<Error> = None;
-        for &(cert, sub) in &candidates {
-            match check_one(origin, sig, signed, cert, sub, now) {
-                Ok(()) => {
-                    verdict = None;
-                    let fp = fp_hex(&cert.primary_key.fingerprint());
-                    if !good.contains(&fp) {
-                        good.push(fp);
-                    }
-                    break;
-                }
-                Err(e) => {
-                    if verdict.as_ref().is_none_or(|v| severity(&e) < severity(v)) {
-                        verdict = Some(e);
-                    }
-                }
-            }
-        }
+    for (sig, verdict) in sigs.iter().zip(judged) {
         match verdict {
-            Some(e @ Error::BadSignature { .. }) => return Err(e),
-            Some(e) if worst.as_ref().is_none_or(|w| severity(&e) > severity(w)) => {
-                worst = Some(e);
+            Verdict::Unknown => unknown_issuers.push(issuer_names(sig)),
+            Verdict::Good(fp) => {
+                if !good.contains(&fp) {
+                    good.push(fp);
+                }
             }
-            _ => {}
+            Verdict::WrongType(e) | Verdict::Failed(e @ Error::BadSignature { .. }) => {
+                return Err(e);
+            }
+            Verdict::Failed(e) => {
+                if worst.as_ref().is_none_or(|w| severity(&e) > severity(w)) {
+                    worst = Some(e);
+                }
+            }
         }
     }
     if !good.is_empty() {
@@ -641,6 +648,54 @@ fn check_signatures(
             unknown_issuers.join(", ")
         },
     }))
+}
+
+/// What checking one signature against the keyring keys it names found.
+enum Verdict {
+    /// No keyring key issued it.
+    Unknown,
+    /// It verifies with the certificate of this fingerprint.
+    Good(String),
+    /// It is not a signature of a text or binary document: the file is refused.
+    WrongType(Error),
+    /// It does not verify: bad (with every candidate) or by an unusable key (the least serious
+    /// reason among the candidates, as a good candidate would have been).
+    Failed(Error),
+}
+
+/// Checks `sig` with each of its `candidates` until one verifies.
+fn judge(
+    origin: &str,
+    sig: &Signature,
+    signed: &[u8],
+    candidates: &[(&SignedPublicKey, Option<&SignedPublicSubKey>)],
+    now: SystemTime,
+) -> Verdict {
+    let Some(&(first, first_sub)) = candidates.first() else {
+        return Verdict::Unknown;
+    };
+    if !matches!(sig.typ(), Some(SignatureType::Text | SignatureType::Binary)) {
+        return Verdict::WrongType(Error::Malformed {
+            origin: origin.to_string(),
+            reason: format!(
+                "the signature by key {} is of unexpected type {:?}",
+                key_fp(first, first_sub),
+                sig.typ()
+            ),
+        });
+    }
+    let mut verdict: Option<Error> = None;
+    for &(cert, sub) in candidates {
+        match check_one(origin, sig, signed, cert, sub, now) {
+            Ok(()) => return Verdict::Good(fp_hex(&cert.primary_key.fingerprint())),
+            Err(e) => {
+                if verdict.as_ref().is_none_or(|v| severity(&e) < severity(v)) {
+                    verdict = Some(e);
+                }
+            }
+        }
+    }
+    verdict.map_or(Verdict::Unknown, Verdict::Failed)
 }
 
 /// Upper-case hex fingerprint of a keyring key (the subkey's when it is one).
