@@ -934,6 +934,54 @@ mod tests {
         }
     }
 
+    /// Packages that cannot be unpacked: the one reported is the first in package order, though
+    /// a larger broken one after it starts first (largest first) and fails first; nothing is
+    /// installed.
+    #[test]
+    fn the_first_package_in_order_that_fails_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = zeros_deb("good", "./usr/lib/good", 1 << 10, 1);
+        let debs: [(&str, Vec<u8>); 3] = [
+            ("good", good),
+            ("broken-small", b"not a deb".to_vec()),
+            ("broken-large", vec![b'x'; 1 << 20]),
+        ];
+        let reqs: Vec<Request> = debs
+            .iter()
+            .map(|(name, deb)| {
+                let path = dir.path().join(format!("{name}.deb"));
+                std::fs::write(&path, deb).unwrap();
+                Request {
+                    url: path.display().to_string(),
+                    sha256: whittle_fetch::sha256_hex(deb),
+                    size: deb.len() as u64,
+                }
+            })
+            .collect();
+        let fetcher = Fetcher::new(cache(dir.path()), false);
+        let names = debs.map(|(n, _)| n);
+        let all = Debs {
+            names: &names,
+            reqs: &reqs,
+            fetcher: &fetcher,
+            progress: &whittle_fetch::NoProgress,
+        };
+        let mut tree = skeleton("amd64").unwrap();
+        let err = install_all(
+            &mut tree,
+            &all,
+            &Contents::default(),
+            &MemoryBudget::new(64 << 20),
+            &mut Assembled::default(),
+        )
+        .unwrap_err();
+        match err {
+            ItemError::Use(Error::Package { package, .. }) => assert_eq!(package, "broken-small"),
+            e => panic!("unexpected {e:?}"),
+        }
+        assert!(tree.get("usr/lib/good").is_none(), "nothing installed");
+    }
+
     #[test]
     fn md5sums_keep_only_files_the_image_carries() {
         let sums = "aa  usr/bin/gawk\nbb  usr/share/doc/gawk/NEWS.gz\ncc  usr/lib/x/gconv/A.so\n";
