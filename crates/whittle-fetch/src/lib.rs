@@ -330,6 +330,10 @@ impl Fetcher {
                             continue;
                         };
                         queue.reserve(req.size);
+                        if !wanted(i) {
+                            queue.release(req.size); // an earlier item failed meanwhile
+                            continue;
+                        }
                         match self.fetch_within(req, budget) {
                             Ok(bytes) => {
                                 progress.done(&req.url, req.size, cached[i]);
