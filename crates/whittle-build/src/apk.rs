@@ -682,10 +682,19 @@ pub(crate) fn install_arch(
     db.push_str(&installed_db(&records));
     put(&mut tree, "lib/apk/db/installed", db.into_bytes())?;
     let base_world = match tree.get("etc/apk/world").map(|e| &e.node) {
-        Some(Node::File(d)) if base.is_some() => d
-            .bytes()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .map_err(|e| whittle_fs::Error::content("etc/apk/world", e))?,
+        Some(Node::File(d)) if base.is_some() => {
+            // a list of package names (a few KiB); the base's file is untrusted
+            const MAX_WORLD: u64 = 1 << 20;
+            if d.len() > MAX_WORLD {
+                return Err(Error::Unsupported(format!(
+                    "the base image's /etc/apk/world is {} bytes, more than the {MAX_WORLD} a list of packages may have",
+                    d.len()
+                )));
+            }
+            d.bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| whittle_fs::Error::content("etc/apk/world", e))?
+        }
         _ => String::new(),
     };
     let mut world: Vec<String> = config

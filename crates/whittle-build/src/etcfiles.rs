@@ -22,7 +22,7 @@
 //! The C.UTF-8 locale needs nothing here: Debian 12's and 13's libc-bin ship it compiled
 //! (`/usr/lib/locale/C.utf8`), so it is in the image exactly when libc-bin is.
 
-use crate::ldcache::{file_bytes, file_data, link_target, lookup};
+use crate::ldcache::{file_data, link_target, lookup};
 use crate::{Error, Events};
 use whittle_fs::{Meta, Node, Tree};
 
@@ -101,8 +101,9 @@ pub fn nsswitch(tree: &mut Tree) -> Result<Nsswitch, Error> {
     if !debian(tree) || tree.get(NSSWITCH).is_some() {
         return Ok(Nsswitch::Kept);
     }
+    // the same content (not read: it may be a handle to the package's data)
     let default = lookup(tree, LIBC_BIN_NSSWITCH, true)
-        .and_then(|(_, e)| Some((file_bytes(tree, e)?.into_owned(), e.meta)));
+        .and_then(|(_, e)| Some((file_data(tree, e)?.clone(), e.meta)));
     Ok(match default {
         Some((data, meta)) => {
             tree.insert(NSSWITCH, Node::file(data), meta)?;
