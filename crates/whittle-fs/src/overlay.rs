@@ -512,6 +512,25 @@ mod tests {
     }
 
     #[test]
+    fn with_a_spill_file_large_contents_stay_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = crate::Spill::new_in(dir.path()).unwrap();
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let mut ov = Overlay::new().with_spill(spill);
+        ov.apply_layer(&tar(&[("a/big", &big), ("a/small", b"hi")])[..])
+            .unwrap();
+        let Node::File(d) = &ov.tree().get("a/big").unwrap().node else {
+            panic!("not a file")
+        };
+        assert!(d.as_inline().is_none(), "a large file is a handle");
+        assert_eq!(d.read_to_vec().unwrap(), big);
+        let Node::File(d) = &ov.tree().get("a/small").unwrap().node else {
+            panic!("not a file")
+        };
+        assert_eq!(d.as_inline(), Some(&b"hi"[..]));
+    }
+
+    #[test]
     fn a_whiteout_spares_what_its_own_layer_added_before_it() {
         let mut ov = Overlay::new();
         ov.apply_layer(&tar(&[("a/x", b"old"), ("a/y", b"1")])[..])
