@@ -440,6 +440,53 @@ mod tests {
         assert_eq!(seen[2], ("after".into(), b"xyz".to_vec(), None, 3));
     }
 
+    proptest::proptest! {
+        /// Whatever the sizes and the threshold, a file left unread is exactly the bytes at its
+        /// offset in the stream, and the walk sees the same entries as a walk reading them all.
+        #[test]
+        fn unread_files_are_the_bytes_at_their_offsets(
+            sizes in proptest::collection::vec(0usize..3000, 1..8),
+            inline_max in 0u64..3000,
+        ) {
+            let data: Vec<Vec<u8>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (0..*n).map(|j| (i * 31 + j * 7) as u8).collect())
+                .collect();
+            let names: Vec<String> = (0..data.len()).map(|i| format!("f{i}")).collect();
+            let entries: Vec<(&str, tar::EntryType, &[u8], &str)> = names
+                .iter()
+                .zip(&data)
+                .map(|(n, d)| (n.as_str(), tar::EntryType::Regular, d.as_slice(), ""))
+                .collect();
+            let t = tar_of(&entries);
+            let opts = WalkOptions {
+                inline_max: Some(inline_max),
+                max_size: 1 << 20,
+                pax_key: None,
+            };
+            let mut got = Vec::new();
+            walk_tar(&t[..], &opts, |e| {
+                let content = match e.data_offset {
+                    Some(at) => {
+                        let at = usize::try_from(at).unwrap();
+                        t[at..at + usize::try_from(e.size).unwrap()].to_vec()
+                    }
+                    None => e.data.to_vec(),
+                };
+                got.push((e.path.to_string(), e.data_offset.is_some(), content));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            proptest::prop_assert_eq!(got.len(), data.len());
+            for ((path, unread, content), (name, d)) in got.iter().zip(names.iter().zip(&data)) {
+                proptest::prop_assert_eq!(path, name);
+                proptest::prop_assert_eq!(*unread, d.len() as u64 >= inline_max);
+                proptest::prop_assert_eq!(content, d);
+            }
+        }
+    }
+
     #[test]
     fn entries_are_normalized_and_checked() {
         use tar::EntryType as T;
