@@ -190,10 +190,16 @@ pub(crate) fn allow_open_files() {
             rlim_max: 0,
         };
         // SAFETY: getrlimit(2) writes the struct passed by reference.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            // SAFETY: setrlimit(2) reads the struct passed by reference. A refusal (a hard
-            // limit of "unlimited", which Linux does not take for open files) leaves the limit.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+            return;
+        }
+        // a hard limit of "unlimited" is not a number Linux takes for open files: its default
+        // most (`fs.nr_open`) is
+        let want = r.rlim_max.min(1 << 20);
+        if r.rlim_cur < want {
+            r.rlim_cur = want;
+            // SAFETY: setrlimit(2) reads the struct passed by reference; a refusal leaves the
+            // limit as it was.
             unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };
         }
     });
