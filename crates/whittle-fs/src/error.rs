@@ -81,6 +81,19 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// An image's layers wrote more file content to the spill file than the size limit, counting
+    /// the files they replaced or deleted again (see [`crate::Overlay::with_spill`]).
+    #[error(
+        "the image's layers write {would_be} bytes of file content up to `{path}`, files later replaced or deleted included, over the limit of {limit} bytes for one image; an image this large is refused (a hostile layer?)"
+    )]
+    SpillLimit {
+        /// The path being written.
+        path: String,
+        /// What the layers would have written in all.
+        would_be: u64,
+        /// The configured limit.
+        limit: u64,
+    },
     /// Adding an entry would exceed the tree's entry limit.
     #[error(
         "adding `{path}` would bring the image to more than {limit} files, directories and links, the most whittle holds in memory for one image; an image this large is refused (a hostile layer?); when building, leave files out: contents.exclude, contents.path-exclude"

@@ -99,6 +99,9 @@ pub struct Overlay {
     next_layer: usize,
     size_limit: u64,
     spill: Option<crate::Spill>,
+    /// Bytes written to `spill` so far: it only grows (a file replaced or deleted by a later
+    /// entry or layer keeps its bytes there), so it is bounded by the size limit too.
+    spilled: u64,
 }
 
 impl Default for Overlay {
@@ -116,10 +119,13 @@ impl Overlay {
             next_layer: 0,
             size_limit: DEFAULT_OVERLAY_SIZE_LIMIT,
             spill: None,
+            spilled: 0,
         }
     }
 
     /// Keep file contents of [`crate::INLINE_MAX`] bytes or more in `spill` instead of memory.
+    /// What is written there in all, files later replaced or deleted included, is bounded by the
+    /// size limit too ([`Error::SpillLimit`]).
     pub fn with_spill(mut self, spill: crate::Spill) -> Self {
         self.spill = Some(spill);
         self
@@ -259,9 +265,20 @@ impl Applier<'_> {
                         });
                     }
                     let data = match &self.ov.spill {
-                        Some(spill) if size >= crate::INLINE_MAX => spill
-                            .append(&mut entry, size)
-                            .map_err(|e| tar_err(&raw, e))?,
+                        Some(spill) if size >= crate::INLINE_MAX => {
+                            let would_be = self.ov.spilled.saturating_add(size);
+                            if would_be > self.ov.size_limit {
+                                return Err(Error::SpillLimit {
+                                    path,
+                                    would_be,
+                                    limit: self.ov.size_limit,
+                                });
+                            }
+                            self.ov.spilled = would_be;
+                            spill
+                                .append(&mut entry, size)
+                                .map_err(|e| tar_err(&raw, e))?
+                        }
                         _ => {
                             // the declared size is untrusted: reserve at most 16 MiB up front
                             let mut data = Vec::with_capacity(
@@ -509,6 +526,33 @@ mod tests {
             b.append_data(&mut h, p, *c).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    /// The spill file keeps the bytes of files that later entries replace: what the layers
+    /// write to it in all is bounded by the size limit, not only the merged tree (a small layer
+    /// could otherwise write one highly compressible file over and over until the disk is full).
+    #[test]
+    fn what_the_layers_spill_in_all_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = crate::Spill::new_in(dir.path()).unwrap();
+        let big = vec![7u8; 100_000];
+        let mut ov = Overlay::new().with_spill(spill).with_size_limit(350_000);
+        ov.apply_layer(&tar(&[("a/big", &big), ("a/big", &big)])[..])
+            .unwrap();
+        ov.apply_layer(&tar(&[("a/big", &big)])[..]).unwrap();
+        assert_eq!(ov.tree().total_size(), 100_000, "the tree holds one copy");
+        let e = ov.apply_layer(&tar(&[("a/big", &big)])[..]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::SpillLimit {
+                    would_be: 400_000,
+                    limit: 350_000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
