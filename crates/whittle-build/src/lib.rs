@@ -161,9 +161,10 @@ pub enum Error {
 /// cache's decompressed package data, or [`spill`]).
 pub const MAX_IMAGE_BYTES: u64 = 64 << 30;
 
-/// The process's spill file ([`whittle_fs::Spill`], an anonymous file in the system's temporary
-/// directory, made on first use): where large contents that have no other copy on disk are kept
-/// (a base image's layers and files, local files an image copies in).
+/// The process's spill file ([`whittle_fs::Spill`], an anonymous file made on first use in the
+/// directory [`spill_in`] named, else in the system's temporary directory): where large
+/// contents that have no other copy on disk are kept (a base image's layers and files, local
+/// files an image copies in, an APK's large files).
 pub(crate) fn spill() -> std::io::Result<whittle_fs::Spill> {
     static SPILL: std::sync::Mutex<Option<whittle_fs::Spill>> = std::sync::Mutex::new(None);
     let mut held = SPILL
@@ -172,9 +173,30 @@ pub(crate) fn spill() -> std::io::Result<whittle_fs::Spill> {
     if let Some(s) = &*held {
         return Ok(s.clone());
     }
-    let s = whittle_fs::Spill::new_in(&std::env::temp_dir())?;
+    let hint = SPILL_DIR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let s = match hint.map(|d| whittle_fs::Spill::new_in(&d)) {
+        Some(Ok(s)) => s,
+        _ => whittle_fs::Spill::new_in(&std::env::temp_dir())?,
+    };
     *held = Some(s.clone());
     Ok(s)
+}
+
+/// Where [`spill`] makes its file, once a build named its cache.
+static SPILL_DIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Makes [`spill`] keep its file in `cache`'s `tmp/` when the cache is writable: on the
+/// cache's disk, which holds the package data anyway (the system's temporary directory can be a
+/// tmpfs, that is, memory).
+pub(crate) fn spill_in(cache: &Cache) {
+    if cache.writable() {
+        *SPILL_DIR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cache.root().join("tmp"));
+    }
 }
 
 /// Raises this process's soft limit of open files to its hard limit, once. An image's large
@@ -352,6 +374,7 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     };
     let fetcher = Fetcher::new(Cache::open(&opts.cache_dir)?, opts.offline);
     clean_stale(fetcher.cache(), &opts.output, events);
+    spill_in(fetcher.cache());
 
     let mut images = Vec::new();
     let mut reports = Vec::new();
