@@ -260,7 +260,11 @@ fn unpack_through(
         package: deb.origin().to_string(),
         message: e.to_string(),
     })?;
-    let mut tee = Tee { inner, copy };
+    let mut tee = Tee {
+        inner,
+        copy,
+        account,
+    };
     let files = read_files(deb, &mut tee, contents, account, &backing);
     // the rest of the stream (the tar's end blocks) completes the copy; it is as untrusted as
     // the rest: a tar can be followed by any amount of data, all of which would land on disk
@@ -275,6 +279,17 @@ fn unpack_through(
             message: format!(
                 "its data archive goes on for {limit} bytes or more after the end of its tar: \
                  the package is broken or a decompression bomb"
+            ),
+        });
+    }
+    if account.disk_exceeded() {
+        return Err(Error::Package {
+            package: deb.origin().to_string(),
+            message: format!(
+                "the packages of this image decompress to more than {} bytes on disk in all, \
+                 the most one image may hold; an image this large is refused (a decompression \
+                 bomb? else leave packages out)",
+                account.disk_limit()
             ),
         });
     }
@@ -296,15 +311,22 @@ enum Copy {
 }
 
 /// A reader that also feeds what it reads to a copy.
-struct Tee<R> {
+/// What it copies is drawn from the build's disk budget ([`Account::draw_disk`]).
+struct Tee<'a, R> {
     inner: R,
     copy: Copy,
+    account: &'a Account<'a>,
 }
 
-impl<R: std::io::Read> std::io::Read for Tee<R> {
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::io::Write;
         let n = self.inner.read(buf)?;
+        if !self.account.draw_disk(n as u64) {
+            return Err(std::io::Error::other(
+                "the disk budget for unpacked packages is spent",
+            ));
+        }
         let got = buf.get(..n).unwrap_or_default();
         match &mut self.copy {
             Copy::Cache(w) => w.feed(got),

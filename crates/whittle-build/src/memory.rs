@@ -8,7 +8,8 @@
 //! archive is capped at the budget's limit. When the budget is spent, the package is refused with
 //! an error naming it, its size so far and the limit, and how to raise it ([`UNPACK_LIMIT_VAR`]).
 //! Reserved bytes stay drawn until the build of the architecture ends: the image's tree holds
-//! them.
+//! them. What the `.deb` files' decompressed data archives take on disk is drawn from the same
+//! budget's disk limit, for all packages together ([`Account::draw_disk`]).
 
 use std::cell::Cell;
 use std::io::{self, Read};
@@ -27,6 +28,8 @@ pub const UNPACK_LIMIT_VAR: &str = "WHITTLE_UNPACK_LIMIT";
 pub struct MemoryBudget {
     limit: u64,
     used: AtomicU64,
+    disk_limit: u64,
+    written: AtomicU64,
 }
 
 impl MemoryBudget {
@@ -35,6 +38,8 @@ impl MemoryBudget {
         MemoryBudget {
             limit,
             used: AtomicU64::new(0),
+            disk_limit: crate::MAX_IMAGE_BYTES,
+            written: AtomicU64::new(0),
         }
     }
 
@@ -64,6 +69,18 @@ impl MemoryBudget {
         self.limit
     }
 
+    /// This budget with `bytes` as the most the packages' decompressed data archives may take
+    /// on disk in all ([`Account::draw_disk`]; [`crate::MAX_IMAGE_BYTES`] unless set).
+    pub fn with_disk_limit(mut self, bytes: u64) -> Self {
+        self.disk_limit = bytes;
+        self
+    }
+
+    /// The most the packages' decompressed data archives may take on disk in all.
+    pub fn disk_limit(&self) -> u64 {
+        self.disk_limit
+    }
+
     /// Bytes drawn now, by all packages.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
@@ -91,6 +108,7 @@ impl MemoryBudget {
             budget: self,
             held: Cell::new(0),
             exceeded: Cell::new(false),
+            disk_exceeded: Cell::new(false),
         }
     }
 }
@@ -101,6 +119,7 @@ pub struct Account<'b> {
     budget: &'b MemoryBudget,
     held: Cell<u64>,
     exceeded: Cell<bool>,
+    disk_exceeded: Cell<bool>,
 }
 
 impl Account<'_> {
@@ -123,6 +142,34 @@ impl Account<'_> {
     /// The budget's limit in bytes.
     pub fn limit(&self) -> u64 {
         self.budget.limit
+    }
+
+    /// Draws `n` bytes written to disk (a package's large files stay there, out of the memory
+    /// budget, in its decompressed data archive): every package of the build draws from one
+    /// [`MemoryBudget::disk_limit`], never given back (the copies stay); `false` (and
+    /// [`Account::disk_exceeded`]) past it.
+    pub fn draw_disk(&self, n: u64) -> bool {
+        let b = self.budget;
+        let ok = b
+            .written
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                w.checked_add(n).filter(|&t| t <= b.disk_limit)
+            })
+            .is_ok();
+        if !ok {
+            self.disk_exceeded.set(true);
+        }
+        ok
+    }
+
+    /// The budget's [`MemoryBudget::disk_limit`].
+    pub fn disk_limit(&self) -> u64 {
+        self.budget.disk_limit
+    }
+
+    /// Whether this package wrote more to disk than the budget's disk limit had left.
+    pub fn disk_exceeded(&self) -> bool {
+        self.disk_exceeded.get()
     }
 
     /// Bytes this package holds.

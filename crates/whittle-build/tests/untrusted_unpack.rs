@@ -223,3 +223,43 @@ fn a_large_file_cut_short_is_refused() {
         assert!(err.contains("package cut"), "sealed={sealed}: {err:?}");
     }
 }
+
+/// What the packages of one build write to disk (their decompressed data archives, which their
+/// large files point into) is bounded in all, not only per package: here three packages of
+/// 2 MiB each against 5 MiB. Their large files are out of the memory budget, so without it a
+/// closure of many small `.deb` files expanding to gigabytes each would fill the disk.
+#[test]
+fn what_the_packages_write_to_disk_is_bounded_in_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(dir.path(), true);
+    let budget = MemoryBudget::new(1 << 30).with_disk_limit(5 << 20);
+    let mut results = Vec::new();
+    for i in 0..3u8 {
+        let name = format!("d{i}");
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.append_data(
+            &mut header(2 << 20),
+            format!("./usr/lib/{name}"),
+            &vec![i; 2 << 20][..],
+        )
+        .unwrap();
+        let deb = deb_of(&name, xz_with_tail(&tar.into_inner().unwrap(), 0));
+        let sha = whittle_fetch::sha256_hex(&deb);
+        let input = DebInput {
+            name: &name,
+            bytes: &deb,
+            sha256: &sha,
+        };
+        results.push(
+            unpack_deb(&input, &Contents::default(), &cache, &budget)
+                .err()
+                .map(|e| e.to_string()),
+        );
+    }
+    assert!(results[0].is_none() && results[1].is_none(), "{results:?}");
+    let err = results[2].clone().unwrap_or_default();
+    assert!(
+        err.contains("package d2") && err.contains("5242880 bytes on disk in all"),
+        "{err}"
+    );
+}
