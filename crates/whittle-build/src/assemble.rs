@@ -270,7 +270,21 @@ fn unpack_through(
     // the rest: a tar can be followed by any amount of data, all of which would land on disk
     let limit = account.limit();
     let rest = match &files {
-        Ok(_) => std::io::copy(&mut (&mut tee).take(limit), &mut std::io::sink()).ok(),
+        Ok(_) => match std::io::copy(&mut (&mut tee).take(limit), &mut std::io::sink()) {
+            Ok(n) => Some(n),
+            // a decompression error (a bad check at the stream's end), not the copy's: those
+            // are kept in `tee.copy`
+            Err(e) if !account.disk_exceeded() => {
+                return Err(Error::Package {
+                    package: deb.origin().to_string(),
+                    message: format!(
+                        "its data archive cannot be read to its end: {e}; the package is \
+                         corrupt"
+                    ),
+                });
+            }
+            Err(_) => None,
+        },
         Err(_) => None,
     };
     if rest == Some(limit) {

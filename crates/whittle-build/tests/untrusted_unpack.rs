@@ -263,3 +263,39 @@ fn what_the_packages_write_to_disk_is_bounded_in_all() {
         "{err}"
     );
 }
+
+/// A data archive whose compressed stream is damaged after the tar's end (its `.xz` index, after
+/// 1 MiB of record padding) is refused as a corrupt package, not blamed on the disk.
+#[test]
+fn a_stream_damaged_after_the_tar_end_is_a_corrupt_package() {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_data(&mut header(3), "./usr/lib/x", &b"abc"[..])
+        .unwrap();
+    // the tar's walk reads ahead (128 KiB): the damage is past what it reads
+    let mut xz = xz_with_tail(&tar.into_inner().unwrap(), 1 << 20);
+    let at = xz.len() - 20;
+    xz[at] ^= 0xff;
+    let deb = deb_of("damaged", xz);
+    let sha = whittle_fetch::sha256_hex(&deb);
+    for sealed in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = DebInput {
+            name: "damaged",
+            bytes: &deb,
+            sha256: &sha,
+        };
+        let err = unpack_deb(
+            &input,
+            &Contents::default(),
+            &cache(dir.path(), sealed),
+            &MemoryBudget::new(4 << 20),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            err.contains("package damaged") && err.contains("corrupt") && !err.contains("disk"),
+            "sealed={sealed}: {err:?}"
+        );
+    }
+}
