@@ -17,10 +17,12 @@ pub use transport::Transport;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-/// The most bytes of fetched items [`Fetcher::fetch_each`] lets wait for its consumers (those
-/// fetching counted too): past it, no next item starts until consumers catch up. A warm build
-/// reads its packages from the cache far faster than it unpacks them, and every one of them
-/// would otherwise be in memory at once. One item larger than this still goes alone.
+/// The most bytes of fetched items [`Fetcher::fetch_each`] lets wait for its consumers: past
+/// it, a fetcher holds its item (and starts no other) until the consumers catch up, in the
+/// order the items arrived. A warm build reads its packages from the cache far faster than it
+/// unpacks them, and every one of them would otherwise be in memory at once. Downloads under
+/// way are not counted (they never wait for each other), and an item larger than this goes
+/// alone. What waits is then at most this plus one item per download thread.
 pub const MAX_QUEUED_BYTES: u64 = 64 << 20;
 
 /// Errors of fetching and caching.
@@ -152,7 +154,7 @@ impl Progress for NoProgress {
 
 /// How many downloads a [`Fetcher`] runs at once (and how many idle connections per host an
 /// agent keeps for them).
-pub(crate) const PARALLEL_DOWNLOADS: usize = 8;
+pub const PARALLEL_DOWNLOADS: usize = 8;
 
 /// Fetches verified blobs through a [`Cache`].
 pub struct Fetcher {
@@ -248,9 +250,9 @@ impl Fetcher {
     /// Fetches all blobs as [`Fetcher::fetch_all`] does and hands each to `consume` (on up to
     /// `consumers` threads) as soon as it is there, while the others are still downloading;
     /// returns what `consume` made, in the order of `reqs`. Items are started largest first.
-    /// Downloads wait for `consume` only when [`MAX_QUEUED_BYTES`] of fetched items are not
-    /// consumed yet (the deadline still counts that wait), and each blob is dropped once
-    /// consumed.
+    /// A fetched item waits for `consume` only when [`MAX_QUEUED_BYTES`] of fetched items are
+    /// not consumed yet (downloads under way are not held up; the deadline counts that wait),
+    /// and each blob is dropped once consumed.
     ///
     /// A failure (a download or a `consume`) stops every item after it in the order of `reqs`
     /// from starting (what is under way finishes); the items before it are still done, so the
@@ -311,9 +313,14 @@ impl Fetcher {
         };
         let fetchers = self.parallelism.min(reqs.len()).max(1);
         let consumers = consumers.min(reqs.len()).max(1);
-        // bytes fetched (or being fetched) and not consumed yet, and consumers still running
+        // bytes fetched and not consumed yet, and consumers still running
         let queue = Queue {
-            state: Mutex::new((0, consumers)),
+            state: Mutex::new(QueueState {
+                bytes: 0,
+                consumers,
+                next_ticket: 0,
+                serving: 0,
+            }),
             changed: Condvar::new(),
         };
         let size_of = |i: usize| reqs.get(i).map_or(0, |r| r.size);
@@ -329,23 +336,20 @@ impl Fetcher {
                         let Some(req) = reqs.get(i).filter(|_| wanted(i)) else {
                             continue;
                         };
-                        queue.reserve(req.size);
-                        if !wanted(i) {
-                            queue.release(req.size); // an earlier item failed meanwhile
-                            continue;
-                        }
                         match self.fetch_within(req, budget) {
                             Ok(bytes) => {
                                 progress.done(&req.url, req.size, cached[i]);
+                                queue.admit(req.size);
+                                if !wanted(i) {
+                                    queue.release(req.size); // an earlier item failed meanwhile
+                                    continue;
+                                }
                                 if tx.send((i, bytes)).is_err() {
                                     queue.release(req.size);
                                     break;
                                 }
                             }
-                            Err(e) => {
-                                queue.release(req.size);
-                                settle(i, Err(ItemError::Fetch(e)));
-                            }
+                            Err(e) => settle(i, Err(ItemError::Fetch(e))),
                         }
                     }
                 });
@@ -392,28 +396,48 @@ impl Fetcher {
     }
 }
 
-/// The bytes [`Fetcher::fetch_each`] has fetched or is fetching that no consumer has finished
-/// with, and how many consumers still run.
+/// The items [`Fetcher::fetch_each`] has handed to its consumers and they have not finished
+/// with, bounded by [`MAX_QUEUED_BYTES`].
 struct Queue {
-    state: Mutex<(u64, usize)>,
+    state: Mutex<QueueState>,
     changed: Condvar,
 }
 
+/// See [`Queue`].
+struct QueueState {
+    /// Bytes handed over and not consumed yet.
+    bytes: u64,
+    /// Consumers still running.
+    consumers: usize,
+    /// The turn of the next item to arrive, and of the item admitted next (first come, first
+    /// served: a large item is not passed forever by small ones).
+    next_ticket: u64,
+    serving: u64,
+}
+
 impl Queue {
-    /// Waits until `size` more bytes fit under [`MAX_QUEUED_BYTES`] (at once when nothing
-    /// waits, or no consumer is left to wait for), then counts them.
-    fn reserve(&self, size: u64) {
+    /// Waits for this item's turn and until its `size` bytes fit under [`MAX_QUEUED_BYTES`]
+    /// (at once when nothing waits to be consumed, or no consumer is left), then counts them.
+    fn admit(&self, size: u64) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while st.0 > 0 && st.0.saturating_add(size) > MAX_QUEUED_BYTES && st.1 > 0 {
+        let ticket = st.next_ticket;
+        st.next_ticket += 1;
+        while st.serving != ticket
+            || (st.bytes > 0
+                && st.bytes.saturating_add(size) > MAX_QUEUED_BYTES
+                && st.consumers > 0)
+        {
             st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        st.0 = st.0.saturating_add(size);
+        st.serving += 1;
+        st.bytes = st.bytes.saturating_add(size);
+        self.changed.notify_all();
     }
 
-    /// `size` bytes are consumed (or were never fetched).
+    /// `size` bytes are consumed (or will not be).
     fn release(&self, size: u64) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.0 = st.0.saturating_sub(size);
+        st.bytes = st.bytes.saturating_sub(size);
         self.changed.notify_all();
     }
 }
@@ -433,7 +457,7 @@ struct ConsumerGone<'a>(&'a Queue);
 impl Drop for ConsumerGone<'_> {
     fn drop(&mut self) {
         let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.1 = st.1.saturating_sub(1);
+        st.consumers = st.consumers.saturating_sub(1);
         self.0.changed.notify_all();
     }
 }
