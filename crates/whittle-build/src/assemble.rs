@@ -189,17 +189,17 @@ pub fn unpack_deb(
         .map_err(|e| pkg_err(e.to_string()))?
         .with_max_data_size(budget.limit())
         .with_inline_max(whittle_fs::INLINE_MAX);
+    // once unpacked, what a warm build needs of the .deb besides its data archive, so that it
+    // need not read it (nothing is kept of a package that is refused)
+    let done = |u: Unpacked| -> Result<Unpacked, Error> {
+        cache.put_derived(&control_cache_key(deb_in.sha256), &deb.control_record())?;
+        Ok(u)
+    };
     let key = data_cache_key(deb_in.sha256);
     let account = budget.account();
-    if let Some(mut copy) = cache.open_derived(&key)?
-        && let Ok(file) = copy.file()
-    {
-        let backing = Backing::verified(file, &key);
-        let files = read_files(&deb, &mut copy, contents, &account, &backing);
-        if copy.finish() {
-            return finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account);
-        }
-        account.release_all();
+    let archive_size = deb_bytes.len() as u64;
+    if let Some(u) = from_cached_copy(&deb, archive_size, &key, contents, cache, &account)? {
+        return done(u);
     }
     if let Some(writer) = cache.create_derived(&key)
         && let Some(file) = writer.file()
@@ -211,9 +211,9 @@ pub fn unpack_deb(
             contents,
             &account,
         )?;
-        let files = finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account)?;
+        let files = finish_unpack(&deb, archive_size, name, files, &account)?;
         if whole {
-            return Ok(files);
+            return done(files);
         }
         // the copy its files point into could not be written whole: unpack again
         account.release_all();
@@ -237,13 +237,67 @@ pub fn unpack_deb(
         contents,
         &account,
     )?;
-    let files = finish_unpack(&deb, deb_bytes.len() as u64, name, files, &account)?;
+    let files = finish_unpack(&deb, archive_size, name, files, &account)?;
     if !whole {
         return Err(pkg_err(
             "cannot write its contents to a temporary file (disk full?)".into(),
         ));
     }
-    Ok(files)
+    done(files)
+}
+
+/// The cache key of what a warm build needs of the `.deb` whose SHA-256 is `sha256` besides its
+/// data archive ([`DebArchive::control_record`]).
+pub fn control_cache_key(sha256: &str) -> String {
+    format!("deb-control:v1:{sha256}")
+}
+
+/// The package whose `.deb` (`size` bytes) has SHA-256 `sha256`, unpacked from the cache alone:
+/// its control record and its decompressed data archive, derived entries kept when it was
+/// unpacked before, both verified as they are read; the `.deb` is not read. `None` when either
+/// is missing or the copy fails verification (then the `.deb` is unpacked).
+pub fn unpack_cached(
+    name: &str,
+    (sha256, size): (&str, u64),
+    contents: &Contents,
+    cache: &Cache,
+    budget: &MemoryBudget,
+) -> Result<Option<Unpacked>, Error> {
+    let key = data_cache_key(sha256);
+    let Some(record) = cache.get_derived(&control_cache_key(sha256))? else {
+        return Ok(None);
+    };
+    let Ok(deb) = DebArchive::from_control_record(name, &record) else {
+        return Ok(None);
+    };
+    crate::allow_open_files();
+    let deb = deb
+        .with_max_data_size(budget.limit())
+        .with_inline_max(whittle_fs::INLINE_MAX);
+    from_cached_copy(&deb, size, &key, contents, cache, &budget.account())
+}
+
+/// `deb` unpacked from the verified copy of its data archive under `key`, when the cache has
+/// one that verifies; its large files point into that copy.
+fn from_cached_copy(
+    deb: &DebArchive<'_>,
+    archive_size: u64,
+    key: &str,
+    contents: &Contents,
+    cache: &Cache,
+    account: &Account<'_>,
+) -> Result<Option<Unpacked>, Error> {
+    if let Some(mut copy) = cache.open_derived(key)?
+        && let Ok(file) = copy.file()
+    {
+        let backing = Backing::verified(file, key);
+        let files = read_files(deb, &mut copy, contents, account, &backing);
+        if copy.finish() {
+            return finish_unpack(deb, archive_size, deb.origin(), files, account).map(Some);
+        }
+        account.release_all();
+    }
+    Ok(None)
 }
 
 /// Decompresses `deb`'s data archive into `copy` while walking it; the files left unread point
@@ -640,13 +694,23 @@ pub fn install_all(
     let cache = debs.fetcher.cache();
     let unpacked = debs
         .fetcher
-        .fetch_each(debs.reqs, debs.progress, workers, |i, bytes| {
+        .fetch_each_blob(debs.reqs, debs.progress, workers, |i, blob| {
+            let name = debs.names.get(i).copied().unwrap_or_default();
+            let req = blob.request();
+            let sha256 = req.sha256.as_str();
+            // warm: from the cache alone, the .deb left unread
+            if let Some(u) = unpack_cached(name, (sha256, req.size), contents, cache, budget)
+                .map_err(ItemError::Use)?
+            {
+                return Ok(u);
+            }
+            let bytes = blob.bytes().map_err(ItemError::Fetch)?;
             let input = DebInput {
-                name: debs.names.get(i).copied().unwrap_or_default(),
+                name,
                 bytes: &bytes,
-                sha256: debs.reqs.get(i).map_or("", |r| r.sha256.as_str()),
+                sha256,
             };
-            unpack_deb(&input, contents, cache, budget)
+            unpack_deb(&input, contents, cache, budget).map_err(ItemError::Use)
         })?;
     for u in unpacked {
         install(tree, u, out).map_err(ItemError::Use)?;
@@ -968,6 +1032,90 @@ mod tests {
             assert!(tree.get("usr/lib/a").is_some() && tree.get("usr/lib/b").is_some());
             assert!(big.used() <= big.limit() && big.used() >= 6 << 20);
         }
+    }
+
+    /// A warm build unpacks a package from the cache alone — its control record and its
+    /// decompressed data archive — without reading the `.deb`: here the cached `.deb` is
+    /// damaged in place and its source gone, so any read of it would fail; the tree is the one
+    /// the cold build made. A damaged control record is not used: the `.deb` is read again.
+    #[test]
+    fn a_warm_unpack_does_not_read_the_deb() {
+        let dir = tempfile::tempdir().unwrap();
+        let deb = zeros_deb("w", "./usr/lib/w", 100 << 10, 3);
+        let sha = whittle_fetch::sha256_hex(&deb);
+        let src = dir.path().join("w.deb");
+        std::fs::write(&src, &deb).unwrap();
+        let reqs = [Request {
+            url: src.display().to_string(),
+            sha256: sha.clone(),
+            size: deb.len() as u64,
+        }];
+        let fetcher = Fetcher::new(cache(dir.path()), false);
+        let debs = Debs {
+            names: &["w"],
+            reqs: &reqs,
+            fetcher: &fetcher,
+            progress: &whittle_fetch::NoProgress,
+        };
+        let (contents, budget) = (Contents::default(), MemoryBudget::new(64 << 20));
+        let build = || {
+            let mut tree = skeleton("amd64").unwrap();
+            install_all(
+                &mut tree,
+                &debs,
+                &contents,
+                &budget,
+                &mut Assembled::default(),
+            )
+            .map(|()| tree)
+        };
+        let cold = build().unwrap_or_else(|_| panic!("cold"));
+        assert!(matches!(
+            cold.get("usr/lib/w.2").map(|e| &e.node),
+            Some(Node::File(d)) if d.len() == 100 << 10
+        ));
+        let blob = dir.path().join("cache/blobs/sha256").join(&sha);
+        std::fs::write(&blob, vec![b'x'; deb.len()]).unwrap();
+        std::fs::remove_file(&src).unwrap();
+        let warm = build().unwrap_or_else(|_| panic!("warm read the .deb"));
+        assert!(
+            cold.walk()
+                .map(|(p, e)| (p, e.meta))
+                .eq(warm.walk().map(|(p, e)| (p, e.meta)))
+        );
+        for (p, e) in cold.walk() {
+            assert_eq!(Some(&e.node), warm.get(p).map(|w| &w.node), "/{p}");
+        }
+        // a control record that does not verify is never used: the damaged .deb is read
+        let record = fetcher
+            .cache()
+            .get_derived(&control_cache_key(&sha))
+            .unwrap()
+            .unwrap();
+        let cached = unpack_cached(
+            "w",
+            (&sha, deb.len() as u64),
+            &contents,
+            fetcher.cache(),
+            &budget,
+        );
+        assert!(matches!(cached, Ok(Some(_))));
+        let record_blob = dir
+            .path()
+            .join("cache/blobs/sha256")
+            .join(whittle_fetch::sha256_hex(&record));
+        std::fs::write(&record_blob, vec![b'x'; record.len()]).unwrap();
+        assert!(matches!(
+            unpack_cached(
+                "w",
+                (&sha, deb.len() as u64),
+                &contents,
+                fetcher.cache(),
+                &budget
+            ),
+            Ok(None)
+        ));
+        assert!(build().is_err(), "the damaged .deb was not read");
     }
 
     /// Packages that cannot be unpacked: the one reported is the first in package order, though

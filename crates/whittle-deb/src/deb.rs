@@ -316,29 +316,9 @@ impl<'a> DebArchive<'a> {
             origin: origin.to_string(),
             reason: "the control archive has no ./control file".into(),
         })?;
-        let mut stanzas =
-            parse_stanzas(&format!("{origin}: control"), &control_text).map_err(|source| {
-                Error::ControlSyntax {
-                    origin: origin.to_string(),
-                    source: Box::new(source),
-                }
-            })?;
-        if stanzas.len() != 1 {
-            return Err(Error::Control {
-                origin: origin.to_string(),
-                reason: format!("expected one stanza, found {}", stanzas.len()),
-            });
-        }
-        let control_stanza = stanzas.remove(0);
-        if control_stanza.get("Package").is_none_or(str::is_empty) {
-            return Err(Error::Control {
-                origin: origin.to_string(),
-                reason: "no Package field".into(),
-            });
-        }
         Ok(DebArchive {
             origin: origin.to_string(),
-            control: control_stanza,
+            control: control_stanza(origin, &control_text)?,
             control_text,
             md5sums: files.md5sums,
             conffiles: files.conffiles,
@@ -352,6 +332,126 @@ impl<'a> DebArchive<'a> {
         })
     }
 
+    /// What [`DebArchive::from_control_record`] needs to open this package again without its
+    /// bytes: the control files and the data member's name, length-prefixed.
+    pub fn control_record(&self) -> Vec<u8> {
+        let mut out = RECORD_MAGIC.to_vec();
+        let members = self.control_members.join("\n");
+        let fields: [(&str, Option<&str>); 6] = [
+            ("control", Some(&self.control_text)),
+            ("md5sums", self.md5sums.as_deref()),
+            ("conffiles", self.conffiles.as_deref()),
+            ("postinst", self.postinst.as_deref()),
+            ("members", Some(&members)),
+            ("data", Some(&self.data_member)),
+        ];
+        for (name, value) in fields {
+            match value {
+                Some(v) => {
+                    out.extend_from_slice(format!("{name} {}\n", v.len()).as_bytes());
+                    out.extend_from_slice(v.as_bytes());
+                    out.push(b'\n');
+                }
+                None => out.extend_from_slice(format!("{name} -\n").as_bytes()),
+            }
+        }
+        out
+    }
+
+    /// The package [`DebArchive::control_record`] describes, without its bytes: everything but
+    /// [`DebArchive::data_reader`] and [`DebArchive::for_each_data_entry`] works (the data
+    /// archive is read from elsewhere with [`DebArchive::for_each_entry_of`]). The control text
+    /// is checked as [`DebArchive::open`] checks it; a malformed record is an error.
+    pub fn from_control_record(origin: &str, record: &[u8]) -> Result<DebArchive<'static>> {
+        let bad = |why: &str| Error::Control {
+            origin: origin.to_string(),
+            reason: format!("malformed control record: {why}"),
+        };
+        let mut rest = record
+            .strip_prefix(RECORD_MAGIC)
+            .ok_or_else(|| bad("no header"))?;
+        let mut field = |name: &str| -> Result<Option<String>> {
+            let nl = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .ok_or_else(|| bad("truncated"))?;
+            let head = std::str::from_utf8(&rest[..nl]).map_err(|_| bad("not UTF-8"))?;
+            let len = head
+                .strip_prefix(name)
+                .and_then(|h| h.strip_prefix(' '))
+                .ok_or_else(|| bad(&format!("no {name} field")))?;
+            rest = &rest[nl + 1..];
+            if len == "-" {
+                return Ok(None);
+            }
+            let len: usize = len.parse().map_err(|_| bad("bad length"))?;
+            let value = rest.get(..len).ok_or_else(|| bad("truncated"))?;
+            let value = String::from_utf8(value.to_vec()).map_err(|_| bad("not UTF-8"))?;
+            rest = rest
+                .get(len..)
+                .and_then(|r| r.strip_prefix(b"\n"))
+                .ok_or_else(|| bad("truncated"))?;
+            Ok(Some(value))
+        };
+        let control_text = field("control")?.ok_or_else(|| bad("no control text"))?;
+        let md5sums = field("md5sums")?;
+        let conffiles = field("conffiles")?;
+        let postinst = field("postinst")?;
+        let members = field("members")?.unwrap_or_default();
+        let data_member = field("data")?.ok_or_else(|| bad("no data member"))?;
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(DebArchive {
+            origin: origin.to_string(),
+            control: control_stanza(origin, &control_text)?,
+            control_text,
+            md5sums,
+            conffiles,
+            postinst,
+            control_members: members
+                .split('\n')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect(),
+            data_compression: compression_of(origin, &data_member, "data.tar")?,
+            data_member,
+            data: &[],
+            max_data_size: DEFAULT_MAX_DATA_SIZE,
+            inline_max: None,
+        })
+    }
+}
+
+/// The first line of a [`DebArchive::control_record`].
+const RECORD_MAGIC: &[u8] = b"whittle deb control record v1\n";
+
+/// The one stanza of a package's `control` file, which must name the package.
+fn control_stanza(origin: &str, control_text: &str) -> Result<Stanza> {
+    let mut stanzas =
+        parse_stanzas(&format!("{origin}: control"), control_text).map_err(|source| {
+            Error::ControlSyntax {
+                origin: origin.to_string(),
+                source: Box::new(source),
+            }
+        })?;
+    if stanzas.len() != 1 {
+        return Err(Error::Control {
+            origin: origin.to_string(),
+            reason: format!("expected one stanza, found {}", stanzas.len()),
+        });
+    }
+    let control_stanza = stanzas.remove(0);
+    if control_stanza.get("Package").is_none_or(str::is_empty) {
+        return Err(Error::Control {
+            origin: origin.to_string(),
+            reason: "no Package field".into(),
+        });
+    }
+    Ok(control_stanza)
+}
+
+impl<'a> DebArchive<'a> {
     /// Sets the cap on the decompressed size of the data archive (default
     /// [`DEFAULT_MAX_DATA_SIZE`]).
     pub fn with_max_data_size(mut self, bytes: u64) -> Self {

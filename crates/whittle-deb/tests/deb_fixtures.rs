@@ -254,3 +254,45 @@ fn decompressed_data_tar_walks_identically() {
         assert!(!a.is_empty());
     }
 }
+
+/// A package opened again from its control record (what a warm build keeps instead of reading
+/// the `.deb`) has the same control files and data member as the `.deb`, and reads the same
+/// data archive; any cut of the record is refused, not misread.
+#[test]
+fn control_records_reopen_every_fixture_deb() {
+    let Some(pool) = pool() else { return };
+    for path in &pool {
+        let bytes = std::fs::read(path).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let deb = DebArchive::open(name, &bytes).unwrap();
+        let record = deb.control_record();
+        let again = DebArchive::from_control_record(name, &record).unwrap();
+        assert_eq!(again.control(), deb.control(), "{name}");
+        assert_eq!(again.control_text(), deb.control_text(), "{name}");
+        assert_eq!(again.md5sums(), deb.md5sums(), "{name}");
+        assert_eq!(again.conffiles(), deb.conffiles(), "{name}");
+        assert_eq!(again.postinst(), deb.postinst(), "{name}");
+        assert_eq!(again.control_members(), deb.control_members(), "{name}");
+        assert_eq!(again.data_member(), deb.data_member(), "{name}");
+        assert_eq!(again.data_compression(), deb.data_compression(), "{name}");
+        let walked = |d: &DebArchive<'_>| {
+            let mut paths = Vec::new();
+            d.for_each_entry_of(deb.data_reader().unwrap(), |e| {
+                paths.push((e.path.to_string(), e.data.len()));
+                Ok::<_, Error>(())
+            })
+            .unwrap();
+            paths
+        };
+        assert_eq!(walked(&again), walked(&deb), "{name}");
+        for cut in [0, 10, record.len() / 2, record.len() - 1] {
+            assert!(
+                DebArchive::from_control_record(name, &record[..cut]).is_err(),
+                "{name}: record cut at {cut}"
+            );
+        }
+        let mut longer = record.clone();
+        longer.push(b'x');
+        assert!(DebArchive::from_control_record(name, &longer).is_err());
+    }
+}

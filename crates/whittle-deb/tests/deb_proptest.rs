@@ -59,3 +59,15 @@ proptest! {
         open_and_walk(&bytes);
     }
 }
+
+proptest! {
+    /// Any bytes as a control record: an error or a package, never a panic.
+    #[test]
+    fn any_control_record_is_refused_or_read(bytes in proptest::collection::vec(any::<u8>(), 0..400),
+                                             tail in "[a-z0-9 \n-]{0,80}") {
+        let mut record = b"whittle deb control record v1\n".to_vec();
+        record.extend_from_slice(tail.as_bytes());
+        let _ = DebArchive::from_control_record("r", &bytes);
+        let _ = DebArchive::from_control_record("r", &record);
+    }
+}

@@ -241,10 +241,12 @@ impl Fetcher {
         reqs: &[Request],
         progress: &dyn Progress,
     ) -> Result<Vec<Vec<u8>>, Error> {
-        self.fetch_each(reqs, progress, 1, |_, bytes| Ok::<_, Error>(bytes))
-            .map_err(|e| match e {
-                ItemError::Fetch(e) | ItemError::Use(e) => e,
-            })
+        self.fetch_each(reqs, progress, self.parallelism, |_, bytes| {
+            Ok::<_, Error>(bytes)
+        })
+        .map_err(|e| match e {
+            ItemError::Fetch(e) | ItemError::Use(e) => e,
+        })
     }
 
     /// Fetches all blobs as [`Fetcher::fetch_all`] does and hands each to `consume` (on up to
@@ -264,6 +266,27 @@ impl Fetcher {
         progress: &dyn Progress,
         consumers: usize,
         consume: impl Fn(usize, Vec<u8>) -> Result<T, E> + Sync,
+    ) -> Result<Vec<T>, ItemError<E>>
+    where
+        T: Send,
+        E: Send,
+    {
+        self.fetch_each_blob(reqs, progress, consumers, |i, blob| {
+            let bytes = blob.bytes().map_err(ItemError::Fetch)?;
+            consume(i, bytes).map_err(ItemError::Use)
+        })
+    }
+
+    /// [`Fetcher::fetch_each`] for consumers that may not need the bytes: an item the cache
+    /// holds is handed over unread, as a [`Blob`] that reads (and verifies) it only when asked,
+    /// so that a consumer that has what it needs from elsewhere (a derived entry made from the
+    /// blob before) never reads it. Such an item is noted as used for `--cache-to` all the same.
+    pub fn fetch_each_blob<T, E>(
+        &self,
+        reqs: &[Request],
+        progress: &dyn Progress,
+        consumers: usize,
+        consume: impl Fn(usize, Blob<'_>) -> Result<T, ItemError<E>> + Sync,
     ) -> Result<Vec<T>, ItemError<E>>
     where
         T: Send,
@@ -324,7 +347,7 @@ impl Fetcher {
             changed: Condvar::new(),
         };
         let size_of = |i: usize| reqs.get(i).map_or(0, |r| r.size);
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Blob<'_>)>();
         let rx = Mutex::new(rx);
         std::thread::scope(|s| {
             for _ in 0..fetchers {
@@ -336,8 +359,20 @@ impl Fetcher {
                         let Some(req) = reqs.get(i).filter(|_| wanted(i)) else {
                             continue;
                         };
-                        match self.fetch_within(req, budget) {
+                        let fetched = if cached[i] {
+                            // read by the consumer if it needs it (see `Blob::bytes`)
+                            self.cache.note(None, &req.sha256, req.size);
+                            Ok(None)
+                        } else {
+                            self.fetch_within(req, budget).map(Some)
+                        };
+                        match fetched {
                             Ok(bytes) => {
+                                let bytes = Blob {
+                                    fetcher: self,
+                                    req,
+                                    bytes,
+                                };
                                 progress.done(&req.url, req.size, cached[i]);
                                 queue.admit(req.size);
                                 if !wanted(i) {
@@ -366,7 +401,7 @@ impl Fetcher {
                         // released when done with, whether `consume` returns or panics
                         let _done = Consumed(&queue, size_of(i));
                         if wanted(i) {
-                            settle(i, consume(i, bytes).map_err(ItemError::Use));
+                            settle(i, consume(i, bytes));
                         } // else drained unused: an earlier item failed
                     }
                 });
@@ -393,6 +428,30 @@ impl Fetcher {
             Some(e) => Err(e),
             None => Ok(out),
         }
+    }
+}
+
+/// One item [`Fetcher::fetch_each_blob`] hands over: its verified bytes, or, when the cache held
+/// it, a way to read them from there.
+pub struct Blob<'a> {
+    fetcher: &'a Fetcher,
+    req: &'a Request,
+    bytes: Option<Vec<u8>>,
+}
+
+impl<'a> Blob<'a> {
+    /// The bytes, size and SHA-256 checked: read from the cache now when they were not fetched
+    /// (downloaded again should the cache have lost them meanwhile, unless `--offline`).
+    pub fn bytes(self) -> Result<Vec<u8>, Error> {
+        match self.bytes {
+            Some(b) => Ok(b),
+            None => self.fetcher.fetch(self.req),
+        }
+    }
+
+    /// The request this blob answers.
+    pub fn request(&self) -> &'a Request {
+        self.req
     }
 }
 
