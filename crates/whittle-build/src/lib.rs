@@ -335,6 +335,8 @@ pub fn build(opts: &BuildOptions, events: &dyn Events) -> Result<BuildReport, Er
     if let Some(c) = opts.layer_compression {
         config.layer_compression = c;
     }
+    // the compressor's fingerprint (part of every layer's cache key) on an idle core meanwhile
+    layers::prepare(config.layer_compression);
     let file_warnings = config.check_files(&opts.allow_paths)?;
     for w in config.warnings.iter().chain(&file_warnings) {
         let at = match w.pos {
