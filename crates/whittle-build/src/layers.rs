@@ -3,13 +3,13 @@
 //! ([`whittle_fs::compress`]). Compression is the slowest step of a warm build, so compressed
 //! layers are kept in the cache as derived entries (content-addressed, verified on read), found
 //! by the layer's diff ID, the codec and level, the block format and a fingerprint of the
-//! compressor: a compressor whose output differs (another flate2/zlib-rs or zstd version) never
-//! reuses another's layers, so a warm cache gives the same digest a cold build does.
+//! compressor: a compressor whose output differs (another zlib or zstd version) never reuses
+//! another's layers, so a warm cache gives the same digest a cold build does.
 //!
-//! gzip is level 6, as `gzip` and `pigz` default to: on two cores it compresses faster than
-//! `pigz -6` with half its CPU, its output 0.4–3.6 % larger than `pigz -6`'s (zlib-rs's level
-//! 6; levels 7–9 are slower than `pigz -6` or still over 2 %: docs/benchmarks.md). Until the
-//! block format, layers were one level-9 stream: layer digests changed with it.
+//! gzip is zlib's level 5 (the C zlib `gzip` and `pigz` use, built from source): on two cores
+//! it compresses the python3 layer faster than `pigz -6` (0.68 vs 0.85 s) with 0.9 % more
+//! bytes; zlib-rs's level 6, used before, was 3.6 % larger (docs/benchmarks.md). Layer
+//! digests changed with each: until the block format, layers were one level-9 stream.
 
 use crate::Error;
 use std::sync::OnceLock;

@@ -29,7 +29,7 @@ impl Default for LayerOptions {
     fn default() -> Self {
         LayerOptions {
             mtime: 0,
-            gzip_level: 6,
+            gzip_level: 5,
         }
     }
 }
@@ -435,14 +435,16 @@ mod tests {
     /// upgrade): if this fails after a dependency update, image digests change for users.
     /// The tar is under one block (`compress::BLOCK_SIZE`): the block format (issue 18) writes
     /// the same bytes as one stream did, so this digest did not change with it
-    /// (`compress::tests::golden_block_digests` covers several blocks).
+    /// (`compress::tests::golden_block_digests` covers several blocks). Changed again, on purpose,
+    /// when gzip layers moved from zlib-rs level 6 to zlib's level 5 (issue 18: 3.6 % larger
+    /// than `pigz -6` before, 0.9 % after, faster than `pigz -6` on two cores).
     #[test]
     fn golden_digest() {
         let l = write_layer(
             &small_tree(),
             &LayerOptions {
                 mtime: 1_700_000_000,
-                gzip_level: 6,
+                gzip_level: 5,
             },
         )
         .unwrap();
@@ -452,7 +454,7 @@ mod tests {
         );
         assert_eq!(
             l.digest,
-            "sha256:31057a653e74ee322b2a862f70056098c8ca04fa9605fa6358de70a8dd5c84c0"
+            "sha256:8466e05fbc117a3aa9e155291fd37bb073bac20537065936efd86517d71f1091"
         );
     }
 
