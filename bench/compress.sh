@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Layer compression: whittle's block-parallel gzip and zstd (crates/whittle-fs/src/compress.rs,
-# run through its `compress` example exactly as a build compresses a layer) vs `pigz -6`,
+# Layer compression: whittle's block-parallel gzip (zlib; the default level 5, and 6) and zstd
+# (crates/whittle-fs/src/compress.rs, run through its `compress` example exactly as a build
+# compresses a layer) vs `pigz -6`,
 # `gzip -6` (one stream: the size reference) and `zstd -3`, on the same tar, in one run. The
 # tar is the python3 + ca-certificates image's layer built from the host's Debian mirror
 # (host:debian, from its apt sources), or BENCH_TAR=path. Prints, best of 3 (the machine may be
@@ -58,16 +59,17 @@ best() { # $1: name, $2: output file, rest: command; prints name, best time, its
       bcpu=$(awk "BEGIN{printf \"%.2f\", $u + $s}")
     fi
   done
-  printf '%-22s %8s %8s %10s %8s %9s\n' "$name" "$bt" "$bcpu" "$(stat -c %s "$out")" \
+  printf '%-26s %8s %8s %10s %8s %9s\n' "$name" "$bt" "$bcpu" "$(stat -c %s "$out")" \
     "$(awk "BEGIN{printf \"%.3f\", $(stat -c %s "$out")/$ref}")" "$((brss / 1024)) MB"
 }
 
 gzip -6 -c "$tar" > "$work/ref.gz"
 ref=$(stat -c %s "$work/ref.gz")
-printf '%-22s %8s %8s %10s %8s %9s\n' compressor 'time s' 'CPU s' bytes 'vs gzip' 'peak RSS'
+printf '%-26s %8s %8s %10s %8s %9s\n' compressor 'time s' 'CPU s' bytes 'vs gzip' 'peak RSS'
 best "gzip -6 (one stream)" "$work/ref.gz" sh -c "gzip -6 -c '$tar' > '$work/ref.gz'"
 best "pigz -6 -p $threads" "$work/p.gz" sh -c "pigz -6 -p $threads -c '$tar' > '$work/p.gz'"
-best "whittle gzip 6" "$work/w.gz" "$comp" gzip 6 "$tar" "$work/w.gz"
+best "whittle gzip 5 (default)" "$work/w.gz" "$comp" gzip 5 "$tar" "$work/w.gz"
+best "whittle gzip 6" "$work/w6.gz" "$comp" gzip 6 "$tar" "$work/w6.gz"
 best "zstd -3" "$work/z.zst" zstd -q -f -3 "$tar" -o "$work/z.zst"
 best "zstd -3 -T$threads" "$work/zt.zst" zstd -q -f -3 -T"$threads" "$tar" -o "$work/zt.zst"
 best "whittle zstd 3" "$work/w.zst" "$comp" zstd 3 "$tar" "$work/w.zst"
@@ -75,6 +77,6 @@ best "whittle zstd 3" "$work/w.zst" "$comp" zstd 3 "$tar" "$work/w.zst"
 gzip -dc "$work/w.gz" | cmp - "$tar"
 zstd -dc "$work/w.zst" | cmp - "$tar"
 # and do not depend on the thread count
-WHITTLE_THREADS=1 "$comp" gzip 6 "$tar" "$work/w1.gz"
+WHITTLE_THREADS=1 "$comp" gzip 5 "$tar" "$work/w1.gz"
 cmp "$work/w1.gz" "$work/w.gz"
 echo "whittle's outputs round-trip and are byte-identical with 1 and $threads threads"
