@@ -56,6 +56,33 @@ fn cache(dir: &std::path::Path, sealed: bool) -> Cache {
     Cache::open_with_key(dir.join("cache"), sealed.then_some(key.as_path())).unwrap()
 }
 
+/// Unpacks `deb` (as package `name`) under a 4 MiB budget into a cache with a seal key (where
+/// its data archive's copy goes) and into one without (a spill file): for each, whether sealed,
+/// the outcome (the error as text), and the directory the cache is in.
+fn unpack_both_ways(name: &str, deb: &[u8]) -> Vec<(bool, Result<(), String>, tempfile::TempDir)> {
+    let sha = whittle_fetch::sha256_hex(deb);
+    [true, false]
+        .into_iter()
+        .map(|sealed| {
+            let dir = tempfile::tempdir().unwrap();
+            let input = DebInput {
+                name,
+                bytes: deb,
+                sha256: &sha,
+            };
+            let r = unpack_deb(
+                &input,
+                &Contents::default(),
+                &cache(dir.path(), sealed),
+                &MemoryBudget::new(4 << 20),
+            )
+            .map(drop)
+            .map_err(|e| e.to_string());
+            (sealed, r, dir)
+        })
+        .collect()
+}
+
 /// A data archive whose tar is followed by more data than the walk may read (64 MiB of zeros
 /// after a 3-byte file, against a 4 MiB limit) is refused, whether its copy goes to the cache or
 /// to a spill file: the copy the package's large files point into must not grow without bound
@@ -67,20 +94,8 @@ fn data_after_the_tar_end_is_bounded() {
         .unwrap();
     let deb = deb_of("tail", xz_with_tail(&tar.into_inner().unwrap(), 64 << 20));
     assert!(deb.len() < 1 << 20);
-    let sha = whittle_fetch::sha256_hex(&deb);
-    for sealed in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = cache(dir.path(), sealed);
-        let budget = MemoryBudget::new(4 << 20);
-        let input = DebInput {
-            name: "tail",
-            bytes: &deb,
-            sha256: &sha,
-        };
-        let err = unpack_deb(&input, &Contents::default(), &cache, &budget)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+    for (sealed, r, dir) in unpack_both_ways("tail", &deb) {
+        let err = r.err().unwrap_or_default();
         assert!(
             err.contains("package tail") && err.contains("after the end of its tar"),
             "sealed={sealed}: {err:?}"
@@ -100,21 +115,8 @@ fn record_padding_after_the_tar_end_is_fine() {
     tar.append_data(&mut header(3), "./usr/lib/x", &b"abc"[..])
         .unwrap();
     let deb = deb_of("pad", xz_with_tail(&tar.into_inner().unwrap(), 20 << 10));
-    let sha = whittle_fetch::sha256_hex(&deb);
-    for sealed in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let input = DebInput {
-            name: "pad",
-            bytes: &deb,
-            sha256: &sha,
-        };
-        unpack_deb(
-            &input,
-            &Contents::default(),
-            &cache(dir.path(), sealed),
-            &MemoryBudget::new(4 << 20),
-        )
-        .unwrap_or_else(|e| panic!("sealed={sealed}: {e}"));
+    for (sealed, r, _) in unpack_both_ways("pad", &deb) {
+        r.unwrap_or_else(|e| panic!("sealed={sealed}: {e}"));
     }
 }
 
@@ -203,23 +205,8 @@ fn a_large_file_cut_short_is_refused() {
     let mut tar = tar.into_inner().unwrap();
     tar.truncate(512 + (100 << 10));
     let deb = deb_of("cut", xz_with_tail(&tar, 0));
-    let sha = whittle_fetch::sha256_hex(&deb);
-    for sealed in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let input = DebInput {
-            name: "cut",
-            bytes: &deb,
-            sha256: &sha,
-        };
-        let err = unpack_deb(
-            &input,
-            &Contents::default(),
-            &cache(dir.path(), sealed),
-            &MemoryBudget::new(4 << 20),
-        )
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    for (sealed, r, _) in unpack_both_ways("cut", &deb) {
+        let err = r.err().unwrap_or_default();
         assert!(err.contains("package cut"), "sealed={sealed}: {err:?}");
     }
 }
@@ -276,23 +263,8 @@ fn a_stream_damaged_after_the_tar_end_is_a_corrupt_package() {
     let at = xz.len() - 20;
     xz[at] ^= 0xff;
     let deb = deb_of("damaged", xz);
-    let sha = whittle_fetch::sha256_hex(&deb);
-    for sealed in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
-        let input = DebInput {
-            name: "damaged",
-            bytes: &deb,
-            sha256: &sha,
-        };
-        let err = unpack_deb(
-            &input,
-            &Contents::default(),
-            &cache(dir.path(), sealed),
-            &MemoryBudget::new(4 << 20),
-        )
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    for (sealed, r, _) in unpack_both_ways("damaged", &deb) {
+        let err = r.err().unwrap_or_default();
         assert!(
             err.contains("package damaged") && err.contains("corrupt") && !err.contains("disk"),
             "sealed={sealed}: {err:?}"
