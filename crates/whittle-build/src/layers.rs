@@ -101,10 +101,9 @@ pub fn layer(
     {
         return Ok(layer);
     }
-    let diff_id = match known {
-        Some(d) => d,
-        None => whittle_fs::tar_identity(tree, mtime)?.0,
-    };
+    // not `known`: a recipe whose layer is gone is checked against the tar, lest a stale one
+    // file the layer made now under another diff ID
+    let diff_id = whittle_fs::tar_identity(tree, mtime)?.0;
     let remember = |diff_id: &str| match &recipe {
         Some(r) => cache.put_derived(r, diff_id.as_bytes()),
         None => Ok(()),
@@ -306,5 +305,31 @@ mod tests {
         assert_eq!(layer(&named, 1, c, &cache).unwrap(), first);
         // without a recipe the tar must stream: the truncated file is an error, not a layer
         assert!(layer(&anonymous, 1, c, &cache).is_err());
+    }
+
+    /// A recipe entry whose layer is gone is not trusted to name the layer made again: with a
+    /// stale entry (here the diff ID of another tree) the new layer was kept under the other
+    /// tree's key, and that tree's next build got this one's layer.
+    #[test]
+    fn a_stale_recipe_does_not_file_a_layer_under_another_diff_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let a = tree();
+        let mut b = tree();
+        b.insert("etc/b", Node::file(b"b\n".to_vec()), Meta::root(0o644))
+            .unwrap();
+        let recipe_a = whittle_fs::tar_recipe(&a, 1).unwrap().unwrap();
+        let diff_b = whittle_fs::tar_identity(&b, 1).unwrap().0;
+        cache
+            .put_derived(&format!("layer-recipe:v1:{recipe_a}"), diff_b.as_bytes())
+            .unwrap();
+        let c = LayerCompression::Gzip;
+        let made_a = layer(&a, 1, c, &cache).unwrap();
+        assert_eq!(made_a.diff_id, whittle_fs::tar_identity(&a, 1).unwrap().0);
+        let made_b = layer(&b, 1, c, &cache).unwrap();
+        assert_eq!(made_b.diff_id, diff_b);
+        assert_ne!(made_b.digest, made_a.digest, "b's layer is a's");
+        // and the stale entry is replaced: a is found by its recipe again
+        assert_eq!(layer(&a, 1, c, &cache).unwrap(), made_a);
     }
 }
