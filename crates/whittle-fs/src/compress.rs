@@ -554,6 +554,53 @@ mod tests {
         }
     }
 
+    /// The zlib FFI at its edges, each block after the input it is primed with as in a layer:
+    /// empty, incompressible (stored blocks: output larger than input, the output buffer grown
+    /// in the loop), exactly one block, levels 0 to 9, dictionaries of 0, 1, the window and more
+    /// than the window's bytes. Each pair inflates to the input, a sync-flushed block ends with
+    /// the empty stored block, and the same call makes the same bytes.
+    #[test]
+    fn zlib_deflate_at_its_edges_round_trips() {
+        let inflate = |b: &[u8]| {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(b)
+                .read_to_end(&mut out)
+                .unwrap();
+            out
+        };
+        let cases: [(Vec<u8>, Vec<u8>); 7] = [
+            (Vec::new(), Vec::new()),
+            (Vec::new(), sample(1000)),
+            (b"x".to_vec(), sample(1000)),
+            (sample(DICTIONARY), sample(BLOCK_SIZE)),
+            (sample(DICTIONARY + 1), sample(5000)),
+            (noise(DICTIONARY), noise(BLOCK_SIZE)),
+            (sample(3 * DICTIONARY), Vec::new()),
+        ];
+        for level in 0..=9 {
+            for (prev, block) in &cases {
+                let dict = &prev[prev.len().saturating_sub(DICTIONARY)..];
+                let first = zlib::deflate_raw(prev, &[], level, false).unwrap();
+                assert!(first.ends_with(&[0, 0, 0xff, 0xff]), "level {level}");
+                for whole_prev in [false, true] {
+                    let d = if whole_prev { prev.as_slice() } else { dict };
+                    let second = zlib::deflate_raw(block, d, level, true).unwrap();
+                    assert_eq!(second, zlib::deflate_raw(block, d, level, true).unwrap());
+                    let got = inflate(&[first.as_slice(), &second].concat());
+                    assert!(
+                        got == [prev.as_slice(), block].concat(),
+                        "level {level}, {} then {} bytes",
+                        prev.len(),
+                        block.len()
+                    );
+                }
+            }
+        }
+        for bad in [10, -2, 100] {
+            assert!(zlib::deflate_raw(b"x", &[], bad, true).is_err());
+        }
+    }
+
     #[test]
     fn levels_are_checked() {
         assert!(compress(b"x", Codec::Gzip, 10, 1).is_err());
