@@ -315,6 +315,17 @@ mod zlib {
         level: i32,
         last: bool,
     ) -> io::Result<Vec<u8>> {
+        deflate_raw_from(input, dict, level, last, input.len() / 2 + 4096)
+    }
+
+    /// [`deflate_raw`] into an output buffer of `capacity` bytes at first.
+    pub(super) fn deflate_raw_from(
+        input: &[u8],
+        dict: &[u8],
+        level: i32,
+        last: bool,
+        capacity: usize,
+    ) -> io::Result<Vec<u8>> {
         let too_big = || io::Error::other("block too large for zlib");
         let avail_in = c_uint::try_from(input.len()).map_err(|_| too_big())?;
         let dict_len = c_uint::try_from(dict.len()).map_err(|_| too_big())?;
@@ -361,7 +372,14 @@ mod zlib {
             }
         }
         let flush = if last { z::Z_FINISH } else { z::Z_SYNC_FLUSH };
-        let mut out: Vec<u8> = Vec::with_capacity(input.len() / 2 + 4096);
+        // room for all the output at once: a sync flush that fills the buffer exactly returns
+        // with none left, and the call for more space writes a second marker (zlib wants more
+        // than six bytes free), so the bytes would depend on the buffer; the loop below only
+        // grows the buffer should zlib's bound (for the final block: 64 more for the marker) fail
+        // SAFETY: the stream is initialised
+        let bound = unsafe { z::deflateBound(&mut *stream.0, z::uLong::from(avail_in)) };
+        let bound = usize::try_from(bound).map_err(|_| too_big())?;
+        let mut out: Vec<u8> = Vec::with_capacity(capacity.max(bound.saturating_add(64)));
         loop {
             let spare = out.capacity() - out.len();
             let avail_out = c_uint::try_from(spare).unwrap_or(c_uint::MAX);
@@ -598,6 +616,34 @@ mod tests {
         }
         for bad in [10, -2, 100] {
             assert!(zlib::deflate_raw(b"x", &[], bad, true).is_err());
+        }
+    }
+
+    /// Found reviewing the FFI: a sync flush whose marker exactly filled the output buffer
+    /// returned with no space left, and the call for more space wrote a second marker (zlib
+    /// asks for more than six bytes free): the bytes of a block depended on where the buffer
+    /// first ran out. Same bytes whatever the starting buffer.
+    #[test]
+    fn zlib_output_does_not_depend_on_the_output_buffer() {
+        for (data, level) in [(sample(100_000), 5), (noise(70_000), 0), (noise(3000), 9)] {
+            for last in [false, true] {
+                let want = zlib::deflate_raw(&data, &[], level, last).unwrap();
+                for cap in [
+                    want.len(),
+                    want.len() - 1,
+                    want.len() - 5,
+                    want.len() + 1,
+                    1,
+                ] {
+                    let got = zlib::deflate_raw_from(&data, &[], level, last, cap).unwrap();
+                    assert!(
+                        got == want,
+                        "level {level}, start {cap}: {} vs {}",
+                        got.len(),
+                        want.len()
+                    );
+                }
+            }
         }
     }
 
