@@ -1640,6 +1640,48 @@ mod tests {
         assert!(matches!(err, Error::Malformed { .. }), "{err}");
     }
 
+    /// The signatures are checked on threads but weighed in the file's order, as the loop
+    /// before was: in every order of a good, a bad and an unknown signer the verdict is the
+    /// same, and of two bad signatures the first in the file is reported.
+    #[test]
+    fn the_verdict_does_not_depend_on_the_signatures_order() {
+        let a = SigningKey::generate("A <a@example.invalid>").unwrap();
+        let b = SigningKey::generate("B <b@example.invalid>").unwrap();
+        let c = SigningKey::generate("C <c@example.invalid>").unwrap();
+        let verify = |signed: &str, keyring: &Keyring| {
+            verify_inrelease("t", signed.as_bytes(), keyring, VerifyOptions::now())
+        };
+        let (ab, a_only, none) = (keyring_of(&[&a, &b]), keyring_of(&[&a]), Keyring::new());
+        for order in [
+            [&a, &b, &c],
+            [&a, &c, &b],
+            [&b, &a, &c],
+            [&b, &c, &a],
+            [&c, &a, &b],
+            [&c, &b, &a],
+        ] {
+            let signed = multi_signed(&order, &[&b], TEXT);
+            let err = verify(&signed, &ab).unwrap_err();
+            assert!(
+                matches!(&err, Error::BadSignature { key, .. } if *key == b.fingerprint()),
+                "{err}"
+            );
+            assert_eq!(
+                verify(&signed, &a_only).unwrap().signed_by,
+                [a.fingerprint()]
+            );
+            let err = verify(&signed, &none).unwrap_err();
+            assert!(matches!(err, Error::UnknownKey { .. }), "{err}");
+        }
+        for (order, first) in [([&a, &b], &a), ([&b, &a], &b)] {
+            let err = verify(&multi_signed(&order, &[&a, &b], TEXT), &ab).unwrap_err();
+            assert!(
+                matches!(&err, Error::BadSignature { key, .. } if *key == first.fingerprint()),
+                "{err}"
+            );
+        }
+    }
+
     #[test]
     fn revoked_key_is_refused() {
         let key = SigningKey::generate("Revoked <r@example.invalid>").unwrap();
