@@ -191,6 +191,13 @@ impl Cache {
         &self.root
     }
 
+    /// Whether the entries this process uses are noted for a shared cache (`--cache-to` or
+    /// `--cache-from`): then a blob is verified before it is noted, so that a damaged local copy
+    /// is fetched again rather than offered to the shared cache.
+    pub fn notes_for_shared_cache(&self) -> bool {
+        self.remote.is_some()
+    }
+
     /// Whether the cache can be written (a cache that cannot is used read-only).
     pub fn writable(&self) -> bool {
         self.shared

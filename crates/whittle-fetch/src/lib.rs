@@ -280,7 +280,8 @@ impl Fetcher {
     /// [`Fetcher::fetch_each`] for consumers that may not need the bytes: an item the cache
     /// holds is handed over unread, as a [`Blob`] that reads (and verifies) it only when asked,
     /// so that a consumer that has what it needs from elsewhere (a derived entry made from the
-    /// blob before) never reads it. Such an item is noted as used for `--cache-to` all the same.
+    /// blob before) never reads it. With a shared cache ([`Cache::notes_for_shared_cache`]) every item is read
+    /// and verified before it is noted as used, as [`Fetcher::fetch_each`] does.
     pub fn fetch_each_blob<T, E>(
         &self,
         reqs: &[Request],
@@ -359,7 +360,7 @@ impl Fetcher {
                         let Some(req) = reqs.get(i).filter(|_| wanted(i)) else {
                             continue;
                         };
-                        let fetched = if cached[i] {
+                        let fetched = if cached[i] && !self.cache.notes_for_shared_cache() {
                             // read by the consumer if it needs it (see `Blob::bytes`)
                             self.cache.note(None, &req.sha256, req.size);
                             Ok(None)
@@ -447,6 +448,12 @@ impl<'a> Blob<'a> {
             Some(b) => Ok(b),
             None => self.fetcher.fetch(self.req),
         }
+    }
+
+    /// Whether the bytes were read (downloaded or read from the cache and verified) before the
+    /// blob was handed over.
+    pub fn is_fetched(&self) -> bool {
+        self.bytes.is_some()
     }
 
     /// The request this blob answers.

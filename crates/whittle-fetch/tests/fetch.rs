@@ -230,3 +230,39 @@ fn the_first_failure_in_order_is_reported_whichever_came_first() {
         assert!(matches!(err, ItemError::Use(3)), "{err:?}");
     }
 }
+
+/// A cached item is handed over unread (`Blob`) unless the entries are noted for a shared cache:
+/// then it is read and verified first, so that a damaged local copy is fetched again (and the
+/// good bytes noted) instead of being offered to `--cache-to`.
+#[test]
+fn with_a_shared_cache_cached_items_are_verified_before_they_are_noted() {
+    let (_src, reqs) = setup(1);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(Cache::open(dir.path()).unwrap(), false);
+    fetcher.fetch_all(&reqs, &NoProgress).unwrap();
+    let blob = dir.path().join("blobs/sha256").join(&reqs[0].sha256);
+    std::fs::write(&blob, vec![b'x'; reqs[0].size as usize]).unwrap();
+    let unread = |f: &Fetcher| {
+        f.fetch_each_blob(&reqs, &NoProgress, 1, |_, b| {
+            Ok::<_, whittle_fetch::ItemError<()>>(b.is_fetched())
+        })
+        .unwrap_or_else(|_| panic!("fetch"))
+    };
+    // alone: the damaged copy is not read
+    assert_eq!(unread(&fetcher), [false]);
+    let remote = std::sync::Arc::new(whittle_fetch::remote::Remote::new(None));
+    let shared = Fetcher::new(
+        Cache::open(dir.path())
+            .unwrap()
+            .with_remote(Some(remote.clone())),
+        false,
+    );
+    assert_eq!(unread(&shared), [true]);
+    assert_eq!(std::fs::read(&blob).unwrap().len(), reqs[0].size as usize);
+    assert_eq!(
+        sha256_hex(&std::fs::read(&blob).unwrap()),
+        reqs[0].sha256,
+        "fetched again"
+    );
+    assert_eq!(remote.used().len(), 1);
+}
