@@ -70,11 +70,12 @@ pub fn cache_key(diff_id: &str, compression: LayerCompression) -> String {
     )
 }
 
-/// The compressed layer of `tree`, from the cache when an identical one was made before. Neither
-/// the tar nor the compressed layer is held in memory: the diff ID is hashed as the tar streams;
-/// on a miss the tar streams again into the compressor, whose output goes to the cache entry (or,
-/// when the cache keeps none, to an anonymous temporary file), and the layer's blob is a handle
-/// to that file ([`FileData`]).
+/// The compressed layer of `tree`, from the cache when an identical one was made before: found by
+/// the tar's recipe ([`whittle_fs::tar_recipe`]) without reading it, or, for a tree with no
+/// recipe, by its diff ID hashed as the tar streams. Neither the tar nor the compressed layer is
+/// held in memory: on a miss the tar streams into the compressor, whose output goes to the cache
+/// entry (or, when the cache keeps none, to an anonymous temporary file), and the layer's blob is
+/// a handle to that file ([`FileData`]).
 pub fn layer(
     tree: &Tree,
     mtime: u64,
@@ -101,17 +102,24 @@ pub fn layer(
     {
         return Ok(layer);
     }
-    // not `known`: a recipe whose layer is gone is checked against the tar, lest a stale one
-    // file the layer made now under another diff ID
-    let diff_id = whittle_fs::tar_identity(tree, mtime)?.0;
     let remember = |diff_id: &str| match &recipe {
         Some(r) => cache.put_derived(r, diff_id.as_bytes()),
         None => Ok(()),
     };
-    let key = cache_key(&diff_id, compression);
-    if let Some(layer) = cached(&key, &diff_id, compression, cache)? {
-        remember(&diff_id)?;
-        return Ok(layer);
+    // Without a recipe, only the tar's hash tells whether its layer was made before. With one
+    // that the cache does not know (or whose layer is gone), the tar streams once, into the
+    // compressor, and the diff ID it yields (never the recipe's: a stale one would file this
+    // layer under another tree's diff ID) names the entry.
+    if recipe.is_none() {
+        let diff_id = whittle_fs::tar_identity(tree, mtime)?.0;
+        if let Some(layer) = cached(
+            &cache_key(&diff_id, compression),
+            &diff_id,
+            compression,
+            cache,
+        )? {
+            return Ok(layer);
+        }
     }
     let (codec, level) = codec(compression);
     let threads = whittle_fs::threads();
@@ -122,15 +130,16 @@ pub fn layer(
         diff_id: d.diff_id,
         size: d.size,
     };
-    if let Some(writer) = cache.create_derived(&key)
+    if let Some(writer) = cache.create_derived("layer (being written)")
         && let Some(file) = writer.file()
     {
         let out = std::io::BufWriter::with_capacity(1 << 20, Feed(writer));
         let (out, d) = whittle_fs::write_compressed_layer(tree, mtime, codec, level, threads, out)?;
-        let writer = out
+        let mut writer = out
             .into_inner()
             .map_err(|e| whittle_fs::Error::Io(e.into_error()))?
             .0;
+        writer.set_key(&cache_key(&d.diff_id, compression));
         if writer.commit() {
             remember(&d.diff_id)?;
             return Ok(made(file, d));

@@ -826,6 +826,12 @@ impl DerivedWriter {
         self.tmp.as_ref()?.as_file().try_clone().ok()
     }
 
+    /// Keeps the entry under `key` instead of the key it was created with: for an entry whose
+    /// key is a digest of what is written (known once it is written).
+    pub fn set_key(&mut self, key: &str) {
+        key.clone_into(&mut self.key);
+    }
+
     /// Keeps what was fed as the entry's content (atomically: blob, then its sealed record);
     /// `true` when the file now holds everything fed (even if it could not be kept in the cache).
     pub fn commit(self) -> bool {
